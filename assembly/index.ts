@@ -1,0 +1,13 @@
+// The ABI: every export of the module, and nothing but re-exports. Pointers are byte offsets into the one linear
+// memory (read them back with `>>> 0`: values >= 2 GiB come back negative); sizes are element counts.
+
+export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd } from './memory';
+export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows } from './kernels/distance';
+export { heapInit, heapPushMany, heapSortRows, heapFinalize } from './kernels/topk';
+export { packPanels, unpackPanels, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';
+export { kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32 } from './kernels/kmeans';
+
+/** 1 in the relaxed-SIMD build, 0 in the plain SIMD build: lets a caller-supplied module say which it is. */
+export function buildFlavor(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}

@@ -1,0 +1,233 @@
+// Many-vs-many scores on register panels: the GEMM-style micro-kernel behind exact search, nearest-codeword
+// assignment and pairwise distances.
+//
+// The "database" side (base vectors or codewords) is packed once into panels of 8 vectors, transposed:
+//   panelsPtr: f32[np / 8][d][8], np = n rounded up to a multiple of 8, padding vectors all zero.
+// Component t of vectors 8p..8p+7 is one 32-byte row, so the kernel loads 2 v128 of database and broadcasts one
+// query component per row of 4 queries: 8 multiply-adds per 6 loads, and no horizontal sums, no d tail.
+// Queries stay row-major f32[nq][d].
+//
+// score(q, j) = bias[j] + alpha * <q, x_j>, with biasPtr: f32[np] (padding entries +Infinity so that they never win):
+//   squared L2:    bias = ||x_j||^2, alpha = -2 (add ||q||^2 afterwards)
+//   inner product: bias = 0,         alpha = -1 (smaller is better everywhere)
+
+import { madd } from './simd';
+import { heapPush } from './topk';
+
+// 4 rows x 8 lanes of panel scores, written by the panel functions and read right after (stays in L1).
+const TILE: usize = memory.data(128, 64);
+
+// Database vectors per cache block: 128 KiB of panels, so a block stays in L2 while every query group passes over it.
+const BLOCK_BYTES: u32 = 128 * 1024;
+// Queries per chunk: 16 KiB of query rows, kept in L1 across a block.
+const QCHUNK_BYTES: u32 = 16 * 1024;
+
+/** Rounds n up to a multiple of 8. */
+@inline export function padTo8(n: u32): u32 {
+  return (n + 7) & ~7;
+}
+
+/**
+ * Packs rows xPtr: f32[n][d] into positions [from, from + n) of a panel buffer (layout above), and zeroes the
+ * positions after them up to the end of the last panel touched. Earlier positions are left as they are, so vectors
+ * can be appended to a partly filled panel.
+ */
+export function packPanels(xPtr: usize, n: u32, d: u32, panelsPtr: usize, from: u32): void {
+  const to = from + n;
+  const end = padTo8(to);
+  for (let i = from; i < end; i++) {
+    const dst = panelsPtr + (<usize>(i & ~7) * d << 2) + (<usize>(i & 7) << 2);
+    if (i < to) {
+      const src = xPtr + (<usize>(i - from) * d << 2);
+      for (let t: u32 = 0; t < d; t++) store<f32>(dst + (<usize>t << 5), load<f32>(src + (<usize>t << 2)));
+    } else {
+      for (let t: u32 = 0; t < d; t++) store<f32>(dst + (<usize>t << 5), 0);
+    }
+  }
+}
+
+/** Writes positions [from, from + count) of a panel buffer back as row-major f32[count][d] (the inverse of packPanels). */
+export function unpackPanels(panelsPtr: usize, from: u32, count: u32, d: u32, outPtr: usize): void {
+  for (let r: u32 = 0; r < count; r++) {
+    const i = from + r;
+    const src = panelsPtr + (<usize>(i & ~7) * d << 2) + (<usize>(i & 7) << 2);
+    const dst = outPtr + (<usize>r * d << 2);
+    for (let t: u32 = 0; t < d; t++) store<f32>(dst + (<usize>t << 2), load<f32>(src + (<usize>t << 5)));
+  }
+}
+
+/**
+ * Squared-L2 bias for positions [from, to) of a panel buffer: biasPtr: f32[padTo8(to)] gets ||x_j||^2 for every
+ * panel touched, and +Infinity for the padding positions after `to`.
+ */
+export function panelNormsSq(panelsPtr: usize, from: u32, to: u32, d: u32, biasPtr: usize): void {
+  const end = padTo8(to);
+  for (let p = from & ~7; p < end; p += 8) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+    let c = panelsPtr + (<usize>p * d << 2);
+    for (let t: u32 = 0; t < d; t++, c += 32) {
+      const c0 = v128.load(c), c1 = v128.load(c, 16);
+      a0 = madd(c0, c0, a0);
+      a1 = madd(c1, c1, a1);
+    }
+    v128.store(biasPtr + (<usize>p << 2), a0);
+    v128.store(biasPtr + (<usize>p << 2), a1, 16);
+  }
+  for (let j = to; j < end; j++) store<f32>(biasPtr + (<usize>j << 2), Infinity);
+}
+
+/** Inner-product bias for positions [from, to): 0, and +Infinity for the padding after `to` in its panel. */
+export function panelZeroBias(from: u32, to: u32, biasPtr: usize): void {
+  const end = padTo8(to);
+  for (let j = from; j < end; j++) store<f32>(biasPtr + (<usize>j << 2), j < to ? 0 : Infinity);
+}
+
+/** Scores of 4 query rows against one panel (8 vectors) into TILE rows 0..3. */
+@inline function panel4x8(q0: usize, qstride: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  const q1 = q0 + qstride, q2 = q1 + qstride, q3 = q2 + qstride;
+  const end = q0 + (<usize>d << 2);
+  let q = q0;
+  while (q < end) {
+    const c0 = v128.load(c), c1 = v128.load(c, 16);
+    const o = q - q0;
+    const b0 = v128.load32_splat(q);
+    a00 = madd(b0, c0, a00); a01 = madd(b0, c1, a01);
+    const b1 = v128.load32_splat(q1 + o);
+    a10 = madd(b1, c0, a10); a11 = madd(b1, c1, a11);
+    const b2 = v128.load32_splat(q2 + o);
+    a20 = madd(b2, c0, a20); a21 = madd(b2, c1, a21);
+    const b3 = v128.load32_splat(q3 + o);
+    a30 = madd(b3, c0, a30); a31 = madd(b3, c1, a31);
+    q += 4;
+    c += 32;
+  }
+  const z0 = v128.load(bias), z1 = v128.load(bias, 16);
+  v128.store(TILE, madd(alpha, a00, z0)); v128.store(TILE, madd(alpha, a01, z1), 16);
+  v128.store(TILE, madd(alpha, a10, z0), 32); v128.store(TILE, madd(alpha, a11, z1), 48);
+  v128.store(TILE, madd(alpha, a20, z0), 64); v128.store(TILE, madd(alpha, a21, z1), 80);
+  v128.store(TILE, madd(alpha, a30, z0), 96); v128.store(TILE, madd(alpha, a31, z1), 112);
+}
+
+/** Scores of 1 query row against one panel into TILE row 0. */
+@inline function panel1x8(q0: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  const end = q0 + (<usize>d << 2);
+  for (let q = q0; q < end; q += 4, c += 32) {
+    const b = v128.load32_splat(q);
+    a0 = madd(b, v128.load(c), a0);
+    a1 = madd(b, v128.load(c, 16), a1);
+  }
+  v128.store(TILE, madd(alpha, a0, v128.load(bias)));
+  v128.store(TILE, madd(alpha, a1, v128.load(bias, 16)), 16);
+}
+
+/** Offers TILE row r (8 scores of vectors j0..j0+7) to the heap at (hd, hi) of size k, if any can enter it. */
+@inline function pushTileRow(r: u32, hd: usize, hi: usize, k: u32, j0: i32): void {
+  const t = TILE + (<usize>r << 5);
+  const s0 = v128.load(t), s1 = v128.load(t, 16);
+  const thr = f32x4.splat(load<f32>(hd));
+  // strict <: a tie with the root has a larger id (ids rise along the scan), so it could not enter anyway
+  if (!v128.any_true(v128.or(f32x4.lt(s0, thr), f32x4.lt(s1, thr)))) return;
+  for (let l: u32 = 0; l < 8; l++) {
+    const s = load<f32>(t + (<usize>l << 2));
+    if (s < load<f32>(hd)) heapPush(hd, hi, k, s, j0 + <i32>l);
+  }
+}
+
+@inline function chunkRows(d: u32): u32 {
+  let qc = QCHUNK_BYTES / (d << 2);
+  qc &= ~3;
+  return qc < 4 ? 4 : qc;
+}
+
+@inline function blockVectors(d: u32): u32 {
+  let nb = BLOCK_BYTES / (d << 2);
+  nb &= ~7;
+  return nb < 8 ? 8 : nb;
+}
+
+/**
+ * Top-k scan: offers score(q, j) for every query q < nq and database vector j < nb to the heap of q
+ * (heapDistPtr: f32[nq][k], heapIdPtr: i32[nq][k], see topk.ts), with id idBase + j. Heaps must be initialised;
+ * scanning several databases into the same heaps merges them. Database vectors must come in rising id order.
+ */
+export function scanPanels(
+  qPtr: usize, nq: u32, d: u32, panelsPtr: usize, biasPtr: usize, nb: u32, alpha: f32,
+  k: u32, heapDistPtr: usize, heapIdPtr: usize, idBase: i32,
+): void {
+  const av = f32x4.splat(alpha);
+  const qstride = <usize>d << 2;
+  const panelBytes = <usize>d << 5;
+  const qc = chunkRows(d);
+  const bv = blockVectors(d);
+  const np = padTo8(nb);
+  for (let qa: u32 = 0; qa < nq; qa += qc) {
+    const qe = min(qa + qc, nq);
+    const q4end = qa + ((qe - qa) & ~3);
+    for (let ja: u32 = 0; ja < np; ja += bv) {
+      const je = min(ja + bv, np);
+      let qi = qa;
+      for (; qi < q4end; qi += 4) {
+        const qrow = qPtr + <usize>qi * qstride;
+        const hd = heapDistPtr + (<usize>qi * k << 2);
+        const hi = heapIdPtr + (<usize>qi * k << 2);
+        const hstep = <usize>k << 2;
+        for (let j = ja; j < je; j += 8) {
+          panel4x8(qrow, qstride, panelsPtr + (<usize>(j >> 3)) * panelBytes, d, biasPtr + (<usize>j << 2), av);
+          const id = idBase + <i32>j;
+          pushTileRow(0, hd, hi, k, id);
+          pushTileRow(1, hd + hstep, hi + hstep, k, id);
+          pushTileRow(2, hd + 2 * hstep, hi + 2 * hstep, k, id);
+          pushTileRow(3, hd + 3 * hstep, hi + 3 * hstep, k, id);
+        }
+      }
+      for (; qi < qe; qi++) {
+        const qrow = qPtr + <usize>qi * qstride;
+        const hd = heapDistPtr + (<usize>qi * k << 2);
+        const hi = heapIdPtr + (<usize>qi * k << 2);
+        for (let j = ja; j < je; j += 8) {
+          panel1x8(qrow, panelsPtr + (<usize>(j >> 3)) * panelBytes, d, biasPtr + (<usize>j << 2), av);
+          pushTileRow(0, hd, hi, k, idBase + <i32>j);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Full score matrix: outPtr: f32[nq][nb] = score(q, j) (no padding columns). Same blocking as scanPanels.
+ */
+export function scorePanels(
+  qPtr: usize, nq: u32, d: u32, panelsPtr: usize, biasPtr: usize, nb: u32, alpha: f32, outPtr: usize,
+): void {
+  const av = f32x4.splat(alpha);
+  const qstride = <usize>d << 2;
+  const ostride = <usize>nb << 2;
+  const panelBytes = <usize>d << 5;
+  const np = padTo8(nb);
+  let qi: u32 = 0;
+  const q4end = nq & ~3;
+  for (; qi < nq; ) {
+    const rows: u32 = qi < q4end ? 4 : 1;
+    const qrow = qPtr + <usize>qi * qstride;
+    for (let j: u32 = 0; j < np; j += 8) {
+      const c = panelsPtr + (<usize>(j >> 3)) * panelBytes;
+      if (rows == 4) panel4x8(qrow, qstride, c, d, biasPtr + (<usize>j << 2), av);
+      else panel1x8(qrow, c, d, biasPtr + (<usize>j << 2), av);
+      const cols = min<u32>(8, nb - j);
+      for (let r: u32 = 0; r < rows; r++) {
+        const dst = outPtr + <usize>(qi + r) * ostride + (<usize>j << 2);
+        const src = TILE + (<usize>r << 5);
+        if (cols == 8) {
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+        } else {
+          for (let l: u32 = 0; l < cols; l++) store<f32>(dst + (<usize>l << 2), load<f32>(src + (<usize>l << 2)));
+        }
+      }
+    }
+    qi += rows;
+  }
+}

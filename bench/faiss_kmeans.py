@@ -1,0 +1,64 @@
+"""Faiss 1-thread k-means timings for bench/kmeans.js.
+
+usage: /usr/bin/python3 bench/faiss_kmeans.py SPEC.json
+SPEC = {"tasks": [{"name", "x": path.fvecs, "n": rows to use (optional, first n), "k", "niter", "seed",
+                   "repeats", "out_centroids": path.fvecs}, ...]}
+Times km.train(x) only (data loading is setup), median of `repeats` runs of a fresh faiss.Kmeans; writes the final
+centroids of the last run. Prints ONE JSON object on stdout.
+"""
+
+import statistics
+import time
+
+from faiss_common import blas_libraries, emit, env_threads, load_spec, read_fvecs, setup_faiss, write_vecs
+
+
+def main():
+    spec = load_spec()
+    faiss = setup_faiss()
+    results = []
+    warmed = False
+    for task in spec["tasks"]:
+        x = read_fvecs(task["x"])
+        if task.get("n"):
+            x = x[: task["n"]].copy()
+        n, d = x.shape
+        k, niter, seed = task["k"], task["niter"], task["seed"]
+        if not warmed:  # page in the library and BLAS once before any timed run
+            w = faiss.Kmeans(d, k, niter=2, seed=seed, verbose=False)
+            w.train(x[: min(n, 40 * k)])
+            warmed = True
+        times = []
+        km = None
+        for _ in range(task["repeats"]):
+            km = faiss.Kmeans(d, k, niter=niter, seed=seed, verbose=False)
+            t0 = time.perf_counter()
+            km.train(x)
+            times.append(time.perf_counter() - t0)
+        write_vecs(task["out_centroids"], km.centroids)
+        results.append(
+            {
+                "name": task["name"],
+                "n": int(n),
+                "d": int(d),
+                "k": int(k),
+                "niter": int(niter),
+                "times": times,
+                "median": statistics.median(times),
+                "iterations": int(len(km.obj)),
+                "faiss_obj_last": float(km.obj[-1]),
+            }
+        )
+    emit(
+        {
+            "faiss_version": faiss.__version__,
+            "omp_max_threads": int(faiss.omp_get_max_threads()),
+            "blas": blas_libraries(),
+            "thread_env": env_threads(),
+            "results": results,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+/**
+ * One error class for everything the library refuses. `code` is stable (match on it); `message` follows
+ * `Class.method: what (got X, expected Y)` so that a log line alone says what to fix.
+ */
+export type VQErrorCode =
+  | 'NOT_INITIALIZED' // a class was used before `await init()`
+  | 'NO_SIMD' // this runtime cannot run WebAssembly SIMD
+  | 'WASM_LOAD' // the .wasm could not be fetched, compiled or instantiated
+  | 'INVALID_TYPE' // wrong JS type (number[] or Float64Array where Float32Array is expected, null, ...)
+  | 'INVALID_SIZE' // a length that does not fit (not a multiple of d, empty input, wrong id count)
+  | 'INVALID_OPTION' // an option out of range or not one of the listed values
+  | 'NON_FINITE' // NaN or +-Infinity in input data
+  | 'TOO_FEW_POINTS' // fewer training points than clusters
+  | 'NOT_TRAINED' // an operation that needs a trained object
+  | 'DISPOSED' // use after dispose()
+  | 'OUT_OF_MEMORY' // the request does not fit in the 4 GiB of a wasm32 memory
+  | 'CORRUPT_DATA'; // a saved file or buffer that is truncated, damaged or of another kind
+
+export class VQError extends Error {
+  readonly code: VQErrorCode;
+  constructor(code: VQErrorCode, message: string) {
+    super(message);
+    this.name = 'VQError';
+    this.code = code;
+  }
+}
+
+/** Short, bounded description of any value for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
+  if (typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return `an Array of length ${v.length}`;
+  if (ArrayBuffer.isView(v)) {
+    const len = (v as unknown as { length?: number }).length;
+    return `${v.constructor.name}${len !== undefined ? ` of length ${len}` : ''}`;
+  }
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return typeof v;
+}
+
+export function fail(code: VQErrorCode, where: string, what: string, got: unknown, expected: string): never {
+  throw new VQError(code, `${where}: ${what} (got ${typeof got === 'string' && got.startsWith('\u0000') ? got.slice(1) : describe(got)}, expected ${expected})`);
+}
+
+/** A literal already formatted for the "got" slot (so that describe() does not quote it). */
+export function raw(text: string): string {
+  return '\u0000' + text;
+}
+
+export function checkInt(where: string, name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    fail('INVALID_OPTION', where, `${name} must be ${range}`, v, range);
+  }
+  return v;
+}
+
+export function checkOneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    fail('INVALID_OPTION', where, `unknown ${name}`, v, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  }
+  return v as T;
+}
+
+export function checkBool(where: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') fail('INVALID_OPTION', where, `${name} must be a boolean`, v, 'true or false');
+  return v;
+}
+
+export function checkOptions(where: string, v: unknown): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail('INVALID_TYPE', where, 'options must be an object', v, 'an options object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Checks a batch of d-dimensional row-major vectors and returns n. Scans every value for NaN/Infinity:
+ * one pass over the data, far cheaper than the work that follows, and it keeps garbage out of codebooks.
+ */
+export function checkVectors(where: string, name: string, x: unknown, d: number, opts: { minRows?: number } = {}): number {
+  if (!(x instanceof Float32Array)) fail('INVALID_TYPE', where, `${name} must be a Float32Array`, x, `a Float32Array of n * ${d} values`);
+  const minRows = opts.minRows ?? 1;
+  if (x.length % d !== 0) fail('INVALID_SIZE', where, `${name}.length must be a multiple of d = ${d}`, raw(`length ${x.length}`), `n * ${d}`);
+  const n = x.length / d;
+  if (n < minRows) fail('INVALID_SIZE', where, `${name} holds too few vectors`, raw(`${n} vectors`), `at least ${minRows}`);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v - v !== 0) {
+      // v - v is NaN exactly when v is NaN or +-Infinity
+      fail('NON_FINITE', where, `${name} holds a non-finite value at vector ${Math.floor(i / d)}, component ${i % d}`, v, 'finite numbers');
+    }
+  }
+  return n;
+}
+
+export function checkIds(where: string, ids: unknown, n: number): Int32Array {
+  if (!(ids instanceof Int32Array)) fail('INVALID_TYPE', where, 'ids must be an Int32Array', ids, `an Int32Array of length ${n}`);
+  if (ids.length !== n) fail('INVALID_SIZE', where, 'ids must have one entry per vector', raw(`length ${ids.length}`), `length ${n}`);
+  return ids;
+}

@@ -1,0 +1,151 @@
+import { checkIds, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw } from '../errors.js';
+import { METRICS, type Metric, type SearchResult } from '../types.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import { chunkRows, knnPanels, type Panels } from './scan.js';
+
+export interface FlatIndexOptions {
+  /** Vector dimension. */
+  d: number;
+  /** 'l2' (default): squared Euclidean; 'ip': inner product; 'cosine': vectors normalized on add and on query. */
+  metric?: Metric;
+}
+
+/**
+ * Exact k-nearest-neighbour search by brute force (Faiss IndexFlat). Also the oracle that every approximate index is
+ * measured against.
+ *
+ * Storage (wasm memory, owned): vectors in register panels (assembly/kernels/panels.ts) f32[cap/8][d][8], the score
+ * bias f32[cap] (||x||^2 for l2, 0 for ip/cosine, +Infinity on padding), and user ids i32[cap]. Capacity grows by 1.5x.
+ */
+export class FlatIndex extends Owned {
+  readonly d: number;
+  readonly metric: Metric;
+  private n = 0;
+  private cap = 0;
+  private panelsPtr = 0;
+  private biasPtr = 0;
+  private idsPtr = 0;
+
+  constructor(options: FlatIndexOptions) {
+    const o = checkOptions('new FlatIndex', options);
+    const d = checkInt('new FlatIndex', 'd', o.d, 1, 1 << 20);
+    const metric = checkOneOf('new FlatIndex', 'metric', o.metric ?? 'l2', METRICS);
+    super('new FlatIndex');
+    this.d = d;
+    this.metric = metric;
+  }
+
+  /** Number of vectors added. */
+  get size(): number {
+    return this.n;
+  }
+
+  /**
+   * Adds n vectors (row-major Float32Array of n * d). `ids` (Int32Array of n, each >= 0) defaults to the running
+   * positions size .. size + n - 1. On any error the index is left exactly as it was.
+   */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = 'FlatIndex.add';
+    const eng = this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    if (ids !== undefined) {
+      checkIds(where, ids, n);
+      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
+    }
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    this.reserve(total, where);
+    const d = this.d;
+    const rows = chunkRows(d * 4, n);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const c = Math.min(rows, n - i0);
+      const [xp] = eng.scratch([c * d * 4], where);
+      eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
+      if (this.metric === 'cosine') eng.abi.normalizeRows(xp, c, d);
+      const from = this.n + i0;
+      eng.abi.packPanels(xp, c, d, this.panelsPtr, from);
+      if (this.metric === 'l2') eng.abi.panelNormsSq(this.panelsPtr, from, from + c, d, this.biasPtr);
+      else eng.abi.panelZeroBias(from, from + c, this.biasPtr);
+    }
+    const idView = eng.i32(this.idsPtr, total);
+    if (ids) idView.set(ids, this.n);
+    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    this.n = total;
+  }
+
+  /** Grows the buffers to hold `total` vectors; allocates the new ones before freeing anything. */
+  private reserve(total: number, where: string): void {
+    if (total <= this.cap) return;
+    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 64) / 8) * 8;
+    const need = cap * this.d * 4 + cap * 8;
+    if (need > MAX_MEMORY_BYTES) {
+      fail('OUT_OF_MEMORY', where, `${total} vectors of d = ${this.d} do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    }
+    const eng = this.eng;
+    const panels = this.own(cap * this.d * 4, where);
+    let bias = 0;
+    let idsP = 0;
+    try {
+      bias = this.own(cap * 4, where);
+      idsP = this.own(cap * 4, where);
+    } catch (e) {
+      this.release(panels);
+      this.release(bias);
+      throw e;
+    }
+    if (this.n > 0) {
+      const mem = new Uint8Array(eng.abi.memory.buffer);
+      const usedPanels = Math.ceil(this.n / 8) * 8;
+      mem.copyWithin(panels, this.panelsPtr, this.panelsPtr + usedPanels * this.d * 4);
+      mem.copyWithin(bias, this.biasPtr, this.biasPtr + usedPanels * 4);
+      mem.copyWithin(idsP, this.idsPtr, this.idsPtr + this.n * 4);
+    }
+    this.release(this.panelsPtr);
+    this.release(this.biasPtr);
+    this.release(this.idsPtr);
+    this.panelsPtr = panels;
+    this.biasPtr = bias;
+    this.idsPtr = idsP;
+    this.cap = cap;
+  }
+
+  /**
+   * The k nearest neighbours of each query (row-major Float32Array of nq * d). See SearchResult for the layout and
+   * order; k may exceed size (rows are padded with id -1).
+   */
+  search(q: Float32Array, k: number): SearchResult {
+    const where = 'FlatIndex.search';
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d };
+    const res = knnPanels(eng, where, q, p, this.metric, k);
+    const idView = eng.i32(this.idsPtr, this.n);
+    const out = res.ids;
+    for (let i = 0; i < out.length; i++) if (out[i] >= 0) out[i] = idView[out[i]];
+    return res;
+  }
+
+  /** Copies of the stored vectors at positions [from, from + count) (normalized ones for 'cosine'). */
+  reconstructRange(from: number, count: number): Float32Array {
+    const where = 'FlatIndex.reconstructRange';
+    const eng = this.alive(where);
+    checkInt(where, 'from', from, 0, this.n);
+    checkInt(where, 'count', count, 0, this.n - from);
+    const out = new Float32Array(count * this.d);
+    if (count === 0) return out;
+    const [op] = eng.scratch([count * this.d * 4], where);
+    eng.abi.unpackPanels(this.panelsPtr, from, count, this.d, op);
+    out.set(eng.f32(op, count * this.d));
+    return out;
+  }
+}
+
+export function emptyResult(nq: number, k: number, metric: Metric): SearchResult {
+  return {
+    ids: new Int32Array(nq * k).fill(-1),
+    distances: new Float32Array(nq * k).fill(metric === 'l2' ? Infinity : -Infinity),
+  };
+}

@@ -1,0 +1,47 @@
+import type { Engine } from '../wasm/engine.js';
+import type { Metric, SearchResult } from '../types.js';
+
+/** Scratch budget of one query chunk (query rows + heaps): bounds transient memory whatever nq and k are. */
+const CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** A set of nb vectors packed into panels (assembly/kernels/panels.ts): panels f32[padTo8(nb)/8][d][8], bias f32[padTo8(nb)]. */
+export interface Panels {
+  panelsPtr: number;
+  biasPtr: number;
+  nb: number;
+  d: number;
+}
+
+/** Rows of one chunk: at least 4 (one register panel), at most what fits CHUNK_BYTES. */
+export function chunkRows(rowBytes: number, total: number): number {
+  return Math.max(1, Math.min(total, Math.max(4, Math.floor(CHUNK_BYTES / rowBytes))));
+}
+
+/**
+ * Exact top-k of queries q (row-major, finite, already checked) against packed vectors, in internal positions
+ * 0..nb-1. With metric 'cosine' the vectors must have been normalized when packed; the queries are normalized here.
+ * Returns positions (not user ids) and user-facing distances (see SearchResult).
+ */
+export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels, metric: Metric, k: number): SearchResult {
+  const { d, nb } = p;
+  const nq = q.length / d;
+  const ids = new Int32Array(nq * k);
+  const distances = new Float32Array(nq * k);
+  const l2 = metric === 'l2';
+  const alpha = l2 ? -2 : -1;
+  const rows = chunkRows((d + 1 + 2 * k) * 4, nq);
+  for (let q0 = 0; q0 < nq; q0 += rows) {
+    const c = Math.min(rows, nq - q0);
+    const [qp, qn, hd, hi] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4], where);
+    eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+    if (metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
+    if (l2) eng.abi.normsSq(qp, c, d, qn);
+    eng.abi.heapInit(hd, hi, c * k);
+    eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0);
+    eng.abi.heapSortRows(hd, hi, c, k);
+    eng.abi.heapFinalize(hd, c, k, l2 ? qn : 0, l2 ? 0 : 1);
+    distances.set(eng.f32(hd, c * k), q0 * k);
+    ids.set(eng.i32(hi, c * k), q0 * k);
+  }
+  return { ids, distances };
+}

@@ -1,0 +1,336 @@
+import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw } from '../errors.js';
+import { knnPanels } from '../search/scan.js';
+import { Rng } from '../util/rng.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+
+export type KMeansInit = 'kmeans++' | 'random';
+
+export interface KMeansProgress {
+  /** 0-based run index when nredo > 1. */
+  redo: number;
+  /** 1-based iteration just finished. */
+  iteration: number;
+  iterations: number;
+  /** Sum of squared distances at this iteration's assignment. */
+  objective: number;
+}
+
+export interface KMeansOptions {
+  /** Vector dimension. */
+  d: number;
+  /** Number of centroids. */
+  k: number;
+  /** Lloyd iterations per run. Default 25 (Faiss niter). */
+  iterations?: number;
+  /** Seed of every random choice (sampling, initialisation, splits). Default 1234 (Faiss). */
+  seed?: number;
+  /** 'kmeans++' (default): D^2 seeding (Arthur & Vassilvitskii 2007); 'random': k distinct training points (Faiss). */
+  init?: KMeansInit;
+  /** Independent runs with seeds seed, seed + 1, ...; the one with the lowest final objective is kept. Default 1. */
+  nredo?: number;
+  /** Normalize centroids to unit length after each update (for cosine / inner-product data). Default false. */
+  spherical?: boolean;
+  /** Training uses at most maxPointsPerCentroid * k points, sampled with the seed. Default 256 (Faiss). */
+  maxPointsPerCentroid?: number;
+  /** Fewer than minPointsPerCentroid * k points raise a warning. Default 39 (Faiss). */
+  minPointsPerCentroid?: number;
+  /** Called after every iteration. */
+  onProgress?: (p: KMeansProgress) => void;
+  /** Receives warnings (too few points per centroid, subsampling) instead of the console. */
+  onWarning?: (message: string) => void;
+}
+
+export interface KMeansTrainResult {
+  /** Sum of squared distances of the training points to their nearest centroid, at each iteration of the kept run. */
+  objective: number[];
+  iterations: number;
+  /** Training points used (after subsampling). */
+  nTrain: number;
+  /** Empty clusters repaired by splitting a large one, summed over the kept run's iterations. */
+  emptyClustersRepaired: number;
+  /** Index of the kept run (0 when nredo = 1). */
+  bestRedo: number;
+  /** Final objective of every run. */
+  redoObjectives: number[];
+  /** Warnings also sent to onWarning. */
+  warnings: string[];
+  /** Cluster sizes of the last assignment of the kept run. */
+  clusterSizes: Int32Array;
+}
+
+export interface AssignResult {
+  labels: Int32Array;
+  /** Squared L2 distance to the assigned centroid. */
+  distances: Float32Array;
+}
+
+// Faiss's relative perturbation when a large cluster is split to fill an empty one
+const SPLIT_EPS = 1 / 1024;
+
+/**
+ * Lloyd's k-means with k-means++ or random seeding, subsampling, empty-cluster repair and restarts (the options of
+ * Faiss ClusteringParameters). Assignment runs in wasm on register panels; the same seed gives the same centroids,
+ * bit for bit, for a given build (simd / relaxed).
+ */
+export class KMeans extends Owned {
+  readonly d: number;
+  readonly k: number;
+  readonly iterations: number;
+  readonly seed: number;
+  readonly init: KMeansInit;
+  readonly nredo: number;
+  readonly spherical: boolean;
+  readonly maxPointsPerCentroid: number;
+  readonly minPointsPerCentroid: number;
+  private readonly onProgress?: (p: KMeansProgress) => void;
+  private readonly onWarning?: (message: string) => void;
+  private trained = false;
+  // persistent: centroids in panels f32[padTo8(k)/8][d][8] and their squared norms f32[padTo8(k)]
+  private panelsPtr = 0;
+  private biasPtr = 0;
+
+  constructor(options: KMeansOptions) {
+    const W = 'new KMeans';
+    const o = checkOptions(W, options);
+    const d = checkInt(W, 'd', o.d, 1, 1 << 20);
+    const k = checkInt(W, 'k', o.k, 1, 1 << 24);
+    const iterations = checkInt(W, 'iterations', o.iterations ?? 25, 1, 1_000_000);
+    const seed = checkInt(W, 'seed', o.seed ?? 1234, -Number.MAX_SAFE_INTEGER);
+    const init = checkOneOf(W, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
+    const nredo = checkInt(W, 'nredo', o.nredo ?? 1, 1, 1000);
+    const spherical = checkBool(W, 'spherical', o.spherical ?? false);
+    const maxPPC = checkInt(W, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
+    const minPPC = checkInt(W, 'minPointsPerCentroid', o.minPointsPerCentroid ?? 39, 0);
+    if (minPPC > maxPPC) fail('INVALID_OPTION', W, 'minPointsPerCentroid exceeds maxPointsPerCentroid', raw(`${minPPC} > ${maxPPC}`), 'min <= max');
+    for (const name of ['onProgress', 'onWarning'] as const) {
+      if (o[name] !== undefined && typeof o[name] !== 'function') fail('INVALID_OPTION', W, `${name} must be a function`, o[name], 'a function or undefined');
+    }
+    const bytes = Math.ceil(k / 8) * 8 * (d + 1) * 4;
+    if (bytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', W, `k * d centroids do not fit in WebAssembly memory`, raw(`${k} x ${d}`), 'k * d * 4 bytes under 4 GiB');
+    super(W);
+    this.d = d;
+    this.k = k;
+    this.iterations = iterations;
+    this.seed = seed;
+    this.init = init;
+    this.nredo = nredo;
+    this.spherical = spherical;
+    this.maxPointsPerCentroid = maxPPC;
+    this.minPointsPerCentroid = minPPC;
+    this.onProgress = o.onProgress as KMeans['onProgress'];
+    this.onWarning = o.onWarning as KMeans['onWarning'];
+  }
+
+  get isTrained(): boolean {
+    return this.trained;
+  }
+
+  /** A copy of the centroids, row-major f32[k][d]. */
+  get centroids(): Float32Array {
+    const where = 'KMeans.centroids';
+    const eng = this.alive(where);
+    if (!this.trained) fail('NOT_TRAINED', where, 'the model has no centroids yet', raw('an untrained KMeans'), 'train(x) first');
+    const [op] = eng.scratch([this.k * this.d * 4], where);
+    eng.abi.unpackPanels(this.panelsPtr, 0, this.k, this.d, op);
+    return eng.f32(op, this.k * this.d).slice();
+  }
+
+  /**
+   * Trains on x (row-major Float32Array of n * d, n >= k). Retraining replaces the centroids; if training throws,
+   * the previous centroids stay.
+   */
+  train(x: Float32Array): KMeansTrainResult {
+    const where = 'KMeans.train';
+    const eng = this.alive(where);
+    const { d, k } = this;
+    const n = checkVectors(where, 'x', x, d);
+    if (n < k) fail('TOO_FEW_POINTS', where, 'fewer training points than centroids', raw(`n = ${n}`), `n >= k = ${k}`);
+    const warnings: string[] = [];
+    const warn = (m: string) => {
+      warnings.push(m);
+      this.onWarning?.(m);
+    };
+    if (n < this.minPointsPerCentroid * k) {
+      warn(`KMeans.train: ${n} training points for ${k} centroids (${(n / k).toFixed(1)} per centroid); at least ${this.minPointsPerCentroid * k} (${this.minPointsPerCentroid} per centroid) are advised`);
+    }
+    const kp = Math.ceil(k / 8) * 8;
+    const sampleRng = new Rng(this.seed);
+    let nt = n;
+    let picked: Int32Array | null = null;
+    if (n > this.maxPointsPerCentroid * k) {
+      nt = this.maxPointsPerCentroid * k;
+      picked = sampleRng.sample(n, nt).sort();
+      warn(`KMeans.train: sampling ${nt} of ${n} training points (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
+    }
+    const trainBytes = nt * d * 4 + nt * 16 + kp * d * 4 * 2 + kp * 4 + k * d * 8 + k * 8;
+    if (trainBytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, 'the training set does not fit in WebAssembly memory', raw(`${nt} x ${d}`), 'under 4 GiB; lower maxPointsPerCentroid');
+
+    // Working buffers, all freed at the end: xt f32[nt][d], xnorm f32[nt], labels i32[nt], dist f32[nt],
+    // cent f32[k][d] (row-major), sums f64[k][d], counts f64[k], candidate panels f32[kp/8][d][8] + bias f32[kp].
+    const tmp: number[] = [];
+    const take = (bytes: number) => {
+      const p = eng.alloc(bytes, where);
+      tmp.push(p);
+      return p;
+    };
+    try {
+      const xt = take(nt * d * 4);
+      const xnorm = take(nt * 4);
+      const labels = take(nt * 4);
+      const dist = take(nt * 4);
+      const cent = take(k * d * 4);
+      const sums = take(k * d * 8);
+      const counts = take(k * 8);
+      const panels = take(kp * d * 4);
+      const bias = take(kp * 4);
+      const best = take(kp * d * 4);
+      const bestBias = take(kp * 4);
+      if (picked) {
+        const view = eng.f32(xt, nt * d);
+        for (let i = 0; i < nt; i++) view.set(x.subarray(picked[i] * d, picked[i] * d + d), i * d);
+      } else {
+        eng.f32(xt, nt * d).set(x);
+      }
+      eng.abi.normsSq(xt, nt, d, xnorm);
+
+      let bestObj = Infinity;
+      let bestRun: { objective: number[]; repaired: number; sizes: Int32Array } | null = null;
+      let bestRedo = 0;
+      const redoObjectives: number[] = [];
+      for (let redo = 0; redo < this.nredo; redo++) {
+        const rng = new Rng(this.seed + 1 + redo * 15486557);
+        this.initCentroids(xt, nt, cent, rng, dist);
+        const objective: number[] = [];
+        let repaired = 0;
+        const sizes = new Int32Array(k);
+        for (let it = 0; it < this.iterations; it++) {
+          // assign: nearest centroid by ||c||^2 - 2<x,c>, then + ||x||^2
+          eng.abi.packPanels(cent, k, d, panels, 0);
+          eng.abi.panelNormsSq(panels, 0, k, d, bias);
+          eng.abi.heapInit(dist, labels, nt);
+          eng.abi.scanPanels(xt, nt, d, panels, bias, k, -2, 1, dist, labels, 0);
+          eng.abi.heapFinalize(dist, nt, 1, xnorm, 0);
+          const obj = eng.abi.sumF32(dist, nt);
+          objective.push(obj);
+          // update
+          eng.abi.kmeansAccumulate(xt, nt, d, labels, k, sums, counts);
+          eng.abi.kmeansUpdate(sums, counts, k, d, cent);
+          const cnt = new Float64Array(eng.abi.memory.buffer, counts, k);
+          for (let j = 0; j < k; j++) sizes[j] = cnt[j];
+          repaired += this.splitEmpty(cent, sizes, rng);
+          if (this.spherical) eng.abi.normalizeRows(cent, k, d);
+          this.onProgress?.({ redo, iteration: it + 1, iterations: this.iterations, objective: obj });
+        }
+        const final = objective[objective.length - 1];
+        redoObjectives.push(final);
+        if (final < bestObj || bestRun === null) {
+          bestObj = final;
+          bestRedo = redo;
+          bestRun = { objective, repaired, sizes: sizes.slice() };
+          eng.abi.packPanels(cent, k, d, best, 0);
+          eng.abi.panelNormsSq(best, 0, k, d, bestBias);
+        }
+      }
+      // commit: the kept centroids become this model's (allocated before the old ones are freed)
+      const newPanels = this.own(kp * d * 4, where);
+      let newBias = 0;
+      try {
+        newBias = this.own(kp * 4, where);
+      } catch (e) {
+        this.release(newPanels);
+        throw e;
+      }
+      const mem = new Uint8Array(eng.abi.memory.buffer);
+      mem.copyWithin(newPanels, best, best + kp * d * 4);
+      mem.copyWithin(newBias, bestBias, bestBias + kp * 4);
+      this.release(this.panelsPtr);
+      this.release(this.biasPtr);
+      this.panelsPtr = newPanels;
+      this.biasPtr = newBias;
+      this.trained = true;
+      const run = bestRun!;
+      return {
+        objective: run.objective,
+        iterations: this.iterations,
+        nTrain: nt,
+        emptyClustersRepaired: run.repaired,
+        bestRedo,
+        redoObjectives,
+        warnings,
+        clusterSizes: run.sizes,
+      };
+    } finally {
+      for (const p of tmp) eng.free(p);
+    }
+  }
+
+  /** Seeds cent f32[k][d] from the training points xt f32[nt][d]; minD f32[nt] is working space. */
+  private initCentroids(xt: number, nt: number, cent: number, rng: Rng, minD: number): void {
+    const { d, k } = this;
+    const eng = this.eng;
+    const mem = () => new Uint8Array(eng.abi.memory.buffer);
+    const copyRow = (i: number, j: number) => mem().copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
+    if (this.init === 'random') {
+      const idx = rng.sample(nt, k);
+      for (let j = 0; j < k; j++) copyRow(idx[j], j);
+    } else {
+      let i = rng.nextInt(nt);
+      copyRow(i, 0);
+      let total = eng.abi.minL2Update(xt, nt, d, cent, minD, 1);
+      for (let j = 1; j < k; j++) {
+        // D^2 draw; when every point already coincides with a centroid (duplicates), fall back to uniform
+        i = total > 0 ? eng.abi.cumulativeSearch(minD, nt, rng.nextFloat() * total) : rng.nextInt(nt);
+        copyRow(i, j);
+        total = eng.abi.minL2Update(xt, nt, d, cent + j * d * 4, minD, 0);
+      }
+    }
+    if (this.spherical) eng.abi.normalizeRows(cent, k, d);
+  }
+
+  /**
+   * Faiss's empty-cluster repair: each empty cluster takes a copy of a cluster drawn with probability proportional
+   * to (size - 1), and the two are pushed apart by a relative +-SPLIT_EPS; the sizes are split in half. Returns the
+   * number repaired.
+   */
+  private splitEmpty(cent: number, sizes: Int32Array, rng: Rng): number {
+    const { d, k } = this;
+    let repaired = 0;
+    for (let ci = 0; ci < k; ci++) {
+      if (sizes[ci] !== 0) continue;
+      let total = 0;
+      for (let j = 0; j < k; j++) if (sizes[j] > 1) total += sizes[j] - 1;
+      if (total === 0) break; // cannot happen while nt >= k, kept as a guard
+      let r = rng.nextFloat() * total;
+      let cj = 0;
+      for (; cj < k; cj++) {
+        if (sizes[cj] > 1) {
+          r -= sizes[cj] - 1;
+          if (r < 0) break;
+        }
+      }
+      if (cj === k) for (cj = k - 1; sizes[cj] <= 1; cj--); // rounding left r >= 0: take the last candidate
+      const c = new Float32Array(this.eng.abi.memory.buffer, cent, k * d);
+      for (let t = 0; t < d; t++) {
+        const v = c[cj * d + t];
+        const up = t % 2 === 0;
+        c[ci * d + t] = v * (up ? 1 + SPLIT_EPS : 1 - SPLIT_EPS);
+        c[cj * d + t] = v * (up ? 1 - SPLIT_EPS : 1 + SPLIT_EPS);
+      }
+      sizes[ci] = sizes[cj] >> 1;
+      sizes[cj] -= sizes[ci];
+      repaired++;
+    }
+    return repaired;
+  }
+
+  /** Nearest centroid of each vector of x (row-major Float32Array of n * d). */
+  assign(x: Float32Array): AssignResult {
+    const where = 'KMeans.assign';
+    const eng = this.alive(where);
+    checkVectors(where, 'x', x, this.d);
+    if (!this.trained) fail('NOT_TRAINED', where, 'the model has no centroids yet', raw('an untrained KMeans'), 'train(x) first');
+    const res = knnPanels(eng, where, x, { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.k, d: this.d }, 'l2', 1);
+    return { labels: res.ids, distances: res.distances };
+  }
+}

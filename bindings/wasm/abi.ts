@@ -1,0 +1,61 @@
+/**
+ * The typed ABI: the raw exports of assembly/index.ts, by hand. This replaces @assemblyscript/loader (deprecated by
+ * its own README since AssemblyScript 0.20): our kernels take and return only numbers (pointers, counts, scalars), so
+ * there are no strings or managed objects to lift, and a 30-line interface is the whole contract.
+ *
+ * Pointers are byte offsets into `memory`; raw exports return u32 pointers as i32, so read them with `>>> 0`.
+ */
+export interface Abi {
+  memory: WebAssembly.Memory;
+  buildFlavor(): number;
+
+  // memory.ts
+  alloc(bytes: number): number;
+  free(ptr: number): number;
+  heapLiveBytes(): number;
+  heapLiveBlocks(): number;
+  heapEnd(): number;
+
+  // kernels/distance.ts
+  l2sqOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
+  dotOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
+  normsSq(xPtr: number, n: number, d: number, outPtr: number): void;
+  normalizeRows(xPtr: number, n: number, d: number): void;
+
+  // kernels/topk.ts
+  heapInit(distPtr: number, idPtr: number, count: number): void;
+  heapPushMany(distPtr: number, idPtr: number, k: number, inDistPtr: number, inIdPtr: number, count: number): void;
+  heapSortRows(distPtr: number, idPtr: number, nq: number, k: number): void;
+  heapFinalize(distPtr: number, nq: number, k: number, qnormPtr: number, negate: number): void;
+
+  // kernels/panels.ts
+  packPanels(xPtr: number, n: number, d: number, panelsPtr: number, from: number): void;
+  unpackPanels(panelsPtr: number, from: number, count: number, d: number, outPtr: number): void;
+  panelNormsSq(panelsPtr: number, from: number, to: number, d: number, biasPtr: number): void;
+  panelZeroBias(from: number, to: number, biasPtr: number): void;
+  scanPanels(
+    qPtr: number, nq: number, d: number, panelsPtr: number, biasPtr: number, nb: number, alpha: number,
+    k: number, heapDistPtr: number, heapIdPtr: number, idBase: number,
+  ): void;
+  scorePanels(qPtr: number, nq: number, d: number, panelsPtr: number, biasPtr: number, nb: number, alpha: number, outPtr: number): void;
+
+  // kernels/kmeans.ts
+  kmeansAccumulate(xPtr: number, n: number, d: number, labelsPtr: number, k: number, sumsPtr: number, countsPtr: number): void;
+  kmeansUpdate(sumsPtr: number, countsPtr: number, k: number, d: number, centroidsPtr: number): number;
+  minL2Update(xPtr: number, n: number, d: number, cPtr: number, minPtr: number, first: number): number;
+  cumulativeSearch(wPtr: number, n: number, target: number): number;
+  sumF32(ptr: number, n: number): number;
+}
+
+const REQUIRED: readonly (keyof Abi)[] = [
+  'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd',
+  'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows',
+  'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize',
+  'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
+  'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
+];
+
+/** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
+export function missingExports(exports: WebAssembly.Exports): string[] {
+  return REQUIRED.filter((name) => !(name in exports));
+}

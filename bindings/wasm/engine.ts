@@ -1,0 +1,288 @@
+/**
+ * Loading the module (Node, browsers, bundlers, caller-supplied bytes) and the memory boundary every class goes through.
+ *
+ * Two builds ship side by side: `vqwasm-simd.wasm` (WebAssembly SIMD, everywhere since 2021) and `vqwasm-relaxed.wasm`
+ * (plus relaxed SIMD: fused multiply-add; Chromium, Node >= 22 without flags). `init()` picks relaxed where
+ * `WebAssembly.validate` accepts it. The two may round differently in the last bit; each is deterministic on its own.
+ */
+import { VQError, describe } from '../errors.js';
+import { type Abi, missingExports } from './abi.js';
+
+export type Build = 'simd' | 'relaxed';
+/** Where the module comes from: a URL or path, a fetch Response (or a promise of one), raw bytes, or a compiled Module. */
+export type WasmSource = string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+
+export interface InitOptions {
+  /** The module to load; by default the .wasm of the chosen build next to this file (dist/). */
+  wasm?: WasmSource;
+  /** 'auto' (default): relaxed where supported, else simd. With `wasm` set, say which build it is or leave 'auto'. */
+  build?: 'auto' | Build;
+}
+
+export interface EngineInfo {
+  build: Build;
+  relaxedSimdSupported: boolean;
+}
+
+// (module (func (result v128) (v128.const i32x4 0 0 0 0)))
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
+]);
+// (module (func (result v128) (f32x4.relaxed_madd (v128.const 0) (v128.const 0) (v128.const 0))))
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 133, 2, 11,
+]);
+
+export const MAX_MEMORY_BYTES = 4 * 1024 ** 3;
+
+function validate(bytes: Uint8Array): boolean {
+  try {
+    return WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>);
+  } catch {
+    return false;
+  }
+}
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p === 'object' && p !== null && typeof p.versions?.node === 'string';
+}
+
+function loadError(what: string, cause: unknown): VQError {
+  const err = new VQError('WASM_LOAD', `init: ${what} (${cause instanceof Error ? cause.message : describe(cause)})`);
+  (err as { cause?: unknown }).cause = cause;
+  return err;
+}
+
+function isResponse(v: unknown): v is Response {
+  return typeof Response !== 'undefined' && v instanceof Response;
+}
+
+async function compileResponse(res: Response, where: string): Promise<WebAssembly.Module> {
+  if (!res.ok) throw loadError(`fetching ${where} failed with HTTP ${res.status}`, res.statusText);
+  // compileStreaming needs the application/wasm type; a server that sends anything else gets the buffered path
+  if (typeof WebAssembly.compileStreaming === 'function' && /^application\/wasm\b/i.test(res.headers.get('content-type') ?? '')) {
+    const copy = res.clone();
+    try {
+      return await WebAssembly.compileStreaming(res);
+    } catch {
+      return WebAssembly.compile(await copy.arrayBuffer());
+    }
+  }
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+async function compileSource(src: WasmSource): Promise<WebAssembly.Module> {
+  if (src instanceof WebAssembly.Module) return src;
+  if (src instanceof ArrayBuffer) return WebAssembly.compile(src);
+  if (ArrayBuffer.isView(src)) {
+    return WebAssembly.compile(new Uint8Array(src.buffer, src.byteOffset, src.byteLength).slice());
+  }
+  if (isResponse(src)) return compileResponse(src, src.url || 'the given Response');
+  if (typeof src === 'string' || src instanceof URL) {
+    const url = src instanceof URL ? src : null;
+    // a file: URL, or a string that is not a URL, is a path on disk in Node
+    const isFile = url ? url.protocol === 'file:' : !/^[a-z][a-z0-9+.-]*:/i.test(src as string) || /^file:/i.test(src as string);
+    if (isNode() && isFile) {
+      const fs = await import('node:fs/promises');
+      const bytes = await fs.readFile(url ?? (/^file:/i.test(src as string) ? new URL(src as string) : (src as string)));
+      return WebAssembly.compile(bytes);
+    }
+    if (typeof fetch !== 'function') throw loadError('no fetch() in this runtime to load the module', String(src));
+    return compileResponse(await fetch(src), String(src));
+  }
+  if (src && typeof (src as PromiseLike<Response>).then === 'function') {
+    const res = await src;
+    if (!isResponse(res)) throw loadError('the promise did not resolve to a Response', res);
+    return compileResponse(res, res.url || 'the given Response');
+  }
+  throw new VQError('INVALID_TYPE', `init: options.wasm has an unsupported type (got ${describe(src)}, expected a URL, path, Response, ArrayBuffer, Uint8Array or WebAssembly.Module)`);
+}
+
+/** Compiles and instantiates a module without caching: `init()` is the cached front door. */
+export async function loadEngine(options: InitOptions = {}): Promise<{ exports: WebAssembly.Exports; info: EngineInfo }> {
+  if (options === null || typeof options !== 'object') {
+    throw new VQError('INVALID_TYPE', `init: options must be an object (got ${describe(options)}, expected { wasm?, build? })`);
+  }
+  const want = options.build ?? 'auto';
+  if (want !== 'auto' && want !== 'simd' && want !== 'relaxed') {
+    throw new VQError('INVALID_OPTION', `init: unknown build (got ${describe(want)}, expected one of 'auto', 'simd', 'relaxed')`);
+  }
+  if (typeof WebAssembly !== 'object' || !validate(SIMD_PROBE)) {
+    throw new VQError('NO_SIMD', 'init: this runtime does not support WebAssembly SIMD (got no v128, expected Chrome/Edge >= 91, Firefox >= 89, Safari >= 16.4, Node >= 16.4)');
+  }
+  const relaxedSimdSupported = validate(RELAXED_PROBE);
+  if (want === 'relaxed' && !relaxedSimdSupported) {
+    throw new VQError('NO_SIMD', "init: build 'relaxed' asked for, but this runtime refuses relaxed SIMD (got no relaxed SIMD, expected Chrome >= 114, Node >= 22, or Node 20 with --experimental-wasm-relaxed-simd); use build 'simd' or 'auto'");
+  }
+  let build: Build = want === 'auto' ? (relaxedSimdSupported ? 'relaxed' : 'simd') : want;
+  const src = options.wasm ?? new URL(`../vqwasm-${build}.wasm`, import.meta.url);
+  let module: WebAssembly.Module;
+  try {
+    module = await compileSource(src);
+  } catch (e) {
+    if (e instanceof VQError) throw e;
+    throw loadError(`could not load or compile the module from ${src instanceof URL ? src.href : describe(src)}`, e);
+  }
+  let instance: WebAssembly.Instance;
+  try {
+    instance = await WebAssembly.instantiate(module, { env: { abort: abortImport } });
+  } catch (e) {
+    throw loadError('could not instantiate the module', e);
+  }
+  const missing = missingExports(instance.exports);
+  if (missing.length > 0) {
+    throw loadError(`the module is not a vqwasm build of this version (missing exports: ${missing.slice(0, 5).join(', ')})`, null);
+  }
+  // a caller-supplied module says what it is
+  build = (instance.exports as unknown as Abi).buildFlavor() === 1 ? 'relaxed' : 'simd';
+  return { exports: instance.exports, info: { build, relaxedSimdSupported } };
+}
+
+function abortImport(): never {
+  // release builds use noAssert and never call abort; a debug build reaching it means a kernel bug, not bad input
+  throw new VQError('WASM_LOAD', 'internal: a kernel assertion failed (abort called); please report this with the inputs');
+}
+
+/**
+ * The live engine: the raw ABI plus the rules of the boundary. Views on memory are made at each use, never kept:
+ * an allocation can grow memory, which detaches every earlier view.
+ */
+export class Engine {
+  readonly abi: Abi;
+  readonly info: EngineInfo;
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+
+  constructor(exports: WebAssembly.Exports, info: EngineInfo) {
+    this.abi = exports as unknown as Abi;
+    this.info = info;
+  }
+
+  /** Allocates `bytes` (64-byte aligned) or throws OUT_OF_MEMORY; nothing is allocated on failure. */
+  alloc(bytes: number, where: string): number {
+    if (!(bytes > 0) || bytes > MAX_MEMORY_BYTES) {
+      throw new VQError('OUT_OF_MEMORY', `${where}: the data does not fit in WebAssembly memory (got a request of ${fmtBytes(bytes)}, expected at most 4 GiB in all; shard larger data across indexes)`);
+    }
+    const ptr = this.abi.alloc(bytes) >>> 0;
+    if (ptr === 0) {
+      throw new VQError('OUT_OF_MEMORY', `${where}: could not allocate ${fmtBytes(bytes)} (got ${fmtBytes(this.abi.heapLiveBytes())} already in use, expected the total to stay under the 4 GiB wasm32 limit and what the runtime grants)`);
+    }
+    return ptr;
+  }
+
+  free(ptr: number): void {
+    if (ptr !== 0) this.abi.free(ptr);
+  }
+
+  /**
+   * Transient buffers for one call: one block reused across calls, grown when too small. Returns a 64-byte-aligned
+   * pointer per requested size. Valid until the next scratch() call; never held by an object.
+   */
+  scratch(sizes: readonly number[], where: string): number[] {
+    const offsets: number[] = [];
+    let total = 0;
+    for (const s of sizes) {
+      offsets.push(total);
+      total += Math.ceil(s / 64) * 64;
+    }
+    if (total > this.scratchBytes) {
+      if (this.scratchPtr !== 0) this.abi.free(this.scratchPtr);
+      this.scratchPtr = 0;
+      this.scratchBytes = 0;
+      // round up to a power of two so that slowly growing requests do not reallocate every time
+      const rounded = 2 ** Math.ceil(Math.log2(Math.max(total, 65536)));
+      const want = rounded <= MAX_MEMORY_BYTES && this.abi.heapLiveBytes() + rounded <= MAX_MEMORY_BYTES ? rounded : total;
+      this.scratchPtr = this.alloc(want, where);
+      this.scratchBytes = want;
+    }
+    return offsets.map((o) => this.scratchPtr + o);
+  }
+
+  /** Gives the scratch block back (after a very large one-off call). */
+  releaseScratch(): void {
+    if (this.scratchPtr !== 0) this.abi.free(this.scratchPtr);
+    this.scratchPtr = 0;
+    this.scratchBytes = 0;
+  }
+
+  f32(ptr: number, length: number): Float32Array {
+    return new Float32Array(this.abi.memory.buffer, ptr, length);
+  }
+
+  i32(ptr: number, length: number): Int32Array {
+    return new Int32Array(this.abi.memory.buffer, ptr, length);
+  }
+
+  u8(ptr: number, length: number): Uint8Array {
+    return new Uint8Array(this.abi.memory.buffer, ptr, length);
+  }
+
+  /** Copies a typed array into memory at ptr. */
+  write(ptr: number, src: Float32Array | Int32Array | Uint8Array): void {
+    new Uint8Array(this.abi.memory.buffer, ptr, src.byteLength).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+  }
+}
+
+function fmtBytes(b: number): string {
+  if (!Number.isFinite(b)) return String(b);
+  if (b >= 1024 ** 3) return `${(b / 1024 ** 3).toFixed(2)} GiB`;
+  if (b >= 1024 ** 2) return `${(b / 1024 ** 2).toFixed(1)} MiB`;
+  if (b >= 1024) return `${(b / 1024).toFixed(1)} KiB`;
+  return `${b} bytes`;
+}
+
+let current: Engine | null = null;
+let pending: Promise<EngineInfo> | null = null;
+
+/**
+ * Loads the engine once. Async, idempotent and cached: later calls (and concurrent ones) share the first load; a
+ * failed load is not cached, so it can be retried. Options only matter on the first successful call.
+ */
+export function init(options?: InitOptions): Promise<EngineInfo> {
+  if (current) return Promise.resolve(current.info);
+  if (!pending) {
+    pending = loadEngine(options ?? {}).then(
+      ({ exports, info }) => {
+        current = new Engine(exports, info);
+        return info;
+      },
+      (e) => {
+        pending = null;
+        throw e;
+      },
+    );
+  }
+  return pending;
+}
+
+/** The loaded engine, or NOT_INITIALIZED naming the caller. */
+export function engine(where: string): Engine {
+  if (!current) throw new VQError('NOT_INITIALIZED', `${where}: the engine is not loaded (got a call before init(), expected \`await init()\` first)`);
+  return current;
+}
+
+export interface MemoryStats {
+  /** Size of the WebAssembly memory (only grows). */
+  memoryBytes: number;
+  /** Bytes held by live allocations: persistent buffers of live objects plus the scratch block. */
+  liveBytes: number;
+  liveAllocations: number;
+  /** High-water mark of the heap. */
+  heapEndBytes: number;
+}
+
+export function memoryStats(): MemoryStats {
+  const e = engine('memoryStats');
+  return {
+    memoryBytes: e.abi.memory.buffer.byteLength,
+    liveBytes: e.abi.heapLiveBytes(),
+    liveAllocations: e.abi.heapLiveBlocks(),
+    heapEndBytes: e.abi.heapEnd(),
+  };
+}

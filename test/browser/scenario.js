@@ -1,0 +1,99 @@
+// The fixed workload that the browser page and the Node tests both run, through the same public API, so that their
+// results can be compared value for value. Plain ES module with no imports: the page loads it as is from the static
+// server, the Node tests import it from the file system, and each passes in its own copy of the library.
+//
+// Exact agreement between runtimes needs inputs where every build computes exactly: Chromium picks the relaxed-SIMD
+// build (fused multiply-add) and Node 20 the plain SIMD one, and the two may round differently on general floats.
+// With small integers every product and partial sum is an integer far below 2^24, so both are exact.
+
+/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return function next() {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n * d integers drawn uniformly from [lo, hi], as a Float32Array. */
+export function intMatrix(n, d, seed, lo = -8, hi = 8) {
+  const rand = mulberry32(seed);
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < out.length; i++) out[i] = lo + Math.floor(rand() * (hi - lo + 1));
+  return out;
+}
+
+// d = 23 takes every path of the distance kernels: a 16-wide block, a 4-wide step and a scalar tail of 3.
+export const SEARCH_CASE = Object.freeze({ n: 300, d: 23, nq: 7, k: 6, baseSeed: 20240601, querySeed: 77, idBase: 1000, idStep: 3 });
+
+export function searchData(c = SEARCH_CASE) {
+  const base = intMatrix(c.n, c.d, c.baseSeed);
+  const queries = intMatrix(c.nq, c.d, c.querySeed);
+  const ids = new Int32Array(c.n);
+  for (let i = 0; i < c.n; i++) ids[i] = c.idBase + c.idStep * i;
+  return { base, queries, ids };
+}
+
+/**
+ * Exact search with FlatIndex for the integer-valued metrics ('l2' and 'ip'; cosine normalizes, so it is not exact).
+ * Returns plain arrays (structured-clone and JSON friendly).
+ */
+export function runSearch(api, c = SEARCH_CASE) {
+  const { base, queries, ids } = searchData(c);
+  const out = {};
+  for (const metric of ['l2', 'ip']) {
+    const index = new api.FlatIndex({ d: c.d, metric });
+    try {
+      index.add(base, ids);
+      if (index.size !== c.n) throw new Error(`FlatIndex.size is ${index.size} after adding ${c.n} vectors`);
+      const res = index.search(queries, c.k);
+      out[metric] = { ids: Array.from(res.ids), distances: Array.from(res.distances) };
+    } finally {
+      index.dispose();
+    }
+  }
+  return out;
+}
+
+// Four clusters far apart (centres at +-60 on different axes), each point its centre plus integer noise in [-2, 2]:
+// any sane k-means finds them, and the labels must not depend on the build.
+export const KMEANS_CASE = Object.freeze({ d: 6, k: 4, perCluster: 40, seed: 7, dataSeed: 99 });
+
+export function kmeansData(c = KMEANS_CASE) {
+  const rand = mulberry32(c.dataSeed);
+  const n = c.k * c.perCluster;
+  const x = new Float32Array(n * c.d);
+  const truth = new Int32Array(n);
+  // interleave clusters so that row order says nothing about the cluster
+  for (let i = 0; i < n; i++) {
+    const cl = i % c.k;
+    truth[i] = cl;
+    for (let j = 0; j < c.d; j++) {
+      const centre = j === cl % c.d ? (cl < c.d ? 60 : -60) : 0;
+      x[i * c.d + j] = centre + (Math.floor(rand() * 5) - 2);
+    }
+  }
+  return { x, truth, n };
+}
+
+/** Seeded k-means on the separated clusters; returns labels (exact) and centroids (for a tolerant comparison). */
+export function runKMeans(api, c = KMEANS_CASE) {
+  const { x } = kmeansData(c);
+  const warnings = [];
+  const km = new api.KMeans({ d: c.d, k: c.k, seed: c.seed, onWarning: (m) => warnings.push(m) });
+  try {
+    const trained = km.train(x);
+    const { labels } = km.assign(x);
+    return {
+      labels: Array.from(labels),
+      centroids: Array.from(km.centroids),
+      clusterSizes: Array.from(trained.clusterSizes),
+      warnings,
+    };
+  } finally {
+    km.dispose();
+  }
+}
