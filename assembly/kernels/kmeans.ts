@@ -82,3 +82,109 @@ export function sumF32(ptr: usize, n: u32): f64 {
   for (let i: u32 = 0; i < n; i++) s += <f64>load<f32>(ptr + (<usize>i << 2));
   return s;
 }
+
+// ---- Hamerly's bounds (G. Hamerly, "Making k-means even faster", SDM 2010) ----
+// Per point i: label a_i, upper_i = ||x_i - c_{a_i}|| (recomputed exactly every iteration, it is O(d)), and
+// lower_i <= the distance to every other centroid. A point whose upper <= lower cannot change cluster, so only the
+// others are rescanned against all k centroids. The result is Lloyd's, up to float rounding at exact ties.
+
+/** distPtr: f32[n] = ||x_i - c_{labels_i}||^2 (difference form, not the expansion), centPtr: f32[k][d] row-major. */
+export function l2sqToAssigned(xPtr: usize, n: u32, d: u32, centPtr: usize, labelsPtr: usize, distPtr: usize): void {
+  const stride = <usize>d << 2;
+  for (let i: u32 = 0; i < n; i++) {
+    const a = load<i32>(labelsPtr + (<usize>i << 2));
+    store<f32>(distPtr + (<usize>i << 2), l2sq(xPtr + <usize>i * stride, centPtr + <usize>a * stride, d));
+  }
+}
+
+/**
+ * Indices i (idxPtr: i32[], returns the count) of points that may have changed cluster: sqrt(dist_i) exceeds both
+ * lower_i and, when sepPtr != 0, sep[labels_i] (half the distance from that centroid to its nearest other one: a
+ * point closer than that to its centroid is closer to it than to any other). The rows of those points are gathered
+ * to outPtr: f32[count][d] and their squared norms to normOutPtr: f32[count].
+ */
+export function hamerlyGather(
+  xPtr: usize, n: u32, d: u32, xnormPtr: usize, distPtr: usize, lowerPtr: usize, labelsPtr: usize, sepPtr: usize,
+  idxPtr: usize, outPtr: usize, normOutPtr: usize,
+): u32 {
+  let m: u32 = 0;
+  const bytes = <usize>d << 2;
+  for (let i: u32 = 0; i < n; i++) {
+    const u = <f32>Math.sqrt(<f64>load<f32>(distPtr + (<usize>i << 2)));
+    let bound = load<f32>(lowerPtr + (<usize>i << 2));
+    if (sepPtr != 0) bound = max(bound, load<f32>(sepPtr + (<usize>load<i32>(labelsPtr + (<usize>i << 2)) << 2)));
+    if (u <= bound) continue;
+    store<i32>(idxPtr + (<usize>m << 2), <i32>i);
+    memory.copy(outPtr + <usize>m * bytes, xPtr + <usize>i * bytes, bytes);
+    store<f32>(normOutPtr + (<usize>m << 2), load<f32>(xnormPtr + (<usize>i << 2)));
+    m++;
+  }
+  return m;
+}
+
+/**
+ * sepPtr: f32[k] = half the distance from centroid j to its nearest other centroid, from the score matrix
+ * scoresPtr: f32[k][k] = ||c_j'||^2 - 2<c_j, c_j'> (scorePanels of the centroids against their own panels) and
+ * biasPtr: f32[k] = ||c_j||^2. Lowered like the lower bounds (relative 1e-5) so that rounding cannot overstate it.
+ */
+export function halfSeparation(scoresPtr: usize, biasPtr: usize, k: u32, sepPtr: usize): void {
+  for (let j: u32 = 0; j < k; j++) {
+    const cn = load<f32>(biasPtr + (<usize>j << 2));
+    let best: f32 = Infinity;
+    let other: f32 = 0;
+    const row = scoresPtr + (<usize>j * k << 2);
+    for (let o: u32 = 0; o < k; o++) {
+      if (o == j) continue;
+      const v = load<f32>(row + (<usize>o << 2));
+      if (v < best) { best = v; other = load<f32>(biasPtr + (<usize>o << 2)); }
+    }
+    const d2 = best + cn - <f32>1e-5 * (cn + other);
+    store<f32>(sepPtr + (<usize>j << 2), best == Infinity ? Infinity : d2 > 0 ? <f32>0.5 * <f32>Math.sqrt(<f64>d2) : 0);
+  }
+}
+
+/**
+ * Writes the top-2 scan of the gathered points back: heaps hd: f32[m][2] (scores ||c||^2 - 2<x,c>, sorted) and
+ * hi: i32[m][2]. labels_i = nearest, dist_i = its squared distance, lower_i = distance to the second nearest, lowered
+ * by the rounding the expansion can make (relative 1e-5 of ||x||^2 + ||c||^2), so that the bound stays a bound.
+ */
+export function hamerlyScatter(
+  m: u32, idxPtr: usize, hd: usize, hi: usize, gnormPtr: usize, biasPtr: usize, labelsPtr: usize, distPtr: usize, lowerPtr: usize,
+): void {
+  for (let r: u32 = 0; r < m; r++) {
+    const i = <usize>load<i32>(idxPtr + (<usize>r << 2));
+    const xn = load<f32>(gnormPtr + (<usize>r << 2));
+    const a = load<i32>(hi + (<usize>r << 3));
+    let d1 = load<f32>(hd + (<usize>r << 3)) + xn;
+    store<i32>(labelsPtr + (i << 2), a);
+    store<f32>(distPtr + (i << 2), d1 < 0 ? 0 : d1);
+    const b = load<i32>(hi + (<usize>r << 3), 4);
+    let lower: f32 = Infinity;
+    if (b >= 0) {
+      const cn = load<f32>(biasPtr + (<usize>b << 2));
+      const d2 = load<f32>(hd + (<usize>r << 3), 4) + xn - <f32>1e-5 * (xn + cn);
+      lower = d2 > 0 ? <f32>Math.sqrt(<f64>d2) : 0;
+    }
+    store<f32>(lowerPtr + (i << 2), lower);
+  }
+}
+
+/**
+ * After an update that moved centroid j by shift_j (shiftPtr: f32[k]), every other-centroid distance can have
+ * shrunk by at most the largest shift of a centroid other than a_i: lower_i -= that.
+ */
+export function hamerlyLower(n: u32, labelsPtr: usize, lowerPtr: usize, maxShift: f32, secondShift: f32, argMax: i32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const p = lowerPtr + (<usize>i << 2);
+    const s = load<i32>(labelsPtr + (<usize>i << 2)) == argMax ? secondShift : maxShift;
+    store<f32>(p, load<f32>(p) - s);
+  }
+}
+
+/** shiftPtr: f32[k] = ||new_j - old_j|| for centroids f32[k][d] row-major. */
+export function centroidShift(oldPtr: usize, newPtr: usize, k: u32, d: u32, shiftPtr: usize): void {
+  const stride = <usize>d << 2;
+  for (let j: u32 = 0; j < k; j++) {
+    store<f32>(shiftPtr + (<usize>j << 2), <f32>Math.sqrt(<f64>l2sq(oldPtr + <usize>j * stride, newPtr + <usize>j * stride, d)));
+  }
+}

@@ -57,6 +57,11 @@ export interface KMeansTrainResult {
   warnings: string[];
   /** Cluster sizes of the last assignment of the kept run. */
   clusterSizes: Int32Array;
+  /**
+   * Points compared against all k centroids at each iteration of the kept run; the others were proven by Hamerly's
+   * bounds to keep their cluster (nTrain in the first iteration, usually a small fraction after a few).
+   */
+  rescanned: number[];
 }
 
 export interface AssignResult {
@@ -70,8 +75,10 @@ const SPLIT_EPS = 1 / 1024;
 
 /**
  * Lloyd's k-means with k-means++ or random seeding, subsampling, empty-cluster repair and restarts (the options of
- * Faiss ClusteringParameters). Assignment runs in wasm on register panels; the same seed gives the same centroids,
- * bit for bit, for a given build (simd / relaxed).
+ * Faiss ClusteringParameters). Assignment runs in wasm on register panels, and Hamerly's bounds (SDM 2010) skip the
+ * points that provably keep their cluster: the iterations are Lloyd's, up to float rounding at exact ties, for a
+ * fraction of the distance computations. The same seed gives the same centroids, bit for bit, for a given build
+ * (simd / relaxed).
  */
 export class KMeans extends Owned {
   readonly d: number;
@@ -163,11 +170,16 @@ export class KMeans extends Owned {
       picked = sampleRng.sample(n, nt).sort();
       warn(`KMeans.train: sampling ${nt} of ${n} training points (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
     }
-    const trainBytes = nt * d * 4 + nt * 16 + kp * d * 4 * 2 + kp * 4 + k * d * 8 + k * 8;
+    const trainBytes = nt * (2 * d + 24) * 4 + kp * d * 4 * 2 + kp * 8 + k * d * 16 + k * 16 + k * k * 4;
     if (trainBytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, 'the training set does not fit in WebAssembly memory', raw(`${nt} x ${d}`), 'under 4 GiB; lower maxPointsPerCentroid');
 
-    // Working buffers, all freed at the end: xt f32[nt][d], xnorm f32[nt], labels i32[nt], dist f32[nt],
-    // cent f32[k][d] (row-major), sums f64[k][d], counts f64[k], candidate panels f32[kp/8][d][8] + bias f32[kp].
+    // Working buffers, all freed at the end:
+    //   xt f32[nt][d] training points, xnorm f32[nt] their ||x||^2, labels i32[nt], dist f32[nt] squared distance to
+    //   the assigned centroid, lower f32[nt] Hamerly lower bounds, idx i32[nt] + gx f32[nt][d] + gnorm f32[nt] the
+    //   points to rescan, hd f32[nt][2] + hi i32[nt][2] their top-2 heaps, cent/old f32[k][d] row-major centroids
+    //   now and before the update, shift f32[k], sep f32[k] half the distance to the nearest other centroid,
+    //   cc f32[k][k] centroid-centroid scores, sums f64[k][d], counts f64[k], panels f32[kp/8][d][8] + bias f32[kp]
+    //   of the centroids being scanned, best + bestBias: the kept run's.
     const tmp: number[] = [];
     const take = (bytes: number) => {
       const p = eng.alloc(bytes, where);
@@ -179,7 +191,17 @@ export class KMeans extends Owned {
       const xnorm = take(nt * 4);
       const labels = take(nt * 4);
       const dist = take(nt * 4);
+      const lower = take(nt * 4);
+      const idx = take(nt * 4);
+      const gx = take(nt * d * 4);
+      const gnorm = take(nt * 4);
+      const hd = take(nt * 8);
+      const hi = take(nt * 8);
       const cent = take(k * d * 4);
+      const old = take(k * d * 4);
+      const shift = take(k * 4);
+      const sep = take(k * 4);
+      const cc = take(k * k * 4);
       const sums = take(k * d * 8);
       const counts = take(k * 8);
       const panels = take(kp * d * 4);
@@ -195,31 +217,61 @@ export class KMeans extends Owned {
       eng.abi.normsSq(xt, nt, d, xnorm);
 
       let bestObj = Infinity;
-      let bestRun: { objective: number[]; repaired: number; sizes: Int32Array } | null = null;
+      let bestRun: { objective: number[]; repaired: number; sizes: Int32Array; rescanned: number[] } | null = null;
       let bestRedo = 0;
       const redoObjectives: number[] = [];
       for (let redo = 0; redo < this.nredo; redo++) {
         const rng = new Rng(this.seed + 1 + redo * 15486557);
         this.initCentroids(xt, nt, cent, rng, dist);
         const objective: number[] = [];
+        const rescanned: number[] = [];
         let repaired = 0;
         const sizes = new Int32Array(k);
+        // no bounds yet: every point is rescanned in the first iteration
+        eng.f32(lower, nt).fill(-1);
         for (let it = 0; it < this.iterations; it++) {
-          // assign: nearest centroid by ||c||^2 - 2<x,c>, then + ||x||^2
+          // assign (Hamerly): exact distance to the current label, then a top-2 rescan of the points whose bound
+          // does not rule out a closer centroid
           eng.abi.packPanels(cent, k, d, panels, 0);
           eng.abi.panelNormsSq(panels, 0, k, d, bias);
-          eng.abi.heapInit(dist, labels, nt);
-          eng.abi.scanPanels(xt, nt, d, panels, bias, k, -2, 1, dist, labels, 0);
-          eng.abi.heapFinalize(dist, nt, 1, xnorm, 0);
+          if (it > 0) {
+            eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist);
+            eng.abi.scorePanels(cent, k, d, panels, bias, k, -2, cc);
+            eng.abi.halfSeparation(cc, bias, k, sep);
+          }
+          const m = eng.abi.hamerlyGather(xt, nt, d, xnorm, dist, lower, labels, it > 0 ? sep : 0, idx, gx, gnorm);
+          rescanned.push(m);
+          if (m > 0) {
+            eng.abi.heapInit(hd, hi, m * 2);
+            eng.abi.scanPanels(gx, m, d, panels, bias, k, -2, 2, hd, hi, 0);
+            eng.abi.heapSortRows(hd, hi, m, 2);
+            eng.abi.hamerlyScatter(m, idx, hd, hi, gnorm, bias, labels, dist, lower);
+          }
+          // the objective in the difference form ||x - c||^2, the same for rescanned and kept points
+          eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist);
           const obj = eng.abi.sumF32(dist, nt);
           objective.push(obj);
-          // update
+          // update, repair, and how far each centroid moved (to loosen the lower bounds)
+          new Uint8Array(eng.abi.memory.buffer).copyWithin(old, cent, cent + k * d * 4);
           eng.abi.kmeansAccumulate(xt, nt, d, labels, k, sums, counts);
           eng.abi.kmeansUpdate(sums, counts, k, d, cent);
           const cnt = new Float64Array(eng.abi.memory.buffer, counts, k);
           for (let j = 0; j < k; j++) sizes[j] = cnt[j];
           repaired += this.splitEmpty(cent, sizes, rng);
           if (this.spherical) eng.abi.normalizeRows(cent, k, d);
+          eng.abi.centroidShift(old, cent, k, d, shift);
+          const sh = eng.f32(shift, k);
+          let max = 0;
+          let second = 0;
+          let argMax = -1;
+          for (let j = 0; j < k; j++) {
+            if (sh[j] > max) {
+              second = max;
+              max = sh[j];
+              argMax = j;
+            } else if (sh[j] > second) second = sh[j];
+          }
+          eng.abi.hamerlyLower(nt, labels, lower, max, second, argMax);
           this.onProgress?.({ redo, iteration: it + 1, iterations: this.iterations, objective: obj });
         }
         const final = objective[objective.length - 1];
@@ -227,7 +279,7 @@ export class KMeans extends Owned {
         if (final < bestObj || bestRun === null) {
           bestObj = final;
           bestRedo = redo;
-          bestRun = { objective, repaired, sizes: sizes.slice() };
+          bestRun = { objective, repaired, sizes: sizes.slice(), rescanned };
           eng.abi.packPanels(cent, k, d, best, 0);
           eng.abi.panelNormsSq(best, 0, k, d, bestBias);
         }
@@ -259,6 +311,7 @@ export class KMeans extends Owned {
         redoObjectives,
         warnings,
         clusterSizes: run.sizes,
+        rescanned: run.rescanned,
       };
     } finally {
       for (const p of tmp) eng.free(p);

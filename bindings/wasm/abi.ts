@@ -45,6 +45,17 @@ export interface Abi {
   minL2Update(xPtr: number, n: number, d: number, cPtr: number, minPtr: number, first: number): number;
   cumulativeSearch(wPtr: number, n: number, target: number): number;
   sumF32(ptr: number, n: number): number;
+  l2sqToAssigned(xPtr: number, n: number, d: number, centPtr: number, labelsPtr: number, distPtr: number): void;
+  hamerlyGather(
+    xPtr: number, n: number, d: number, xnormPtr: number, distPtr: number, lowerPtr: number, labelsPtr: number, sepPtr: number,
+    idxPtr: number, outPtr: number, normOutPtr: number,
+  ): number;
+  halfSeparation(scoresPtr: number, biasPtr: number, k: number, sepPtr: number): void;
+  hamerlyScatter(
+    m: number, idxPtr: number, hd: number, hi: number, gnormPtr: number, biasPtr: number, labelsPtr: number, distPtr: number, lowerPtr: number,
+  ): void;
+  hamerlyLower(n: number, labelsPtr: number, lowerPtr: number, maxShift: number, secondShift: number, argMax: number): void;
+  centroidShift(oldPtr: number, newPtr: number, k: number, d: number, shiftPtr: number): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -53,6 +64,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
+  'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
