@@ -1,4 +1,4 @@
-import { checkOneOf, checkVectors, checkInt } from './errors.js';
+import { checkBool, checkOneOf, checkVectors, checkInt } from './errors.js';
 import { chunkRows } from './search/scan.js';
 import { METRICS, type Metric } from './types.js';
 import { engine } from './wasm/engine.js';
@@ -53,6 +53,7 @@ export function pairwiseDistances(x: Float32Array, y: Float32Array, d: number, m
 export function norms(x: Float32Array, d: number, squared = false): Float32Array {
   const where = 'norms';
   checkInt(where, 'd', d, 1, 1 << 20);
+  checkBool(where, 'squared', squared);
   const n = checkVectors(where, 'x', x, d);
   const eng = engine(where);
   const rows = chunkRows((d + 1) * 4, n);

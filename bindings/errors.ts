@@ -14,7 +14,8 @@ export type VQErrorCode =
   | 'NOT_TRAINED' // an operation that needs a trained object
   | 'DISPOSED' // use after dispose()
   | 'OUT_OF_MEMORY' // the request does not fit in the 4 GiB of a wasm32 memory
-  | 'CORRUPT_DATA'; // a saved file or buffer that is truncated, damaged or of another kind
+  | 'CORRUPT_DATA' // a saved file or buffer that is truncated, damaged or of another kind
+  | 'INTERNAL'; // a kernel assertion failed: a bug in vqwasm, never the caller's input
 
 export class VQError extends Error {
   readonly code: VQErrorCode;

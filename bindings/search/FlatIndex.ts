@@ -38,6 +38,7 @@ export class FlatIndex extends Owned {
 
   /** Number of vectors added. */
   get size(): number {
+    this.alive('FlatIndex.size');
     return this.n;
   }
 
@@ -77,7 +78,7 @@ export class FlatIndex extends Owned {
   /** Grows the buffers to hold `total` vectors; allocates the new ones before freeing anything. */
   private reserve(total: number, where: string): void {
     if (total <= this.cap) return;
-    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 64) / 8) * 8;
+    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 8) / 8) * 8;
     const need = cap * this.d * 4 + cap * 8;
     if (need > MAX_MEMORY_BYTES) {
       fail('OUT_OF_MEMORY', where, `${total} vectors of d = ${this.d} do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');

@@ -53,8 +53,10 @@ function isNode(): boolean {
   return typeof p === 'object' && p !== null && typeof p.versions?.node === 'string';
 }
 
-function loadError(what: string, cause: unknown): VQError {
-  const err = new VQError('WASM_LOAD', `init: ${what} (${cause instanceof Error ? cause.message : describe(cause)})`);
+/** WASM_LOAD with the usual `(got X, expected Y)`; `got` is the cause (an Error's message, or a description). */
+function loadError(what: string, cause: unknown, expected = 'a vqwasm .wasm build reachable from this runtime'): VQError {
+  const got = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : describe(cause);
+  const err = new VQError('WASM_LOAD', `init: ${what} (got ${got}, expected ${expected})`);
   (err as { cause?: unknown }).cause = cause;
   return err;
 }
@@ -64,7 +66,7 @@ function isResponse(v: unknown): v is Response {
 }
 
 async function compileResponse(res: Response, where: string): Promise<WebAssembly.Module> {
-  if (!res.ok) throw loadError(`fetching ${where} failed with HTTP ${res.status}`, res.statusText);
+  if (!res.ok) throw loadError(`fetching ${where} failed`, `HTTP ${res.status} ${res.statusText}`.trim(), 'HTTP 200');
   // compileStreaming needs the application/wasm type; a server that sends anything else gets the buffered path
   if (typeof WebAssembly.compileStreaming === 'function' && /^application\/wasm\b/i.test(res.headers.get('content-type') ?? '')) {
     const copy = res.clone();
@@ -87,18 +89,19 @@ async function compileSource(src: WasmSource): Promise<WebAssembly.Module> {
   if (typeof src === 'string' || src instanceof URL) {
     const url = src instanceof URL ? src : null;
     // a file: URL, or a string that is not a URL, is a path on disk in Node
-    const isFile = url ? url.protocol === 'file:' : !/^[a-z][a-z0-9+.-]*:/i.test(src as string) || /^file:/i.test(src as string);
+    // (a scheme has 2+ letters, so a Windows drive letter like C:\ is a path)
+    const isFile = url ? url.protocol === 'file:' : !/^[a-z][a-z0-9+.-]+:/i.test(src as string) || /^file:/i.test(src as string);
     if (isNode() && isFile) {
       const fs = await import('node:fs/promises');
       const bytes = await fs.readFile(url ?? (/^file:/i.test(src as string) ? new URL(src as string) : (src as string)));
       return WebAssembly.compile(bytes);
     }
-    if (typeof fetch !== 'function') throw loadError('no fetch() in this runtime to load the module', String(src));
+    if (typeof fetch !== 'function') throw loadError(`no fetch() in this runtime to load ${String(src)}`, 'no fetch', 'fetch(), or pass the bytes or a WebAssembly.Module as options.wasm');
     return compileResponse(await fetch(src), String(src));
   }
   if (src && typeof (src as PromiseLike<Response>).then === 'function') {
     const res = await src;
-    if (!isResponse(res)) throw loadError('the promise did not resolve to a Response', res);
+    if (!isResponse(res)) throw loadError('the promise in options.wasm did not resolve to a Response', describe(res), 'a Response');
     return compileResponse(res, res.url || 'the given Response');
   }
   throw new VQError('INVALID_TYPE', `init: options.wasm has an unsupported type (got ${describe(src)}, expected a URL, path, Response, ArrayBuffer, Uint8Array or WebAssembly.Module)`);
@@ -106,7 +109,7 @@ async function compileSource(src: WasmSource): Promise<WebAssembly.Module> {
 
 /** Compiles and instantiates a module without caching: `init()` is the cached front door. */
 export async function loadEngine(options: InitOptions = {}): Promise<{ exports: WebAssembly.Exports; info: EngineInfo }> {
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new VQError('INVALID_TYPE', `init: options must be an object (got ${describe(options)}, expected { wasm?, build? })`);
   }
   const want = options.build ?? 'auto';
@@ -127,17 +130,17 @@ export async function loadEngine(options: InitOptions = {}): Promise<{ exports: 
     module = await compileSource(src);
   } catch (e) {
     if (e instanceof VQError) throw e;
-    throw loadError(`could not load or compile the module from ${src instanceof URL ? src.href : describe(src)}`, e);
+    throw loadError(`could not load or compile the module from ${src instanceof URL ? src.href : describe(src)}`, e, 'a readable WebAssembly module (a vqwasm .wasm build)');
   }
   let instance: WebAssembly.Instance;
   try {
     instance = await WebAssembly.instantiate(module, { env: { abort: abortImport } });
   } catch (e) {
-    throw loadError('could not instantiate the module', e);
+    throw loadError('could not instantiate the module', e, 'a module importing only env.abort');
   }
   const missing = missingExports(instance.exports);
   if (missing.length > 0) {
-    throw loadError(`the module is not a vqwasm build of this version (missing exports: ${missing.slice(0, 5).join(', ')})`, null);
+    throw loadError('the module is not a vqwasm build of this version', `a module with missing exports ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`, 'dist/vqwasm-simd.wasm or dist/vqwasm-relaxed.wasm of this package version');
   }
   // a caller-supplied module says what it is
   build = (instance.exports as unknown as Abi).buildFlavor() === 1 ? 'relaxed' : 'simd';
@@ -146,7 +149,7 @@ export async function loadEngine(options: InitOptions = {}): Promise<{ exports: 
 
 function abortImport(): never {
   // release builds use noAssert and never call abort; a debug build reaching it means a kernel bug, not bad input
-  throw new VQError('WASM_LOAD', 'internal: a kernel assertion failed (abort called); please report this with the inputs');
+  throw new VQError('INTERNAL', 'wasm: a kernel assertion failed (got abort() from the module, expected none: a bug, please report it with the inputs)');
 }
 
 /**

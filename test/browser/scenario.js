@@ -41,9 +41,11 @@ export function searchData(c = SEARCH_CASE) {
  * Exact search with FlatIndex for the integer-valued metrics ('l2' and 'ip'; cosine normalizes, so it is not exact).
  * Returns plain arrays (structured-clone and JSON friendly).
  */
+/** @typedef {{ ids: number[], distances: number[] }} PlainResult */
+/** @returns {{ l2: PlainResult, ip: PlainResult }} */
 export function runSearch(api, c = SEARCH_CASE) {
   const { base, queries, ids } = searchData(c);
-  const out = {};
+  const out = /** @type {{ l2: PlainResult, ip: PlainResult }} */ ({});
   for (const metric of ['l2', 'ip']) {
     const index = new api.FlatIndex({ d: c.d, metric });
     try {
