@@ -37,12 +37,14 @@ def main():
         min_seconds = task.get("min_seconds", 0.0)
         max_repeats = task.get("max_repeats", 200)
         D = I = None
+        c0 = time.process_time()
         while len(times) < task["repeats"] or (total < min_seconds and len(times) < max_repeats):
             t0 = time.perf_counter()
             D, I = index.search(xq, k)
             dt = time.perf_counter() - t0
             times.append(dt)
             total += dt
+        cpu = time.process_time() - c0
         write_vecs(task["out_ids"], I.astype(np.int32))
         if task.get("out_dist"):
             write_vecs(task["out_dist"], D.astype(np.float32))
@@ -57,6 +59,7 @@ def main():
                 "add_seconds": add_s,
                 "times": times,
                 "median": statistics.median(times),
+                "cpu_over_wall": cpu / total,
             }
         )
     emit(

@@ -12,7 +12,7 @@ import Benchmark from 'benchmark';
 export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO_ROOT = resolve(BENCH_DIR, '..');
 export const DATA_DIR = join(BENCH_DIR, '.data');
-export const SHARED_DATA = resolve(REPO_ROOT, '../shared/data');
+export const SHARED_DATA = resolve(REPO_ROOT, process.env.VQ_BENCH_SHARED_DATA || '../shared/data');
 export const PYTHON = '/usr/bin/python3'; // Debian's python3-faiss is importable only by the system Python
 
 if (endianness() !== 'LE') throw new Error('bench: .fvecs I/O here assumes a little-endian host');
@@ -120,6 +120,7 @@ export const readIvecs = (path) => readVecs(path, Int32Array);
 // Our engine (the built package). Missing dist/ is not an error for the benches: they print the other columns.
 
 export async function loadEngine() {
+  if (process.env.VQ_BENCH_NO_ENGINE === '1') return { ok: false, reason: 'disabled by VQ_BENCH_NO_ENGINE=1' };
   const entry = join(REPO_ROOT, 'dist', 'index.js');
   if (!existsSync(entry)) {
     return { ok: false, reason: 'dist/index.js not found (run `npm run build` first)' };
@@ -174,6 +175,10 @@ export function probeFaiss() {
 }
 
 export const FAISS_SKIPPED_LINE = 'faiss: skipped (python3-faiss not installed: apt-get install python3-faiss)';
+
+/** The line printed when Faiss is not available. */
+export const faissSkippedLine = (probe) =>
+  /VQ_BENCH_NO_FAISS/.test(probe.reason || '') ? `faiss: skipped (${probe.reason})` : FAISS_SKIPPED_LINE;
 
 /** Runs bench/<script> with a JSON spec file; the script prints one JSON object on stdout. */
 export function runFaissScript(script, spec, { timeoutMs = 15 * 60_000 } = {}) {

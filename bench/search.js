@@ -1,0 +1,347 @@
+// Exact top-k search benchmark: vqwasm FlatIndex vs Faiss IndexFlatL2 / IndexFlatIP (1 thread) vs a plain-JS scan,
+// on the same data in one run: synthetic (n=100k base, d=128, 1000 queries) and MovieLens (items base, users queries).
+//   node bench/search.js                                   (plain SIMD build on Node 20)
+//   node --experimental-wasm-relaxed-simd bench/search.js  (relaxed-SIMD build)
+// Prints tables; never asserts speed. Env: VQ_BENCH_REPEATS (timed runs of long searches, default 5),
+// VQ_BENCH_NO_FAISS=1.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as C from './lib/common.js';
+
+const NB = 100_000;
+const NQ = 1000;
+const D = 128;
+const TOPK = 10;
+const JS_NQ = 100; // the plain-JS scan is timed on the first 100 queries (QPS scales linearly)
+const REPEATS = C.envInt('VQ_BENCH_REPEATS', 5);
+const METRICS = ['l2', 'ip'];
+
+const log = (msg) => process.stderr.write(`[search ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const sum = (a) => a.reduce((s, v) => s + v, 0);
+const METRIC_LABEL = { l2: 'L2', ip: 'IP (MIPS)' };
+
+/** Exact float64 score of the (query, id) pairs named by `ids` column `col` (the true k-th score when ids are exact). */
+function kthScores(ids, width, col, base, q, d, nq, metric) {
+  const out = new Float64Array(nq);
+  for (let qi = 0; qi < nq; qi++) {
+    const id = ids[qi * width + col];
+    let s = 0;
+    for (let t = 0; t < d; t++) {
+      if (metric === 'ip') s += q[qi * d + t] * base[id * d + t];
+      else {
+        const diff = q[qi * d + t] - base[id * d + t];
+        s += diff * diff;
+      }
+    }
+    out[qi] = s;
+  }
+  return out;
+}
+
+/** vqwasm: add is setup (timed apart); search warmed up, then timed (median of runs, or benchmark.js when short). */
+function oursSearch(mod, base, nb, q, nq, d, metric) {
+  const index = new mod.FlatIndex({ d, metric });
+  try {
+    const t0 = C.now();
+    index.add(base);
+    const addSeconds = C.now() - t0;
+    if (index.size !== nb) throw new Error(`index.size = ${index.size}, expected ${nb}`);
+    const warm = q.subarray(0, Math.min(nq, 16) * d);
+    for (let i = 0; i < 3; i++) index.search(warm, TOPK);
+    const t1 = C.now();
+    let res = index.search(q, TOPK);
+    const first = C.now() - t1;
+    let seconds;
+    let how;
+    if (first < 0.2) {
+      const mb = C.microBench(`vqwasm ${metric}`, () => index.search(q, TOPK), { maxTime: 2 });
+      seconds = mb.seconds;
+      how = `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})`;
+    } else {
+      const times = [];
+      for (let r = 0; r < REPEATS; r++) {
+        const t = C.now();
+        res = index.search(q, TOPK);
+        times.push(C.now() - t);
+        if (sum(times) > 30) break;
+      }
+      seconds = C.median(times);
+      how = `median of ${times.length}`;
+    }
+    return { ids: res.ids, distances: res.distances, seconds, addSeconds, nq, how };
+  } finally {
+    index.dispose();
+  }
+}
+
+/** Plain JS scan over the first `nqTimed` queries (warm-up on 2 queries first). */
+function jsTimed(base, nb, q, nqTimed, d, metric) {
+  C.jsSearch(base, Math.min(nb, 5000), d, q, 2, TOPK, metric); // warm-up
+  const qs = q.subarray(0, nqTimed * d);
+  const t0 = C.now();
+  let res = C.jsSearch(base, nb, d, qs, nqTimed, TOPK, metric);
+  const first = C.now() - t0;
+  if (first < 0.5) {
+    const mb = C.microBench(`js ${metric}`, () => C.jsSearch(base, nb, d, qs, nqTimed, TOPK, metric), { maxTime: 2 });
+    return { ...res, seconds: mb.seconds, nq: nqTimed, how: `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})` };
+  }
+  const times = [first];
+  while (times.length < 3 && sum(times) < 4) {
+    const t = C.now();
+    res = C.jsSearch(base, nb, d, qs, nqTimed, TOPK, metric);
+    times.push(C.now() - t);
+  }
+  return { ...res, seconds: C.median(times), nq: nqTimed, how: `median of ${times.length}` };
+}
+
+function printSection(title, rows, notes) {
+  const cols = [
+    { title: 'dataset', align: 'l' },
+    { title: 'metric', align: 'l' },
+    { title: 'method', align: 'l' },
+    { title: 'queries timed', align: 'r' },
+    { title: 'measured by', align: 'l' },
+    { title: 'add (setup)', align: 'r' },
+    { title: 'search time', align: 'r' },
+    { title: 'QPS', align: 'r' },
+    { title: 'QPS/Faiss', align: 'r' },
+    { title: rows.recallTitle, align: 'r' },
+    { title: 'tie-aware', align: 'r' },
+    { title: 'target', align: 'l' },
+  ];
+  C.printTable(title, cols, rows, notes);
+}
+
+async function main() {
+  C.ensureDataDir();
+  console.log(`\n=== vqwasm bench: exact top-${TOPK} search ===`);
+  const engine = await C.loadEngine();
+  const faiss = C.probeFaiss();
+  console.log(`node ${process.version}`);
+  if (engine.ok) {
+    console.log(`engine: vqwasm build=${engine.info.build} relaxedSimdSupported=${engine.info.relaxedSimdSupported}`);
+  } else {
+    console.log(`engine: vqwasm skipped (${engine.reason})`);
+  }
+  if (!faiss.ok) console.log(C.faissSkippedLine(faiss));
+  const ours = engine.ok ? engine.mod : null;
+  const build = engine.ok ? engine.info.build : 'n/a';
+
+  // ---- datasets
+  log('generating synthetic data');
+  const synthBase = C.gaussianMixture({ n: NB, d: D, nCenters: 1024, centerStd: 1, noiseStd: 0.5, centerSeed: 11, seed: 12 });
+  const synthQ = C.gaussianMixture({ n: NQ, d: D, nCenters: 1024, centerStd: 1, noiseStd: 0.5, centerSeed: 11, seed: 13 });
+  const synth = {
+    key: 'synth',
+    label: `synthetic GMM ${NB / 1000}k`,
+    base: synthBase,
+    nb: NB,
+    q: synthQ,
+    nq: NQ,
+    d: D,
+    basePath: join(C.DATA_DIR, `search_synth_base_n${NB}_d${D}.fvecs`),
+    qPath: join(C.DATA_DIR, `search_synth_query_n${NQ}_d${D}.fvecs`),
+  };
+  C.writeFvecs(synth.basePath, synthBase, NB, D);
+  C.writeFvecs(synth.qPath, synthQ, NQ, D);
+
+  const realSets = [];
+  for (const dim of [64, 32]) {
+    const dir = join(C.SHARED_DATA, 'ml', `d${dim}`);
+    const files = ['items.fvecs', 'users.fvecs', 'gt_mips_top100.ivecs', 'gt_l2_top100.ivecs'].map((f) => join(dir, f));
+    if (!files.every(existsSync)) {
+      console.log(`real data: MovieLens d${dim} rows skipped (${dir} not found or incomplete)`);
+      continue;
+    }
+    const items = C.readFvecs(files[0]);
+    const users = C.readFvecs(files[1]);
+    realSets.push({
+      key: `ml${dim}`,
+      label: `MovieLens d${dim}`,
+      base: items.data,
+      nb: items.n,
+      q: users.data,
+      nq: users.n,
+      d: items.d,
+      basePath: files[0],
+      qPath: files[1],
+      gt: { ip: C.readIvecs(files[2]), l2: C.readIvecs(files[3]) },
+    });
+  }
+
+  // ---- vqwasm
+  const oursRes = {};
+  if (ours) {
+    for (const ds of [synth, ...realSets]) {
+      for (const metric of METRICS) {
+        log(`vqwasm ${ds.label} ${metric}`);
+        try {
+          oursRes[`${ds.key}/${metric}`] = oursSearch(ours, ds.base, ds.nb, ds.q, ds.nq, ds.d, metric);
+        } catch (err) {
+          oursRes[`${ds.key}/${metric}`] = { error: String(err && err.message ? err.message : err) };
+          log(`vqwasm failed: ${err && err.stack}`);
+        }
+      }
+    }
+  }
+
+  // ---- Faiss
+  const faissRes = {};
+  let faissMeta = null;
+  if (faiss.ok) {
+    const tasks = [];
+    for (const ds of [synth, ...realSets]) {
+      for (const metric of METRICS) {
+        tasks.push({
+          name: `${ds.key}/${metric}`,
+          base: ds.basePath,
+          queries: ds.qPath,
+          k: TOPK,
+          metric,
+          repeats: ds === synth ? REPEATS : 5,
+          min_seconds: ds === synth ? 0 : 1,
+          max_repeats: 200,
+          out_ids: join(C.DATA_DIR, `faiss_search_${ds.key}_${metric}.ivecs`),
+        });
+      }
+    }
+    log('Faiss (1 thread)');
+    try {
+      faissMeta = C.runFaissScript('faiss_search.py', { tasks });
+      for (const r of faissMeta.results) {
+        const t = tasks.find((x) => x.name === r.name);
+        faissRes[r.name] = {
+          ids: C.readIvecs(t.out_ids).data,
+          seconds: r.median,
+          addSeconds: r.add_seconds,
+          nq: r.nq,
+          how: `median of ${r.times.length}`,
+          cpuOverWall: r.cpu_over_wall,
+        };
+      }
+    } catch (err) {
+      console.log(`faiss: failed (${err.message})`);
+    }
+  }
+
+  // ---- plain JS
+  const jsRes = {};
+  for (const ds of [synth, ...realSets]) {
+    for (const metric of METRICS) {
+      log(`plain JS ${ds.label} ${metric}`);
+      jsRes[`${ds.key}/${metric}`] = jsTimed(ds.base, ds.nb, ds.q, ds === synth ? JS_NQ : ds.nq, ds.d, metric);
+    }
+  }
+
+  // ---- tables
+  const faissNote = () => {
+    if (!faissMeta) return [];
+    const cw = Object.values(faissRes).map((r) => r.cpuOverWall.toFixed(2));
+    return [
+      `Faiss ${faissMeta.faiss_version}, omp threads=${faissMeta.omp_max_threads}, cpu/wall=${cw.join('/')},` +
+        ` BLAS: ${(faissMeta.blas || []).join(', ') || 'unknown'}`,
+    ];
+  };
+  const errorNotes = () =>
+    Object.entries(oursRes)
+      .filter(([, r]) => r.error)
+      .map(([k, r]) => `vqwasm ${k} error: ${r.error}`);
+
+  const makeRow = (ds, metric, name, r, f, recallFn, isOurs) => {
+    if (!r) return [ds.label, METRIC_LABEL[metric], name, '-', '-', '-', 'skipped', '-', '-', '-', '-', ''];
+    if (r.error) return [ds.label, METRIC_LABEL[metric], name, '-', '-', '-', 'ERROR', '-', '-', '-', '-', ''];
+    const qps = r.nq / r.seconds;
+    const fq = f ? f.nq / f.seconds : undefined;
+    const ratio = fq ? qps / fq : undefined;
+    const rec = recallFn(r);
+    return [
+      ds.label,
+      METRIC_LABEL[metric],
+      name,
+      r.nq,
+      r.how,
+      r.addSeconds === undefined ? '-' : C.fmtSeconds(r.addSeconds),
+      C.fmtSeconds(r.seconds),
+      C.fmtRate(qps),
+      C.fmtRatio(ratio),
+      rec ? rec.plain.toFixed(4) : '-',
+      rec ? rec.tie.toFixed(4) : '-',
+      isOurs && ratio !== undefined ? `QPS>=0.8x ${C.mark(ratio >= 0.8)}` : '',
+    ];
+  };
+
+  // synthetic: recall against Faiss's result
+  {
+    const rows = [];
+    rows.recallTitle = 'R@10 vs Faiss';
+    for (const metric of METRICS) {
+      const key = `synth/${metric}`;
+      const f = faissRes[key];
+      const kth = f ? kthScores(f.ids, TOPK, TOPK - 1, synth.base, synth.q, D, NQ, metric) : null;
+      const recallFn = (r) =>
+        f
+          ? {
+              plain: C.recallAtK(r.ids, TOPK, f.ids, TOPK, r.nq, TOPK),
+              tie: C.tieAwareRecall(r.ids, TOPK, synth.base, synth.q, D, r.nq, TOPK, metric, kth),
+            }
+          : null;
+      rows.push(makeRow(synth, metric, 'Faiss 1-thread', f, f, recallFn, false));
+      if (ours) rows.push(makeRow(synth, metric, `vqwasm ${build} FlatIndex`, oursRes[key], f, recallFn, true));
+      rows.push(makeRow(synth, metric, 'plain JS scan', jsRes[key], f, recallFn, false));
+    }
+    printSection(`exact top-${TOPK}, n=${NB} base, d=${D}, ${NQ} queries  [engine build: ${build}]`, rows, [
+      'add (setup) = building the index, timed apart; search time = one search of all timed queries (median of runs, or',
+      'benchmark.js mean when short), after a warm-up. QPS = queries / search time; QPS/Faiss: higher is better.',
+      `R@10 vs Faiss = |ids ∩ Faiss ids| / 10 (Faiss row: 1 by definition); tie-aware counts an id whose exact float64`,
+      `score is at least as good as that of Faiss's 10th hit. Plain JS is timed on the first ${JS_NQ} queries.`,
+      ...faissNote(),
+      ...errorNotes(),
+    ]);
+  }
+
+  // real data: recall against the ground-truth files
+  if (realSets.length) {
+    const rows = [];
+    rows.recallTitle = 'R@10 vs GT';
+    for (const ds of realSets) {
+      for (const metric of METRICS) {
+        const key = `${ds.key}/${metric}`;
+        const gt = ds.gt[metric];
+        const kth = kthScores(gt.data, gt.d, TOPK - 1, ds.base, ds.q, ds.d, ds.nq, metric);
+        const recallFn = (r) => ({
+          plain: C.recallAtK(r.ids, TOPK, gt.data, gt.d, r.nq, TOPK),
+          tie: C.tieAwareRecall(r.ids, TOPK, ds.base, ds.q, ds.d, r.nq, TOPK, metric, kth),
+        });
+        const f = faissRes[key];
+        rows.push(makeRow(ds, metric, 'Faiss 1-thread', f, f, recallFn, false));
+        if (ours) rows.push(makeRow(ds, metric, `vqwasm ${build} FlatIndex`, oursRes[key], f, recallFn, true));
+        rows.push(makeRow(ds, metric, 'plain JS scan', jsRes[key], f, recallFn, false));
+      }
+    }
+    const r0 = realSets[0];
+    printSection(
+      `MovieLens: users as queries (${r0.nq}), items as base (${r0.nb}), exact top-${TOPK}  [engine build: ${build}]`,
+      rows,
+      [
+        'R@10 vs GT = overlap with the exact top-10 of gt_mips_top100.ivecs (IP) / gt_l2_top100.ivecs (L2);',
+        "tie-aware counts an id whose exact float64 score is at least as good as the ground truth's 10th.",
+        ...faissNote(),
+        ...errorNotes(),
+      ],
+    );
+  }
+
+  if (ours && typeof ours.memoryStats === 'function') {
+    try {
+      console.log(`\nvqwasm memoryStats() at the end: ${JSON.stringify(ours.memoryStats())}`);
+    } catch (err) {
+      console.log(`\nvqwasm memoryStats() failed: ${err.message}`);
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : err);
+  process.exit(1);
+});
