@@ -27,7 +27,10 @@ export interface KMeansOptions {
   seed?: number;
   /** 'kmeans++' (default): D^2 seeding (Arthur & Vassilvitskii 2007); 'random': k distinct training points (Faiss). */
   init?: KMeansInit;
-  /** Independent runs with seeds seed, seed + 1, ...; the one with the lowest final objective is kept. Default 1. */
+  /**
+   * Independent runs initialised as with seeds seed, seed + 1, ... (on the same training sample); the one with the
+   * lowest final objective is kept. Default 1.
+   */
   nredo?: number;
   /** Normalize centroids to unit length after each update (for cosine / inner-product data). Default false. */
   spherical?: boolean;
@@ -221,7 +224,8 @@ export class KMeans extends Owned {
       let bestRedo = 0;
       const redoObjectives: number[] = [];
       for (let redo = 0; redo < this.nredo; redo++) {
-        const rng = new Rng(this.seed + 1 + redo * 15486557);
+        // run r initialises exactly like a single run with seed + r (on the same training sample)
+        const rng = new Rng(this.seed + redo + 1);
         this.initCentroids(xt, nt, cent, rng, dist);
         const objective: number[] = [];
         const rescanned: number[] = [];
