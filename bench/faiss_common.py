@@ -58,6 +58,19 @@ def emit(obj):
     sys.stdout.flush()
 
 
+def emit_results(faiss, results):
+    """The one JSON object a Faiss script prints: its results and what Faiss ran on (version, threads, BLAS)."""
+    emit(
+        {
+            "faiss_version": faiss.__version__,
+            "omp_max_threads": int(faiss.omp_get_max_threads()),
+            "blas": blas_libraries(),
+            "thread_env": env_threads(),
+            "results": results,
+        }
+    )
+
+
 def blas_libraries():
     """Shared libraries with 'blas' in their path mapped into this process (which BLAS Faiss really uses)."""
     found = []

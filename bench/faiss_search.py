@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from faiss_common import blas_libraries, emit, env_threads, load_spec, read_fvecs, setup_faiss, write_vecs
+from faiss_common import emit_results, load_spec, read_fvecs, setup_faiss, write_vecs
 
 
 def main():
@@ -62,15 +62,7 @@ def main():
                 "cpu_over_wall": cpu / total,
             }
         )
-    emit(
-        {
-            "faiss_version": faiss.__version__,
-            "omp_max_threads": int(faiss.omp_get_max_threads()),
-            "blas": blas_libraries(),
-            "thread_env": env_threads(),
-            "results": results,
-        }
-    )
+    emit_results(faiss, results)
 
 
 if __name__ == "__main__":

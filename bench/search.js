@@ -25,16 +25,7 @@ const METRIC_LABEL = { l2: 'L2', ip: 'IP (MIPS)' };
 function kthScores(ids, width, col, base, q, d, nq, metric) {
   const out = new Float64Array(nq);
   for (let qi = 0; qi < nq; qi++) {
-    const id = ids[qi * width + col];
-    let s = 0;
-    for (let t = 0; t < d; t++) {
-      if (metric === 'ip') s += q[qi * d + t] * base[id * d + t];
-      else {
-        const diff = q[qi * d + t] - base[id * d + t];
-        s += diff * diff;
-      }
-    }
-    out[qi] = s;
+    out[qi] = C.exactScore(q, qi, base, ids[qi * width + col], d, metric);
   }
   return out;
 }

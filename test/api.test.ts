@@ -7,27 +7,10 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as vq from '../dist/index.js';
 import { FlatIndex, init, KMeans, memoryStats, norms, pairwiseDistances, VQError, type Metric } from '../dist/index.js';
+import { uniformVectors } from './helpers/data.js';
 
 const ROOT = new URL('../', import.meta.url);
 const file = (rel: string) => fileURLToPath(new URL(rel, ROOT));
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomData(n: number, d: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) x[i] = r() * 2 - 1;
-  return x;
-}
 
 const f32 = (rows: number[][]) => Float32Array.from(rows.flat());
 
@@ -116,8 +99,8 @@ describe('init()', () => {
 
 describe('result types and shapes', () => {
   const d = 6;
-  const base = randomData(50, d, 1);
-  const q = randomData(4, d, 2);
+  const base = uniformVectors(50, d, 1);
+  const q = uniformVectors(4, d, 2);
 
   it('FlatIndex: properties and search result', () => {
     const index = new FlatIndex({ d });
@@ -210,8 +193,8 @@ describe('metric conventions', () => {
   const nb = 200;
   const nq = 12;
   const k = 10;
-  const base = randomData(nb, d, 11);
-  const queries = randomData(nq, d, 12);
+  const base = uniformVectors(nb, d, 11);
+  const queries = uniformVectors(nq, d, 12);
 
   /** Plain float64 reference: l2 = squared distance (smaller is better), ip / cosine = similarity (larger is better). */
   function score(metric: Metric, a: Float32Array, ai: number, b: Float32Array, bi: number): number {

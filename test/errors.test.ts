@@ -9,29 +9,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FlatIndex, init, KMeans, memoryStats, norms, pairwiseDistances, VQError, type VQErrorCode } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
+import { uniformVectors } from './helpers/data.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------------------------
-
-/** Small seeded generator (mulberry32) so that every fixture is the same on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomData(n: number, d: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) x[i] = r() * 2 - 1;
-  return x;
-}
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -107,7 +89,7 @@ function vectorCases(where: string, arg: string, d: number, n: number, seed: num
     if (len <= 0 || len % d === 0) continue;
     cases.push({
       name: `${arg}.length = ${len} (d = ${d})`,
-      call: () => call(randomData(1, len, seed)),
+      call: () => call(uniformVectors(1, len, seed)),
       code: 'INVALID_SIZE',
       where,
       parts: [arg, `length ${len}`, `${d}`],
@@ -120,7 +102,7 @@ function vectorCases(where: string, arg: string, d: number, n: number, seed: num
       cases.push({
         name: `${arg} with ${nf.label} at ${p} of ${n * d}`,
         call: () => {
-          const x = randomData(n, d, seed);
+          const x = uniformVectors(n, d, seed);
           x[p] = nf.v;
           return call(x);
         },
@@ -195,9 +177,9 @@ function named(cases: Case[]): [string, Case][] {
 
 const D = 4;
 const N = 10;
-const BASE = randomData(N, D, 1);
+const BASE = uniformVectors(N, D, 1);
 const BASE_IDS = Int32Array.from({ length: N }, (_, i) => 100 + i);
-const QUERIES = randomData(3, D, 2);
+const QUERIES = uniformVectors(3, D, 2);
 
 beforeAll(async () => {
   await init();
@@ -269,7 +251,7 @@ describe('FlatIndex methods on an index of 10 vectors', () => {
     expect(snapshotIndex(index)).toEqual(before);
   });
 
-  const goodX = () => randomData(3, D, 7);
+  const goodX = () => uniformVectors(3, D, 7);
 
   describe('add(x)', () => {
     const cases = vectorCases('FlatIndex.add', 'x', D, 3, 3, (x) => index.add(x as never));
@@ -405,8 +387,8 @@ describe('new KMeans', () => {
 });
 
 describe('KMeans methods', () => {
-  const TRAIN = randomData(60, D, 11);
-  const PROBE = randomData(7, D, 12);
+  const TRAIN = uniformVectors(60, D, 11);
+  const PROBE = uniformVectors(7, D, 12);
   let km: KMeans; // trained, k = 3
   let untrained: KMeans;
   let before: { centroids: Float32Array; labels: Int32Array; distances: Float32Array; isTrained: boolean };
@@ -439,15 +421,15 @@ describe('KMeans methods', () => {
   describe('train(x) on a trained model', () => {
     const cases: Case[] = [
       ...vectorCases('KMeans.train', 'x', D, 20, 13, (x) => km.train(x as never)),
-      { name: 'n = 2 < k = 3', call: () => km.train(randomData(2, D, 14)), code: 'TOO_FEW_POINTS', where: 'KMeans.train', parts: [/got n = 2\b/, /expected n >= k = 3/] },
-      { name: 'n = 1 < k = 3', call: () => km.train(randomData(1, D, 14)), code: 'TOO_FEW_POINTS', where: 'KMeans.train', parts: ['n = 1', 'k = 3'] },
+      { name: 'n = 2 < k = 3', call: () => km.train(uniformVectors(2, D, 14)), code: 'TOO_FEW_POINTS', where: 'KMeans.train', parts: [/got n = 2\b/, /expected n >= k = 3/] },
+      { name: 'n = 1 < k = 3', call: () => km.train(uniformVectors(1, D, 14)), code: 'TOO_FEW_POINTS', where: 'KMeans.train', parts: ['n = 1', 'k = 3'] },
     ];
     it.each(named(cases))('%s', (_name, c) => expectRefusal(c.call, c.code, c.where, c.parts));
   });
 
   describe('train(x) on an untrained model', () => {
     const cases: Case[] = [
-      { name: 'k > n', call: () => untrained.train(randomData(2, D, 15)), code: 'TOO_FEW_POINTS', where: 'KMeans.train', parts: ['n = 2', 'k = 3'] },
+      { name: 'k > n', call: () => untrained.train(uniformVectors(2, D, 15)), code: 'TOO_FEW_POINTS', where: 'KMeans.train', parts: ['n = 2', 'k = 3'] },
       { name: 'NaN in x', call: () => untrained.train(new Float32Array([1, 2, 3, 4, 5, 6, 7, NaN, 1, 1, 1, 1, 2, 2, 2, 2])), code: 'NON_FINITE', where: 'KMeans.train', parts: ['vector 1, component 3'] },
       { name: 'x = number[]', call: () => untrained.train([1, 2, 3, 4] as never), code: 'INVALID_TYPE', where: 'KMeans.train', parts: ['Float32Array'] },
     ];
@@ -469,9 +451,9 @@ describe('KMeans methods', () => {
   it('a k > n model refused at train() keeps working once given enough points', () => {
     const m = new KMeans({ d: D, k: 5, iterations: 2, minPointsPerCentroid: 0 });
     try {
-      expectRefusal(() => m.train(randomData(4, D, 17)), 'TOO_FEW_POINTS', 'KMeans.train', ['n = 4', 'k = 5']);
+      expectRefusal(() => m.train(uniformVectors(4, D, 17)), 'TOO_FEW_POINTS', 'KMeans.train', ['n = 4', 'k = 5']);
       expect(m.isTrained).toBe(false);
-      m.train(randomData(5, D, 17));
+      m.train(uniformVectors(5, D, 17));
       expect(m.centroids.length).toBe(5 * D);
     } finally {
       m.dispose();
@@ -493,11 +475,11 @@ describe('a callback that throws during train()', () => {
       },
     });
     try {
-      m.train(randomData(50, D, 21));
+      m.train(uniformVectors(50, D, 21));
       const centroids = m.centroids;
       const alloc = allocState();
       explode = true;
-      expect(thrown(() => m.train(randomData(50, D, 22)))).toBe(boom);
+      expect(thrown(() => m.train(uniformVectors(50, D, 22)))).toBe(boom);
       expect(allocState()).toEqual(alloc);
       expect(m.centroids).toEqual(centroids);
       expect(m.isTrained).toBe(true);
@@ -512,8 +494,8 @@ describe('a callback that throws during train()', () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('pairwiseDistances(x, y, d, metric)', () => {
-  const X = randomData(3, D, 31);
-  const Y = randomData(2, D, 32);
+  const X = uniformVectors(3, D, 31);
+  const Y = uniformVectors(2, D, 32);
   const W = 'pairwiseDistances';
   let allocBefore: Alloc;
   beforeEach(() => {
@@ -522,7 +504,7 @@ describe('pairwiseDistances(x, y, d, metric)', () => {
   afterEach(() => {
     expect(allocState()).toEqual(allocBefore);
     // the inputs were not touched and the function still answers
-    expect(X).toEqual(randomData(3, D, 31));
+    expect(X).toEqual(uniformVectors(3, D, 31));
     expect(pairwiseDistances(X, Y, D).length).toBe(6);
   });
   const cases: Case[] = [
@@ -530,13 +512,13 @@ describe('pairwiseDistances(x, y, d, metric)', () => {
     ...vectorCases(W, 'y', D, 3, 34, (y) => pairwiseDistances(X, y as never, D)),
     ...intCases(W, 'd', 1, 1 << 20, (d) => pairwiseDistances(X, Y, d as never), { required: true }),
     ...oneOfCases(W, 'metric', ['l2', 'ip', 'cosine'], ['x', 'L2', 'euclidean', '', null, 0, {}], (m) => pairwiseDistances(X, Y, D, m as never)),
-    { name: 'd that does not divide x (d = 5)', call: () => pairwiseDistances(X, randomData(1, 5, 3), 5), code: 'INVALID_SIZE', where: W, parts: ['x', 'length 12', 'd = 5'] },
+    { name: 'd that does not divide x (d = 5)', call: () => pairwiseDistances(X, uniformVectors(1, 5, 3), 5), code: 'INVALID_SIZE', where: W, parts: ['x', 'length 12', 'd = 5'] },
   ];
   it.each(named(cases))('%s', (_name, c) => expectRefusal(c.call, c.code, c.where, c.parts));
 });
 
 describe('norms(x, d, squared)', () => {
-  const X = randomData(3, D, 41);
+  const X = uniformVectors(3, D, 41);
   const W = 'norms';
   let allocBefore: Alloc;
   beforeEach(() => {
@@ -608,11 +590,11 @@ describe('use after dispose()', () => {
   it('KMeans (trained): every method -> DISPOSED; dispose() twice is fine', () => {
     const alloc = allocState();
     const m = new KMeans({ d: D, k: 2, iterations: 2, minPointsPerCentroid: 0 });
-    m.train(randomData(20, D, 51));
+    m.train(uniformVectors(20, D, 51));
     m.dispose();
     expect(allocState()).toEqual(alloc);
     expect(m.disposed).toBe(true);
-    expectRefusal(() => m.train(randomData(20, D, 52)), 'DISPOSED', 'KMeans.train', DISPOSED_PARTS);
+    expectRefusal(() => m.train(uniformVectors(20, D, 52)), 'DISPOSED', 'KMeans.train', DISPOSED_PARTS);
     expectRefusal(() => m.train(undefined as never), 'DISPOSED', 'KMeans.train', DISPOSED_PARTS);
     expectRefusal(() => m.assign(QUERIES), 'DISPOSED', 'KMeans.assign', DISPOSED_PARTS);
     expectRefusal(() => m.centroids, 'DISPOSED', 'KMeans.centroids', DISPOSED_PARTS);
@@ -627,7 +609,7 @@ describe('use after dispose()', () => {
     expect(m.disposed).toBe(true);
     expectRefusal(() => m.centroids, 'DISPOSED', 'KMeans.centroids', DISPOSED_PARTS);
     expectRefusal(() => m.assign(QUERIES), 'DISPOSED', 'KMeans.assign', DISPOSED_PARTS);
-    expectRefusal(() => m.train(randomData(20, D, 53)), 'DISPOSED', 'KMeans.train', DISPOSED_PARTS);
+    expectRefusal(() => m.train(uniformVectors(20, D, 53)), 'DISPOSED', 'KMeans.train', DISPOSED_PARTS);
   });
 
   it('disposing one object leaves the others working', () => {

@@ -4,25 +4,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex, init, KMeans, memoryStats, norms, pairwiseDistances, type MemoryStats } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
-
-/** Small seeded generator (mulberry32): the same data on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomData(n: number, d: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
-  const x = new Float32Array(n * d);
-  for (let i = 0; i < x.length; i++) x[i] = (r() * 2 - 1) * scale;
-  return x;
-}
+import { uniformVectors } from './helpers/data.js';
+import { TestRng } from './helpers/rng.js';
 
 /**
  * Rows `from .. from + n - 1` of an integer-valued data set in which every row is distinct: components 0..3 spell the
@@ -33,9 +16,9 @@ function distinctIntRows(from: number, n: number, d: number): Float32Array {
   const x = new Float32Array(n * d);
   for (let r = 0; r < n; r++) {
     const i = from + r;
-    const g = rng(i * 7919 + 17);
+    const g = new TestRng(i * 7919 + 17);
     for (let c = 0; c < d; c++) {
-      x[r * d + c] = c < 4 ? (Math.floor(i / 16 ** c) % 16) - 8 : Math.floor(g() * 17) - 8;
+      x[r * d + c] = c < 4 ? (Math.floor(i / 16 ** c) % 16) - 8 : g.int(-8, 8);
     }
   }
   return x;
@@ -71,8 +54,8 @@ describe('create / use / dispose cycles do not leak', () => {
 
   it('FlatIndex: 200 x (create, add 1000 x 32, search, dispose)', () => {
     const d = 32;
-    const x = randomData(1000, d, 1);
-    const q = randomData(16, d, 2);
+    const x = uniformVectors(1000, d, 1);
+    const q = uniformVectors(16, d, 2);
     const start = memoryStats();
     const rounds: MemoryStats[] = [];
     for (let r = 0; r < 200; r++) {
@@ -92,8 +75,8 @@ describe('create / use / dispose cycles do not leak', () => {
   it('FlatIndex grown by many small adds, 30 times', () => {
     const d = 8;
     const rounds: MemoryStats[] = [];
-    const chunk = randomData(50, d, 3);
-    const q = randomData(4, d, 4);
+    const chunk = uniformVectors(50, d, 3);
+    const q = uniformVectors(4, d, 4);
     for (let r = 0; r < 30; r++) {
       const index = new FlatIndex({ d });
       for (let i = 0; i < 40; i++) index.add(chunk);
@@ -106,7 +89,7 @@ describe('create / use / dispose cycles do not leak', () => {
 
   it('KMeans: 40 x (create, train 1000 x 32 with k = 16, assign, centroids, dispose)', () => {
     const d = 32;
-    const x = randomData(1000, d, 5);
+    const x = uniformVectors(1000, d, 5);
     const rounds: MemoryStats[] = [];
     for (let r = 0; r < 40; r++) {
       const km = new KMeans({ d, k: 16, iterations: 5, nredo: 1 + (r % 2), init: r % 4 < 2 ? 'kmeans++' : 'random' });
@@ -122,7 +105,7 @@ describe('create / use / dispose cycles do not leak', () => {
 
   it('interleaved objects disposed in any order return to the baseline', () => {
     const d = 16;
-    const x = randomData(600, d, 6);
+    const x = uniformVectors(600, d, 6);
     const warm = () => {
       const a = new FlatIndex({ d });
       a.add(x);
@@ -139,8 +122,8 @@ describe('create / use / dispose cycles do not leak', () => {
     for (let r = 0; r < 20; r++) {
       const objs = [...warm(), ...warm()];
       // dispose in a round-dependent order (a seeded shuffle)
-      const g = rng(r + 1);
-      const order = objs.map((o) => ({ o, key: g() })).sort((a, b) => a.key - b.key);
+      const g = new TestRng(r + 1);
+      const order = objs.map((o) => ({ o, key: g.float() })).sort((a, b) => a.key - b.key);
       for (const { o } of order) o.dispose();
       for (const o of objs) expect(o.disposed).toBe(true);
       const s = memoryStats();
@@ -151,7 +134,7 @@ describe('create / use / dispose cycles do not leak', () => {
 
   it('[Symbol.dispose]() frees exactly like dispose()', () => {
     const d = 12;
-    const x = randomData(300, d, 7);
+    const x = uniformVectors(300, d, 7);
     const base = memoryStats();
 
     const index = new FlatIndex({ d });
@@ -252,8 +235,8 @@ describe('a FlatIndex that grows across many add() calls', () => {
 
 describe('results are copies', () => {
   const d = 10;
-  const base = randomData(400, d, 21);
-  const queries = randomData(6, d, 22);
+  const base = uniformVectors(400, d, 21);
+  const queries = uniformVectors(6, d, 22);
 
   it('search results: not views on wasm memory; mutating them or searching again changes nothing', () => {
     const index = new FlatIndex({ d });
@@ -265,7 +248,7 @@ describe('results are copies', () => {
       const ids1 = r1.ids.slice();
       const dist1 = r1.distances.slice();
       // more searches (the scratch region is reused) do not touch r1
-      for (let i = 0; i < 5; i++) index.search(randomData(50, d, 100 + i), 7);
+      for (let i = 0; i < 5; i++) index.search(uniformVectors(50, d, 100 + i), 7);
       expect(r1.ids).toEqual(ids1);
       expect(r1.distances).toEqual(dist1);
       // writing into r1 does not change what the index returns
@@ -298,7 +281,7 @@ describe('results are copies', () => {
       const mem0 = memoryStats().memoryBytes;
       const buf0 = wasmBuffer();
       // ~8 MB more data: memory must grow, the old buffer is detached
-      for (let i = 0; i < 4; i++) big.add(randomData(8000, 64, 200 + i));
+      for (let i = 0; i < 4; i++) big.add(uniformVectors(8000, 64, 200 + i));
       expect(memoryStats().memoryBytes).toBeGreaterThan(mem0);
       expect(buf0.byteLength).toBe(0); // the detached buffer
       expect(held).toEqual(copy);
@@ -348,8 +331,8 @@ describe('results are copies', () => {
 
 describe("the caller's arrays are never modified", () => {
   const d = 9;
-  const x = randomData(200, d, 31, 5); // far from unit length
-  const q = randomData(7, d, 32, 5);
+  const x = uniformVectors(200, d, 31, 5); // far from unit length
+  const q = uniformVectors(7, d, 32, 5);
   const ids = Int32Array.from({ length: 200 }, (_, i) => 3 * i + 1);
 
   function unchanged(run: () => unknown, ...arrays: (Float32Array | Int32Array)[]): void {

@@ -366,6 +366,19 @@ export function recallAtK(a, wa, b, wb, nq, k) {
   return hits / (nq * k);
 }
 
+/** Exact float64 score of query row qi against base row id: inner product ('ip') or squared L2. */
+export function exactScore(q, qi, base, id, d, metric) {
+  let s = 0;
+  for (let t = 0; t < d; t++) {
+    if (metric === 'ip') s += q[qi * d + t] * base[id * d + t];
+    else {
+      const diff = q[qi * d + t] - base[id * d + t];
+      s += diff * diff;
+    }
+  }
+  return s;
+}
+
 /**
  * Tie-aware recall@k against ground truth: a returned id counts as a hit when its exact (float64) score is at least as
  * good as the true k-th score (within a relative tolerance), so equal-score swaps are not counted as misses.
@@ -380,14 +393,7 @@ export function tieAwareRecall(ids, width, base, q, d, nq, k, metric, kthTrue) {
       const id = ids[qi * width + r];
       if (id < 0 || seen.has(id)) continue;
       seen.add(id);
-      let s = 0;
-      for (let t = 0; t < d; t++) {
-        if (metric === 'ip') s += q[qi * d + t] * base[id * d + t];
-        else {
-          const diff = q[qi * d + t] - base[id * d + t];
-          s += diff * diff;
-        }
-      }
+      const s = exactScore(q, qi, base, id, d, metric);
       if (metric === 'ip' ? s >= bound - tol : s <= bound + tol) hits++;
     }
   }
