@@ -100,7 +100,11 @@ function linkAfter(prev: u32, blk: u32): void {
   else store<u32>(prev, blk, 8);
 }
 
-/** Frees a pointer returned by alloc. Returns 0 on success, 1 for a pointer that is not a live block (ignored). */
+/**
+ * Frees a pointer returned by alloc. Returns 0 on success, 1 for a pointer that is not a live block (ignored). The
+ * check reads the block header, so it catches double frees and stray pointers, not a pointer forged to sit after a
+ * copy of a header inside another block: only the bindings call free, with pointers they got from alloc.
+ */
 export function free(ptr: usize): i32 {
   if (ptr == 0 || heapStart == 0) return 1;
   const p = <u64>ptr;

@@ -65,15 +65,18 @@ export function minL2Update(xPtr: usize, n: u32, d: u32, cPtr: usize, minPtr: us
 
 /**
  * The first index i whose running sum of weights wPtr: f32[n] (accumulated in f64, in index order) exceeds target;
- * n - 1 when rounding leaves the target unreached. A D^2 draw is target = u * total for u uniform in [0, 1).
+ * when rounding leaves the target unreached, the last index of positive weight (n - 1 if there is none). A D^2 draw is target = u * total for u uniform in [0, 1).
  */
 export function cumulativeSearch(wPtr: usize, n: u32, target: f64): u32 {
   let acc: f64 = 0;
+  let last: u32 = n - 1;
   for (let i: u32 = 0; i < n; i++) {
-    acc += <f64>load<f32>(wPtr + (<usize>i << 2));
+    const w = load<f32>(wPtr + (<usize>i << 2));
+    if (w > 0) last = i;
+    acc += <f64>w;
     if (acc > target) return i;
   }
-  return n - 1;
+  return last;
 }
 
 /** Sum of f32[n] in f64, in index order. */

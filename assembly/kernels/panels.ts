@@ -197,7 +197,8 @@ export function scanPanels(
 }
 
 /**
- * Full score matrix: outPtr: f32[nq][nb] = score(q, j) (no padding columns). Same blocking as scanPanels.
+ * Full score matrix: outPtr: f32[nq][nb] = score(q, j) (no padding columns). No cache blocking: each group of 4 query
+ * rows passes over every panel once (callers keep nb moderate: centroids, or y chunks).
  */
 export function scorePanels(
   qPtr: usize, nq: u32, d: u32, panelsPtr: usize, biasPtr: usize, nb: u32, alpha: f32, outPtr: usize,

@@ -102,7 +102,8 @@ export function heapFinalize(distPtr: usize, nq: u32, k: u32, qnormPtr: usize, n
         v += qn;
         if (v < 0) v = 0;
       }
-      store<f32>(p, negate ? -v : v);
+      // 0 - v, not -v: a similarity of exactly 0 comes back as +0, not -0
+      store<f32>(p, negate ? <f32>0 - v : v);
     }
   }
 }

@@ -58,7 +58,7 @@ export interface KMeansTrainResult {
   redoObjectives: number[];
   /** Warnings also sent to onWarning. */
   warnings: string[];
-  /** Cluster sizes of the last assignment of the kept run. */
+  /** Points per cluster in the last assignment of the kept run (before any split that followed it). */
   clusterSizes: Int32Array;
   /**
    * Points compared against all k centroids at each iteration of the kept run; the others were proven by Hamerly's
@@ -230,7 +230,8 @@ export class KMeans extends Owned {
         const objective: number[] = [];
         const rescanned: number[] = [];
         let repaired = 0;
-        const sizes = new Int32Array(k);
+        const sizes = new Int32Array(k); // cluster sizes, halved by splits as Faiss does
+        const assigned = new Int32Array(k); // the counts of the last assignment, before any split
         // no bounds yet: every point is rescanned in the first iteration
         eng.f32(lower, nt).fill(-1);
         for (let it = 0; it < this.iterations; it++) {
@@ -261,6 +262,7 @@ export class KMeans extends Owned {
           eng.abi.kmeansUpdate(sums, counts, k, d, cent);
           const cnt = new Float64Array(eng.abi.memory.buffer, counts, k);
           for (let j = 0; j < k; j++) sizes[j] = cnt[j];
+          assigned.set(sizes);
           repaired += this.splitEmpty(cent, sizes, rng);
           if (this.spherical) eng.abi.normalizeRows(cent, k, d);
           eng.abi.centroidShift(old, cent, k, d, shift);
@@ -283,7 +285,7 @@ export class KMeans extends Owned {
         if (final < bestObj || bestRun === null) {
           bestObj = final;
           bestRedo = redo;
-          bestRun = { objective, repaired, sizes: sizes.slice(), rescanned };
+          bestRun = { objective, repaired, sizes: assigned.slice(), rescanned };
           eng.abi.packPanels(cent, k, d, best, 0);
           eng.abi.panelNormsSq(best, 0, k, d, bestBias);
         }
