@@ -75,6 +75,8 @@ export interface AssignResult {
 
 // Faiss's relative perturbation when a large cluster is split to fill an empty one
 const SPLIT_EPS = 1 / 1024;
+// Largest k for which Hamerly's centroid-separation test is used (its k x k score buffer: 64 MiB at 4096)
+const SEPARATION_MAX_K = 4096;
 
 /**
  * Lloyd's k-means with k-means++ or random seeding, subsampling, empty-cluster repair and restarts (the options of
@@ -173,7 +175,10 @@ export class KMeans extends Owned {
       picked = sampleRng.sample(n, nt).sort();
       warn(`KMeans.train: sampling ${nt} of ${n} training points (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
     }
-    const trainBytes = nt * (2 * d + 24) * 4 + kp * d * 4 * 2 + kp * 8 + k * d * 16 + k * 16 + k * k * 4;
+    // Hamerly's second test (half the gap to the nearest other centroid) needs the k x k centroid scores each
+    // iteration: worth it while that costs a small part of the n x k scan and its buffer stays small.
+    const useSep = k <= SEPARATION_MAX_K && k * 8 <= nt;
+    const trainBytes = nt * (2 * d + 24) * 4 + kp * d * 4 * 2 + kp * 8 + k * d * 16 + k * 16 + (useSep ? k * k * 4 : 0);
     if (trainBytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, 'the training set does not fit in WebAssembly memory', raw(`${nt} x ${d}`), 'under 4 GiB; lower maxPointsPerCentroid');
 
     // Working buffers, all freed at the end:
@@ -181,7 +186,7 @@ export class KMeans extends Owned {
     //   the assigned centroid, lower f32[nt] Hamerly lower bounds, idx i32[nt] + gx f32[nt][d] + gnorm f32[nt] the
     //   points to rescan, hd f32[nt][2] + hi i32[nt][2] their top-2 heaps, cent/old f32[k][d] row-major centroids
     //   now and before the update, shift f32[k], sep f32[k] half the distance to the nearest other centroid,
-    //   cc f32[k][k] centroid-centroid scores, sums f64[k][d], counts f64[k], panels f32[kp/8][d][8] + bias f32[kp]
+    //   cc f32[k][k] centroid-centroid scores (when useSep), sums f64[k][d], counts f64[k], panels f32[kp/8][d][8] + bias f32[kp]
     //   of the centroids being scanned, best + bestBias: the kept run's.
     const tmp: number[] = [];
     const take = (bytes: number) => {
@@ -204,7 +209,7 @@ export class KMeans extends Owned {
       const old = take(k * d * 4);
       const shift = take(k * 4);
       const sep = take(k * 4);
-      const cc = take(k * k * 4);
+      const cc = useSep ? take(k * k * 4) : 0;
       const sums = take(k * d * 8);
       const counts = take(k * 8);
       const panels = take(kp * d * 4);
@@ -241,10 +246,12 @@ export class KMeans extends Owned {
           eng.abi.panelNormsSq(panels, 0, k, d, bias);
           if (it > 0) {
             eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist);
-            eng.abi.scorePanels(cent, k, d, panels, bias, k, -2, cc);
-            eng.abi.halfSeparation(cc, bias, k, sep);
+            if (useSep) {
+              eng.abi.scorePanels(cent, k, d, panels, bias, k, -2, cc);
+              eng.abi.halfSeparation(cc, bias, k, sep);
+            }
           }
-          const m = eng.abi.hamerlyGather(xt, nt, d, xnorm, dist, lower, labels, it > 0 ? sep : 0, idx, gx, gnorm);
+          const m = eng.abi.hamerlyGather(xt, nt, d, xnorm, dist, lower, labels, it > 0 && useSep ? sep : 0, idx, gx, gnorm);
           rescanned.push(m);
           if (m > 0) {
             eng.abi.heapInit(hd, hi, m * 2);
