@@ -395,10 +395,18 @@ describe('the browser load path, inside Node', () => {
     return { fn, requested };
   }
 
-  /** Runs `body` with `process` hidden (so the loader believes it is in a browser) and `fetch` replaced. */
+  /**
+   * Runs `body` with Node's identity hidden (so the loader believes it is in a browser) and `fetch` replaced. The
+   * loader knows Node only by `process.versions.node`, so `process` is replaced by a view without it (what browser
+   * bundles' process shims look like). Removing `process` altogether would also pull it from under the test runner,
+   * whose RPC calls process.nextTick while the body awaits (seen as a flaky "Cannot set properties of undefined").
+   */
   async function asBrowser<T>(fetchImpl: typeof fetch, body: () => Promise<T>): Promise<T> {
+    const real = process;
+    const versions = { ...real.versions, node: undefined };
+    const disguised = new Proxy(real, { get: (target, key) => (key === 'versions' ? versions : Reflect.get(target, key, target)) });
     vi.stubGlobal('fetch', fetchImpl);
-    vi.stubGlobal('process', undefined);
+    vi.stubGlobal('process', disguised);
     try {
       return await body();
     } finally {
@@ -410,7 +418,7 @@ describe('the browser load path, inside Node', () => {
     const { fn, requested } = fakeFetch();
     const streaming = vi.spyOn(WebAssembly, 'compileStreaming');
     const { exports, info } = await asBrowser(fn as typeof fetch, () => loadEngine());
-    expect(typeof process).toBe('object'); // restored
+    expect(typeof process.versions.node).toBe('string'); // restored
     expect(fn).toHaveBeenCalledTimes(1);
     expect(requested).toHaveLength(1);
     expect(requested[0]).toMatch(/\/dist\/vqwasm-simd\.wasm$/);
