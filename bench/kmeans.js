@@ -170,13 +170,8 @@ async function main() {
       }
       for (const init of ['random', 'kmeans++']) {
         log(`vqwasm k-means ${ds.label} init=${init}`);
-        try {
-          const keep = ds === synth && init === 'random'; // kept for the assignment throughput
-          oursRes[`${ds.key}/${init}`] = oursTrain(ours, ds, init, ds === mlSet ? Math.max(REPEATS, 5) : REPEATS, keep);
-        } catch (err) {
-          oursRes[`${ds.key}/${init}`] = { error: String(err && err.message ? err.message : err) };
-          log(`vqwasm failed: ${err && err.stack}`);
-        }
+        const keep = ds === synth && init === 'random'; // kept for the assignment throughput
+        oursRes[`${ds.key}/${init}`] = C.attempt(log, () => oursTrain(ours, ds, init, ds === mlSet ? Math.max(REPEATS, 5) : REPEATS, keep));
       }
     }
   }

@@ -167,12 +167,7 @@ async function main() {
     for (const ds of [synth, ...realSets]) {
       for (const metric of METRICS) {
         log(`vqwasm ${ds.label} ${metric}`);
-        try {
-          oursRes[`${ds.key}/${metric}`] = oursSearch(ours, ds.base, ds.nb, ds.q, ds.nq, ds.d, metric);
-        } catch (err) {
-          oursRes[`${ds.key}/${metric}`] = { error: String(err && err.message ? err.message : err) };
-          log(`vqwasm failed: ${err && err.stack}`);
-        }
+        oursRes[`${ds.key}/${metric}`] = C.attempt(log, () => oursSearch(ours, ds.base, ds.nb, ds.q, ds.nq, ds.d, metric));
       }
     }
   }

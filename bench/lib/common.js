@@ -208,6 +208,16 @@ export function runFaissScript(script, spec, { timeoutMs = 15 * 60_000 } = {}) {
 
 export const now = () => performance.now() / 1000; // seconds
 
+/** Runs one measured method: its result, or `{ error }` (logged with its stack) so that one failure skips one row. */
+export function attempt(log, fn) {
+  try {
+    return fn();
+  } catch (err) {
+    log(`vqwasm failed: ${err && err.stack}`);
+    return { error: String(err && err.message ? err.message : err) };
+  }
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
