@@ -207,6 +207,39 @@ export class Engine {
     return offsets.map((o) => this.scratchPtr + o);
   }
 
+  /**
+   * Runs the hot kernels a few times on a tiny problem (well under a millisecond). V8 starts wasm in its baseline
+   * tier and moves a function to the optimizing tier after enough calls and loop trips, but a call already running
+   * stays in baseline code: without this, the first large search or k-means iteration after init() runs about 4x
+   * slower (measured: 170 ms instead of 40 ms for 500 queries x 20000 x 64).
+   */
+  warmUp(): void {
+    const d = 32;
+    const n = 64;
+    const nq = 8;
+    const k = 4;
+    const [x, pan, bias, hd, hi, norms, labels, sums, counts, scores] = this.scratch(
+      [n * d * 4, n * d * 4, n * 4, nq * k * 4, nq * k * 4, n * 4, n * 4, d * 8, 8, nq * n * 4],
+      'init',
+    );
+    this.i32(labels, n).fill(0); // one cluster
+    const xs = this.f32(x, n * d);
+    for (let i = 0; i < xs.length; i++) xs[i] = ((i * 7919) % 17) - 8;
+    const abi = this.abi;
+    for (let r = 0; r < 20; r++) {
+      abi.packPanels(x, n, d, pan, 0);
+      abi.panelNormsSq(pan, 0, n, d, bias);
+      abi.normsSq(x, nq, d, norms);
+      abi.heapInit(hd, hi, nq * k);
+      abi.scanPanels(x, nq, d, pan, bias, n, -2, k, hd, hi, 0);
+      abi.heapSortRows(hd, hi, nq, k);
+      abi.heapFinalize(hd, nq, k, norms, 0);
+      abi.l2sqOneToMany(x, x, n, d, norms);
+      abi.scorePanels(x, nq, d, pan, bias, n, -2, scores);
+      abi.kmeansAccumulate(x, n, d, labels, 1, sums, counts);
+    }
+  }
+
   /** Gives the scratch block back (after a very large one-off call). */
   releaseScratch(): void {
     if (this.scratchPtr !== 0) this.abi.free(this.scratchPtr);
@@ -252,7 +285,9 @@ export function init(options?: InitOptions): Promise<EngineInfo> {
   if (!pending) {
     pending = loadEngine(options ?? {}).then(
       ({ exports, info }) => {
-        current = new Engine(exports, info);
+        const eng = new Engine(exports, info);
+        eng.warmUp();
+        current = eng;
         return info;
       },
       (e) => {
