@@ -21,12 +21,13 @@ describe('README', () => {
     const dir = join(root, 'test-artifacts');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'readme-usage.mjs');
-    writeFileSync(file, `${code}\nexport { ids, distances, objective, labels };\n`);
+    writeFileSync(file, `${code}\nexport { ids, distances, objective, labels, all };\n`);
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
       const mod = await import(pathToFileURL(file).href);
       expect(Array.from(mod.ids)).toEqual([1, 0]);
       expect(Array.from(mod.distances)).toEqual([1, 2]);
+      expect(Array.from(mod.all)).toEqual([2, 1, 6, 82]);
       expect(mod.labels).toBeInstanceOf(Int32Array);
       for (let i = 1; i < mod.objective.length; i++) expect(mod.objective[i]).toBeLessThanOrEqual(mod.objective[i - 1] * (1 + 1e-6));
       expect(log).toHaveBeenCalledWith('INVALID_TYPE');
