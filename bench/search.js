@@ -318,16 +318,7 @@ async function main() {
     );
   }
 
-  if (ours && typeof ours.memoryStats === 'function') {
-    try {
-      console.log(`\nvqwasm memoryStats() at the end: ${JSON.stringify(ours.memoryStats())}`);
-    } catch (err) {
-      console.log(`\nvqwasm memoryStats() failed: ${err.message}`);
-    }
-  }
+  C.printMemoryStats(ours);
 }
 
-main().catch((err) => {
-  console.error(err && err.stack ? err.stack : err);
-  process.exit(1);
-});
+C.runMain(main);

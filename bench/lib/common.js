@@ -208,6 +208,24 @@ export function runFaissScript(script, spec, { timeoutMs = 15 * 60_000 } = {}) {
 
 export const now = () => performance.now() / 1000; // seconds
 
+/** Prints what the engine holds at the end of a bench (live buffers should be the scratch block only). */
+export function printMemoryStats(ours) {
+  if (!ours || typeof ours.memoryStats !== 'function') return;
+  try {
+    console.log(`\nvqwasm memoryStats() at the end: ${JSON.stringify(ours.memoryStats())}`);
+  } catch (err) {
+    console.log(`\nvqwasm memoryStats() failed: ${err.message}`);
+  }
+}
+
+/** Runs a bench's async main; any uncaught error ends the process with exit code 1. */
+export function runMain(main) {
+  main().catch((err) => {
+    console.error(err && err.stack ? err.stack : err);
+    process.exit(1);
+  });
+}
+
 /** Runs one measured method: its result, or `{ error }` (logged with its stack) so that one failure skips one row. */
 export function attempt(log, fn) {
   try {
