@@ -117,20 +117,8 @@ function mlTrain(ds, init) {
 // ---------------------------------------------------------------------------------------------------------------------
 
 async function main() {
-  C.ensureDataDir();
-  console.log(`\n=== vqwasm bench: k-means (k=${K}, ${ITERS} iterations, seed ${SEED}) ===`);
-  const engine = await C.loadEngine();
-  const faiss = C.probeFaiss();
-  console.log(`node ${process.version}; ml-kmeans ${mlKmeansVersion()}`);
-  if (engine.ok) {
-    console.log(`engine: vqwasm build=${engine.info.build} relaxedSimdSupported=${engine.info.relaxedSimdSupported}`);
-  } else {
-    console.log(`engine: vqwasm skipped (${engine.reason})`);
-  }
-  if (!faiss.ok) console.log(C.faissSkippedLine(faiss));
-  const ours = engine.ok ? engine.mod : null;
-  const build = engine.ok ? engine.info.build : 'n/a';
-  const oursName = engine.ok ? `vqwasm ${build}` : 'vqwasm';
+  const { ours, build, faiss } = await C.setUp(`k-means (k=${K}, ${ITERS} iterations, seed ${SEED})`, `; ml-kmeans ${mlKmeansVersion()}`);
+  const oursName = ours ? `vqwasm ${build}` : 'vqwasm';
 
   // ---- data
   log('generating synthetic data');

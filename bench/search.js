@@ -105,19 +105,7 @@ function printSection(title, rows, notes) {
 }
 
 async function main() {
-  C.ensureDataDir();
-  console.log(`\n=== vqwasm bench: exact top-${TOPK} search ===`);
-  const engine = await C.loadEngine();
-  const faiss = C.probeFaiss();
-  console.log(`node ${process.version}`);
-  if (engine.ok) {
-    console.log(`engine: vqwasm build=${engine.info.build} relaxedSimdSupported=${engine.info.relaxedSimdSupported}`);
-  } else {
-    console.log(`engine: vqwasm skipped (${engine.reason})`);
-  }
-  if (!faiss.ok) console.log(C.faissSkippedLine(faiss));
-  const ours = engine.ok ? engine.mod : null;
-  const build = engine.ok ? engine.info.build : 'n/a';
+  const { ours, build, faiss } = await C.setUp(`exact top-${TOPK} search`);
 
   // ---- datasets
   log('generating synthetic data');

@@ -208,6 +208,25 @@ export function runFaissScript(script, spec, { timeoutMs = 15 * 60_000 } = {}) {
 
 export const now = () => performance.now() / 1000; // seconds
 
+/**
+ * The common start of a bench: data folder, title, engine and Faiss probes, and the lines that say what runs.
+ * Returns { ours (the vqwasm module or null), build, faiss }.
+ */
+export async function setUp(title, versions = '') {
+  ensureDataDir();
+  console.log(`\n=== vqwasm bench: ${title} ===`);
+  const engine = await loadEngine();
+  const faiss = probeFaiss();
+  console.log(`node ${process.version}${versions}`);
+  if (engine.ok) {
+    console.log(`engine: vqwasm build=${engine.info.build} relaxedSimdSupported=${engine.info.relaxedSimdSupported}`);
+  } else {
+    console.log(`engine: vqwasm skipped (${engine.reason})`);
+  }
+  if (!faiss.ok) console.log(faissSkippedLine(faiss));
+  return { ours: engine.ok ? engine.mod : null, build: engine.ok ? engine.info.build : 'n/a', faiss };
+}
+
 /** Prints what the engine holds at the end of a bench (live buffers should be the scratch block only). */
 export function printMemoryStats(ours) {
   if (!ours || typeof ours.memoryStats !== 'function') return;
