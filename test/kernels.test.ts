@@ -782,6 +782,16 @@ describe.each(builds)('$name build', ({ name, eng }) => {
           const what = `l2sqToAssigned ${kind} d=${d} n=${n}`;
           if (kind === 'int') expect(exactMismatch(m.f32(dp, n), want, what)).toBeNull();
           else expect(tolMismatch(m.f32(dp, n), want, want, what)).toBeNull();
+          // a row list: only the listed rows are written, the others keep their values
+          const listed = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 !== 1);
+          const before = Float32Array.from({ length: n }, (_, i) => 1000 + i);
+          const dp2 = m.put(before);
+          abi.l2sqToAssigned(m.put(x), listed.length, d, m.put(c), m.put(labels), dp2, m.put(listed));
+          const want2 = before.slice();
+          RK.l2sqToAssigned(x, listed.length, d, c, labels, want2, listed);
+          for (let i = 0; i < n; i++) if (i % 3 === 1) expect(want2[i]).toBe(1000 + i);
+          if (kind === 'int') expect(exactMismatch(m.f32(dp2, n), want2, `${what} (row list)`)).toBeNull();
+          else expect(tolMismatch(m.f32(dp2, n), want2, want2, `${what} (row list)`)).toBeNull();
         }
       }
     });

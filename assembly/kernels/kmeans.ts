@@ -91,12 +91,16 @@ export function sumF32(ptr: usize, n: u32): f64 {
 // lower_i <= the distance to every other centroid. A point whose upper <= lower cannot change cluster, so only the
 // others are rescanned against all k centroids. The result is Lloyd's, up to float rounding at exact ties.
 
-/** distPtr: f32[n] = ||x_i - c_{labels_i}||^2 (difference form, not the expansion), centPtr: f32[k][d] row-major. */
-export function l2sqToAssigned(xPtr: usize, n: u32, d: u32, centPtr: usize, labelsPtr: usize, distPtr: usize): void {
+/**
+ * distPtr: f32[] = ||x_i - c_{labels_i}||^2 (difference form, not the expansion), centPtr: f32[k][d] row-major, for
+ * the rows i = 0..n-1, or, when idxPtr != 0, for the n rows listed in idxPtr: i32[n] (the others are left as they are).
+ */
+export function l2sqToAssigned(xPtr: usize, n: u32, d: u32, centPtr: usize, labelsPtr: usize, distPtr: usize, idxPtr: usize): void {
   const stride = <usize>d << 2;
-  for (let i: u32 = 0; i < n; i++) {
-    const a = load<i32>(labelsPtr + (<usize>i << 2));
-    store<f32>(distPtr + (<usize>i << 2), l2sq(xPtr + <usize>i * stride, centPtr + <usize>a * stride, d));
+  for (let r: u32 = 0; r < n; r++) {
+    const i = idxPtr != 0 ? <usize>load<i32>(idxPtr + (<usize>r << 2)) : <usize>r;
+    const a = load<i32>(labelsPtr + (i << 2));
+    store<f32>(distPtr + (i << 2), l2sq(xPtr + i * stride, centPtr + <usize>a * stride, d));
   }
 }
 

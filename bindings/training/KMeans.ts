@@ -245,7 +245,7 @@ export class KMeans extends Owned {
           eng.abi.packPanels(cent, k, d, panels, 0);
           eng.abi.panelNormsSq(panels, 0, k, d, bias);
           if (it > 0) {
-            eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist);
+            eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist, 0);
             if (useSep) {
               eng.abi.scorePanels(cent, k, d, panels, bias, k, -2, cc);
               eng.abi.halfSeparation(cc, bias, k, sep);
@@ -258,9 +258,9 @@ export class KMeans extends Owned {
             eng.abi.scanPanels(gx, m, d, panels, bias, k, -2, 2, hd, hi, 0);
             eng.abi.heapSortRows(hd, hi, m, 2);
             eng.abi.hamerlyScatter(m, idx, hd, hi, gnorm, bias, labels, dist, lower);
+            // the objective in the difference form ||x - c||^2 for every point: the kept ones have it already
+            eng.abi.l2sqToAssigned(xt, m, d, cent, labels, dist, idx);
           }
-          // the objective in the difference form ||x - c||^2, the same for rescanned and kept points
-          eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist);
           const obj = eng.abi.sumF32(dist, nt);
           objective.push(obj);
           // update, repair, and how far each centroid moved (to loosen the lower bounds)

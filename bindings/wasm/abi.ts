@@ -45,7 +45,7 @@ export interface Abi {
   minL2Update(xPtr: number, n: number, d: number, cPtr: number, minPtr: number, first: number): number;
   cumulativeSearch(wPtr: number, n: number, target: number): number;
   sumF32(ptr: number, n: number): number;
-  l2sqToAssigned(xPtr: number, n: number, d: number, centPtr: number, labelsPtr: number, distPtr: number): void;
+  l2sqToAssigned(xPtr: number, n: number, d: number, centPtr: number, labelsPtr: number, distPtr: number, idxPtr?: number): void;
   hamerlyGather(
     xPtr: number, n: number, d: number, xnormPtr: number, distPtr: number, lowerPtr: number, labelsPtr: number, sepPtr: number,
     idxPtr: number, outPtr: number, normOutPtr: number,

@@ -111,9 +111,14 @@ export function lloydIteration(x: Float32Array, n: number, d: number, centroids:
 // the documented formula step by step in float32 (Math.fround after each operation), so that they can be compared
 // bit for bit. What makes a bound valid is checked separately, against true distances.
 
-/** dist[i] = ||x_i - c_{labels_i}||^2 (difference form), rounded to float32. */
-export function l2sqToAssigned(x: Float32Array, n: number, d: number, cent: Float32Array, labels: Int32Array, dist: Float32Array): void {
-  for (let i = 0; i < n; i++) dist[i] = f32(l2sq64(x, i, cent, labels[i], d));
+/** dist[i] = ||x_i - c_{labels_i}||^2 (difference form), rounded to float32, for i < n or for the n rows of idx. */
+export function l2sqToAssigned(
+  x: Float32Array, n: number, d: number, cent: Float32Array, labels: Int32Array, dist: Float32Array, idx: Int32Array | null = null,
+): void {
+  for (let r = 0; r < n; r++) {
+    const i = idx ? idx[r] : r;
+    dist[i] = f32(l2sq64(x, i, cent, labels[i], d));
+  }
 }
 
 /**
