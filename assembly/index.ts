@@ -2,13 +2,14 @@
 // memory (read them back with `>>> 0`: values >= 2 GiB come back negative); sizes are element counts.
 
 export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd } from './memory';
-export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows } from './kernels/distance';
+export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
 export { heapInit, heapPushMany, heapSortRows, heapFinalize } from './kernels/topk';
 export { packPanels, unpackPanels, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';
 export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32,
   l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyLower, centroidShift,
 } from './kernels/kmeans';
+export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqDistances, pqPack, pqUnpack } from './kernels/pq';
 
 /** 1 in the relaxed-SIMD build, 0 in the plain SIMD build: lets a caller-supplied module say which it is. */
 export function buildFlavor(): i32 {

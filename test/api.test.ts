@@ -14,10 +14,15 @@ const file = (rel: string) => fileURLToPath(new URL(rel, ROOT));
 
 const f32 = (rows: number[][]) => Float32Array.from(rows.flat());
 
-const VALUE_EXPORTS = ['FlatIndex', 'KMeans', 'VQError', 'init', 'memoryStats', 'norms', 'pairwiseDistances'];
+const VALUE_EXPORTS = [
+  'FORMAT_VERSION', 'FlatIndex', 'IVFPQIndex', 'KMeans', 'OPQ', 'PQIndex', 'ProductQuantizer', 'VQError', 'init', 'memoryStats',
+  'norms', 'pairwiseDistances',
+];
 const TYPE_EXPORTS = [
   'Build', 'EngineInfo', 'InitOptions', 'MemoryStats', 'WasmSource', 'VQErrorCode', 'Metric', 'SearchResult',
   'FlatIndexOptions', 'KMeansOptions', 'KMeansInit', 'KMeansProgress', 'KMeansTrainResult', 'AssignResult',
+  'Quantizer', 'ProductQuantizerOptions', 'ProductQuantizerTrainResult', 'OPQOptions', 'OPQTrainResult', 'PQIndexOptions',
+  'IVFPQIndexOptions', 'IVFPQSearchOptions', 'IVFPQTrainResult', 'PQMetric', 'SearchOptions',
 ];
 
 beforeAll(async () => {

@@ -105,3 +105,20 @@ export function normalizeRows(xPtr: usize, n: u32, d: u32): void {
     }
   }
 }
+
+/**
+ * Re-ranking: outPtr: f32[count] = ||q - x_{idx[i]}||^2 (metric 0) or -<q, x_{idx[i]}> (metric 1, smaller is better),
+ * rows of xPtr: f32[*][d] picked by idxPtr: i32[count]; entries with idx < 0 get +Infinity.
+ */
+export function scoreRows(qPtr: usize, xPtr: usize, idxPtr: usize, count: u32, d: u32, metric: u32, outPtr: usize): void {
+  const stride = <usize>d << 2;
+  for (let i: u32 = 0; i < count; i++) {
+    const r = load<i32>(idxPtr + (<usize>i << 2));
+    let s: f32 = Infinity;
+    if (r >= 0) {
+      const row = xPtr + <usize>r * stride;
+      s = metric == 0 ? l2sq(qPtr, row, d) : <f32>0 - dot(qPtr, row, d);
+    }
+    store<f32>(outPtr + (<usize>i << 2), s);
+  }
+}

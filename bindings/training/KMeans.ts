@@ -150,13 +150,20 @@ export class KMeans extends Owned {
 
   /**
    * Trains on x (row-major Float32Array of n * d, n >= k). Retraining replaces the centroids; if training throws,
-   * the previous centroids stay.
+   * the previous centroids stay. `initialCentroids` (f32[k][d]) replaces the seeding: a warm start from an earlier
+   * solution (OPQ's alternating steps use it, as Faiss's Train_hot_start does).
    */
-  train(x: Float32Array): KMeansTrainResult {
+  train(x: Float32Array, options: { initialCentroids?: Float32Array } = {}): KMeansTrainResult {
     const where = 'KMeans.train';
     const eng = this.alive(where);
     const { d, k } = this;
     const n = checkVectors(where, 'x', x, d);
+    const o = checkOptions(where, options);
+    const initial = o.initialCentroids;
+    if (initial !== undefined) checkVectors(where, 'initialCentroids', initial, d, { minRows: k });
+    if (initial !== undefined && (initial as Float32Array).length !== k * d) {
+      fail('INVALID_SIZE', where, 'initialCentroids must hold k centroids', raw(`length ${(initial as Float32Array).length}`), `k * d = ${k * d}`);
+    }
     if (n < k) fail('TOO_FEW_POINTS', where, 'fewer training points than centroids', raw(`n = ${n}`), `n >= k = ${k}`);
     const warnings: string[] = [];
     const warn = (m: string) => {
@@ -231,7 +238,8 @@ export class KMeans extends Owned {
       for (let redo = 0; redo < this.nredo; redo++) {
         // run r initialises exactly like a single run with seed + r (on the same training sample)
         const rng = new Rng(this.seed + redo + 1);
-        this.initCentroids(xt, nt, cent, rng, dist);
+        if (initial) eng.f32(cent, k * d).set(initial as Float32Array);
+        else this.initCentroids(xt, nt, cent, rng, dist);
         const objective: number[] = [];
         const rescanned: number[] = [];
         let repaired = 0;

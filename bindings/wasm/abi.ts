@@ -21,6 +21,7 @@ export interface Abi {
   dotOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
   normsSq(xPtr: number, n: number, d: number, outPtr: number): void;
   normalizeRows(xPtr: number, n: number, d: number): void;
+  scoreRows(qPtr: number, xPtr: number, idxPtr: number, count: number, d: number, metric: number, outPtr: number): void;
 
   // kernels/topk.ts
   heapInit(distPtr: number, idPtr: number, count: number): void;
@@ -56,15 +57,31 @@ export interface Abi {
   ): void;
   hamerlyLower(n: number, labelsPtr: number, lowerPtr: number, maxShift: number, secondShift: number, argMax: number): void;
   centroidShift(oldPtr: number, newPtr: number, k: number, d: number, shiftPtr: number): void;
+
+  // kernels/pq.ts
+  pqEncode(xPtr: number, n: number, d: number, m: number, ksubP: number, centTPtr: number, cnormPtr: number, outPtr: number): void;
+  pqDecode(codesPtr: number, n: number, d: number, m: number, ksubP: number, centTPtr: number, outPtr: number): void;
+  pqTables(
+    qPtr: number, nq: number, d: number, m: number, ksubP: number, centTPtr: number, cnormPtr: number, mode: number, scale: number, outPtr: number,
+  ): void;
+  addTables(aPtr: number, bPtr: number, count: number, outPtr: number): void;
+  pqScan(
+    codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, k: number, hd: number, hi: number,
+    idsPtr: number, idBase: number,
+  ): void;
+  pqDistances(codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, outPtr: number): void;
+  pqPack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
+  pqUnpack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
   'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd',
-  'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows',
+  'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
+  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqDistances', 'pqPack', 'pqUnpack',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */

@@ -238,6 +238,29 @@ export class Engine {
       abi.scorePanels(x, nq, d, pan, bias, n, -2, scores);
       abi.kmeansAccumulate(x, n, d, labels, 1, sums, counts);
     }
+    // product quantization: m = 8 sub-spaces of 4 over the first 32 components, 16 codewords each (the rows of x)
+    const m = 8;
+    const ksubP = 16;
+    const [cb, cn, codes, packed, tab, tab2, out, idx] = this.scratch(
+      [m * 4 * ksubP * 4, m * ksubP * 4, n * m + 4, n * m + 4, nq * m * ksubP * 4, m * ksubP * 4, n * d * 4, n * 4],
+      'init',
+    );
+    this.f32(cb, m * 4 * ksubP).set(this.f32(x, m * 4 * ksubP));
+    this.f32(cn, m * ksubP).fill(1);
+    this.i32(idx, n).fill(1);
+    for (let r = 0; r < 20; r++) {
+      abi.pqEncode(x, n, d, m, ksubP, cb, cn, codes);
+      abi.pqPack(codes, n, m, 4, packed);
+      abi.pqUnpack(packed, n, m, 4, codes);
+      abi.pqDecode(codes, n, d, m, ksubP, cb, out);
+      abi.pqTables(x, nq, d, m, ksubP, cb, cn, r % 3, -1, tab);
+      abi.addTables(tab, tab, m * ksubP, tab2);
+      abi.heapInit(hd, hi, k);
+      abi.pqScan(codes, n, m, ksubP, tab2, 0, k, hd, hi, 0, 0);
+      abi.pqScan(codes, n, m, ksubP, tab2, 0, k, hd, hi, idx, 0);
+      abi.pqDistances(codes, n, m, ksubP, tab2, 0, out);
+      abi.scoreRows(x, x, idx, k, d, r % 2, out);
+    }
   }
 
   /** Gives the scratch block back (after a very large one-off call). */

@@ -1,0 +1,356 @@
+import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
+import { chunkRows } from '../search/scan.js';
+import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import type { Metric } from '../types.js';
+import { Rng } from '../util/rng.js';
+import type { Engine } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import type { Quantizer } from './Quantizer.js';
+
+export interface ProductQuantizerOptions {
+  /** Vector dimension; a multiple of m. */
+  d: number;
+  /** Number of sub-quantizers (sub-spaces of d / m components). */
+  m: number;
+  /** Bits per sub-quantizer code, 1..8: ksub = 2^nbits codewords per sub-space. Default 8. */
+  nbits?: number;
+  /** Seed of the training sample and of sub-space j's k-means (seed + j). Default 1234. */
+  seed?: number;
+  /** k-means iterations per sub-space. Default 25 (Faiss). */
+  iterations?: number;
+  /** k-means seeding. Default 'kmeans++'. */
+  init?: KMeansInit;
+  /** Training uses at most maxPointsPerCentroid * ksub vectors, sampled with the seed. Default 256 (Faiss). */
+  maxPointsPerCentroid?: number;
+}
+
+export interface ProductQuantizerTrainResult {
+  /** Training vectors used (after subsampling). */
+  nTrain: number;
+  /** Final k-means objective (sum of squared distances) of each sub-space. */
+  objectives: number[];
+  /** Sum of the objectives over nTrain: the training set's mean squared reconstruction error. */
+  mse: number;
+  warnings: string[];
+}
+
+/** Seeds of quantizers and indexes: |seed| <= 2^40, so that the derived seeds (seed + j, seed + 1, ...) stay exact integers. */
+export const SEED_LIMIT = 2 ** 40;
+
+/** Internal handles an index needs to run the kernels on this quantizer's codebook (not part of the public API). */
+export interface PQKernelView {
+  d: number;
+  m: number;
+  nbits: number;
+  ksubP: number;
+  codeSize: number;
+  centTPtr: number;
+  cnormPtr: number;
+}
+
+/**
+ * Product quantizer (Jégou, Douze & Schmid 2011; Faiss ProductQuantizer): d = m * dsub, each sub-vector coded with
+ * one of ksub = 2^nbits codewords learned by k-means in its sub-space. nbits from 1 to 8 (Faiss goes to 16; more than
+ * 256 codewords per sub-space make the distance tables outgrow L1 and are rarely worth it).
+ *
+ * Codes: codeSize = ceil(m * nbits / 8) bytes per vector; code j occupies bits [j * nbits, (j + 1) * nbits) of the
+ * vector's byte string, least significant bit first (Faiss's layout), so nbits = 8 is one byte per sub-quantizer and
+ * nbits = 4 packs two per byte, low nibble first.
+ *
+ * Storage (wasm memory, owned): the codebook transposed, centT f32[m][dsub][ksubP], and cnorm f32[m][ksubP] =
+ * ||codeword||^2 with ksubP = max(ksub, 4); see assembly/kernels/pq.ts.
+ */
+export class ProductQuantizer extends Owned implements Quantizer {
+  readonly d: number;
+  readonly m: number;
+  readonly nbits: number;
+  readonly ksub: number;
+  readonly dsub: number;
+  readonly codeSize: number;
+  readonly seed: number;
+  readonly iterations: number;
+  readonly init: KMeansInit;
+  readonly maxPointsPerCentroid: number;
+  private readonly ksubP: number;
+  private centTPtr = 0;
+  private cnormPtr = 0;
+
+  constructor(options: ProductQuantizerOptions) {
+    const W = 'new ProductQuantizer';
+    const o = checkOptions(W, options);
+    const d = checkInt(W, 'd', o.d, 1, 1 << 20);
+    const m = checkInt(W, 'm', o.m, 1, d);
+    if (d % m !== 0) fail('INVALID_OPTION', W, 'd must be a multiple of m', raw(`d = ${d}, m = ${m}`), 'm dividing d');
+    const nbits = checkInt(W, 'nbits', o.nbits ?? 8, 1, 8);
+    const seed = checkInt(W, 'seed', o.seed ?? 1234, -SEED_LIMIT, SEED_LIMIT);
+    const iterations = checkInt(W, 'iterations', o.iterations ?? 25, 1, 1_000_000);
+    const init = checkOneOf(W, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
+    const maxPPC = checkInt(W, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
+    super(W);
+    this.d = d;
+    this.m = m;
+    this.nbits = nbits;
+    this.ksub = 1 << nbits;
+    this.ksubP = Math.max(this.ksub, 4);
+    this.dsub = d / m;
+    this.codeSize = Math.ceil((m * nbits) / 8);
+    this.seed = seed;
+    this.iterations = iterations;
+    this.init = init;
+    this.maxPointsPerCentroid = maxPPC;
+  }
+
+  get isTrained(): boolean {
+    return this.centTPtr !== 0;
+  }
+
+  /** A copy of the codebook, f32[m][ksub][dsub] (Faiss's `centroids` layout). */
+  get centroids(): Float32Array {
+    const where = 'ProductQuantizer.centroids';
+    const eng = this.alive(where);
+    this.trainedOr(where);
+    const { m, ksub, ksubP, dsub } = this;
+    const t = eng.f32(this.centTPtr, m * dsub * ksubP);
+    const out = new Float32Array(m * ksub * dsub);
+    for (let j = 0; j < m; j++) for (let c = 0; c < ksub; c++) for (let s = 0; s < dsub; s++) out[(j * ksub + c) * dsub + s] = t[(j * dsub + s) * ksubP + c];
+    return out;
+  }
+
+  /**
+   * Learns the m codebooks from x (row-major Float32Array of n * d, n >= ksub): k-means in each sub-space on the
+   * same sample of at most maxPointsPerCentroid * ksub vectors. Retraining replaces the codebook; if training throws,
+   * the previous codebook stays. Options: `iterations` overrides the k-means iterations of this call; `warmStart`
+   * starts k-means from the current codebook instead of seeding anew (OPQ's alternating steps use both).
+   */
+  train(x: Float32Array, options: { iterations?: number; warmStart?: boolean } = {}): ProductQuantizerTrainResult {
+    const where = 'ProductQuantizer.train';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    const o = checkOptions(where, options);
+    const iterations = checkInt(where, 'iterations', o.iterations ?? this.iterations, 1, 1_000_000);
+    const warm = checkBool(where, 'warmStart', o.warmStart ?? false);
+    if (warm) this.trainedOr(where);
+    const previous = warm ? this.centroids : null;
+    const { d, m, dsub, ksub } = this;
+    if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
+    let nt = n;
+    let rows: Int32Array | null = null;
+    if (n > this.maxPointsPerCentroid * ksub) {
+      nt = this.maxPointsPerCentroid * ksub;
+      rows = new Rng(this.seed).sample(n, nt).sort();
+    }
+    const warnings: string[] = [];
+    if (rows) warnings.push(`${where}: sampling ${nt} of ${n} training vectors (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
+    const cent = new Float32Array(m * ksub * dsub);
+    const objectives: number[] = [];
+    const sub = new Float32Array(nt * dsub);
+    for (let j = 0; j < m; j++) {
+      for (let i = 0; i < nt; i++) {
+        const r = rows ? rows[i] : i;
+        for (let s = 0; s < dsub; s++) sub[i * dsub + s] = x[r * d + j * dsub + s];
+      }
+      const km = new KMeans({
+        d: dsub, k: ksub, iterations, seed: this.seed + j, init: this.init,
+        maxPointsPerCentroid: Math.max(1, Math.ceil(nt / ksub)), minPointsPerCentroid: 0,
+      });
+      try {
+        const res = km.train(sub, previous ? { initialCentroids: previous.subarray(j * ksub * dsub, (j + 1) * ksub * dsub) } : {});
+        objectives.push(res.objective[res.objective.length - 1]);
+        cent.set(km.centroids, j * ksub * dsub);
+      } finally {
+        km.dispose();
+      }
+    }
+    this.setCentroids(cent, where);
+    const total = objectives.reduce((a, b) => a + b, 0);
+    return { nTrain: nt, objectives, mse: total / nt, warnings };
+  }
+
+  /** Replaces the codebook with centroids f32[m][ksub][dsub] (finite; checked by the caller). */
+  private setCentroids(cent: Float32Array, where: string): void {
+    const { m, ksub, ksubP, dsub } = this;
+    const eng = this.eng;
+    const t = this.own(m * dsub * ksubP * 4, where);
+    let nrm = 0;
+    try {
+      nrm = this.own(m * ksubP * 4, where);
+    } catch (e) {
+      this.release(t);
+      throw e;
+    }
+    const tv = eng.f32(t, m * dsub * ksubP);
+    tv.fill(0);
+    const nv = eng.f32(nrm, m * ksubP);
+    nv.fill(Infinity);
+    for (let j = 0; j < m; j++) {
+      for (let c = 0; c < ksub; c++) {
+        let s2 = 0;
+        for (let s = 0; s < dsub; s++) {
+          const v = cent[(j * ksub + c) * dsub + s];
+          tv[(j * dsub + s) * ksubP + c] = v;
+          s2 = Math.fround(s2 + Math.fround(v * v));
+        }
+        nv[j * ksubP + c] = s2;
+      }
+    }
+    this.release(this.centTPtr);
+    this.release(this.cnormPtr);
+    this.centTPtr = t;
+    this.cnormPtr = nrm;
+  }
+
+  private trainedOr(where: string): void {
+    if (this.centTPtr === 0) fail('NOT_TRAINED', where, 'the quantizer has no codebook yet', raw('an untrained ProductQuantizer'), 'train(x) or ProductQuantizer.load() first');
+  }
+
+  /** @internal Kernel handles for indexes that hold this quantizer. */
+  kernelView(where: string): PQKernelView {
+    this.alive(where);
+    this.trainedOr(where);
+    const { d, m, nbits, ksubP, codeSize } = this;
+    return { d, m, nbits, ksubP, codeSize, centTPtr: this.centTPtr, cnormPtr: this.cnormPtr };
+  }
+
+  /** Codes of x (row-major Float32Array of n * d): Uint8Array(n * codeSize). */
+  encode(x: Float32Array): Uint8Array {
+    const where = 'ProductQuantizer.encode';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
+    this.trainedOr(where);
+    const out = new Uint8Array(n * this.codeSize);
+    this.encodeChecked(x, n, out, where);
+    return out;
+  }
+
+  /** Writes the codes of x into out (a Uint8Array of exactly n * codeSize bytes). */
+  encodeInto(x: Float32Array, out: Uint8Array): void {
+    const where = 'ProductQuantizer.encodeInto';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
+    if (!(out instanceof Uint8Array)) fail('INVALID_TYPE', where, 'out must be a Uint8Array', out, `a Uint8Array of ${n * this.codeSize} bytes`);
+    if (out.length !== n * this.codeSize) fail('INVALID_SIZE', where, 'out has the wrong length', raw(`length ${out.length}`), `n * codeSize = ${n * this.codeSize}`);
+    this.trainedOr(where);
+    this.encodeChecked(x, n, out, where);
+  }
+
+  private encodeChecked(x: Float32Array, n: number, out: Uint8Array, where: string): void {
+    const eng = this.eng;
+    const { d, m, nbits, codeSize } = this;
+    const rows = chunkRows(d * 4 + 2 * m, n);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const c = Math.min(rows, n - i0);
+      const [xp, up, pp] = eng.scratch([c * d * 4, c * m, c * codeSize], where);
+      eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
+      encodeUnpacked(eng, this.kernelView(where), xp, c, up);
+      eng.abi.pqPack(up, c, m, nbits, pp);
+      out.set(eng.u8(pp, c * codeSize), i0 * codeSize);
+    }
+  }
+
+  /** Reconstructions of codes (a Uint8Array of n * codeSize bytes): Float32Array(n * d). */
+  decode(codes: Uint8Array): Float32Array {
+    const where = 'ProductQuantizer.decode';
+    const eng = this.alive(where);
+    const { d, m, nbits, codeSize } = this;
+    if (!(codes instanceof Uint8Array)) fail('INVALID_TYPE', where, 'codes must be a Uint8Array', codes, `a Uint8Array of n * ${codeSize} bytes`);
+    if (codes.length % codeSize !== 0) fail('INVALID_SIZE', where, `codes.length must be a multiple of codeSize = ${codeSize}`, raw(`length ${codes.length}`), `n * ${codeSize}`);
+    this.trainedOr(where);
+    const n = codes.length / codeSize;
+    const out = new Float32Array(n * d);
+    const rows = chunkRows(d * 4 + m + codeSize, n);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const c = Math.min(rows, n - i0);
+      const [pp, up, op] = eng.scratch([c * codeSize, c * m, c * d * 4], where);
+      eng.u8(pp, c * codeSize).set(codes.subarray(i0 * codeSize, (i0 + c) * codeSize));
+      eng.abi.pqUnpack(pp, c, m, nbits, up);
+      eng.abi.pqDecode(up, c, d, m, this.ksubP, this.centTPtr, op);
+      out.set(eng.f32(op, c * d), i0 * d);
+    }
+    return out;
+  }
+
+  /**
+   * Lookup tables of queries q (row-major Float32Array of nq * d): f32[nq][m][ksub] with squared L2 distances
+   * ||q_j - c||^2 ('l2', default) or inner products <q_j, c> ('ip') between each query's sub-vector j and codeword c.
+   */
+  computeDistanceTable(q: Float32Array, metric: Metric = 'l2'): Float32Array {
+    const where = 'ProductQuantizer.computeDistanceTable';
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'q', q, this.d);
+    const mt = checkOneOf(where, 'metric', metric, ['l2', 'ip'] as const);
+    this.trainedOr(where);
+    const { d, m, ksub, ksubP } = this;
+    const out = new Float32Array(nq * m * ksub);
+    const rows = chunkRows(d * 4 + m * ksubP * 4, nq);
+    for (let i0 = 0; i0 < nq; i0 += rows) {
+      const c = Math.min(rows, nq - i0);
+      const [qp, tp] = eng.scratch([c * d * 4, c * m * ksubP * 4], where);
+      eng.f32(qp, c * d).set(q.subarray(i0 * d, (i0 + c) * d));
+      eng.abi.pqTables(qp, c, d, m, ksubP, this.centTPtr, this.cnormPtr, mt === 'l2' ? 0 : 1, 1, tp);
+      const t = eng.f32(tp, c * m * ksubP);
+      if (ksubP === ksub) out.set(t, i0 * m * ksub);
+      else for (let r = 0; r < c * m; r++) out.set(t.subarray(r * ksubP, r * ksubP + ksub), (i0 * m + r) * ksub);
+    }
+    return out;
+  }
+
+  /** The quantizer as bytes (format: bindings/io/format.ts, kind ProductQuantizer; section CENT = centroids f32[m][ksub][dsub]). */
+  save(): Uint8Array {
+    this.alive('ProductQuantizer.save');
+    return writeContainer('ProductQuantizer', this.params(), this.sections());
+  }
+
+  /** @internal Parameters as saved (also embedded by indexes and OPQ). */
+  params(): Record<string, number | string | boolean> {
+    return { d: this.d, m: this.m, nbits: this.nbits, seed: this.seed, iterations: this.iterations, init: this.init, maxPointsPerCentroid: this.maxPointsPerCentroid, trained: this.isTrained };
+  }
+
+  /** @internal */
+  sections(tag = 'CENT'): { tag: string; data: Float32Array }[] {
+    return this.isTrained ? [{ tag, data: this.centroids }] : [];
+  }
+
+  /** Restores a quantizer written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): ProductQuantizer {
+    const where = 'ProductQuantizer.load';
+    const c = readContainer(where, bytes, 'ProductQuantizer');
+    return ProductQuantizer.fromParams(where, c, 'CENT');
+  }
+
+  /** @internal Rebuilds a quantizer from saved params + a centroid section (shared with the index loaders). */
+  static fromParams(where: string, c: ReturnType<typeof readContainer>, tag: string, keyPrefix = ''): ProductQuantizer {
+    const p = (name: string) => keyPrefix + name;
+    const d = paramInt(where, c, p('d'), 1, 1 << 20);
+    const m = paramInt(where, c, p('m'), 1, d);
+    const nbits = paramInt(where, c, p('nbits'), 1, 8);
+    if (d % m !== 0) fail('CORRUPT_DATA', where, 'saved d is not a multiple of m', raw(`d = ${d}, m = ${m}`), 'm dividing d');
+    const opts: ProductQuantizerOptions = { d, m, nbits };
+    if (typeof c.params[p('seed')] === 'number') opts.seed = c.params[p('seed')] as number;
+    if (typeof c.params[p('iterations')] === 'number') opts.iterations = c.params[p('iterations')] as number;
+    if (c.params[p('init')] === 'random' || c.params[p('init')] === 'kmeans++') opts.init = c.params[p('init')] as KMeansInit;
+    if (typeof c.params[p('maxPointsPerCentroid')] === 'number') opts.maxPointsPerCentroid = c.params[p('maxPointsPerCentroid')] as number;
+    let pq: ProductQuantizer;
+    try {
+      pq = new ProductQuantizer(opts);
+    } catch (e) {
+      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
+      throw e;
+    }
+    if (c.params[p('trained')] !== false) {
+      try {
+        const cent = sectionF32(where, c, tag, m * (1 << nbits) * (d / m));
+        pq.setCentroids(cent, where);
+      } catch (e) {
+        pq.dispose();
+        throw e;
+      }
+    }
+    return pq;
+  }
+}
+
+/** Unpacked codes u8[n][m] at codesPtr for the n vectors at xPtr (f32[n][d], in wasm). */
+export function encodeUnpacked(eng: Engine, v: PQKernelView, xPtr: number, n: number, codesPtr: number): void {
+  eng.abi.pqEncode(xPtr, n, v.d, v.m, v.ksubP, v.centTPtr, v.cnormPtr, codesPtr);
+}

@@ -1,0 +1,595 @@
+import { checkIds, checkInt, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import {
+  paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section,
+} from '../io/format.js';
+import { OPQ } from '../quantizers/OPQ.js';
+import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
+import { KMeans } from '../training/KMeans.js';
+import type { SearchResult } from '../types.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import { candidatesPerQuery, checkPQCommon, PQ_METRICS, rerankRows, type PQCommon, type PQCommonOptions, type PQMetric } from './adc.js';
+import { emptyResult, FlatIndex } from './FlatIndex.js';
+import { chunkRows } from './scan.js';
+
+export interface IVFPQIndexOptions extends PQCommonOptions {
+  /** Number of inverted lists (coarse k-means centroids). */
+  nlist: number;
+  /** Iterations of the coarse k-means. Default 25. */
+  coarseIterations?: number;
+}
+
+export interface IVFPQSearchOptions {
+  /** Lists visited per query, 1..nlist. Default 1. */
+  nprobe?: number;
+  /** Re-rank this many candidates exactly (needs refine: true). */
+  rerank?: number;
+}
+
+export interface IVFPQTrainResult {
+  /** Final objective of the coarse k-means (sum of squared distances to the nearest centroid). */
+  coarseObjective: number;
+  /** Mean squared error of the residual PQ on its training sample. */
+  residualMse: number;
+  /** Mean squared OPQ rotation-step error per alternating step (opq only). */
+  opqMse?: number[];
+}
+
+// Largest precomputed L2 table (nlist x m x ksub floats) kept; beyond it, tables are computed per visited list
+// (Faiss's use_precomputed_table has the same trade-off).
+const MAX_PRECOMPUTED_BYTES = 256 * 1024 * 1024;
+// Codes unpacked per block when nbits < 8.
+const UNPACK_BLOCK = 4096;
+
+/**
+ * Inverted file with product-quantized residuals (Jégou et al. 2011; Faiss IndexIVFPQ, by_residual): a k-means coarse
+ * quantizer splits the space into nlist cells, each vector is stored in the list of its nearest centroid c as the PQ
+ * code of x - c, and a search visits the nprobe lists nearest to the query.
+ *
+ * Distances. L2: ||q - c - r||^2 = ||q - c||^2 + (||r||^2 + 2 <c, r>) - 2 <q, r>; the middle term is a per-list table
+ * precomputed at training (nlist x m x ksub floats, up to 256 MiB; above that, the table of q - c is built per visited
+ * list), the last one table per query, so a visited list costs one table addition and a scan. Inner product:
+ * <q, c + r> = <q, c> + <q, r>: one table per query, and the query-centroid term <q, c> is added back for each list.
+ * Lists are chosen by nearest centroid (l2) or largest <q, c> (ip); vectors always go to their nearest centroid in L2.
+ *
+ * Storage (wasm memory, owned): per list, codes u8[cap][codeSize] and positions i32[cap] (the order of addition);
+ * ids i32[cap] (user id of each position); with refine, the original vectors f32[cap][d] by position. The coarse
+ * centroids live in FlatIndex objects (exact search), the residual codebook in a ProductQuantizer, the rotation in an
+ * OPQ; all owned by the index.
+ */
+export class IVFPQIndex extends Owned {
+  readonly d: number;
+  readonly nlist: number;
+  readonly m: number;
+  readonly nbits: number;
+  readonly metric: PQMetric;
+  readonly opq: boolean;
+  readonly refine: boolean;
+  readonly coarseIterations: number;
+  private readonly common: PQCommon;
+  private trained: Trained | null = null;
+  private n = 0;
+  private cap = 0;
+  private idsPtr = 0;
+  private vecPtr = 0;
+  private listCodes: number[] = [];
+  private listPos: number[] = [];
+  private listSize: Int32Array;
+  private listCap: Int32Array;
+
+  constructor(options: IVFPQIndexOptions) {
+    const W = 'new IVFPQIndex';
+    const o = checkOptions(W, options);
+    const c = checkPQCommon(W, o);
+    const nlist = checkInt(W, 'nlist', o.nlist, 1, 1 << 20);
+    const coarseIterations = checkInt(W, 'coarseIterations', o.coarseIterations ?? 25, 1, 1_000_000);
+    super(W);
+    this.common = c;
+    this.d = c.d;
+    this.m = c.m;
+    this.nbits = c.nbits;
+    this.metric = c.metric;
+    this.opq = c.opq;
+    this.refine = c.refine;
+    this.nlist = nlist;
+    this.coarseIterations = coarseIterations;
+    this.listSize = new Int32Array(nlist);
+    this.listCap = new Int32Array(nlist);
+    this.listCodes = new Array<number>(nlist).fill(0);
+    this.listPos = new Array<number>(nlist).fill(0);
+  }
+
+  get isTrained(): boolean {
+    return this.trained !== null;
+  }
+
+  get size(): number {
+    this.alive('IVFPQIndex.size');
+    return this.n;
+  }
+
+  get codeSize(): number {
+    return Math.ceil((this.m * this.nbits) / 8);
+  }
+
+  /** Bytes per vector: code + position (+ 4 d with refine); list and id overheads aside. */
+  get bytesPerVector(): number {
+    return this.codeSize + 4 + (this.refine ? 4 * this.d : 0);
+  }
+
+  /** Vectors per list. */
+  get listSizes(): Int32Array {
+    this.alive('IVFPQIndex.listSizes');
+    return this.listSize.slice();
+  }
+
+  /** The residual product quantizer (owned by the index). */
+  get quantizer(): ProductQuantizer {
+    const where = 'IVFPQIndex.quantizer';
+    this.alive(where);
+    return this.trainedOr(where).pq;
+  }
+
+  /** A copy of the coarse centroids, f32[nlist][d] (in the rotated space with opq). */
+  get centroids(): Float32Array {
+    const where = 'IVFPQIndex.centroids';
+    this.alive(where);
+    return this.trainedOr(where).centroids.slice();
+  }
+
+  private trainedOr(where: string): Trained {
+    if (!this.trained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained IVFPQIndex'), 'train(x) first');
+    return this.trained;
+  }
+
+  /**
+   * Trains the rotation (opq), the coarse quantizer (k-means with nlist centroids, n >= nlist) and the residual PQ
+   * on x. Refused when the index already holds vectors. If training throws, the index is left as it was.
+   */
+  train(x: Float32Array): IVFPQTrainResult {
+    const where = 'IVFPQIndex.train';
+    this.alive(where);
+    const { d, nlist } = this;
+    const n = checkVectors(where, 'x', x, d);
+    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current quantizers', raw(`size ${this.n}`), 'train before add (or a new index)');
+    if (n < nlist) fail('TOO_FEW_POINTS', where, 'fewer training vectors than lists', raw(`n = ${n}`), `n >= nlist = ${nlist}`);
+    const ksub = 1 << this.nbits;
+    if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
+    const c = this.common;
+    const made: { dispose(): void }[] = [];
+    try {
+      let rot: OPQ | null = null;
+      let xr = x;
+      let opqMse: number[] | undefined;
+      if (c.opq) {
+        rot = new OPQ({ d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations });
+        made.push(rot);
+        opqMse = rot.train(x).rotationMse;
+        xr = rot.rotate(x, where);
+      }
+      const km = new KMeans({ d, k: nlist, seed: c.seed, iterations: this.coarseIterations, minPointsPerCentroid: 0 });
+      made.push(km);
+      const kres = km.train(xr);
+      const centroids = km.centroids;
+      const labels = km.assign(xr).labels;
+      const res = residuals(xr, labels, centroids, d);
+      const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed });
+      made.push(pq);
+      const pres = pq.train(res);
+      const t = this.buildTrained(rot, centroids, pq, where, made);
+      this.trained?.dispose(this);
+      this.trained = t;
+      km.dispose();
+      return { coarseObjective: kres.objective[kres.objective.length - 1], residualMse: pres.mse, opqMse };
+    } catch (e) {
+      for (const o of made) o.dispose();
+      throw e;
+    }
+  }
+
+  /** Coarse search indexes and precomputed tables around trained parts; registers what it creates in `made`. */
+  private buildTrained(rot: OPQ | null, centroids: Float32Array, pq: ProductQuantizer, where: string, made: { dispose(): void }[]): Trained {
+    const { d, nlist } = this;
+    const assign = new FlatIndex({ d, metric: 'l2' });
+    made.push(assign);
+    assign.add(centroids);
+    let probe = assign;
+    if (this.metric === 'ip') {
+      probe = new FlatIndex({ d, metric: 'ip' });
+      made.push(probe);
+      probe.add(centroids);
+    }
+    const v = pq.kernelView(where);
+    let precomputed = 0;
+    const bytes = nlist * v.m * v.ksubP * 4;
+    if (this.metric === 'l2' && bytes <= MAX_PRECOMPUTED_BYTES) {
+      // term ||r||^2 + 2 <c, r> of every (list, sub-space, codeword)
+      precomputed = this.own(bytes, where);
+      made.push({ dispose: () => this.release(precomputed) });
+      const rows = chunkRows(d * 4 + v.m * v.ksubP * 4, nlist);
+      for (let l0 = 0; l0 < nlist; l0 += rows) {
+        const cnt = Math.min(rows, nlist - l0);
+        const [cp] = this.eng.scratch([cnt * d * 4], where);
+        this.eng.f32(cp, cnt * d).set(centroids.subarray(l0 * d, (l0 + cnt) * d));
+        this.eng.abi.pqTables(cp, cnt, d, v.m, v.ksubP, v.centTPtr, v.cnormPtr, 2, 2, precomputed + l0 * v.m * v.ksubP * 4);
+      }
+    }
+    return new Trained(rot, centroids, pq, assign, probe, precomputed);
+  }
+
+  /** Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to size .. size + n - 1. */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = 'IVFPQIndex.add';
+    const eng = this.alive(where);
+    const { d } = this;
+    const n = checkVectors(where, 'x', x, d);
+    if (ids !== undefined) {
+      checkIds(where, ids, n);
+      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
+    }
+    const t = this.trainedOr(where);
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    const xr = t.rot ? t.rot.rotate(x, where) : x;
+    const labels = t.assign.search(xr, 1).ids;
+    const codes = t.pq.encode(residuals(xr, labels, t.centroids, d));
+    // reserve everything first: a failure leaves the index as it was (only capacities may have grown)
+    const count = new Int32Array(this.nlist);
+    for (let i = 0; i < n; i++) count[labels[i]]++;
+    this.reserveGlobal(total, where);
+    for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.reserveList(l, this.listSize[l] + count[l], where);
+    const cs = this.codeSize;
+    const mem = new Uint8Array(eng.abi.memory.buffer);
+    const i32 = new Int32Array(eng.abi.memory.buffer);
+    for (let i = 0; i < n; i++) {
+      const l = labels[i];
+      const at = this.listSize[l]++;
+      mem.set(codes.subarray(i * cs, (i + 1) * cs), this.listCodes[l] + at * cs);
+      i32[(this.listPos[l] >>> 2) + at] = this.n + i;
+    }
+    const idView = eng.i32(this.idsPtr, total);
+    if (ids) idView.set(ids, this.n);
+    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    if (this.refine) eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
+    this.n = total;
+  }
+
+  private reserveGlobal(total: number, where: string): void {
+    if (total <= this.cap) return;
+    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+    const need = cap * (4 + (this.refine ? this.d * 4 : 0)) + total * (this.codeSize + 4);
+    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    const ids = this.own(cap * 4, where);
+    let vec = 0;
+    try {
+      if (this.refine) vec = this.own(cap * this.d * 4, where);
+    } catch (e) {
+      this.release(ids);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    mem.copyWithin(ids, this.idsPtr, this.idsPtr + this.n * 4);
+    if (vec) mem.copyWithin(vec, this.vecPtr, this.vecPtr + this.n * this.d * 4);
+    this.release(this.idsPtr);
+    this.release(this.vecPtr);
+    this.idsPtr = ids;
+    this.vecPtr = vec;
+    this.cap = cap;
+  }
+
+  private reserveList(l: number, size: number, where: string): void {
+    if (size <= this.listCap[l]) return;
+    const cap = Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
+    const cs = this.codeSize;
+    const codes = this.own(cap * cs, where);
+    let pos = 0;
+    try {
+      pos = this.own(cap * 4, where);
+    } catch (e) {
+      this.release(codes);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    const used = this.listSize[l];
+    if (used > 0) {
+      mem.copyWithin(codes, this.listCodes[l], this.listCodes[l] + used * cs);
+      mem.copyWithin(pos, this.listPos[l], this.listPos[l] + used * 4);
+    }
+    this.release(this.listCodes[l]);
+    this.release(this.listPos[l]);
+    this.listCodes[l] = codes;
+    this.listPos[l] = pos;
+    this.listCap[l] = cap;
+  }
+
+  /**
+   * The k nearest vectors to each query among the nprobe lists closest to it, by asymmetric distance (squared L2
+   * ascending, or inner product descending). nprobe = nlist visits everything: the same result as an exhaustive scan
+   * of these codes. With `rerank` (refine indexes) candidates are re-scored exactly.
+   */
+  search(q: Float32Array, k: number, options: IVFPQSearchOptions = {}): SearchResult {
+    const where = 'IVFPQIndex.search';
+    const eng = this.alive(where);
+    const { d } = this;
+    const nq = checkVectors(where, 'queries', q, d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    const o = checkOptions(where, options);
+    const nprobe = checkInt(where, 'nprobe', o.nprobe ?? 1, 1, this.nlist);
+    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    const t = this.trainedOr(where);
+    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    const rerank = o.rerank !== undefined;
+    const qr = t.rot ? t.rot.rotate(q, where) : q;
+    // coarse step first: FlatIndex.search uses the engine's scratch block, which the scan below reuses
+    const coarse = t.probe.search(qr, nprobe);
+    const v = t.pq.kernelView(where);
+    const { m, nbits, ksubP, codeSize } = v;
+    const tsize = m * ksubP;
+    const l2 = this.metric === 'l2';
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    let maxList = 0;
+    for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+    const block = Math.min(UNPACK_BLOCK, maxList);
+    const rows = chunkRows(d * 8 + tsize * 4 + kk * 12, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [qp, qo, t3, tl, rq, hd, hi, up, sp] = eng.scratch(
+        [c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4, rerank ? kk * 4 : 0], where,
+      );
+      eng.f32(qp, c * d).set(qr.subarray(q0 * d, (q0 + c) * d));
+      if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip)
+      if (!l2 || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : -1, t3);
+      eng.abi.heapInit(hd, hi, c * kk);
+      for (let qi = 0; qi < c; qi++) {
+        const hdq = hd + qi * kk * 4;
+        const hiq = hi + qi * kk * 4;
+        for (let p = 0; p < nprobe; p++) {
+          const at = (q0 + qi) * nprobe + p;
+          const l = coarse.ids[at];
+          if (l < 0 || this.listSize[l] === 0) continue;
+          let table = t3 + qi * tsize * 4;
+          let bias: number;
+          if (l2) {
+            bias = coarse.distances[at]; // ||q - c||^2
+            if (t.precomputed) {
+              eng.abi.addTables(t.precomputed + l * tsize * 4, table, tsize, tl);
+            } else {
+              const rv = eng.f32(rq, d);
+              const qv = eng.f32(qp + qi * d * 4, d);
+              for (let j = 0; j < d; j++) rv[j] = qv[j] - t.centroids[l * d + j];
+              eng.abi.pqTables(rq, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 0, 1, tl);
+              bias = 0;
+            }
+            table = tl;
+          } else {
+            bias = 0 - coarse.distances[at]; // -<q, c>: the query-centroid term, added back
+          }
+          this.scanList(v, l, table, bias, kk, hdq, hiq, up, block, nbits, codeSize);
+        }
+      }
+      eng.abi.heapSortRows(hd, hi, c, kk);
+      if (rerank) {
+        rerankRows(eng, qo, c, d, this.vecPtr, hi, kk, k, this.metric, sp, ids, distances, q0);
+      } else {
+        eng.abi.heapFinalize(hd, c, k, 0, l2 ? 0 : 1);
+        distances.set(eng.f32(hd, c * k), q0 * k);
+        ids.set(eng.i32(hi, c * k), q0 * k);
+      }
+    }
+    const idView = eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    return { ids, distances };
+  }
+
+  private scanList(v: PQKernelView, l: number, table: number, bias: number, kk: number, hd: number, hi: number, up: number, block: number, nbits: number, codeSize: number): void {
+    const abi = this.eng.abi;
+    const size = this.listSize[l];
+    if (nbits === 8) {
+      abi.pqScan(this.listCodes[l], size, v.m, v.ksubP, table, bias, kk, hd, hi, this.listPos[l], 0);
+      return;
+    }
+    for (let b0 = 0; b0 < size; b0 += block) {
+      const cnt = Math.min(block, size - b0);
+      abi.pqUnpack(this.listCodes[l] + b0 * codeSize, cnt, v.m, nbits, up);
+      abi.pqScan(up, cnt, v.m, v.ksubP, table, bias, kk, hd, hi, this.listPos[l] + b0 * 4, 0);
+    }
+  }
+
+  /** The stored approximation of the vectors at positions pos (order of addition), in the original space. */
+  reconstructPositions(pos: Int32Array): Float32Array {
+    const where = 'IVFPQIndex.reconstructPositions';
+    const eng = this.alive(where);
+    if (!(pos instanceof Int32Array)) fail('INVALID_TYPE', where, 'pos must be an Int32Array', pos, 'an Int32Array of positions');
+    const t = this.trainedOr(where);
+    const { d } = this;
+    for (let i = 0; i < pos.length; i++) checkInt(where, `pos[${i}]`, pos[i], 0, this.n - 1);
+    // where each position lives: one pass over the lists
+    const listOf = new Int32Array(this.n);
+    const slot = new Int32Array(this.n);
+    for (let l = 0; l < this.nlist; l++) {
+      const p = eng.i32(this.listPos[l], this.listSize[l]);
+      for (let s = 0; s < p.length; s++) {
+        listOf[p[s]] = l;
+        slot[p[s]] = s;
+      }
+    }
+    const cs = this.codeSize;
+    const codes = new Uint8Array(pos.length * cs);
+    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.listCodes[listOf[pos[i]]] + slot[pos[i]] * cs, cs), i * cs);
+    const r = t.pq.decode(codes);
+    for (let i = 0; i < pos.length; i++) for (let j = 0; j < d; j++) r[i * d + j] += t.centroids[listOf[pos[i]] * d + j];
+    return t.rot ? t.rot.rotateBack(r, where) : r;
+  }
+
+  /** Vectors by user id (first occurrence): decoded approximations, or the stored originals with refine. */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = 'IVFPQIndex.reconstruct';
+    const eng = this.alive(where);
+    if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');
+    const view = eng.i32(this.idsPtr, this.n);
+    const map = new Map<number, number>();
+    for (let i = this.n - 1; i >= 0; i--) map.set(view[i], i);
+    const pos = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const p = map.get(ids[i] as number);
+      if (p === undefined) fail('INVALID_OPTION', where, `ids[${i}] is not in the index`, ids[i], 'an id that was added');
+      pos[i] = p;
+    }
+    if (this.refine) {
+      const out = new Float32Array(pos.length * this.d);
+      for (let i = 0; i < pos.length; i++) out.set(eng.f32(this.vecPtr + pos[i] * this.d * 4, this.d), i * this.d);
+      return out;
+    }
+    return this.reconstructPositions(pos);
+  }
+
+  /**
+   * The index as bytes (kind IVFPQIndex). Sections: COAR coarse centroids f32[nlist][d]; RPQC residual codebook
+   * f32[m][ksub][dsub]; with opq ROT + CENT (the OPQ); LSZ list sizes i32[nlist]; LPOS positions i32[n] and LCOD codes
+   * u8[n][codeSize], list after list; IDS user ids by position i32[n]; VECS f32[n][d] with refine.
+   */
+  save(): Uint8Array {
+    const eng = this.alive('IVFPQIndex.save');
+    const c = this.common;
+    const params: Record<string, number | string | boolean> = {
+      d: this.d, m: c.m, nbits: c.nbits, nlist: this.nlist, metric: c.metric, opq: c.opq, refine: c.refine, seed: c.seed,
+      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, n: this.n, trained: this.isTrained,
+    };
+    const sections: Section[] = [];
+    const t = this.trained;
+    if (t) {
+      sections.push({ tag: 'COAR', data: t.centroids }, ...t.pq.sections('RPQC'));
+      if (t.rot) sections.push(...t.rot.sections());
+      sections.push({ tag: 'LSZ ', data: this.listSize });
+      const pos = new Int32Array(this.n);
+      const codes = new Uint8Array(this.n * this.codeSize);
+      let at = 0;
+      for (let l = 0; l < this.nlist; l++) {
+        const s = this.listSize[l];
+        pos.set(eng.i32(this.listPos[l], s), at);
+        codes.set(eng.u8(this.listCodes[l], s * this.codeSize), at * this.codeSize);
+        at += s;
+      }
+      sections.push({ tag: 'LPOS', data: pos }, { tag: 'LCOD', data: codes }, { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
+      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
+    }
+    return writeContainer('IVFPQIndex', params, sections);
+  }
+
+  /** Restores an index written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): IVFPQIndex {
+    const where = 'IVFPQIndex.load';
+    const c = readContainer(where, bytes, 'IVFPQIndex');
+    const d = paramInt(where, c, 'd', 1, 1 << 14);
+    const m = paramInt(where, c, 'm', 1, d);
+    const nbits = paramInt(where, c, 'nbits', 1, 8);
+    const nlist = paramInt(where, c, 'nlist', 1, 1 << 20);
+    const metric = paramString(where, c, 'metric', PQ_METRICS);
+    const opq = paramBool(where, c, 'opq');
+    const refine = paramBool(where, c, 'refine');
+    const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const trained = paramBool(where, c, 'trained');
+    const num = (k: string, def: number) => (typeof c.params[k] === 'number' ? (c.params[k] as number) : def);
+    let index: IVFPQIndex;
+    try {
+      index = new IVFPQIndex({ d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25) });
+    } catch (e) {
+      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
+      throw e;
+    }
+    if (!trained) {
+      if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
+      return index;
+    }
+    const made: { dispose(): void }[] = [];
+    try {
+      const centroids = sectionF32(where, c, 'COAR', nlist * d);
+      const sizes = sectionI32(where, c, 'LSZ ', nlist);
+      let sum = 0;
+      for (let l = 0; l < nlist; l++) {
+        if (sizes[l] < 0) fail('CORRUPT_DATA', where, 'a list size is negative', sizes[l], 'sizes >= 0');
+        sum += sizes[l];
+      }
+      if (sum !== n) fail('CORRUPT_DATA', where, 'the list sizes do not add up to n', raw(`${sum}`), `${n}`);
+      const pos = sectionI32(where, c, 'LPOS', n);
+      const seen = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        if (pos[i] < 0 || pos[i] >= n || seen[pos[i]]) fail('CORRUPT_DATA', where, 'list positions are not a permutation of 0..n-1', pos[i], 'each position once');
+        seen[pos[i]] = 1;
+      }
+      const cs = index.codeSize;
+      const codes = sectionU8(where, c, 'LCOD', n * cs);
+      const ids = sectionI32(where, c, 'IDS ', n);
+      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+      const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
+      const pq = ProductQuantizer.fromParams(where, { ...c, params: { ...c.params, seed: num('seed', 1234), trained: true } }, 'RPQC');
+      made.push(pq);
+      let rot: OPQ | null = null;
+      if (opq) {
+        rot = OPQ.fromContainer(where, { ...c, params: { ...c.params, trained: true, iterations: num('opqIterations', 50) } });
+        made.push(rot);
+      }
+      index.trained = index.buildTrained(rot, centroids, pq, where, made);
+      index.reserveGlobal(n, where);
+      const eng = index.eng;
+      let at = 0;
+      for (let l = 0; l < nlist; l++) {
+        const s = sizes[l];
+        if (s === 0) continue;
+        index.reserveList(l, s, where);
+        eng.u8(index.listCodes[l], s * cs).set(codes.subarray(at * cs, (at + s) * cs));
+        eng.i32(index.listPos[l], s).set(pos.subarray(at, at + s));
+        index.listSize[l] = s;
+        at += s;
+      }
+      eng.i32(index.idsPtr, n).set(ids);
+      if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
+      index.n = n;
+      return index;
+    } catch (e) {
+      for (const o of made) o.dispose();
+      index.trained = null;
+      index.dispose();
+      throw e;
+    }
+  }
+
+  override dispose(): void {
+    if (this.disposed) return;
+    this.trained?.dispose(this);
+    this.trained = null;
+    super.dispose();
+  }
+}
+
+/** The trained parts of an IVFPQIndex, replaced as a whole by train(). */
+class Trained {
+  constructor(
+    readonly rot: OPQ | null,
+    readonly centroids: Float32Array,
+    readonly pq: ProductQuantizer,
+    readonly assign: FlatIndex,
+    readonly probe: FlatIndex,
+    readonly precomputed: number,
+  ) {}
+
+  dispose(owner: IVFPQIndex): void {
+    this.rot?.dispose();
+    this.pq.dispose();
+    this.assign.dispose();
+    if (this.probe !== this.assign) this.probe.dispose();
+    if (this.precomputed) (owner as unknown as { release(p: number): void }).release(this.precomputed);
+  }
+}
+
+/** x - centroids[labels] row by row. */
+function residuals(x: Float32Array, labels: Int32Array, centroids: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < labels.length; i++) {
+    const c = labels[i] * d;
+    for (let j = 0; j < d; j++) out[i * d + j] = x[i * d + j] - centroids[c + j];
+  }
+  return out;
+}

@@ -1,0 +1,304 @@
+import { checkIds, checkInt, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
+import type { OPQ } from '../quantizers/OPQ.js';
+import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
+import type { SearchResult } from '../types.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import {
+  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, rerankRows, toCodeSpace,
+  type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
+} from './adc.js';
+import { emptyResult } from './FlatIndex.js';
+import { chunkRows } from './scan.js';
+
+export type PQIndexOptions = PQCommonOptions;
+export type { SearchOptions };
+
+// Codes scanned per block: every query of a chunk passes over a block while it is in L1/L2 (64 KiB of codes at m = 16).
+const SCAN_BLOCK = 4096;
+
+/**
+ * Exhaustive search over PQ codes with asymmetric distances (Faiss IndexPQ; with opq, IndexPreTransform(OPQ, PQ); with
+ * refine, IndexRefineFlat around it). One table f32[m][ksub] per query, then a scan that sums m table entries per
+ * code and keeps the top k in a bounded heap, in wasm.
+ *
+ * Storage (wasm memory, owned): codes u8[cap][codeSize] (packed as ProductQuantizer documents), user ids i32[cap],
+ * and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the quantizer is owned by the index.
+ */
+export class PQIndex extends Owned {
+  readonly d: number;
+  readonly m: number;
+  readonly nbits: number;
+  readonly metric: PQMetric;
+  readonly opq: boolean;
+  readonly refine: boolean;
+  private readonly common: PQCommon;
+  private q: ProductQuantizer | OPQ;
+  private n = 0;
+  private cap = 0;
+  private codesPtr = 0;
+  private idsPtr = 0;
+  private vecPtr = 0;
+  private idMap: Map<number, number> | null = null;
+
+  constructor(options: PQIndexOptions) {
+    const W = 'new PQIndex';
+    const c = checkPQCommon(W, checkOptions(W, options));
+    super(W);
+    this.common = c;
+    this.d = c.d;
+    this.m = c.m;
+    this.nbits = c.nbits;
+    this.metric = c.metric;
+    this.opq = c.opq;
+    this.refine = c.refine;
+    this.q = makeQuantizer(c);
+  }
+
+  /** The quantizer (ProductQuantizer or OPQ), owned by the index: do not dispose it yourself. */
+  get quantizer(): ProductQuantizer | OPQ {
+    this.alive('PQIndex.quantizer');
+    return this.q;
+  }
+
+  get isTrained(): boolean {
+    return this.q.isTrained;
+  }
+
+  get size(): number {
+    this.alive('PQIndex.size');
+    return this.n;
+  }
+
+  /** Bytes per vector: the code, plus 4 d with refine. */
+  get bytesPerVector(): number {
+    return this.q.codeSize + (this.refine ? 4 * this.d : 0);
+  }
+
+  /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
+  train(x: Float32Array): unknown {
+    const where = 'PQIndex.train';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    const ksub = 1 << this.nbits;
+    if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
+    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebook', raw(`size ${this.n}`), 'train before add (or a new index)');
+    return this.q.train(x);
+  }
+
+  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = 'PQIndex.add';
+    const eng = this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    if (ids !== undefined) {
+      checkIds(where, ids, n);
+      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
+    }
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained PQIndex'), 'train(x) first');
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
+    this.reserve(total, where);
+    const cs = this.q.codeSize;
+    eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
+    const idView = eng.i32(this.idsPtr, total);
+    if (ids) idView.set(ids, this.n);
+    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    if (this.refine) eng.f32(this.vecPtr + this.n * this.d * 4, n * this.d).set(x);
+    this.n = total;
+    this.idMap = null;
+  }
+
+  private reserve(total: number, where: string): void {
+    if (total <= this.cap) return;
+    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+    const cs = this.q.codeSize;
+    const need = cap * (cs + 4 + (this.refine ? this.d * 4 : 0));
+    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    const fresh: number[] = [];
+    try {
+      fresh.push(this.own(cap * cs + 4, where)); // + 4: the scan reads codes 4 bytes at a time
+      fresh.push(this.own(cap * 4, where));
+      if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
+    } catch (e) {
+      for (const p of fresh) this.release(p);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.n * cs);
+    mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
+    if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
+    this.release(this.codesPtr);
+    this.release(this.idsPtr);
+    this.release(this.vecPtr);
+    [this.codesPtr, this.idsPtr] = fresh;
+    this.vecPtr = this.refine ? fresh[2] : 0;
+    this.cap = cap;
+  }
+
+  /**
+   * The k nearest codes to each query (row-major Float32Array of nq * d), by asymmetric distance: squared L2 ascending
+   * ('l2') or inner product descending ('ip'), ties by insertion order. With `rerank: R` (refine indexes) the best
+   * max(R, k) candidates are re-scored with the original vectors and the distances returned are exact.
+   */
+  search(q: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
+    const where = 'PQIndex.search';
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    const o = checkOptions(where, options);
+    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained PQIndex'), 'train(x) first');
+    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    const qc = toCodeSpace(this.q, q, where);
+    const v = pqOf(this.q, where).kernelView(where);
+    const { d, m, nbits, ksubP, codeSize } = v;
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    const l2 = this.metric === 'l2';
+    const rerank = kk !== k || o.rerank !== undefined;
+    const block = Math.min(SCAN_BLOCK, this.n);
+    const rows = chunkRows(d * 8 + m * ksubP * 4 + kk * 12, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [qp, qo, tp, hd, hi, up, sp] = eng.scratch(
+        [c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4, rerank ? kk * 4 : 0], where,
+      );
+      eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
+      if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      // l2: table entries are squared distances; ip: negated inner products (the heaps keep the smallest)
+      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tp);
+      eng.abi.heapInit(hd, hi, c * kk);
+      for (let b0 = 0; b0 < this.n; b0 += block) {
+        const cnt = Math.min(block, this.n - b0);
+        let src = this.codesPtr + b0 * codeSize;
+        if (nbits !== 8) {
+          eng.abi.pqUnpack(src, cnt, m, nbits, up);
+          src = up;
+        }
+        for (let qi = 0; qi < c; qi++) {
+          eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * m * ksubP * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+        }
+      }
+      eng.abi.heapSortRows(hd, hi, c, kk);
+      if (rerank) {
+        rerankRows(eng, qo, c, d, this.vecPtr, hi, kk, k, this.metric, sp, ids, distances, q0);
+      } else {
+        eng.abi.heapFinalize(hd, c, k, 0, l2 ? 0 : 1);
+        distances.set(eng.f32(hd, c * k), q0 * k);
+        ids.set(eng.i32(hi, c * k), q0 * k);
+      }
+    }
+    const idView = eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    return { ids, distances };
+  }
+
+  /**
+   * Vectors by user id: the decoded codes (in the original space for OPQ), or the stored originals with refine.
+   * An id added twice gives its first vector.
+   */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = 'PQIndex.reconstruct';
+    const eng = this.alive(where);
+    if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');
+    if (!this.idMap) {
+      const map = new Map<number, number>();
+      const view = eng.i32(this.idsPtr, this.n);
+      for (let i = this.n - 1; i >= 0; i--) map.set(view[i], i);
+      this.idMap = map;
+    }
+    const pos = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const p = this.idMap.get(ids[i] as number);
+      if (p === undefined) fail('INVALID_OPTION', where, `ids[${i}] is not in the index`, ids[i], 'an id that was added');
+      pos[i] = p;
+    }
+    return this.reconstructPositions(pos);
+  }
+
+  private reconstructPositions(pos: Int32Array): Float32Array {
+    const eng = this.eng;
+    const d = this.d;
+    if (this.refine) {
+      const out = new Float32Array(pos.length * d);
+      for (let i = 0; i < pos.length; i++) out.set(eng.f32(this.vecPtr + pos[i] * d * 4, d), i * d);
+      return out;
+    }
+    const cs = this.q.codeSize;
+    const codes = new Uint8Array(pos.length * cs);
+    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.codesPtr + pos[i] * cs, cs), i * cs);
+    return this.q.decode(codes);
+  }
+
+  /** The index as bytes (kind PQIndex: the quantizer's sections, CODE u8[n][codeSize], IDS i32[n], VECS f32[n][d] with refine). */
+  save(): Uint8Array {
+    const eng = this.alive('PQIndex.save');
+    const sections: Section[] = [...this.q.sections()];
+    if (this.q.isTrained) {
+      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.q.codeSize) });
+      sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
+      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
+    }
+    return writeContainer('PQIndex', { ...this.q.params(), ...this.ownParams(), n: this.n }, sections);
+  }
+
+  private ownParams(): Record<string, number | string | boolean> {
+    const c = this.common;
+    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations };
+  }
+
+  /** Restores an index written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): PQIndex {
+    const where = 'PQIndex.load';
+    const c = readContainer(where, bytes, 'PQIndex');
+    const d = paramInt(where, c, 'd', 1, 1 << 14);
+    const m = paramInt(where, c, 'm', 1, d);
+    const nbits = paramInt(where, c, 'nbits', 1, 8);
+    const metric = paramString(where, c, 'metric', PQ_METRICS);
+    const opq = paramBool(where, c, 'opq');
+    const refine = paramBool(where, c, 'refine');
+    const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const seed = typeof c.params.indexSeed === 'number' ? (c.params.indexSeed as number) : 1234;
+    const opqIterations = typeof c.params.opqIterations === 'number' ? (c.params.opqIterations as number) : 50;
+    let index: PQIndex;
+    try {
+      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations });
+    } catch (e) {
+      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
+      throw e;
+    }
+    try {
+      const q = loadQuantizer(where, c, opq);
+      index.q.dispose();
+      index.q = q;
+      if (!q.isTrained) {
+        if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
+        return index;
+      }
+      const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
+      const ids = sectionI32(where, c, 'IDS ', n);
+      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+      const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
+      if (n > 0) {
+        index.reserve(n, where);
+        const eng = index.eng;
+        eng.u8(index.codesPtr, n * q.codeSize).set(codes);
+        eng.i32(index.idsPtr, n).set(ids);
+        if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
+        index.n = n;
+      }
+      return index;
+    } catch (e) {
+      index.dispose();
+      throw e;
+    }
+  }
+
+  override dispose(): void {
+    this.q.dispose();
+    super.dispose();
+  }
+}

@@ -1,0 +1,115 @@
+// Shared by the indexes that hold a product quantizer (PQIndex, IVFPQIndex): option checks, the quantizer they
+// build, and exact re-ranking of ADC candidates.
+import { checkBool, checkInt, checkOneOf, fail, raw } from '../errors.js';
+import type { Container } from '../io/format.js';
+import { OPQ } from '../quantizers/OPQ.js';
+import { ProductQuantizer, SEED_LIMIT, type PQKernelView } from '../quantizers/ProductQuantizer.js';
+import type { Engine } from '../wasm/engine.js';
+
+export type PQMetric = 'l2' | 'ip';
+export const PQ_METRICS: readonly PQMetric[] = ['l2', 'ip'];
+
+export interface PQCommonOptions {
+  d: number;
+  m: number;
+  nbits?: number;
+  /** 'l2' (default, squared Euclidean) or 'ip' (inner product, maximum inner-product search). */
+  metric?: PQMetric;
+  /** Learn an OPQ rotation in front of the PQ (Faiss "OPQm,..."): lower error on correlated data. Default false. */
+  opq?: boolean;
+  /** Also keep the original vectors (4 d bytes each) so that search can re-rank candidates exactly. Default false. */
+  refine?: boolean;
+  /** Seed of every training step. Default 1234. */
+  seed?: number;
+  /** OPQ alternating steps (only with opq: true). Default 50. */
+  opqIterations?: number;
+}
+
+export interface PQCommon {
+  d: number;
+  m: number;
+  nbits: number;
+  metric: PQMetric;
+  opq: boolean;
+  refine: boolean;
+  seed: number;
+  opqIterations: number;
+}
+
+export function checkPQCommon(where: string, o: Record<string, unknown>): PQCommon {
+  const d = checkInt(where, 'd', o.d, 1, 1 << 14);
+  const m = checkInt(where, 'm', o.m, 1, d);
+  if (d % m !== 0) fail('INVALID_OPTION', where, 'd must be a multiple of m', raw(`d = ${d}, m = ${m}`), 'm dividing d');
+  const nbits = checkInt(where, 'nbits', o.nbits ?? 8, 1, 8);
+  if (o.metric === 'cosine') fail('INVALID_OPTION', where, "metric 'cosine' is not supported by PQ indexes", o.metric, "'l2' or 'ip' (normalize vectors and queries, then use 'ip')");
+  const metric = checkOneOf(where, 'metric', o.metric ?? 'l2', PQ_METRICS);
+  const opq = checkBool(where, 'opq', o.opq ?? false);
+  const refine = checkBool(where, 'refine', o.refine ?? false);
+  const seed = checkInt(where, 'seed', o.seed ?? 1234, -SEED_LIMIT, SEED_LIMIT);
+  const opqIterations = checkInt(where, 'opqIterations', o.opqIterations ?? 50, 0, 100_000);
+  return { d, m, nbits, metric, opq, refine, seed, opqIterations };
+}
+
+/** The quantizer an index holds, from its options or its saved file. */
+export function makeQuantizer(c: PQCommon): ProductQuantizer | OPQ {
+  return c.opq
+    ? new OPQ({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations })
+    : new ProductQuantizer({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed });
+}
+
+export function loadQuantizer(where: string, c: Container, opq: boolean): ProductQuantizer | OPQ {
+  return opq ? OPQ.fromContainer(where, c) : ProductQuantizer.fromParams(where, c, 'CENT');
+}
+
+export function pqOf(q: ProductQuantizer | OPQ, where: string): ProductQuantizer {
+  return q instanceof OPQ ? q.pqFor(where) : q;
+}
+
+/** Queries in the quantizer's space (rotated by OPQ). */
+export function toCodeSpace(q: ProductQuantizer | OPQ, x: Float32Array, where: string): Float32Array {
+  return q instanceof OPQ ? q.rotate(x, where) : x;
+}
+
+export interface SearchOptions {
+  /** Re-rank this many ADC candidates exactly (needs refine: true); at least k are re-ranked. */
+  rerank?: number;
+}
+
+/** Candidates per query: k, or max(k, rerank) when re-ranking. */
+export function candidatesPerQuery(where: string, k: number, refine: boolean, rerank: unknown): number {
+  if (rerank === undefined) return k;
+  const r = checkInt(where, 'rerank', rerank, 1, 1 << 20);
+  if (!refine) fail('INVALID_OPTION', where, 'rerank needs the original vectors', raw(`rerank = ${r} on an index built with refine: false`), 'refine: true at construction');
+  return Math.max(k, r);
+}
+
+/**
+ * Exact re-ranking (Faiss IndexRefineFlat): for each of c queries (row-major at qPtr, original space), the kk candidate
+ * positions in hi (f32/i32 heap rows, sorted, -1 = empty) are re-scored against the stored vectors f32[n][d] at
+ * vecPtr, and the best k (ties by position) are written to ids / distances at row offset row0 (positions, not user
+ * ids; distances user-facing).
+ */
+export function rerankRows(
+  eng: Engine, qPtr: number, c: number, d: number, vecPtr: number, hi: number, kk: number, k: number, metric: PQMetric,
+  outPtr: number, ids: Int32Array, distances: Float32Array, row0: number,
+): void {
+  for (let qi = 0; qi < c; qi++) {
+    eng.abi.scoreRows(qPtr + qi * d * 4, vecPtr, hi + qi * kk * 4, kk, d, metric === 'l2' ? 0 : 1, outPtr);
+    const cand = eng.i32(hi + qi * kk * 4, kk);
+    const score = eng.f32(outPtr, kk);
+    const order = Array.from({ length: kk }, (_, i) => i).filter((i) => cand[i] >= 0);
+    order.sort((a, b) => score[a] - score[b] || cand[a] - cand[b]);
+    const base = (row0 + qi) * k;
+    for (let j = 0; j < k; j++) {
+      if (j < order.length) {
+        ids[base + j] = cand[order[j]];
+        distances[base + j] = metric === 'l2' ? score[order[j]] : 0 - score[order[j]];
+      } else {
+        ids[base + j] = -1;
+        distances[base + j] = metric === 'l2' ? Infinity : -Infinity;
+      }
+    }
+  }
+}
+
+export type { PQKernelView };
