@@ -1,14 +1,16 @@
 // `npm start`: the main job on an embedded default, no arguments, no network.
 // Seeded synthetic item embeddings (a Gaussian mixture, like the clustered tables two-tower and MF models produce) ->
-// k-means codebook -> a cluster-pruned search (an inverted file built from KMeans + FlatIndex) -> recall against
-// exact FlatIndex search, with sizes, timings and throughput.
-import { init, FlatIndex, KMeans, memoryStats } from '../dist/index.js';
+// a k-means codebook (standard VQ) -> product-quantized codes (PQ, 16 bytes per item) searched by asymmetric distance
+// -> an inverted file of PQ residual codes (IVF-PQ) with exact re-ranking -> recall against exact FlatIndex search,
+// with sizes, timings and throughput.
+import { init, FlatIndex, IVFPQIndex, KMeans, memoryStats, PQIndex } from '../dist/index.js';
 
 const N_ITEMS = 20_000;
 const N_USERS = 500;
 const D = 64;
 const K = 256; // codebook size: one byte per item
-const NPROBE = 16;
+const M = 16; // PQ sub-quantizers: 16 bytes per item
+const NLIST = 128;
 const TOPK = 10;
 
 function rng(seed) {
@@ -78,38 +80,6 @@ console.log(`\nk-means: k = ${K}, ${trained.iterations} iterations on ${trained.
 console.log(`  objective ${fmt(obj[0], 0)} -> ${fmt(obj[obj.length - 1], 0)}; per-component MSE ${fmt(mse, 4)} (data variance ${fmt(variance, 4)}, ${fmt(100 * (1 - mse / variance))} % explained)`);
 console.log(`  codebook: ${used}/${K} codes used, largest cluster ${Math.max(...sizes)} points; codes: 1 byte/item (${fmt(N_ITEMS / 1024)} KiB) + codebook ${fmt(centroids.byteLength / 1024)} KiB vs ${fmt(items.byteLength / 1024)} KiB raw`);
 
-// cluster-pruned search: items grouped by code, each group its own FlatIndex; a query scans its NPROBE nearest groups
-const coarse = new FlatIndex({ d: D });
-coarse.add(centroids);
-const lists = [];
-for (let c = 0; c < K; c++) {
-  const members = [];
-  for (let i = 0; i < N_ITEMS; i++) if (labels[i] === c) members.push(i);
-  const ids = Int32Array.from(members);
-  const vecs = new Float32Array(ids.length * D);
-  ids.forEach((id, j) => vecs.set(items.subarray(id * D, id * D + D), j * D));
-  const list = new FlatIndex({ d: D });
-  if (ids.length > 0) list.add(vecs, ids);
-  lists.push(list);
-}
-function prunedSearch(q, nprobe) {
-  const nq = q.length / D;
-  const probe = coarse.search(q, nprobe);
-  const out = new Int32Array(nq * TOPK);
-  for (let i = 0; i < nq; i++) {
-    const qi = q.subarray(i * D, (i + 1) * D);
-    const cand = [];
-    for (let p = 0; p < nprobe; p++) {
-      const list = lists[probe.ids[i * nprobe + p]];
-      if (list.size === 0) continue;
-      const res = list.search(qi, TOPK);
-      for (let j = 0; j < TOPK; j++) if (res.ids[j] >= 0) cand.push([res.distances[j], res.ids[j]]);
-    }
-    cand.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (let j = 0; j < TOPK; j++) out[i * TOPK + j] = j < cand.length ? cand[j][1] : -1;
-  }
-  return out;
-}
 function recall(found) {
   let hit = 0;
   for (let i = 0; i < N_USERS; i++) {
@@ -118,23 +88,58 @@ function recall(found) {
   }
   return hit / (N_USERS * TOPK);
 }
+function reconstructionMse(decoded) {
+  let s = 0;
+  for (let i = 0; i < decoded.length; i++) s += (decoded[i] - items[i]) ** 2;
+  return s / N_ITEMS / D;
+}
+const row = (name, rec, qps, bytes) => console.log(`  ${name.padEnd(34)} ${fmt(rec, 3)}      ${fmt(qps, 0).padStart(7)}   ${bytes}`);
+const timed = (fn) => {
+  fn(users.subarray(0, 8 * D)); // warm-up
+  const t = performance.now();
+  const res = fn(users);
+  return { res, qps: N_USERS / (ms(t) / 1000) };
+};
+
+// product quantization: m = 16 sub-spaces of 4 components, 256 codewords each
+const pq = new PQIndex({ d: D, m: M, nbits: 8, metric: 'l2' });
+t0 = performance.now();
+const pqTrain = pq.train(items);
+const pqTrainMs = ms(t0);
+t0 = performance.now();
+pq.add(items);
+const pqAddMs = ms(t0);
+const pqMse = reconstructionMse(pq.reconstruct(Int32Array.from({ length: N_ITEMS }, (_, i) => i)));
+console.log(`\nproduct quantizer: m = ${M} x 8 bits, trained in ${fmt(pqTrainMs, 0)} ms on ${pqTrain.nTrain.toLocaleString()} items, ${N_ITEMS.toLocaleString()} items encoded in ${fmt(pqAddMs, 0)} ms`);
+console.log(`  per-component MSE ${fmt(pqMse, 4)} (${fmt(100 * (1 - pqMse / variance))} % explained) in ${M} bytes/item: ${fmt(N_ITEMS * M / 1024)} KiB of codes vs ${fmt(items.byteLength / 1024)} KiB raw (${fmt(items.byteLength / (N_ITEMS * M), 0)}x smaller)`);
+
+// IVF-PQ: NLIST k-means cells, residual PQ codes, the original vectors kept for exact re-ranking
+const ivf = new IVFPQIndex({ d: D, nlist: NLIST, m: M, nbits: 8, metric: 'l2', refine: true });
+t0 = performance.now();
+ivf.train(items);
+ivf.add(items);
+const ivfMs = ms(t0);
+console.log(`IVF-PQ: nlist = ${NLIST}, trained and filled in ${fmt(ivfMs, 0)} ms; list sizes ${Math.min(...ivf.listSizes)}..${Math.max(...ivf.listSizes)}`);
 
 console.log(`\nsearch: top-${TOPK} for ${N_USERS} users (squared L2)`);
-console.log(`  method                      recall@${TOPK}   QPS`);
-console.log(`  exact FlatIndex             ${fmt(1, 3)}      ${fmt(N_USERS / (exactMs / 1000), 0)}`);
-for (const nprobe of [1, 4, NPROBE]) {
-  prunedSearch(users.subarray(0, 8 * D), nprobe); // warm-up
-  t0 = performance.now();
-  const found = prunedSearch(users, nprobe);
-  const dt = ms(t0);
-  console.log(`  k-means pruned, nprobe=${String(nprobe).padEnd(3)}  ${fmt(recall(found), 3)}      ${fmt(N_USERS / (dt / 1000), 0)}`);
+console.log(`  method                             recall@${TOPK}   QPS       bytes/item`);
+row('exact FlatIndex', 1, N_USERS / (exactMs / 1000), D * 4);
+const pqRun = timed((q) => pq.search(q, TOPK));
+row('PQ, asymmetric distance scan', recall(pqRun.res.ids), pqRun.qps, M);
+for (const nprobe of [1, 4, 16]) {
+  const run = timed((q) => ivf.search(q, TOPK, { nprobe }));
+  row(`IVF-PQ, nprobe = ${nprobe}`, recall(run.res.ids), run.qps, `${ivf.codeSize + 4} *`);
 }
+for (const nprobe of [4, 16]) {
+  const run = timed((q) => ivf.search(q, TOPK, { nprobe, rerank: 100 }));
+  row(`IVF-PQ, nprobe = ${nprobe}, rerank 100`, recall(run.res.ids), run.qps, ivf.bytesPerVector);
+}
+console.log(`  * code + list position; this index also keeps the originals (refine: true) for the rerank rows`);
 
+const saved = ivf.save();
+console.log(`\nIVF-PQ saved: ${fmt(saved.byteLength / 2 ** 20, 2)} MiB (versioned, checksummed; IVFPQIndex.load(bytes) restores it)`);
 const m = memoryStats();
-console.log(`\nwasm memory: ${fmt(m.memoryBytes / 2 ** 20)} MiB reserved, ${fmt(m.liveBytes / 2 ** 20)} MiB live in ${m.liveAllocations} buffers`);
-for (const l of lists) l.dispose();
-coarse.dispose();
-km.dispose();
-exact.dispose();
+console.log(`wasm memory: ${fmt(m.memoryBytes / 2 ** 20)} MiB reserved, ${fmt(m.liveBytes / 2 ** 20)} MiB live in ${m.liveAllocations} buffers`);
+for (const o of [ivf, pq, km, exact]) o.dispose();
 const after = memoryStats();
 console.log(`after dispose(): ${fmt(after.liveBytes / 1024)} KiB live in ${after.liveAllocations} buffers (the reusable scratch block)`);
