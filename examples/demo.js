@@ -128,13 +128,13 @@ const pqRun = timed((q) => pq.search(q, TOPK));
 row('PQ, asymmetric distance scan', recall(pqRun.res.ids), pqRun.qps, M);
 for (const nprobe of [1, 4, 16]) {
   const run = timed((q) => ivf.search(q, TOPK, { nprobe }));
-  row(`IVF-PQ, nprobe = ${nprobe}`, recall(run.res.ids), run.qps, `${ivf.codeSize + 4} *`);
+  row(`IVF-PQ, nprobe = ${nprobe}`, recall(run.res.ids), run.qps, `${ivf.codeSize + 8} *`);
 }
 for (const nprobe of [4, 16]) {
   const run = timed((q) => ivf.search(q, TOPK, { nprobe, rerank: 100 }));
   row(`IVF-PQ, nprobe = ${nprobe}, rerank 100`, recall(run.res.ids), run.qps, ivf.bytesPerVector);
 }
-console.log(`  * code + list position; this index also keeps the originals (refine: true) for the rerank rows`);
+console.log(`  * code + list position + id; this index also keeps the originals (refine: true) for the rerank rows`);
 
 const saved = ivf.save();
 console.log(`\nIVF-PQ saved: ${fmt(saved.byteLength / 2 ** 20, 2)} MiB (versioned, checksummed; IVFPQIndex.load(bytes) restores it)`);

@@ -26,7 +26,7 @@ const DIMS = [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 64, 100, 128];
 const KSUBS = [2, 4, 16, 256];
 const COUNTS = [1, 3, 7, 13];
 /** Numbers of sub-quantizers for the kernels that only see m (ADC sums): every m % 4, small and large. */
-const SCAN_MS = [1, 2, 3, 4, 5, 7, 8, 11, 16, 17, 33, 64, 100, 128];
+const SCAN_MS = [1, 2, 3, 4, 5, 7, 8, 11, 12, 16, 17, 32, 33, 64, 100, 128]; // 8, 16, 32 at ksub 256: the unrolled static-table scans
 const REL_TOL = 1e-5;
 
 /** The m tried for dimension d: its divisors up to 17 (m = 1, 2, 3, 4, 5, 7, 8, 11, 16, 17 where they divide) and d. */

@@ -15,8 +15,10 @@ import { chunkRows } from './scan.js';
 export type PQIndexOptions = PQCommonOptions;
 export type { SearchOptions };
 
-// Codes scanned per block: every query of a chunk passes over a block while it is in L1/L2 (64 KiB of codes at m = 16).
-const SCAN_BLOCK = 4096;
+// Bytes of distance tables (a group of queries) and of codes (a block) kept in cache while the group scans the block:
+// together half of a 1 MiB L2, so that neither the tables (16 KiB per query at m = 16) nor the codes are reloaded
+// from memory for every query.
+const CACHE_BUDGET = 256 * 1024;
 
 /**
  * Exhaustive search over PQ codes with asymmetric distances (Faiss IndexPQ; with opq, IndexPreTransform(OPQ, PQ); with
@@ -71,9 +73,9 @@ export class PQIndex extends Owned {
     return this.n;
   }
 
-  /** Bytes per vector: the code, plus 4 d with refine. */
+  /** Bytes per vector: the code and the user id (4), plus 4 d with refine. */
   get bytesPerVector(): number {
-    return this.q.codeSize + (this.refine ? 4 * this.d : 0);
+    return this.q.codeSize + 4 + (this.refine ? 4 * this.d : 0);
   }
 
   /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
@@ -159,32 +161,43 @@ export class PQIndex extends Owned {
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
     const rerank = kk !== k || o.rerank !== undefined;
-    const block = Math.min(SCAN_BLOCK, this.n);
+    // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each
+    const group = Math.max(1, Math.floor(CACHE_BUDGET / (m * ksubP * 4)));
+    const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.n);
     const rows = chunkRows(d * 8 + m * ksubP * 4 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, qo, tp, hd, hi, up, sp] = eng.scratch(
-        [c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4, rerank ? kk * 4 : 0], where,
+      const [qp, qo, tp, hd, hi, up, sp, rd, ri] = eng.scratch(
+        [
+          c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
+          rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
+        ], where,
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // l2: table entries are squared distances; ip: negated inner products (the heaps keep the smallest)
       eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tp);
       eng.abi.heapInit(hd, hi, c * kk);
-      for (let b0 = 0; b0 < this.n; b0 += block) {
-        const cnt = Math.min(block, this.n - b0);
-        let src = this.codesPtr + b0 * codeSize;
-        if (nbits !== 8) {
-          eng.abi.pqUnpack(src, cnt, m, nbits, up);
-          src = up;
-        }
-        for (let qi = 0; qi < c; qi++) {
-          eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * m * ksubP * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+      // groups of queries whose tables stay in L2 pass together over blocks of codes that stay in L2
+      for (let g0 = 0; g0 < c; g0 += group) {
+        const g1 = Math.min(c, g0 + group);
+        for (let b0 = 0; b0 < this.n; b0 += block) {
+          const cnt = Math.min(block, this.n - b0);
+          let src = this.codesPtr + b0 * codeSize;
+          if (nbits !== 8) {
+            eng.abi.pqUnpack(src, cnt, m, nbits, up);
+            src = up;
+          }
+          for (let qi = g0; qi < g1; qi++) {
+            eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * m * ksubP * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          }
         }
       }
       eng.abi.heapSortRows(hd, hi, c, kk);
       if (rerank) {
-        rerankRows(eng, qo, c, d, this.vecPtr, hi, kk, k, this.metric, sp, ids, distances, q0);
+        rerankRows(eng, qo, c, d, this.vecPtr, hi, kk, k, this.metric, sp, rd, ri);
+        distances.set(eng.f32(rd, c * k), q0 * k);
+        ids.set(eng.i32(ri, c * k), q0 * k);
       } else {
         eng.abi.heapFinalize(hd, c, k, 0, l2 ? 0 : 1);
         distances.set(eng.f32(hd, c * k), q0 * k);

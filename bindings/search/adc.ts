@@ -84,32 +84,24 @@ export function candidatesPerQuery(where: string, k: number, refine: boolean, re
 }
 
 /**
- * Exact re-ranking (Faiss IndexRefineFlat): for each of c queries (row-major at qPtr, original space), the kk candidate
- * positions in hi (f32/i32 heap rows, sorted, -1 = empty) are re-scored against the stored vectors f32[n][d] at
- * vecPtr, and the best k (ties by position) are written to ids / distances at row offset row0 (positions, not user
- * ids; distances user-facing).
+ * Exact re-ranking (Faiss IndexRefineFlat), all in wasm: for each of c queries (row-major at qPtr, original space), the
+ * kk candidate positions in the heap rows hi (i32[c][kk], -1 = empty) are re-scored against the stored vectors
+ * f32[n][d] at vecPtr (scores into scorePtr: f32[kk]), and the best k (ties by position) go to heaps rd / ri
+ * (f32 / i32 [c][k]), sorted and finalized to user-facing distances; ids stay positions.
  */
 export function rerankRows(
   eng: Engine, qPtr: number, c: number, d: number, vecPtr: number, hi: number, kk: number, k: number, metric: PQMetric,
-  outPtr: number, ids: Int32Array, distances: Float32Array, row0: number,
+  scorePtr: number, rd: number, ri: number,
 ): void {
+  const abi = eng.abi;
+  abi.heapInit(rd, ri, c * k);
   for (let qi = 0; qi < c; qi++) {
-    eng.abi.scoreRows(qPtr + qi * d * 4, vecPtr, hi + qi * kk * 4, kk, d, metric === 'l2' ? 0 : 1, outPtr);
-    const cand = eng.i32(hi + qi * kk * 4, kk);
-    const score = eng.f32(outPtr, kk);
-    const order = Array.from({ length: kk }, (_, i) => i).filter((i) => cand[i] >= 0);
-    order.sort((a, b) => score[a] - score[b] || cand[a] - cand[b]);
-    const base = (row0 + qi) * k;
-    for (let j = 0; j < k; j++) {
-      if (j < order.length) {
-        ids[base + j] = cand[order[j]];
-        distances[base + j] = metric === 'l2' ? score[order[j]] : 0 - score[order[j]];
-      } else {
-        ids[base + j] = -1;
-        distances[base + j] = metric === 'l2' ? Infinity : -Infinity;
-      }
-    }
+    const cand = hi + qi * kk * 4;
+    abi.scoreRows(qPtr + qi * d * 4, vecPtr, cand, kk, d, metric === 'l2' ? 0 : 1, scorePtr);
+    abi.heapPushMany(rd + qi * k * 4, ri + qi * k * 4, k, scorePtr, cand, kk);
   }
+  abi.heapSortRows(rd, ri, c, k);
+  abi.heapFinalize(rd, c, k, 0, metric === 'l2' ? 0 : 1);
 }
 
 export type { PQKernelView };

@@ -261,6 +261,15 @@ export class Engine {
       abi.pqDistances(codes, n, m, ksubP, tab2, 0, out);
       abi.scoreRows(x, x, idx, k, d, r % 2, out);
     }
+    // the unrolled 8-bit scans (m = 8, 16, 32 at 256 codewords) over the bytes of x as codes
+    const [tab256] = this.scratch([32 * 256 * 4], 'init');
+    this.f32(tab256, 32 * 256).fill(0.5);
+    for (let r = 0; r < 20; r++) {
+      for (const mm of [8, 16, 32]) {
+        abi.heapInit(hd, hi, k);
+        abi.pqScan(x, Math.floor((n * d * 4) / mm), mm, 256, tab256, 0, k, hd, hi, 0, 0);
+      }
+    }
   }
 
   /** Gives the scratch block back (after a very large one-off call). */
