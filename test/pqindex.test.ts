@@ -150,6 +150,32 @@ describe('PQIndex', () => {
     expect(r.distances[4]).toBe(Infinity);
   });
 
+  it('ids cost nothing until add() is given some; then earlier vectors keep their positions as ids', () => {
+    const d = 8;
+    const x = floatVectors(300, d, 5);
+    const index = track(new PQIndex({ d, m: 4, nbits: 8 }));
+    index.train(x);
+    index.add(x.subarray(0, 100 * d));
+    expect(index.bytesPerVector).toBe(4);
+    const seven = index.reconstruct([7]);
+    index.add(x.subarray(100 * d, 200 * d), Int32Array.from({ length: 100 }, (_, i) => 50_000 + i));
+    expect(index.bytesPerVector).toBe(8);
+    expect(index.reconstruct([7])).toEqual(seven);
+    expect(() => index.reconstruct([150])).toThrow(/not in the index/);
+    const after = index.search(x.subarray(0, 3 * d), 5);
+    for (const id of after.ids) expect(id < 100 || (id >= 50_000 && id < 50_100)).toBe(true);
+    index.add(x.subarray(200 * d)); // implicit ids continue with the positions
+    expect(Array.from(index.search(x.subarray(250 * d, 251 * d), 1).ids)).toEqual([250]);
+    const back = track(PQIndex.load(index.save()));
+    expect(back.search(x, 5)).toEqual(index.search(x, 5));
+    const plain = track(new PQIndex({ d, m: 4, nbits: 8 }));
+    plain.train(x);
+    plain.add(x);
+    const plainBack = track(PQIndex.load(plain.save()));
+    expect(plainBack.bytesPerVector).toBe(4);
+    expect(plainBack.search(x, 5)).toEqual(plain.search(x, 5));
+  });
+
   it('with opq: same contract over its reconstructions, and lower error than plain PQ on correlated data', () => {
     const d = 16;
     const base = floatVectors(2000, d, 12);

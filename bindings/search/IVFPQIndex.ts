@@ -325,7 +325,6 @@ export class IVFPQIndex extends Owned {
     const v = t.pq.kernelView(where);
     const { m, nbits, ksubP, codeSize } = v;
     const tsize = m * ksubP;
-    const direct = ksubP === 256 && (m === 8 || m === 16 || m === 32);
     const l2 = this.metric === 'l2';
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
@@ -335,15 +334,12 @@ export class IVFPQIndex extends Owned {
     const rows = chunkRows(d * 8 + tsize * 4 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, qo, t3, tlScratch, rq, hd, hi, up, sp, rd, ri] = eng.scratch(
+      const [qp, qo, t3, tl, rq, hd, hi, up, sp, rd, ri] = eng.scratch(
         [
           c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
           rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
         ], where,
       );
-      // per-list tables are built where the scan reads them: in the kernel's static table for the unrolled 8-bit shapes
-      // (no copy per list), in scratch otherwise
-      const tl = direct ? eng.abi.pqScanTable() : tlScratch;
       eng.f32(qp, c * d).set(qr.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip)
@@ -352,7 +348,6 @@ export class IVFPQIndex extends Owned {
       for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
         const hiq = hi + qi * kk * 4;
-        if (!l2 && direct) new Uint8Array(eng.abi.memory.buffer).copyWithin(tl, t3 + qi * tsize * 4, t3 + (qi + 1) * tsize * 4);
         for (let p = 0; p < nprobe; p++) {
           const at = (q0 + qi) * nprobe + p;
           const l = coarse.ids[at];
@@ -373,7 +368,6 @@ export class IVFPQIndex extends Owned {
             table = tl;
           } else {
             bias = 0 - coarse.distances[at]; // -<q, c>: the query-centroid term, added back
-            if (direct) table = tl;
           }
           this.scanList(v, l, table, bias, kk, hdq, hiq, up, block, nbits, codeSize);
         }

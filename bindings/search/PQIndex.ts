@@ -25,8 +25,9 @@ const CACHE_BUDGET = 256 * 1024;
  * refine, IndexRefineFlat around it). One table f32[m][ksub] per query, then a scan that sums m table entries per
  * code and keeps the top k in a bounded heap, in wasm.
  *
- * Storage (wasm memory, owned): codes u8[cap][codeSize] (packed as ProductQuantizer documents), user ids i32[cap],
- * and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the quantizer is owned by the index.
+ * Storage (wasm memory, owned): codes u8[cap][codeSize] (packed as ProductQuantizer documents), user ids i32[cap]
+ * once add() is given ids (before that, ids are positions and cost nothing), and with refine the original vectors
+ * f32[cap][d]. Capacity grows by 1.5x; the quantizer is owned by the index.
  */
 export class PQIndex extends Owned {
   readonly d: number;
@@ -40,7 +41,9 @@ export class PQIndex extends Owned {
   private n = 0;
   private cap = 0;
   private codesPtr = 0;
+  // user ids i32[cap], allocated only once an add() passes ids: until then the id of position i is i (no 4 bytes/vector)
   private idsPtr = 0;
+  private explicitIds = false;
   private vecPtr = 0;
   private idMap: Map<number, number> | null = null;
 
@@ -73,9 +76,9 @@ export class PQIndex extends Owned {
     return this.n;
   }
 
-  /** Bytes per vector: the code and the user id (4), plus 4 d with refine. */
+  /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
   get bytesPerVector(): number {
-    return this.q.codeSize + 4 + (this.refine ? 4 * this.d : 0);
+    return this.q.codeSize + (this.explicitIds ? 4 : 0) + (this.refine ? 4 * this.d : 0);
   }
 
   /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
@@ -102,27 +105,30 @@ export class PQIndex extends Owned {
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
-    this.reserve(total, where);
+    this.reserve(total, where, this.explicitIds || ids !== undefined);
     const cs = this.q.codeSize;
     eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
-    const idView = eng.i32(this.idsPtr, total);
-    if (ids) idView.set(ids, this.n);
-    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    if (this.explicitIds) {
+      const idView = eng.i32(this.idsPtr, total);
+      if (ids) idView.set(ids, this.n);
+      else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    }
     if (this.refine) eng.f32(this.vecPtr + this.n * this.d * 4, n * this.d).set(x);
     this.n = total;
     this.idMap = null;
   }
 
-  private reserve(total: number, where: string): void {
-    if (total <= this.cap) return;
-    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+  /** Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first time). */
+  private reserve(total: number, where: string, withIds: boolean): void {
+    if (total <= this.cap && withIds === this.explicitIds) return;
+    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const cs = this.q.codeSize;
-    const need = cap * (cs + 4 + (this.refine ? this.d * 4 : 0));
+    const need = cap * (cs + (withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     const fresh: number[] = [];
     try {
-      fresh.push(this.own(cap * cs + 4, where)); // + 4: the scan reads codes 4 bytes at a time
-      fresh.push(this.own(cap * 4, where));
+      fresh.push(this.own(cap * cs, where));
+      fresh.push(withIds ? this.own(cap * 4, where) : 0);
       if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
     } catch (e) {
       for (const p of fresh) this.release(p);
@@ -130,7 +136,8 @@ export class PQIndex extends Owned {
     }
     const mem = new Uint8Array(this.eng.abi.memory.buffer);
     mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.n * cs);
-    mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
+    if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
+    else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
     if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
     this.release(this.codesPtr);
     this.release(this.idsPtr);
@@ -138,6 +145,7 @@ export class PQIndex extends Owned {
     [this.codesPtr, this.idsPtr] = fresh;
     this.vecPtr = this.refine ? fresh[2] : 0;
     this.cap = cap;
+    this.explicitIds = withIds;
   }
 
   /**
@@ -204,8 +212,10 @@ export class PQIndex extends Owned {
         ids.set(eng.i32(hi, c * k), q0 * k);
       }
     }
-    const idView = eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    if (this.explicitIds) {
+      const idView = eng.i32(this.idsPtr, this.n);
+      for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    }
     return { ids, distances };
   }
 
@@ -217,7 +227,7 @@ export class PQIndex extends Owned {
     const where = 'PQIndex.reconstruct';
     const eng = this.alive(where);
     if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');
-    if (!this.idMap) {
+    if (!this.idMap && this.explicitIds) {
       const map = new Map<number, number>();
       const view = eng.i32(this.idsPtr, this.n);
       for (let i = this.n - 1; i >= 0; i--) map.set(view[i], i);
@@ -225,7 +235,8 @@ export class PQIndex extends Owned {
     }
     const pos = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
-      const p = this.idMap.get(ids[i] as number);
+      const id = ids[i] as number;
+      const p = this.idMap ? this.idMap.get(id) : Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined;
       if (p === undefined) fail('INVALID_OPTION', where, `ids[${i}] is not in the index`, ids[i], 'an id that was added');
       pos[i] = p;
     }
@@ -246,16 +257,19 @@ export class PQIndex extends Owned {
     return this.q.decode(codes);
   }
 
-  /** The index as bytes (kind PQIndex: the quantizer's sections, CODE u8[n][codeSize], IDS i32[n], VECS f32[n][d] with refine). */
+  /**
+   * The index as bytes (kind PQIndex: the quantizer's sections, CODE u8[n][codeSize], IDS i32[n] when add() was given
+   * ids (else the ids are the positions), VECS f32[n][d] with refine).
+   */
   save(): Uint8Array {
     const eng = this.alive('PQIndex.save');
     const sections: Section[] = [...this.q.sections()];
     if (this.q.isTrained) {
       sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.q.codeSize) });
-      sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
+      if (this.explicitIds) sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
       if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
     }
-    return writeContainer('PQIndex', { ...this.q.params(), ...this.ownParams(), n: this.n }, sections);
+    return writeContainer('PQIndex', { ...this.q.params(), ...this.ownParams(), n: this.n, explicitIds: this.explicitIds }, sections);
   }
 
   private ownParams(): Record<string, number | string | boolean> {
@@ -292,14 +306,15 @@ export class PQIndex extends Owned {
         return index;
       }
       const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
-      const ids = sectionI32(where, c, 'IDS ', n);
-      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+      const explicitIds = paramBool(where, c, 'explicitIds');
+      const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
+      if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
       const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
       if (n > 0) {
-        index.reserve(n, where);
+        index.reserve(n, where, ids !== null);
         const eng = index.eng;
         eng.u8(index.codesPtr, n * q.codeSize).set(codes);
-        eng.i32(index.idsPtr, n).set(ids);
+        if (ids) eng.i32(index.idsPtr, n).set(ids);
         if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
         index.n = n;
       }

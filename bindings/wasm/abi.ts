@@ -69,7 +69,6 @@ export interface Abi {
     codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, k: number, hd: number, hi: number,
     idsPtr: number, idBase: number,
   ): void;
-  pqScanTable(): number;
   pqDistances(codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, outPtr: number): void;
   pqPack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
   pqUnpack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
@@ -82,7 +81,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
-  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScanTable', 'pqDistances', 'pqPack', 'pqUnpack',
+  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqDistances', 'pqPack', 'pqUnpack',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
