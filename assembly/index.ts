@@ -9,7 +9,7 @@ export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32,
   l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyLower, centroidShift,
 } from './kernels/kmeans';
-export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqDistances, pqPack, pqUnpack } from './kernels/pq';
+export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqScan4, pqInterleave4, pqDistances, pqPack, pqUnpack } from './kernels/pq';
 
 /** 1 in the relaxed-SIMD build, 0 in the plain SIMD build: lets a caller-supplied module say which it is. */
 export function buildFlavor(): i32 {

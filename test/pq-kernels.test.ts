@@ -550,6 +550,33 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
+    it.each([4, 8, 12, 16, 20, 32, 64])('pqScan4 (four queries over interleaved tables) gives the bits of four pqScan calls, m = %i', (m) => {
+      for (const kind of ['int', 'float'] as const) {
+        for (const n of [1, 7, 101]) {
+          for (const k of [1, 5, n + 3]) {
+            const t = randomTables(4, m, 256, 97000 + m * 10 + n, kind, 0, 3);
+            const codes = randomCodes(n, m, 256, 98000 + m * 10 + n);
+            const cp = mem.put(codes);
+            const tp = mem.put(t);
+            const t4 = mem.alloc(4 * m * 256 * 4);
+            abi.pqInterleave4(tp, m * 256, t4);
+            // the interleaved layout: entry (j, c) of query q at ((j * 256 + c) * 4 + q)
+            const il = mem.f32(t4, 4 * m * 256);
+            for (let e = 0; e < m * 256; e += 97) for (let q = 0; q < 4; q++) expect(Object.is(il[e * 4 + q], t[q * m * 256 + e])).toBe(true);
+            const hd = mem.alloc(4 * k * 4);
+            const hi = mem.alloc(4 * k * 4);
+            abi.heapInit(hd, hi, 4 * k);
+            abi.pqScan4(cp, n, m, t4, k, hd, hi, 500);
+            abi.heapSortRows(hd, hi, 4, k);
+            const want = kernelScan(cp, n, m, 256, tp, 4, 0, k, 0, 500);
+            const what = `pqScan4 ${kind} m=${m} n=${n} k=${k}`;
+            expect(exactMismatch(mem.i32(hi, 4 * k), want.ids, `${what} ids`)).toBeNull();
+            expect(exactMismatch(mem.f32(hd, 4 * k), want.dist, `${what} dist`)).toBeNull();
+          }
+        }
+      }
+    });
+
     it.each(SCAN_MS)('pqScan on float tables: the exact top-k of pqDistances\' sums, within 1e-5 of the reference, m = %i', (m) => {
       let separatedSeen = 0;
       for (const ksub of KSUBS) {

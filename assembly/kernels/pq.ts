@@ -229,6 +229,68 @@ export function pqScan(
   }
 }
 
+/**
+ * ADC scan of four queries at once over the same codes (8-bit codes, m % 4 == 0): their tables interleaved as
+ * t4Ptr: f32[m][256][4] (pqInterleave4), so one v128 load fetches the entry of a code byte for all four queries and
+ * one add accumulates it: a quarter of the loads and adds of four single-query scans. The four heaps are rows
+ * 0..3 of (hd, hi) (k each); ids are idBase + i. Each query's sum has the order of pqScan, so the distances are the
+ * same bits.
+ */
+export function pqScan4(codesPtr: usize, n: u32, m: u32, t4Ptr: usize, k: u32, hd: usize, hi: usize, idBase: i32): void {
+  const rowBytes = <usize>k << 2;
+  let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+  let code = codesPtr;
+  for (let i: u32 = 0; i < n; i++, code += m) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    if (m == 16) {
+      const t4 = t4Ptr;
+      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code) << 4)));
+      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 1) << 4), 4096));
+      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 2) << 4), 8192));
+      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 3) << 4), 12288));
+      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 4) << 4), 16384));
+      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 5) << 4), 20480));
+      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 6) << 4), 24576));
+      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 7) << 4), 28672));
+      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 8) << 4), 32768));
+      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 9) << 4), 36864));
+      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 10) << 4), 40960));
+      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 11) << 4), 45056));
+      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 12) << 4), 49152));
+      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 13) << 4), 53248));
+      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 14) << 4), 57344));
+      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 15) << 4), 61440));
+    } else {
+      let t4 = t4Ptr;
+      for (let j: u32 = 0; j < m; j += 4, t4 += 16384) {
+        a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code + j) << 4)));
+        a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code + j, 1) << 4), 4096));
+        a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code + j, 2) << 4), 8192));
+        a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code + j, 3) << 4), 12288));
+      }
+    }
+    const dist = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    if (v128.any_true(f32x4.le(dist, thr))) {
+      // rare once the heaps fill: offer each query's distance, then refresh the thresholds
+      const id = idBase + <i32>i;
+      heapPush(hd, hi, k, f32x4.extract_lane(dist, 0), id);
+      heapPush(hd + rowBytes, hi + rowBytes, k, f32x4.extract_lane(dist, 1), id);
+      heapPush(hd + 2 * rowBytes, hi + 2 * rowBytes, k, f32x4.extract_lane(dist, 2), id);
+      heapPush(hd + 3 * rowBytes, hi + 3 * rowBytes, k, f32x4.extract_lane(dist, 3), id);
+      thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+    }
+  }
+}
+
+/** Interleaves the tables of four queries, tPtr: f32[4][count] -> outPtr: f32[count][4] (the layout pqScan4 reads). */
+export function pqInterleave4(tPtr: usize, count: u32, outPtr: usize): void {
+  const stride = <usize>count << 2;
+  for (let c: u32 = 0; c < count; c++) {
+    const src = tPtr + (<usize>c << 2);
+    v128.store(outPtr + (<usize>c << 4), f32x4(load<f32>(src), load<f32>(src + stride), load<f32>(src + 2 * stride), load<f32>(src + 3 * stride)));
+  }
+}
+
 // ADC sum of one code: four partial sums break the add chain. With 8-bit codes the table rows are 1 KiB apart, a
 // constant folded into the loads' immediate offsets; m = 8, 16 and 32 (the common shapes) are fully unrolled: per
 // sub-quantizer one byte load, one shift, one add and one table load. (Copying the table to a static address to drop

@@ -169,15 +169,18 @@ export class PQIndex extends Owned {
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
     const rerank = kk !== k || o.rerank !== undefined;
-    // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each
-    const group = Math.max(1, Math.floor(CACHE_BUDGET / (m * ksubP * 4)));
+    // 8-bit codes with m % 4 == 0 scan four queries per pass over interleaved tables (pqScan4)
+    const quadScan = ksubP === 256 && m % 4 === 0;
+    // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
+    const group = Math.max(4, Math.floor(CACHE_BUDGET / (m * ksubP * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.n);
     const rows = chunkRows(d * 8 + m * ksubP * 4 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, qo, tp, hd, hi, up, sp, rd, ri] = eng.scratch(
+      const quads = quadScan ? Math.floor(c / 4) : 0;
+      const [qp, qo, tp, t4, hd, hi, up, sp, rd, ri] = eng.scratch(
         [
-          c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
+          c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, quads * 4 * m * ksubP * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
           rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
         ], where,
       );
@@ -185,6 +188,8 @@ export class PQIndex extends Owned {
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // l2: table entries are squared distances; ip: negated inner products (the heaps keep the smallest)
       eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tp);
+      const tsize = m * ksubP;
+      for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       // groups of queries whose tables stay in L2 pass together over blocks of codes that stay in L2
       for (let g0 = 0; g0 < c; g0 += group) {
@@ -196,9 +201,12 @@ export class PQIndex extends Owned {
             eng.abi.pqUnpack(src, cnt, m, nbits, up);
             src = up;
           }
-          for (let qi = g0; qi < g1; qi++) {
-            eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * m * ksubP * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          let qi = g0;
+          // four queries per pass where the interleaved tables exist (quad-aligned within the chunk)
+          for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) {
+            eng.abi.pqScan4(src, cnt, m, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
           }
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
       eng.abi.heapSortRows(hd, hi, c, kk);

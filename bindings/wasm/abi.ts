@@ -69,6 +69,8 @@ export interface Abi {
     codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, k: number, hd: number, hi: number,
     idsPtr: number, idBase: number,
   ): void;
+  pqScan4(codesPtr: number, n: number, m: number, t4Ptr: number, k: number, hd: number, hi: number, idBase: number): void;
+  pqInterleave4(tPtr: number, count: number, outPtr: number): void;
   pqDistances(codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, outPtr: number): void;
   pqPack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
   pqUnpack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
@@ -81,7 +83,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
-  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqDistances', 'pqPack', 'pqUnpack',
+  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */

@@ -238,16 +238,29 @@ export class Engine {
       abi.scorePanels(x, nq, d, pan, bias, n, -2, scores);
       abi.kmeansAccumulate(x, n, d, labels, 1, sums, counts);
     }
-    // product quantization: m = 8 sub-spaces of 4 over the first 32 components, 16 codewords each (the rows of x)
+    this.warmUpPq();
+  }
+
+  /** warmUp()'s product-quantization part: its own buffers (one scratch() call: a second one would reuse the first's). */
+  private warmUpPq(): void {
+    const abi = this.abi;
+    const d = 32, n = 64, nq = 8, k = 4;
+    // m = 8 sub-spaces of 4, 16 codewords each (taken from the rows of x); then the 8-bit scans over x's bytes as codes
     const m = 8;
     const ksubP = 16;
-    const [cb, cn, codes, packed, tab, tab2, out, idx] = this.scratch(
-      [m * 4 * ksubP * 4, m * ksubP * 4, n * m + 4, n * m + 4, nq * m * ksubP * 4, m * ksubP * 4, n * d * 4, n * 4],
+    const [x, hd, hi, cb, cn, codes, packed, tab, tab2, out, idx, tab256, t4, h4d, h4i] = this.scratch(
+      [
+        n * d * 4, k * 4, k * 4, m * 4 * ksubP * 4, m * ksubP * 4, n * m, n * m, nq * m * ksubP * 4, m * ksubP * 4, n * d * 4, n * 4,
+        32 * 256 * 4, 16 * 256 * 16, 4 * k * 4, 4 * k * 4,
+      ],
       'init',
     );
+    const xs = this.f32(x, n * d);
+    for (let i = 0; i < xs.length; i++) xs[i] = ((i * 7919) % 17) - 8;
     this.f32(cb, m * 4 * ksubP).set(this.f32(x, m * 4 * ksubP));
     this.f32(cn, m * ksubP).fill(1);
     this.i32(idx, n).fill(1);
+    this.f32(tab256, 32 * 256).fill(0.5);
     for (let r = 0; r < 20; r++) {
       abi.pqEncode(x, n, d, m, ksubP, cb, cn, codes);
       abi.pqPack(codes, n, m, 4, packed);
@@ -260,14 +273,14 @@ export class Engine {
       abi.pqScan(codes, n, m, ksubP, tab2, 0, k, hd, hi, idx, 0);
       abi.pqDistances(codes, n, m, ksubP, tab2, 0, out);
       abi.scoreRows(x, x, idx, k, d, r % 2, out);
-    }
-    // the unrolled 8-bit scans (m = 8, 16, 32 at 256 codewords) over the bytes of x as codes
-    const [tab256] = this.scratch([32 * 256 * 4], 'init');
-    this.f32(tab256, 32 * 256).fill(0.5);
-    for (let r = 0; r < 20; r++) {
       for (const mm of [8, 16, 32]) {
         abi.heapInit(hd, hi, k);
-        abi.pqScan(x, Math.floor((n * d * 4) / mm), mm, 256, tab256, 0, k, hd, hi, 0, 0);
+        abi.pqScan(x, (n * d * 4) / mm, mm, 256, tab256, 0, k, hd, hi, 0, 0);
+      }
+      abi.pqInterleave4(tab256, 16 * 256, t4);
+      for (const mm of [16, 8]) {
+        abi.heapInit(h4d, h4i, 4 * k);
+        abi.pqScan4(x, (n * d * 4) / 16, mm, t4, k, h4d, h4i, 0);
       }
     }
   }
