@@ -187,7 +187,7 @@ export class IVFPQIndex extends Owned {
       made.push(pq);
       const pres = pq.train(res);
       const t = this.buildTrained(rot, centroids, pq, where, made);
-      this.trained?.dispose(this);
+      this.trained?.dispose((p) => this.release(p));
       this.trained = t;
       km.dispose();
       return { coarseObjective: kres.objective[kres.objective.length - 1], residualMse: pres.mse, opqMse };
@@ -576,7 +576,7 @@ export class IVFPQIndex extends Owned {
 
   override dispose(): void {
     if (this.disposed) return;
-    this.trained?.dispose(this);
+    this.trained?.dispose((p) => this.release(p));
     this.trained = null;
     super.dispose();
   }
@@ -593,12 +593,13 @@ class Trained {
     readonly precomputed: number,
   ) {}
 
-  dispose(owner: IVFPQIndex): void {
+  /** Frees the parts; `release` frees the precomputed table, a buffer owned by the index. */
+  dispose(release: (ptr: number) => void): void {
     this.rot?.dispose();
     this.pq.dispose();
     this.assign.dispose();
     if (this.probe !== this.assign) this.probe.dispose();
-    if (this.precomputed) (owner as unknown as { release(p: number): void }).release(this.precomputed);
+    if (this.precomputed) release(this.precomputed);
   }
 }
 
