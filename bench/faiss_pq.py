@@ -10,6 +10,9 @@ SPEC = {"tasks": [
    "out_ids": path.ivecs (pq/opq) or a pattern with {nprobe} (ivfpq), "out_decoded": path.fvecs,
    "out_codes": raw uint8 n * code_size (pq, optional), "out_centroids": path.fvecs (pq, optional; m * ksub rows of
    dsub)}, ...]}
+"seed" goes to pq.cp.seed (the PQ k-means and its subsample), index.cp.seed (ivfpq: the coarse k-means) and, for opq
+with a seed other than 1234, to the OPQ rotation's sub-quantizer and start rotation (see build()). bench/pq.js's
+multi-seed mode (VQ_BENCH_QUALITY_SEEDS) sends one task per seed, the extra ones with 1 encode and 1 search run.
 
 Objects are built explicitly, not by index_factory: the factory's "PQ16" / "IVF..,PQ16" turn on polysemous training
 (do_polysemous_training), which is not product quantization proper and takes ~100x longer to train.
@@ -88,10 +91,24 @@ def build(faiss, task, d):
     if kind == "opq":
         opq = faiss.OPQMatrix(d, m)
         opq.niter = task["opq_iters"]
+        refs = [opq]
+        if seed != 1234:
+            # OPQMatrix has no seed: its sub-quantizer k-means uses the seed of opq.pq (default: a ProductQuantizer(d, m,
+            # 8) with cp.seed 1234) and its initial random rotation is float_randn(..., 1234), hard-coded. For another
+            # seed, give it both: a ProductQuantizer with that cp.seed, and a random orthogonal start rotation (QR of a
+            # numpy Gaussian matrix drawn with that seed; OPQMatrix.train uses a preset A as its start). Seed 1234 keeps
+            # Faiss's own defaults, so the single-seed run is unchanged. The max_train_points subsample stays seed 1234.
+            opq_pq = faiss.ProductQuantizer(d, m, nbits)
+            opq_pq.cp.seed = seed
+            opq.pq = opq_pq
+            g = np.random.default_rng(seed).standard_normal((d, d))
+            q, _ = np.linalg.qr(g)
+            faiss.copy_array_to_vector(np.ascontiguousarray(q, dtype=np.float32).ravel(), opq.A)
+            refs.append(opq_pq)
         pq = faiss.IndexPQ(d, m, nbits, metric)
         pq.pq.cp.seed = seed
         index = faiss.IndexPreTransform(opq, pq)
-        return index, [opq, pq]
+        return index, refs + [pq]
     if kind == "ivfpq":
         quantizer = faiss.IndexFlatIP(d) if task["metric"] == "ip" else faiss.IndexFlatL2(d)
         index = faiss.IndexIVFPQ(quantizer, d, task["nlist"], m, nbits, metric)

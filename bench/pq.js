@@ -5,7 +5,9 @@
 //   node bench/pq.js                                   (plain SIMD build on Node 20)
 //   node --experimental-wasm-relaxed-simd bench/pq.js  (relaxed-SIMD build)
 // Prints tables; never asserts speed. Env: VQ_BENCH_OPQ_ITERS (OPQ alternating steps for both, default 20),
-// VQ_BENCH_PQ_SYNTH_OPQ=1 (also OPQ on the synthetic set, slow), VQ_BENCH_NO_FAISS=1, VQ_BENCH_NO_ENGINE=1.
+// VQ_BENCH_PQ_SYNTH_OPQ=1 (also OPQ on the synthetic set, slow), VQ_BENCH_NO_FAISS=1, VQ_BENCH_NO_ENGINE=1,
+// VQ_BENCH_QUALITY_SEEDS=1234,1,2,3 (multi-seed quality mode: both sides trained and evaluated once per seed; recall and
+// MSE shown and judged as means over the seeds, plus a per-seed R@10 table; timings from the first seed only).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,9 @@ const K = 100; // every search returns the top 100 (R@100 needs them); QPS is me
 const RS = [1, 10, 100];
 const NBITS = 8;
 const SEED = 1234;
+const QUALITY_SEEDS = parseSeeds(process.env.VQ_BENCH_QUALITY_SEEDS); // null = the single-seed run (SEED)
+const MULTI = QUALITY_SEEDS !== null;
+const SEEDS = MULTI ? QUALITY_SEEDS : [SEED];
 const NPROBES = [1, 2, 4, 8, 16, 32, 64];
 const OPQ_ITERS = C.envInt('VQ_BENCH_OPQ_ITERS', 20);
 const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations
@@ -27,6 +32,16 @@ const ML_MS = [16, 8];
 const ML_NLIST = 64;
 const ML_METRICS = ['ip', 'l2'];
 const JS_NQ_SYNTH = 100; // the plain-JS ADC scan is timed on the first 100 synthetic queries (QPS scales linearly)
+
+function parseSeeds(text) {
+  if (!text || !text.trim()) return null;
+  const seeds = text.split(',').map((t) => t.trim()).filter((t) => t !== '').map(Number);
+  if (!seeds.length || seeds.some((x) => !Number.isInteger(x) || x < 0)) {
+    throw new Error(`VQ_BENCH_QUALITY_SEEDS: expected a comma list of non-negative integers, got "${text}"`);
+  }
+  if (new Set(seeds).size !== seeds.length) throw new Error(`VQ_BENCH_QUALITY_SEEDS: repeated seed in "${text}"`);
+  return seeds;
+}
 
 const log = (msg) => process.stderr.write(`[pq ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sum = (a) => a.reduce((s, v) => s + v, 0);
@@ -99,9 +114,13 @@ function timedRuns(fn, { minRuns = 3, minSeconds = 0.5, maxRuns = 100, maxSecond
 // ---------------------------------------------------------------------------------------------------------------------
 // vqwasm
 
-function oursExperiment(mod, ds, ex) {
+/**
+ * One training + evaluation of a cell with one seed. quick (the extra seeds of the multi-seed mode): encode, add and
+ * search run once, without warm-up, as only their quality is used.
+ */
+function oursExperiment(mod, ds, ex, seed = SEED, quick = false) {
   const { d } = ds;
-  const common = { d, m: ex.m, nbits: NBITS, metric: ex.metric, seed: SEED };
+  const common = { d, m: ex.m, nbits: NBITS, metric: ex.metric, seed };
   const isIvf = ex.kind === 'ivfpq';
   let index = isIvf
     ? new mod.IVFPQIndex({ ...common, nlist: ex.nlist, coarseIterations: COARSE_ITERS })
@@ -116,10 +135,12 @@ function oursExperiment(mod, ds, ex) {
     if (isIvf) {
       // encode = add into the trained, empty index: fresh copies from save()/load(), so every timed run starts empty
       let bytes = null;
-      try {
-        bytes = index.save();
-      } catch (err) {
-        log(`IVFPQIndex.save() of the empty index failed (${err.message}); add timed once`);
+      if (!quick) {
+        try {
+          bytes = index.save();
+        } catch (err) {
+          log(`IVFPQIndex.save() of the empty index failed (${err.message}); add timed once`);
+        }
       }
       const times = [];
       if (bytes) {
@@ -142,8 +163,8 @@ function oursExperiment(mod, ds, ex) {
       res.codeSize = index.codeSize;
     } else {
       const qz = index.quantizer;
-      qz.encode(ds.base.subarray(0, 64 * d)); // warm-up
-      const enc = timedRuns(() => qz.encode(ds.base), { minRuns: 3, minSeconds: 0, maxSeconds: 5 });
+      if (!quick) qz.encode(ds.base.subarray(0, 64 * d)); // warm-up
+      const enc = timedRuns(() => qz.encode(ds.base), { minRuns: quick ? 1 : 3, minSeconds: 0, maxSeconds: 5 });
       res.encodeSeconds = enc.seconds;
       res.encodeRuns = enc.runs;
       decoded = qz.decode(enc.out);
@@ -151,7 +172,7 @@ function oursExperiment(mod, ds, ex) {
       t0 = C.now();
       index.add(ds.base);
       res.addSeconds = C.now() - t0;
-      if (ex.kind === 'pq' && ex.jsBaseline) res.jsInputs = { centroids: qz.centroids, codes: enc.out };
+      if (ex.kind === 'pq' && ex.jsBaseline && !quick) res.jsInputs = { centroids: qz.centroids, codes: enc.out };
     }
     res.bytesPerVector = index.bytesPerVector;
     res.mse = reconstructionMse(ds.base, decoded, ds.nb, d);
@@ -159,8 +180,8 @@ function oursExperiment(mod, ds, ex) {
     const warm = ds.q.subarray(0, Math.min(ds.nq, 16) * d);
     for (const nprobe of isIvf ? NPROBES.filter((p) => p <= ex.nlist) : [null]) {
       const opts = isIvf ? { nprobe } : {};
-      for (let i = 0; i < 3; i++) index.search(warm, K, opts);
-      const s = timedRuns(() => index.search(ds.q, K, opts), { minSeconds: ds.minSearchSeconds });
+      for (let i = 0; i < (quick ? 0 : 3); i++) index.search(warm, K, opts);
+      const s = timedRuns(() => index.search(ds.q, K, opts), quick ? { minRuns: 1, minSeconds: 0 } : { minSeconds: ds.minSearchSeconds });
       res.searches.push({ nprobe, seconds: s.seconds, runs: s.runs, nq: ds.nq, rec: recalls(s.out.ids, K, ds.nq, ds.gt[ex.metric]) });
     }
     return res;
@@ -332,48 +353,54 @@ function faissTasks(datasets, experiments) {
       tasks.push({ name: `${ds.key}/gt`, kind: 'gt', base: ds.basePath, queries: ds.qPath, k: K, metric: 'l2', out_ids: ds.gtPath });
     }
   }
-  for (const ex of experiments) {
-    const ds = ex.ds;
-    const stem = join(C.DATA_DIR, `faiss_pq_${ex.key.replace(/\//g, '_')}`);
-    const t = {
-      name: ex.key,
-      kind: ex.kind,
-      train: ds.trainPath,
-      base: ds.basePath,
-      queries: ds.qPath,
-      metric: ex.metric,
-      m: ex.m,
-      nbits: NBITS,
-      seed: SEED,
-      k: K,
-      encode_repeats: 3,
-      encode_max_seconds: 5,
-      search_repeats: 3,
-      search_min_seconds: ds.minSearchSeconds,
-      search_max_repeats: 100,
-      out_decoded: `${stem}_decoded.fvecs`,
-    };
-    if (ex.kind === 'ivfpq') {
-      t.nlist = ex.nlist;
-      t.coarse_iters = COARSE_ITERS;
-      t.nprobes = NPROBES.filter((p) => p <= ex.nlist);
-      t.out_ids = `${stem}_np{nprobe}_ids.ivecs`;
-    } else {
-      t.out_ids = `${stem}_ids.ivecs`;
-    }
-    if (ex.kind === 'opq') t.opq_iters = OPQ_ITERS;
-    if (ex.kind === 'pq' && ex.jsBaseline) {
-      t.out_codes = `${stem}_codes.u8`;
-      t.out_centroids = `${stem}_centroids.fvecs`;
-    }
-    ex.faissTask = t;
-    tasks.push(t);
+  for (const [si, seed] of SEEDS.entries()) {
+    for (const ex of experiments) tasks.push(faissTask(ex, seed, si));
   }
   return tasks;
 }
 
-function readFaissResult(ex, r) {
-  const t = ex.faissTask;
+/** The Faiss task of a cell for one seed; seed index 0 keeps the single-seed names, paths and timing settings. */
+function faissTask(ex, seed, si) {
+  const ds = ex.ds;
+  const quick = si > 0;
+  const seedPart = quick ? `_seed${seed}` : '';
+  const stem = join(C.DATA_DIR, `faiss_pq_${ex.key.replace(/\//g, '_')}${seedPart}`);
+  const t = {
+    name: quick ? `${ex.key}@seed${seed}` : ex.key,
+    kind: ex.kind,
+    train: ds.trainPath,
+    base: ds.basePath,
+    queries: ds.qPath,
+    metric: ex.metric,
+    m: ex.m,
+    nbits: NBITS,
+    seed,
+    k: K,
+    encode_repeats: quick ? 1 : 3,
+    encode_max_seconds: 5,
+    search_repeats: quick ? 1 : 3,
+    search_min_seconds: quick ? 0 : ds.minSearchSeconds,
+    search_max_repeats: quick ? 1 : 100,
+    out_decoded: `${stem}_decoded.fvecs`,
+  };
+  if (ex.kind === 'ivfpq') {
+    t.nlist = ex.nlist;
+    t.coarse_iters = COARSE_ITERS;
+    t.nprobes = NPROBES.filter((p) => p <= ex.nlist);
+    t.out_ids = `${stem}_np{nprobe}_ids.ivecs`;
+  } else {
+    t.out_ids = `${stem}_ids.ivecs`;
+  }
+  if (ex.kind === 'opq') t.opq_iters = OPQ_ITERS;
+  if (ex.kind === 'pq' && ex.jsBaseline && !quick) {
+    t.out_codes = `${stem}_codes.u8`;
+    t.out_centroids = `${stem}_centroids.fvecs`;
+  }
+  (ex.faissTasks ??= [])[si] = t;
+  return t;
+}
+
+function readFaissResult(ex, r, t) {
   const ds = ex.ds;
   const decoded = C.readFvecs(t.out_decoded).data;
   const res = {
@@ -401,6 +428,30 @@ function readFaissResult(ex, r) {
     };
   }
   return res;
+}
+
+/**
+ * One result from the per-seed results of a cell: the first seed's as is when there is one seed; otherwise the first
+ * seed's timings with mse and every search's recalls replaced by their means over the seeds, and the per-seed values
+ * kept in seedMse / search.seedRec10. An error in any seed makes the cell an error.
+ */
+function combineSeeds(list) {
+  if (list.length === 1) return list[0];
+  const bad = list.findIndex((r) => !r || r.error);
+  if (bad >= 0) return list[bad] ?? { error: `no result for seed ${SEEDS[bad]}` };
+  const mean = (a) => sum(a) / a.length;
+  const first = list[0];
+  return {
+    ...first,
+    mse: mean(list.map((r) => r.mse)),
+    seedMse: list.map((r) => r.mse),
+    searches: first.searches.map((s) => {
+      const per = list.map((r) => r.searches.find((x) => x.nprobe === s.nprobe).rec);
+      const rec = { overlap10: mean(per.map((x) => x.overlap10)) };
+      for (const r of RS) rec[r] = mean(per.map((x) => x[r]));
+      return { ...s, rec, seedRec10: per.map((x) => x[10]) };
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -437,16 +488,21 @@ async function main() {
   // ---- Faiss first: it also computes the synthetic ground truth
   const faissRes = {};
   let faissMeta = null;
+  if (MULTI) log(`multi-seed quality mode: seeds ${SEEDS.join(', ')} (timings from seed ${SEEDS[0]})`);
   if (faiss.ok) {
-    log(`Faiss (1 thread): ${experiments.length} experiments`);
+    log(`Faiss (1 thread): ${experiments.length} experiments${MULTI ? ` x ${SEEDS.length} seeds` : ''}`);
     try {
-      faissMeta = C.runFaissScript('faiss_pq.py', { tasks: faissTasks(datasets, experiments) });
+      const tasks = faissTasks(datasets, experiments);
+      faissMeta = C.runFaissScript('faiss_pq.py', { tasks }, { timeoutMs: 15 * 60_000 * SEEDS.length });
       syn.gt.l2 = { ...C.readIvecs(syn.gtPath), source: 'Faiss IndexFlatL2' };
+      const runs = {};
       for (const r of faissMeta.results) {
         if (r.kind === 'gt') continue;
-        const ex = experiments.find((e) => e.key === r.name);
-        faissRes[r.name] = readFaissResult(ex, r);
+        const ex = experiments.find((e) => e.faissTasks.some((t) => t.name === r.name));
+        const si = ex.faissTasks.findIndex((t) => t.name === r.name);
+        (runs[ex.key] ??= [])[si] = readFaissResult(ex, r, ex.faissTasks[si]);
       }
+      for (const [key, list] of Object.entries(runs)) faissRes[key] = combineSeeds(list);
     } catch (err) {
       console.log(`faiss: failed (${err.message})`);
       faissMeta = null;
@@ -461,8 +517,12 @@ async function main() {
   const oursRes = {};
   if (ours) {
     for (const ex of experiments) {
-      log(`vqwasm ${ex.key}`);
-      oursRes[ex.key] = C.attempt(log, () => oursExperiment(ours, ex.ds, ex));
+      const list = [];
+      for (const [si, seed] of SEEDS.entries()) {
+        log(`vqwasm ${ex.key}${MULTI ? ` seed ${seed}` : ''}`);
+        list.push(C.attempt(log, () => oursExperiment(ours, ex.ds, ex, seed, si > 0)));
+      }
+      oursRes[ex.key] = combineSeeds(list);
     }
   }
 
@@ -499,6 +559,17 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       .filter(([, r]) => r.error)
       .map(([k, r]) => `vqwasm ${k} error: ${r.error}`);
   const config = (ex) => `${ex.m}x${NBITS}${ex.kind === 'ivfpq' ? `, nlist ${ex.nlist}` : ''}`;
+  // multi-seed mode: quality columns and targets are means over the seeds, timings the first seed's
+  const meanWord = MULTI ? 'mean ' : '';
+  const seedTitle = MULTI ? `  [quality: mean over seeds ${SEEDS.join(',')}]` : '';
+  const seedNotes = MULTI
+    ? [
+        `Multi-seed quality mode (VQ_BENCH_QUALITY_SEEDS=${SEEDS.join(',')}): each cell trained and evaluated once per seed on`,
+        'both sides (the seed goes to vqwasm\'s seed option and to Faiss pq.cp.seed, IVF index.cp.seed, OPQ sub-quantizer and',
+        `start rotation); R@R, 10-R@10, MSE and the quality targets are means over the seeds; timings (train, encode, QPS, runs)`,
+        `are from the first seed (${SEEDS[0]}) only, the other seeds run encode and search once.`,
+      ]
+    : [];
 
   // ---- 1. training, encoding, reconstruction
   {
@@ -530,7 +601,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
         const mseRatio = f && isOurs ? r.mse / f.mse : undefined;
         const targets = [];
         if (encRatio !== undefined) targets.push(`enc>=1.0x ${C.mark(encRatio >= 1.0)}`);
-        if (mseRatio !== undefined) targets.push(bandMark('MSE ±2%', 1 - mseRatio, 0.02));
+        if (mseRatio !== undefined) targets.push(bandMark(`${meanWord}MSE ±2%`, 1 - mseRatio, 0.02));
         return [
           ...head,
           name,
@@ -549,7 +620,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       if (ours) rows.push(row(oursName, oursRes[ex.key], true));
     }
     const dsNotes = datasets.map((ds) => `${ds.label}: ${ds.nt} training vectors, ${ds.nb} base vectors (encoded), d=${ds.d}`);
-    C.printTable(`PQ training, encoding and reconstruction error  [engine build: ${build}]`, cols, rows, [
+    C.printTable(`PQ training, encoding and reconstruction error  [engine build: ${build}]${seedTitle}`, cols, rows, [
       'train = the whole training of a fresh index (OPQ: rotation + final PQ; IVF-PQ: coarse k-means + residual PQ).',
       'encode = time to encode the base set (PQ, OPQ: quantizer.encode / Faiss sa_encode; IVF-PQ: add into the trained empty',
       'index, coarse assignment + residual encoding), median of (runs); vectors/s = base vectors / encode; enc/Faiss =',
@@ -557,10 +628,11 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       'computed by the same JS code for both (Faiss writes its sa_decode output; vqwasm: quantizer.decode / IVF reconstruct).',
       'code B = code bytes per vector; B/vector = what the index stores per vector (Faiss IVF: code + int64 id; vqwasm IVF:',
       `code + int32 position + int32 id). Same m, nbits, nlist and seed ${SEED} for both (different RNGs; PQ k-means seeding:`,
-      `vqwasm k-means++, Faiss random; IVF coarse k-means: random for both). OPQ: ${OPQ_ITERS} alternating steps for both (Faiss OPQMatrix niter; niter_pq 4, niter_pq_0 40,`,
+      `vqwasm k-means++ for IP and random for L2 (its defaults), Faiss random; IVF coarse k-means: random for both). OPQ: ${OPQ_ITERS} alternating steps for both (Faiss OPQMatrix niter; niter_pq 4, niter_pq_0 40,`,
       `max_train_points 65536, as vqwasm's defaults). IVF coarse k-means: ${COARSE_ITERS} iterations for both (Faiss's default);`,
       "Faiss IP IVF uses its IndexFlatIP quantizer with spherical k-means (its factory's choice), vqwasm assigns by L2.",
       ...dsNotes,
+      ...seedNotes,
       ...faissNotes(),
       ...errorNotes(),
     ]);
@@ -597,7 +669,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
         const ratio = f ? qps / (f.nq / f.seconds) : undefined;
         const targets = [];
         if (isOurs && f) {
-          targets.push(bandMark('R@10 ±0.01', s.rec[10] - f.rec[10], 0.01));
+          targets.push(bandMark(`${meanWord}R@10 ±0.01`, s.rec[10] - f.rec[10], 0.01));
           if (ex.kind === 'pq') targets.push(`QPS>=1.2x ${C.mark(ratio >= 1.2)}`);
         }
         return [
@@ -620,7 +692,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       if (jsRes[ex.key]) rows.push(row('plain JS ADC scan', jsRes[ex.key], false));
     }
     const jsSources = [...new Set(Object.values(jsRes).map((r) => r.source))];
-    C.printTable(`PQ / OPQ+PQ exhaustive ADC search, top-${K}  [engine build: ${build}]`, cols, rows, [
+    C.printTable(`PQ / OPQ+PQ exhaustive ADC search, top-${K}  [engine build: ${build}]${seedTitle}`, cols, rows, [
       `search time = one search of all queries for the top ${K} (median of runs, after a warm-up; the same rule in Node and`,
       'Python). QPS = queries / search time; QPS/Faiss higher is better. Ground truth: the gt_*_top100 files (MovieLens),',
       `${datasets.find((d) => d.key === 'synth')?.gt?.l2?.source ?? '?'} (synthetic). R@R = share of queries whose true`,
@@ -628,6 +700,8 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       'top-10| / 10. Quality targets: ok within the band, "ok (better)" beyond it on vqwasm\'s side, MISS below it.',
       `plain JS ADC scan = a table per query then a loop over the codes with a ${K}-heap, on ${jsSources.join(' / ') || '-'};`,
       `timed on the first ${JS_NQ_SYNTH} synthetic queries (all MovieLens queries).`,
+      ...(MULTI ? [`The plain JS ADC scan runs once, on the first seed's (${SEEDS[0]}) codes, so its R@R is that seed's.`] : []),
+      ...seedNotes,
       ...faissNotes(),
       ...errorNotes(),
     ]);
@@ -675,7 +749,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
           ...rec(os),
           C.fmtRatio(fs && os ? fq(os) / fq(fs) : undefined),
           delta === undefined ? '-' : `${delta >= 0 ? '+' : ''}${delta.toFixed(3)}`,
-          delta === undefined ? '' : bandMark('R@10 ±0.01', delta, 0.01),
+          delta === undefined ? '' : bandMark(`${meanWord}R@10 ±0.01`, delta, 0.01),
         ]);
       }
       const first = (r) => r?.searches?.find((s) => s.rec[10] >= RECALL_TARGET);
@@ -696,14 +770,15 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
         ratio === undefined ? '' : `>=1.0x ${C.mark(ratio >= 1.0)}`,
       ]);
     }
-    C.printTable(`IVF-PQ (by residual) nprobe sweep, top-${K}  [engine build: ${build}]`, cols, rows, [
+    C.printTable(`IVF-PQ (by residual) nprobe sweep, top-${K}  [engine build: ${build}]${seedTitle}`, cols, rows, [
       'QPS = queries / search time (median of runs after a warm-up, all queries, same rule for both); R@R as above (1-recall@R);',
-      'ΔR@10 = vqwasm R@10 - Faiss R@10.',
+      `ΔR@10 = vqwasm R@10 - Faiss R@10${MULTI ? ' (means over the seeds, per nprobe)' : ''}.`,
+      ...seedNotes,
       ...faissNotes(),
       ...errorNotes(),
     ]);
     C.printTable(
-      `IVF-PQ QPS at the smallest nprobe reaching R@10 >= ${RECALL_TARGET}  [engine build: ${build}]`,
+      `IVF-PQ QPS at the smallest nprobe reaching ${meanWord}R@10 >= ${RECALL_TARGET}  [engine build: ${build}]${seedTitle}`,
       [
         { title: 'dataset', align: 'l' },
         { title: 'metric', align: 'l' },
@@ -719,6 +794,58 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       ],
       summaryRows,
       [`'never' = no nprobe up to ${NPROBES[NPROBES.length - 1]} reaches R@10 >= ${RECALL_TARGET} (the PQ codes' own limit).`],
+    );
+  }
+
+  // ---- 5. multi-seed mode: R@10 per seed
+  if (MULTI) {
+    const rows = [];
+    const list = (s) => (s?.seedRec10 ? s.seedRec10.map((x) => x.toFixed(3)).join(' ') : '-');
+    for (const ex of experiments) {
+      const f = faissRes[ex.key];
+      const o = oursRes[ex.key] && !oursRes[ex.key].error ? oursRes[ex.key] : null;
+      const nprobes = ex.kind === 'ivfpq' ? NPROBES.filter((p) => p <= ex.nlist) : [null];
+      for (const nprobe of nprobes) {
+        const fs = f?.searches?.find((s) => s.nprobe === nprobe);
+        const os = o?.searches.find((s) => s.nprobe === nprobe);
+        const delta = fs && os ? os.rec[10] - fs.rec[10] : undefined;
+        rows.push([
+          ex.ds.label,
+          METRIC_LABEL[ex.metric],
+          KIND_LABEL[ex.kind],
+          config(ex),
+          nprobe ?? '-',
+          list(fs),
+          fs ? fs.rec[10].toFixed(3) : '-',
+          oursRes[ex.key]?.error ? 'ERROR' : list(os),
+          os ? os.rec[10].toFixed(3) : '-',
+          delta === undefined ? '-' : `${delta >= 0 ? '+' : ''}${delta.toFixed(3)}`,
+          delta === undefined ? '' : bandMark('mean R@10 ±0.01', delta, 0.01),
+        ]);
+      }
+    }
+    C.printTable(
+      `R@10 per seed (seeds ${SEEDS.join(', ')}), top-${K}  [engine build: ${build}]`,
+      [
+        { title: 'dataset', align: 'l' },
+        { title: 'metric', align: 'l' },
+        { title: 'method', align: 'l' },
+        { title: 'm x nbits', align: 'l' },
+        { title: 'nprobe', align: 'r' },
+        { title: 'Faiss R@10 per seed', align: 'l' },
+        { title: 'mean', align: 'r' },
+        { title: 'vqwasm R@10 per seed', align: 'l' },
+        { title: 'mean', align: 'r' },
+        { title: 'mean ΔR@10', align: 'r' },
+        { title: 'target', align: 'l' },
+      ],
+      rows,
+      [
+        `R@10 of each side for seeds ${SEEDS.join(', ')} in that order (the same seed value on both sides, but different RNGs:`,
+        'seed i of vqwasm and seed i of Faiss are independent draws, not a pair); mean ΔR@10 = mean vqwasm - mean Faiss, the',
+        'value the target judges.',
+        ...seedNotes,
+      ],
     );
   }
 }

@@ -172,7 +172,7 @@ export class IVFPQIndex extends Owned {
       let xr = x;
       let opqMse: number[] | undefined;
       if (c.opq) {
-        rot = new OPQ({ d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations });
+        rot = new OPQ({ d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations, init: c.pqInit });
         made.push(rot);
         opqMse = rot.train(x).rotationMse;
         xr = rot.rotate(x, where);
@@ -183,7 +183,7 @@ export class IVFPQIndex extends Owned {
       const centroids = km.centroids;
       const labels = km.assign(xr).labels;
       const res = residuals(xr, labels, centroids, d);
-      const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed });
+      const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit });
       made.push(pq);
       const pres = pq.train(res);
       const t = this.buildTrained(rot, centroids, pq, where, made);
@@ -470,7 +470,8 @@ export class IVFPQIndex extends Owned {
     const c = this.common;
     const params: Record<string, number | string | boolean> = {
       d: this.d, m: c.m, nbits: c.nbits, nlist: this.nlist, metric: c.metric, opq: c.opq, refine: c.refine, seed: c.seed,
-      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, n: this.n, trained: this.isTrained,
+      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, pqInit: c.pqInit, n: this.n,
+      trained: this.isTrained,
     };
     const sections: Section[] = [];
     const t = this.trained;
@@ -510,8 +511,9 @@ export class IVFPQIndex extends Owned {
     let index: IVFPQIndex;
     try {
       const coarseInit = c.params.coarseInit === 'kmeans++' ? 'kmeans++' : 'random';
+      const pqInit = c.params.pqInit === 'kmeans++' || c.params.pqInit === 'random' ? c.params.pqInit : undefined;
       index = new IVFPQIndex({
-        d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25), coarseInit,
+        d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25), coarseInit, pqInit,
       });
     } catch (e) {
       if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);

@@ -282,7 +282,7 @@ export class PQIndex extends Owned {
 
   private ownParams(): Record<string, number | string | boolean> {
     const c = this.common;
-    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations };
+    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations, pqInit: c.pqInit };
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */
@@ -298,9 +298,10 @@ export class PQIndex extends Owned {
     const n = paramInt(where, c, 'n', 0, 0x7fffffff);
     const seed = typeof c.params.indexSeed === 'number' ? (c.params.indexSeed as number) : 1234;
     const opqIterations = typeof c.params.opqIterations === 'number' ? (c.params.opqIterations as number) : 50;
+    const pqInit = c.params.pqInit === 'kmeans++' || c.params.pqInit === 'random' ? c.params.pqInit : undefined;
     let index: PQIndex;
     try {
-      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations });
+      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit });
     } catch (e) {
       if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
       throw e;

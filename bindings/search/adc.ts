@@ -4,6 +4,7 @@ import { checkBool, checkInt, checkOneOf, fail, raw } from '../errors.js';
 import type { Container } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, SEED_LIMIT, type PQKernelView } from '../quantizers/ProductQuantizer.js';
+import type { KMeansInit } from '../training/KMeans.js';
 import type { Engine } from '../wasm/engine.js';
 
 export type PQMetric = 'l2' | 'ip';
@@ -23,6 +24,8 @@ export interface PQCommonOptions {
   seed?: number;
   /** OPQ alternating steps (only with opq: true). Default 50. */
   opqIterations?: number;
+  /** Seeding of the sub-space k-means: 'kmeans++' or 'random' (Faiss). Default: 'kmeans++' for 'ip', 'random' for 'l2'. */
+  pqInit?: KMeansInit;
 }
 
 export interface PQCommon {
@@ -34,6 +37,7 @@ export interface PQCommon {
   refine: boolean;
   seed: number;
   opqIterations: number;
+  pqInit: KMeansInit;
 }
 
 export function checkPQCommon(where: string, o: Record<string, unknown>): PQCommon {
@@ -47,14 +51,15 @@ export function checkPQCommon(where: string, o: Record<string, unknown>): PQComm
   const refine = checkBool(where, 'refine', o.refine ?? false);
   const seed = checkInt(where, 'seed', o.seed ?? 1234, -SEED_LIMIT, SEED_LIMIT);
   const opqIterations = checkInt(where, 'opqIterations', o.opqIterations ?? 50, 0, 100_000);
-  return { d, m, nbits, metric, opq, refine, seed, opqIterations };
+  const pqInit = checkOneOf(where, 'pqInit', o.pqInit ?? (metric === 'ip' ? 'kmeans++' : 'random'), ['kmeans++', 'random'] as const);
+  return { d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit };
 }
 
 /** The quantizer an index holds, from its options or its saved file. */
 export function makeQuantizer(c: PQCommon): ProductQuantizer | OPQ {
   return c.opq
-    ? new OPQ({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations })
-    : new ProductQuantizer({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed });
+    ? new OPQ({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations, init: c.pqInit })
+    : new ProductQuantizer({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit });
 }
 
 export function loadQuantizer(where: string, c: Container, opq: boolean): ProductQuantizer | OPQ {
