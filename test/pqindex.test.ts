@@ -4,7 +4,7 @@
 // widths, OPQ, save / load. Recall on the MovieLens embeddings (../shared/data) when present.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFPQIndex, PQIndex, type SearchResult } from '../dist/index.js';
+import { FlatIndex, init, IVFPQIndex, PQIndex, type ProductQuantizer, type SearchResult } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 
 beforeAll(async () => {
@@ -213,6 +213,23 @@ describe('PQIndex', () => {
       back.add(x.subarray(0, d), new Int32Array([99_999]));
       expect(back.size).toBe(801);
     }
+  });
+
+  it('pqInit: k-means++ codebooks by default for ip, random (Faiss) for l2; saved and restored', () => {
+    const x = floatVectors(600, 8, 3);
+    const ip = track(new PQIndex({ d: 8, m: 2, nbits: 4, metric: 'ip' }));
+    const l2 = track(new PQIndex({ d: 8, m: 2, nbits: 4 }));
+    const forced = track(new PQIndex({ d: 8, m: 2, nbits: 4, pqInit: 'kmeans++' }));
+    expect((ip.quantizer as ProductQuantizer).init).toBe('kmeans++');
+    expect((l2.quantizer as ProductQuantizer).init).toBe('random');
+    expect((forced.quantizer as ProductQuantizer).init).toBe('kmeans++');
+    forced.train(x);
+    const back = track(PQIndex.load(forced.save()));
+    expect((back.quantizer as ProductQuantizer).init).toBe('kmeans++');
+    expect(back.save()).toEqual(forced.save());
+    const ivf = track(new IVFPQIndex({ d: 8, nlist: 4, m: 2, nbits: 4, metric: 'ip' }));
+    ivf.train(x);
+    expect(ivf.quantizer.init).toBe('kmeans++');
   });
 
   it('same seed, same bytes', () => {
