@@ -97,6 +97,19 @@ export function checkVectors(where: string, name: string, x: unknown, d: number,
   return n;
 }
 
+/** checkIds, and every id >= 0 (-1 is reserved for empty result slots). */
+export function checkUserIds(where: string, ids: unknown, n: number): Int32Array {
+  const v = checkIds(where, ids, n);
+  for (let i = 0; i < n; i++) if (v[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, v[i], 'ids >= 0');
+  return v;
+}
+
+/** Rethrows a constructor's INVALID_OPTION, met while rebuilding an object from a saved file, as CORRUPT_DATA. */
+export function savedOptionsError(where: string, e: unknown): never {
+  if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
+  throw e;
+}
+
 export function checkIds(where: string, ids: unknown, n: number): Int32Array {
   if (!(ids instanceof Int32Array)) fail('INVALID_TYPE', where, 'ids must be an Int32Array', ids, `an Int32Array of length ${n}`);
   if (ids.length !== n) fail('INVALID_SIZE', where, 'ids must have one entry per vector', raw(`length ${ids.length}`), `length ${n}`);

@@ -1,4 +1,4 @@
-import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
 import type { KMeansInit } from '../training/KMeans.js';
@@ -329,8 +329,7 @@ export class OPQ extends Owned implements Quantizer {
     try {
       opq = new OPQ(opts);
     } catch (e) {
-      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
-      throw e;
+      savedOptionsError(where, e);
     }
     if (c.params.trained === false) return opq;
     try {

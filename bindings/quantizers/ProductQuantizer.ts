@@ -1,4 +1,4 @@
-import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
@@ -334,8 +334,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
     try {
       pq = new ProductQuantizer(opts);
     } catch (e) {
-      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
-      throw e;
+      savedOptionsError(where, e);
     }
     if (c.params[p('trained')] !== false) {
       try {

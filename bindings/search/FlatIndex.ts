@@ -1,4 +1,4 @@
-import { checkIds, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw } from '../errors.js';
+import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
 import { paramInt, paramString, readContainer, sectionF32, sectionI32, writeContainer } from '../io/format.js';
 import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -51,10 +51,7 @@ export class FlatIndex extends Owned {
     const where = 'FlatIndex.add';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
-    if (ids !== undefined) {
-      checkIds(where, ids, n);
-      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
-    }
+    if (ids !== undefined) checkUserIds(where, ids, n);
     this.append(x, n, ids, this.metric === 'cosine', where);
   }
 

@@ -1,4 +1,4 @@
-import { checkIds, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import {
   paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section,
 } from '../io/format.js';
@@ -8,7 +8,9 @@ import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
-import { candidatesPerQuery, checkPQCommon, PQ_METRICS, rerankRows, type PQCommon, type PQCommonOptions, type PQMetric } from './adc.js';
+import {
+  candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, type PQCommon, type PQCommonOptions, type PQMetric,
+} from './adc.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -84,6 +86,8 @@ export class IVFPQIndex extends Owned {
   private listCodes: number[] = [];
   private listPos: number[] = [];
   private listSize: Int32Array;
+  // user id -> first position, built by reconstruct() and dropped by add()
+  private idMap: Map<number, number> | null = null;
   private listCap: Int32Array;
 
   constructor(options: IVFPQIndexOptions) {
@@ -234,10 +238,7 @@ export class IVFPQIndex extends Owned {
     const eng = this.alive(where);
     const { d } = this;
     const n = checkVectors(where, 'x', x, d);
-    if (ids !== undefined) {
-      checkIds(where, ids, n);
-      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
-    }
+    if (ids !== undefined) checkUserIds(where, ids, n);
     const t = this.trainedOr(where);
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
@@ -263,6 +264,7 @@ export class IVFPQIndex extends Owned {
     else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
     if (this.refine) eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
     this.n = total;
+    this.idMap = null;
   }
 
   private reserveGlobal(total: number, where: string): void {
@@ -383,16 +385,8 @@ export class IVFPQIndex extends Owned {
           this.scanList(v, l, table, bias, kk, hdq, hiq, up, block, nbits, codeSize);
         }
       }
-      eng.abi.heapSortRows(hd, hi, c, kk);
-      if (rerank) {
-        rerankRows(eng, qo, c, d, this.vecPtr, hi, kk, k, this.metric, sp, rd, ri);
-        distances.set(eng.f32(rd, c * k), q0 * k);
-        ids.set(eng.i32(ri, c * k), q0 * k);
-      } else {
-        eng.abi.heapFinalize(hd, c, k, 0, l2 ? 0 : 1);
-        distances.set(eng.f32(hd, c * k), q0 * k);
-        ids.set(eng.i32(hi, c * k), q0 * k);
-      }
+      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
     const idView = eng.i32(this.idsPtr, this.n);
     for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
@@ -443,21 +437,10 @@ export class IVFPQIndex extends Owned {
   reconstruct(ids: Int32Array | readonly number[]): Float32Array {
     const where = 'IVFPQIndex.reconstruct';
     const eng = this.alive(where);
-    if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');
-    const view = eng.i32(this.idsPtr, this.n);
-    const map = new Map<number, number>();
-    for (let i = this.n - 1; i >= 0; i--) map.set(view[i], i);
-    const pos = new Int32Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      const p = map.get(ids[i] as number);
-      if (p === undefined) fail('INVALID_OPTION', where, `ids[${i}] is not in the index`, ids[i], 'an id that was added');
-      pos[i] = p;
-    }
-    if (this.refine) {
-      const out = new Float32Array(pos.length * this.d);
-      for (let i = 0; i < pos.length; i++) out.set(eng.f32(this.vecPtr + pos[i] * this.d * 4, this.d), i * this.d);
-      return out;
-    }
+    if (!this.idMap) this.idMap = idPositions(eng, this.idsPtr, this.n);
+    const map = this.idMap;
+    const pos = positionsOf(where, ids, (id) => map.get(id));
+    if (this.refine) return gatherRows(eng, this.vecPtr, pos, this.d);
     return this.reconstructPositions(pos);
   }
 
@@ -517,8 +500,7 @@ export class IVFPQIndex extends Owned {
         d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25), coarseInit, pqInit,
       });
     } catch (e) {
-      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
-      throw e;
+      savedOptionsError(where, e);
     }
     if (!trained) {
       if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');

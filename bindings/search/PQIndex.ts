@@ -1,4 +1,4 @@
-import { checkIds, checkInt, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
+import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
 import type { OPQ } from '../quantizers/OPQ.js';
 import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
@@ -6,7 +6,7 @@ import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, rerankRows, toCodeSpace,
+  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, gatherRows, idPositions, positionsOf, toCodeSpace,
   type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
 } from './adc.js';
 import { emptyResult } from './FlatIndex.js';
@@ -97,10 +97,7 @@ export class PQIndex extends Owned {
     const where = 'PQIndex.add';
     const eng = this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
-    if (ids !== undefined) {
-      checkIds(where, ids, n);
-      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('INVALID_OPTION', where, `ids[${i}] is negative (-1 marks empty result slots)`, ids[i], 'ids >= 0');
-    }
+    if (ids !== undefined) checkUserIds(where, ids, n);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained PQIndex'), 'train(x) first');
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
@@ -209,16 +206,8 @@ export class PQIndex extends Owned {
           for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
-      eng.abi.heapSortRows(hd, hi, c, kk);
-      if (rerank) {
-        rerankRows(eng, qo, c, d, this.vecPtr, hi, kk, k, this.metric, sp, rd, ri);
-        distances.set(eng.f32(rd, c * k), q0 * k);
-        ids.set(eng.i32(ri, c * k), q0 * k);
-      } else {
-        eng.abi.heapFinalize(hd, c, k, 0, l2 ? 0 : 1);
-        distances.set(eng.f32(hd, c * k), q0 * k);
-        ids.set(eng.i32(hi, c * k), q0 * k);
-      }
+      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
     if (this.explicitIds) {
       const idView = eng.i32(this.idsPtr, this.n);
@@ -234,31 +223,17 @@ export class PQIndex extends Owned {
   reconstruct(ids: Int32Array | readonly number[]): Float32Array {
     const where = 'PQIndex.reconstruct';
     const eng = this.alive(where);
-    if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');
-    if (!this.idMap && this.explicitIds) {
-      const map = new Map<number, number>();
-      const view = eng.i32(this.idsPtr, this.n);
-      for (let i = this.n - 1; i >= 0; i--) map.set(view[i], i);
-      this.idMap = map;
-    }
-    const pos = new Int32Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i] as number;
-      const p = this.idMap ? this.idMap.get(id) : Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined;
-      if (p === undefined) fail('INVALID_OPTION', where, `ids[${i}] is not in the index`, ids[i], 'an id that was added');
-      pos[i] = p;
-    }
+    if (!this.idMap && this.explicitIds) this.idMap = idPositions(eng, this.idsPtr, this.n);
+    const map = this.idMap;
+    // implicit ids are the positions
+    const pos = positionsOf(where, ids, map ? (id) => map.get(id) : (id) => (Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined));
     return this.reconstructPositions(pos);
   }
 
   private reconstructPositions(pos: Int32Array): Float32Array {
     const eng = this.eng;
     const d = this.d;
-    if (this.refine) {
-      const out = new Float32Array(pos.length * d);
-      for (let i = 0; i < pos.length; i++) out.set(eng.f32(this.vecPtr + pos[i] * d * 4, d), i * d);
-      return out;
-    }
+    if (this.refine) return gatherRows(eng, this.vecPtr, pos, d);
     const cs = this.q.codeSize;
     const codes = new Uint8Array(pos.length * cs);
     for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.codesPtr + pos[i] * cs, cs), i * cs);
@@ -303,8 +278,7 @@ export class PQIndex extends Owned {
     try {
       index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit });
     } catch (e) {
-      if (e instanceof VQError && e.code === 'INVALID_OPTION') throw new VQError('CORRUPT_DATA', `${where}: saved parameters are invalid (${e.message})`);
-      throw e;
+      savedOptionsError(where, e);
     }
     try {
       const q = loadQuantizer(where, c, opq);

@@ -88,25 +88,78 @@ export function candidatesPerQuery(where: string, k: number, refine: boolean, re
   return Math.max(k, r);
 }
 
+/** Where a chunk's exact re-ranking reads and writes (all wasm pointers; see finishChunk). */
+export interface RerankBuffers {
+  /** The chunk's queries in the original space, f32[c][d]. */
+  qPtr: number;
+  /** The stored original vectors, f32[n][d] by position. */
+  vecPtr: number;
+  /** f32[kk]: one query's exact candidate scores. */
+  scorePtr: number;
+  /** The re-ranked heaps, f32 / i32 [c][k]. */
+  rd: number;
+  ri: number;
+}
+
 /**
- * Exact re-ranking (Faiss IndexRefineFlat), all in wasm: for each of c queries (row-major at qPtr, original space), the
- * kk candidate positions in the heap rows hi (i32[c][kk], -1 = empty) are re-scored against the stored vectors
- * f32[n][d] at vecPtr (scores into scorePtr: f32[kk]), and the best k (ties by position) go to heaps rd / ri
- * (f32 / i32 [c][k]), sorted and finalized to user-facing distances; ids stay positions.
+ * Ends the scan of a chunk of c queries whose ADC candidates are in the heaps (hd, hi) of kk each: sorts them and
+ * writes each query's best k (positions, user-facing distances) to ids / distances at row row0. With `rerank`, the
+ * candidates are first re-scored exactly against the original vectors (Faiss IndexRefineFlat), all in wasm: the
+ * best k of the exact scores, ties by position.
  */
-export function rerankRows(
-  eng: Engine, qPtr: number, c: number, d: number, vecPtr: number, hi: number, kk: number, k: number, metric: PQMetric,
-  scorePtr: number, rd: number, ri: number,
+export function finishChunk(
+  eng: Engine, hd: number, hi: number, c: number, kk: number, k: number, d: number, metric: PQMetric,
+  rerank: RerankBuffers | null, ids: Int32Array, distances: Float32Array, row0: number,
 ): void {
   const abi = eng.abi;
-  abi.heapInit(rd, ri, c * k);
-  for (let qi = 0; qi < c; qi++) {
-    const cand = hi + qi * kk * 4;
-    abi.scoreRows(qPtr + qi * d * 4, vecPtr, cand, kk, d, metric === 'l2' ? 0 : 1, scorePtr);
-    abi.heapPushMany(rd + qi * k * 4, ri + qi * k * 4, k, scorePtr, cand, kk);
+  const negate = metric === 'l2' ? 0 : 1;
+  abi.heapSortRows(hd, hi, c, kk);
+  let outD = hd;
+  let outI = hi;
+  if (rerank) {
+    const { qPtr, vecPtr, scorePtr, rd, ri } = rerank;
+    abi.heapInit(rd, ri, c * k);
+    for (let qi = 0; qi < c; qi++) {
+      const cand = hi + qi * kk * 4;
+      abi.scoreRows(qPtr + qi * d * 4, vecPtr, cand, kk, d, negate, scorePtr);
+      abi.heapPushMany(rd + qi * k * 4, ri + qi * k * 4, k, scorePtr, cand, kk);
+    }
+    abi.heapSortRows(rd, ri, c, k);
+    outD = rd;
+    outI = ri;
   }
-  abi.heapSortRows(rd, ri, c, k);
-  abi.heapFinalize(rd, c, k, 0, metric === 'l2' ? 0 : 1);
+  // without rerank kk === k, so the rows are contiguous
+  abi.heapFinalize(outD, c, k, 0, negate);
+  distances.set(eng.f32(outD, c * k), row0 * k);
+  ids.set(eng.i32(outI, c * k), row0 * k);
+}
+
+/** Map from user id to its first position, over the ids i32[n] at idsPtr. */
+export function idPositions(eng: Engine, idsPtr: number, n: number): Map<number, number> {
+  const map = new Map<number, number>();
+  const view = eng.i32(idsPtr, n);
+  for (let i = n - 1; i >= 0; i--) map.set(view[i], i);
+  return map;
+}
+
+/** The positions of user ids (an Int32Array or array of integers), each looked up with `lookup`; unknown ids throw. */
+export function positionsOf(where: string, ids: unknown, lookup: (id: number) => number | undefined): Int32Array {
+  if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');
+  const list = ids as ArrayLike<number>;
+  const pos = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const p = lookup(list[i]);
+    if (p === undefined) fail('INVALID_OPTION', where, `ids[${i}] is not in the index`, list[i], 'an id that was added');
+    pos[i] = p;
+  }
+  return pos;
+}
+
+/** Copies of the stored vectors f32[*][d] at vecPtr, rows `pos`. */
+export function gatherRows(eng: Engine, vecPtr: number, pos: Int32Array, d: number): Float32Array {
+  const out = new Float32Array(pos.length * d);
+  for (let i = 0; i < pos.length; i++) out.set(eng.f32(vecPtr + pos[i] * d * 4, d), i * d);
+  return out;
 }
 
 export type { PQKernelView };
