@@ -12,8 +12,7 @@
 //
 // The suite runs against every build this runtime can execute (plain SIMD always; relaxed SIMD where supported).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init } from '../dist/index.js';
-import { Engine, engine, loadEngine, type Build } from '../dist/wasm/engine.js';
+import { exactMismatch, loadBuilds, Mem, tolMismatch, type Num } from './helpers/wasm.js';
 import * as RD from './reference/distance.js';
 import * as RP from './reference/panels.js';
 import * as RT from './reference/topk.js';
@@ -28,99 +27,10 @@ const REL_TOL = 1e-5;
 // ---------------------------------------------------------------------------------------------------------------
 // Builds
 
-const initInfo = await init();
-const builds: { name: Build; eng: Engine }[] = [{ name: initInfo.build, eng: engine('kernels.test') }];
-for (const other of ['simd', 'relaxed'] as const) {
-  if (other === initInfo.build) continue;
-  if (other === 'relaxed' && !initInfo.relaxedSimdSupported) continue;
-  const { exports, info } = await loadEngine({ build: other });
-  builds.push({ name: info.build, eng: new Engine(exports, info) });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Memory helper: typed arrays in and out of wasm memory, with guard zones, everything freed after each test.
-
-const GUARD_BYTES = 64;
-const GUARD_BYTE = 0xa5;
-
-class Mem {
-  private blocks: { ptr: number; bytes: number }[] = [];
-  constructor(readonly eng: Engine) {}
-
-  /** A buffer of `bytes` (contents: 0x5a garbage) followed by a guard zone. */
-  alloc(bytes: number): number {
-    const ptr = this.eng.alloc(bytes + GUARD_BYTES, 'kernels.test');
-    this.blocks.push({ ptr, bytes });
-    const u8 = new Uint8Array(this.eng.abi.memory.buffer, ptr, bytes + GUARD_BYTES);
-    u8.fill(0x5a, 0, bytes);
-    u8.fill(GUARD_BYTE, bytes);
-    return ptr;
-  }
-
-  put(a: Float32Array | Int32Array | Float64Array): number {
-    const ptr = this.alloc(Math.max(a.byteLength, 4));
-    new Uint8Array(this.eng.abi.memory.buffer, ptr, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    return ptr;
-  }
-
-  f32(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.eng.abi.memory.buffer, ptr, n).slice();
-  }
-
-  i32(ptr: number, n: number): Int32Array {
-    return new Int32Array(this.eng.abi.memory.buffer, ptr, n).slice();
-  }
-
-  f64(ptr: number, n: number): Float64Array {
-    return new Float64Array(this.eng.abi.memory.buffer, ptr, n).slice();
-  }
-
-  /** Blocks whose guard zone was written to. */
-  brokenGuards(): number[] {
-    const bad: number[] = [];
-    for (const b of this.blocks) {
-      const g = new Uint8Array(this.eng.abi.memory.buffer, b.ptr + b.bytes, GUARD_BYTES);
-      if (g.some((v) => v !== GUARD_BYTE)) bad.push(b.ptr);
-    }
-    return bad;
-  }
-
-  freeAll(): void {
-    for (const b of this.blocks) expect(this.eng.abi.free(b.ptr)).toBe(0);
-    this.blocks = [];
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Comparisons. Both return a description of the first mismatch, or null: `expect(...).toBeNull()` then prints it.
-
-type Num = ArrayLike<number>;
+const builds = await loadBuilds('kernels.test');
 
 /** Squared L2 distance, float64, between row i of x and row j of y. */
 const l2 = RD.l2sq64;
-
-/** Bit-exact agreement (Object.is per element: NaN equals NaN, -0 differs from +0). */
-function exactMismatch(got: Num, want: Num, what: string): string | null {
-  if (got.length !== want.length) return `${what}: length ${got.length}, expected ${want.length}`;
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) return `${what}[${i}] = ${got[i]}, expected ${want[i]}`;
-  }
-  return null;
-}
-
-/** |got - want| <= tol * scale[i] + 1e-30 per element (infinities must match exactly). */
-function tolMismatch(got: Num, want: Num, scale: Num, what: string, tol = REL_TOL): string | null {
-  if (got.length !== want.length) return `${what}: length ${got.length}, expected ${want.length}`;
-  for (let i = 0; i < got.length; i++) {
-    if (!Number.isFinite(want[i]) || !Number.isFinite(got[i])) {
-      if (!Object.is(got[i], want[i])) return `${what}[${i}] = ${got[i]}, expected ${want[i]}`;
-      continue;
-    }
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= tol * scale[i] + 1e-30)) return `${what}[${i}] = ${got[i]}, expected ${want[i]} (error ${err}, allowed ${tol * scale[i]})`;
-  }
-  return null;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -128,7 +38,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
   const abi = eng.abi;
   let m: Mem;
   beforeEach(() => {
-    m = new Mem(eng);
+    m = new Mem(eng, 'kernels.test');
   });
   afterEach(() => {
     expect(m.brokenGuards(), 'a kernel wrote past the end of a buffer').toEqual([]);

@@ -14,8 +14,7 @@
 //
 // The suite runs against every build this runtime can execute (plain SIMD always; relaxed SIMD where supported).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { init } from '../dist/index.js';
-import { Engine, engine, loadEngine, type Build } from '../dist/wasm/engine.js';
+import { exactMismatch, loadBuilds, Mem, tolMismatch, type Num } from './helpers/wasm.js';
 import * as RD from './reference/distance.js';
 import * as RQ from './reference/pq.js';
 import * as RT from './reference/topk.js';
@@ -46,102 +45,8 @@ function duplicatePairs(ksub: number): [number, number][] {
 // ---------------------------------------------------------------------------------------------------------------
 // Builds
 
-const initInfo = await init();
-const builds: { name: Build; eng: Engine }[] = [{ name: initInfo.build, eng: engine('pq-kernels.test') }];
-for (const other of ['simd', 'relaxed'] as const) {
-  if (other === initInfo.build) continue;
-  if (other === 'relaxed' && !initInfo.relaxedSimdSupported) continue;
-  const { exports, info } = await loadEngine({ build: other });
-  builds.push({ name: info.build, eng: new Engine(exports, info) });
-}
+const builds = await loadBuilds('pq-kernels.test');
 
-// ---------------------------------------------------------------------------------------------------------------
-// Memory helper (as in kernels.test.ts, plus bytes and a mark for checking recent blocks): typed arrays in and out of wasm memory, with guard zones,
-// everything freed after each test.
-
-const GUARD_BYTES = 64;
-const GUARD_BYTE = 0xa5;
-
-class Mem {
-  private blocks: { ptr: number; bytes: number }[] = [];
-  constructor(readonly eng: Engine) {}
-
-  /** A buffer of `bytes` (contents: 0x5a garbage) followed by a guard zone. */
-  alloc(bytes: number): number {
-    const ptr = this.eng.alloc(bytes + GUARD_BYTES, 'pq-kernels.test');
-    this.blocks.push({ ptr, bytes });
-    const u8 = new Uint8Array(this.eng.abi.memory.buffer, ptr, bytes + GUARD_BYTES);
-    u8.fill(0x5a, 0, bytes);
-    u8.fill(GUARD_BYTE, bytes);
-    return ptr;
-  }
-
-  put(a: Float32Array | Int32Array | Float64Array | Uint8Array): number {
-    const ptr = this.alloc(Math.max(a.byteLength, 4));
-    new Uint8Array(this.eng.abi.memory.buffer, ptr, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    return ptr;
-  }
-
-  f32(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.eng.abi.memory.buffer, ptr, n).slice();
-  }
-
-  i32(ptr: number, n: number): Int32Array {
-    return new Int32Array(this.eng.abi.memory.buffer, ptr, n).slice();
-  }
-
-  u8(ptr: number, n: number): Uint8Array {
-    return new Uint8Array(this.eng.abi.memory.buffer, ptr, n).slice();
-  }
-
-  /** How many blocks were allocated so far: a mark for brokenGuards. */
-  get count(): number {
-    return this.blocks.length;
-  }
-
-  /** Blocks (the `from`-th allocated and later) whose guard zone was written to. */
-  brokenGuards(from = 0): number[] {
-    const bad: number[] = [];
-    for (const b of this.blocks.slice(from)) {
-      const g = new Uint8Array(this.eng.abi.memory.buffer, b.ptr + b.bytes, GUARD_BYTES);
-      if (g.some((v) => v !== GUARD_BYTE)) bad.push(b.ptr);
-    }
-    return bad;
-  }
-
-  freeAll(): void {
-    for (const b of this.blocks) expect(this.eng.abi.free(b.ptr)).toBe(0);
-    this.blocks = [];
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Comparisons. Both return a description of the first mismatch, or null: `expect(...).toBeNull()` then prints it.
-
-type Num = ArrayLike<number>;
-
-/** Bit-exact agreement (Object.is per element: NaN equals NaN, -0 differs from +0). */
-function exactMismatch(got: Num, want: Num, what: string): string | null {
-  if (got.length !== want.length) return `${what}: length ${got.length}, expected ${want.length}`;
-  for (let i = 0; i < got.length; i++) {
-    if (!Object.is(got[i], want[i])) return `${what}[${i}] = ${got[i]}, expected ${want[i]}`;
-  }
-  return null;
-}
-
-/** |got - want| <= tol * scale[i] + 1e-30 per element (infinities must match exactly). */
-function tolMismatch(got: Num, want: Num, scale: Num, what: string, tol = REL_TOL): string | null {
-  if (got.length !== want.length) return `${what}: length ${got.length}, expected ${want.length}`;
-  for (let i = 0; i < got.length; i++) {
-    if (!Number.isFinite(want[i]) || !Number.isFinite(got[i])) {
-      if (!Object.is(got[i], want[i])) return `${what}[${i}] = ${got[i]}, expected ${want[i]}`;
-      continue;
-    }
-    const err = Math.abs(got[i] - want[i]);
-    if (!(err <= tol * scale[i] + 1e-30)) return `${what}[${i}] = ${got[i]}, expected ${want[i]} (error ${err}, allowed ${tol * scale[i]})`;
-  }
-  return null;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Test data that is not vectors
@@ -177,7 +82,7 @@ describe.each(builds)('$name build', ({ eng }) => {
   const abi = eng.abi;
   let mem: Mem;
   beforeEach(() => {
-    mem = new Mem(eng);
+    mem = new Mem(eng, 'pq-kernels.test');
   });
   afterEach(() => {
     expect(mem.brokenGuards(), 'a kernel wrote past the end of a buffer').toEqual([]);

@@ -2,25 +2,19 @@
 // equal distances to the decoded vectors, bit packing, OPQ's rotation (orthogonal, never worse than PQ on anisotropic
 // data), determinism, save / load. The SVD behind OPQ is checked against ml-matrix.
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { init, OPQ, ProductQuantizer, VQError, type ProductQuantizerOptions } from '../dist/index.js';
 import { procrustes, randomOrthogonal, svdSquare } from '../dist/util/linalg.js';
 import { Rng } from '../dist/util/rng.js';
 import { floatVectors } from './helpers/data.js';
+import { disposeAfterEach } from './helpers/live.js';
 import { TestRng } from './helpers/rng.js';
 
 beforeAll(async () => {
   await init();
 });
 
-const live: { dispose(): void }[] = [];
-function track<T extends { dispose(): void }>(o: T): T {
-  live.push(o);
-  return o;
-}
-afterEach(() => {
-  for (const o of live.splice(0)) o.dispose();
-});
+const track = disposeAfterEach();
 const pqOf = (o: ProductQuantizerOptions) => track(new ProductQuantizer(o));
 
 /**

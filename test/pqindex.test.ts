@@ -3,22 +3,16 @@
 // equals the exhaustive scan of its codes, inner product adds the query-centroid term back, ids, repeated adds, bit
 // widths, OPQ, save / load. Recall on the MovieLens embeddings (../shared/data) when present.
 import { existsSync, readFileSync } from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex, init, IVFPQIndex, PQIndex, type ProductQuantizer, type SearchResult } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
+import { disposeAfterEach } from './helpers/live.js';
 
 beforeAll(async () => {
   await init();
 });
 
-const live: { dispose(): void }[] = [];
-function track<T extends { dispose(): void }>(o: T): T {
-  live.push(o);
-  return o;
-}
-afterEach(() => {
-  for (const o of live.splice(0)) o.dispose();
-});
+const track = disposeAfterEach();
 
 type Metric = 'l2' | 'ip';
 

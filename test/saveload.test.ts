@@ -1,21 +1,15 @@
 // FlatIndex and KMeans in the shared saved-file format: bit-identical round trips, refusal of damaged or other-kind
 // files (the PQ classes have their own suites: pq.test.ts, pqindex.test.ts, pq-errors.test.ts).
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex, init, KMeans, memoryStats, PQIndex, VQError } from '../dist/index.js';
 import { floatVectors } from './helpers/data.js';
+import { disposeAfterEach } from './helpers/live.js';
 
 beforeAll(async () => {
   await init();
 });
 
-const live: { dispose(): void }[] = [];
-function track<T extends { dispose(): void }>(o: T): T {
-  live.push(o);
-  return o;
-}
-afterEach(() => {
-  for (const o of live.splice(0)) o.dispose();
-});
+const track = disposeAfterEach();
 
 function codeOf(f: () => unknown): string | undefined {
   try {
