@@ -10,51 +10,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { FlatIndex, init, KMeans, memoryStats, norms, pairwiseDistances, VQError, type VQErrorCode } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
 import { uniformVectors } from './helpers/data.js';
+import { type Alloc, allocState, type Case, checkRefusal, expectRefusal, intCases, named, NON_FINITE, oneOfCases, type Part, thrown } from './helpers/refusals.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------------------------
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
-type Part = string | RegExp;
-
-/** Checks one refusal: VQError, code, `where:` prefix, a `(got ..., expected ...)` clause, and the given fragments. */
-function checkRefusal(e: unknown, code: VQErrorCode, where: string, parts: readonly Part[]): void {
-  const label = `${where} -> ${code}`;
-  expect(e, `${label}: the call did not throw`).toBeDefined();
-  expect(e, `${label}: a raw WebAssembly trap escaped`).not.toBeInstanceOf(WebAssembly.RuntimeError);
-  const shown = e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ''}: ${e.message}` : String(e);
-  expect(e instanceof VQError, `${label}: got ${shown}`).toBe(true);
-  const err = e as VQError;
-  expect(err.name, `${label}: name`).toBe('VQError');
-  expect(err.code, `${label}: ${err.message}`).toBe(code);
-  expect(err.message.startsWith(`${where}:`), `${label}: message should start with "${where}:" (${err.message})`).toBe(true);
-  expect(err.message, `${label}: message should say what was got and expected`).toMatch(/\(got .+, expected .+\)/s);
-  for (const p of parts) {
-    if (typeof p === 'string') expect(err.message, label).toContain(p);
-    else expect(err.message, label).toMatch(p);
-  }
-}
-
-function expectRefusal(fn: () => unknown, code: VQErrorCode, where: string, parts: readonly Part[] = []): void {
-  checkRefusal(thrown(fn), code, where, parts);
-}
-
-interface Case {
-  name: string;
-  call: () => unknown;
-  code: VQErrorCode;
-  where: string;
-  parts: Part[];
-}
 
 /** Values that are not a Float32Array, with how the message must describe each. */
 const NOT_F32: { label: string; value: () => unknown; got: RegExp }[] = [
@@ -67,12 +27,6 @@ const NOT_F32: { label: string; value: () => unknown; got: RegExp }[] = [
   { label: 'Float64Array(4)', value: () => new Float64Array(4), got: /got Float64Array of length 4/ },
   { label: 'number[] [1,2,3]', value: () => [1, 2, 3], got: /got an Array of length 3/ },
   { label: 'Int32Array(4)', value: () => new Int32Array(4), got: /got Int32Array of length 4/ },
-];
-
-const NON_FINITE: { label: string; v: number; got: RegExp }[] = [
-  { label: 'NaN', v: NaN, got: /got NaN/ },
-  { label: 'Infinity', v: Infinity, got: /got Infinity/ },
-  { label: '-Infinity', v: -Infinity, got: /got -Infinity/ },
 ];
 
 /**
@@ -115,33 +69,6 @@ function vectorCases(where: string, arg: string, d: number, n: number, seed: num
   return cases;
 }
 
-/** Bad values for an integer argument in [min, max]; `undefined` and `null` only when the argument is required. */
-function intCases(where: string, arg: string, min: number, max: number | null, call: (bad: unknown) => unknown, opts: { required?: boolean } = {}): Case[] {
-  const values: { label: string; v: unknown; got: RegExp }[] = [
-    { label: `${min - 1}`, v: min - 1, got: new RegExp(`got ${min - 1}\\b`) },
-    { label: `${min + 0.5}`, v: min + 0.5, got: new RegExp(`got ${String(min + 0.5).replace('.', '\\.')}`) },
-    { label: 'NaN', v: NaN, got: /got NaN/ },
-    { label: 'Infinity', v: Infinity, got: /got Infinity/ },
-    { label: '-Infinity', v: -Infinity, got: /got -Infinity/ },
-    { label: `'${min + 1}' (a string)`, v: String(min + 1), got: new RegExp(`got "${min + 1}"`) },
-    { label: '{}', v: {}, got: /got an object/ },
-    { label: '[]', v: [], got: /got an Array/ },
-    { label: 'true', v: true, got: /got true/ },
-    { label: 'a BigInt', v: BigInt(min + 1), got: new RegExp(`got ${min + 1}\\b`) },
-  ];
-  if (min - 1 !== -1) values.push({ label: '-1', v: -1, got: /got -1\b/ });
-  if (max !== null) values.push({ label: `${max + 1}`, v: max + 1, got: new RegExp(`got ${max + 1}\\b`) });
-  // an optional option given null or undefined takes its default (the `??` convention of every options object)
-  if (opts.required) values.push({ label: 'undefined', v: undefined, got: /got undefined/ }, { label: 'null', v: null, got: /got null/ });
-  return values.map((b) => ({
-    name: `${arg} = ${b.label}`,
-    call: () => call(b.v),
-    code: 'INVALID_OPTION' as const,
-    where,
-    parts: [arg, b.got, /expected an integer/],
-  }));
-}
-
 /** Bad values for an options argument that must be a plain object. */
 function optionsObjectCases(where: string, call: (bad: unknown) => unknown): Case[] {
   const values: { label: string; v: unknown; got: RegExp }[] = [
@@ -155,20 +82,6 @@ function optionsObjectCases(where: string, call: (bad: unknown) => unknown): Cas
     { label: 'a function', v: () => ({ d: 4 }), got: /got a function/ },
   ];
   return values.map((b) => ({ name: `options = ${b.label}`, call: () => call(b.v), code: 'INVALID_TYPE' as const, where, parts: ['options', b.got, /expected .*object/] }));
-}
-
-function oneOfCases(where: string, arg: string, allowed: readonly string[], bad: unknown[], call: (bad: unknown) => unknown): Case[] {
-  return bad.map((v) => ({
-    name: `${arg} = ${typeof v === 'string' ? `'${v}'` : Array.isArray(v) ? '[]' : String(v)}`,
-    call: () => call(v),
-    code: 'INVALID_OPTION' as const,
-    where,
-    parts: [arg, ...allowed.map((a) => `'${a}'`)],
-  }));
-}
-
-function named(cases: Case[]): [string, Case][] {
-  return cases.map((c) => [c.name, c]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -195,16 +108,6 @@ interface IndexSnapshot {
 function snapshotIndex(index: FlatIndex): IndexSnapshot {
   const res = index.search(QUERIES, 5);
   return { size: index.size, ids: res.ids, distances: res.distances, stored: index.reconstructRange(0, index.size) };
-}
-
-interface Alloc {
-  liveAllocations: number;
-  liveBytes: number;
-}
-
-function allocState(): Alloc {
-  const s = memoryStats();
-  return { liveAllocations: s.liveAllocations, liveBytes: s.liveBytes };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -8,55 +8,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { init, IVFPQIndex, memoryStats, OPQ, PQIndex, ProductQuantizer, VQError, type VQErrorCode } from '../dist/index.js';
 import { readContainer, writeContainer, type Kind, type Section } from '../dist/io/format.js';
 import { uniformVectors } from './helpers/data.js';
+import { type Alloc, allocState, type Case, expectRefusal, intCases, label, named, NON_FINITE, oneOfCases, type Part, thrown } from './helpers/refusals.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers (the conventions of errors.test.ts)
 // ---------------------------------------------------------------------------------------------------------------
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
-
-type Part = string | RegExp;
-
-/** Checks one refusal: VQError, code, `where:` prefix, a `(got ..., expected ...)` clause, and the given fragments. */
-function checkRefusal(e: unknown, code: VQErrorCode, where: string, parts: readonly Part[]): void {
-  const label = `${where} -> ${code}`;
-  expect(e, `${label}: the call did not throw`).toBeDefined();
-  expect(e, `${label}: a raw WebAssembly trap escaped`).not.toBeInstanceOf(WebAssembly.RuntimeError);
-  const shown = e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ''}: ${e.message}` : String(e);
-  expect(e instanceof VQError, `${label}: got ${shown}`).toBe(true);
-  const err = e as VQError;
-  expect(err.name, `${label}: name`).toBe('VQError');
-  expect(err.code, `${label}: ${err.message}`).toBe(code);
-  expect(err.message.startsWith(`${where}:`), `${label}: message should start with "${where}:" (${err.message})`).toBe(true);
-  expect(err.message, `${label}: message should say what was got and expected`).toMatch(/\(got .+, expected .+\)/s);
-  for (const p of parts) {
-    if (typeof p === 'string') expect(err.message, label).toContain(p);
-    else expect(err.message, label).toMatch(p);
-  }
-}
-
-function expectRefusal(fn: () => unknown, code: VQErrorCode, where: string, parts: readonly Part[] = []): void {
-  checkRefusal(thrown(fn), code, where, parts);
-}
-
-interface Case {
-  name: string;
-  call: () => unknown;
-  code: VQErrorCode;
-  where: string;
-  parts: Part[];
-}
-
-function named(cases: Case[]): [string, Case][] {
-  return cases.map((c) => [c.name, c]);
-}
 
 /** Values that are not a Float32Array, with how the message must describe each. */
 const NOT_F32: { label: string; value: () => unknown; got: RegExp }[] = [
@@ -69,12 +25,6 @@ const NOT_F32: { label: string; value: () => unknown; got: RegExp }[] = [
   { label: 'Float64Array(16)', value: () => new Float64Array(16), got: /got Float64Array of length 16/ },
   { label: 'Int32Array(16)', value: () => new Int32Array(16), got: /got Int32Array of length 16/ },
   { label: 'Uint8Array(16)', value: () => new Uint8Array(16), got: /got Uint8Array of length 16/ },
-];
-
-const NON_FINITE: { label: string; v: number; got: RegExp }[] = [
-  { label: 'NaN', v: NaN, got: /got NaN/ },
-  { label: 'Infinity', v: Infinity, got: /got Infinity/ },
-  { label: '-Infinity', v: -Infinity, got: /got -Infinity/ },
 ];
 
 /**
@@ -119,32 +69,6 @@ function vectorCases(where: string, arg: string, d: number, n: number, seed: num
   return cases;
 }
 
-/** Bad values for an integer argument in [min, max]; `undefined` and `null` only when the argument is required. */
-function intCases(where: string, arg: string, min: number, max: number | null, call: (bad: unknown) => unknown, opts: { required?: boolean } = {}): Case[] {
-  const values: { label: string; v: unknown; got: RegExp }[] = [
-    { label: `${min - 1}`, v: min - 1, got: new RegExp(`got ${min - 1}\\b`) },
-    { label: `${min + 0.5}`, v: min + 0.5, got: new RegExp(`got ${String(min + 0.5).replace('.', '\\.')}`) },
-    { label: 'NaN', v: NaN, got: /got NaN/ },
-    { label: 'Infinity', v: Infinity, got: /got Infinity/ },
-    { label: '-Infinity', v: -Infinity, got: /got -Infinity/ },
-    { label: `'${min + 1}' (a string)`, v: String(min + 1), got: new RegExp(`got "${min + 1}"`) },
-    { label: '{}', v: {}, got: /got an object/ },
-    { label: '[]', v: [], got: /got an Array/ },
-    { label: 'true', v: true, got: /got true/ },
-    { label: 'a BigInt', v: BigInt(min + 1), got: new RegExp(`got ${min + 1}\\b`) },
-  ];
-  if (min - 1 !== -1) values.push({ label: '-1', v: -1, got: /got -1\b/ });
-  if (max !== null) values.push({ label: `${max + 1}`, v: max + 1, got: new RegExp(`got ${max + 1}\\b`) });
-  if (opts.required) values.push({ label: 'undefined', v: undefined, got: /got undefined/ }, { label: 'null', v: null, got: /got null/ });
-  return values.map((b) => ({
-    name: `${arg} = ${b.label}`,
-    call: () => call(b.v),
-    code: 'INVALID_OPTION' as const,
-    where,
-    parts: [arg, b.got, /expected an integer/],
-  }));
-}
-
 /** Bad values for an options argument that must be a plain object. */
 function optionsObjectCases(where: string, call: (bad: unknown) => unknown, opts: { undefinedOk?: boolean } = {}): Case[] {
   const values: { label: string; v: unknown; got: RegExp }[] = [
@@ -159,24 +83,6 @@ function optionsObjectCases(where: string, call: (bad: unknown) => unknown, opts
   ];
   if (!opts.undefinedOk) values.push({ label: 'undefined', v: undefined, got: /got undefined/ });
   return values.map((b) => ({ name: `options = ${b.label}`, call: () => call(b.v), code: 'INVALID_TYPE' as const, where, parts: ['options', b.got, /expected .*object/] }));
-}
-
-function label(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
-  if (Array.isArray(v)) return `[${v.join(', ')}]`;
-  if (typeof v === 'bigint') return `${v}n`;
-  if (v !== null && typeof v === 'object') return '{}';
-  return String(v);
-}
-
-function oneOfCases(where: string, arg: string, allowed: readonly string[], bad: unknown[], call: (bad: unknown) => unknown): Case[] {
-  return bad.map((v) => ({
-    name: `${arg} = ${label(v)}`,
-    call: () => call(v),
-    code: 'INVALID_OPTION' as const,
-    where,
-    parts: [arg, ...allowed.map((a) => `'${a}'`)],
-  }));
 }
 
 function boolCases(where: string, arg: string, call: (bad: unknown) => unknown): Case[] {
@@ -197,16 +103,6 @@ function seedCases(where: string, call: (bad: unknown) => unknown): Case[] {
     where,
     parts: ['seed', /expected an integer/],
   }));
-}
-
-interface Alloc {
-  liveAllocations: number;
-  liveBytes: number;
-}
-
-function allocState(): Alloc {
-  const s = memoryStats();
-  return { liveAllocations: s.liveAllocations, liveBytes: s.liveBytes };
 }
 
 /** Registers before/after hooks: the refused calls of this describe block allocate and free nothing. */
