@@ -2,11 +2,12 @@
 // is the distance to the decoded vector), re-ranking equals exact search on the candidates, IVF-PQ with nprobe = nlist
 // equals the exhaustive scan of its codes, inner product adds the query-centroid term back, ids, repeated adds, bit
 // widths, OPQ, save / load. Recall on the MovieLens embeddings (../shared/data) when present.
-import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex, init, IVFPQIndex, PQIndex, type ProductQuantizer, type SearchResult } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
+import { ML, readVecs } from './helpers/movielens.js';
+import { existsSync } from 'node:fs';
 
 beforeAll(async () => {
   await init();
@@ -78,7 +79,8 @@ describe('PQIndex', () => {
       it(`${metric}: search equals brute force over the reconstructions (d = ${d}, m = ${m}, nbits = ${nbits})`, () => {
         const x = floatVectors(1500, d, d * 3 + nbits);
         const q = floatVectors(20, d, 77);
-        const index = track(new PQIndex({ d, m, nbits, metric }));
+        // the float ADC contract; 4-bit fast-scan (quantized tables) has its own suite, fastscan.test.ts
+        const index = track(new PQIndex({ d, m, nbits, metric, fastScan: false }));
         index.train(x);
         index.add(x.subarray(0, 700 * d));
         index.add(x.subarray(700 * d)); // two adds: positions continue
@@ -176,7 +178,7 @@ describe('PQIndex', () => {
     // correlate: every component mixes the first four
     const x = base.map((v, i) => v * 0.2 + base[Math.floor(i / d) * d + (i % 4)]);
     const q = x.slice(0, 12 * d).map((v) => v + 0.05);
-    const opqIndex = track(new PQIndex({ d, m: 4, nbits: 4, opq: true, opqIterations: 6 }));
+    const opqIndex = track(new PQIndex({ d, m: 4, nbits: 4, opq: true, opqIterations: 6, fastScan: false }));
     opqIndex.train(x);
     opqIndex.add(x);
     const rec = opqIndex.reconstruct(Int32Array.from({ length: 2000 }, (_, i) => i));
@@ -246,7 +248,7 @@ describe('IVFPQIndex', () => {
       it(`${metric}: nprobe = nlist equals the exhaustive scan of its codes (d = ${d}, m = ${m}, nbits = ${nbits}, nlist = ${nlist})`, () => {
         const { x } = clustered(nlist, 1200 / nlist, d, d + nbits, 4, 1);
         const q = floatVectors(20, d, 5, 4);
-        const index = track(new IVFPQIndex({ d, nlist, m, nbits, metric }));
+        const index = track(new IVFPQIndex({ d, nlist, m, nbits, metric, fastScan: false }));
         index.train(x);
         index.add(x.subarray(0, 500 * d));
         index.add(x.subarray(500 * d));
@@ -346,18 +348,6 @@ describe('IVFPQIndex', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // MovieLens (../shared/data/ml/d64): 6568 item embeddings, 500 user queries, exact top-100 ground truth.
-
-const ML = new URL('../../shared/data/ml/d64/', import.meta.url);
-
-function readVecs(path: URL, kind: 'f' | 'i'): { data: Float32Array | Int32Array; n: number; d: number } {
-  const buf = readFileSync(path);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const d = dv.getInt32(0, true);
-  const n = buf.byteLength / (4 * (d + 1));
-  const data = kind === 'f' ? new Float32Array(n * d) : new Int32Array(n * d);
-  for (let i = 0; i < n; i++) for (let t = 0; t < d; t++) data[i * d + t] = kind === 'f' ? dv.getFloat32(4 * (i * (d + 1) + 1 + t), true) : dv.getInt32(4 * (i * (d + 1) + 1 + t), true);
-  return { data, n, d };
-}
 
 describe('MovieLens recall (../shared/data)', () => {
   const present = existsSync(new URL('items.fvecs', ML));

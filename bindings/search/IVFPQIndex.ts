@@ -11,6 +11,7 @@ import { Owned } from '../wasm/owned.js';
 import {
   candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, type PQCommon, type PQCommonOptions, type PQMetric,
 } from './adc.js';
+import { fsBytes, fsRead, fsReadRows, fsWrite } from './fastscan.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -62,7 +63,12 @@ const UNPACK_BLOCK = 4096;
  * <q, c + r> = <q, c> + <q, r>: one table per query, and the query-centroid term <q, c> is added back for each list.
  * Lists are chosen by nearest centroid (l2) or largest <q, c> (ip); vectors always go to their nearest centroid in L2.
  *
- * Storage (wasm memory, owned): per list, codes u8[cap][codeSize] and positions i32[cap] (the order of addition);
+ * With 4-bit codes lists are scanned with fast-scan (option fastScan, default on for nbits 4; Faiss IndexIVFPQFastScan):
+ * each visited list's float table is quantized to u8 on its own (scale and bias per list and query), so distances
+ * from different lists stay in real units and compare in one heap.
+ *
+ * Storage (wasm memory, owned): per list, codes u8[cap][codeSize] (fastScan: the 32-vector block layout of
+ * assembly/kernels/fastscan.ts) and positions i32[cap] (the order of addition);
  * ids i32[cap] (user id of each position); with refine, the original vectors f32[cap][d] by position. The coarse
  * centroids live in FlatIndex objects (exact search), the residual codebook in a ProductQuantizer, the rotation in an
  * OPQ; all owned by the index.
@@ -75,6 +81,8 @@ export class IVFPQIndex extends Owned {
   readonly metric: PQMetric;
   readonly opq: boolean;
   readonly refine: boolean;
+  /** 4-bit fast-scan lists (see the class comment). */
+  readonly fastScan: boolean;
   readonly coarseIterations: number;
   readonly coarseInit: KMeansInit;
   private readonly common: PQCommon;
@@ -106,6 +114,7 @@ export class IVFPQIndex extends Owned {
     this.metric = c.metric;
     this.opq = c.opq;
     this.refine = c.refine;
+    this.fastScan = c.fastScan;
     this.nlist = nlist;
     this.coarseIterations = coarseIterations;
     this.listSize = new Int32Array(nlist);
@@ -251,13 +260,31 @@ export class IVFPQIndex extends Owned {
     this.reserveGlobal(total, where);
     for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.reserveList(l, this.listSize[l] + count[l], where);
     const cs = this.codeSize;
-    const mem = new Uint8Array(eng.abi.memory.buffer);
-    const i32 = new Int32Array(eng.abi.memory.buffer);
-    for (let i = 0; i < n; i++) {
-      const l = labels[i];
-      const at = this.listSize[l]++;
-      mem.set(codes.subarray(i * cs, (i + 1) * cs), this.listCodes[l] + at * cs);
-      i32[(this.listPos[l] >>> 2) + at] = this.n + i;
+    if (this.fastScan) {
+      // rows grouped by list (counting sort), then one block write per list
+      const start = new Int32Array(this.nlist + 1);
+      for (let l = 0; l < this.nlist; l++) start[l + 1] = start[l] + count[l];
+      const fill = start.slice(0, this.nlist);
+      const order = new Int32Array(n);
+      for (let i = 0; i < n; i++) order[fill[labels[i]]++] = i;
+      const grouped = new Uint8Array(n * cs);
+      for (let r = 0; r < n; r++) grouped.set(codes.subarray(order[r] * cs, (order[r] + 1) * cs), r * cs);
+      for (let l = 0; l < this.nlist; l++) {
+        if (count[l] === 0) continue;
+        fsWrite(eng, grouped.subarray(start[l] * cs, start[l + 1] * cs), count[l], this.m, this.listCodes[l], this.listSize[l], where);
+        const posView = eng.i32(this.listPos[l] + this.listSize[l] * 4, count[l]);
+        for (let r = start[l]; r < start[l + 1]; r++) posView[r - start[l]] = this.n + order[r];
+        this.listSize[l] += count[l];
+      }
+    } else {
+      const mem = new Uint8Array(eng.abi.memory.buffer);
+      const i32 = new Int32Array(eng.abi.memory.buffer);
+      for (let i = 0; i < n; i++) {
+        const l = labels[i];
+        const at = this.listSize[l]++;
+        mem.set(codes.subarray(i * cs, (i + 1) * cs), this.listCodes[l] + at * cs);
+        i32[(this.listPos[l] >>> 2) + at] = this.n + i;
+      }
     }
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
@@ -293,8 +320,7 @@ export class IVFPQIndex extends Owned {
   private reserveList(l: number, size: number, where: string): void {
     if (size <= this.listCap[l]) return;
     const cap = Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
-    const cs = this.codeSize;
-    const codes = this.own(cap * cs, where);
+    const codes = this.own(this.codeBytes(cap), where);
     let pos = 0;
     try {
       pos = this.own(cap * 4, where);
@@ -305,7 +331,7 @@ export class IVFPQIndex extends Owned {
     const mem = new Uint8Array(this.eng.abi.memory.buffer);
     const used = this.listSize[l];
     if (used > 0) {
-      mem.copyWithin(codes, this.listCodes[l], this.listCodes[l] + used * cs);
+      mem.copyWithin(codes, this.listCodes[l], this.listCodes[l] + this.codeBytes(used));
       mem.copyWithin(pos, this.listPos[l], this.listPos[l] + used * 4);
     }
     this.release(this.listCodes[l]);
@@ -313,6 +339,11 @@ export class IVFPQIndex extends Owned {
     this.listCodes[l] = codes;
     this.listPos[l] = pos;
     this.listCap[l] = cap;
+  }
+
+  /** Bytes of code storage for n vectors of one list. */
+  private codeBytes(n: number): number {
+    return this.fastScan ? fsBytes(n, this.m) : n * this.codeSize;
   }
 
   /**
@@ -344,19 +375,22 @@ export class IVFPQIndex extends Owned {
     let maxList = 0;
     for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
     const block = Math.min(UNPACK_BLOCK, maxList);
-    const rows = chunkRows(d * 8 + tsize * 4 + kk * 12, nq);
+    const fast = this.fastScan;
+    const rows = chunkRows(d * 8 + tsize * 5 + 8 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, qo, t3, tl, rq, hd, hi, up, sp, rd, ri] = eng.scratch(
+      const [qp, qo, t3, tl, rq, hd, hi, up, sp, rd, ri, lut, par] = eng.scratch(
         [
-          c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
-          rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
+          c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 || fast ? 0 : block * m + 4,
+          rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0, fast ? c * tsize : 0, fast ? c * 8 : 0,
         ], where,
       );
       eng.f32(qp, c * d).set(qr.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip)
       if (!l2 || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : -1, t3);
+      // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs)
+      const ipParams = fast && !l2 ? (eng.abi.fsQuantize(t3, c, m, lut, par), eng.f32(par, 2 * c).slice()) : null;
       eng.abi.heapInit(hd, hi, c * kk);
       for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
@@ -381,6 +415,23 @@ export class IVFPQIndex extends Owned {
             table = tl;
           } else {
             bias = 0 - coarse.distances[at]; // -<q, c>: the query-centroid term, added back
+          }
+          if (fast) {
+            let lq = lut + qi * tsize;
+            let inv: number;
+            if (ipParams) {
+              inv = ipParams[2 * qi];
+              bias += ipParams[2 * qi + 1];
+            } else {
+              // l2: this list's own table, quantized on its own
+              lq = lut;
+              eng.abi.fsQuantize(table, 1, m, lq, par);
+              const pv = eng.f32(par, 2);
+              inv = pv[0];
+              bias += pv[1];
+            }
+            eng.abi.fsScan(this.listCodes[l], this.listSize[l], m, lq, inv, bias, kk, hdq, hiq, this.listPos[l], 0);
+            continue;
           }
           this.scanList(v, l, table, bias, kk, hdq, hiq, up, block, nbits, codeSize);
         }
@@ -426,8 +477,13 @@ export class IVFPQIndex extends Owned {
       }
     }
     const cs = this.codeSize;
-    const codes = new Uint8Array(pos.length * cs);
-    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.listCodes[listOf[pos[i]]] + slot[pos[i]] * cs, cs), i * cs);
+    let codes: Uint8Array;
+    if (this.fastScan) {
+      codes = fsReadRows(eng, this.m, pos.length, (i) => [this.listCodes[listOf[pos[i]]], slot[pos[i]]], where);
+    } else {
+      codes = new Uint8Array(pos.length * cs);
+      for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.listCodes[listOf[pos[i]]] + slot[pos[i]] * cs, cs), i * cs);
+    }
     const r = t.pq.decode(codes);
     for (let i = 0; i < pos.length; i++) for (let j = 0; j < d; j++) r[i * d + j] += t.centroids[listOf[pos[i]] * d + j];
     return t.rot ? t.rot.rotateBack(r, where) : r;
@@ -455,7 +511,7 @@ export class IVFPQIndex extends Owned {
     const params: Record<string, number | string | boolean> = {
       d: this.d, m: c.m, nbits: c.nbits, nlist: this.nlist, metric: c.metric, opq: c.opq, refine: c.refine, seed: c.seed,
       opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, pqInit: c.pqInit, n: this.n,
-      trained: this.isTrained,
+      trained: this.isTrained, fastScan: c.fastScan,
     };
     const sections: Section[] = [];
     const t = this.trained;
@@ -469,7 +525,8 @@ export class IVFPQIndex extends Owned {
       for (let l = 0; l < this.nlist; l++) {
         const s = this.listSize[l];
         pos.set(eng.i32(this.listPos[l], s), at);
-        codes.set(eng.u8(this.listCodes[l], s * this.codeSize), at * this.codeSize);
+        // fast-scan blocks are saved as standard packed codes
+        codes.set(this.fastScan ? fsRead(eng, this.listCodes[l], this.m, 0, s, 'IVFPQIndex.save') : eng.u8(this.listCodes[l], s * this.codeSize), at * this.codeSize);
         at += s;
       }
       sections.push({ tag: 'LPOS', data: pos }, { tag: 'LCOD', data: codes }, { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
@@ -496,8 +553,11 @@ export class IVFPQIndex extends Owned {
     try {
       const coarseInit = c.params.coarseInit === 'random' ? 'random' : 'kmeans++';
       const pqInit = c.params.pqInit === 'kmeans++' || c.params.pqInit === 'random' ? c.params.pqInit : undefined;
+      // files written before fast-scan existed have no fastScan: they were float ADC indexes
+      const fastScan = c.params.fastScan === undefined ? false : paramBool(where, c, 'fastScan');
       index = new IVFPQIndex({
         d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25), coarseInit, pqInit,
+        fastScan,
       });
     } catch (e) {
       savedOptionsError(where, e);
@@ -542,7 +602,8 @@ export class IVFPQIndex extends Owned {
         const s = sizes[l];
         if (s === 0) continue;
         index.reserveList(l, s, where);
-        eng.u8(index.listCodes[l], s * cs).set(codes.subarray(at * cs, (at + s) * cs));
+        if (index.fastScan) fsWrite(eng, codes.subarray(at * cs, (at + s) * cs), s, m, index.listCodes[l], 0, where);
+        else eng.u8(index.listCodes[l], s * cs).set(codes.subarray(at * cs, (at + s) * cs));
         eng.i32(index.listPos[l], s).set(pos.subarray(at, at + s));
         index.listSize[l] = s;
         at += s;

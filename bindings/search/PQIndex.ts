@@ -9,6 +9,7 @@ import {
   candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, gatherRows, idPositions, positionsOf, toCodeSpace,
   type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
 } from './adc.js';
+import { fsBytes, fsRead, fsReadRows, fsWrite, FS_BLOCK } from './fastscan.js';
 import { emptyResult } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -25,7 +26,11 @@ const CACHE_BUDGET = 256 * 1024;
  * refine, IndexRefineFlat around it). One table f32[m][ksub] per query, then a scan that sums m table entries per
  * code and keeps the top k in a bounded heap, in wasm.
  *
- * Storage (wasm memory, owned): codes u8[cap][codeSize] (packed as ProductQuantizer documents), user ids i32[cap]
+ * With 4-bit codes the scan is fast-scan (option fastScan, default on for nbits 4; Faiss IndexPQFastScan): u8 tables,
+ * 16 codes per SIMD lookup, and distances that are quantized unless re-ranked.
+ *
+ * Storage (wasm memory, owned): codes u8[cap][codeSize] (packed as ProductQuantizer documents; with fastScan, the
+ * block layout of assembly/kernels/fastscan.ts, m / 2 bytes per vector), user ids i32[cap]
  * once add() is given ids (before that, ids are positions and cost nothing), and with refine the original vectors
  * f32[cap][d]. Capacity grows by 1.5x; the quantizer is owned by the index.
  */
@@ -36,6 +41,8 @@ export class PQIndex extends Owned {
   readonly metric: PQMetric;
   readonly opq: boolean;
   readonly refine: boolean;
+  /** 4-bit fast-scan storage and search (see the class comment). */
+  readonly fastScan: boolean;
   private readonly common: PQCommon;
   private q: ProductQuantizer | OPQ;
   private n = 0;
@@ -58,6 +65,7 @@ export class PQIndex extends Owned {
     this.metric = c.metric;
     this.opq = c.opq;
     this.refine = c.refine;
+    this.fastScan = c.fastScan;
     this.q = makeQuantizer(c);
   }
 
@@ -104,7 +112,8 @@ export class PQIndex extends Owned {
     const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
     this.reserve(total, where, this.explicitIds || ids !== undefined);
     const cs = this.q.codeSize;
-    eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
+    if (this.fastScan) fsWrite(eng, codes, n, this.m, this.codesPtr, this.n, where);
+    else eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
     if (this.explicitIds) {
       const idView = eng.i32(this.idsPtr, total);
       if (ids) idView.set(ids, this.n);
@@ -119,12 +128,11 @@ export class PQIndex extends Owned {
   private reserve(total: number, where: string, withIds: boolean): void {
     if (total <= this.cap && withIds === this.explicitIds) return;
     const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
-    const cs = this.q.codeSize;
-    const need = cap * (cs + (withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
+    const need = this.codeBytes(cap) + cap * ((withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     const fresh: number[] = [];
     try {
-      fresh.push(this.own(cap * cs, where));
+      fresh.push(this.own(this.codeBytes(cap), where));
       fresh.push(withIds ? this.own(cap * 4, where) : 0);
       if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
     } catch (e) {
@@ -132,7 +140,7 @@ export class PQIndex extends Owned {
       throw e;
     }
     const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.n * cs);
+    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.codeBytes(this.n));
     if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
     else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
     if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
@@ -143,6 +151,11 @@ export class PQIndex extends Owned {
     this.vecPtr = this.refine ? fresh[2] : 0;
     this.cap = cap;
     this.explicitIds = withIds;
+  }
+
+  /** Bytes of code storage for n vectors. */
+  private codeBytes(n: number): number {
+    return this.fastScan ? fsBytes(n, this.m) : n * this.q.codeSize;
   }
 
   /**
@@ -160,6 +173,7 @@ export class PQIndex extends Owned {
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained PQIndex'), 'train(x) first');
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const qc = toCodeSpace(this.q, q, where);
+    if (this.fastScan) return this.searchFast(q, qc, nq, k, kk, o.rerank !== undefined);
     const v = pqOf(this.q, where).kernelView(where);
     const { d, m, nbits, ksubP, codeSize } = v;
     const ids = new Int32Array(nq * k);
@@ -216,6 +230,48 @@ export class PQIndex extends Owned {
     return { ids, distances };
   }
 
+  /** search() with fast-scan: per query one quantized table u8[m][16], then block scans with a SIMD threshold. */
+  private searchFast(q: Float32Array, qc: Float32Array, nq: number, k: number, kk: number, rerankAsked: boolean): SearchResult {
+    const where = 'PQIndex.search';
+    const eng = this.eng;
+    const v = pqOf(this.q, where).kernelView(where);
+    const { d, m } = v;
+    const tsize = m * 16;
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    const rerank = kk !== k || rerankAsked;
+    // blocks of codes that stay in cache while every query of the chunk scans them (tables: m * 16 bytes a query)
+    const block = Math.max(1024, Math.floor(CACHE_BUDGET / (m * 16)) * FS_BLOCK);
+    const rows = chunkRows(d * 8 + tsize * 5 + 8 + kk * 12, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [qp, qo, tp, lut, par, hd, hi, sp, rd, ri] = eng.scratch(
+        [c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, c * tsize, c * 8, c * kk * 4, c * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0],
+        where,
+      );
+      eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
+      if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      eng.abi.pqTables(qp, c, d, m, 16, v.centTPtr, v.cnormPtr, this.metric === 'l2' ? 0 : 1, -1, tp);
+      eng.abi.fsQuantize(tp, c, m, lut, par);
+      const params = eng.f32(par, 2 * c).slice();
+      eng.abi.heapInit(hd, hi, c * kk);
+      for (let b0 = 0; b0 < this.n; b0 += block) {
+        const cnt = Math.min(block, this.n - b0);
+        const codes = this.codesPtr + (b0 / FS_BLOCK) * m * 16;
+        for (let qi = 0; qi < c; qi++) {
+          eng.abi.fsScan(codes, cnt, m, lut + qi * tsize, params[2 * qi], params[2 * qi + 1], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+        }
+      }
+      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
+    }
+    if (this.explicitIds) {
+      const idView = eng.i32(this.idsPtr, this.n);
+      for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    }
+    return { ids, distances };
+  }
+
   /**
    * Vectors by user id: the decoded codes (in the original space for OPQ), or the stored originals with refine.
    * An id added twice gives its first vector.
@@ -235,6 +291,7 @@ export class PQIndex extends Owned {
     const d = this.d;
     if (this.refine) return gatherRows(eng, this.vecPtr, pos, d);
     const cs = this.q.codeSize;
+    if (this.fastScan) return this.q.decode(fsReadRows(eng, this.m, pos.length, (i) => [this.codesPtr, pos[i]], 'PQIndex.reconstruct'));
     const codes = new Uint8Array(pos.length * cs);
     for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.codesPtr + pos[i] * cs, cs), i * cs);
     return this.q.decode(codes);
@@ -248,7 +305,9 @@ export class PQIndex extends Owned {
     const eng = this.alive('PQIndex.save');
     const sections: Section[] = [...this.q.sections()];
     if (this.q.isTrained) {
-      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.q.codeSize) });
+      // fast-scan blocks are saved as the standard packed codes: the file does not depend on the in-memory layout
+      const codes = this.fastScan ? fsRead(eng, this.codesPtr, this.m, 0, this.n, 'PQIndex.save') : eng.u8(this.codesPtr, this.n * this.q.codeSize);
+      sections.push({ tag: 'CODE', data: codes });
       if (this.explicitIds) sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
       if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
     }
@@ -257,7 +316,7 @@ export class PQIndex extends Owned {
 
   private ownParams(): Record<string, number | string | boolean> {
     const c = this.common;
-    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations, pqInit: c.pqInit };
+    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations, pqInit: c.pqInit, fastScan: c.fastScan };
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */
@@ -274,9 +333,11 @@ export class PQIndex extends Owned {
     const seed = typeof c.params.indexSeed === 'number' ? (c.params.indexSeed as number) : 1234;
     const opqIterations = typeof c.params.opqIterations === 'number' ? (c.params.opqIterations as number) : 50;
     const pqInit = c.params.pqInit === 'kmeans++' || c.params.pqInit === 'random' ? c.params.pqInit : undefined;
+    // files written before fast-scan existed have no fastScan: they were float ADC indexes
+    const fastScan = c.params.fastScan === undefined ? false : paramBool(where, c, 'fastScan');
     let index: PQIndex;
     try {
-      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit });
+      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit, fastScan });
     } catch (e) {
       savedOptionsError(where, e);
     }
@@ -296,7 +357,8 @@ export class PQIndex extends Owned {
       if (n > 0) {
         index.reserve(n, where, ids !== null);
         const eng = index.eng;
-        eng.u8(index.codesPtr, n * q.codeSize).set(codes);
+        if (index.fastScan) fsWrite(eng, codes, n, m, index.codesPtr, 0, where);
+        else eng.u8(index.codesPtr, n * q.codeSize).set(codes);
         if (ids) eng.i32(index.idsPtr, n).set(ids);
         if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
         index.n = n;

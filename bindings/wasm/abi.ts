@@ -74,6 +74,15 @@ export interface Abi {
   pqDistances(codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, outPtr: number): void;
   pqPack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
   pqUnpack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
+  // kernels/fastscan.ts
+  fsPack(srcPtr: number, count: number, m: number, blocksPtr: number, row0: number): void;
+  fsUnpack(blocksPtr: number, m: number, row0: number, count: number, outPtr: number): void;
+  fsQuantize(tPtr: number, count: number, m: number, lutPtr: number, paramsPtr: number): void;
+  fsScores(blocksPtr: number, nblocks: number, m: number, lutPtr: number, outPtr: number): void;
+  fsScan(
+    blocksPtr: number, n: number, m: number, lutPtr: number, invScale: number, bias: number, k: number, hd: number, hi: number,
+    posPtr: number, idBase: number,
+  ): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -84,6 +93,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
+  'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
