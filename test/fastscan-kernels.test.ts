@@ -235,6 +235,31 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
+    it.each(MS)('m = %i: fsScan2 (two queries per pass) gives each query the reference top-k', (m) => {
+      for (const n of NS) {
+        const blocks = RF.packBlocks(randomCodes(n, m, 13 * m + n), n, m);
+        const bp = mem.put(blocks);
+        for (const k of [1, 10, n + 2]) {
+          // query 1 has many ties and a heap that is already partly full of better entries
+          const q0 = randomLut(m, n + 3 * m, false), q1 = randomLut(m, n + 5 * m, true);
+          const hd = mem.alloc(2 * k * 4), hi = mem.alloc(2 * k * 4);
+          abi.heapInit(hd, hi, 2 * k);
+          const pre = Math.fround(q1.bias + 2 * q1.invScale);
+          for (let i = 0; i < Math.min(k, 3); i++) abi.heapPushMany(hd + k * 4, hi + k * 4, k, mem.put(new Float32Array([pre])), mem.put(new Int32Array([5000 + i])), 1);
+          abi.fsScan2(bp, n, m, mem.put(q0.lut), q0.invScale, q0.bias, mem.put(q1.lut), q1.invScale, q1.bias, k, hd, hi, hd + k * 4, hi + k * 4, 0, 9);
+          abi.heapSortRows(hd, hi, 2, k);
+          const rd = new Float32Array(2 * k), ri = new Int32Array(2 * k);
+          RT.heapInit(rd, ri, 2 * k);
+          for (let i = 0; i < Math.min(k, 3); i++) RT.heapPush(rd.subarray(k), ri.subarray(k), k, pre, 5000 + i);
+          RF.scan(blocks, n, m, q0, k, rd.subarray(0, k), ri.subarray(0, k), null, 9);
+          RF.scan(blocks, n, m, q1, k, rd.subarray(k), ri.subarray(k), null, 9);
+          RT.heapSortRows(rd, ri, 2, k);
+          expect(exactMismatch(mem.i32(hi, 2 * k), ri), `n ${n} k ${k}`).toBeNull();
+          expect(exactMismatch(mem.f32(hd, 2 * k), rd), `n ${n} k ${k}`).toBeNull();
+        }
+      }
+    });
+
     it('scanning in block-aligned pieces, with positions, equals one reference scan (the heap carries the threshold)', () => {
       const m = 16, n = 1000;
       const codes = randomCodes(n, m, 99);

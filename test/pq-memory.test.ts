@@ -78,6 +78,9 @@ const VARIANTS: Variant[] = [
     ['PQIndex opq + refine (ip)', () => new PQIndex(pqIndexOpqOpts), (b: Uint8Array) => PQIndex.load(b)],
     ['IVFPQIndex', () => new IVFPQIndex(ivfOpts), (b: Uint8Array) => IVFPQIndex.load(b)],
     ['IVFPQIndex opq + refine (ip)', () => new IVFPQIndex(ivfOpqOpts), (b: Uint8Array) => IVFPQIndex.load(b)],
+    // nbits 4 indexes scan with fast-scan by default; these keep the float 4-bit scan and its packed storage
+    ['PQIndex float 4-bit (fastScan: false)', () => new PQIndex({ ...pqIndexOpts, fastScan: false }), (b: Uint8Array) => PQIndex.load(b)],
+    ['IVFPQIndex float 4-bit (fastScan: false)', () => new IVFPQIndex({ ...ivfOpts, fastScan: false }), (b: Uint8Array) => IVFPQIndex.load(b)],
   ] as const).map(([name, create, load]) => ({
     name,
     create,
@@ -435,6 +438,9 @@ const OPS: Op[] = [
   { name: 'IVFPQIndex.add (grows)', prepare: filledSmall(() => new IVFPQIndex(ivfOpts)), run: (o) => (o as IVFPQIndex).add(BASE, BASE_IDS), capacityMayGrow: true },
   { name: 'IVFPQIndex opq + refine .add (grows)', prepare: filledSmall(() => new IVFPQIndex(ivfOpqOpts)), run: (o) => (o as IVFPQIndex).add(BASE, BASE_IDS), capacityMayGrow: true },
   { name: 'IVFPQIndex opq + refine .search', prepare: filledSmall(() => new IVFPQIndex(ivfOpqOpts)), run: (o) => (o as IVFPQIndex).search(QUERIES, 5, { nprobe: 3, rerank: 8 }) },
+  { name: 'PQIndex float 4-bit .add (grows)', prepare: filledSmall(() => new PQIndex({ ...pqIndexOpts, fastScan: false })), run: (o) => (o as PQIndex).add(BASE, BASE_IDS) },
+  { name: 'IVFPQIndex float 4-bit .add (grows)', prepare: filledSmall(() => new IVFPQIndex({ ...ivfOpts, fastScan: false })), run: (o) => (o as IVFPQIndex).add(BASE, BASE_IDS), capacityMayGrow: true },
+  { name: 'IVFPQIndex ip .search (fast-scan, per-query tables)', prepare: filledSmall(() => new IVFPQIndex({ ...ivfOpts, metric: 'ip' })), run: (o) => (o as IVFPQIndex).search(QUERIES, 5, { nprobe: 3 }) },
   ...VARIANTS.map((v) => {
     let bytes: Uint8Array | null = null;
     return {

@@ -27,8 +27,9 @@
 import { heapPush } from './topk';
 
 // The four u16x8 sums of the last accumulated block: even slots 0..15, odd slots 0..15, even 16..31, odd 16..31.
-// Slot s (0..31) is at byte offset (s >> 4) * 32 + (s & 1) * 16 + ((s & 15) >> 1) * 2.
-const SUMS: usize = memory.data(64, 16);
+// Slot s (0..31) is at byte offset (s >> 4) * 32 + (s & 1) * 16 + ((s & 15) >> 1) * 2. fsScan2 keeps its second
+// query's sums at SUMS + 64.
+const SUMS: usize = memory.data(128, 16);
 
 @inline function lookup(table: v128, idx: v128): v128 {
   // indices are nibbles (< 16), where the relaxed and the plain swizzle agree; the relaxed one skips the
@@ -173,6 +174,34 @@ export function fsScores(blocksPtr: usize, nblocks: u32, m: u32, lutPtr: usize, 
 }
 
 /**
+ * Offers the candidates of the block accumulated at `sums` (see SUMS) whose sum is <= thr to the heap; returns the
+ * new threshold (-1 when nothing can enter any more).
+ */
+@inline function collect(
+  sums: usize, thr: i32, bias: f32, invScale: f32, row0: u32, n: u32, k: u32, hd: usize, hi: usize, posPtr: usize, idBase: i32,
+): i32 {
+  const thrV = i16x8.splat(<i16>thr);
+  const m0 = i16x8.bitmask(i16x8.le_u(v128.load(sums), thrV));
+  const m1 = i16x8.bitmask(i16x8.le_u(v128.load(sums, 16), thrV));
+  const m2 = i16x8.bitmask(i16x8.le_u(v128.load(sums, 32), thrV));
+  const m3 = i16x8.bitmask(i16x8.le_u(v128.load(sums, 48), thrV));
+  if ((m0 | m1 | m2 | m3) == 0) return thr;
+  // candidate slots: bit l of m0 is slot 2l, of m1 slot 2l + 1, of m2 slot 16 + 2l, of m3 slot 17 + 2l
+  let bits: u32 = <u32>m0 | (<u32>m1 << 8) | (<u32>m2 << 16) | (<u32>m3 << 24);
+  while (bits != 0) {
+    const t = <u32>ctz(bits);
+    bits &= bits - 1;
+    const l = t & 7;
+    const g = t >> 3;
+    const row = row0 + ((g >> 1) << 4) + (l << 1) + (g & 1);
+    if (row >= n) continue;
+    const dist = <f32>load<u16>(sums + (<usize>t << 1)) * invScale + bias;
+    heapPush(hd, hi, k, dist, posPtr != 0 ? load<i32>(posPtr + (<usize>row << 2)) : idBase + <i32>row);
+  }
+  return threshold(load<f32>(hd), bias, invScale);
+}
+
+/**
  * Offers the n vectors of the blocks at blocksPtr (rows 0 .. n - 1, in ceil(n / 32) blocks) to the top-k heap
  * (hd, hi) of one query (see topk.ts), with distance f32(sum) * invScale + bias. A vector's id is
  * positions[row] (posPtr != 0, i32) or idBase + row. A whole block is skipped by one SIMD compare when none of
@@ -183,32 +212,60 @@ export function fsScan(
 ): void {
   const nblocks = (n + 31) >> 5;
   let thr = threshold(load<f32>(hd), bias, invScale);
-  if (thr < 0) return;
-  let thrV = i16x8.splat(<i16>thr);
-  for (let b: u32 = 0; b < nblocks; b++) {
+  for (let b: u32 = 0; b < nblocks && thr >= 0; b++) {
     accumulateBlock(blocksPtr + (<usize>b * m << 4), lutPtr, m);
-    const m0 = i16x8.bitmask(i16x8.le_u(v128.load(SUMS), thrV));
-    const m1 = i16x8.bitmask(i16x8.le_u(v128.load(SUMS, 16), thrV));
-    const m2 = i16x8.bitmask(i16x8.le_u(v128.load(SUMS, 32), thrV));
-    const m3 = i16x8.bitmask(i16x8.le_u(v128.load(SUMS, 48), thrV));
-    if ((m0 | m1 | m2 | m3) == 0) continue;
-    // candidate slots: bit l of m0 is slot 2l, of m1 slot 2l + 1, of m2 slot 16 + 2l, of m3 slot 17 + 2l
-    let bits: u32 = <u32>m0 | (<u32>m1 << 8) | (<u32>m2 << 16) | (<u32>m3 << 24);
-    const row0 = b << 5;
-    while (bits != 0) {
-      const t = <u32>ctz(bits);
-      bits &= bits - 1;
-      const l = t & 7;
-      const g = t >> 3;
-      const s = ((g >> 1) << 4) + (l << 1) + (g & 1);
-      const row = row0 + s;
-      if (row >= n) continue;
-      const sum = load<u16>(SUMS + (<usize>t << 1));
-      const dist = <f32>sum * invScale + bias;
-      heapPush(hd, hi, k, dist, posPtr != 0 ? load<i32>(posPtr + (<usize>row << 2)) : idBase + <i32>row);
+    thr = collect(SUMS, thr, bias, invScale, b << 5, n, k, hd, hi, posPtr, idBase);
+  }
+}
+
+/**
+ * fsScan for two queries in one pass over the blocks (each code vector loaded and split into nibbles once):
+ * query 0 with (lut0, invScale0, bias0, heap hd0/hi0), query 1 likewise; same results as two fsScan calls.
+ */
+export function fsScan2(
+  blocksPtr: usize, n: u32, m: u32, lut0: usize, invScale0: f32, bias0: f32, lut1: usize, invScale1: f32, bias1: f32,
+  k: u32, hd0: usize, hi0: usize, hd1: usize, hi1: usize, posPtr: usize, idBase: i32,
+): void {
+  const nblocks = (n + 31) >> 5;
+  let thr0 = threshold(load<f32>(hd0), bias0, invScale0);
+  let thr1 = threshold(load<f32>(hd1), bias1, invScale1);
+  const low = i8x16.splat(0x0f);
+  for (let b: u32 = 0; b < nblocks && (thr0 >= 0 || thr1 >= 0); b++) {
+    let code = blocksPtr + (<usize>b * m << 4);
+    let t0p = lut0, t1p = lut1;
+    let aLo0 = i16x8.splat(0), bLo0 = i16x8.splat(0), aHi0 = i16x8.splat(0), bHi0 = i16x8.splat(0);
+    let aLo1 = i16x8.splat(0), bLo1 = i16x8.splat(0), aHi1 = i16x8.splat(0), bHi1 = i16x8.splat(0);
+    for (let j: u32 = 0; j < m; j++) {
+      const c = v128.load(code);
+      const lo = v128.and(c, low);
+      const hi = v128.and(i16x8.shr_u(c, 4), low);
+      const t0 = v128.load(t0p);
+      const r0 = lookup(t0, lo);
+      const s0 = lookup(t0, hi);
+      aLo0 = i16x8.add(aLo0, r0);
+      bLo0 = i16x8.add(bLo0, i16x8.shr_u(r0, 8));
+      aHi0 = i16x8.add(aHi0, s0);
+      bHi0 = i16x8.add(bHi0, i16x8.shr_u(s0, 8));
+      const t1 = v128.load(t1p);
+      const r1 = lookup(t1, lo);
+      const s1 = lookup(t1, hi);
+      aLo1 = i16x8.add(aLo1, r1);
+      bLo1 = i16x8.add(bLo1, i16x8.shr_u(r1, 8));
+      aHi1 = i16x8.add(aHi1, s1);
+      bHi1 = i16x8.add(bHi1, i16x8.shr_u(s1, 8));
+      code += 16;
+      t0p += 16;
+      t1p += 16;
     }
-    thr = threshold(load<f32>(hd), bias, invScale);
-    if (thr < 0) return;
-    thrV = i16x8.splat(<i16>thr);
+    v128.store(SUMS, i16x8.sub(aLo0, i16x8.shl(bLo0, 8)));
+    v128.store(SUMS, bLo0, 16);
+    v128.store(SUMS, i16x8.sub(aHi0, i16x8.shl(bHi0, 8)), 32);
+    v128.store(SUMS, bHi0, 48);
+    v128.store(SUMS, i16x8.sub(aLo1, i16x8.shl(bLo1, 8)), 64);
+    v128.store(SUMS, bLo1, 80);
+    v128.store(SUMS, i16x8.sub(aHi1, i16x8.shl(bHi1, 8)), 96);
+    v128.store(SUMS, bHi1, 112);
+    if (thr0 >= 0) thr0 = collect(SUMS, thr0, bias0, invScale0, b << 5, n, k, hd0, hi0, posPtr, idBase);
+    if (thr1 >= 0) thr1 = collect(SUMS + 64, thr1, bias1, invScale1, b << 5, n, k, hd1, hi1, posPtr, idBase);
   }
 }

@@ -258,9 +258,15 @@ export class PQIndex extends Owned {
       for (let b0 = 0; b0 < this.n; b0 += block) {
         const cnt = Math.min(block, this.n - b0);
         const codes = this.codesPtr + (b0 / FS_BLOCK) * m * 16;
-        for (let qi = 0; qi < c; qi++) {
-          eng.abi.fsScan(codes, cnt, m, lut + qi * tsize, params[2 * qi], params[2 * qi + 1], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+        let qi = 0;
+        // two queries per pass: each code vector is loaded and split into nibbles once for both
+        for (; qi + 2 <= c; qi += 2) {
+          eng.abi.fsScan2(
+            codes, cnt, m, lut + qi * tsize, params[2 * qi], params[2 * qi + 1], lut + (qi + 1) * tsize, params[2 * qi + 2], params[2 * qi + 3],
+            kk, hd + qi * kk * 4, hi + qi * kk * 4, hd + (qi + 1) * kk * 4, hi + (qi + 1) * kk * 4, 0, b0,
+          );
         }
+        if (qi < c) eng.abi.fsScan(codes, cnt, m, lut + qi * tsize, params[2 * qi], params[2 * qi + 1], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);

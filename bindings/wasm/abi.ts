@@ -83,6 +83,10 @@ export interface Abi {
     blocksPtr: number, n: number, m: number, lutPtr: number, invScale: number, bias: number, k: number, hd: number, hi: number,
     posPtr: number, idBase: number,
   ): void;
+  fsScan2(
+    blocksPtr: number, n: number, m: number, lut0: number, invScale0: number, bias0: number, lut1: number, invScale1: number, bias1: number,
+    k: number, hd0: number, hi0: number, hd1: number, hi1: number, posPtr: number, idBase: number,
+  ): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -93,7 +97,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
-  'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan',
+  'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */

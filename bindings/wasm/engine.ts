@@ -248,10 +248,10 @@ export class Engine {
     // m = 8 sub-spaces of 4, 16 codewords each (taken from the rows of x); then the 8-bit scans over x's bytes as codes
     const m = 8;
     const ksubP = 16;
-    const [x, hd, hi, cb, cn, codes, packed, tab, tab2, out, idx, tab256, t4, h4d, h4i] = this.scratch(
+    const [x, hd, hi, cb, cn, codes, packed, tab, tab2, out, idx, tab256, t4, h4d, h4i, lut, par, blocks] = this.scratch(
       [
         n * d * 4, k * 4, k * 4, m * 4 * ksubP * 4, m * ksubP * 4, n * m, n * m, nq * m * ksubP * 4, m * ksubP * 4, n * d * 4, n * 4,
-        32 * 256 * 4, 16 * 256 * 16, 4 * k * 4, 4 * k * 4,
+        32 * 256 * 4, 16 * 256 * 16, 4 * k * 4, 4 * k * 4, nq * m * 16, nq * 8, (n / 32) * m * 16,
       ],
       'init',
     );
@@ -282,6 +282,15 @@ export class Engine {
         abi.heapInit(h4d, h4i, 4 * k);
         abi.pqScan4(x, (n * d * 4) / 16, mm, t4, k, h4d, h4i, 0);
       }
+      // 4-bit fast-scan (ksubP = 16 tables): quantize, pack, scan, unpack
+      abi.fsQuantize(tab, nq, m, lut, par);
+      abi.fsPack(codes, n, m, blocks, 0);
+      abi.fsScores(blocks, n / 32, m, lut, out);
+      abi.heapInit(hd, hi, k);
+      abi.fsScan(blocks, n, m, lut, 0.5, 0, k, hd, hi, r % 2 ? idx : 0, 0);
+      abi.heapInit(h4d, h4i, 2 * k);
+      abi.fsScan2(blocks, n, m, lut, 0.5, 0, lut + m * 16, 0.25, 1, k, h4d, h4i, h4d + k * 4, h4i + k * 4, r % 2 ? idx : 0, 0);
+      abi.fsUnpack(blocks, m, 0, n, codes);
     }
   }
 
