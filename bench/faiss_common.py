@@ -59,10 +59,12 @@ def emit(obj):
 
 
 def emit_results(faiss, results):
-    """The one JSON object a Faiss script prints: its results and what Faiss ran on (version, threads, BLAS)."""
+    """The one JSON object a Faiss script prints: its results and what Faiss ran on (version, build, threads, BLAS)."""
     emit(
         {
             "faiss_version": faiss.__version__,
+            # e.g. "OPTIMIZE GENERIC" (Debian's build) vs "OPTIMIZE AVX2": which SIMD Faiss's kernels were compiled for
+            "compile_options": faiss.get_compile_options() if hasattr(faiss, "get_compile_options") else None,
             "omp_max_threads": int(faiss.omp_get_max_threads()),
             "blas": blas_libraries(),
             "thread_env": env_threads(),

@@ -9,9 +9,10 @@
 // VQ_BENCH_QUALITY_SEEDS=1234,1,2,3 (multi-seed quality mode: both sides trained and evaluated once per seed; recall and
 // MSE shown and judged as means over the seeds, plus a per-seed R@10 table; timings from the first seed only).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as C from './lib/common.js';
+import { jsAdcSearch, loadMovieLens, makePqSynthetic, sum, synthGroundTruthWithoutFaiss, timedRuns } from './lib/pq-common.js';
 
 const K = 100; // every search returns the top 100 (R@100 needs them); QPS is measured at this k for everyone
 const RS = [1, 10, 100];
@@ -25,7 +26,6 @@ const OPQ_ITERS = C.envInt('VQ_BENCH_OPQ_ITERS', 20);
 const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations
 const SYNTH_OPQ = process.env.VQ_BENCH_PQ_SYNTH_OPQ === '1';
 const RECALL_TARGET = 0.9; // IVF-PQ: QPS compared at the smallest nprobe reaching R@10 >= 0.9
-const SYN = { nt: 50_000, nb: 100_000, nq: 1000, d: 64, nCenters: 256, centerStd: 1, noiseStd: 0.7, centerSeed: 21 };
 const SYN_M = 16;
 const SYN_NLIST = 1024;
 const ML_MS = [16, 8];
@@ -44,7 +44,6 @@ function parseSeeds(text) {
 }
 
 const log = (msg) => process.stderr.write(`[pq ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const sum = (a) => a.reduce((s, v) => s + v, 0);
 const METRIC_LABEL = { l2: 'L2', ip: 'IP (MIPS)' };
 const KIND_LABEL = { pq: 'PQ', opq: 'OPQ+PQ', ivfpq: 'IVF-PQ' };
 
@@ -96,19 +95,6 @@ function recalls(ids, width, nq, gt) {
 function bandMark(label, delta, tol) {
   if (Math.abs(delta) <= tol + 1e-9) return `${label} ok`;
   return delta > 0 ? `${label} ok (better)` : `${label} MISS`;
-}
-
-/** Median of at least 3 timed runs, more while their total stays under minSeconds (the same rule as faiss_pq.py). */
-function timedRuns(fn, { minRuns = 3, minSeconds = 0.5, maxRuns = 100, maxSeconds = Infinity } = {}) {
-  const times = [];
-  let out;
-  while (times.length < minRuns || (sum(times) < minSeconds && times.length < maxRuns)) {
-    const t0 = C.now();
-    out = fn();
-    times.push(C.now() - t0);
-    if (sum(times) > maxSeconds) break;
-  }
-  return { out, seconds: C.median(times), runs: times.length };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -191,69 +177,7 @@ function oursExperiment(mod, ds, ex, seed = SEED, quick = false) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Plain-JS ADC scan: one distance table per query (m x ksub), then the sum of m table entries per code with a
-// bounded max-heap of the k best.
-
-function jsAdcSearch(centroids, m, ksub, dsub, codes, nb, q, nq, k, metric) {
-  const d = m * dsub;
-  const ip = metric === 'ip';
-  const table = new Float32Array(m * ksub);
-  const hk = new Float64Array(k); // max-heap of keys (l2: distance; ip: -inner product)
-  const hi = new Int32Array(k);
-  const ids = new Int32Array(nq * k).fill(-1);
-  for (let qi = 0; qi < nq; qi++) {
-    const qo = qi * d;
-    for (let j = 0; j < m; j++) {
-      for (let c = 0; c < ksub; c++) {
-        const co = (j * ksub + c) * dsub;
-        let s = 0;
-        for (let t = 0; t < dsub; t++) {
-          const x = q[qo + j * dsub + t];
-          const y = centroids[co + t];
-          if (ip) s -= x * y;
-          else s += (x - y) * (x - y);
-        }
-        table[j * ksub + c] = s;
-      }
-    }
-    let size = 0;
-    for (let i = 0; i < nb; i++) {
-      const o = i * m;
-      let s = 0;
-      for (let j = 0; j < m; j++) s += table[j * ksub + codes[o + j]];
-      if (size < k) {
-        // sift up
-        let p = size++;
-        while (p > 0) {
-          const parent = (p - 1) >> 1;
-          if (hk[parent] >= s) break;
-          hk[p] = hk[parent];
-          hi[p] = hi[parent];
-          p = parent;
-        }
-        hk[p] = s;
-        hi[p] = i;
-      } else if (s < hk[0]) {
-        // replace the worst, sift down
-        let p = 0;
-        for (;;) {
-          let c = 2 * p + 1;
-          if (c >= k) break;
-          if (c + 1 < k && hk[c + 1] > hk[c]) c++;
-          if (hk[c] <= s) break;
-          hk[p] = hk[c];
-          hi[p] = hi[c];
-          p = c;
-        }
-        hk[p] = s;
-        hi[p] = i;
-      }
-    }
-    const order = Array.from({ length: size }, (_, r) => r).sort((a, b) => hk[a] - hk[b] || hi[a] - hi[b]);
-    for (let r = 0; r < size; r++) ids[qi * k + r] = hi[order[r]];
-  }
-  return ids;
-}
+// Plain-JS ADC scan (bench/lib/pq-common.js), on the codebook and codes of Faiss or vqwasm
 
 function jsExperiment(ds, ex, inputs) {
   const { centroids, codes, source } = inputs;
@@ -270,81 +194,7 @@ function jsExperiment(ds, ex, inputs) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Data sets
-
-function loadMovieLens() {
-  const dir = join(C.SHARED_DATA, 'ml', 'd64');
-  const files = ['items.fvecs', 'users.fvecs', 'gt_mips_top100.ivecs', 'gt_l2_top100.ivecs'].map((f) => join(dir, f));
-  if (!files.every(existsSync)) {
-    console.log(`real data: MovieLens d64 rows skipped (${dir} not found or incomplete)`);
-    return null;
-  }
-  const items = C.readFvecs(files[0]);
-  const users = C.readFvecs(files[1]);
-  return {
-    key: 'ml64',
-    label: 'MovieLens d64',
-    train: items.data,
-    nt: items.n,
-    base: items.data,
-    nb: items.n,
-    q: users.data,
-    nq: users.n,
-    d: items.d,
-    trainPath: files[0],
-    basePath: files[0],
-    qPath: files[1],
-    gt: { ip: C.readIvecs(files[2]), l2: C.readIvecs(files[3]) },
-    jsNq: users.n,
-    minSearchSeconds: 0.3,
-  };
-}
-
-function makeSynthetic() {
-  const { nt, nb, nq, d, nCenters, centerStd, noiseStd, centerSeed } = SYN;
-  const gen = (n, seed) => C.gaussianMixture({ n, d, nCenters, centerStd, noiseStd, centerSeed, seed });
-  const tag = `c${nCenters}_s${noiseStd}_d${d}`;
-  const ds = {
-    key: 'synth',
-    label: `synthetic GMM ${nb / 1000}k`,
-    train: gen(nt, 22),
-    nt,
-    base: gen(nb, 23),
-    nb,
-    q: gen(nq, 24),
-    nq,
-    d,
-    trainPath: join(C.DATA_DIR, `pq_synth_train_n${nt}_${tag}.fvecs`),
-    basePath: join(C.DATA_DIR, `pq_synth_base_n${nb}_${tag}.fvecs`),
-    qPath: join(C.DATA_DIR, `pq_synth_query_n${nq}_${tag}.fvecs`),
-    gtPath: join(C.DATA_DIR, `pq_synth_gt_l2_top${K}_${tag}.ivecs`),
-    gt: {},
-    jsNq: JS_NQ_SYNTH,
-    minSearchSeconds: 1,
-  };
-  C.writeFvecs(ds.trainPath, ds.train, nt, d);
-  C.writeFvecs(ds.basePath, ds.base, nb, d);
-  C.writeFvecs(ds.qPath, ds.q, nq, d);
-  return ds;
-}
-
-/** Exact L2 top-K of the synthetic queries when Faiss is not there to compute it: vqwasm FlatIndex, else plain JS. */
-function synthGroundTruthWithoutFaiss(ours, ds) {
-  if (ours) {
-    const flat = new ours.FlatIndex({ d: ds.d, metric: 'l2' });
-    try {
-      flat.add(ds.base);
-      return { d: K, n: ds.nq, data: flat.search(ds.q, K).ids, source: 'vqwasm FlatIndex' };
-    } finally {
-      flat.dispose();
-    }
-  }
-  log('ground truth by the plain-JS scan (slow)');
-  return { d: K, n: ds.nq, data: C.jsSearch(ds.base, ds.nb, ds.d, ds.q, ds.nq, K, 'l2').ids, source: 'plain-JS scan' };
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Faiss
+// Faiss (the data sets are in bench/lib/pq-common.js)
 
 function faissTasks(datasets, experiments) {
   const tasks = [];
@@ -464,7 +314,7 @@ async function main() {
   const ml = loadMovieLens();
   if (ml) datasets.push(ml);
   log('generating synthetic data');
-  const syn = makeSynthetic();
+  const syn = makePqSynthetic({ k: K, jsNq: JS_NQ_SYNTH });
   datasets.push(syn);
 
   const experiments = [];
@@ -510,7 +360,7 @@ async function main() {
   }
   if (!syn.gt.l2) {
     log('synthetic ground truth');
-    syn.gt.l2 = synthGroundTruthWithoutFaiss(ours, syn);
+    syn.gt.l2 = synthGroundTruthWithoutFaiss(ours, syn, K, log);
   }
 
   // ---- vqwasm
