@@ -141,6 +141,20 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
+    it('signed zeros: rows holding -0 and +0 in any order quantize and sum exactly as the reference', () => {
+      const m = 6;
+      const t = new Float32Array(m * 16);
+      for (let j = 0; j < m; j++) for (let c = 0; c < 16; c++) t[j * 16 + c] = (c + j) % 3 === 0 ? -0 : (c + 2 * j) % 5 === 0 ? 0 : j === 2 ? 0 : (c - 7) * 0.25;
+      t.fill(-0, 3 * 16, 4 * 16); // a row of -0 only
+      const lut = mem.alloc(m * 16);
+      const params = mem.alloc(8);
+      abi.fsQuantize(mem.put(t), 1, m, lut, params);
+      const want = RF.quantizeTable(t, m);
+      expect(exactMismatch(mem.u8(lut, m * 16), want.lut)).toBeNull();
+      expect(Object.is(mem.f32(params, 2)[1], want.bias)).toBe(true);
+      expect(mem.f32(params, 2)[0]).toBe(want.invScale);
+    });
+
     it('a table of constant rows quantizes to zeros with invScale 0, and distances equal the bias', () => {
       const m = 4;
       const t = new Float32Array(m * 16);

@@ -112,41 +112,60 @@ export function fsUnpack(blocksPtr: usize, m: u32, row0: u32, count: u32, outPtr
 
 /**
  * Quantizes count float tables tPtr: f32[count][m][16] to lutPtr: u8[count][m][16], and writes paramsPtr:
- * f32[count][2] = (invScale, bias). Per table (Faiss's round_uint8_per_column): min_j = smallest entry of row j,
+ * f32[count][2] = (invScale, bias). Finite tables assumed. Per table (Faiss's round_uint8_per_column): min_j = smallest entry of row j (a zero as +0),
  * span = the largest (max_j - min_j) over rows, a = qmax / span, entry = floor((t - min_j) * a + 0.5) (at most
  * qmax), invScale = span / qmax, bias = sum of min_j (in order j = 0 .. m-1, float32). A table whose rows are all
  * constant gets a = 0, entries 0 and invScale 0. All arithmetic is float32.
  */
 export function fsQuantize(tPtr: usize, count: u32, m: u32, lutPtr: usize, paramsPtr: usize): void {
   const qmax: f32 = m <= 257 ? <f32>255 : <f32>(<u32>65535 / m);
+  const qmaxV = f32x4.splat(qmax);
+  const half = f32x4.splat(0.5);
   for (let q: u32 = 0; q < count; q++) {
     const t = tPtr + (<usize>q * m << 6);
+    const out = lutPtr + (<usize>q * m << 4);
     let span: f32 = 0;
     let bias: f32 = 0;
+    // pass 1: row minima, parked in the first 4 bytes of the row's own output slot until pass 2 overwrites it
     for (let j: u32 = 0; j < m; j++) {
       const row = t + (<usize>j << 6);
       const v0 = v128.load(row), v1 = v128.load(row, 16), v2 = v128.load(row, 32), v3 = v128.load(row, 48);
-      const lo = f32x4.min(f32x4.min(v0, v1), f32x4.min(v2, v3));
-      const hi = f32x4.max(f32x4.max(v0, v1), f32x4.max(v2, v3));
-      const mn = Mathf.min(Mathf.min(f32x4.extract_lane(lo, 0), f32x4.extract_lane(lo, 1)), Mathf.min(f32x4.extract_lane(lo, 2), f32x4.extract_lane(lo, 3)));
-      const mx = Mathf.max(Mathf.max(f32x4.extract_lane(hi, 0), f32x4.extract_lane(hi, 1)), Mathf.max(f32x4.extract_lane(hi, 2), f32x4.extract_lane(hi, 3)));
+      const mn = lanesMin(f32x4.pmin(f32x4.pmin(v0, v1), f32x4.pmin(v2, v3)));
+      const mx = lanesMax(f32x4.pmax(f32x4.pmax(v0, v1), f32x4.pmax(v2, v3)));
+      store<f32>(out + (<usize>j << 4), mn);
       bias += mn;
-      span = Mathf.max(span, mx - mn);
+      const sp = mx - mn;
+      if (sp > span) span = sp;
     }
     const a: f32 = span > 0 ? qmax / span : 0;
-    const out = lutPtr + (<usize>q * m << 4);
+    const aV = f32x4.splat(a);
     for (let j: u32 = 0; j < m; j++) {
       const row = t + (<usize>j << 6);
-      let mn = load<f32>(row);
-      for (let c: u32 = 1; c < 16; c++) mn = Mathf.min(mn, load<f32>(row + (<usize>c << 2)));
-      for (let c: u32 = 0; c < 16; c++) {
-        const v = Mathf.floor((load<f32>(row + (<usize>c << 2)) - mn) * a + <f32>0.5);
-        store<u8>(out + (<usize>j << 4) + c, <u8>Mathf.min(v, qmax));
-      }
+      const mnV = f32x4.splat(load<f32>(out + (<usize>j << 4)));
+      // per lane the scalar float32 steps: floor((t - min) * a + 0.5), capped at qmax, then to u8
+      const e0 = i32x4.trunc_sat_f32x4_u(f32x4.pmin(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(row), mnV), aV), half)), qmaxV));
+      const e1 = i32x4.trunc_sat_f32x4_u(f32x4.pmin(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(row, 16), mnV), aV), half)), qmaxV));
+      const e2 = i32x4.trunc_sat_f32x4_u(f32x4.pmin(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(row, 32), mnV), aV), half)), qmaxV));
+      const e3 = i32x4.trunc_sat_f32x4_u(f32x4.pmin(f32x4.floor(f32x4.add(f32x4.mul(f32x4.sub(v128.load(row, 48), mnV), aV), half)), qmaxV));
+      v128.store(out + (<usize>j << 4), i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(e0, e1), i16x8.narrow_i32x4_u(e2, e3)));
     }
     store<f32>(paramsPtr + (<usize>q << 3), span > 0 ? span / qmax : 0);
     store<f32>(paramsPtr + (<usize>q << 3), bias, 4);
   }
+}
+
+// Smallest / largest of 4 lanes with single-instruction pseudo-min/max (tables are finite, so only the sign of a zero
+// could depend on the order: + 0 turns -0 into +0, as the reference does).
+@inline function lanesMin(v: v128): f32 {
+  v = f32x4.pmin(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  v = f32x4.pmin(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+  return f32x4.extract_lane(v, 0) + <f32>0;
+}
+
+@inline function lanesMax(v: v128): f32 {
+  v = f32x4.pmax(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  v = f32x4.pmax(v, v128.shuffle<f32>(v, v, 1, 0, 3, 2));
+  return f32x4.extract_lane(v, 0) + <f32>0;
 }
 
 /** Integer sums sum_j lut[j][code_j] of every slot of nblocks blocks: outPtr: u16[nblocks * 32] in slot order. */

@@ -50,9 +50,12 @@ export function quantizeTable(t: Float32Array, m: number): Quantized {
       mn = Math.min(mn, t[j * 16 + c]);
       mx = Math.max(mx, t[j * 16 + c]);
     }
+    // a zero minimum or maximum counts as +0 (the kernel's order-independent choice)
+    mn += 0;
+    mx += 0;
     mins[j] = mn;
     bias = f32(bias + mn);
-    span = Math.max(span, f32(mx - mn));
+    if (f32(mx - mn) > span) span = f32(mx - mn);
   }
   const a = span > 0 ? f32(qmax / span) : 0;
   const lut = new Uint8Array(m * 16);
