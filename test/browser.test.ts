@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import * as api from '../dist/index.js';
-import { kmeansData, runKMeans, runSearch } from './browser/scenario.js';
+import { kmeansData, runFastScan, runKMeans, runSearch } from './browser/scenario.js';
 import { REPO_ROOT, startStaticServer, type StaticServer } from './helpers/server.js';
 
 // VQWASM_TEST_CHROMIUM only exists to exercise the skip / fail logic below; leave it unset.
@@ -32,6 +32,7 @@ interface PageResult {
   distances?: number[];
   search?: ReturnType<typeof runSearch>;
   kmeans?: ReturnType<typeof runKMeans>;
+  fastScan?: ReturnType<typeof runFastScan>;
   ms?: number;
   error?: string;
   code?: string;
@@ -106,6 +107,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
   let nodeInfo: Awaited<ReturnType<typeof api.init>>;
   let nodeSearch: ReturnType<typeof runSearch>;
   let nodeKMeans: ReturnType<typeof runKMeans>;
+  let nodeFastScan: ReturnType<typeof runFastScan>;
 
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) {
@@ -114,6 +116,8 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     nodeInfo = await api.init();
     nodeSearch = runSearch(api);
     nodeKMeans = runKMeans(api);
+    nodeFastScan = runFastScan(api);
+    expect(nodeFastScan.exactCodes).toBe(true);
     server = await startStaticServer();
     profileDir = mkdtempSync(join(tmpdir(), 'vqwasm-chromium-'));
     context = await chromium.launchPersistentContext(profileDir, {
@@ -157,7 +161,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     return { page, result };
   }
 
-  function expectOk(result: PageResult): asserts result is Required<Pick<PageResult, 'build' | 'relaxedSimdSupported' | 'ids' | 'distances' | 'search' | 'kmeans'>> & PageResult {
+  function expectOk(result: PageResult): asserts result is Required<Pick<PageResult, 'build' | 'relaxedSimdSupported' | 'ids' | 'distances' | 'search' | 'kmeans' | 'fastScan'>> & PageResult {
     if (result.error !== undefined) {
       throw new Error(`page failed (source=${result.source}): ${result.code ?? ''} ${result.error}\npage log:\n${pageLogs.join('\n')}`);
     }
@@ -173,6 +177,8 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     expect(result.kmeans.labels).toEqual(nodeKMeans.labels);
     expect(result.kmeans.centroids).toHaveLength(nodeKMeans.centroids.length);
     result.kmeans.centroids.forEach((v, i) => expect(Math.abs(v - nodeKMeans.centroids[i])).toBeLessThanOrEqual(1e-3));
+    // 4-bit fast-scan: integer tables, so the swizzle of either build gives the same sums, ids and distances
+    expect(result.fastScan).toEqual(nodeFastScan);
   }
 
   let relaxedInBrowser = false;

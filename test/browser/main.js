@@ -9,7 +9,7 @@
 //   octet     a Response served as application/octet-stream: compileStreaming refuses it, the buffered path is used
 //   bytes     an ArrayBuffer of the plain SIMD build
 //   missing   a URL that answers 404: init() must reject with VQError code 'WASM_LOAD'
-import { runSearch, runKMeans, SEARCH_CASE } from './scenario.js';
+import { runFastScan, runSearch, runKMeans, SEARCH_CASE } from './scenario.js';
 
 const source = new URLSearchParams(location.search).get('source') || 'default';
 
@@ -60,6 +60,7 @@ function show(result) {
     lines.push(`KMeans cluster sizes: ${result.kmeans.clusterSizes.join(' ')}`);
     lines.push(`KMeans labels: ${result.kmeans.labels.join('')}`);
   }
+  if (result.fastScan) lines.push(`PQIndex 4-bit fast-scan l2 ids: ${result.fastScan.l2.ids.join(' ')}`);
   if (result.error) lines.push(JSON.stringify(result, null, 1));
   document.getElementById('out').textContent = lines.join('\n');
 }
@@ -79,6 +80,7 @@ async function main() {
     if (again !== info && JSON.stringify(again) !== JSON.stringify(info)) throw new Error('a second init() returned another engine');
     const search = runSearch(api);
     const kmeans = runKMeans(api);
+    const fastScan = runFastScan(api);
     return {
       source,
       build: info.build,
@@ -87,6 +89,7 @@ async function main() {
       distances: search.l2.distances,
       search,
       kmeans,
+      fastScan,
       ms: performance.now() - t0,
     };
   } catch (e) {

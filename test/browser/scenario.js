@@ -99,3 +99,45 @@ export function runKMeans(api, c = KMEANS_CASE) {
     km.dispose();
   }
 }
+
+// 4-bit fast-scan (PQIndex nbits 4): every sub-vector of the base is one of 16 integer patterns of its sub-space, so
+// the k-means++-seeded codebook is exactly those patterns in every build, the codes decode to the base exactly, the
+// distance tables of integer queries are integers, and the quantized tables and u16 sums are then the same bits in
+// the browser (relaxed build: i8x16.relaxed_swizzle) and in Node (plain build: i8x16.swizzle). n = 200 leaves a
+// partial last block of 8 vectors.
+export const FASTSCAN_CASE = Object.freeze({ n: 200, d: 12, m: 6, nq: 5, k: 8, seed: 31, querySeed: 32 });
+
+export function fastScanData(c = FASTSCAN_CASE) {
+  const rand = mulberry32(c.seed);
+  const dsub = c.d / c.m;
+  const base = new Float32Array(c.n * c.d);
+  for (let i = 0; i < c.n; i++) {
+    for (let j = 0; j < c.m; j++) {
+      // every pattern appears at least once (the first 16 rows cycle through them)
+      const p = i < 16 ? (i + j) % 16 : Math.floor(rand() * 16);
+      for (let t = 0; t < dsub; t++) base[i * c.d + j * dsub + t] = t === 0 ? (p % 4) * 3 - 4 + j : Math.floor(p / 4) * 3 - 5 + t;
+    }
+  }
+  return { base, queries: intMatrix(c.nq, c.d, c.querySeed, -6, 6) };
+}
+
+/** Fast-scan search, l2 and ip; `exactCodes`: the codes decode to the base exactly (the premise of exact agreement). */
+export function runFastScan(api, c = FASTSCAN_CASE) {
+  const { base, queries } = fastScanData(c);
+  const out = { exactCodes: true };
+  for (const metric of ['l2', 'ip']) {
+    const index = new api.PQIndex({ d: c.d, m: c.m, nbits: 4, metric, pqInit: 'kmeans++', seed: 5 });
+    try {
+      if (!index.fastScan) throw new Error('PQIndex with nbits 4 is not using fast-scan');
+      index.train(base);
+      index.add(base);
+      const rec = index.reconstruct(Array.from({ length: c.n }, (_, i) => i));
+      for (let i = 0; i < rec.length; i++) if (rec[i] !== base[i]) out.exactCodes = false;
+      const res = index.search(queries, c.k);
+      out[metric] = { ids: Array.from(res.ids), distances: Array.from(res.distances) };
+    } finally {
+      index.dispose();
+    }
+  }
+  return out;
+}
