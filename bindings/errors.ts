@@ -60,6 +60,16 @@ export function checkInt(where: string, name: string, v: unknown, min: number, m
   return v;
 }
 
+/** A finite number in an interval; `open` excludes the ends it names. */
+export function checkNumber(where: string, name: string, v: unknown, min: number, max: number, open: { min?: boolean; max?: boolean } = {}): number {
+  const ok = typeof v === 'number' && Number.isFinite(v) && (open.min ? v > min : v >= min) && (open.max ? v < max : v <= max);
+  if (!ok) {
+    const range = `a number in ${open.min ? '(' : '['}${min}, ${max === Infinity ? 'Infinity' : max}${open.max || max === Infinity ? ')' : ']'}`;
+    fail('INVALID_OPTION', where, `${name} must be ${range}`, v, range);
+  }
+  return v as number;
+}
+
 export function checkOneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
     fail('INVALID_OPTION', where, `unknown ${name}`, v, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`);

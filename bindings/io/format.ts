@@ -25,7 +25,7 @@ import { fail, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
-export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans';
+export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ';
 
 /** Kind -> the u16 stored at offset 6. Codes are part of the format: never renumber, only append. */
 export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
@@ -35,6 +35,7 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   IVFPQIndex: 4,
   FlatIndex: 5,
   KMeans: 6,
+  OnlineVQ: 7,
 });
 
 /** The u16 at offset 6 -> Kind (the inverse of KIND_CODES). */
@@ -319,6 +320,14 @@ export function paramInt(where: string, c: Container, name: string, min: number,
   const range = `an integer in [${min}, ${max}]`;
   const v = param(where, c, name, range);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) corrupt(where, `param '${name}' is out of range`, v, range);
+  return v;
+}
+
+/** Param `name` as a finite number in [min, max]. */
+export function paramNumber(where: string, c: Container, name: string, min: number, max: number): number {
+  const range = `a number in [${min}, ${max}]`;
+  const v = param(where, c, name, range);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) corrupt(where, `param '${name}' is out of range`, v, range);
   return v;
 }
 

@@ -11,6 +11,16 @@ export class Rng {
     this.state = (Math.floor(seed) % 4294967296 + 4294967296) % 4294967296 >>> 0;
   }
 
+  /** The generator's position, for saving: new Rng(0).restore(state) continues the same sequence. */
+  get state32(): number {
+    return this.state;
+  }
+
+  restore(state: number): this {
+    this.state = state >>> 0;
+    return this;
+  }
+
   /** Uniform 32-bit unsigned integer. */
   nextU32(): number {
     this.state = (this.state + 0x9e3779b9) >>> 0;
