@@ -4,6 +4,8 @@ export { VQError, type VQErrorCode } from './errors.js';
 export type { Metric, SearchResult } from './types.js';
 export { FlatIndex, type FlatIndexOptions } from './search/FlatIndex.js';
 export { KMeans, type KMeansOptions, type KMeansInit, type KMeansProgress, type KMeansTrainResult, type AssignResult } from './training/KMeans.js';
+export { OnlineVQ, type OnlineVQOptions, type OnlineVQUpdateResult, type QuantizeResult } from './training/OnlineVQ.js';
+export { codebookStats, type CodebookStats } from './training/codebookStats.js';
 export { pairwiseDistances, norms } from './distances.js';
 export type { Quantizer } from './quantizers/Quantizer.js';
 export { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult } from './quantizers/ProductQuantizer.js';

@@ -25,7 +25,7 @@ import { fail, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
-export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ';
+export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex';
 
 /** Kind -> the u16 stored at offset 6. Codes are part of the format: never renumber, only append. */
 export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
@@ -36,6 +36,8 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   FlatIndex: 5,
   KMeans: 6,
   OnlineVQ: 7,
+  ResidualQuantizer: 8,
+  RQIndex: 9,
 });
 
 /** The u16 at offset 6 -> Kind (the inverse of KIND_CODES). */

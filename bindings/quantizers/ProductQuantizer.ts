@@ -1,6 +1,7 @@
 import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
+import type { CodebookStats } from '../training/codebookStats.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import type { Metric } from '../types.js';
 import { Rng } from '../util/rng.js';
@@ -32,6 +33,8 @@ export interface ProductQuantizerTrainResult {
   objectives: number[];
   /** Sum of the objectives over nTrain: the training set's mean squared reconstruction error. */
   mse: number;
+  /** Codebook usage of each sub-space's final k-means assignment. */
+  stats: CodebookStats[];
   warnings: string[];
 }
 
@@ -144,6 +147,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
     if (rows) warnings.push(`${where}: sampling ${nt} of ${n} training vectors (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
     const cent = new Float32Array(m * ksub * dsub);
     const objectives: number[] = [];
+    const stats: CodebookStats[] = [];
     const sub = new Float32Array(nt * dsub);
     for (let j = 0; j < m; j++) {
       for (let i = 0; i < nt; i++) {
@@ -157,6 +161,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
       try {
         const res = km.train(sub, previous ? { initialCentroids: previous.subarray(j * ksub * dsub, (j + 1) * ksub * dsub) } : {});
         objectives.push(res.objective[res.objective.length - 1]);
+        stats.push(res.stats);
         cent.set(km.centroids, j * ksub * dsub);
       } finally {
         km.dispose();
@@ -164,7 +169,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
     }
     this.setCentroids(cent, where);
     const total = objectives.reduce((a, b) => a + b, 0);
-    return { nTrain: nt, objectives, mse: total / nt, warnings };
+    return { nTrain: nt, objectives, mse: total / nt, warnings, stats };
   }
 
   /** Replaces the codebook with centroids f32[m][ksub][dsub] (finite; checked by the caller). */

@@ -1,3 +1,4 @@
+import { statsFromCounts, type CodebookStats } from './codebookStats.js';
 import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
@@ -61,6 +62,8 @@ export interface KMeansTrainResult {
   warnings: string[];
   /** Points per cluster in the last assignment of the kept run (before any split that followed it). */
   clusterSizes: Int32Array;
+  /** Codebook usage of that assignment (utilization, perplexity, dead codes): collapse shows here. */
+  stats: CodebookStats;
   /**
    * Points compared against all k centroids at each iteration of the kept run; the others were proven by Hamerly's
    * bounds to keep their cluster (nTrain in the first iteration, usually a small fraction after a few).
@@ -333,6 +336,7 @@ export class KMeans extends Owned {
         redoObjectives,
         warnings,
         clusterSizes: run.sizes,
+        stats: statsFromCounts(run.sizes),
         rescanned: run.rescanned,
       };
     } finally {

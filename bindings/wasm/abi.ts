@@ -87,6 +87,18 @@ export interface Abi {
     blocksPtr: number, n: number, m: number, lut0: number, invScale0: number, bias0: number, lut1: number, invScale1: number, bias1: number,
     k: number, hd0: number, hi0: number, hd1: number, hi1: number, posPtr: number, idBase: number,
   ): void;
+  // kernels/rq.ts
+  rqStepWorkBytes(ksub: number, beam: number): number;
+  rqWorkBytes(n: number, d: number, levels: number, ksub: number, beam: number): number;
+  rqBeamStep(
+    n: number, d: number, ksub: number, panelsPtr: number, cnormPtr: number, level: number, liveIn: number, beam: number, cstride: number,
+    resIn: number, normIn: number, codesIn: number, resOut: number, normOut: number, codesOut: number, workPtr: number,
+  ): number;
+  rqEncode(
+    xPtr: number, n: number, d: number, levels: number, ksub: number, beam: number, panelsPtr: number, cnormPtr: number, workPtr: number,
+    codesOut: number, errOut: number,
+  ): void;
+  rqDecode(codesPtr: number, n: number, stride: number, d: number, levels: number, ksub: number, panelsPtr: number, outPtr: number): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -98,6 +110,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
+  'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */

@@ -305,6 +305,10 @@ export class Engine {
     return new Float32Array(this.abi.memory.buffer, ptr, length);
   }
 
+  f64(ptr: number, length: number): Float64Array {
+    return new Float64Array(this.abi.memory.buffer, ptr, length);
+  }
+
   i32(ptr: number, length: number): Int32Array {
     return new Int32Array(this.abi.memory.buffer, ptr, length);
   }
