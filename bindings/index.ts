@@ -6,6 +6,9 @@ export { FlatIndex, type FlatIndexOptions } from './search/FlatIndex.js';
 export { KMeans, type KMeansOptions, type KMeansInit, type KMeansProgress, type KMeansTrainResult, type AssignResult } from './training/KMeans.js';
 export { OnlineVQ, type OnlineVQOptions, type OnlineVQUpdateResult, type QuantizeResult } from './training/OnlineVQ.js';
 export { codebookStats, type CodebookStats } from './training/codebookStats.js';
+export {
+  SemanticIdTokenizer, type SemanticIdTokenizerOptions, type SemanticIdResult, type SemanticIdFitResult, type SemanticIdTrie,
+} from './tokenizers/SemanticIdTokenizer.js';
 export { pairwiseDistances, norms } from './distances.js';
 export type { Quantizer } from './quantizers/Quantizer.js';
 export { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult } from './quantizers/ProductQuantizer.js';

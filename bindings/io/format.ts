@@ -25,7 +25,7 @@ import { fail, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
-export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex';
+export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex' | 'SemanticIdTokenizer';
 
 /** Kind -> the u16 stored at offset 6. Codes are part of the format: never renumber, only append. */
 export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
@@ -38,6 +38,7 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   OnlineVQ: 7,
   ResidualQuantizer: 8,
   RQIndex: 9,
+  SemanticIdTokenizer: 10,
 });
 
 /** The u16 at offset 6 -> Kind (the inverse of KIND_CODES). */
