@@ -65,4 +65,26 @@ describe('README', () => {
     expect(back.size).toBe(5000);
     back.dispose();
   });
+
+  it('the semantic-ID and online-VQ example runs: unique IDs, prefix answers, a cold-start ID, codebook health', async () => {
+    const code = usageBlocks()[2];
+    expect(code).toContain('SemanticIdTokenizer');
+    const dir = join(root, 'test-artifacts');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'readme-semantic.mjs');
+    writeFileSync(file, `${code}\nexport { ids, length, next, under, cold, labels, quantized, health };\n`);
+    const mod = await import(pathToFileURL(file).href);
+    expect(mod.length).toBe(4);
+    expect(mod.ids.length).toBe(2000 * 4);
+    const rows = new Set(Array.from({ length: 2000 }, (_, i) => Array.from(mod.ids.subarray(i * 4, i * 4 + 4)).join(',')));
+    expect(rows.size).toBe(2000);
+    expect(Array.from(mod.next)).toContain(mod.ids[1]);
+    expect(Array.from(mod.under)).toContain(0);
+    expect(Array.from(mod.cold.ids.subarray(0, 3))).toEqual(Array.from(mod.ids.subarray(0, 3)));
+    expect(mod.cold.ids[3]).toBeGreaterThanOrEqual(1);
+    expect(mod.labels.length).toBe(10);
+    expect(mod.quantized.length).toBe(10 * 32);
+    expect(mod.health.k).toBe(64);
+    expect(mod.health.utilization).toBeGreaterThan(0.5);
+  });
 });
