@@ -16,4 +16,6 @@ export { OPQ, type OPQOptions, type OPQTrainResult } from './quantizers/OPQ.js';
 export { PQIndex, type PQIndexOptions } from './search/PQIndex.js';
 export { IVFPQIndex, type IVFPQIndexOptions, type IVFPQSearchOptions, type IVFPQTrainResult } from './search/IVFPQIndex.js';
 export type { PQMetric, SearchOptions } from './search/adc.js';
+export { ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from './quantizers/ResidualQuantizer.js';
+export { RQIndex, type RQIndexOptions } from './search/RQIndex.js';
 export { FORMAT_VERSION } from './io/format.js';

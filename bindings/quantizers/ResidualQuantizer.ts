@@ -1,0 +1,478 @@
+import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
+import { chunkRows } from '../search/scan.js';
+import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import type { Metric } from '../types.js';
+import { Rng } from '../util/rng.js';
+import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import { SEED_LIMIT } from './ProductQuantizer.js';
+import type { Quantizer } from './Quantizer.js';
+
+export interface ResidualQuantizerOptions {
+  /** Vector dimension. */
+  d: number;
+  /** Number of levels (codebooks), 1..255: one code of nbits per level. */
+  levels: number;
+  /** Bits per level code, 1..8: ksub = 2^nbits codewords per level. Default 8. */
+  nbits?: number;
+  /** Partial encodings kept per vector by the beam search, 1..64 (Faiss max_beam_size). Default 1 (greedy). */
+  beamSize?: number;
+  /** Seed of the training sample and of level l's k-means (seed + l). Default 1234. */
+  seed?: number;
+  /** k-means iterations per level. Default 25 (Faiss). */
+  iterations?: number;
+  /** k-means seeding. Default 'kmeans++'. */
+  init?: KMeansInit;
+  /** Training encodes at most maxPointsPerCentroid * ksub vectors, and each level's k-means sees at most as many residuals. Default 256 (Faiss). */
+  maxPointsPerCentroid?: number;
+}
+
+export interface ResidualQuantizerTrainResult {
+  /** Training vectors used (after subsampling). */
+  nTrain: number;
+  /** Mean squared residual ||x - x^||^2 of the training vectors after each level (with the beam search of beamSize). */
+  mse: number[];
+  warnings: string[];
+}
+
+/** Internal handles an index needs to run the kernels on this quantizer's codebooks (not part of the public API). */
+export interface RQKernelView {
+  d: number;
+  levels: number;
+  nbits: number;
+  ksub: number;
+  /** max(ksub, 8): codewords per level in the panel layout. */
+  ksub8: number;
+  codeSize: number;
+  panelsPtr: number;
+  cnormPtr: number;
+}
+
+/** Vectors encoded per kernel call by encode / decode (bounds the beam states in scratch). */
+const ENCODE_ROWS = 256;
+
+/**
+ * Residual quantizer (Juang & Gray 1982, Chen, Guan & Wang 2010; Faiss ResidualQuantizer): x^ = c_0[i_0] + c_1[i_1] +
+ * ... + c_{L-1}[i_{L-1}], level l's codebook of ksub = 2^nbits codewords learned by k-means on the residuals that levels
+ * 0..l-1 leave. Encoding is a beam search (Faiss's): per vector the best beamSize partial encodings are kept from level
+ * to level, scored by their true squared residual; beamSize 1 is greedy nearest-codeword coding. Training encodes its
+ * sample with the same beam and trains each level on the residuals of every kept beam (as Faiss does with its
+ * max_beam_size).
+ *
+ * Codes: codeSize = ceil(levels * nbits / 8) bytes per vector, level l's code in bits [l * nbits, (l + 1) * nbits),
+ * least significant bit first (ProductQuantizer's layout, with levels in place of sub-quantizers).
+ *
+ * Storage (wasm memory, owned): the codebooks in the panel layout of assembly/kernels/rq.ts, f32[levels][ksub8 / 8][d][8]
+ * with ksub8 = max(ksub, 8), and their squared norms f32[levels][ksub8].
+ */
+export class ResidualQuantizer extends Owned implements Quantizer {
+  readonly d: number;
+  readonly levels: number;
+  readonly nbits: number;
+  readonly ksub: number;
+  readonly codeSize: number;
+  readonly seed: number;
+  readonly iterations: number;
+  readonly init: KMeansInit;
+  readonly maxPointsPerCentroid: number;
+  private readonly ksub8: number;
+  private beam: number;
+  private panelsPtr = 0;
+  private cnormPtr = 0;
+  /** min / max of ||x^||^2 over the last training sample (RQIndex quantizes stored norms in this range). */
+  private normRange: [number, number] | null = null;
+
+  constructor(options: ResidualQuantizerOptions) {
+    const W = 'new ResidualQuantizer';
+    const o = checkOptions(W, options);
+    const d = checkInt(W, 'd', o.d, 1, 1 << 20);
+    const levels = checkInt(W, 'levels', o.levels, 1, 255);
+    const nbits = checkInt(W, 'nbits', o.nbits ?? 8, 1, 8);
+    const beamSize = checkInt(W, 'beamSize', o.beamSize ?? 1, 1, 64);
+    const seed = checkInt(W, 'seed', o.seed ?? 1234, -SEED_LIMIT, SEED_LIMIT);
+    const iterations = checkInt(W, 'iterations', o.iterations ?? 25, 1, 1_000_000);
+    const init = checkOneOf(W, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
+    const maxPPC = checkInt(W, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
+    const ksub8 = Math.max(1 << nbits, 8);
+    const bytes = levels * ksub8 * (d + 1) * 4;
+    if (bytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', W, 'the codebooks do not fit in WebAssembly memory', raw(`${levels} levels x ${ksub8} x ${d}`), 'levels * ksub * d * 4 bytes under 4 GiB');
+    super(W);
+    this.d = d;
+    this.levels = levels;
+    this.nbits = nbits;
+    this.ksub = 1 << nbits;
+    this.ksub8 = ksub8;
+    this.beam = beamSize;
+    this.codeSize = Math.ceil((levels * nbits) / 8);
+    this.seed = seed;
+    this.iterations = iterations;
+    this.init = init;
+    this.maxPointsPerCentroid = maxPPC;
+  }
+
+  get isTrained(): boolean {
+    return this.panelsPtr !== 0;
+  }
+
+  /**
+   * Beam width of encode() and of the next train(), 1..64. Settable, like Faiss's max_beam_size: a codebook trained
+   * with one beam can encode with a wider one (lower error, slower).
+   */
+  get beamSize(): number {
+    return this.beam;
+  }
+
+  set beamSize(v: number) {
+    const where = 'ResidualQuantizer.beamSize';
+    this.alive(where);
+    this.beam = checkInt(where, 'beamSize', v, 1, 64);
+  }
+
+  /** A copy of the codebooks, f32[levels][ksub][d] (Faiss's `codebooks` layout). */
+  get centroids(): Float32Array {
+    const where = 'ResidualQuantizer.centroids';
+    const eng = this.alive(where);
+    this.trainedOr(where);
+    const { d, levels, ksub, ksub8 } = this;
+    const [op] = eng.scratch([levels * ksub * d * 4], where);
+    for (let l = 0; l < levels; l++) eng.abi.unpackPanels(this.panelsPtr + l * ksub8 * d * 4, 0, ksub, d, op + l * ksub * d * 4);
+    return eng.f32(op, levels * ksub * d).slice();
+  }
+
+  /**
+   * Learns the codebooks from x (row-major Float32Array of n * d, n >= ksub), level by level: k-means on the residuals
+   * of a sample of at most maxPointsPerCentroid * ksub vectors, then the beam search of the sample through the new
+   * level. Retraining replaces the codebooks; if training throws, the previous ones stay.
+   */
+  train(x: Float32Array): ResidualQuantizerTrainResult {
+    const where = 'ResidualQuantizer.train';
+    const eng = this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    const { d, levels, ksub, ksub8, beamSize: beam } = this;
+    if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per level', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
+    const maxTrain = this.maxPointsPerCentroid * ksub;
+    let nt = n;
+    let rows: Int32Array | null = null;
+    if (n > maxTrain) {
+      nt = maxTrain;
+      rows = new Rng(this.seed).sample(n, nt).sort();
+    }
+    const warnings: string[] = [];
+    if (rows) warnings.push(`${where}: sampling ${nt} of ${n} training vectors (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
+    // one beam state of the whole sample (res f32[nt][live][d], rnorm f32[nt][live], codes u8[nt][live][levels]) updated
+    // in place chunk by chunk through a chunk-sized state; the new codebooks; the step's scratch
+    const chunk = Math.min(nt, 1024);
+    const stateBytes = nt * beam * (d * 4 + 4 + levels);
+    if (stateBytes + levels * ksub8 * (d + 1) * 4 > MAX_MEMORY_BYTES) {
+      fail('OUT_OF_MEMORY', where, 'the beam states of the training sample do not fit in WebAssembly memory', raw(`${nt} x ${beam} beams x ${d}`), 'under 4 GiB; lower maxPointsPerCentroid or beamSize');
+    }
+    const tmp: number[] = [];
+    const take = (bytes: number) => {
+      const p = eng.alloc(Math.max(bytes, 4), where);
+      tmp.push(p);
+      return p;
+    };
+    let panels = 0;
+    let cnorm = 0;
+    try {
+      const res = take(nt * beam * d * 4);
+      const rn = take(nt * beam * 4);
+      const codes = take(nt * beam * levels);
+      const cres = take(chunk * beam * d * 4);
+      const crn = take(chunk * beam * 4);
+      const ccodes = take(chunk * beam * levels);
+      const work = take(eng.abi.rqStepWorkBytes(ksub, beam));
+      panels = this.own(levels * ksub8 * d * 4, where);
+      cnorm = this.own(levels * ksub8 * 4, where);
+      const xs = eng.f32(res, nt * d);
+      if (rows) for (let i = 0; i < nt; i++) xs.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
+      else xs.set(x);
+      eng.abi.normsSq(res, nt, d, rn);
+      const mse: number[] = [];
+      let live = 1;
+      for (let l = 0; l < levels; l++) {
+        const cent = this.trainLevel(res, nt * live, l, where);
+        const pl = panels + l * ksub8 * d * 4;
+        const [cp] = eng.scratch([ksub * d * 4], where);
+        eng.f32(cp, ksub * d).set(cent);
+        eng.abi.packPanels(cp, ksub, d, pl, 0);
+        eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
+        // last chunk first: a chunk's output rows (stride liveOut) only cover input rows of itself and later chunks
+        const liveOut = Math.min(beam, live * ksub);
+        for (let i0 = Math.floor((nt - 1) / chunk) * chunk; i0 >= 0; i0 -= chunk) {
+          const c = Math.min(chunk, nt - i0);
+          eng.abi.rqBeamStep(
+            c, d, ksub, pl, cnorm + l * ksub8 * 4, l, live, beam, levels,
+            res + i0 * live * d * 4, rn + i0 * live * 4, codes + i0 * live * levels, cres, crn, ccodes, work,
+          );
+          const mem = new Uint8Array(eng.abi.memory.buffer);
+          mem.copyWithin(res + i0 * liveOut * d * 4, cres, cres + c * liveOut * d * 4);
+          mem.copyWithin(rn + i0 * liveOut * 4, crn, crn + c * liveOut * 4);
+          mem.copyWithin(codes + i0 * liveOut * levels, ccodes, ccodes + c * liveOut * levels);
+        }
+        live = liveOut;
+        const norms = eng.f32(rn, nt * live);
+        let s = 0;
+        for (let i = 0; i < nt; i++) s += norms[i * live];
+        mse.push(s / nt);
+      }
+      // ||x^||^2 = ||x - r||^2 of the best beam, for the stored-norm quantization of RQIndex
+      const r = eng.f32(res, nt * live * d);
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < nt; i++) {
+        const xo = (rows ? rows[i] : i) * d;
+        const ro = i * live * d;
+        let s = 0;
+        for (let t = 0; t < d; t++) s += (x[xo + t] - r[ro + t]) ** 2;
+        lo = Math.min(lo, s);
+        hi = Math.max(hi, s);
+      }
+      this.release(this.panelsPtr);
+      this.release(this.cnormPtr);
+      this.panelsPtr = panels;
+      this.cnormPtr = cnorm;
+      panels = cnorm = 0;
+      this.normRange = [lo, hi];
+      return { nTrain: nt, mse, warnings };
+    } finally {
+      for (const p of tmp) eng.free(p);
+      this.release(panels);
+      this.release(cnorm);
+    }
+  }
+
+  /** k-means codebook f32[ksub][d] of level l on the residual rows f32[count][d] at resPtr (subsampled with the seed). */
+  private trainLevel(resPtr: number, count: number, l: number, where: string): Float32Array {
+    const { d, ksub } = this;
+    const eng = this.eng;
+    const maxRows = this.maxPointsPerCentroid * ksub;
+    let sample: Float32Array;
+    if (count > maxRows) {
+      const pick = new Rng(this.seed + 1 + l).sample(count, maxRows).sort();
+      sample = new Float32Array(maxRows * d);
+      const all = eng.f32(resPtr, count * d);
+      for (let i = 0; i < maxRows; i++) sample.set(all.subarray(pick[i] * d, pick[i] * d + d), i * d);
+    } else {
+      sample = eng.f32(resPtr, count * d).slice();
+    }
+    const km = new KMeans({ d, k: ksub, iterations: this.iterations, seed: this.seed + l, init: this.init, maxPointsPerCentroid: Math.max(1, Math.ceil(sample.length / d / ksub)), minPointsPerCentroid: 0 });
+    try {
+      km.train(sample);
+      return km.centroids;
+    } finally {
+      km.dispose();
+    }
+  }
+
+  private trainedOr(where: string): void {
+    if (this.panelsPtr === 0) fail('NOT_TRAINED', where, 'the quantizer has no codebooks yet', raw('an untrained ResidualQuantizer'), 'train(x) or ResidualQuantizer.load() first');
+  }
+
+  /** Replaces the codebooks with cent f32[levels][ksub][d] (finite; checked by the caller). */
+  private setCentroids(cent: Float32Array, where: string): void {
+    const { d, levels, ksub, ksub8 } = this;
+    const eng = this.eng;
+    const panels = this.own(levels * ksub8 * d * 4, where);
+    let cnorm = 0;
+    try {
+      cnorm = this.own(levels * ksub8 * 4, where);
+      const [cp] = eng.scratch([ksub * d * 4], where);
+      for (let l = 0; l < levels; l++) {
+        eng.f32(cp, ksub * d).set(cent.subarray(l * ksub * d, (l + 1) * ksub * d));
+        eng.abi.packPanels(cp, ksub, d, panels + l * ksub8 * d * 4, 0);
+        eng.abi.panelNormsSq(panels + l * ksub8 * d * 4, 0, ksub, d, cnorm + l * ksub8 * 4);
+      }
+    } catch (e) {
+      this.release(panels);
+      throw e;
+    }
+    this.release(this.panelsPtr);
+    this.release(this.cnormPtr);
+    this.panelsPtr = panels;
+    this.cnormPtr = cnorm;
+  }
+
+  /** @internal Kernel handles for indexes that hold this quantizer. */
+  kernelView(where: string): RQKernelView {
+    this.alive(where);
+    this.trainedOr(where);
+    const { d, levels, nbits, ksub, ksub8, codeSize } = this;
+    return { d, levels, nbits, ksub, ksub8, codeSize, panelsPtr: this.panelsPtr, cnormPtr: this.cnormPtr };
+  }
+
+  /** @internal The range of ||x^||^2 seen in training (null after load()). */
+  trainedNormRange(): [number, number] | null {
+    return this.normRange;
+  }
+
+  /** Codes of x (row-major Float32Array of n * d): Uint8Array(n * codeSize). */
+  encode(x: Float32Array): Uint8Array {
+    const where = 'ResidualQuantizer.encode';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
+    this.trainedOr(where);
+    const out = new Uint8Array(n * this.codeSize);
+    const cs = this.codeSize;
+    this.encodeRows(x, n, where, { extraPerRow: cs }, (up, _np, pp, i0, c) => {
+      this.eng.abi.pqPack(up, c, this.levels, this.nbits, pp);
+      out.set(this.eng.u8(pp, c * cs), i0 * cs);
+    });
+    return out;
+  }
+
+  /** Writes the codes of x into out (a Uint8Array of exactly n * codeSize bytes). */
+  encodeInto(x: Float32Array, out: Uint8Array): void {
+    const where = 'ResidualQuantizer.encodeInto';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
+    if (!(out instanceof Uint8Array)) fail('INVALID_TYPE', where, 'out must be a Uint8Array', out, `a Uint8Array of ${n * this.codeSize} bytes`);
+    if (out.length !== n * this.codeSize) fail('INVALID_SIZE', where, 'out has the wrong length', raw(`length ${out.length}`), `n * codeSize = ${n * this.codeSize}`);
+    this.trainedOr(where);
+    out.set(this.encode(x));
+  }
+
+  /**
+   * @internal Beam-search encoding of n checked vectors, chunk by chunk. `use(up, np, ep, i0, c)` gets, as wasm pointers
+   * valid until the next scratch() call: the unpacked codes u8[c][levels] of rows i0..i0+c-1 (up), with `withNorms`
+   * the squared norms of their reconstructions ||x^||^2 f32[c] (np, else 0), and `extraPerRow * c` free bytes (ep).
+   */
+  encodeRows(
+    x: Float32Array, n: number, where: string, opts: { withNorms?: boolean; extraPerRow?: number },
+    use: (up: number, np: number, ep: number, i0: number, c: number) => void,
+  ): void {
+    const eng = this.eng;
+    const { d, levels, ksub, beamSize } = this;
+    const withNorms = opts.withNorms ?? false;
+    const rows = Math.min(ENCODE_ROWS, Math.max(1, n));
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const c = Math.min(rows, n - i0);
+      const work = eng.abi.rqWorkBytes(c, d, levels, ksub, beamSize);
+      const [xp, wp, up, dp, np, ep] = eng.scratch(
+        [c * d * 4, work, c * levels, withNorms ? c * d * 4 : 0, withNorms ? c * 4 : 0, c * (opts.extraPerRow ?? 0)], where,
+      );
+      eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
+      eng.abi.rqEncode(xp, c, d, levels, ksub, beamSize, this.panelsPtr, this.cnormPtr, wp, up, 0);
+      if (withNorms) {
+        eng.abi.rqDecode(up, c, levels, d, levels, ksub, this.panelsPtr, dp);
+        eng.abi.normsSq(dp, c, d, np);
+      }
+      use(up, withNorms ? np : 0, ep, i0, c);
+    }
+  }
+
+  /** Reconstructions of codes (a Uint8Array of n * codeSize bytes): Float32Array(n * d). */
+  decode(codes: Uint8Array): Float32Array {
+    const where = 'ResidualQuantizer.decode';
+    const eng = this.alive(where);
+    const { d, levels, nbits, codeSize, ksub } = this;
+    if (!(codes instanceof Uint8Array)) fail('INVALID_TYPE', where, 'codes must be a Uint8Array', codes, `a Uint8Array of n * ${codeSize} bytes`);
+    if (codes.length % codeSize !== 0) fail('INVALID_SIZE', where, `codes.length must be a multiple of codeSize = ${codeSize}`, raw(`length ${codes.length}`), `n * ${codeSize}`);
+    this.trainedOr(where);
+    const n = codes.length / codeSize;
+    const out = new Float32Array(n * d);
+    const rows = chunkRows(d * 4 + levels + codeSize, n);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const c = Math.min(rows, n - i0);
+      const [pp, up, op] = eng.scratch([c * codeSize, c * levels, c * d * 4], where);
+      eng.u8(pp, c * codeSize).set(codes.subarray(i0 * codeSize, (i0 + c) * codeSize));
+      eng.abi.pqUnpack(pp, c, levels, nbits, up);
+      eng.abi.rqDecode(up, c, levels, d, levels, ksub, this.panelsPtr, op);
+      out.set(eng.f32(op, c * d), i0 * d);
+    }
+    return out;
+  }
+
+  /**
+   * Lookup tables of queries q (row-major Float32Array of nq * d): f32[nq][levels][ksub]. 'ip': <q, c_l[k]>, so that
+   * <q, x^> = sum_l table[l][code_l]. 'l2' (default): -2 <q, c_l[k]>, so that ||q - x^||^2 = ||q||^2 + ||x^||^2 +
+   * sum_l table[l][code_l] (the levels' codewords are not orthogonal: the norm of the reconstruction is a separate term,
+   * which RQIndex stores per vector, as Faiss does).
+   */
+  computeDistanceTable(q: Float32Array, metric: Metric = 'l2'): Float32Array {
+    const where = 'ResidualQuantizer.computeDistanceTable';
+    this.alive(where);
+    const nq = checkVectors(where, 'q', q, this.d);
+    const mt = checkOneOf(where, 'metric', metric, ['l2', 'ip'] as const);
+    this.trainedOr(where);
+    const { d, levels, ksub, ksub8 } = this;
+    const v = this.kernelView(where);
+    const width = levels * ksub8;
+    const out = new Float32Array(nq * levels * ksub);
+    const rows = chunkRows(d * 4 + width * 4, nq);
+    for (let i0 = 0; i0 < nq; i0 += rows) {
+      const c = Math.min(rows, nq - i0);
+      const [qp, zp, tp] = this.eng.scratch([c * d * 4, width * 4, c * width * 4], where);
+      this.eng.f32(qp, c * d).set(q.subarray(i0 * d, (i0 + c) * d));
+      levelTables(this.eng, v, qp, c, mt === 'l2' ? -2 : 1, zp, tp);
+      const t = this.eng.f32(tp, c * width);
+      if (ksub8 === ksub) out.set(t, i0 * width);
+      else for (let r = 0; r < c * levels; r++) out.set(t.subarray(r * ksub8, r * ksub8 + ksub), (i0 * levels + r) * ksub);
+    }
+    return out;
+  }
+
+  /** The quantizer as bytes (format: bindings/io/format.ts, kind ResidualQuantizer; section CENT = centroids f32[levels][ksub][d]). */
+  save(): Uint8Array {
+    this.alive('ResidualQuantizer.save');
+    return writeContainer('ResidualQuantizer', this.params(), this.sections());
+  }
+
+  /** @internal Parameters as saved (also embedded by RQIndex). */
+  params(): Record<string, number | string | boolean> {
+    return {
+      d: this.d, levels: this.levels, nbits: this.nbits, beamSize: this.beamSize, seed: this.seed, iterations: this.iterations, init: this.init,
+      maxPointsPerCentroid: this.maxPointsPerCentroid, trained: this.isTrained,
+    };
+  }
+
+  /** @internal */
+  sections(tag = 'CENT'): { tag: string; data: Float32Array }[] {
+    return this.isTrained ? [{ tag, data: this.centroids }] : [];
+  }
+
+  /** Restores a quantizer written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): ResidualQuantizer {
+    const where = 'ResidualQuantizer.load';
+    return ResidualQuantizer.fromContainer(where, readContainer(where, bytes, 'ResidualQuantizer'));
+  }
+
+  /** @internal Rebuilds a quantizer from saved params + its CENT section (shared with RQIndex.load). */
+  static fromContainer(where: string, c: ReturnType<typeof readContainer>): ResidualQuantizer {
+    const d = paramInt(where, c, 'd', 1, 1 << 20);
+    const levels = paramInt(where, c, 'levels', 1, 255);
+    const nbits = paramInt(where, c, 'nbits', 1, 8);
+    const opts: ResidualQuantizerOptions = { d, levels, nbits, beamSize: paramInt(where, c, 'beamSize', 1, 64) };
+    if (typeof c.params.seed === 'number') opts.seed = c.params.seed;
+    if (typeof c.params.iterations === 'number') opts.iterations = c.params.iterations;
+    if (c.params.init === 'random' || c.params.init === 'kmeans++') opts.init = c.params.init;
+    if (typeof c.params.maxPointsPerCentroid === 'number') opts.maxPointsPerCentroid = c.params.maxPointsPerCentroid;
+    let rq: ResidualQuantizer;
+    try {
+      rq = new ResidualQuantizer(opts);
+    } catch (e) {
+      savedOptionsError(where, e);
+    }
+    if (c.params.trained !== false) {
+      try {
+        rq.setCentroids(sectionF32(where, c, 'CENT', levels * (1 << nbits) * d), where);
+      } catch (e) {
+        rq.dispose();
+        throw e;
+      }
+    }
+    return rq;
+  }
+}
+
+/**
+ * Tables alpha * <q, c_l[k]> of the c queries at qPtr (f32[c][d]) against every level: outPtr f32[c][levels][ksub8]
+ * (padding entries 0). zeroPtr: f32[levels * ksub8] of scratch. The level blocks of the panel buffer read as one panel
+ * buffer of levels * ksub8 codewords, so one scorePanels call covers all levels.
+ */
+export function levelTables(eng: Engine, v: RQKernelView, qPtr: number, c: number, alpha: number, zeroPtr: number, outPtr: number): void {
+  const width = v.levels * v.ksub8;
+  eng.f32(zeroPtr, width).fill(0);
+  eng.abi.scorePanels(qPtr, c, v.d, v.panelsPtr, zeroPtr, width, alpha, outPtr);
+}

@@ -1,0 +1,366 @@
+import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { paramInt, paramString, readContainer, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
+import { levelTables, ResidualQuantizer, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
+import type { SearchResult } from '../types.js';
+import type { KMeansInit } from '../training/KMeans.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import { finishChunk, idPositions, PQ_METRICS, positionsOf, type PQMetric } from './adc.js';
+import { emptyResult } from './FlatIndex.js';
+import { chunkRows } from './scan.js';
+
+export interface RQIndexOptions {
+  d: number;
+  /** Levels of the residual quantizer (one code of nbits each). */
+  levels: number;
+  /** Bits per level code, 1..8. Default 8. */
+  nbits?: number;
+  /** Beam width of the encoding (training and add). Default 1. */
+  beamSize?: number;
+  /** 'l2' (default, squared Euclidean) or 'ip' (inner product, maximum inner-product search). */
+  metric?: PQMetric;
+  seed?: number;
+  iterations?: number;
+  init?: KMeansInit;
+  maxPointsPerCentroid?: number;
+}
+
+// Bytes of distance tables (a group of queries) and of codes (a block) kept in cache while the group scans the block.
+const CACHE_BUDGET = 256 * 1024;
+
+/**
+ * Exhaustive search over residual-quantizer codes with lookup tables (Faiss IndexResidualQuantizer). Per query one
+ * table f32[levels][ksub8] of -<q, c_l[k]> ('ip') or -2 <q, c_l[k]> ('l2'); a code's score is the sum of its levels'
+ * entries, scanned by the ADC kernels of assembly/kernels/pq.ts with a bounded heap.
+ *
+ * L2 needs ||x^||^2 as well (||q - x^||^2 = ||q||^2 - 2 <q, x^> + ||x^||^2, and the levels' codewords are not
+ * orthogonal). As Faiss's ST_norm_qint8, it is stored quantized: uniformly in 2^(F * nbits) steps over the range of
+ * ||x^||^2 seen in training (values outside are clamped), F = ceil(8 / nbits) so at least 8 bits, as F extra fields of
+ * nbits after the level codes. The dequantized norm min + (code + 1/2) step is linear in the code, so each field gets a
+ * constant table row (field f: v * 2^(f nbits) * step) and the scan stays a pure table sum. The stored norm is within
+ * step / 2 of ||x^||^2, so an L2 distance is within step / 2 of ||q - x^||^2.
+ *
+ * Storage (wasm memory, owned): codes u8[cap][rowBytes], each the bit-packed stream of levels + F fields of nbits
+ * (ProductQuantizer's layout), rowBytes = ceil((levels + F) * nbits / 8) (levels + 1 bytes for nbits 8 with l2); ids
+ * i32[cap]. Capacity grows by 1.5x; the quantizer is owned by the index.
+ */
+export class RQIndex extends Owned {
+  readonly d: number;
+  readonly levels: number;
+  readonly nbits: number;
+  readonly metric: PQMetric;
+  private q: ResidualQuantizer;
+  /** Norm fields per code (0 for ip). */
+  private readonly fields: number;
+  /** Fields per stored code: levels + fields. */
+  private readonly scanM: number;
+  private readonly rowBytes: number;
+  private normMin = 0;
+  private normMax = 0;
+  private n = 0;
+  private cap = 0;
+  private codesPtr = 0;
+  private idsPtr = 0;
+  private idMap: Map<number, number> | null = null;
+
+  constructor(options: RQIndexOptions) {
+    const W = 'new RQIndex';
+    const o = checkOptions(W, options);
+    if (o.metric === 'cosine') fail('INVALID_OPTION', W, "metric 'cosine' is not supported by RQIndex", o.metric, "'l2' or 'ip' (normalize vectors and queries, then use 'ip')");
+    const metric = o.metric ?? 'l2';
+    if (!(PQ_METRICS as readonly unknown[]).includes(metric)) fail('INVALID_OPTION', W, 'unknown metric', metric, "one of 'l2', 'ip'");
+    const rq = new ResidualQuantizer({
+      d: o.d as number, levels: o.levels as number, nbits: o.nbits as number | undefined, beamSize: o.beamSize as number | undefined,
+      seed: o.seed as number | undefined, iterations: o.iterations as number | undefined, init: o.init as KMeansInit | undefined,
+      maxPointsPerCentroid: o.maxPointsPerCentroid as number | undefined,
+    });
+    try {
+      super(W);
+    } catch (e) {
+      rq.dispose();
+      throw e;
+    }
+    this.q = rq;
+    this.d = rq.d;
+    this.levels = rq.levels;
+    this.nbits = rq.nbits;
+    this.metric = metric as PQMetric;
+    this.fields = metric === 'l2' ? Math.ceil(8 / rq.nbits) : 0;
+    this.scanM = rq.levels + this.fields;
+    this.rowBytes = Math.ceil((this.scanM * rq.nbits) / 8);
+  }
+
+  /** The quantizer, owned by the index: do not dispose it yourself. */
+  get quantizer(): ResidualQuantizer {
+    this.alive('RQIndex.quantizer');
+    return this.q;
+  }
+
+  get isTrained(): boolean {
+    return this.q.isTrained;
+  }
+
+  get size(): number {
+    this.alive('RQIndex.size');
+    return this.n;
+  }
+
+  /** Bytes per vector: the code (with the quantized norm for l2) and a 4-byte id. */
+  get bytesPerVector(): number {
+    return this.rowBytes + 4;
+  }
+
+  /** Trains the quantizer on x (and, for l2, the range of the stored norms). Refused once the index holds vectors. */
+  train(x: Float32Array): ResidualQuantizerTrainResult {
+    const where = 'RQIndex.train';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    const ksub = 1 << this.nbits;
+    if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per level', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
+    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebooks', raw(`size ${this.n}`), 'train before add (or a new index)');
+    const res = this.q.train(x);
+    [this.normMin, this.normMax] = this.q.trainedNormRange() ?? [0, 0];
+    return res;
+  }
+
+  /** Width of one norm step (0 when every training norm was equal). */
+  private normStep(): number {
+    return (this.normMax - this.normMin) / 2 ** (this.fields * this.nbits);
+  }
+
+  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = 'RQIndex.add';
+    const eng = this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    if (ids !== undefined) checkUserIds(where, ids, n);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained RQIndex'), 'train(x) first');
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    const codes = this.encodeStored(x, n, where); // before reserve: an encode error leaves the index as it was
+    this.reserve(total, where);
+    eng.u8(this.codesPtr + this.n * this.rowBytes, n * this.rowBytes).set(codes);
+    const idView = eng.i32(this.idsPtr, total);
+    if (ids) idView.set(ids, this.n);
+    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    this.n = total;
+    this.idMap = null;
+  }
+
+  /** The stored codes of n checked vectors: level codes, then (l2) the quantized norm's fields, bit-packed. */
+  private encodeStored(x: Float32Array, n: number, where: string): Uint8Array {
+    const { levels, nbits, scanM, rowBytes, fields } = this;
+    const eng = this.eng;
+    const out = new Uint8Array(n * rowBytes);
+    const step = this.normStep();
+    const top = 2 ** (fields * nbits) - 1;
+    const mask = (1 << nbits) - 1;
+    this.q.encodeRows(x, n, where, { withNorms: fields > 0, extraPerRow: scanM + rowBytes }, (up, np, ep, i0, c) => {
+      let src = up;
+      if (fields > 0) {
+        const u = eng.u8(up, c * levels);
+        const norms = eng.f32(np, c);
+        const dst = eng.u8(ep, c * scanM);
+        for (let i = 0; i < c; i++) {
+          dst.set(u.subarray(i * levels, (i + 1) * levels), i * scanM);
+          // Faiss encode_qint8: floor((v - min) / step), clamped
+          const code = step > 0 ? Math.min(top, Math.max(0, Math.floor((norms[i] - this.normMin) / step))) : 0;
+          for (let f = 0; f < fields; f++) dst[i * scanM + levels + f] = Math.floor(code / 2 ** (f * nbits)) & mask;
+        }
+        src = ep;
+      }
+      const pp = ep + c * scanM;
+      eng.abi.pqPack(src, c, scanM, nbits, pp);
+      out.set(eng.u8(pp, c * rowBytes), i0 * rowBytes);
+    });
+    return out;
+  }
+
+  /** Room for `total` vectors. */
+  private reserve(total: number, where: string): void {
+    if (total <= this.cap) return;
+    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+    const need = cap * (this.rowBytes + 4);
+    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    const codes = this.own(cap * this.rowBytes, where);
+    let ids = 0;
+    try {
+      ids = this.own(cap * 4, where);
+    } catch (e) {
+      this.release(codes);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    mem.copyWithin(codes, this.codesPtr, this.codesPtr + this.n * this.rowBytes);
+    mem.copyWithin(ids, this.idsPtr, this.idsPtr + this.n * 4);
+    this.release(this.codesPtr);
+    this.release(this.idsPtr);
+    this.codesPtr = codes;
+    this.idsPtr = ids;
+    this.cap = cap;
+  }
+
+  /**
+   * The k best codes for each query (row-major Float32Array of nq * d) by table distance: squared L2 ascending ('l2',
+   * within half a norm step of the distance to the reconstruction) or inner product descending ('ip'); ties by
+   * insertion order.
+   */
+  search(q: Float32Array, k: number): SearchResult {
+    const where = 'RQIndex.search';
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
+    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    const v = this.q.kernelView(where);
+    const { d, levels, ksub8 } = v;
+    const { scanM, rowBytes, fields, nbits } = this;
+    const l2 = this.metric === 'l2';
+    const lw = levels * ksub8; // table entries of the levels
+    const tsize = scanM * ksub8; // with the norm rows
+    // the norm rows: constant across queries (field f, value c: c * 2^(f nbits) * step)
+    const step = this.normStep();
+    const normRows = new Float32Array(fields * ksub8);
+    for (let f = 0; f < fields; f++) for (let c = 0; c < 1 << nbits; c++) normRows[f * ksub8 + c] = c * 2 ** (f * nbits) * step;
+    const normBase = this.normMin + 0.5 * step;
+    const quadScan = ksub8 === 256 && scanM % 4 === 0;
+    const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
+    const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / scanM)), this.n);
+    const unpack = nbits !== 8;
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    const rows = chunkRows(d * 4 + (lw + 2 * tsize) * 4 + k * 8, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const quads = quadScan ? Math.floor(c / 4) : 0;
+      const [qp, zp, sp, tp, t4, hd, hi, up] = eng.scratch(
+        [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * k * 4, c * k * 4, unpack ? block * scanM + 4 : 0],
+        where,
+      );
+      const qs = q.subarray(q0 * d, (q0 + c) * d);
+      eng.f32(qp, c * d).set(qs);
+      // heaps keep the smallest: l2 scores -2 <q, x^> (+ norm + ||q||^2 as bias), ip scores -<q, x^>
+      levelTables(eng, v, qp, c, l2 ? -2 : -1, zp, sp);
+      let tab = sp;
+      if (fields > 0) {
+        const mem = new Uint8Array(eng.abi.memory.buffer);
+        for (let i = 0; i < c; i++) mem.copyWithin(tp + i * tsize * 4, sp + i * lw * 4, sp + (i + 1) * lw * 4);
+        const t = eng.f32(tp, c * tsize);
+        for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
+        tab = tp;
+      }
+      const bias = new Float32Array(c);
+      if (l2) {
+        for (let i = 0; i < c; i++) {
+          let s = 0;
+          for (let j = i * d; j < (i + 1) * d; j++) s += qs[j] * qs[j];
+          bias[i] = s + normBase;
+        }
+      }
+      for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
+      eng.abi.heapInit(hd, hi, c * k);
+      for (let g0 = 0; g0 < c; g0 += group) {
+        const g1 = Math.min(c, g0 + group);
+        for (let b0 = 0; b0 < this.n; b0 += block) {
+          const cnt = Math.min(block, this.n - b0);
+          let src = this.codesPtr + b0 * rowBytes;
+          if (unpack) {
+            eng.abi.pqUnpack(src, cnt, scanM, nbits, up);
+            src = up;
+          }
+          let qi = g0;
+          for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) eng.abi.pqScan4(src, cnt, scanM, t4 + qi * tsize * 4, k, hd + qi * k * 4, hi + qi * k * 4, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], k, hd + qi * k * 4, hi + qi * k * 4, 0, b0);
+        }
+      }
+      finishChunk(eng, hd, hi, c, k, k, d, this.metric, null, ids, distances, q0);
+    }
+    const idView = eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    return { ids, distances };
+  }
+
+  /** Decoded vectors by user id (an id added twice gives its first vector). */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = 'RQIndex.reconstruct';
+    const eng = this.alive(where);
+    if (!this.idMap) this.idMap = idPositions(eng, this.idsPtr, this.n);
+    const map = this.idMap;
+    const pos = positionsOf(where, ids, (id) => map.get(id));
+    const v = this.q.kernelView(where);
+    const { d, levels, ksub } = v;
+    const { scanM, rowBytes, nbits } = this;
+    const out = new Float32Array(pos.length * d);
+    const rows = chunkRows(d * 4 + scanM + rowBytes, pos.length);
+    for (let i0 = 0; i0 < pos.length; i0 += rows) {
+      const c = Math.min(rows, pos.length - i0);
+      const [pp, up, op] = eng.scratch([c * rowBytes, c * scanM, c * d * 4], where);
+      const mem = new Uint8Array(eng.abi.memory.buffer);
+      for (let i = 0; i < c; i++) mem.copyWithin(pp + i * rowBytes, this.codesPtr + pos[i0 + i] * rowBytes, this.codesPtr + (pos[i0 + i] + 1) * rowBytes);
+      eng.abi.pqUnpack(pp, c, scanM, nbits, up);
+      eng.abi.rqDecode(up, c, scanM, d, levels, ksub, v.panelsPtr, op);
+      out.set(eng.f32(op, c * d), i0 * d);
+    }
+    return out;
+  }
+
+  /** The index as bytes (kind RQIndex: the quantizer's CENT section, CODE u8[n][rowBytes], IDS i32[n]). */
+  save(): Uint8Array {
+    const eng = this.alive('RQIndex.save');
+    const sections: Section[] = [...this.q.sections()];
+    if (this.q.isTrained) {
+      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.rowBytes) });
+      sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
+    }
+    return writeContainer('RQIndex', { ...this.q.params(), metric: this.metric, n: this.n, normMin: this.normMin, normMax: this.normMax }, sections);
+  }
+
+  /** Restores an index written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): RQIndex {
+    const where = 'RQIndex.load';
+    const c = readContainer(where, bytes, 'RQIndex');
+    const metric = paramString(where, c, 'metric', PQ_METRICS);
+    const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const normMin = c.params.normMin;
+    const normMax = c.params.normMax;
+    if (typeof normMin !== 'number' || typeof normMax !== 'number' || !(normMin <= normMax)) {
+      fail('CORRUPT_DATA', where, 'saved norm range is invalid', raw(`normMin = ${String(normMin)}, normMax = ${String(normMax)}`), 'two finite numbers, normMin <= normMax');
+    }
+    const q = ResidualQuantizer.fromContainer(where, c);
+    let index: RQIndex;
+    try {
+      index = new RQIndex({ d: q.d, levels: q.levels, nbits: q.nbits, beamSize: q.beamSize, metric, seed: q.seed, iterations: q.iterations, init: q.init, maxPointsPerCentroid: q.maxPointsPerCentroid });
+    } catch (e) {
+      q.dispose();
+      savedOptionsError(where, e);
+    }
+    index.q.dispose();
+    index.q = q;
+    try {
+      index.normMin = normMin;
+      index.normMax = normMax;
+      if (!q.isTrained) {
+        if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
+        return index;
+      }
+      const codes = sectionU8(where, c, 'CODE', n * index.rowBytes);
+      const ids = sectionI32(where, c, 'IDS ', n);
+      for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+      if (n > 0) {
+        index.reserve(n, where);
+        index.eng.u8(index.codesPtr, n * index.rowBytes).set(codes);
+        index.eng.i32(index.idsPtr, n).set(ids);
+        index.n = n;
+      }
+      return index;
+    } catch (e) {
+      index.dispose();
+      throw e;
+    }
+  }
+
+  override dispose(): void {
+    this.q.dispose();
+    super.dispose();
+  }
+}
