@@ -205,9 +205,10 @@ function unpack(bytes: Uint8Array, off: number, l: number, nbits: number): numbe
 }
 
 describe('RQIndex', () => {
-  for (const [metric, nbits] of [['ip', 8], ['l2', 8], ['l2', 3], ['ip', 5]] as const) {
-    it(`search equals brute force over the reconstructions (${metric}, nbits ${nbits})`, () => {
-      const d = 16, levels = 4;
+  // levels 4 at nbits 8: ip scans four queries per pass (pqScan4), l2 one (5 fields); levels 3 at nbits 8 with l2: 4 fields
+  for (const [metric, nbits, levels] of [['ip', 8, 4], ['l2', 8, 4], ['l2', 3, 4], ['ip', 5, 4], ['l2', 8, 3], ['ip', 8, 7]] as const) {
+    it(`search equals brute force over the reconstructions (${metric}, nbits ${nbits}, ${levels} levels)`, () => {
+      const d = 16;
       const x = floatVectors(1200, d, 21);
       const q = floatVectors(17, d, 22);
       const index = track(new RQIndex({ d, levels, nbits, metric, iterations: 6 }));
@@ -308,7 +309,9 @@ describe('bad input', () => {
     expectRefusal(() => new ResidualQuantizer(null as unknown as ResidualQuantizerOptions), 'INVALID_TYPE', W);
     expectRefusal(() => new ResidualQuantizer({ d: 1 << 20, levels: 255 }), 'OUT_OF_MEMORY', W, ['4 GiB']);
     expectRefusal(() => new RQIndex({ d: 4, levels: 2, metric: 'cosine' as 'l2' }), 'INVALID_OPTION', 'new RQIndex', ['cosine']);
-    expectRefusal(() => new RQIndex({ d: 4, levels: 0 }), 'INVALID_OPTION', 'new ResidualQuantizer', ['levels']);
+    expectRefusal(() => new RQIndex({ d: 4, levels: 0 }), 'INVALID_OPTION', 'new RQIndex', ['levels']);
+    expectRefusal(() => new RQIndex({ d: 4, levels: 2, metric: 'x' as 'l2' }), 'INVALID_OPTION', 'new RQIndex', ['metric']);
+    expectRefusal(() => new RQIndex({ d: 4, levels: 2, beamSize: 65 }), 'INVALID_OPTION', 'new RQIndex', ['beamSize']);
   });
 
   it('wrong dims, NaN, wrong types, untrained use, too few points, use after dispose', () => {

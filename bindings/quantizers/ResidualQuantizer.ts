@@ -49,6 +49,22 @@ export interface RQKernelView {
   cnormPtr: number;
 }
 
+/** The options of a ResidualQuantizer, checked and with their defaults (also checked by RQIndex, under its own name). */
+export function checkRQOptions(where: string, options: unknown): Required<ResidualQuantizerOptions> {
+  const o = checkOptions(where, options);
+  const d = checkInt(where, 'd', o.d, 1, 1 << 20);
+  const levels = checkInt(where, 'levels', o.levels, 1, 255);
+  const nbits = checkInt(where, 'nbits', o.nbits ?? 8, 1, 8);
+  const beamSize = checkInt(where, 'beamSize', o.beamSize ?? 1, 1, 64);
+  const seed = checkInt(where, 'seed', o.seed ?? 1234, -SEED_LIMIT, SEED_LIMIT);
+  const iterations = checkInt(where, 'iterations', o.iterations ?? 25, 1, 1_000_000);
+  const init = checkOneOf(where, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
+  const maxPointsPerCentroid = checkInt(where, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
+  const bytes = levels * Math.max(1 << nbits, 8) * (d + 1) * 4;
+  if (bytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, 'the codebooks do not fit in WebAssembly memory', raw(`${levels} levels x ${1 << nbits} x ${d}`), 'levels * ksub * d * 4 bytes under 4 GiB');
+  return { d, levels, nbits, beamSize, seed, iterations, init, maxPointsPerCentroid };
+}
+
 /** Vectors encoded per kernel call by encode / decode (bounds the beam states in scratch). */
 const ENCODE_ROWS = 256;
 
@@ -85,30 +101,19 @@ export class ResidualQuantizer extends Owned implements Quantizer {
 
   constructor(options: ResidualQuantizerOptions) {
     const W = 'new ResidualQuantizer';
-    const o = checkOptions(W, options);
-    const d = checkInt(W, 'd', o.d, 1, 1 << 20);
-    const levels = checkInt(W, 'levels', o.levels, 1, 255);
-    const nbits = checkInt(W, 'nbits', o.nbits ?? 8, 1, 8);
-    const beamSize = checkInt(W, 'beamSize', o.beamSize ?? 1, 1, 64);
-    const seed = checkInt(W, 'seed', o.seed ?? 1234, -SEED_LIMIT, SEED_LIMIT);
-    const iterations = checkInt(W, 'iterations', o.iterations ?? 25, 1, 1_000_000);
-    const init = checkOneOf(W, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
-    const maxPPC = checkInt(W, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
-    const ksub8 = Math.max(1 << nbits, 8);
-    const bytes = levels * ksub8 * (d + 1) * 4;
-    if (bytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', W, 'the codebooks do not fit in WebAssembly memory', raw(`${levels} levels x ${ksub8} x ${d}`), 'levels * ksub * d * 4 bytes under 4 GiB');
+    const o = checkRQOptions(W, options);
     super(W);
-    this.d = d;
-    this.levels = levels;
-    this.nbits = nbits;
-    this.ksub = 1 << nbits;
-    this.ksub8 = ksub8;
-    this.beam = beamSize;
-    this.codeSize = Math.ceil((levels * nbits) / 8);
-    this.seed = seed;
-    this.iterations = iterations;
-    this.init = init;
-    this.maxPointsPerCentroid = maxPPC;
+    this.d = o.d;
+    this.levels = o.levels;
+    this.nbits = o.nbits;
+    this.ksub = 1 << o.nbits;
+    this.ksub8 = Math.max(this.ksub, 8);
+    this.beam = o.beamSize;
+    this.codeSize = Math.ceil((o.levels * o.nbits) / 8);
+    this.seed = o.seed;
+    this.iterations = o.iterations;
+    this.init = o.init;
+    this.maxPointsPerCentroid = o.maxPointsPerCentroid;
   }
 
   get isTrained(): boolean {

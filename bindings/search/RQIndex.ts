@@ -1,6 +1,6 @@
-import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, paramString, readContainer, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
-import { levelTables, ResidualQuantizer, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
+import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
 import type { SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -67,24 +67,16 @@ export class RQIndex extends Owned {
     const W = 'new RQIndex';
     const o = checkOptions(W, options);
     if (o.metric === 'cosine') fail('INVALID_OPTION', W, "metric 'cosine' is not supported by RQIndex", o.metric, "'l2' or 'ip' (normalize vectors and queries, then use 'ip')");
-    const metric = o.metric ?? 'l2';
-    if (!(PQ_METRICS as readonly unknown[]).includes(metric)) fail('INVALID_OPTION', W, 'unknown metric', metric, "one of 'l2', 'ip'");
-    const rq = new ResidualQuantizer({
-      d: o.d as number, levels: o.levels as number, nbits: o.nbits as number | undefined, beamSize: o.beamSize as number | undefined,
-      seed: o.seed as number | undefined, iterations: o.iterations as number | undefined, init: o.init as KMeansInit | undefined,
-      maxPointsPerCentroid: o.maxPointsPerCentroid as number | undefined,
-    });
-    try {
-      super(W);
-    } catch (e) {
-      rq.dispose();
-      throw e;
-    }
+    const metric = checkOneOf(W, 'metric', o.metric ?? 'l2', PQ_METRICS);
+    const { metric: _m, ...rest } = o;
+    const ro = checkRQOptions(W, rest);
+    super(W);
+    const rq = new ResidualQuantizer(ro);
     this.q = rq;
     this.d = rq.d;
     this.levels = rq.levels;
     this.nbits = rq.nbits;
-    this.metric = metric as PQMetric;
+    this.metric = metric;
     this.fields = metric === 'l2' ? Math.ceil(8 / rq.nbits) : 0;
     this.scanM = rq.levels + this.fields;
     this.rowBytes = Math.ceil((this.scanM * rq.nbits) / 8);
@@ -223,7 +215,8 @@ export class RQIndex extends Owned {
     const normRows = new Float32Array(fields * ksub8);
     for (let f = 0; f < fields; f++) for (let c = 0; c < 1 << nbits; c++) normRows[f * ksub8 + c] = c * 2 ** (f * nbits) * step;
     const normBase = this.normMin + 0.5 * step;
-    const quadScan = ksub8 === 256 && scanM % 4 === 0;
+    // four queries per pass (interleaved tables) where the codes are bytes, m % 4 == 0, and there is no per-query bias
+    const quadScan = !l2 && ksub8 === 256 && scanM % 4 === 0;
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / scanM)), this.n);
     const unpack = nbits !== 8;
