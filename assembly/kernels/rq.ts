@@ -20,7 +20,8 @@
 // and keeps the best min(beam, live * ksub); equal scores keep the lower beam, then the lower codeword. Its scratch
 // (rqStepWorkBytes): the scores of a group of rows (whole vectors, `rows` <= max(GROUP_ROWS, beam) residuals) panel by
 // panel, f32[ksub8 / 8][rows][8] (codeword c of row r at ((c >> 3) * rows + r) * 8 + (c & 7)), then the selection
-// f32[max(beam, 4)] scores + i32[max(beam, 4)] (b * ksub + c).
+// f32[max(beam, 4)] scores + i32[max(beam, 4)] (b * ksub + c). A greedy step (beam 1) keeps the scores in registers
+// and writes only each row's choice, u32[rows], at the start of the scores area.
 //
 // rqEncode's scratch (rqWorkBytes(n, d, levels, ksub, beam)): the step scratch, then two beam states of n vectors and
 // `beam` rows, each res f32[n * beam * d] | rnorm f32[n * beam] | codes u8[n * beam * levels], every part starting on
@@ -29,6 +30,7 @@
 // Codes outside the kernels are bit-packed with pqPack / pqUnpack (pq.ts) as m = levels codes of nbits.
 
 import { scorePanels } from './panels';
+import { madd } from './simd';
 
 /** Residual rows scored per scorePanels call: groups of whole vectors, 8 register tiles of 4 rows. */
 const GROUP_ROWS: u32 = 32;
@@ -74,40 +76,26 @@ export function rqBeamStep(
   const rowBytes = <usize>d << 2;
   const panelBytes = <usize>d << 5;
   const last = selS + (<usize>(liveOut - 1) << 2);
-  const four = i32x4.splat(4);
   for (let i0: u32 = 0; i0 < n; i0 += g) {
     const gi = min(g, n - i0);
     const rows = gi * liveIn;
     // ||c||^2 - 2 <res_b, c> of the group's live rows, one panel of 8 codewords at a time so that it stays in L1 while
     // every row passes over it: score f32[ksub8 / 8][rows][8]
     const rowsIn = resIn + <usize>i0 * liveIn * rowBytes;
-    for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
-      scorePanels(rowsIn, rows, d, panelsPtr + <usize>(c0 >> 3) * panelBytes, cnormPtr + (<usize>c0 << 2), 8, -2, score + (<usize>c0 * rows << 2));
+    if (liveOut == 1) {
+      // greedy: the arg-min of every row, u32[rows] at score (liveIn is 1)
+      let r: u32 = 0;
+      for (; r + 4 <= rows; r += 4) greedy4(rowsIn + <usize>r * rowBytes, rowBytes, d, ksub, panelsPtr, cnormPtr, score + (<usize>r << 2), selS);
+      for (; r < rows; r++) greedy1(rowsIn + <usize>r * rowBytes, d, ksub, panelsPtr, cnormPtr, score + (<usize>r << 2), selS);
+    } else {
+      for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
+        scorePanels(rowsIn, rows, d, panelsPtr + <usize>(c0 >> 3) * panelBytes, cnormPtr + (<usize>c0 << 2), 8, -2, score + (<usize>c0 * rows << 2));
+      }
     }
     for (let v: u32 = 0; v < gi; v++) {
       const i = i0 + v;
       if (liveOut == 1) {
-        // greedy: the lowest-index minimum of the row (liveIn is 1; padding codewords score +Infinity)
-        let best = f32x4.splat(Infinity);
-        let bestI = i32x4(0, 1, 2, 3);
-        let idx = i32x4(0, 1, 2, 3);
-        for (let c0: u32 = 0; c0 < ksub; c0 += 4) {
-          const sv = v128.load(score + ((<usize>(c0 >> 3) * rows + v) << 5) + (<usize>(c0 & 7) << 2));
-          const lt = f32x4.lt(sv, best);
-          best = f32x4.min(sv, best);
-          bestI = v128.bitselect(idx, bestI, lt);
-          idx = i32x4.add(idx, four);
-        }
-        v128.store(selS, best);
-        v128.store(selS + 16, bestI);
-        let bs = load<f32>(selS);
-        let bc = load<u32>(selS + 16);
-        for (let l: usize = 1; l < 4; l++) {
-          const sl = load<f32>(selS + (l << 2));
-          const cl = load<u32>(selS + 16 + (l << 2));
-          if (sl < bs || (sl == bs && cl < bc)) { bs = sl; bc = cl; }
-        }
-        store<u32>(selI, bc);
+        store<u32>(selI, load<u32>(score + (<usize>v << 2)));
       } else {
         // insertion into the sorted selection; a candidate equal to a kept one goes after it (lower (b, c) wins)
         let cnt: u32 = 0;
@@ -164,6 +152,94 @@ export function rqBeamStep(
     }
   }
   return liveOut;
+}
+
+// Greedy steps (beam 1): the scores of 4 rows (or 1) against one panel of 8 codewords stay in registers, and a running
+// arg-min per row takes them panel by panel, instead of going through a score buffer. The scores are scorePanels's,
+// bit for bit (same accumulation order, the same alpha * acc + bias); each lane keeps the first index among equal
+// scores and lowestOf the lowest across lanes, so the choice is the lowest-index minimum, as in the beam path.
+
+@inline function lowestOf(best: v128, bestI: v128, tmp: usize): u32 {
+  v128.store(tmp, best);
+  v128.store(tmp + 16, bestI);
+  let bs = load<f32>(tmp);
+  let bc = load<u32>(tmp + 16);
+  for (let l: usize = 1; l < 4; l++) {
+    const sl = load<f32>(tmp + (l << 2));
+    const cl = load<u32>(tmp + 16 + (l << 2));
+    if (sl < bs || (sl == bs && cl < bc)) { bs = sl; bc = cl; }
+  }
+  return bc;
+}
+
+@inline function takeMin(s: v128, idx: v128, best: v128, bestI: v128): v128 {
+  return v128.bitselect(idx, bestI, f32x4.lt(s, best));
+}
+
+function greedy4(q0: usize, stride: usize, d: u32, ksub: u32, panelsPtr: usize, cnormPtr: usize, outPtr: usize, tmp: usize): void {
+  const m2 = f32x4.splat(-2);
+  const q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
+  let b0 = f32x4.splat(Infinity), b1 = b0, b2 = b0, b3 = b0;
+  let i0 = i32x4.splat(0), i1 = i0, i2 = i0, i3 = i0;
+  let idxLo = i32x4(0, 1, 2, 3);
+  const eight = i32x4.splat(8);
+  const four = i32x4.splat(4);
+  const qend = <usize>d << 2;
+  let c = panelsPtr;
+  for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
+    let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (let o: usize = 0; o < qend; o += 4, c += 32) {
+      const w0 = v128.load(c), w1 = v128.load(c, 16);
+      const x0 = v128.load32_splat(q0 + o);
+      a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
+      const x1 = v128.load32_splat(q1 + o);
+      a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
+      const x2 = v128.load32_splat(q2 + o);
+      a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
+      const x3 = v128.load32_splat(q3 + o);
+      a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
+    }
+    const z0 = v128.load(cnormPtr + (<usize>c0 << 2)), z1 = v128.load(cnormPtr + (<usize>c0 << 2), 16);
+    const idxHi = i32x4.add(idxLo, four);
+    let s = madd(m2, a00, z0); i0 = takeMin(s, idxLo, b0, i0); b0 = f32x4.min(s, b0);
+    s = madd(m2, a01, z1); i0 = takeMin(s, idxHi, b0, i0); b0 = f32x4.min(s, b0);
+    s = madd(m2, a10, z0); i1 = takeMin(s, idxLo, b1, i1); b1 = f32x4.min(s, b1);
+    s = madd(m2, a11, z1); i1 = takeMin(s, idxHi, b1, i1); b1 = f32x4.min(s, b1);
+    s = madd(m2, a20, z0); i2 = takeMin(s, idxLo, b2, i2); b2 = f32x4.min(s, b2);
+    s = madd(m2, a21, z1); i2 = takeMin(s, idxHi, b2, i2); b2 = f32x4.min(s, b2);
+    s = madd(m2, a30, z0); i3 = takeMin(s, idxLo, b3, i3); b3 = f32x4.min(s, b3);
+    s = madd(m2, a31, z1); i3 = takeMin(s, idxHi, b3, i3); b3 = f32x4.min(s, b3);
+    idxLo = i32x4.add(idxLo, eight);
+  }
+  store<u32>(outPtr, lowestOf(b0, i0, tmp));
+  store<u32>(outPtr, lowestOf(b1, i1, tmp), 4);
+  store<u32>(outPtr, lowestOf(b2, i2, tmp), 8);
+  store<u32>(outPtr, lowestOf(b3, i3, tmp), 12);
+}
+
+function greedy1(q: usize, d: u32, ksub: u32, panelsPtr: usize, cnormPtr: usize, outPtr: usize, tmp: usize): void {
+  const m2 = f32x4.splat(-2);
+  let b = f32x4.splat(Infinity);
+  let bi = i32x4.splat(0);
+  let idxLo = i32x4(0, 1, 2, 3);
+  const eight = i32x4.splat(8);
+  const four = i32x4.splat(4);
+  const qend = <usize>d << 2;
+  let c = panelsPtr;
+  for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
+    let a0 = f32x4.splat(0), a1 = a0;
+    for (let o: usize = 0; o < qend; o += 4, c += 32) {
+      const x = v128.load32_splat(q + o);
+      a0 = madd(x, v128.load(c), a0);
+      a1 = madd(x, v128.load(c, 16), a1);
+    }
+    let s = madd(m2, a0, v128.load(cnormPtr + (<usize>c0 << 2)));
+    bi = takeMin(s, idxLo, b, bi); b = f32x4.min(s, b);
+    s = madd(m2, a1, v128.load(cnormPtr + (<usize>c0 << 2), 16));
+    bi = takeMin(s, i32x4.add(idxLo, four), b, bi); b = f32x4.min(s, b);
+    idxLo = i32x4.add(idxLo, eight);
+  }
+  store<u32>(outPtr, lowestOf(b, bi, tmp));
 }
 
 /**
