@@ -10,6 +10,8 @@
 
 import { join } from 'node:path';
 import * as C from './lib/common.js';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { loadMovieLens, makePqSynthetic, synthGroundTruthWithoutFaiss, timedRuns } from './lib/pq-common.js';
 
 const K = 10;
@@ -21,6 +23,10 @@ const ITERS = C.envInt('VQ_BENCH_RQ_ITERS', 25);
 const ML_METRICS = ['ip', 'l2'];
 const MSE_TOL = 0.02; // MSE within 2 % of Faiss's
 const ENC_TARGET = 1.0; // encode throughput >= 1.0x Faiss
+
+// the container reader / writer of the built package (for the normBits 16 variant of a trained index)
+const FORMAT_PATH = join(C.REPO_ROOT, 'dist', 'io', 'format.js');
+const FORMAT = existsSync(FORMAT_PATH) ? await import(pathToFileURL(FORMAT_PATH).href) : null;
 
 const log = (msg) => process.stderr.write(`[rq ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const METRIC_LABEL = { l2: 'L2', ip: 'IP (MIPS)' };
@@ -57,12 +63,29 @@ function oursExperiment(mod, ex) {
     qz.encode(ds.base.subarray(0, 64 * ds.d)); // warm-up
     const enc = timedRuns(() => qz.encode(ds.base), { minRuns: 3, minSeconds: 0, maxSeconds: 5 });
     const mse = reconstructionMse(ds.base, qz.decode(enc.out), ds.nb, ds.d);
+    const trainedEmpty = ex.metric === 'l2' && FORMAT ? index.save() : null;
     t0 = C.now();
     index.add(ds.base);
     const addSeconds = C.now() - t0;
     for (let i = 0; i < 3; i++) index.search(ds.q.subarray(0, 16 * ds.d), K);
     const s = timedRuns(() => index.search(ds.q, K), { minSeconds: ds.minSearchSeconds });
+    // l2: the same trained index with 16-bit stored norms (normBits: 16), from its saved bytes with that one param changed
+    let norm16 = null;
+    if (trainedEmpty) {
+      const c = FORMAT.readContainer('bench', trainedEmpty, 'RQIndex');
+      const bytes = FORMAT.writeContainer('RQIndex', { ...c.params, normBits: 16 }, [...c.sections].map(([tag, data]) => ({ tag, data })));
+      const i16 = mod.RQIndex.load(bytes);
+      try {
+        i16.add(ds.base);
+        for (let i = 0; i < 3; i++) i16.search(ds.q.subarray(0, 16 * ds.d), K);
+        const s16 = timedRuns(() => i16.search(ds.q, K), { minSeconds: ds.minSearchSeconds });
+        norm16 = { searchSeconds: s16.seconds, rec: recalls(s16.out.ids, ds.nq, ds.gt[ex.metric]), bytesPerVector: i16.bytesPerVector };
+      } finally {
+        i16.dispose();
+      }
+    }
     return {
+      norm16,
       trainSeconds, trainMse: tr.mse, encodeSeconds: enc.seconds, encodeRuns: enc.runs, mse, addSeconds, bytesPerVector: index.bytesPerVector,
       searchSeconds: s.seconds, searchRuns: s.runs, rec: recalls(s.out.ids, ds.nq, ds.gt[ex.metric]),
     };
@@ -220,6 +243,11 @@ function printTables({ experiments, oursRes, faissRes, faissMeta, build }) {
       const qps = ex.ds.nq / r.searchSeconds;
       const ratio = name === oursName && f && !f.error ? f.searchSeconds / r.searchSeconds : undefined;
       sRows.push([label, name, C.fmtRate(qps), ratio === undefined ? '' : C.fmtRatio(ratio), C.fmtNum(r.rec.r1, 3), C.fmtNum(r.rec.r10, 3), C.fmtNum(r.rec.overlap10, 3), String(r.bytesPerVector)]);
+      if (r.norm16) {
+        const n16 = r.norm16;
+        const ratio16 = f && !f.error ? f.searchSeconds / n16.searchSeconds : undefined;
+        sRows.push([label, `${name} normBits 16`, C.fmtRate(ex.ds.nq / n16.searchSeconds), ratio16 === undefined ? '' : C.fmtRatio(ratio16), C.fmtNum(n16.rec.r1, 3), C.fmtNum(n16.rec.r10, 3), C.fmtNum(n16.rec.overlap10, 3), String(n16.bytesPerVector)]);
+      }
     }
   }
   C.printTable(
@@ -232,6 +260,7 @@ function printTables({ experiments, oursRes, faissRes, faissMeta, build }) {
     [
       'QPS: one search of all queries, median of runs after a warm-up; R@R = share of queries whose true nearest neighbour is among the first R; 10-R@10 = top-10 overlap',
       'L2: both store the norm of the reconstruction as a uniformly quantized byte (Faiss ST_norm_qint8; vqwasm: extra code fields summed from the same table); IP: no norm (Faiss ST_LUT_nonorm)',
+      "'normBits 16': the same trained vqwasm index storing 16-bit norms (two norm fields, one more byte and one more table lookup per vector): the distances are then those to the reconstructions up to 2^-17 of the norm range",
       'B/vector: code (with the norm byte for L2), plus for vqwasm the 4-byte id it keeps (Faiss IndexResidualQuantizer: ids are positions)',
     ],
   );

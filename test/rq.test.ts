@@ -206,12 +206,13 @@ function unpack(bytes: Uint8Array, off: number, l: number, nbits: number): numbe
 
 describe('RQIndex', () => {
   // levels 4 at nbits 8: ip scans four queries per pass (pqScan4), l2 one (5 fields); levels 3 at nbits 8 with l2: 4 fields
-  for (const [metric, nbits, levels] of [['ip', 8, 4], ['l2', 8, 4], ['l2', 3, 4], ['ip', 5, 4], ['l2', 8, 3], ['ip', 8, 7]] as const) {
-    it(`search equals brute force over the reconstructions (${metric}, nbits ${nbits}, ${levels} levels)`, () => {
+  // normBits 16 at nbits 8: two norm fields; at nbits 3: 6 fields (18 bits)
+  for (const [metric, nbits, levels, normBits] of [['ip', 8, 4, 8], ['l2', 8, 4, 8], ['l2', 3, 4, 8], ['ip', 5, 4, 8], ['l2', 8, 3, 8], ['ip', 8, 7, 8], ['l2', 8, 4, 16], ['l2', 3, 2, 16]] as const) {
+    it(`search equals brute force over the reconstructions (${metric}, nbits ${nbits}, ${levels} levels, normBits ${normBits})`, () => {
       const d = 16;
       const x = floatVectors(1200, d, 21);
       const q = floatVectors(17, d, 22);
-      const index = track(new RQIndex({ d, levels, nbits, metric, iterations: 6 }));
+      const index = track(new RQIndex({ d, levels, nbits, metric, normBits, iterations: 6 }));
       index.train(x);
       index.add(x.subarray(0, 600 * d));
       index.add(x.subarray(600 * d), Int32Array.from({ length: 600 }, (_, i) => 5000 + i));
@@ -312,6 +313,7 @@ describe('bad input', () => {
     expectRefusal(() => new RQIndex({ d: 4, levels: 0 }), 'INVALID_OPTION', 'new RQIndex', ['levels']);
     expectRefusal(() => new RQIndex({ d: 4, levels: 2, metric: 'x' as 'l2' }), 'INVALID_OPTION', 'new RQIndex', ['metric']);
     expectRefusal(() => new RQIndex({ d: 4, levels: 2, beamSize: 65 }), 'INVALID_OPTION', 'new RQIndex', ['beamSize']);
+    expectRefusal(() => new RQIndex({ d: 4, levels: 2, normBits: 0 }), 'INVALID_OPTION', 'new RQIndex', ['normBits']);
   });
 
   it('wrong dims, NaN, wrong types, untrained use, too few points, use after dispose', () => {
@@ -382,6 +384,7 @@ describe('bad input', () => {
     expectRefusal(() => RQIndex.load(edit({ metric: 'cosine' })), 'CORRUPT_DATA', 'RQIndex.load', ['metric']);
     expectRefusal(() => RQIndex.load(edit({ n: 201 })), 'CORRUPT_DATA', 'RQIndex.load', ['CODE']);
     expectRefusal(() => RQIndex.load(edit({ normMin: 5, normMax: 1 })), 'CORRUPT_DATA', 'RQIndex.load', ['norm']);
+    expectRefusal(() => RQIndex.load(edit({ normBits: 25 })), 'CORRUPT_DATA', 'RQIndex.load', ['normBits']);
     expectRefusal(() => RQIndex.load(edit({ d: 6 })), 'CORRUPT_DATA', 'RQIndex.load', ['CENT']);
     expectRefusal(() => RQIndex.load(edit({}, sections.filter((s) => s.tag !== 'IDS '))), 'CORRUPT_DATA', 'RQIndex.load', ['IDS']);
     const qc = readContainer('t', qfile, 'ResidualQuantizer');

@@ -19,6 +19,11 @@ export interface RQIndexOptions {
   beamSize?: number;
   /** 'l2' (default, squared Euclidean) or 'ip' (inner product, maximum inner-product search). */
   metric?: PQMetric;
+  /**
+   * l2 only: bits of the stored norm ||x^||^2, 1..24 (rounded up to whole fields of nbits). Default 8 (Faiss
+   * ST_norm_qint8); 16 costs one more byte per vector at nbits 8 and makes the distances practically exact.
+   */
+  normBits?: number;
   seed?: number;
   iterations?: number;
   init?: KMeansInit;
@@ -35,8 +40,8 @@ const CACHE_BUDGET = 256 * 1024;
  *
  * L2 needs ||x^||^2 as well (||q - x^||^2 = ||q||^2 - 2 <q, x^> + ||x^||^2, and the levels' codewords are not
  * orthogonal). As Faiss's ST_norm_qint8, it is stored quantized: uniformly in 2^(F * nbits) steps over the range of
- * ||x^||^2 seen in training (values outside are clamped), F = ceil(8 / nbits) so at least 8 bits, as F extra fields of
- * nbits after the level codes. The dequantized norm min + (code + 1/2) step is linear in the code, so each field gets a
+ * ||x^||^2 seen in training (values outside are clamped), F = ceil(normBits / nbits) so at least normBits bits (8 by
+ * default, as Faiss), as F extra fields of nbits after the level codes. The dequantized norm min + (code + 1/2) step is linear in the code, so each field gets a
  * constant table row (field f: v * 2^(f nbits) * step) and the scan stays a pure table sum. The stored norm is within
  * step / 2 of ||x^||^2, so an L2 distance is within step / 2 of ||q - x^||^2.
  *
@@ -49,6 +54,7 @@ export class RQIndex extends Owned {
   readonly levels: number;
   readonly nbits: number;
   readonly metric: PQMetric;
+  readonly normBits: number;
   private q: ResidualQuantizer;
   /** Norm fields per code (0 for ip). */
   private readonly fields: number;
@@ -68,7 +74,8 @@ export class RQIndex extends Owned {
     const o = checkOptions(W, options);
     if (o.metric === 'cosine') fail('INVALID_OPTION', W, "metric 'cosine' is not supported by RQIndex", o.metric, "'l2' or 'ip' (normalize vectors and queries, then use 'ip')");
     const metric = checkOneOf(W, 'metric', o.metric ?? 'l2', PQ_METRICS);
-    const { metric: _m, ...rest } = o;
+    const normBits = checkInt(W, 'normBits', o.normBits ?? 8, 1, 24);
+    const { metric: _m, normBits: _b, ...rest } = o;
     const ro = checkRQOptions(W, rest);
     super(W);
     const rq = new ResidualQuantizer(ro);
@@ -77,7 +84,8 @@ export class RQIndex extends Owned {
     this.levels = rq.levels;
     this.nbits = rq.nbits;
     this.metric = metric;
-    this.fields = metric === 'l2' ? Math.ceil(8 / rq.nbits) : 0;
+    this.normBits = normBits;
+    this.fields = metric === 'l2' ? Math.ceil(normBits / rq.nbits) : 0;
     this.scanM = rq.levels + this.fields;
     this.rowBytes = Math.ceil((this.scanM * rq.nbits) / 8);
   }
@@ -305,7 +313,7 @@ export class RQIndex extends Owned {
       sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.rowBytes) });
       sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
     }
-    return writeContainer('RQIndex', { ...this.q.params(), metric: this.metric, n: this.n, normMin: this.normMin, normMax: this.normMax }, sections);
+    return writeContainer('RQIndex', { ...this.q.params(), metric: this.metric, normBits: this.normBits, n: this.n, normMin: this.normMin, normMax: this.normMax }, sections);
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */
@@ -314,6 +322,7 @@ export class RQIndex extends Owned {
     const c = readContainer(where, bytes, 'RQIndex');
     const metric = paramString(where, c, 'metric', PQ_METRICS);
     const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const normBits = paramInt(where, c, 'normBits', 1, 24);
     const normMin = c.params.normMin;
     const normMax = c.params.normMax;
     if (typeof normMin !== 'number' || typeof normMax !== 'number' || !(normMin <= normMax)) {
@@ -322,7 +331,7 @@ export class RQIndex extends Owned {
     const q = ResidualQuantizer.fromContainer(where, c);
     let index: RQIndex;
     try {
-      index = new RQIndex({ d: q.d, levels: q.levels, nbits: q.nbits, beamSize: q.beamSize, metric, seed: q.seed, iterations: q.iterations, init: q.init, maxPointsPerCentroid: q.maxPointsPerCentroid });
+      index = new RQIndex({ d: q.d, levels: q.levels, nbits: q.nbits, beamSize: q.beamSize, metric, normBits, seed: q.seed, iterations: q.iterations, init: q.init, maxPointsPerCentroid: q.maxPointsPerCentroid });
     } catch (e) {
       q.dispose();
       savedOptionsError(where, e);
