@@ -16,13 +16,16 @@ const f32 = (rows: number[][]) => Float32Array.from(rows.flat());
 
 const VALUE_EXPORTS = [
   'FORMAT_VERSION', 'FlatIndex', 'IVFPQIndex', 'KMeans', 'OPQ', 'PQIndex', 'ProductQuantizer', 'VQError', 'init', 'memoryStats',
-  'norms', 'pairwiseDistances',
+  'norms', 'pairwiseDistances', 'OnlineVQ', 'codebookStats', 'SemanticIdTokenizer', 'ResidualQuantizer', 'RQIndex',
 ];
 const TYPE_EXPORTS = [
   'Build', 'EngineInfo', 'InitOptions', 'MemoryStats', 'WasmSource', 'VQErrorCode', 'Metric', 'SearchResult',
   'FlatIndexOptions', 'KMeansOptions', 'KMeansInit', 'KMeansProgress', 'KMeansTrainResult', 'AssignResult',
   'Quantizer', 'ProductQuantizerOptions', 'ProductQuantizerTrainResult', 'OPQOptions', 'OPQTrainResult', 'PQIndexOptions',
   'IVFPQIndexOptions', 'IVFPQSearchOptions', 'IVFPQTrainResult', 'PQMetric', 'SearchOptions',
+  'OnlineVQOptions', 'OnlineVQUpdateResult', 'QuantizeResult', 'CodebookStats',
+  'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
+  'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
 ];
 
 beforeAll(async () => {

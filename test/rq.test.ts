@@ -4,7 +4,7 @@
 // save / load, bad input, and wasm memory across create / dispose.
 import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, memoryStats, ResidualQuantizer, RQIndex, type ResidualQuantizerOptions } from '../dist/index.js';
+import { FlatIndex, init, memoryStats, ResidualQuantizer, RQIndex, type ResidualQuantizerOptions, codebookStats } from '../dist/index.js';
 import { readContainer, writeContainer } from '../dist/io/format.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
@@ -92,6 +92,20 @@ describe('ResidualQuantizer', () => {
     for (let l = 1; l < 6; l++) expect(res.mse[l]).toBeLessThan(res.mse[l - 1]);
     const e1 = mse(x, rq.decode(rq.encode(x)), d);
     expect(Math.abs(e1 - res.mse[5]) / e1).toBeLessThan(1e-4);
+    // the reported code usage is that of the training codes (nTrain = n here, so of encode(x) with beam 1)
+    expect(res.stats).toHaveLength(6);
+    const codes = rq.encode(x); // 6 codes of 5 bits in 4 bytes, LSB first
+    for (let l = 0; l < 6; l++) {
+      const labels = Int32Array.from({ length: 3000 }, (_, i) => {
+        let v = 0;
+        for (let b = 0; b < 5; b++) {
+          const bit = l * 5 + b;
+          v |= ((codes[i * 4 + (bit >> 3)] >> (bit & 7)) & 1) << b;
+        }
+        return v;
+      });
+      expect(Array.from(res.stats[l].counts), `level ${l}`).toEqual(Array.from(codebookStats(labels, 32).counts));
+    }
     let prev = e1;
     for (const beam of [2, 4, 8, 16]) {
       rq.beamSize = beam;

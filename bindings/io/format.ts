@@ -4,7 +4,8 @@
  * ```
  * offset 0   magic        4 bytes  'V' 'Q' 'W' 'F'
  *        4   version      u16      FORMAT_VERSION = 1
- *        6   kind         u16      1 ProductQuantizer, 2 OPQ, 3 PQIndex, 4 IVFPQIndex, 5 FlatIndex, 6 KMeans
+ *        6   kind         u16      1 ProductQuantizer, 2 OPQ, 3 PQIndex, 4 IVFPQIndex, 5 FlatIndex, 6 KMeans, 7 OnlineVQ,
+ *                                  8 ResidualQuantizer, 9 RQIndex, 10 SemanticIdTokenizer
  *        8   totalBytes   u32      length of the whole file including the checksum
  *       12   paramsBytes  u32      length of the params JSON (UTF-8), followed by zero padding to a multiple of 4
  *       16   params JSON  (an object of numbers / strings / booleans only)

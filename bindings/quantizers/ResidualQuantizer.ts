@@ -1,3 +1,4 @@
+import { codebookStats, type CodebookStats } from '../training/codebookStats.js';
 import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
@@ -33,6 +34,8 @@ export interface ResidualQuantizerTrainResult {
   nTrain: number;
   /** Mean squared residual ||x - x^||^2 of the training vectors after each level (with the beam search of beamSize). */
   mse: number[];
+  /** Code usage of each level in the training vectors' final (best-beam) codes: collapse shows here. */
+  stats: CodebookStats[];
   warnings: string[];
 }
 
@@ -222,6 +225,9 @@ export class ResidualQuantizer extends Owned implements Quantizer {
         for (let i = 0; i < nt; i++) s += norms[i * live];
         mse.push(s / nt);
       }
+      const cv = eng.u8(codes, nt * live * levels);
+      const stats: CodebookStats[] = [];
+      for (let l = 0; l < levels; l++) stats.push(codebookStats(Int32Array.from({ length: nt }, (_, i) => cv[i * live * levels + l]), ksub));
       // ||x^||^2 = ||x - r||^2 of the best beam, for the stored-norm quantization of RQIndex
       const r = eng.f32(res, nt * live * d);
       let lo = Infinity;
@@ -240,7 +246,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       this.cnormPtr = cnorm;
       panels = cnorm = 0;
       this.normRange = [lo, hi];
-      return { nTrain: nt, mse, warnings };
+      return { nTrain: nt, mse, stats, warnings };
     } finally {
       for (const p of tmp) eng.free(p);
       this.release(panels);

@@ -239,6 +239,7 @@ export class Engine {
       abi.kmeansAccumulate(x, n, d, labels, 1, sums, counts);
     }
     this.warmUpPq();
+    this.warmUpRq();
   }
 
   /** warmUp()'s product-quantization part: its own buffers (one scratch() call: a second one would reuse the first's). */
@@ -291,6 +292,25 @@ export class Engine {
       abi.heapInit(h4d, h4i, 2 * k);
       abi.fsScan2(blocks, n, m, lut, 0.5, 0, lut + m * 16, 0.25, 1, k, h4d, h4i, h4d + k * 4, h4i + k * 4, r % 2 ? idx : 0, 0);
       abi.fsUnpack(blocks, m, 0, n, codes);
+    }
+  }
+
+  /** warmUp()'s residual-quantization part: greedy and beam encoding over two levels of 16 codewords, and decoding. */
+  private warmUpRq(): void {
+    const abi = this.abi;
+    const d = 32, n = 64, L = 2, ks = 16, beam = 4;
+    const [x, pan, cn, work, codes, err, out] = this.scratch(
+      [n * d * 4, L * ks * d * 4, L * ks * 4, abi.rqWorkBytes(n, d, L, ks, beam), n * L, n * 4, n * d * 4],
+      'init',
+    );
+    const xs = this.f32(x, n * d);
+    for (let i = 0; i < xs.length; i++) xs[i] = ((i * 7919) % 17) - 8;
+    abi.packPanels(x, L * ks, d, pan, 0); // two levels of 16 codewords: rows 0..31 of x
+    for (let l = 0; l < L; l++) abi.panelNormsSq(pan + l * ks * d * 4, 0, ks, d, cn + l * ks * 4);
+    for (let r = 0; r < 20; r++) {
+      abi.rqEncode(x, n, d, L, ks, 1, pan, cn, work, codes, err);
+      abi.rqEncode(x, n, d, L, ks, beam, pan, cn, work, codes, err);
+      abi.rqDecode(codes, n, L, d, L, ks, pan, out);
     }
   }
 
