@@ -6,13 +6,12 @@
 // qmax. The codes are the float index's codes (same seed), re-ranking is exact, adds in pieces, save / load and
 // reconstruct give the same index. On MovieLens (when ../shared/data is present): recall@10 within 0.01 of the
 // float 4-bit scan, and >= 0.95 with re-ranking.
-import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFPQIndex, type OPQ, PQIndex, type SearchResult } from '../dist/index.js';
+import { FlatIndex, init, IVFPQIndex, type OPQ, PQIndex, type ProductQuantizer, type SearchResult } from '../dist/index.js';
 import { readContainer } from '../dist/io/format.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
-import { ML, readVecs } from './helpers/movielens.js';
+import { movieLensOrSkip } from './helpers/movielens.js';
 import { expectRefusal } from './helpers/refusals.js';
 
 beforeAll(async () => {
@@ -121,7 +120,7 @@ describe('PQIndex fast-scan', () => {
         float.add(x);
         const rec = fast.reconstruct(all(n));
         expect(Array.from(rec)).toEqual(Array.from(float.reconstruct(all(n))));
-        const cb = fast.quantizer.centroids;
+        const cb = (fast.quantizer as ProductQuantizer).centroids;
         const steps = Array.from({ length: 15 }, (_, qi) => quantStep(q, qi, null, 0, cb, m, d / m, metric));
         for (const k of [1, 10]) expectWithinQuantization(fast.search(q, k), rec, q, d, m, k, metric, steps);
         // and it mostly agrees with the float scan (measured >= 0.9; a broken scan gives about k / n)
@@ -144,7 +143,7 @@ describe('PQIndex fast-scan', () => {
     index.train(x);
     index.add(x);
     const rec = index.reconstruct(all(n));
-    const steps = Array.from({ length: 5 }, (_, qi) => quantStep(q, qi, null, 0, index.quantizer.centroids, m, 1, 'l2'));
+    const steps = Array.from({ length: 5 }, (_, qi) => quantStep(q, qi, null, 0, (index.quantizer as ProductQuantizer).centroids, m, 1, 'l2'));
     expectWithinQuantization(index.search(q, 10), rec, q, d, m, 10, 'l2', steps);
   });
 
@@ -307,17 +306,9 @@ describe('IVFPQIndex fast-scan', () => {
 });
 
 describe('MovieLens (../shared/data): fast-scan recall', () => {
-  if (!existsSync(new URL('items.fvecs', ML))) {
-    it.skip('skipped: ../shared/data/ml/d64 is absent (CI has it)', () => {});
-    console.warn('fastscan.test: ../shared/data/ml/d64 not found, MovieLens recall checks SKIPPED');
-    return;
-  }
-  const items = readVecs(new URL('items.fvecs', ML), 'f');
-  const users = readVecs(new URL('users.fvecs', ML), 'f');
-  const d = items.d;
-  const x = items.data as Float32Array;
-  const q = users.data as Float32Array;
-  const nq = users.n;
+  const ml = movieLensOrSkip('fastscan.test');
+  if (!ml) return;
+  const { x, q, d, nq } = ml;
   const recall = (ids: Int32Array, gt: Int32Array) => {
     let hit = 0;
     for (let i = 0; i < nq; i++) {
@@ -328,7 +319,7 @@ describe('MovieLens (../shared/data): fast-scan recall', () => {
   };
   for (const metric of ['ip', 'l2'] as const) {
     it(`${metric}: m = 32 x 4 bits: recall@10 within 0.01 of the float 4-bit scan; >= 0.95 with rerank`, () => {
-      const gt = readVecs(new URL(metric === 'ip' ? 'gt_mips_top100.ivecs' : 'gt_l2_top100.ivecs', ML), 'i').data as Int32Array;
+      const gt = ml.gt(metric);
       const fast = track(new PQIndex({ d, m: 32, nbits: 4, metric, refine: true }));
       fast.train(x);
       fast.add(x);

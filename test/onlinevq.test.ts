@@ -199,7 +199,7 @@ describe('OnlineVQ', () => {
     const beta = 0.4;
     const grad = vq.backward(x, g, { beta });
     // the commitment term's gradient, by central differences with the codeword held fixed (stop-gradient)
-    const commit = (xs: Float32Array | Float64Array) => (beta * xs.reduce((s, v, i) => s + (v - quantized[i]) ** 2, 0)) / xs.length;
+    const commit = (xs: ArrayLike<number>) => (beta * Array.from(xs).reduce((s, v, i) => s + (v - quantized[i]) ** 2, 0)) / xs.length;
     const h = 1e-3;
     for (const i of [0, 7, 23, 44]) {
       const up = Float64Array.from(x), dn = Float64Array.from(x);

@@ -6,8 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex, init, IVFPQIndex, PQIndex, type ProductQuantizer, type SearchResult } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
-import { ML, readVecs } from './helpers/movielens.js';
-import { existsSync } from 'node:fs';
+import { movieLensOrSkip } from './helpers/movielens.js';
 
 beforeAll(async () => {
   await init();
@@ -350,25 +349,15 @@ describe('IVFPQIndex', () => {
 // MovieLens (../shared/data/ml/d64): 6568 item embeddings, 500 user queries, exact top-100 ground truth.
 
 describe('MovieLens recall (../shared/data)', () => {
-  const present = existsSync(new URL('items.fvecs', ML));
-  if (!present) {
-    it.skip('skipped: ../shared/data/ml/d64 is absent (CI has it)', () => {});
-    console.warn('pqindex.test: ../shared/data/ml/d64 not found, MovieLens recall checks SKIPPED');
-    return;
-  }
-  const items = readVecs(new URL('items.fvecs', ML), 'f');
-  const users = readVecs(new URL('users.fvecs', ML), 'f');
-  const d = items.d;
-  const x = items.data as Float32Array;
-  const q = users.data as Float32Array;
-  const nq = users.n;
+  const ml = movieLensOrSkip('pqindex.test');
+  if (!ml) return;
+  const { x, q, d, nq } = ml;
 
   // Thresholds: the values measured with these seeds (bench/pq.js prints them beside Faiss's), minus a margin of about
   // 0.05 for legitimate changes in training; a broken scan, table or residual term falls far below them (random
   // ranking gives recall@10 < 0.01).
   for (const metric of ['ip', 'l2'] as const) {
-    const gt = readVecs(new URL(metric === 'ip' ? 'gt_mips_top100.ivecs' : 'gt_l2_top100.ivecs', ML), 'i');
-    const gtIds = gt.data as Int32Array;
+    const gtIds = ml.gt(metric);
     it(`${metric}: PQ m = 16 recall@10 and IVF-PQ recall grows with nprobe`, () => {
       const pq = track(new PQIndex({ d, m: 16, nbits: 8, metric }));
       pq.train(x);

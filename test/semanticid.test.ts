@@ -3,13 +3,12 @@
 // the prefix index (lookup, validNextTokens, exportTrie) against brute force over the IDs; balanced codes respect
 // their capacity and raise utilization and perplexity on skewed data; save / load; errors. On MovieLens (when
 // ../shared/data is present): the issue's targets for the balanced option.
-import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { init, memoryStats, SemanticIdTokenizer } from '../dist/index.js';
 import { writeContainer } from '../dist/io/format.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
-import { ML, readVecs } from './helpers/movielens.js';
+import { movieLensOrSkip } from './helpers/movielens.js';
 import { expectRefusal } from './helpers/refusals.js';
 import { TestRng } from './helpers/rng.js';
 
@@ -216,22 +215,18 @@ describe('SemanticIdTokenizer', () => {
 });
 
 describe('MovieLens (../shared/data): semantic IDs', () => {
-  if (!existsSync(new URL('items.fvecs', ML))) {
-    it.skip('skipped: ../shared/data/ml/d64 is absent (CI has it)', () => {});
-    console.warn('semanticid.test: ../shared/data/ml/d64 not found, MovieLens semantic-ID checks SKIPPED');
-    return;
-  }
+  const ml = movieLensOrSkip('semanticid.test');
+  if (!ml) return;
   it('3 levels x 256: every ID unique; balanced first level >= 95 % utilization and perplexity >= 0.8 x 256', () => {
-    const items = readVecs(new URL('items.fvecs', ML), 'f');
-    const x = items.data as Float32Array;
+    const { x, d, n } = ml;
     for (const balance of [false, true]) {
-      const tok = track(new SemanticIdTokenizer({ d: items.d, balance }));
+      const tok = track(new SemanticIdTokenizer({ d, balance }));
       const res = tok.fit(x);
       console.log(
         `MovieLens semantic IDs (balance ${balance}): collision rate ${res.collisionRate.toFixed(3)}, max ${res.maxCollisions} items a prefix; ` +
           res.stats.map((s, l) => `level ${l}: utilization ${s.utilization.toFixed(3)}, perplexity ${s.perplexity.toFixed(1)}`).join('; '),
       );
-      expect(new Set(rowsOf(res.ids, 4).map((r) => r.join(','))).size).toBe(items.n);
+      expect(new Set(rowsOf(res.ids, 4).map((r) => r.join(','))).size).toBe(n);
       if (balance) {
         expect(res.stats[0].utilization).toBeGreaterThanOrEqual(0.95);
         expect(res.stats[0].perplexity).toBeGreaterThanOrEqual(0.8 * 256);

@@ -1,3 +1,4 @@
+import { checkCodes, decodePacked } from './packed.js';
 import { codebookStats, type CodebookStats } from '../training/codebookStats.js';
 import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
@@ -378,21 +379,9 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     const where = 'ResidualQuantizer.decode';
     const eng = this.alive(where);
     const { d, levels, nbits, codeSize, ksub } = this;
-    if (!(codes instanceof Uint8Array)) fail('INVALID_TYPE', where, 'codes must be a Uint8Array', codes, `a Uint8Array of n * ${codeSize} bytes`);
-    if (codes.length % codeSize !== 0) fail('INVALID_SIZE', where, `codes.length must be a multiple of codeSize = ${codeSize}`, raw(`length ${codes.length}`), `n * ${codeSize}`);
+    const n = checkCodes(where, codes, codeSize);
     this.trainedOr(where);
-    const n = codes.length / codeSize;
-    const out = new Float32Array(n * d);
-    const rows = chunkRows(d * 4 + levels + codeSize, n);
-    for (let i0 = 0; i0 < n; i0 += rows) {
-      const c = Math.min(rows, n - i0);
-      const [pp, up, op] = eng.scratch([c * codeSize, c * levels, c * d * 4], where);
-      eng.u8(pp, c * codeSize).set(codes.subarray(i0 * codeSize, (i0 + c) * codeSize));
-      eng.abi.pqUnpack(pp, c, levels, nbits, up);
-      eng.abi.rqDecode(up, c, levels, d, levels, ksub, this.panelsPtr, op);
-      out.set(eng.f32(op, c * d), i0 * d);
-    }
-    return out;
+    return decodePacked(eng, where, codes, n, levels, nbits, d, (up, c, op) => eng.abi.rqDecode(up, c, levels, d, levels, ksub, this.panelsPtr, op));
   }
 
   /**

@@ -153,6 +153,14 @@ export class PQIndex extends Owned {
     this.explicitIds = withIds;
   }
 
+  /** Positions -> user ids, in place (implicit ids are the positions; -1 stays -1). */
+  private userIds(pos: Int32Array): Int32Array {
+    if (!this.explicitIds) return pos;
+    const idView = this.eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
+    return pos;
+  }
+
   /** Bytes of code storage for n vectors. */
   private codeBytes(n: number): number {
     return this.fastScan ? fsBytes(n, this.m) : n * this.q.codeSize;
@@ -223,11 +231,7 @@ export class PQIndex extends Owned {
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
-    if (this.explicitIds) {
-      const idView = eng.i32(this.idsPtr, this.n);
-      for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
-    }
-    return { ids, distances };
+    return { ids: this.userIds(ids), distances };
   }
 
   /** search() with fast-scan: per query one quantized table u8[m][16], then block scans with a SIMD threshold. */
@@ -271,11 +275,7 @@ export class PQIndex extends Owned {
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
-    if (this.explicitIds) {
-      const idView = eng.i32(this.idsPtr, this.n);
-      for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
-    }
-    return { ids, distances };
+    return { ids: this.userIds(ids), distances };
   }
 
   /**

@@ -83,7 +83,7 @@ export class Mem {
 export type Num = ArrayLike<number>;
 
 /** Bit-exact agreement (Object.is per element: NaN equals NaN, -0 differs from +0). */
-export function exactMismatch(got: Num, want: Num, what: string): string | null {
+export function exactMismatch(got: Num, want: Num, what = 'value'): string | null {
   if (got.length !== want.length) return `${what}: length ${got.length}, expected ${want.length}`;
   for (let i = 0; i < got.length; i++) {
     if (!Object.is(got[i], want[i])) return `${what}[${i}] = ${got[i]}, expected ${want[i]}`;
