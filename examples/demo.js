@@ -2,8 +2,8 @@
 // Seeded synthetic item embeddings (a Gaussian mixture, like the clustered tables two-tower and MF models produce) ->
 // a k-means codebook (standard VQ) -> product-quantized codes (PQ, 16 bytes per item) searched by asymmetric distance
 // -> an inverted file of PQ residual codes (IVF-PQ) with exact re-ranking -> recall against exact FlatIndex search,
-// with sizes, timings and throughput.
-import { init, FlatIndex, IVFPQIndex, KMeans, memoryStats, PQIndex } from '../dist/index.js';
+// with sizes, timings and throughput; then semantic IDs (residual codes + a collision token) for generative retrieval.
+import { init, FlatIndex, IVFPQIndex, KMeans, memoryStats, PQIndex, SemanticIdTokenizer } from '../dist/index.js';
 
 const N_ITEMS = 20_000;
 const N_USERS = 500;
@@ -146,6 +146,16 @@ for (const nprobe of [4, 16]) {
   row(`IVF-PQ, nprobe = ${nprobe}, rerank 100`, recall(run.res.ids), run.qps, ivf.bytesPerVector);
 }
 console.log(`  * code + list position + id; this index also keeps the originals (refine: true) for the rerank rows`);
+
+// semantic IDs: 3 residual levels of 256 codes plus a collision token, balanced against collapsed codes
+const tok = new SemanticIdTokenizer({ d: D, levels: 3, codebookSize: 256, balance: true, seed: 1 });
+t0 = performance.now();
+const sid = tok.fit(items);
+const sidMs = ms(t0);
+const uniqueIds = new Set(Array.from({ length: N_ITEMS }, (_, i) => sid.ids.subarray(i * sid.length, (i + 1) * sid.length).join(','))).size;
+console.log(`\nsemantic IDs: ${sid.length} tokens per item (3 x 256 + collision token) in ${fmt(sidMs, 0)} ms; ${uniqueIds.toLocaleString()} of ${N_ITEMS.toLocaleString()} unique`);
+console.log(`  level perplexity ${sid.stats.map((st) => fmt(st.perplexity, 0)).join(' / ')} of 256; ${fmt(100 * sid.collisionRate)} % of items share their 3 codes (at most ${sid.maxCollisions}); item 0 = [${Array.from(sid.ids.subarray(0, sid.length)).join(', ')}], ${tok.validNextTokens([sid.ids[0]]).length} tokens may follow its first`);
+tok.dispose();
 
 const saved = ivf.save();
 console.log(`\nIVF-PQ saved: ${fmt(saved.byteLength / 2 ** 20, 2)} MiB (versioned, checksummed; IVFPQIndex.load(bytes) restores it)`);
