@@ -18,4 +18,6 @@ export { IVFPQIndex, type IVFPQIndexOptions, type IVFPQSearchOptions, type IVFPQ
 export type { PQMetric, SearchOptions } from './search/adc.js';
 export { ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from './quantizers/ResidualQuantizer.js';
 export { RQIndex, type RQIndexOptions } from './search/RQIndex.js';
+export { ScalarQuantizer, type ScalarQuantizerOptions, type ScalarQuantizerTrainResult, type SQType } from './quantizers/ScalarQuantizer.js';
+export { SQIndex, type SQIndexOptions } from './search/SQIndex.js';
 export { FORMAT_VERSION } from './io/format.js';

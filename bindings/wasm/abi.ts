@@ -99,6 +99,13 @@ export interface Abi {
     codesOut: number, errOut: number,
   ): void;
   rqDecode(codesPtr: number, n: number, stride: number, d: number, levels: number, ksub: number, panelsPtr: number, outPtr: number): void;
+  // kernels/sq.ts
+  sqScan(
+    codesPtr: number, n: number, d: number, type: number, metric: number, uPtr: number, bPtr: number, bias: number, k: number, hd: number, hi: number,
+    idBase: number,
+  ): void;
+  sqScores(codesPtr: number, n: number, d: number, type: number, metric: number, uPtr: number, bPtr: number, bias: number, outPtr: number): void;
+  sqDecode(codesPtr: number, n: number, d: number, type: number, aPtr: number, bPtr: number, outPtr: number): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -111,6 +118,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
+  'sqScan', 'sqScores', 'sqDecode',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */

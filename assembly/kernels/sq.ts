@@ -1,0 +1,148 @@
+// Scalar quantization: scoring codes against a float query without decoding them to memory.
+//
+// Codes are u8[n][codeSize], one component after another:
+//   type 0 uint8: codeSize = d, component j decodes to a_j + b_j * c   (c in 0..255)
+//   type 1 int8:  codeSize = d, component j decodes to a_j + b_j * c   (c in -128..127, two's complement byte)
+//   type 2 fp16:  codeSize = 2 d, component j is an IEEE half float, little-endian (a = 0, b = 1)
+// The caller folds the query into u: f32[d] once per query (see bindings/search/SQIndex.ts):
+//   metric 0 (squared L2): u_j = q_j - a_j and score = sum_j (u_j - b_j c_j)^2       (fp16: u = q, b unused)
+//   metric 1 (inner product, negated for the min-heaps): u_j = -q_j b_j, score = bias + sum_j u_j c_j
+//                                                                                     (fp16: u = -q, bias = 0)
+// Summation order (the TS reference copies it): four f32x4 accumulators over blocks of 16 components, then blocks of
+// 4 into accumulator 0, then s = hsum((acc0 + acc1) + (acc2 + acc3)), then the scalar tail j >= d - d % 4 added to s
+// in increasing j.
+
+import { madd, hsum } from './simd';
+import { heapPush } from './topk';
+
+// Four code components widened to f32x4: c holds them in its low lanes (u8 / i8 in bytes 0..3, halfs in bytes 0..7).
+@inline function widenU8(c: v128): v128 {
+  return f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(c)));
+}
+@inline function widenI8(c: v128): v128 {
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(c)));
+}
+// Half -> float for finite halfs (encoders clamp to +-65504): the exponent-mantissa bits shifted into float position
+// and scaled by 2^112 rebias the exponent and also turn subnormal halfs into the right normal floats.
+@inline function widenF16(c: v128): v128 {
+  const h = i32x4.extend_low_i16x8_u(c);
+  const em = f32x4.mul(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), f32x4.splat(5.192296858534828e33));
+  return v128.or(em, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+@inline function halfToF32(h: u32): f32 {
+  const em = reinterpret<f32>((h & 0x7fff) << 13) * <f32>5.192296858534828e33;
+  return reinterpret<f32>(reinterpret<u32>(em) | ((h & 0x8000) << 16));
+}
+
+@inline function comp(code: usize, j: usize, type: u32): f32 {
+  if (type == 0) return <f32>load<u8>(code + j);
+  if (type == 1) return <f32>load<i8>(code + j);
+  return halfToF32(<u32>load<u16>(code + (j << 1)));
+}
+
+@inline function load4(code: usize, j: usize, type: u32): v128 {
+  if (type == 0) return widenU8(v128.load32_zero(code + j));
+  if (type == 1) return widenI8(v128.load32_zero(code + j));
+  return widenF16(v128.load64_zero(code + (j << 1)));
+}
+
+/** The score of one code (layout and order above). */
+@inline function score(code: usize, d: u32, type: u32, metric: u32, u: usize, b: usize, bias: f32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const d16 = <usize>(d & ~15);
+  const d4 = <usize>(d & ~3);
+  const l2 = metric == 0;
+  const f16 = type == 2;
+  let j: usize = 0;
+  for (; j < d16; j += 16) {
+    const o = j << 2;
+    const c0 = load4(code, j, type), c1 = load4(code, j + 4, type), c2 = load4(code, j + 8, type), c3 = load4(code, j + 12, type);
+    if (l2) {
+      const e0 = f16 ? f32x4.sub(v128.load(u + o), c0) : f32x4.sub(v128.load(u + o), f32x4.mul(v128.load(b + o), c0));
+      const e1 = f16 ? f32x4.sub(v128.load(u + o, 16), c1) : f32x4.sub(v128.load(u + o, 16), f32x4.mul(v128.load(b + o, 16), c1));
+      const e2 = f16 ? f32x4.sub(v128.load(u + o, 32), c2) : f32x4.sub(v128.load(u + o, 32), f32x4.mul(v128.load(b + o, 32), c2));
+      const e3 = f16 ? f32x4.sub(v128.load(u + o, 48), c3) : f32x4.sub(v128.load(u + o, 48), f32x4.mul(v128.load(b + o, 48), c3));
+      a0 = madd(e0, e0, a0);
+      a1 = madd(e1, e1, a1);
+      a2 = madd(e2, e2, a2);
+      a3 = madd(e3, e3, a3);
+    } else {
+      a0 = madd(v128.load(u + o), c0, a0);
+      a1 = madd(v128.load(u + o, 16), c1, a1);
+      a2 = madd(v128.load(u + o, 32), c2, a2);
+      a3 = madd(v128.load(u + o, 48), c3, a3);
+    }
+  }
+  for (; j < d4; j += 4) {
+    const o = j << 2;
+    const c = load4(code, j, type);
+    if (l2) {
+      const e = f16 ? f32x4.sub(v128.load(u + o), c) : f32x4.sub(v128.load(u + o), f32x4.mul(v128.load(b + o), c));
+      a0 = madd(e, e, a0);
+    } else {
+      a0 = madd(v128.load(u + o), c, a0);
+    }
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; j < <usize>d; j++) {
+    const o = j << 2;
+    const c = comp(code, j, type);
+    if (l2) {
+      const e = f16 ? load<f32>(u + o) - c : load<f32>(u + o) - load<f32>(b + o) * c;
+      s += e * e;
+    } else {
+      s += load<f32>(u + o) * c;
+    }
+  }
+  return l2 ? s : bias + s;
+}
+
+/**
+ * Scan of one query over n codes: offers (score, id) to the heap (hd, hi) of size k, id = idBase + i. uPtr: f32[d],
+ * bPtr: f32[d] (unused for fp16), bias as above.
+ */
+export function sqScan(
+  codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, uPtr: usize, bPtr: usize, bias: f32, k: u32, hd: usize, hi: usize, idBase: i32,
+): void {
+  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  let code = codesPtr;
+  // one loop per (type, metric): the branches in score() fold away
+  if (type == 0 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else if (type == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else if (type == 1 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else if (type == 1) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else if (metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+}
+
+@inline function push(dist: f32, hd: usize, hi: usize, k: u32, id: i32): void {
+  // cheap reject against the root (the worst kept); heapPush settles ties on id
+  if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, id);
+}
+
+/** Scores without selection: outPtr: f32[n], the same values sqScan offers. */
+export function sqScores(codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, uPtr: usize, bPtr: usize, bias: f32, outPtr: usize): void {
+  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  let code = codesPtr;
+  for (let i: u32 = 0; i < n; i++, code += cs) {
+    let s: f32;
+    if (type == 0) s = metric == 0 ? score(code, d, 0, 0, uPtr, bPtr, bias) : score(code, d, 0, 1, uPtr, bPtr, bias);
+    else if (type == 1) s = metric == 0 ? score(code, d, 1, 0, uPtr, bPtr, bias) : score(code, d, 1, 1, uPtr, bPtr, bias);
+    else s = metric == 0 ? score(code, d, 2, 0, uPtr, bPtr, bias) : score(code, d, 2, 1, uPtr, bPtr, bias);
+    store<f32>(outPtr + (<usize>i << 2), s);
+  }
+}
+
+/** Decoding: codes u8[n][codeSize] -> outPtr: f32[n][d], component a_j + b_j c (uint8 / int8) or the half's value. */
+export function sqDecode(codesPtr: usize, n: u32, d: u32, type: u32, aPtr: usize, bPtr: usize, outPtr: usize): void {
+  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  for (let i: u32 = 0; i < n; i++) {
+    const code = codesPtr + <usize>i * cs;
+    const out = outPtr + (<usize>i * d << 2);
+    for (let j: usize = 0; j < <usize>d; j++) {
+      const c = comp(code, j, type);
+      store<f32>(out + (j << 2), type == 2 ? c : load<f32>(aPtr + (j << 2)) + load<f32>(bPtr + (j << 2)) * c);
+    }
+  }
+}

@@ -1,0 +1,289 @@
+import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
+import { ScalarQuantizer, SQ_TYPES, type ScalarQuantizerTrainResult, type SQType } from '../quantizers/ScalarQuantizer.js';
+import type { SearchResult } from '../types.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import { candidatesPerQuery, finishChunk, gatherRows, idPositions, PQ_METRICS, positionsOf, type PQMetric, type SearchOptions } from './adc.js';
+import { emptyResult } from './FlatIndex.js';
+import { chunkRows } from './scan.js';
+
+export interface SQIndexOptions {
+  d: number;
+  /** Code type of the ScalarQuantizer: 'uint8', 'int8' (d bytes a vector) or 'fp16' (2 d bytes). */
+  type: SQType;
+  /** 'l2' (default, squared Euclidean) or 'ip' (inner product, maximum inner-product search). */
+  metric?: PQMetric;
+  /** Also keep the original vectors (4 d bytes each) so that search can re-rank candidates exactly. Default false. */
+  refine?: boolean;
+}
+
+// Bytes of codes scanned by every query of a chunk before the next block: half of a 1 MiB L2.
+const BLOCK_BYTES = 256 * 1024;
+
+/**
+ * Exhaustive search over scalar-quantized codes (Faiss IndexScalarQuantizer; with refine, IndexRefineFlat around it).
+ * The wasm scan (assembly/kernels/sq.ts) scores each code against the float query without decoding it to memory: the
+ * per-dimension offsets and steps are folded into the query once per query, so the inner loop widens code bytes
+ * (or half floats) to f32 and multiply-adds them with the folded query. Distances are those to the reconstructions
+ * (ScalarQuantizer.decode), within float rounding.
+ *
+ * Storage (wasm memory, owned): codes u8[cap][codeSize], user ids i32[cap] once add() is given ids (before that, ids
+ * are positions and cost nothing), and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the
+ * quantizer is owned by the index.
+ */
+export class SQIndex extends Owned {
+  readonly d: number;
+  readonly type: SQType;
+  readonly metric: PQMetric;
+  readonly refine: boolean;
+  private q: ScalarQuantizer;
+  private n = 0;
+  private cap = 0;
+  private codesPtr = 0;
+  private idsPtr = 0;
+  private explicitIds = false;
+  private vecPtr = 0;
+  private idMap: Map<number, number> | null = null;
+
+  constructor(options: SQIndexOptions) {
+    const W = 'new SQIndex';
+    const o = checkOptions(W, options);
+    const d = checkInt(W, 'd', o.d, 1, 1 << 14);
+    const type = checkOneOf(W, 'type', o.type, SQ_TYPES);
+    if (o.metric === 'cosine') fail('INVALID_OPTION', W, "metric 'cosine' is not supported by SQIndex", o.metric, "'l2' or 'ip' (normalize vectors and queries, then use 'ip')");
+    const metric = checkOneOf(W, 'metric', o.metric ?? 'l2', PQ_METRICS);
+    const refine = checkBool(W, 'refine', o.refine ?? false);
+    super(W);
+    this.d = d;
+    this.type = type;
+    this.metric = metric;
+    this.refine = refine;
+    this.q = new ScalarQuantizer({ d, type });
+  }
+
+  /** The quantizer, owned by the index: do not dispose it yourself. */
+  get quantizer(): ScalarQuantizer {
+    this.alive('SQIndex.quantizer');
+    return this.q;
+  }
+
+  get isTrained(): boolean {
+    return this.q.isTrained;
+  }
+
+  get size(): number {
+    this.alive('SQIndex.size');
+    return this.n;
+  }
+
+  /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
+  get bytesPerVector(): number {
+    return this.q.codeSize + (this.explicitIds ? 4 : 0) + (this.refine ? 4 * this.d : 0);
+  }
+
+  /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
+  train(x: Float32Array): ScalarQuantizerTrainResult {
+    const where = 'SQIndex.train';
+    this.alive(where);
+    checkVectors(where, 'x', x, this.d);
+    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current ranges', raw(`size ${this.n}`), 'train before add (or a new index)');
+    return this.q.train(x);
+  }
+
+  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = 'SQIndex.add';
+    const eng = this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    if (ids !== undefined) checkUserIds(where, ids, n);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained SQIndex'), 'train(x) first');
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    const codes = this.q.encode(x);
+    this.reserve(total, where, this.explicitIds || ids !== undefined);
+    const cs = this.q.codeSize;
+    eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
+    if (this.explicitIds) {
+      const idView = eng.i32(this.idsPtr, total);
+      if (ids) idView.set(ids, this.n);
+      else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    }
+    if (this.refine) eng.f32(this.vecPtr + this.n * this.d * 4, n * this.d).set(x);
+    this.n = total;
+    this.idMap = null;
+  }
+
+  /** Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first time). */
+  private reserve(total: number, where: string, withIds: boolean): void {
+    if (total <= this.cap && withIds === this.explicitIds) return;
+    const cs = this.q.codeSize;
+    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
+    const need = cap * (cs + (withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
+    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    const fresh: number[] = [];
+    try {
+      fresh.push(this.own(cap * cs, where));
+      fresh.push(withIds ? this.own(cap * 4, where) : 0);
+      if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
+    } catch (e) {
+      for (const p of fresh) this.release(p);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.n * cs);
+    if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
+    else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
+    if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
+    this.release(this.codesPtr);
+    this.release(this.idsPtr);
+    this.release(this.vecPtr);
+    [this.codesPtr, this.idsPtr] = fresh;
+    this.vecPtr = this.refine ? fresh[2] : 0;
+    this.cap = cap;
+    this.explicitIds = withIds;
+  }
+
+  private userIds(pos: Int32Array): Int32Array {
+    if (!this.explicitIds) return pos;
+    const idView = this.eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
+    return pos;
+  }
+
+  /**
+   * The k nearest codes to each query (row-major Float32Array of nq * d): squared L2 ascending ('l2') or inner product
+   * descending ('ip') to the reconstructions, ties by insertion order. With `rerank: R` (refine indexes) the best
+   * max(R, k) candidates are re-scored with the original vectors and the distances returned are exact.
+   */
+  search(q: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
+    const where = 'SQIndex.search';
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    const o = checkOptions(where, options);
+    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained SQIndex'), 'train(x) first');
+    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    const v = this.q.kernelView(where);
+    const { d, type, codeSize } = v;
+    const ab = eng.f32(v.aPtr, 2 * d).slice();
+    const l2 = this.metric === 'l2';
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    const rerank = kk !== k || o.rerank !== undefined;
+    const block = Math.min(Math.max(256, Math.floor(BLOCK_BYTES / codeSize)), this.n);
+    const rows = chunkRows(d * 8 + kk * 12, nq);
+    const bias = new Float32Array(rows);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [up, qo, hd, hi, sp, rd, ri] = eng.scratch(
+        [c * d * 4, rerank ? c * d * 4 : 0, c * kk * 4, c * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0], where,
+      );
+      // the folded queries u (layout in assembly/kernels/sq.ts): l2 u = q - a; ip u = -q b, bias = -<q, a>
+      const u = eng.f32(up, c * d);
+      for (let i = 0; i < c; i++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) {
+          const x = q[(q0 + i) * d + j];
+          if (type === 2) u[i * d + j] = l2 ? x : -x;
+          else if (l2) u[i * d + j] = x - ab[j];
+          else {
+            u[i * d + j] = -x * ab[d + j];
+            s -= x * ab[j];
+          }
+        }
+        bias[i] = s;
+      }
+      if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      eng.abi.heapInit(hd, hi, c * kk);
+      for (let b0 = 0; b0 < this.n; b0 += block) {
+        const cnt = Math.min(block, this.n - b0);
+        const src = this.codesPtr + b0 * codeSize;
+        for (let qi = 0; qi < c; qi++) {
+          eng.abi.sqScan(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, bias[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
+        }
+      }
+      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
+    }
+    return { ids: this.userIds(ids), distances };
+  }
+
+  /** Vectors by user id: the decoded codes, or the stored originals with refine. An id added twice gives its first vector. */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = 'SQIndex.reconstruct';
+    const eng = this.alive(where);
+    if (!this.idMap && this.explicitIds) this.idMap = idPositions(eng, this.idsPtr, this.n);
+    const map = this.idMap;
+    const pos = positionsOf(where, ids, map ? (id) => map.get(id) : (id) => (Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined));
+    if (this.refine) return gatherRows(eng, this.vecPtr, pos, this.d);
+    const cs = this.q.codeSize;
+    const codes = new Uint8Array(pos.length * cs);
+    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.codesPtr + pos[i] * cs, cs), i * cs);
+    return this.q.decode(codes);
+  }
+
+  /**
+   * The index as bytes (kind SQIndex: the quantizer's params and sections, CODE u8[n][codeSize], IDS i32[n] when add()
+   * was given ids (else the ids are the positions), VECS f32[n][d] with refine).
+   */
+  save(): Uint8Array {
+    const eng = this.alive('SQIndex.save');
+    const sections: Section[] = [...this.q.sections()];
+    if (this.q.isTrained) {
+      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.q.codeSize) });
+      if (this.explicitIds) sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
+      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
+    }
+    return writeContainer('SQIndex', { ...this.q.params(), metric: this.metric, refine: this.refine, n: this.n, explicitIds: this.explicitIds }, sections);
+  }
+
+  /** Restores an index written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): SQIndex {
+    const where = 'SQIndex.load';
+    const c = readContainer(where, bytes, 'SQIndex');
+    const d = paramInt(where, c, 'd', 1, 1 << 14);
+    const type = paramString(where, c, 'type', SQ_TYPES);
+    const metric = paramString(where, c, 'metric', PQ_METRICS);
+    const refine = paramBool(where, c, 'refine');
+    const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    let index: SQIndex;
+    try {
+      index = new SQIndex({ d, type, metric, refine });
+    } catch (e) {
+      savedOptionsError(where, e);
+    }
+    try {
+      const q = ScalarQuantizer.fromContainer(where, c);
+      index.q.dispose();
+      index.q = q;
+      if (!q.isTrained) {
+        if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
+        return index;
+      }
+      const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
+      const explicitIds = paramBool(where, c, 'explicitIds');
+      const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
+      if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+      const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
+      if (n > 0 || ids) {
+        index.reserve(n, where, ids !== null);
+        const eng = index.eng;
+        eng.u8(index.codesPtr, n * q.codeSize).set(codes);
+        if (ids) eng.i32(index.idsPtr, n).set(ids);
+        if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
+        index.n = n;
+      }
+      return index;
+    } catch (e) {
+      index.dispose();
+      throw e;
+    }
+  }
+
+  override dispose(): void {
+    this.q.dispose();
+    super.dispose();
+  }
+}

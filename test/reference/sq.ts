@@ -1,0 +1,64 @@
+// Plain-TS references of assembly/kernels/sq.ts: the same per-component formulas in float64 (callers compare within a
+// relative tolerance of the sum of |terms|), and decoding with the kernel's float32 roundings (bit-exact).
+
+/** Component j of code i as the integer (uint8, int8) or the half's value (fp16). */
+export function component(codes: Uint8Array, i: number, j: number, d: number, type: number): number {
+  if (type === 0) return codes[i * d + j];
+  if (type === 1) {
+    const b = codes[i * d + j];
+    return b > 127 ? b - 256 : b;
+  }
+  const o = 2 * (i * d + j);
+  return halfValue(codes[o] | (codes[o + 1] << 8));
+}
+
+export function halfValue(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * sqScores: per code, metric 0 sum_j (u_j - b_j c_j)^2 (fp16: (u_j - c_j)^2), metric 1 bias + sum_j u_j c_j; also the
+ * sum of |terms| of each, the scale of float32 rounding error.
+ */
+export function sqScores(
+  codes: Uint8Array, n: number, d: number, type: number, metric: number, u: Float32Array, b: Float32Array, bias: number,
+): { scores: Float64Array; scale: Float64Array } {
+  const scores = new Float64Array(n);
+  const scale = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = metric === 0 ? 0 : bias;
+    let a = Math.abs(s);
+    for (let j = 0; j < d; j++) {
+      const c = component(codes, i, j, d, type);
+      let t: number;
+      if (metric === 0) {
+        const e = type === 2 ? u[j] - c : u[j] - b[j] * c;
+        t = e * e;
+        a += Math.abs(u[j]) ** 2 + Math.abs(type === 2 ? c : b[j] * c) ** 2;
+      } else {
+        t = u[j] * c;
+        a += Math.abs(t);
+      }
+      s += t;
+    }
+    scores[i] = s;
+    scale[i] = a;
+  }
+  return { scores, scale };
+}
+
+/** sqDecode: f32[n][d], a_j + b_j c in float32 (fp16: the half's value). */
+export function sqDecode(codes: Uint8Array, n: number, d: number, type: number, a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      const c = component(codes, i, j, d, type);
+      out[i * d + j] = type === 2 ? c : Math.fround(a[j] + Math.fround(b[j] * c));
+    }
+  }
+  return out;
+}

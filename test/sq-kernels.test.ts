@@ -1,0 +1,132 @@
+// The scalar-quantization kernels of assembly/kernels/sq.ts against test/reference/sq.ts, through the raw ABI, on every
+// build this runtime can execute.
+//
+// Exactness: with integer folded queries and steps (|u| <= 8, b in {0, 1}) and codes below 256, every term and partial
+// sum is an integer below 2^24, so any summation order and fused or unfused multiply-add give the exact value: scores
+// must be bit-identical to the reference. On Gaussian data they must agree within 1e-5 of the sum of |terms|.
+// sqScan must keep exactly the top k of the scores sqScores writes (the same sums), ties by id. Dimensions cover
+// every tail of the 16-wide and 4-wide blocks. Every buffer is followed by a guard zone that must come back untouched.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exactMismatch, loadBuilds, Mem, tolMismatch } from './helpers/wasm.js';
+import * as R from './reference/sq.js';
+import { TestRng } from './helpers/rng.js';
+
+const DIMS = [1, 3, 4, 5, 7, 15, 16, 17, 33, 64, 100];
+const COUNTS = [1, 3, 7, 13];
+const TYPES = [[0, 'uint8'], [1, 'int8'], [2, 'fp16']] as const;
+const METRICS = [[0, 'l2'], [1, 'ip']] as const;
+
+const builds = await loadBuilds('sq-kernels.test');
+
+/** n codes of dimension d: random bytes (uint8 / int8); fp16: finite halfs, or halfs of integers in [-8, 8] when ints. */
+function randomCodes(n: number, d: number, type: number, seed: number, ints: boolean): Uint8Array {
+  const r = new TestRng(seed);
+  if (type !== 2) return Uint8Array.from({ length: n * d }, () => r.int(0, 255));
+  const out = new Uint8Array(2 * n * d);
+  for (let i = 0; i < n * d; i++) {
+    let h: number;
+    if (ints) {
+      const v = r.int(-8, 8);
+      h = v === 0 ? 0 : halfOfInt(v);
+    } else {
+      h = r.int(0, 0xffff);
+      if (((h >>> 10) & 0x1f) === 31) h &= ~0x0400; // exponent 30: finite
+    }
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+/** Half bits of a small nonzero integer. */
+function halfOfInt(v: number): number {
+  const s = v < 0 ? 0x8000 : 0;
+  const a = Math.abs(v);
+  const e = Math.floor(Math.log2(a));
+  return s | ((e + 15) << 10) | (((a / 2 ** e - 1) * 1024) & 0x3ff);
+}
+
+describe.each(builds)('$name build', ({ eng }) => {
+  const abi = eng.abi;
+  let mem: Mem;
+  beforeEach(() => {
+    mem = new Mem(eng, 'sq-kernels.test');
+  });
+  afterEach(() => {
+    expect(mem.brokenGuards(), 'a kernel wrote past the end of a buffer').toEqual([]);
+    mem.freeAll();
+  });
+
+  function folded(d: number, seed: number, ints: boolean) {
+    const r = new TestRng(seed);
+    const u = Float32Array.from({ length: d }, () => (ints ? r.int(-8, 8) : r.gauss() * 3));
+    const b = Float32Array.from({ length: d }, () => (ints ? r.int(0, 1) : Math.abs(r.gauss()) * 0.05));
+    const bias = ints ? r.int(-100, 100) : r.gauss() * 10;
+    return { u, b, bias: Math.fround(bias) };
+  }
+
+  function scores(cp: number, n: number, d: number, type: number, metric: number, u: Float32Array, b: Float32Array, bias: number): Float32Array {
+    const op = mem.alloc(n * 4);
+    abi.sqScores(cp, n, d, type, metric, mem.put(u), mem.put(b), bias, op);
+    return mem.f32(op, n);
+  }
+
+  describe.each(TYPES)('type %i (%s)', (type) => {
+    describe.each(METRICS)('metric %i (%s)', (metric) => {
+      it.each(DIMS)('sqScores equals the reference exactly on integers, d = %i', (d) => {
+        for (const n of COUNTS) {
+          const codes = randomCodes(n, d, type, 1000 + d * 10 + n, true);
+          const { u, b, bias } = folded(d, 2000 + d, true);
+          const got = scores(mem.put(codes), n, d, type, metric, u, b, bias);
+          const want = R.sqScores(codes, n, d, type, metric, u, b, bias).scores;
+          expect(exactMismatch(got, want, `scores d=${d} n=${n}`)).toBeNull();
+        }
+      });
+
+      it.each(DIMS)('sqScores agrees with the reference within 1e-5 on floats, d = %i', (d) => {
+        for (const n of COUNTS) {
+          const codes = randomCodes(n, d, type, 3000 + d * 10 + n, false);
+          const { u, b, bias } = folded(d, 4000 + d, false);
+          const got = scores(mem.put(codes), n, d, type, metric, u, b, bias);
+          const { scores: want, scale } = R.sqScores(codes, n, d, type, metric, u, b, bias);
+          expect(tolMismatch(got, want, scale, `scores d=${d} n=${n}`)).toBeNull();
+        }
+      });
+
+      it.each(DIMS)('sqScan keeps the top k of the sqScores values, ties by id, d = %i', (d) => {
+        const n = 37;
+        for (const k of [1, 5, 40]) {
+          const codes = randomCodes(n, d, type, 5000 + d, true);
+          // narrow codes make tied scores
+          if (type !== 2) for (let i = 0; i < codes.length; i++) codes[i] &= 3;
+          const { u, b, bias } = folded(d, 6000 + d, true);
+          const cp = mem.put(codes);
+          const s = scores(cp, n, d, type, metric, u, b, bias);
+          const hd = mem.alloc(k * 4);
+          const hi = mem.alloc(k * 4);
+          abi.heapInit(hd, hi, k);
+          const idBase = 1000;
+          abi.sqScan(cp, n, d, type, metric, mem.put(u), mem.put(b), bias, k, hd, hi, idBase);
+          abi.heapSortRows(hd, hi, 1, k);
+          const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => s[x] - s[y] || x - y);
+          const wantIds = Int32Array.from({ length: k }, (_, j) => (j < n ? order[j] + idBase : -1));
+          const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));
+          expect(exactMismatch(mem.i32(hi, k), wantIds, `ids k=${k}`)).toBeNull();
+          expect(exactMismatch(mem.f32(hd, k), wantD, `dist k=${k}`)).toBeNull();
+        }
+      });
+    });
+
+    it.each(DIMS)('sqDecode is bit-identical to the reference, d = %i', (d) => {
+      for (const n of COUNTS) {
+        const codes = randomCodes(n, d, type, 7000 + d * 10 + n, false);
+        const r = new TestRng(8000 + d);
+        const a = Float32Array.from({ length: d }, () => r.gauss() * 2);
+        const b = Float32Array.from({ length: d }, () => Math.abs(r.gauss()) * 0.01);
+        const op = mem.alloc(n * d * 4);
+        abi.sqDecode(mem.put(codes), n, d, type, mem.put(a), mem.put(b), op);
+        expect(exactMismatch(mem.f32(op, n * d), R.sqDecode(codes, n, d, type, a, b), `decode d=${d} n=${n}`)).toBeNull();
+      }
+    });
+  });
+});

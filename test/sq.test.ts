@@ -1,0 +1,347 @@
+// ScalarQuantizer and SQIndex: exact round trips of values on the grid, search equal to brute force over the decoded
+// vectors, exact re-ranking equal to FlatIndex, recall on seeded data, save / load, determinism, refusals and memory.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FlatIndex, init, memoryStats, ScalarQuantizer, SQIndex, type SQType } from '../dist/index.js';
+import { f32ToHalf, halfToF32 } from '../dist/quantizers/ScalarQuantizer.js';
+import { floatVectors } from './helpers/data.js';
+import { disposeAfterEach } from './helpers/live.js';
+import { expectRefusal } from './helpers/refusals.js';
+import { TestRng } from './helpers/rng.js';
+
+beforeAll(async () => {
+  await init();
+});
+
+const track = disposeAfterEach();
+const TYPES: SQType[] = ['uint8', 'int8', 'fp16'];
+const DIMS = [1, 3, 5, 7, 15, 17, 33, 100];
+const METRICS = ['l2', 'ip'] as const;
+
+/** Brute-force top k over rows `base` (float64 scores of the float32 values), ties by position. */
+function brute(base: Float32Array, q: Float32Array, d: number, k: number, metric: 'l2' | 'ip'): { ids: Int32Array; scores: Float64Array[] } {
+  const n = base.length / d;
+  const nq = q.length / d;
+  const ids = new Int32Array(nq * k);
+  const scores: Float64Array[] = [];
+  for (let i = 0; i < nq; i++) {
+    const s = new Float64Array(n);
+    for (let r = 0; r < n; r++) {
+      let a = 0;
+      for (let j = 0; j < d; j++) a += metric === 'l2' ? (q[i * d + j] - base[r * d + j]) ** 2 : -q[i * d + j] * base[r * d + j];
+      s[r] = a;
+    }
+    const order = Array.from({ length: n }, (_, r) => r).sort((x, y) => s[x] - s[y] || x - y);
+    for (let j = 0; j < k; j++) ids[i * k + j] = order[j];
+    scores.push(s);
+  }
+  return { ids, scores };
+}
+
+function recall(got: Int32Array, want: Int32Array, nq: number, k: number): number {
+  let hit = 0;
+  for (let i = 0; i < nq; i++) {
+    const w = new Set(want.subarray(i * k, (i + 1) * k));
+    for (let j = 0; j < k; j++) if (w.has(got[i * k + j])) hit++;
+  }
+  return hit / (nq * k);
+}
+
+describe('half floats', () => {
+  it('f32ToHalf rounds to nearest even and halfToF32 inverts it on every finite half', () => {
+    for (let h = 0; h < 0x10000; h++) {
+      if (((h >>> 10) & 0x1f) === 31) continue;
+      const v = halfToF32(h);
+      const back = f32ToHalf(v);
+      // -0 and +0 keep their sign bit
+      expect(back).toBe(h);
+    }
+    expect(f32ToHalf(1 + 2 ** -11)).toBe(0x3c00); // a tie goes to the even mantissa
+    expect(f32ToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(f32ToHalf(1e6)).toBe(0x7bff); // clamped to 65504
+    expect(f32ToHalf(-1e6)).toBe(0xfbff);
+    expect(f32ToHalf(2 ** -25)).toBe(0); // a tie below the smallest subnormal goes to 0
+    expect(f32ToHalf(3 * 2 ** -26)).toBe(1);
+  });
+});
+
+describe('ScalarQuantizer', () => {
+  for (const type of TYPES) {
+    it.each(DIMS)(`${type}: values on the grid round-trip exactly (d = %i)`, (d) => {
+      const n = 50;
+      const sq = track(new ScalarQuantizer({ d, type }));
+      sq.train(floatVectors(200, d, 10 + d, 3, 1));
+      expect(sq.codeSize).toBe(type === 'fp16' ? 2 * d : d);
+      const r = new TestRng(20 + d);
+      const codes = new Uint8Array(n * sq.codeSize);
+      if (type === 'fp16') {
+        const h = new Uint16Array(codes.buffer);
+        for (let i = 0; i < h.length; i++) h[i] = f32ToHalf(Math.fround(r.gauss() * 3));
+      } else {
+        for (let i = 0; i < codes.length; i++) codes[i] = r.int(0, 255);
+      }
+      const x = sq.decode(codes);
+      expect(sq.encode(x)).toEqual(codes);
+      expect(sq.decode(sq.encode(x))).toEqual(x);
+      const out = new Uint8Array(n * sq.codeSize);
+      sq.encodeInto(x, out);
+      expect(out).toEqual(codes);
+    });
+
+    it(`${type}: reconstruction error is within half a step per component (uint8 / int8) or half precision (fp16)`, () => {
+      const d = 16;
+      const x = floatVectors(500, d, 31, 2, -1);
+      const sq = track(new ScalarQuantizer({ d, type }));
+      const res = sq.train(x);
+      const rec = sq.decode(sq.encode(x));
+      let err = 0;
+      for (let i = 0; i < x.length; i++) {
+        const e = Math.abs(rec[i] - x[i]);
+        err += e * e;
+        if (type === 'fp16') expect(e).toBeLessThanOrEqual(Math.abs(x[i]) * 2 ** -11 + 2 ** -25);
+      }
+      expect(res.nTrain).toBe(500);
+      expect(res.mse).toBeCloseTo(err / 500, 6);
+      if (type !== 'fp16') {
+        const { min, max } = sq.ranges!;
+        for (let j = 0; j < d; j++) {
+          const step = (max[j] - min[j]) / 255;
+          for (let i = 0; i < 500; i++) expect(Math.abs(rec[i * d + j] - x[i * d + j])).toBeLessThanOrEqual(step / 2 + 1e-5);
+        }
+      }
+    });
+  }
+
+  it('uint8 and int8 give the same reconstructions; int8 codes are the uint8 codes minus 128', () => {
+    const d = 9;
+    const x = floatVectors(100, d, 41, 5, 2);
+    const u = track(new ScalarQuantizer({ d, type: 'uint8' }));
+    const s = track(new ScalarQuantizer({ d, type: 'int8' }));
+    u.train(x);
+    s.train(x);
+    const cu = u.encode(x);
+    const cs = s.encode(x);
+    for (let i = 0; i < cu.length; i++) expect((cu[i] - 128) & 0xff).toBe(cs[i]);
+    const ru = u.decode(cu);
+    const rs = s.decode(cs);
+    for (let i = 0; i < ru.length; i++) expect(Math.abs(ru[i] - rs[i])).toBeLessThanOrEqual(1e-5 * 8);
+  });
+
+  it('a constant dimension decodes to its value', () => {
+    const x = new Float32Array([1, 5, 2, 5, 3, 5]);
+    const sq = track(new ScalarQuantizer({ d: 2, type: 'uint8' }));
+    sq.train(x);
+    const rec = sq.decode(sq.encode(x));
+    expect([rec[1], rec[3], rec[5]]).toEqual([5, 5, 5]);
+    expect([rec[0], rec[4]]).toEqual([1, 3]);
+  });
+
+  it('save / load gives the same codes and bytes; same data gives the same bytes', () => {
+    for (const type of TYPES) {
+      const d = 13;
+      const x = floatVectors(300, d, 51, 1, 0);
+      const a = track(new ScalarQuantizer({ d, type }));
+      a.train(x);
+      const b = track(ScalarQuantizer.load(a.save()));
+      expect(b.type).toBe(type);
+      expect(b.encode(x)).toEqual(a.encode(x));
+      expect(b.decode(a.encode(x))).toEqual(a.decode(a.encode(x)));
+      expect(b.save()).toEqual(a.save());
+      const c = track(new ScalarQuantizer({ d, type }));
+      c.train(x);
+      expect(c.save()).toEqual(a.save());
+      const u = track(ScalarQuantizer.load(track(new ScalarQuantizer({ d, type })).save()));
+      expect(u.isTrained).toBe(false);
+    }
+  });
+
+  it('refuses bad input with stable codes', () => {
+    const W = 'new ScalarQuantizer';
+    expectRefusal(() => new ScalarQuantizer({ d: 0, type: 'uint8' }), 'INVALID_OPTION', W);
+    expectRefusal(() => new ScalarQuantizer({ d: 4, type: 'int4' as SQType }), 'INVALID_OPTION', W);
+    expectRefusal(() => new ScalarQuantizer(null as never), 'INVALID_TYPE', W);
+    const sq = track(new ScalarQuantizer({ d: 4, type: 'uint8' }));
+    expectRefusal(() => sq.encode(new Float32Array(4)), 'NOT_TRAINED', 'ScalarQuantizer.encode');
+    expectRefusal(() => sq.decode(new Uint8Array(4)), 'NOT_TRAINED', 'ScalarQuantizer.decode');
+    expectRefusal(() => sq.train(new Float32Array(6)), 'INVALID_SIZE', 'ScalarQuantizer.train');
+    expectRefusal(() => sq.train(new Float32Array([1, 2, NaN, 4])), 'NON_FINITE', 'ScalarQuantizer.train');
+    expectRefusal(() => sq.train(new Float64Array(4) as never), 'INVALID_TYPE', 'ScalarQuantizer.train');
+    sq.train(floatVectors(10, 4, 1));
+    expectRefusal(() => sq.encode(new Float32Array(5)), 'INVALID_SIZE', 'ScalarQuantizer.encode');
+    expectRefusal(() => sq.decode(new Uint8Array(5)), 'INVALID_SIZE', 'ScalarQuantizer.decode');
+    expectRefusal(() => sq.decode([1, 2, 3, 4] as never), 'INVALID_TYPE', 'ScalarQuantizer.decode');
+    expectRefusal(() => sq.encodeInto(new Float32Array(4), new Uint8Array(3)), 'INVALID_SIZE', 'ScalarQuantizer.encodeInto');
+    expectRefusal(() => sq.computeDistanceTable(new Float32Array(4)), 'INVALID_OPTION', 'ScalarQuantizer.computeDistanceTable');
+    const bytes = sq.save();
+    const bad = bytes.slice();
+    bad[bad.length - 10] ^= 0xff;
+    expectRefusal(() => ScalarQuantizer.load(bad), 'CORRUPT_DATA', 'ScalarQuantizer.load');
+    expectRefusal(() => ScalarQuantizer.load(bytes.subarray(0, 20)), 'CORRUPT_DATA', 'ScalarQuantizer.load');
+    expectRefusal(() => ScalarQuantizer.load('x' as never), 'INVALID_TYPE', 'ScalarQuantizer.load');
+    const idx = track(new SQIndex({ d: 4, type: 'uint8' }));
+    expectRefusal(() => ScalarQuantizer.load(idx.save()), 'CORRUPT_DATA', 'ScalarQuantizer.load', ['wrong kind']);
+    sq.dispose();
+    expectRefusal(() => sq.encode(new Float32Array(4)), 'DISPOSED', 'ScalarQuantizer.encode');
+  });
+});
+
+describe('SQIndex', () => {
+  for (const type of TYPES) {
+    for (const metric of METRICS) {
+      it.each(DIMS)(`${type} ${metric}: search equals brute force over the decoded vectors (d = %i)`, (d) => {
+        const n = 300;
+        const nq = 7;
+        const k = 10;
+        const x = floatVectors(n, d, 100 + d, 1, 0.5);
+        const q = floatVectors(nq, d, 200 + d, 1, 0);
+        const idx = track(new SQIndex({ d, type, metric }));
+        idx.train(x);
+        idx.add(x);
+        const dec = idx.reconstruct(Int32Array.from({ length: n }, (_, i) => i));
+        expect(dec).toEqual(idx.quantizer.decode(idx.quantizer.encode(x)));
+        const res = idx.search(q, k);
+        const want = brute(dec, q, d, k, metric);
+        for (let i = 0; i < nq; i++) {
+          const s = want.scores[i];
+          let scale = 0;
+          for (let j = 0; j < d; j++) scale += Math.abs(q[i * d + j]) * 3;
+          const tol = 1e-5 * (1 + scale * scale);
+          for (let j = 0; j < k; j++) {
+            const got = res.ids[i * k + j];
+            // ids may differ only on near-ties: the chosen one must score within float rounding of the true j-th
+            const true_ = s[want.ids[i * k + j]];
+            expect(Math.abs(s[got] - true_)).toBeLessThanOrEqual(tol);
+            const dist = metric === 'l2' ? s[got] : -s[got];
+            expect(Math.abs(res.distances[i * k + j] - dist)).toBeLessThanOrEqual(tol);
+          }
+        }
+      });
+    }
+  }
+
+  for (const metric of METRICS) {
+    it(`refine + rerank over all equals FlatIndex (${metric})`, () => {
+      const d = 24;
+      const n = 400;
+      const x = floatVectors(n, d, 301);
+      const q = floatVectors(20, d, 302);
+      const idx = track(new SQIndex({ d, type: 'uint8', metric, refine: true }));
+      idx.train(x);
+      idx.add(x);
+      const flat = track(new FlatIndex({ d, metric }));
+      flat.add(x);
+      const a = idx.search(q, 10, { rerank: n });
+      const b = flat.search(q, 10);
+      expect(a.ids).toEqual(b.ids);
+      for (let i = 0; i < a.distances.length; i++) expect(Math.abs(a.distances[i] - b.distances[i])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(b.distances[i])));
+      expect(idx.reconstruct([3])).toEqual(x.subarray(3 * d, 4 * d));
+    });
+
+    it(`recall@10 against FlatIndex on seeded data (${metric})`, () => {
+      const d = 32;
+      const n = 5000;
+      const x = floatVectors(n, d, 401);
+      const q = floatVectors(50, d, 402);
+      const flat = track(new FlatIndex({ d, metric }));
+      flat.add(x);
+      const gt = flat.search(q, 10);
+      for (const type of TYPES) {
+        const idx = track(new SQIndex({ d, type, metric }));
+        idx.train(x);
+        idx.add(x);
+        const r = recall(idx.search(q, 10).ids, gt.ids, 50, 10);
+        expect(r, type).toBeGreaterThanOrEqual(type === 'fp16' ? 0.99 : 0.9);
+      }
+    });
+  }
+
+  it('user ids, several adds, save / load with identical results and bytes', () => {
+    for (const type of TYPES) {
+      const d = 10;
+      const x = floatVectors(200, d, 501);
+      const q = floatVectors(9, d, 502);
+      const mk = () => {
+        const idx = track(new SQIndex({ d, type, metric: 'ip', refine: true }));
+        idx.train(x);
+        idx.add(x.subarray(0, 100 * d));
+        idx.add(x.subarray(100 * d), Int32Array.from({ length: 100 }, (_, i) => 1000 + i));
+        return idx;
+      };
+      const a = mk();
+      expect(a.size).toBe(200);
+      expect(a.bytesPerVector).toBe((type === 'fp16' ? 2 * d : d) + 4 + 4 * d);
+      const r1 = a.search(q, 5);
+      expect(Array.from(r1.ids).every((id) => (id >= 0 && id < 100) || (id >= 1000 && id < 1100))).toBe(true);
+      const b = track(SQIndex.load(a.save()));
+      expect(b.search(q, 5)).toEqual(r1);
+      expect(b.search(q, 5, { rerank: 20 })).toEqual(a.search(q, 5, { rerank: 20 }));
+      expect(b.reconstruct([1005, 7])).toEqual(a.reconstruct([1005, 7]));
+      expect(b.save()).toEqual(a.save());
+      expect(mk().save()).toEqual(a.save());
+    }
+  });
+
+  it('an empty or untrained index saves and loads', () => {
+    const a = track(new SQIndex({ d: 3, type: 'int8' }));
+    const b = track(SQIndex.load(a.save()));
+    expect(b.isTrained).toBe(false);
+    a.train(floatVectors(10, 3, 1));
+    const c = track(SQIndex.load(a.save()));
+    expect(c.size).toBe(0);
+    const r = c.search(new Float32Array(3), 2);
+    expect(Array.from(r.ids)).toEqual([-1, -1]);
+  });
+
+  it('refuses bad input with stable codes', () => {
+    const W = 'new SQIndex';
+    expectRefusal(() => new SQIndex({ d: 4, type: 'int16' as SQType }), 'INVALID_OPTION', W);
+    expectRefusal(() => new SQIndex({ d: 4, type: 'uint8', metric: 'cosine' as never }), 'INVALID_OPTION', W);
+    expectRefusal(() => new SQIndex({ d: 4, type: 'uint8', refine: 1 as never }), 'INVALID_OPTION', W);
+    expectRefusal(() => new SQIndex(undefined as never), 'INVALID_TYPE', W);
+    const idx = track(new SQIndex({ d: 4, type: 'uint8' }));
+    expectRefusal(() => idx.add(new Float32Array(4)), 'NOT_TRAINED', 'SQIndex.add');
+    expectRefusal(() => idx.search(new Float32Array(4), 1), 'NOT_TRAINED', 'SQIndex.search');
+    idx.train(floatVectors(20, 4, 2));
+    idx.add(floatVectors(20, 4, 2));
+    expectRefusal(() => idx.train(floatVectors(20, 4, 2)), 'INVALID_OPTION', 'SQIndex.train');
+    expectRefusal(() => idx.add(new Float32Array(5)), 'INVALID_SIZE', 'SQIndex.add');
+    expectRefusal(() => idx.add(new Float32Array([0, NaN, 0, 0])), 'NON_FINITE', 'SQIndex.add');
+    expectRefusal(() => idx.add(new Float32Array(4), new Int32Array([-2])), 'INVALID_OPTION', 'SQIndex.add');
+    expectRefusal(() => idx.search(new Float32Array(3), 1), 'INVALID_SIZE', 'SQIndex.search');
+    expectRefusal(() => idx.search(new Float32Array([Infinity, 0, 0, 0]), 1), 'NON_FINITE', 'SQIndex.search');
+    expectRefusal(() => idx.search(new Float32Array(4), 0), 'INVALID_OPTION', 'SQIndex.search');
+    expectRefusal(() => idx.search(new Float32Array(4), 1, { rerank: 5 }), 'INVALID_OPTION', 'SQIndex.search', ['refine']);
+    expectRefusal(() => idx.reconstruct([99]), 'INVALID_OPTION', 'SQIndex.reconstruct');
+    expectRefusal(() => idx.reconstruct('a' as never), 'INVALID_TYPE', 'SQIndex.reconstruct');
+    const bytes = idx.save();
+    const bad = bytes.slice();
+    bad[40] ^= 0x55;
+    expectRefusal(() => SQIndex.load(bad), 'CORRUPT_DATA', 'SQIndex.load');
+    expectRefusal(() => SQIndex.load(bytes.subarray(0, bytes.length - 1)), 'CORRUPT_DATA', 'SQIndex.load');
+    expectRefusal(() => SQIndex.load(track(new ScalarQuantizer({ d: 4, type: 'uint8' })).save()), 'CORRUPT_DATA', 'SQIndex.load', ['wrong kind']);
+    idx.dispose();
+    expectRefusal(() => idx.search(new Float32Array(4), 1), 'DISPOSED', 'SQIndex.search');
+    expectRefusal(() => idx.size, 'DISPOSED', 'SQIndex.size');
+  });
+
+  it('create / dispose does not grow memory', () => {
+    const d = 16;
+    const x = floatVectors(2000, d, 601);
+    const cycle = () => {
+      for (const type of TYPES) {
+        const idx = new SQIndex({ d, type, metric: 'l2', refine: true });
+        idx.train(x);
+        idx.add(x);
+        idx.search(x.subarray(0, 10 * d), 5, { rerank: 20 });
+        SQIndex.load(idx.save()).dispose();
+        idx.dispose();
+      }
+    };
+    cycle();
+    const before = memoryStats();
+    for (let i = 0; i < 5; i++) cycle();
+    const after = memoryStats();
+    expect(after.liveAllocations).toBe(before.liveAllocations);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.memoryBytes).toBe(before.memoryBytes);
+  });
+});
