@@ -4,7 +4,8 @@
 // Exactness: with integer folded queries and steps (|u| <= 8, b in {0, 1}) and codes below 256, every term and partial
 // sum is an integer below 2^24, so any summation order and fused or unfused multiply-add give the exact value: scores
 // must be bit-identical to the reference. On Gaussian data they must agree within 1e-5 of the sum of |terms|.
-// sqScan must keep exactly the top k of the scores sqScores writes (the same sums), ties by id. Dimensions cover
+// sqScan and sqScan4 (four queries a pass) must keep exactly the top k of the scores sqScores writes (the same sums),
+// ties by id. Dimensions cover
 // every tail of the 16-wide and 4-wide blocks. Every buffer is followed by a guard zone that must come back untouched.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exactMismatch, loadBuilds, Mem, tolMismatch } from './helpers/wasm.js';
@@ -113,6 +114,38 @@ describe.each(builds)('$name build', ({ eng }) => {
           const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));
           expect(exactMismatch(mem.i32(hi, k), wantIds, `ids k=${k}`)).toBeNull();
           expect(exactMismatch(mem.f32(hd, k), wantD, `dist k=${k}`)).toBeNull();
+        }
+      });
+
+      it.each(DIMS)('sqScan4 keeps, for each of four queries, the top k of its sqScores values (the same bits), d = %i', (d) => {
+        const n = 41;
+        for (const k of [1, 6, 50]) {
+          for (const ints of [true, false]) {
+            const codes = randomCodes(n, d, type, 9000 + d + k, ints);
+            if (ints && type !== 2) for (let i = 0; i < codes.length; i++) codes[i] &= 3;
+            const cp = mem.put(codes);
+            const qs = [0, 1, 2, 3].map((t) => folded(d, 9100 + d * 10 + t, ints));
+            const b = qs[0].b;
+            const u4 = new Float32Array(4 * d);
+            qs.forEach((f, t) => u4.set(f.u, t * d));
+            const biases = Float32Array.from(qs, (f) => f.bias);
+            const hd = mem.alloc(4 * k * 4);
+            const hi = mem.alloc(4 * k * 4);
+            abi.heapInit(hd, hi, 4 * k);
+            const idBase = 7;
+            abi.sqScan4(cp, n, d, type, metric, mem.put(u4), mem.put(b), mem.put(biases), k, hd, hi, idBase);
+            abi.heapSortRows(hd, hi, 4, k);
+            const gotD = mem.f32(hd, 4 * k);
+            const gotI = mem.i32(hi, 4 * k);
+            for (let t = 0; t < 4; t++) {
+              const s = scores(cp, n, d, type, metric, qs[t].u, b, qs[t].bias);
+              const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => s[x] - s[y] || x - y);
+              const wantIds = Int32Array.from({ length: k }, (_, j) => (j < n ? order[j] + idBase : -1));
+              const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));
+              expect(exactMismatch(gotI.subarray(t * k, (t + 1) * k), wantIds, `ids q=${t} k=${k}`)).toBeNull();
+              expect(exactMismatch(gotD.subarray(t * k, (t + 1) * k), wantD, `dist q=${t} k=${k}`)).toBeNull();
+            }
+          }
         }
       });
     });

@@ -218,6 +218,25 @@ describe('SQIndex', () => {
     }
   }
 
+  it('results do not depend on how queries are grouped (four-query and one-query scans give the same bits)', () => {
+    for (const type of TYPES) {
+      for (const metric of METRICS) {
+        const d = 19;
+        const x = floatVectors(500, d, 701);
+        const q = floatVectors(11, d, 702);
+        const idx = track(new SQIndex({ d, type, metric }));
+        idx.train(x);
+        idx.add(x);
+        const all = idx.search(q, 8);
+        for (let i = 0; i < 11; i++) {
+          const one = idx.search(q.subarray(i * d, (i + 1) * d), 8);
+          expect(one.ids).toEqual(all.ids.subarray(i * 8, (i + 1) * 8));
+          expect(one.distances).toEqual(all.distances.subarray(i * 8, (i + 1) * 8));
+        }
+      }
+    }
+  });
+
   for (const metric of METRICS) {
     it(`refine + rerank over all equals FlatIndex (${metric})`, () => {
       const d = 24;

@@ -8,16 +8,17 @@
 //   metric 0 (squared L2): u_j = q_j - a_j and score = sum_j (u_j - b_j c_j)^2       (fp16: u = q, b unused)
 //   metric 1 (inner product, negated for the min-heaps): u_j = -q_j b_j, score = bias + sum_j u_j c_j
 //                                                                                     (fp16: u = -q, bias = 0)
-// Summation order (the TS reference copies it): four f32x4 accumulators over blocks of 16 components, then blocks of
-// 4 into accumulator 0, then s = hsum((acc0 + acc1) + (acc2 + acc3)), then the scalar tail j >= d - d % 4 added to s
-// in increasing j.
+// Summation order: one f32x4 accumulator over blocks of 4 components, s = hsum(acc), then the scalar tail
+// j >= d - d % 4 added to s in increasing j, then the bias (ip). sqScan and sqScan4 (four queries per pass over the
+// codes) give the same bits.
 
 import { madd, hsum } from './simd';
 import { heapPush } from './topk';
 
 // Four code components widened to f32x4: c holds them in its low lanes (u8 / i8 in bytes 0..3, halfs in bytes 0..7).
+// (convert_i32x4_s: the values fit in 16 bits, and the unsigned conversion has no x86 instruction: V8 emulates it)
 @inline function widenU8(c: v128): v128 {
-  return f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(c)));
+  return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(c)));
 }
 @inline function widenI8(c: v128): v128 {
   return f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(c)));
@@ -49,53 +50,120 @@ import { heapPush } from './topk';
 
 /** The score of one code (layout and order above). */
 @inline function score(code: usize, d: u32, type: u32, metric: u32, u: usize, b: usize, bias: f32): f32 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  const d16 = <usize>(d & ~15);
+  let acc = f32x4.splat(0);
   const d4 = <usize>(d & ~3);
   const l2 = metric == 0;
   const f16 = type == 2;
   let j: usize = 0;
-  for (; j < d16; j += 16) {
-    const o = j << 2;
-    const c0 = load4(code, j, type), c1 = load4(code, j + 4, type), c2 = load4(code, j + 8, type), c3 = load4(code, j + 12, type);
-    if (l2) {
-      const e0 = f16 ? f32x4.sub(v128.load(u + o), c0) : f32x4.sub(v128.load(u + o), f32x4.mul(v128.load(b + o), c0));
-      const e1 = f16 ? f32x4.sub(v128.load(u + o, 16), c1) : f32x4.sub(v128.load(u + o, 16), f32x4.mul(v128.load(b + o, 16), c1));
-      const e2 = f16 ? f32x4.sub(v128.load(u + o, 32), c2) : f32x4.sub(v128.load(u + o, 32), f32x4.mul(v128.load(b + o, 32), c2));
-      const e3 = f16 ? f32x4.sub(v128.load(u + o, 48), c3) : f32x4.sub(v128.load(u + o, 48), f32x4.mul(v128.load(b + o, 48), c3));
-      a0 = madd(e0, e0, a0);
-      a1 = madd(e1, e1, a1);
-      a2 = madd(e2, e2, a2);
-      a3 = madd(e3, e3, a3);
-    } else {
-      a0 = madd(v128.load(u + o), c0, a0);
-      a1 = madd(v128.load(u + o, 16), c1, a1);
-      a2 = madd(v128.load(u + o, 32), c2, a2);
-      a3 = madd(v128.load(u + o, 48), c3, a3);
-    }
-  }
   for (; j < d4; j += 4) {
     const o = j << 2;
     const c = load4(code, j, type);
     if (l2) {
-      const e = f16 ? f32x4.sub(v128.load(u + o), c) : f32x4.sub(v128.load(u + o), f32x4.mul(v128.load(b + o), c));
-      a0 = madd(e, e, a0);
+      const e = f32x4.sub(v128.load(u + o), f16 ? c : f32x4.mul(v128.load(b + o), c));
+      acc = madd(e, e, acc);
     } else {
-      a0 = madd(v128.load(u + o), c, a0);
+      acc = madd(v128.load(u + o), c, acc);
     }
   }
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (; j < <usize>d; j++) {
+  return tail(code, d, type, metric, u, b, bias, j, hsum(acc));
+}
+
+/** Adds the components j0 .. d - 1 (fewer than 4) to s in increasing j, then the bias (ip). */
+@inline function tail(code: usize, d: u32, type: u32, metric: u32, u: usize, b: usize, bias: f32, j0: usize, s: f32): f32 {
+  const l2 = metric == 0;
+  for (let j = j0; j < <usize>d; j++) {
     const o = j << 2;
     const c = comp(code, j, type);
     if (l2) {
-      const e = f16 ? load<f32>(u + o) - c : load<f32>(u + o) - load<f32>(b + o) * c;
+      const e = load<f32>(u + o) - (type == 2 ? c : load<f32>(b + o) * c);
       s += e * e;
     } else {
       s += load<f32>(u + o) * c;
     }
   }
   return l2 ? s : bias + s;
+}
+
+/**
+ * Scores of one code for four queries at once (folded queries u4: f32[4][d]): each code block is loaded and widened
+ * once for the four; each query's sum has the order of score(), so the values are the same bits.
+ */
+@inline function score4(code: usize, d: u32, type: u32, metric: u32, u4: usize, b: usize, bias: v128): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const d4 = <usize>(d & ~3);
+  const row = <usize>d << 2;
+  const l2 = metric == 0;
+  const f16 = type == 2;
+  let j: usize = 0;
+  for (; j < d4; j += 4) {
+    const o = j << 2;
+    const c = load4(code, j, type);
+    const u = u4 + o;
+    if (l2) {
+      const bc = f16 ? c : f32x4.mul(v128.load(b + o), c);
+      const e0 = f32x4.sub(v128.load(u), bc);
+      const e1 = f32x4.sub(v128.load(u + row), bc);
+      const e2 = f32x4.sub(v128.load(u + 2 * row), bc);
+      const e3 = f32x4.sub(v128.load(u + 3 * row), bc);
+      a0 = madd(e0, e0, a0);
+      a1 = madd(e1, e1, a1);
+      a2 = madd(e2, e2, a2);
+      a3 = madd(e3, e3, a3);
+    } else {
+      a0 = madd(v128.load(u), c, a0);
+      a1 = madd(v128.load(u + row), c, a1);
+      a2 = madd(v128.load(u + 2 * row), c, a2);
+      a3 = madd(v128.load(u + 3 * row), c, a3);
+    }
+  }
+  if (j == <usize>d) {
+    // no tail: the four horizontal sums as one transpose-free vector
+    const s = f32x4(hsum(a0), hsum(a1), hsum(a2), hsum(a3));
+    return l2 ? s : f32x4.add(bias, s);
+  }
+  return f32x4(
+    tail(code, d, type, metric, u4, b, f32x4.extract_lane(bias, 0), j, hsum(a0)),
+    tail(code, d, type, metric, u4 + row, b, f32x4.extract_lane(bias, 1), j, hsum(a1)),
+    tail(code, d, type, metric, u4 + 2 * row, b, f32x4.extract_lane(bias, 2), j, hsum(a2)),
+    tail(code, d, type, metric, u4 + 3 * row, b, f32x4.extract_lane(bias, 3), j, hsum(a3)),
+  );
+}
+
+/**
+ * Scan of four queries over n codes: folded queries u4Ptr: f32[4][d], their biases biasPtr: f32[4]; the four heaps
+ * are rows 0..3 of (hd, hi) (k each); ids are idBase + i. The scores are those of sqScan, bit for bit.
+ */
+export function sqScan4(
+  codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, u4Ptr: usize, bPtr: usize, biasPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+): void {
+  if (type == 0 && metric == 0) scan4(codesPtr, n, d, 0, 0, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else if (type == 0) scan4(codesPtr, n, d, 0, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else if (type == 1 && metric == 0) scan4(codesPtr, n, d, 1, 0, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else if (type == 1) scan4(codesPtr, n, d, 1, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else if (metric == 0) scan4(codesPtr, n, d, 2, 0, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else scan4(codesPtr, n, d, 2, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+}
+
+@inline function scan4(
+  codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, u4Ptr: usize, bPtr: usize, biasPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+): void {
+  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  const rowBytes = <usize>k << 2;
+  const bias = v128.load(biasPtr);
+  let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+  let code = codesPtr;
+  for (let i: u32 = 0; i < n; i++, code += cs) {
+    const s = score4(code, d, type, metric, u4Ptr, bPtr, bias);
+    if (v128.any_true(f32x4.le(s, thr))) {
+      // rare once the heaps fill: offer each query's score, then refresh the thresholds
+      const id = idBase + <i32>i;
+      heapPush(hd, hi, k, f32x4.extract_lane(s, 0), id);
+      heapPush(hd + rowBytes, hi + rowBytes, k, f32x4.extract_lane(s, 1), id);
+      heapPush(hd + 2 * rowBytes, hi + 2 * rowBytes, k, f32x4.extract_lane(s, 2), id);
+      heapPush(hd + 3 * rowBytes, hi + 3 * rowBytes, k, f32x4.extract_lane(s, 3), id);
+      thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+    }
+  }
 }
 
 /**

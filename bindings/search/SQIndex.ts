@@ -174,14 +174,14 @@ export class SQIndex extends Owned {
     const rerank = kk !== k || o.rerank !== undefined;
     const block = Math.min(Math.max(256, Math.floor(BLOCK_BYTES / codeSize)), this.n);
     const rows = chunkRows(d * 8 + kk * 12, nq);
-    const bias = new Float32Array(rows);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [up, qo, hd, hi, sp, rd, ri] = eng.scratch(
-        [c * d * 4, rerank ? c * d * 4 : 0, c * kk * 4, c * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0], where,
+      const [up, bp, qo, hd, hi, sp, rd, ri] = eng.scratch(
+        [c * d * 4, c * 4, rerank ? c * d * 4 : 0, c * kk * 4, c * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0], where,
       );
       // the folded queries u (layout in assembly/kernels/sq.ts): l2 u = q - a; ip u = -q b, bias = -<q, a>
       const u = eng.f32(up, c * d);
+      const bias = eng.f32(bp, c);
       for (let i = 0; i < c; i++) {
         let s = 0;
         for (let j = 0; j < d; j++) {
@@ -195,14 +195,16 @@ export class SQIndex extends Owned {
         }
         bias[i] = s;
       }
+      const biasOf = bias.slice();
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * kk);
       for (let b0 = 0; b0 < this.n; b0 += block) {
         const cnt = Math.min(block, this.n - b0);
         const src = this.codesPtr + b0 * codeSize;
-        for (let qi = 0; qi < c; qi++) {
-          eng.abi.sqScan(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, bias[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
-        }
+        let qi = 0;
+        // four queries per pass: each code is loaded and widened once for the four
+        for (; qi + 4 <= c; qi += 4) eng.abi.sqScan4(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, bp + qi * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
+        for (; qi < c; qi++) eng.abi.sqScan(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, biasOf[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
