@@ -150,6 +150,40 @@ describe.each(builds)('$name build', ({ eng }) => {
       });
     });
 
+    if (type !== 2) {
+      it.each([16, 32, 64, 128, 1024])('sqScanInt4 keeps, per query, the top k of the reference integer scores (bit-exact), d = %i', (d) => {
+        const n = 45;
+        const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
+        for (const k of [1, 7, 60]) {
+          for (const narrow of [true, false]) {
+            const codes = randomCodes(n, d, type, 9500 + d + k, false);
+            if (narrow) for (let i = 0; i < codes.length; i++) codes[i] &= 3; // ties
+            const r = new TestRng(9600 + d + k);
+            const w4 = new Int16Array(4 * d);
+            // extremes included: every weight at +-W in query 0 (the overflow bound)
+            for (let i = 0; i < 4 * d; i++) w4[i] = i < d ? (r.int(0, 1) ? W : -W) : r.int(-W, W);
+            const biases = Float32Array.from({ length: 4 }, () => Math.fround(r.gauss() * 100));
+            const invs = Float32Array.from({ length: 4 }, () => Math.fround(Math.abs(r.gauss()) * 1e-4));
+            const hd = mem.alloc(4 * k * 4);
+            const hi = mem.alloc(4 * k * 4);
+            abi.heapInit(hd, hi, 4 * k);
+            abi.sqScanInt4(mem.put(codes), n, d, type, mem.put(w4), mem.put(biases), mem.put(invs), k, hd, hi, 3);
+            abi.heapSortRows(hd, hi, 4, k);
+            const gotD = mem.f32(hd, 4 * k);
+            const gotI = mem.i32(hi, 4 * k);
+            for (let t = 0; t < 4; t++) {
+              const s = R.sqScoresInt(codes, n, d, type, w4.subarray(t * d, (t + 1) * d), biases[t], invs[t]);
+              const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => s[x] - s[y] || x - y);
+              const wantIds = Int32Array.from({ length: k }, (_, j) => (j < n ? order[j] + 3 : -1));
+              const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));
+              expect(exactMismatch(gotI.subarray(t * k, (t + 1) * k), wantIds, `ids q=${t} k=${k}`)).toBeNull();
+              expect(exactMismatch(gotD.subarray(t * k, (t + 1) * k), wantD, `dist q=${t} k=${k}`)).toBeNull();
+            }
+          }
+        }
+      });
+    }
+
     it.each(DIMS)('sqDecode is bit-identical to the reference, d = %i', (d) => {
       for (const n of COUNTS) {
         const codes = randomCodes(n, d, type, 7000 + d * 10 + n, false);

@@ -218,6 +218,53 @@ describe('SQIndex', () => {
     }
   }
 
+  for (const type of ['uint8', 'int8'] as const) {
+    it.each([16, 32, 64])(`${type} ip with d %% 16 == 0 (integer scan of the quantized query): brute force over the decoded vectors within the query quantization error (d = %i)`, (d) => {
+      const n = 400;
+      const nq = 9;
+      const k = 10;
+      const x = floatVectors(n, d, 800 + d, 1, 0.5);
+      const q = floatVectors(nq, d, 900 + d, 1, 0);
+      const idx = track(new SQIndex({ d, type, metric: 'ip' }));
+      idx.train(x);
+      idx.add(x);
+      const dec = idx.reconstruct(Int32Array.from({ length: n }, (_, i) => i));
+      const { min, max } = idx.quantizer.ranges!;
+      const res = idx.search(q, k);
+      const want = brute(dec, q, d, k, 'ip');
+      const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
+      for (let i = 0; i < nq; i++) {
+        let mx = 0;
+        let scale = 0;
+        for (let j = 0; j < d; j++) {
+          mx = Math.max(mx, Math.abs(q[i * d + j] * ((max[j] - min[j]) / 255)));
+          scale += Math.abs(q[i * d + j]) * 3;
+        }
+        // each weight is off by at most half a step mx / W, times a code of at most 255 (uint8) / 128 (int8)
+        const tol = (d * 255 * 0.5 * mx) / W + 1e-5 * (1 + scale);
+        const s = want.scores[i];
+        for (let j = 0; j < k; j++) {
+          const got = res.ids[i * k + j];
+          expect(Math.abs(s[got] - s[want.ids[i * k + j]])).toBeLessThanOrEqual(2 * tol);
+          expect(Math.abs(res.distances[i * k + j] + s[got])).toBeLessThanOrEqual(tol);
+        }
+      }
+      // the grouping of queries does not change the results
+      for (let i = 0; i < nq; i++) {
+        const one = idx.search(q.subarray(i * d, (i + 1) * d), k);
+        expect(one.ids).toEqual(res.ids.subarray(i * k, (i + 1) * k));
+        expect(one.distances).toEqual(res.distances.subarray(i * k, (i + 1) * k));
+      }
+      // rerank over all is exact
+      const r = track(new SQIndex({ d, type, metric: 'ip', refine: true }));
+      r.train(x);
+      r.add(x);
+      const flat = track(new FlatIndex({ d, metric: 'ip' }));
+      flat.add(x);
+      expect(r.search(q, k, { rerank: n }).ids).toEqual(flat.search(q, k).ids);
+    });
+  }
+
   it('results do not depend on how queries are grouped (four-query and one-query scans give the same bits)', () => {
     for (const type of TYPES) {
       for (const metric of METRICS) {

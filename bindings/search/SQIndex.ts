@@ -25,8 +25,10 @@ const BLOCK_BYTES = 256 * 1024;
  * Exhaustive search over scalar-quantized codes (Faiss IndexScalarQuantizer; with refine, IndexRefineFlat around it).
  * The wasm scan (assembly/kernels/sq.ts) scores each code against the float query without decoding it to memory: the
  * per-dimension offsets and steps are folded into the query once per query, so the inner loop widens code bytes
- * (or half floats) to f32 and multiply-adds them with the folded query. Distances are those to the reconstructions
- * (ScalarQuantizer.decode), within float rounding.
+ * (or half floats) to f32 and multiply-adds them with the folded query, four queries per pass over the codes.
+ * Distances are those to the reconstructions (ScalarQuantizer.decode), within float rounding. Exception: 'ip' over
+ * uint8 / int8 codes with d % 16 == 0 quantizes the folded query to 16-bit integers and scans with exact integer dot
+ * products (see searchInt): 2.5 to 3 times faster, distances within the query quantization error.
  *
  * Storage (wasm memory, owned): codes u8[cap][codeSize], user ids i32[cap] once add() is given ids (before that, ids
  * are positions and cost nothing), and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the
@@ -173,6 +175,7 @@ export class SQIndex extends Owned {
     const distances = new Float32Array(nq * k);
     const rerank = kk !== k || o.rerank !== undefined;
     const block = Math.min(Math.max(256, Math.floor(BLOCK_BYTES / codeSize)), this.n);
+    if (!l2 && type !== 2 && d % 16 === 0) return this.searchInt(q, nq, k, kk, rerank, block, ab);
     const rows = chunkRows(d * 8 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
@@ -205,6 +208,62 @@ export class SQIndex extends Owned {
         // four queries per pass: each code is loaded and widened once for the four
         for (; qi + 4 <= c; qi += 4) eng.abi.sqScan4(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, bp + qi * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
         for (; qi < c; qi++) eng.abi.sqScan(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, biasOf[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
+      }
+      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
+    }
+    return { ids: this.userIds(ids), distances };
+  }
+
+  /**
+   * search() for 'ip' over uint8 / int8 codes with d % 16 == 0: the folded query -q b is quantized to i16 per query
+   * (scale W / max|w|, W = min(32767, (2^31 - 1) / (255 d)), so that no i32 sum can overflow), and the scan is an exact
+   * integer dot product with the code bytes (sqScanInt4, four queries a pass). The scores differ from those to the
+   * reconstructions by at most sum_j |c_j| / 2 / scale (about 2^-16 of the largest term per component); measured on
+   * MovieLens and the synthetic 100k set the top 10 are the same as with the float scan, at 2.5 to 3 times its speed.
+   */
+  private searchInt(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, block: number, ab: Float32Array): SearchResult {
+    const where = 'SQIndex.search';
+    const eng = this.eng;
+    const d = this.d;
+    const type = this.type === 'int8' ? 1 : 0;
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
+    const rows = chunkRows(d * 6 + 8 + kk * 12, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const c4 = Math.ceil(c / 4) * 4; // padding queries have w = 0 and their own heaps, never read
+      const [wp, bp, ip, qo, hd, hi, sp, rd, ri] = eng.scratch(
+        [c4 * d * 2, c4 * 4, c4 * 4, rerank ? c * d * 4 : 0, c4 * kk * 4, c4 * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0], where,
+      );
+      const w = new Int16Array(eng.abi.memory.buffer, wp, c4 * d);
+      const bias = eng.f32(bp, c4);
+      const inv = eng.f32(ip, c4);
+      w.fill(0);
+      bias.fill(0);
+      inv.fill(0);
+      const wf = new Float64Array(d);
+      for (let i = 0; i < c; i++) {
+        let s = 0;
+        let mx = 0;
+        for (let j = 0; j < d; j++) {
+          const x = q[(q0 + i) * d + j];
+          wf[j] = -x * ab[d + j];
+          s -= x * ab[j];
+          if (Math.abs(wf[j]) > mx) mx = Math.abs(wf[j]);
+        }
+        const scale = mx > 0 ? W / mx : 0;
+        for (let j = 0; j < d; j++) w[i * d + j] = Math.round(wf[j] * scale);
+        bias[i] = s;
+        inv[i] = mx > 0 ? mx / W : 0;
+      }
+      if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      eng.abi.heapInit(hd, hi, c4 * kk);
+      for (let b0 = 0; b0 < this.n; b0 += block) {
+        const cnt = Math.min(block, this.n - b0);
+        const src = this.codesPtr + b0 * d;
+        for (let qi = 0; qi < c4; qi += 4) eng.abi.sqScanInt4(src, cnt, d, type, wp + qi * d * 2, bp + qi * 4, ip + qi * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);

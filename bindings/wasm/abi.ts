@@ -108,6 +108,10 @@ export interface Abi {
     codesPtr: number, n: number, d: number, type: number, metric: number, u4Ptr: number, bPtr: number, biasPtr: number, k: number, hd: number,
     hi: number, idBase: number,
   ): void;
+  sqScanInt4(
+    codesPtr: number, n: number, d: number, type: number, w4Ptr: number, biasPtr: number, invPtr: number, k: number, hd: number, hi: number,
+    idBase: number,
+  ): void;
   sqScores(codesPtr: number, n: number, d: number, type: number, metric: number, uPtr: number, bPtr: number, bias: number, outPtr: number): void;
   sqDecode(codesPtr: number, n: number, d: number, type: number, aPtr: number, bPtr: number, outPtr: number): void;
 }
@@ -122,7 +126,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
-  'sqScan', 'sqScan4', 'sqScores', 'sqDecode',
+  'sqScan', 'sqScan4', 'sqScanInt4', 'sqScores', 'sqDecode',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
