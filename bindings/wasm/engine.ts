@@ -240,6 +240,7 @@ export class Engine {
     }
     this.warmUpPq();
     this.warmUpRq();
+    this.warmUpSq();
   }
 
   /** warmUp()'s product-quantization part: its own buffers (one scratch() call: a second one would reuse the first's). */
@@ -311,6 +312,35 @@ export class Engine {
       abi.rqEncode(x, n, d, L, ks, 1, pan, cn, work, codes, err);
       abi.rqEncode(x, n, d, L, ks, beam, pan, cn, work, codes, err);
       abi.rqDecode(codes, n, L, d, L, ks, pan, out);
+    }
+  }
+
+  /** warmUp()'s scalar-quantization part: the float scans (one and four queries) per type and metric, the integer scan, decode. */
+  private warmUpSq(): void {
+    const abi = this.abi;
+    const d = 32, n = 64, k = 4;
+    const [codes, u, b, bias, w, inv, hd, hi, out] = this.scratch(
+      [n * d * 2, 4 * d * 4, d * 4, 4 * 4, 4 * d * 2, 4 * 4, 4 * k * 4, 4 * k * 4, n * d * 4],
+      'init',
+    );
+    const cv = this.u8(codes, n * d * 2);
+    for (let i = 0; i < cv.length; i++) cv[i] = (i * 37) & 0x3b; // small finite halfs too
+    this.f32(u, 4 * d).fill(0.5);
+    this.f32(b, d).fill(0.25);
+    this.f32(bias, 4).fill(0);
+    this.f32(inv, 4).fill(1);
+    new Int16Array(this.abi.memory.buffer, w, 4 * d).fill(3);
+    for (let r = 0; r < 10; r++) {
+      for (let type = 0; type < 3; type++) {
+        for (let metric = 0; metric < 2; metric++) {
+          abi.heapInit(hd, hi, 4 * k);
+          abi.sqScan(codes, n, d, type, metric, u, b, 0, k, hd, hi, 0);
+          abi.sqScan4(codes, n, d, type, metric, u, b, bias, k, hd, hi, 0);
+        }
+        abi.sqDecode(codes, n, d, type, u, b, out);
+      }
+      abi.heapInit(hd, hi, 4 * k);
+      abi.sqScanInt4(codes, n, d, r % 2, w, bias, inv, k, hd, hi, 0);
     }
   }
 
