@@ -20,4 +20,6 @@ export { ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantize
 export { RQIndex, type RQIndexOptions } from './search/RQIndex.js';
 export { ScalarQuantizer, type ScalarQuantizerOptions, type ScalarQuantizerTrainResult, type SQType } from './quantizers/ScalarQuantizer.js';
 export { SQIndex, type SQIndexOptions } from './search/SQIndex.js';
+export { BinaryQuantizer, type BinaryQuantizerOptions, type BinaryQuantizerTrainResult } from './quantizers/BinaryQuantizer.js';
+export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION } from './io/format.js';

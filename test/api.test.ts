@@ -16,7 +16,7 @@ const f32 = (rows: number[][]) => Float32Array.from(rows.flat());
 
 const VALUE_EXPORTS = [
   'FORMAT_VERSION', 'FlatIndex', 'IVFPQIndex', 'KMeans', 'OPQ', 'PQIndex', 'ProductQuantizer', 'VQError', 'init', 'memoryStats',
-  'norms', 'pairwiseDistances', 'OnlineVQ', 'codebookStats', 'SemanticIdTokenizer', 'ResidualQuantizer', 'RQIndex', 'ScalarQuantizer', 'SQIndex',
+  'norms', 'pairwiseDistances', 'OnlineVQ', 'codebookStats', 'SemanticIdTokenizer', 'ResidualQuantizer', 'RQIndex', 'ScalarQuantizer', 'SQIndex', 'BinaryQuantizer', 'BinaryIndex',
 ];
 const TYPE_EXPORTS = [
   'Build', 'EngineInfo', 'InitOptions', 'MemoryStats', 'WasmSource', 'VQErrorCode', 'Metric', 'SearchResult',
@@ -26,7 +26,7 @@ const TYPE_EXPORTS = [
   'OnlineVQOptions', 'OnlineVQUpdateResult', 'QuantizeResult', 'CodebookStats',
   'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
   'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
-  'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions',
+  'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
 ];
 
 beforeAll(async () => {

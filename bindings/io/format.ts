@@ -5,7 +5,8 @@
  * offset 0   magic        4 bytes  'V' 'Q' 'W' 'F'
  *        4   version      u16      FORMAT_VERSION = 1
  *        6   kind         u16      1 ProductQuantizer, 2 OPQ, 3 PQIndex, 4 IVFPQIndex, 5 FlatIndex, 6 KMeans, 7 OnlineVQ,
- *                                  8 ResidualQuantizer, 9 RQIndex, 10 SemanticIdTokenizer, 11 ScalarQuantizer, 12 SQIndex
+ *                                  8 ResidualQuantizer, 9 RQIndex, 10 SemanticIdTokenizer, 11 ScalarQuantizer, 12 SQIndex,
+ *                                  13 BinaryQuantizer, 14 BinaryIndex
  *        8   totalBytes   u32      length of the whole file including the checksum
  *       12   paramsBytes  u32      length of the params JSON (UTF-8), followed by zero padding to a multiple of 4
  *       16   params JSON  (an object of numbers / strings / booleans only)
@@ -26,7 +27,7 @@ import { fail, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
-export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex' | 'SemanticIdTokenizer' | 'ScalarQuantizer' | 'SQIndex';
+export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex' | 'SemanticIdTokenizer' | 'ScalarQuantizer' | 'SQIndex' | 'BinaryQuantizer' | 'BinaryIndex';
 
 /** Kind -> the u16 stored at offset 6. Codes are part of the format: never renumber, only append. */
 export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
@@ -42,6 +43,8 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   SemanticIdTokenizer: 10,
   ScalarQuantizer: 11,
   SQIndex: 12,
+  BinaryQuantizer: 13,
+  BinaryIndex: 14,
 });
 
 /** The u16 at offset 6 -> Kind (the inverse of KIND_CODES). */

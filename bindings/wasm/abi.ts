@@ -114,6 +114,9 @@ export interface Abi {
   ): void;
   sqScores(codesPtr: number, n: number, d: number, type: number, metric: number, uPtr: number, bPtr: number, bias: number, outPtr: number): void;
   sqDecode(codesPtr: number, n: number, d: number, type: number, aPtr: number, bPtr: number, outPtr: number): void;
+  // kernels/binary.ts
+  hammingDistances(codesPtr: number, n: number, codeSize: number, qPtr: number, outPtr: number): void;
+  hammingScan(codesPtr: number, n: number, codeSize: number, qPtr: number, k: number, hd: number, hi: number, idBase: number): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -127,6 +130,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
   'sqScan', 'sqScan4', 'sqScanInt4', 'sqScores', 'sqDecode',
+  'hammingDistances', 'hammingScan',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
