@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 
 const track = disposeAfterEach();
-const DIMS = [1, 3, 5, 7, 15, 17, 33, 100, 128, 129];
+const DIMS = [1, 3, 5, 7, 15, 17, 33, 64, 100, 128, 129];
 const MODES = [
   { center: true, rotate: false },
   { center: false, rotate: false },
@@ -167,6 +167,22 @@ describe('BinaryIndex', () => {
       expect(idx.reconstruct([0, 5])).toEqual(idx.quantizer.decode(two));
     });
   }
+
+  it('results do not depend on how queries are grouped (four-query and one-query scans give the same results)', () => {
+    for (const d of [19, 64]) {
+      const x = floatVectors(700, d, 701);
+      const q = floatVectors(11, d, 702);
+      const idx = track(new BinaryIndex({ d }));
+      idx.train(x);
+      idx.add(x);
+      const all = idx.search(q, 8);
+      for (let i = 0; i < 11; i++) {
+        const one = idx.search(q.subarray(i * d, (i + 1) * d), 8);
+        expect(one.ids).toEqual(all.ids.subarray(i * 8, (i + 1) * 8));
+        expect(one.distances).toEqual(all.distances.subarray(i * 8, (i + 1) * 8));
+      }
+    }
+  });
 
   for (const metric of ['l2', 'ip'] as const) {
     it(`refine + rerank over all equals FlatIndex (${metric})`, () => {

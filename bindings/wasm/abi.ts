@@ -117,6 +117,7 @@ export interface Abi {
   // kernels/binary.ts
   hammingDistances(codesPtr: number, n: number, codeSize: number, qPtr: number, outPtr: number): void;
   hammingScan(codesPtr: number, n: number, codeSize: number, qPtr: number, k: number, hd: number, hi: number, idBase: number): void;
+  hammingScan4(codesPtr: number, n: number, codeSize: number, q4Ptr: number, k: number, hd: number, hi: number, idBase: number): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -130,7 +131,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
   'sqScan', 'sqScan4', 'sqScanInt4', 'sqScores', 'sqDecode',
-  'hammingDistances', 'hammingScan',
+  'hammingDistances', 'hammingScan', 'hammingScan4',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */
