@@ -49,7 +49,7 @@ export function hammingScan(codesPtr: usize, n: u32, codeSize: u32, qPtr: usize,
 
 /**
  * hammingScan for four queries a pass over the codes: query codes u8[4][codeSize] at q4Ptr, heaps f32 / i32 [4][k] at
- * (hd, hi). Each code is loaded once for the four (an 8-byte code, d <= 64, is one i64 against four i64 locals);
+ * (hd, hi). Each code is loaded once for the four (an 8-byte code, 57 <= d <= 64, is one i64 against four i64 locals);
  * the same heap contents as four hammingScan calls.
  */
 export function hammingScan4(codesPtr: usize, n: u32, codeSize: u32, q4Ptr: usize, k: u32, hd: usize, hi: usize, idBase: i32): void {
