@@ -3,14 +3,14 @@ import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32
 import type { OPQ } from '../quantizers/OPQ.js';
 import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
-import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, gatherRows, idPositions, positionsOf, toCodeSpace,
+  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, toCodeSpace,
   type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsWrite, FS_BLOCK } from './fastscan.js';
 import { emptyResult } from './FlatIndex.js';
+import { FlatStore } from './store.js';
 import { chunkRows } from './scan.js';
 
 export type PQIndexOptions = PQCommonOptions;
@@ -45,14 +45,8 @@ export class PQIndex extends Owned {
   readonly fastScan: boolean;
   private readonly common: PQCommon;
   private q: ProductQuantizer | OPQ;
-  private n = 0;
-  private cap = 0;
-  private codesPtr = 0;
-  // user ids i32[cap], allocated only once an add() passes ids: until then the id of position i is i (no 4 bytes/vector)
-  private idsPtr = 0;
-  private explicitIds = false;
-  private vecPtr = 0;
-  private idMap: Map<number, number> | null = null;
+  // codes (packed, or fast-scan blocks), user ids once add() is given some, and the originals with refine
+  private readonly store: FlatStore;
 
   constructor(options: PQIndexOptions) {
     const W = 'new PQIndex';
@@ -66,6 +60,7 @@ export class PQIndex extends Owned {
     this.opq = c.opq;
     this.refine = c.refine;
     this.fastScan = c.fastScan;
+    this.store = new FlatStore(this.eng, c.d, c.refine, (n) => this.codeBytes(n), (bytes, where) => this.own(bytes, where), (ptr) => this.release(ptr));
     this.q = makeQuantizer(c);
   }
 
@@ -81,12 +76,12 @@ export class PQIndex extends Owned {
 
   get size(): number {
     this.alive('PQIndex.size');
-    return this.n;
+    return this.store.n;
   }
 
   /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
   get bytesPerVector(): number {
-    return this.q.codeSize + (this.explicitIds ? 4 : 0) + (this.refine ? 4 * this.d : 0);
+    return this.q.codeSize + this.store.extraBytesPerVector;
   }
 
   /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
@@ -96,7 +91,7 @@ export class PQIndex extends Owned {
     const n = checkVectors(where, 'x', x, this.d);
     const ksub = 1 << this.nbits;
     if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
-    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebook', raw(`size ${this.n}`), 'train before add (or a new index)');
+    if (this.store.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebook', raw(`size ${this.store.n}`), 'train before add (or a new index)');
     return this.q.train(x);
   }
 
@@ -107,58 +102,12 @@ export class PQIndex extends Owned {
     const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained PQIndex'), 'train(x) first');
-    const total = this.n + n;
-    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
-    this.reserve(total, where, this.explicitIds || ids !== undefined);
-    const cs = this.q.codeSize;
-    if (this.fastScan) fsWrite(eng, codes, n, this.m, this.codesPtr, this.n, where);
-    else eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
-    if (this.explicitIds) {
-      const idView = eng.i32(this.idsPtr, total);
-      if (ids) idView.set(ids, this.n);
-      else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
-    }
-    if (this.refine) eng.f32(this.vecPtr + this.n * this.d * 4, n * this.d).set(x);
-    this.n = total;
-    this.idMap = null;
-  }
-
-  /** Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first time). */
-  private reserve(total: number, where: string, withIds: boolean): void {
-    if (total <= this.cap && withIds === this.explicitIds) return;
-    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
-    const need = this.codeBytes(cap) + cap * ((withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
-    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    const fresh: number[] = [];
-    try {
-      fresh.push(this.own(this.codeBytes(cap), where));
-      fresh.push(withIds ? this.own(cap * 4, where) : 0);
-      if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
-    } catch (e) {
-      for (const p of fresh) this.release(p);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.codeBytes(this.n));
-    if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
-    else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
-    if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
-    this.release(this.codesPtr);
-    this.release(this.idsPtr);
-    this.release(this.vecPtr);
-    [this.codesPtr, this.idsPtr] = fresh;
-    this.vecPtr = this.refine ? fresh[2] : 0;
-    this.cap = cap;
-    this.explicitIds = withIds;
-  }
-
-  /** Positions -> user ids, in place (implicit ids are the positions; -1 stays -1). */
-  private userIds(pos: Int32Array): Int32Array {
-    if (!this.explicitIds) return pos;
-    const idView = this.eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
-    return pos;
+    const st = this.store;
+    st.reserveAdd(where, n, ids);
+    if (this.fastScan) fsWrite(eng, codes, n, this.m, st.codesPtr, st.n, where);
+    else eng.u8(st.codesPtr + st.n * this.q.codeSize, codes.length).set(codes);
+    st.append(x, ids, n);
   }
 
   /** Bytes of code storage for n vectors. */
@@ -179,7 +128,7 @@ export class PQIndex extends Owned {
     const o = checkOptions(where, options);
     const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained PQIndex'), 'train(x) first');
-    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    if (this.store.n === 0) return emptyResult(nq, k, this.metric);
     const qc = toCodeSpace(this.q, q, where);
     if (this.fastScan) return this.searchFast(q, qc, nq, k, kk, o.rerank !== undefined);
     const v = pqOf(this.q, where).kernelView(where);
@@ -192,7 +141,7 @@ export class PQIndex extends Owned {
     const quadScan = ksubP === 256 && m % 4 === 0;
     // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (m * ksubP * 4) / 4) * 4);
-    const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.n);
+    const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.store.n);
     const rows = chunkRows(d * 8 + m * ksubP * 4 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
@@ -213,9 +162,9 @@ export class PQIndex extends Owned {
       // groups of queries whose tables stay in L2 pass together over blocks of codes that stay in L2
       for (let g0 = 0; g0 < c; g0 += group) {
         const g1 = Math.min(c, g0 + group);
-        for (let b0 = 0; b0 < this.n; b0 += block) {
-          const cnt = Math.min(block, this.n - b0);
-          let src = this.codesPtr + b0 * codeSize;
+        for (let b0 = 0; b0 < this.store.n; b0 += block) {
+          const cnt = Math.min(block, this.store.n - b0);
+          let src = this.store.codesPtr + b0 * codeSize;
           if (nbits !== 8) {
             eng.abi.pqUnpack(src, cnt, m, nbits, up);
             src = up;
@@ -228,10 +177,10 @@ export class PQIndex extends Owned {
           for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
-      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
-    return { ids: this.userIds(ids), distances };
+    return { ids: this.store.userIds(ids), distances };
   }
 
   /** search() with fast-scan: per query one quantized table u8[m][16], then block scans with a SIMD threshold. */
@@ -259,9 +208,9 @@ export class PQIndex extends Owned {
       eng.abi.fsQuantize(tp, c, m, lut, par);
       const params = eng.f32(par, 2 * c).slice();
       eng.abi.heapInit(hd, hi, c * kk);
-      for (let b0 = 0; b0 < this.n; b0 += block) {
-        const cnt = Math.min(block, this.n - b0);
-        const codes = this.codesPtr + (b0 / FS_BLOCK) * m * 16;
+      for (let b0 = 0; b0 < this.store.n; b0 += block) {
+        const cnt = Math.min(block, this.store.n - b0);
+        const codes = this.store.codesPtr + (b0 / FS_BLOCK) * m * 16;
         let qi = 0;
         // two queries per pass: each code vector is loaded and split into nibbles once for both
         for (; qi + 2 <= c; qi += 2) {
@@ -272,10 +221,10 @@ export class PQIndex extends Owned {
         }
         if (qi < c) eng.abi.fsScan(codes, cnt, m, lut + qi * tsize, params[2 * qi], params[2 * qi + 1], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
       }
-      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
-    return { ids: this.userIds(ids), distances };
+    return { ids: this.store.userIds(ids), distances };
   }
 
   /**
@@ -284,22 +233,17 @@ export class PQIndex extends Owned {
    */
   reconstruct(ids: Int32Array | readonly number[]): Float32Array {
     const where = 'PQIndex.reconstruct';
-    const eng = this.alive(where);
-    if (!this.idMap && this.explicitIds) this.idMap = idPositions(eng, this.idsPtr, this.n);
-    const map = this.idMap;
-    // implicit ids are the positions
-    const pos = positionsOf(where, ids, map ? (id) => map.get(id) : (id) => (Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined));
-    return this.reconstructPositions(pos);
+    this.alive(where);
+    return this.reconstructPositions(this.store.positions(where, ids));
   }
 
   private reconstructPositions(pos: Int32Array): Float32Array {
     const eng = this.eng;
-    const d = this.d;
-    if (this.refine) return gatherRows(eng, this.vecPtr, pos, d);
+    if (this.refine) return this.store.originals(pos);
     const cs = this.q.codeSize;
-    if (this.fastScan) return this.q.decode(fsReadRows(eng, this.m, pos.length, (i) => [this.codesPtr, pos[i]], 'PQIndex.reconstruct'));
+    if (this.fastScan) return this.q.decode(fsReadRows(eng, this.m, pos.length, (i) => [this.store.codesPtr, pos[i]], 'PQIndex.reconstruct'));
     const codes = new Uint8Array(pos.length * cs);
-    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.codesPtr + pos[i] * cs, cs), i * cs);
+    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.store.codesPtr + pos[i] * cs, cs), i * cs);
     return this.q.decode(codes);
   }
 
@@ -312,12 +256,10 @@ export class PQIndex extends Owned {
     const sections: Section[] = [...this.q.sections()];
     if (this.q.isTrained) {
       // fast-scan blocks are saved as the standard packed codes: the file does not depend on the in-memory layout
-      const codes = this.fastScan ? fsRead(eng, this.codesPtr, this.m, 0, this.n, 'PQIndex.save') : eng.u8(this.codesPtr, this.n * this.q.codeSize);
-      sections.push({ tag: 'CODE', data: codes });
-      if (this.explicitIds) sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
-      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
+      const codes = this.fastScan ? fsRead(eng, this.store.codesPtr, this.m, 0, this.store.n, 'PQIndex.save') : eng.u8(this.store.codesPtr, this.store.n * this.q.codeSize);
+      sections.push(...this.store.sections(codes));
     }
-    return writeContainer('PQIndex', { ...this.q.params(), ...this.ownParams(), n: this.n, explicitIds: this.explicitIds }, sections);
+    return writeContainer('PQIndex', { ...this.q.params(), ...this.ownParams(), n: this.store.n, explicitIds: this.store.explicitIds }, sections);
   }
 
   private ownParams(): Record<string, number | string | boolean> {
@@ -360,15 +302,10 @@ export class PQIndex extends Owned {
       const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
       if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
       const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
-      if (n > 0) {
-        index.reserve(n, where, ids !== null);
-        const eng = index.eng;
-        if (index.fastScan) fsWrite(eng, codes, n, m, index.codesPtr, 0, where);
-        else eng.u8(index.codesPtr, n * q.codeSize).set(codes);
-        if (ids) eng.i32(index.idsPtr, n).set(ids);
-        if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
-        index.n = n;
-      }
+      index.store.restore(where, n, ids, vecs, (ptr) => {
+        if (index.fastScan) fsWrite(index.eng, codes, n, m, ptr, 0, where);
+        else index.eng.u8(ptr, codes.length).set(codes);
+      });
       return index;
     } catch (e) {
       index.dispose();

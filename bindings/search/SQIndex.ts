@@ -2,10 +2,10 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVecto
 import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
 import { ScalarQuantizer, SQ_TYPES, type ScalarQuantizerTrainResult, type SQType } from '../quantizers/ScalarQuantizer.js';
 import type { SearchResult } from '../types.js';
-import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
-import { candidatesPerQuery, finishChunk, gatherRows, idPositions, PQ_METRICS, positionsOf, type PQMetric, type SearchOptions } from './adc.js';
+import { candidatesPerQuery, finishChunk, PQ_METRICS, type PQMetric, type SearchOptions } from './adc.js';
 import { emptyResult } from './FlatIndex.js';
+import { FlatStore } from './store.js';
 import { chunkRows } from './scan.js';
 
 export interface SQIndexOptions {
@@ -40,13 +40,7 @@ export class SQIndex extends Owned {
   readonly metric: PQMetric;
   readonly refine: boolean;
   private q: ScalarQuantizer;
-  private n = 0;
-  private cap = 0;
-  private codesPtr = 0;
-  private idsPtr = 0;
-  private explicitIds = false;
-  private vecPtr = 0;
-  private idMap: Map<number, number> | null = null;
+  private readonly store: FlatStore;
 
   constructor(options: SQIndexOptions) {
     const W = 'new SQIndex';
@@ -61,6 +55,7 @@ export class SQIndex extends Owned {
     this.type = type;
     this.metric = metric;
     this.refine = refine;
+    this.store = new FlatStore(this.eng, d, refine, (n) => n * this.q.codeSize, (bytes, where) => this.own(bytes, where), (ptr) => this.release(ptr));
     this.q = new ScalarQuantizer({ d, type });
   }
 
@@ -76,12 +71,12 @@ export class SQIndex extends Owned {
 
   get size(): number {
     this.alive('SQIndex.size');
-    return this.n;
+    return this.store.n;
   }
 
   /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
   get bytesPerVector(): number {
-    return this.q.codeSize + (this.explicitIds ? 4 : 0) + (this.refine ? 4 * this.d : 0);
+    return this.q.codeSize + this.store.extraBytesPerVector;
   }
 
   /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
@@ -89,7 +84,7 @@ export class SQIndex extends Owned {
     const where = 'SQIndex.train';
     this.alive(where);
     checkVectors(where, 'x', x, this.d);
-    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current ranges', raw(`size ${this.n}`), 'train before add (or a new index)');
+    if (this.store.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current ranges', raw(`size ${this.store.n}`), 'train before add (or a new index)');
     return this.q.train(x);
   }
 
@@ -100,57 +95,11 @@ export class SQIndex extends Owned {
     const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained SQIndex'), 'train(x) first');
-    const total = this.n + n;
-    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     const codes = this.q.encode(x);
-    this.reserve(total, where, this.explicitIds || ids !== undefined);
-    const cs = this.q.codeSize;
-    eng.u8(this.codesPtr + this.n * cs, n * cs).set(codes);
-    if (this.explicitIds) {
-      const idView = eng.i32(this.idsPtr, total);
-      if (ids) idView.set(ids, this.n);
-      else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
-    }
-    if (this.refine) eng.f32(this.vecPtr + this.n * this.d * 4, n * this.d).set(x);
-    this.n = total;
-    this.idMap = null;
-  }
-
-  /** Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first time). */
-  private reserve(total: number, where: string, withIds: boolean): void {
-    if (total <= this.cap && withIds === this.explicitIds) return;
-    const cs = this.q.codeSize;
-    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
-    const need = cap * (cs + (withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
-    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    const fresh: number[] = [];
-    try {
-      fresh.push(this.own(cap * cs, where));
-      fresh.push(withIds ? this.own(cap * 4, where) : 0);
-      if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
-    } catch (e) {
-      for (const p of fresh) this.release(p);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.n * cs);
-    if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
-    else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
-    if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
-    this.release(this.codesPtr);
-    this.release(this.idsPtr);
-    this.release(this.vecPtr);
-    [this.codesPtr, this.idsPtr] = fresh;
-    this.vecPtr = this.refine ? fresh[2] : 0;
-    this.cap = cap;
-    this.explicitIds = withIds;
-  }
-
-  private userIds(pos: Int32Array): Int32Array {
-    if (!this.explicitIds) return pos;
-    const idView = this.eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
-    return pos;
+    const st = this.store;
+    st.reserveAdd(where, n, ids);
+    eng.u8(st.codesPtr + st.n * this.q.codeSize, codes.length).set(codes);
+    st.append(x, ids, n);
   }
 
   /**
@@ -166,7 +115,7 @@ export class SQIndex extends Owned {
     const o = checkOptions(where, options);
     const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained SQIndex'), 'train(x) first');
-    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    if (this.store.n === 0) return emptyResult(nq, k, this.metric);
     const v = this.q.kernelView(where);
     const { d, type, codeSize } = v;
     const ab = eng.f32(v.aPtr, 2 * d).slice();
@@ -174,7 +123,7 @@ export class SQIndex extends Owned {
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const rerank = kk !== k || o.rerank !== undefined;
-    const block = Math.min(Math.max(256, Math.floor(BLOCK_BYTES / codeSize)), this.n);
+    const block = Math.min(Math.max(256, Math.floor(BLOCK_BYTES / codeSize)), this.store.n);
     if (!l2 && type !== 2 && d % 16 === 0) return this.searchInt(q, nq, k, kk, rerank, block, ab);
     const rows = chunkRows(d * 8 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
@@ -201,18 +150,18 @@ export class SQIndex extends Owned {
       const biasOf = bias.slice();
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * kk);
-      for (let b0 = 0; b0 < this.n; b0 += block) {
-        const cnt = Math.min(block, this.n - b0);
-        const src = this.codesPtr + b0 * codeSize;
+      for (let b0 = 0; b0 < this.store.n; b0 += block) {
+        const cnt = Math.min(block, this.store.n - b0);
+        const src = this.store.codesPtr + b0 * codeSize;
         let qi = 0;
         // four queries per pass: each code is loaded and widened once for the four
         for (; qi + 4 <= c; qi += 4) eng.abi.sqScan4(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, bp + qi * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
         for (; qi < c; qi++) eng.abi.sqScan(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, v.bPtr, biasOf[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
-      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
-    return { ids: this.userIds(ids), distances };
+    return { ids: this.store.userIds(ids), distances };
   }
 
   /**
@@ -260,28 +209,26 @@ export class SQIndex extends Owned {
       }
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c4 * kk);
-      for (let b0 = 0; b0 < this.n; b0 += block) {
-        const cnt = Math.min(block, this.n - b0);
-        const src = this.codesPtr + b0 * d;
+      for (let b0 = 0; b0 < this.store.n; b0 += block) {
+        const cnt = Math.min(block, this.store.n - b0);
+        const src = this.store.codesPtr + b0 * d;
         for (let qi = 0; qi < c4; qi += 4) eng.abi.sqScanInt4(src, cnt, d, type, wp + qi * d * 2, bp + qi * 4, ip + qi * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
-      const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
+      const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
     }
-    return { ids: this.userIds(ids), distances };
+    return { ids: this.store.userIds(ids), distances };
   }
 
   /** Vectors by user id: the decoded codes, or the stored originals with refine. An id added twice gives its first vector. */
   reconstruct(ids: Int32Array | readonly number[]): Float32Array {
     const where = 'SQIndex.reconstruct';
     const eng = this.alive(where);
-    if (!this.idMap && this.explicitIds) this.idMap = idPositions(eng, this.idsPtr, this.n);
-    const map = this.idMap;
-    const pos = positionsOf(where, ids, map ? (id) => map.get(id) : (id) => (Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined));
-    if (this.refine) return gatherRows(eng, this.vecPtr, pos, this.d);
+    const pos = this.store.positions(where, ids);
+    if (this.refine) return this.store.originals(pos);
     const cs = this.q.codeSize;
     const codes = new Uint8Array(pos.length * cs);
-    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.codesPtr + pos[i] * cs, cs), i * cs);
+    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.store.codesPtr + pos[i] * cs, cs), i * cs);
     return this.q.decode(codes);
   }
 
@@ -293,11 +240,9 @@ export class SQIndex extends Owned {
     const eng = this.alive('SQIndex.save');
     const sections: Section[] = [...this.q.sections()];
     if (this.q.isTrained) {
-      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.q.codeSize) });
-      if (this.explicitIds) sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
-      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
+      sections.push(...this.store.sections(eng.u8(this.store.codesPtr, this.store.n * this.q.codeSize)));
     }
-    return writeContainer('SQIndex', { ...this.q.params(), metric: this.metric, refine: this.refine, n: this.n, explicitIds: this.explicitIds }, sections);
+    return writeContainer('SQIndex', { ...this.q.params(), metric: this.metric, refine: this.refine, n: this.store.n, explicitIds: this.store.explicitIds }, sections);
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */
@@ -328,14 +273,7 @@ export class SQIndex extends Owned {
       const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
       if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
       const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
-      if (n > 0 || ids) {
-        index.reserve(n, where, ids !== null);
-        const eng = index.eng;
-        eng.u8(index.codesPtr, n * q.codeSize).set(codes);
-        if (ids) eng.i32(index.idsPtr, n).set(ids);
-        if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
-        index.n = n;
-      }
+      index.store.restore(where, n, ids, vecs, (ptr) => index.eng.u8(ptr, codes.length).set(codes));
       return index;
     } catch (e) {
       index.dispose();

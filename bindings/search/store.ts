@@ -1,0 +1,124 @@
+// The per-position storage of the exhaustive code indexes (PQIndex, SQIndex, BinaryIndex): codes, user ids that cost
+// nothing until add() is given some, and with refine the original vectors, grown together by 1.5x.
+import { checkUserIds, fail, raw } from '../errors.js';
+import type { Section } from '../io/format.js';
+import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
+import { gatherRows, idPositions, positionsOf } from './adc.js';
+
+/**
+ * Buffers (wasm memory, allocated and freed through the owning index's own / release): codes of codeBytes(cap) bytes
+ * (the layout is the index's), ids i32[cap] once add() was given ids (before that the id of position i is i), and
+ * with refine the originals f32[cap][d].
+ */
+export class FlatStore {
+  n = 0;
+  cap = 0;
+  codesPtr = 0;
+  idsPtr = 0;
+  vecPtr = 0;
+  explicitIds = false;
+  // user id -> first position, built on demand and dropped by every append
+  private idMap: Map<number, number> | null = null;
+
+  constructor(
+    private readonly eng: Engine,
+    private readonly d: number,
+    private readonly refine: boolean,
+    private readonly codeBytes: (n: number) => number,
+    private readonly own: (bytes: number, where: string) => number,
+    private readonly release: (ptr: number) => void,
+  ) {}
+
+  /** Bytes per vector besides the code: 4 for a user id once ids were given, 4 d with refine. */
+  get extraBytesPerVector(): number {
+    return (this.explicitIds ? 4 : 0) + (this.refine ? 4 * this.d : 0);
+  }
+
+  /** Checks an add of n vectors with optional ids, and makes room for them: call before writing their codes. */
+  reserveAdd(where: string, n: number, ids: Int32Array | undefined): void {
+    if (ids !== undefined) checkUserIds(where, ids, n);
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    this.reserve(total, where, this.explicitIds || ids !== undefined);
+  }
+
+  /** After the codes of positions n .. n + count - 1 were written: their ids and originals; size grows by count. */
+  append(x: Float32Array, ids: Int32Array | undefined, count: number): void {
+    const total = this.n + count;
+    if (this.explicitIds) {
+      const idView = this.eng.i32(this.idsPtr, total);
+      if (ids) idView.set(ids, this.n);
+      else for (let i = 0; i < count; i++) idView[this.n + i] = this.n + i;
+    }
+    if (this.refine) this.eng.f32(this.vecPtr + this.n * this.d * 4, count * this.d).set(x);
+    this.n = total;
+    this.idMap = null;
+  }
+
+  /** Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first time). */
+  reserve(total: number, where: string, withIds: boolean): void {
+    if (total <= this.cap && withIds === this.explicitIds) return;
+    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
+    const need = this.codeBytes(cap) + cap * ((withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
+    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    const fresh: number[] = [];
+    try {
+      fresh.push(this.own(this.codeBytes(cap), where));
+      fresh.push(withIds ? this.own(cap * 4, where) : 0);
+      if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
+    } catch (e) {
+      for (const p of fresh) this.release(p);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.codeBytes(this.n));
+    if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
+    else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
+    if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
+    this.release(this.codesPtr);
+    this.release(this.idsPtr);
+    this.release(this.vecPtr);
+    [this.codesPtr, this.idsPtr] = fresh;
+    this.vecPtr = this.refine ? fresh[2] : 0;
+    this.cap = cap;
+    this.explicitIds = withIds;
+  }
+
+  /** Positions -> user ids, in place (implicit ids are the positions; -1 stays -1). */
+  userIds(pos: Int32Array): Int32Array {
+    if (!this.explicitIds) return pos;
+    const idView = this.eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
+    return pos;
+  }
+
+  /** The positions of user ids (the first position of an id added twice); unknown ids throw. */
+  positions(where: string, ids: unknown): Int32Array {
+    if (!this.idMap && this.explicitIds) this.idMap = idPositions(this.eng, this.idsPtr, this.n);
+    const map = this.idMap;
+    return positionsOf(where, ids, map ? (id) => map.get(id) : (id) => (Number.isInteger(id) && id >= 0 && id < this.n ? id : undefined));
+  }
+
+  /** The stored originals of positions pos (refine only). */
+  originals(pos: Int32Array): Float32Array {
+    return gatherRows(this.eng, this.vecPtr, pos, this.d);
+  }
+
+  /** The saved sections: CODE (the given bytes), IDS i32[n] when ids were given, VECS f32[n][d] with refine. */
+  sections(codes: Uint8Array): Section[] {
+    const out: Section[] = [{ tag: 'CODE', data: codes }];
+    if (this.explicitIds) out.push({ tag: 'IDS ', data: this.eng.i32(this.idsPtr, this.n) });
+    if (this.refine) out.push({ tag: 'VECS', data: this.eng.f32(this.vecPtr, this.n * this.d) });
+    return out;
+  }
+
+  /** Fills an empty store with n saved vectors: `writeCodes` puts their codes at codesPtr once the room exists. */
+  restore(where: string, n: number, ids: Int32Array | null, vecs: Float32Array | null, writeCodes: (codesPtr: number) => void): void {
+    if (n === 0 && !ids) return;
+    this.reserve(n, where, ids !== null);
+    writeCodes(this.codesPtr);
+    if (ids) this.eng.i32(this.idsPtr, n).set(ids);
+    if (vecs) this.eng.f32(this.vecPtr, n * this.d).set(vecs);
+    this.n = n;
+  }
+}
