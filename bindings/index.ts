@@ -16,6 +16,7 @@ export { OPQ, type OPQOptions, type OPQTrainResult } from './quantizers/OPQ.js';
 export { PQIndex, type PQIndexOptions } from './search/PQIndex.js';
 export { IVFPQIndex, type IVFPQIndexOptions, type IVFPQSearchOptions, type IVFPQTrainResult } from './search/IVFPQIndex.js';
 export type { PQMetric, SearchOptions } from './search/adc.js';
+export type { FilterOptions } from './search/filter.js';
 export { ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from './quantizers/ResidualQuantizer.js';
 export { RQIndex, type RQIndexOptions } from './search/RQIndex.js';
 export { ScalarQuantizer, type ScalarQuantizerOptions, type ScalarQuantizerTrainResult, type SQType } from './quantizers/ScalarQuantizer.js';

@@ -87,4 +87,39 @@ describe('README', () => {
     expect(mod.health.k).toBe(64);
     expect(mod.health.utilization).toBeGreaterThan(0.5);
   });
+  it('the recommendation example runs: memory before and after, decoded rows, seen items excluded, allow bitset applied', async () => {
+    const code = usageBlocks()[3];
+    expect(code).toContain('exclude: seen');
+    const dir = join(root, 'test-artifacts');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'readme-recsys.mjs');
+    writeFileSync(file, `${code}\nexport { before, after, rows, recs, available, items, user, d, n };\n`);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const mod = await import(pathToFileURL(file).href);
+      expect(mod.before).toBe(512000);
+      expect(mod.after).toBe(32000 + 32768);
+      expect(log).toHaveBeenCalledWith('item table: 512000 -> 64768 bytes');
+      // decoded rows approximate the originals (PQ 8 x 8 on this table: well under the rows' own energy)
+      const { rows, items, d } = mod;
+      for (const [r, id] of [[0, 12], [1, 99]]) {
+        let err = 0;
+        let energy = 0;
+        for (let j = 0; j < d; j++) {
+          err += (rows[r * d + j] - items[id * d + j]) ** 2;
+          energy += items[id * d + j] ** 2;
+        }
+        expect(err).toBeLessThan(0.2 * energy);
+      }
+      const recIds = Array.from(mod.recs.ids);
+      expect(recIds.filter((id) => id >= 0).length).toBe(10);
+      for (const id of [12, 99, 1500]) expect(recIds).not.toContain(id);
+      for (let j = 1; j < 10; j++) expect(mod.recs.distances[j]).toBeLessThanOrEqual(mod.recs.distances[j - 1]);
+      const avail = Array.from(mod.available.ids);
+      expect(avail.filter((id) => id >= 8).length).toBe(10);
+      for (const id of [12, 99, 1500]) expect(avail).not.toContain(id);
+    } finally {
+      log.mockRestore();
+    }
+  });
 });

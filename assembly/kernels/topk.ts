@@ -4,6 +4,11 @@
 // Each row is a max-heap on (distance, id) ordered lexicographically, so the root is the worst kept candidate and
 // among equal distances the larger id counts as worse: results do not depend on the order ties arrive in.
 // Empty slots hold (+Infinity, -1).
+//
+// Filtered search: while allowMask != 0 it points at a bitmap u8[ceil(n/8)] over the ids the scans offer (bit i & 7
+// of byte i >> 3 set = id i may enter), and heapPush drops every other id. Every scan offers candidates through
+// heapPush, so one check covers them all, and it runs only for candidates that beat the heap's worst. The caller
+// sets it around one search and clears it after (bindings/search/filter.ts).
 
 @inline function worse(da: f32, ia: i32, db: f32, ib: i32): bool {
   return da > db || (da == db && ia > ib);
@@ -49,9 +54,20 @@ export function heapInit(distPtr: usize, idPtr: usize, count: u32): void {
   store<i32>(ids + (<usize>i << 2), id);
 }
 
-/** Offers (d, id) to the heap of size k at (dist, ids): it replaces the root when it is better than the root. */
+let allowMask: usize = 0;
+
+/** Sets the allow bitmap every heapPush consults (0: none). */
+export function setAllowMask(ptr: usize): void {
+  allowMask = ptr;
+}
+
+/**
+ * Offers (d, id) to the heap of size k at (dist, ids): it replaces the root when it is better than the root and the
+ * allow bitmap, if set, has id.
+ */
 @inline export function heapPush(dist: usize, ids: usize, k: u32, d: f32, id: i32): void {
   if (!worse(load<f32>(dist), load<i32>(ids), d, id)) return;
+  if (allowMask != 0 && (load<u8>(allowMask + (<usize>id >>> 3)) & (1 << (id & 7))) == 0) return;
   siftDown(dist, ids, k, d, id);
 }
 

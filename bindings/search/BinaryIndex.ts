@@ -5,6 +5,7 @@ import { SEED_LIMIT } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import { candidatesPerQuery, finishChunk, PQ_METRICS, type PQMetric, type SearchOptions } from './adc.js';
+import { checkFilter, filtered, type PositionFilter } from './filter.js';
 import { emptyResult } from './FlatIndex.js';
 import { FlatStore } from './store.js';
 import { chunkRows } from './scan.js';
@@ -122,12 +123,23 @@ export class BinaryIndex extends Owned {
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
     const o = checkOptions(where, options);
-    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    const spec = checkFilter(where, o, nq);
+    const kc = candidatesPerQuery(where, k, this.refine, o.rerank);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained BinaryIndex'), 'train(x) first');
     const rerank = o.rerank !== undefined;
     // Hamming counts are ascending distances whatever the metric; only exact re-ranking uses the metric
     const finishMetric: PQMetric = rerank ? this.metric : 'l2';
     if (this.store.n === 0) return emptyResult(nq, k, finishMetric);
+    const flt = spec ? this.store.filter(spec) : null;
+    // heaps of kk: the candidates, plus room for the excluded ones
+    const kk = kc + (flt ? flt.extra : 0);
+    return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, kk, rerank, finishMetric, flt));
+  }
+
+  /** search() after the checks: hammingScan4 / hammingScan over the codes into heaps of kk, then the re-ranking. */
+  private scanCodes(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, finishMetric: PQMetric, flt: PositionFilter | null): SearchResult {
+    const where = 'BinaryIndex.search';
+    const eng = this.eng;
     const d = this.d;
     const cs = this.q.codeSize;
     const ids = new Int32Array(nq * k);
@@ -152,7 +164,7 @@ export class BinaryIndex extends Owned {
         for (; qi < c; qi++) eng.abi.hammingScan(src, cnt, cs, qc + qi * cs, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
-      finishChunk(eng, hd, hi, c, kk, k, d, finishMetric, rr, ids, distances, q0);
+      finishChunk(eng, hd, hi, c, kk, k, d, finishMetric, rr, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
   }

@@ -3,6 +3,8 @@ import { paramInt, paramString, readContainer, sectionF32, sectionI32, writeCont
 import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
+import { idPositions, positionsOf } from './adc.js';
+import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows, knnPanels, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
@@ -24,6 +26,8 @@ export class FlatIndex extends Owned {
   readonly metric: Metric;
   private n = 0;
   private cap = 0;
+  // user id -> first position, built by reconstruct() and dropped by every add
+  private idMap: Map<number, number> | null = null;
   private panelsPtr = 0;
   private biasPtr = 0;
   private idsPtr = 0;
@@ -77,6 +81,7 @@ export class FlatIndex extends Owned {
     if (ids) idView.set(ids, this.n);
     else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
     this.n = total;
+    this.idMap = null;
   }
 
   /** Grows the buffers to hold `total` vectors; allocates the new ones before freeing anything. */
@@ -119,18 +124,36 @@ export class FlatIndex extends Owned {
    * The k nearest neighbours of each query (row-major Float32Array of nq * d). See SearchResult for the layout and
    * order; k may exceed size (rows are padded with id -1).
    */
-  search(q: Float32Array, k: number): SearchResult {
+  search(q: Float32Array, k: number, options: FilterOptions = {}): SearchResult {
     const where = 'FlatIndex.search';
     const eng = this.alive(where);
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
+    const spec = checkFilter(where, checkOptions(where, options), nq);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d };
-    const res = knnPanels(eng, where, q, p, this.metric, k);
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
     const idView = eng.i32(this.idsPtr, this.n);
     const out = res.ids;
     for (let i = 0; i < out.length; i++) if (out[i] >= 0) out[i] = idView[out[i]];
     return res;
+  }
+
+  /** Copies of the stored vectors by user id (normalized ones for 'cosine'); an id added twice gives its first vector. */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = 'FlatIndex.reconstruct';
+    const eng = this.alive(where);
+    const map = (this.idMap ??= idPositions(eng, this.idsPtr, this.n));
+    const pos = positionsOf(where, ids, (id) => map.get(id));
+    const out = new Float32Array(pos.length * this.d);
+    if (pos.length === 0) return out;
+    const [op] = eng.scratch([this.d * 4], where);
+    for (let i = 0; i < pos.length; i++) {
+      eng.abi.unpackPanels(this.panelsPtr, pos[i], 1, this.d, op);
+      out.set(eng.f32(op, this.d), i * this.d);
+    }
+    return out;
   }
 
   /** Copies of the stored vectors at positions [from, from + count) (normalized ones for 'cosine'). */

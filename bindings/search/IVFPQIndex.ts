@@ -12,6 +12,7 @@ import {
   candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, type PQCommon, type PQCommonOptions, type PQMetric,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsWrite } from './fastscan.js';
+import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -30,7 +31,7 @@ export interface IVFPQIndexOptions extends PQCommonOptions {
   coarseInit?: KMeansInit;
 }
 
-export interface IVFPQSearchOptions {
+export interface IVFPQSearchOptions extends FilterOptions {
   /** Lists visited per query, 1..nlist. Default 1. */
   nprobe?: number;
   /** Re-rank this many candidates exactly (needs refine: true). */
@@ -359,13 +360,30 @@ export class IVFPQIndex extends Owned {
     checkInt(where, 'k', k, 1, 1 << 20);
     const o = checkOptions(where, options);
     const nprobe = checkInt(where, 'nprobe', o.nprobe ?? 1, 1, this.nlist);
-    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    const spec = checkFilter(where, o, nq);
+    const kc = candidatesPerQuery(where, k, this.refine, o.rerank);
     const t = this.trainedOr(where);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const rerank = o.rerank !== undefined;
     const qr = t.rot ? t.rot.rotate(q, where) : q;
-    // coarse step first: FlatIndex.search uses the engine's scratch block, which the scan below reuses
+    // coarse step first: FlatIndex.search uses the engine's scratch block, which the scan below reuses (and the
+    // filter's bitmap is over this index's positions: it must not be armed while the coarse quantizer searches)
     const coarse = t.probe.search(qr, nprobe);
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    // heaps of kk: the candidates, plus room for the excluded ones
+    const kk = kc + (flt ? flt.extra : 0);
+    return filtered(eng, where, flt, () => this.scanProbed(q, qr, coarse, nprobe, nq, k, kk, rerank, flt));
+  }
+
+  /** search() after the coarse step: the nprobe lists of each query, scanned with its tables into heaps of kk. */
+  private scanProbed(
+    q: Float32Array, qr: Float32Array, coarse: SearchResult, nprobe: number, nq: number, k: number, kk: number, rerank: boolean,
+    flt: PositionFilter | null,
+  ): SearchResult {
+    const where = 'IVFPQIndex.search';
+    const eng = this.eng;
+    const { d } = this;
+    const t = this.trainedOr(where);
     const v = t.pq.kernelView(where);
     const { m, nbits, ksubP, codeSize } = v;
     const tsize = m * ksubP;
@@ -437,7 +455,7 @@ export class IVFPQIndex extends Owned {
         }
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
-      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0, flt);
     }
     const idView = eng.i32(this.idsPtr, this.n);
     for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];

@@ -10,6 +10,7 @@ import {
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsWrite, FS_BLOCK } from './fastscan.js';
 import { emptyResult } from './FlatIndex.js';
+import { checkFilter, filtered, type PositionFilter } from './filter.js';
 import { FlatStore } from './store.js';
 import { chunkRows } from './scan.js';
 
@@ -126,17 +127,27 @@ export class PQIndex extends Owned {
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
     const o = checkOptions(where, options);
-    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    const spec = checkFilter(where, o, nq);
+    const kc = candidatesPerQuery(where, k, this.refine, o.rerank);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained PQIndex'), 'train(x) first');
     if (this.store.n === 0) return emptyResult(nq, k, this.metric);
     const qc = toCodeSpace(this.q, q, where);
-    if (this.fastScan) return this.searchFast(q, qc, nq, k, kk, o.rerank !== undefined);
+    const flt = spec ? this.store.filter(spec) : null;
+    // heaps of kk: the candidates, plus room for the excluded ones
+    const kk = kc + (flt ? flt.extra : 0);
+    const rerank = o.rerank !== undefined;
+    return filtered(eng, where, flt, () => (this.fastScan ? this.searchFast(q, qc, nq, k, kk, rerank, flt) : this.searchAdc(q, qc, nq, k, kk, rerank, flt)));
+  }
+
+  /** search() over the float tables: pqScan4 / pqScan on the stored (bit-packed) codes. */
+  private searchAdc(q: Float32Array, qc: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult {
+    const where = 'PQIndex.search';
+    const eng = this.eng;
     const v = pqOf(this.q, where).kernelView(where);
     const { d, m, nbits, ksubP, codeSize } = v;
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
-    const rerank = kk !== k || o.rerank !== undefined;
     // 8-bit codes with m % 4 == 0 scan four queries per pass over interleaved tables (pqScan4)
     const quadScan = ksubP === 256 && m % 4 === 0;
     // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
@@ -178,13 +189,13 @@ export class PQIndex extends Owned {
         }
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
-      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
   }
 
   /** search() with fast-scan: per query one quantized table u8[m][16], then block scans with a SIMD threshold. */
-  private searchFast(q: Float32Array, qc: Float32Array, nq: number, k: number, kk: number, rerankAsked: boolean): SearchResult {
+  private searchFast(q: Float32Array, qc: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult {
     const where = 'PQIndex.search';
     const eng = this.eng;
     const v = pqOf(this.q, where).kernelView(where);
@@ -192,7 +203,6 @@ export class PQIndex extends Owned {
     const tsize = m * 16;
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
-    const rerank = kk !== k || rerankAsked;
     // blocks of codes that stay in cache while every query of the chunk scans them (tables: m * 16 bytes a query)
     const block = Math.max(1024, Math.floor(CACHE_BUDGET / (m * 16)) * FS_BLOCK);
     const rows = chunkRows(d * 8 + tsize * 5 + 8 + kk * 12, nq);
@@ -222,7 +232,7 @@ export class PQIndex extends Owned {
         if (qi < c) eng.abi.fsScan(codes, cnt, m, lut + qi * tsize, params[2 * qi], params[2 * qi + 1], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
-      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0);
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
   }

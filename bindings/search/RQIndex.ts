@@ -7,6 +7,7 @@ import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, type PQMetric } from './adc.js';
 import { emptyResult } from './FlatIndex.js';
+import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows } from './scan.js';
 
 export interface RQIndexOptions {
@@ -205,13 +206,23 @@ export class RQIndex extends Owned {
    * within half a norm step of the distance to the reconstruction) or inner product descending ('ip'); ties by
    * insertion order.
    */
-  search(q: Float32Array, k: number): SearchResult {
+  search(q: Float32Array, k: number, options: FilterOptions = {}): SearchResult {
     const where = 'RQIndex.search';
     const eng = this.alive(where);
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
+    const spec = checkFilter(where, checkOptions(where, options), nq);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
     if (this.n === 0) return emptyResult(nq, k, this.metric);
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, flt));
+  }
+
+  /** search() after the checks: table scans into heaps of k (plus room for excluded positions). */
+  private scanCodes(q: Float32Array, nq: number, k: number, flt: PositionFilter | null): SearchResult {
+    const where = 'RQIndex.search';
+    const eng = this.eng;
+    const kk = k + (flt ? flt.extra : 0);
     const v = this.q.kernelView(where);
     const { d, levels, ksub8 } = v;
     const { scanM, rowBytes, fields, nbits } = this;
@@ -230,12 +241,12 @@ export class RQIndex extends Owned {
     const unpack = nbits !== 8;
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
-    const rows = chunkRows(d * 4 + (lw + 2 * tsize) * 4 + k * 8, nq);
+    const rows = chunkRows(d * 4 + (lw + 2 * tsize) * 4 + kk * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const quads = quadScan ? Math.floor(c / 4) : 0;
       const [qp, zp, sp, tp, t4, hd, hi, up] = eng.scratch(
-        [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * k * 4, c * k * 4, unpack ? block * scanM + 4 : 0],
+        [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, unpack ? block * scanM + 4 : 0],
         where,
       );
       const qs = q.subarray(q0 * d, (q0 + c) * d);
@@ -259,7 +270,7 @@ export class RQIndex extends Owned {
         }
       }
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
-      eng.abi.heapInit(hd, hi, c * k);
+      eng.abi.heapInit(hd, hi, c * kk);
       for (let g0 = 0; g0 < c; g0 += group) {
         const g1 = Math.min(c, g0 + group);
         for (let b0 = 0; b0 < this.n; b0 += block) {
@@ -270,11 +281,11 @@ export class RQIndex extends Owned {
             src = up;
           }
           let qi = g0;
-          for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) eng.abi.pqScan4(src, cnt, scanM, t4 + qi * tsize * 4, k, hd + qi * k * 4, hi + qi * k * 4, b0);
-          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], k, hd + qi * k * 4, hi + qi * k * 4, 0, b0);
+          for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) eng.abi.pqScan4(src, cnt, scanM, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
-      finishChunk(eng, hd, hi, c, k, k, d, this.metric, null, ids, distances, q0);
+      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, null, ids, distances, q0, flt);
     }
     const idView = eng.i32(this.idsPtr, this.n);
     for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];

@@ -6,6 +6,7 @@ import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, SEED_LIMIT, type PQKernelView } from '../quantizers/ProductQuantizer.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import type { Engine } from '../wasm/engine.js';
+import type { FilterOptions, PositionFilter } from './filter.js';
 
 export type PQMetric = 'l2' | 'ip';
 export const PQ_METRICS: readonly PQMetric[] = ['l2', 'ip'];
@@ -84,7 +85,7 @@ export function toCodeSpace(q: ProductQuantizer | OPQ, x: Float32Array, where: s
   return q instanceof OPQ ? q.rotate(x, where) : x;
 }
 
-export interface SearchOptions {
+export interface SearchOptions extends FilterOptions {
   /** Re-rank this many ADC candidates exactly (needs refine: true); at least k are re-ranked. */
   rerank?: number;
 }
@@ -118,11 +119,14 @@ export interface RerankBuffers {
  */
 export function finishChunk(
   eng: Engine, hd: number, hi: number, c: number, kk: number, k: number, d: number, metric: PQMetric,
-  rerank: RerankBuffers | null, ids: Int32Array, distances: Float32Array, row0: number,
+  rerank: RerankBuffers | null, ids: Int32Array, distances: Float32Array, row0: number, filter: PositionFilter | null = null,
 ): void {
   const abi = eng.abi;
   const negate = metric === 'l2' ? 0 : 1;
   abi.heapSortRows(hd, hi, c, kk);
+  // excluded candidates go and the best kk - extra survive (the heaps were widened by filter.extra); without
+  // re-ranking they are packed into rows of k
+  if (filter) filter.dropExcluded(eng, hd, hi, c, kk, row0, kk - filter.extra, !rerank);
   let outD = hd;
   let outI = hi;
   if (rerank) {
@@ -137,7 +141,7 @@ export function finishChunk(
     outD = rd;
     outI = ri;
   }
-  // without rerank kk === k, so the rows are contiguous
+  // without rerank the rows are now contiguous rows of k
   abi.heapFinalize(outD, c, k, 0, negate);
   distances.set(eng.f32(outD, c * k), row0 * k);
   ids.set(eng.i32(outI, c * k), row0 * k);

@@ -1,5 +1,6 @@
 import type { Engine } from '../wasm/engine.js';
 import type { Metric, SearchResult } from '../types.js';
+import type { PositionFilter } from './filter.js';
 
 /** Scratch budget of one query chunk (query rows + heaps): bounds transient memory whatever nq and k are. */
 const CHUNK_BYTES = 8 * 1024 * 1024;
@@ -22,23 +23,26 @@ export function chunkRows(rowBytes: number, total: number): number {
  * 0..nb-1. With metric 'cosine' the vectors must have been normalized when packed; the queries are normalized here.
  * Returns positions (not user ids) and user-facing distances (see SearchResult).
  */
-export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels, metric: Metric, k: number): SearchResult {
+export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels, metric: Metric, k: number, flt: PositionFilter | null = null): SearchResult {
   const { d, nb } = p;
   const nq = q.length / d;
   const ids = new Int32Array(nq * k);
   const distances = new Float32Array(nq * k);
   const l2 = metric === 'l2';
   const alpha = l2 ? -2 : -1;
-  const rows = chunkRows((d + 1 + 2 * k) * 4, nq);
+  // heaps of kw: k, plus room for the excluded positions (see bindings/search/filter.ts)
+  const kw = k + (flt ? flt.extra : 0);
+  const rows = chunkRows((d + 1 + 2 * kw) * 4, nq);
   for (let q0 = 0; q0 < nq; q0 += rows) {
     const c = Math.min(rows, nq - q0);
-    const [qp, qn, hd, hi] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4], where);
+    const [qp, qn, hd, hi] = eng.scratch([c * d * 4, c * 4, c * kw * 4, c * kw * 4], where);
     eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
     if (metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
     if (l2) eng.abi.normsSq(qp, c, d, qn);
-    eng.abi.heapInit(hd, hi, c * k);
-    eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0);
-    eng.abi.heapSortRows(hd, hi, c, k);
+    eng.abi.heapInit(hd, hi, c * kw);
+    eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, kw, hd, hi, 0);
+    eng.abi.heapSortRows(hd, hi, c, kw);
+    if (flt) flt.dropExcluded(eng, hd, hi, c, kw, q0, k, true);
     eng.abi.heapFinalize(hd, c, k, l2 ? qn : 0, l2 ? 0 : 1);
     distances.set(eng.f32(hd, c * k), q0 * k);
     ids.set(eng.i32(hi, c * k), q0 * k);

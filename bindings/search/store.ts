@@ -4,6 +4,7 @@ import { checkUserIds, fail, raw } from '../errors.js';
 import type { Section } from '../io/format.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { gatherRows, idPositions, positionsOf } from './adc.js';
+import { PositionFilter, type FilterSpec } from './filter.js';
 
 /**
  * Buffers (wasm memory, allocated and freed through the owning index's own / release): codes of codeBytes(cap) bytes
@@ -90,6 +91,11 @@ export class FlatStore {
     const idView = this.eng.i32(this.idsPtr, this.n);
     for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
     return pos;
+  }
+
+  /** A search filter resolved against the stored positions. */
+  filter(spec: FilterSpec): PositionFilter {
+    return new PositionFilter(spec, this.n, this.explicitIds ? this.eng.i32(this.idsPtr, this.n) : null);
   }
 
   /** The positions of user ids (the first position of an id added twice); unknown ids throw. */

@@ -28,6 +28,7 @@ export interface Abi {
   heapPushMany(distPtr: number, idPtr: number, k: number, inDistPtr: number, inIdPtr: number, count: number): void;
   heapSortRows(distPtr: number, idPtr: number, nq: number, k: number): void;
   heapFinalize(distPtr: number, nq: number, k: number, qnormPtr: number, negate: number): void;
+  setAllowMask(ptr: number): void;
 
   // kernels/panels.ts
   packPanels(xPtr: number, n: number, d: number, panelsPtr: number, from: number): void;
@@ -123,7 +124,7 @@ export interface Abi {
 const REQUIRED: readonly (keyof Abi)[] = [
   'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd',
   'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
-  'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize',
+  'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
