@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, REPO_ROOT, fmtSeconds, printTable } from './lib/common.js';
 
-const BENCHES = ['kmeans', 'search', 'pq', 'fastscan', 'onlinevq', 'semanticid', 'rq', 'sq', 'binary'];
+const BENCHES = ['kmeans', 'search', 'pq', 'fastscan', 'onlinevq', 'semanticid', 'rq', 'sq', 'binary', 'pool'];
 const PASSES = [
   { label: 'plain SIMD', flags: [], expect: 'simd' },
   { label: 'relaxed SIMD', flags: ['--experimental-wasm-relaxed-simd'], expect: 'relaxed' },

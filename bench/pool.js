@@ -1,0 +1,89 @@
+// Batch search on all cores: vqwasm WorkerPool (worker_threads, one engine and a full index copy per worker) against the
+// same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 2000 queries
+// in one batch. Prints QPS, the speed-up, whether the ids and distances are identical, and the machine's load average
+// before and after (the speed-up needs free cores: other processes running at the time lower it).
+//   node bench/pool.js                                   (plain SIMD build on Node 20)
+//   node --experimental-wasm-relaxed-simd bench/pool.js  (relaxed-SIMD build)
+// Env: VQ_POOL_THREADS (default: os.availableParallelism()). Speed is never asserted.
+
+import { availableParallelism, loadavg } from 'node:os';
+import * as C from './lib/common.js';
+import { makePqSynthetic } from './lib/pq-common.js';
+
+const K = 10;
+const NQ = 2000;
+
+const log = (msg) => process.stderr.write(`[pool ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
+
+async function timeAsync(fn, runs = 3) {
+  const times = [];
+  let out;
+  for (let i = 0; i < runs; i++) {
+    const t0 = C.now();
+    out = await fn();
+    times.push(C.now() - t0);
+  }
+  return { out, seconds: C.median(times) };
+}
+
+function same(a, b) {
+  if (a.ids.length !== b.ids.length) return false;
+  for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i] || !Object.is(a.distances[i], b.distances[i])) return false;
+  return true;
+}
+
+async function main() {
+  const { ours, build } = await C.setUp('WorkerPool batch search (threads vs the main thread)');
+  if (!ours) return;
+  const threads = C.envInt('VQ_POOL_THREADS', availableParallelism());
+  const ds = makePqSynthetic({ k: K, jsNq: 0 });
+  const { d } = ds;
+  const q = new Float32Array(NQ * d);
+  for (let i = 0; i < q.length; i++) q[i] = ds.q[i % ds.q.length];
+  console.log(`data: ${ds.label} (n = ${ds.nb}, d = ${d}), ${NQ} queries in one batch, k = ${K}, ${threads} worker threads, ${availableParallelism()} logical cores`);
+  console.log(`load average (1, 5, 15 min) before: ${load()}`);
+
+  const setups = [
+    ['FlatIndex ip (exact)', () => new ours.FlatIndex({ d, metric: 'ip' }), {}],
+    ['PQIndex 32x4 fast-scan l2', () => new ours.PQIndex({ d, m: 32, nbits: 4 }), {}],
+    ['PQIndex 16x8 l2', () => new ours.PQIndex({ d, m: 16 }), {}],
+    ['IVFPQIndex 1024, 16x8, nprobe 16', () => new ours.IVFPQIndex({ d, nlist: 1024, m: 16 }), { nprobe: 16 }],
+    ['SQIndex int8 ip', () => new ours.SQIndex({ d, type: 'int8', metric: 'ip' }), {}],
+  ];
+  const pool = await ours.WorkerPool.create({ threads, build });
+  const rows = [];
+  try {
+    for (const [name, make, opts] of setups) {
+      log(name);
+      const index = make();
+      try {
+        if (index.train) index.train(ds.train);
+        index.add(ds.base);
+        const single = await timeAsync(() => index.search(q, K, opts));
+        const t0 = C.now();
+        const shared = await pool.share(index);
+        const shareS = C.now() - t0;
+        const pooled = await timeAsync(() => shared.search(q, K, opts));
+        shared.release();
+        rows.push([
+          name, Math.round(NQ / single.seconds), Math.round(NQ / pooled.seconds), (single.seconds / pooled.seconds).toFixed(2) + 'x',
+          same(single.out, pooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
+        ]);
+      } finally {
+        index.dispose();
+      }
+    }
+  } finally {
+    pool.terminate();
+  }
+  C.printTable(
+    `batch search, ${NQ} queries (median of 3)`,
+    [{ title: 'index' }, { title: 'main thread QPS' }, { title: `pool ${threads} threads QPS` }, { title: 'speed-up' }, { title: 'identical' }, { title: 'share()' }],
+    rows,
+    ['share(): save() on the main thread, then a parse and load in every worker (once per snapshot, not per search)'],
+  );
+  console.log(`load average (1, 5, 15 min) after: ${load()}`);
+}
+
+C.runMain(main);

@@ -1,0 +1,285 @@
+// Batch search on every core: a pool of workers (Node worker_threads, or module Web Workers in browsers), each with its
+// own engine and wasm memory holding a full copy of every index shared with it. A batch of queries is cut into
+// contiguous chunks handed to idle workers; each query is answered by the same kernels as index.search on the main
+// thread, so the result is identical (same ids, same distances), whatever the number of workers.
+//
+// Copies, not shards: every worker holds the whole index (memory x threads) so that a query never needs a merge and
+// the results cannot depend on the split. A shared-memory build (one WebAssembly.Memory for all threads) would avoid the
+// copies; it needs cross-origin isolation in browsers and is not built yet.
+import { checkInt, checkOptions, checkVectors, fail, raw, VQError, type VQErrorCode } from '../errors.js';
+import type { AnyIndex } from '../io/loadIndex.js';
+import type { Build } from '../wasm/engine.js';
+import type { SearchResult } from '../types.js';
+import type { WorkerReply, WorkerRequest } from './worker.js';
+
+export interface WorkerPoolOptions {
+  /** Workers to start. Default: the number of logical cores (os.availableParallelism / navigator.hardwareConcurrency). */
+  threads?: number;
+  /** The engine build each worker loads: 'auto' (default), 'simd' or 'relaxed' (see init()). */
+  build?: Build | 'auto';
+  /** Where the worker module is (default: worker.js beside this file). Bundlers may need to pass it explicitly. */
+  workerUrl?: URL | string;
+}
+
+export interface PoolSearchOptions extends Record<string, unknown> {
+  /** Rejects with VQError ABORTED once fired: chunks not yet started are not run (a running chunk finishes). */
+  signal?: AbortSignal;
+  /** Called after each chunk with the queries answered so far. */
+  onProgress?: (p: { done: number; total: number }) => void;
+}
+
+/** A worker, whatever the runtime. */
+interface Port {
+  post(msg: WorkerRequest, transfer: ArrayBuffer[]): void;
+  terminate(): void;
+  /** Node: whether the worker keeps the process alive (only while a call is pending); no-op in browsers. */
+  hold(on: boolean): void;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+}
+
+const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
+async function defaultThreads(): Promise<number> {
+  if (isNode) {
+    const os = (await import(/* @vite-ignore */ 'node:os' as string)) as { availableParallelism?: () => number; cpus(): unknown[] };
+    return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+  }
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return typeof n === 'number' && n > 0 ? n : 1;
+}
+
+async function spawn(url: URL, onReply: (r: WorkerReply) => void, onFail: (e: unknown) => void): Promise<Port> {
+  if (isNode) {
+    const { Worker } = (await import(/* @vite-ignore */ 'node:worker_threads' as string)) as {
+      Worker: new (u: URL) => {
+        on(ev: string, fn: (v: never) => void): void;
+        postMessage(m: unknown, t: ArrayBuffer[]): void;
+        terminate(): Promise<number>;
+        ref(): void;
+        unref(): void;
+      };
+    };
+    const w = new Worker(url);
+    w.on('message', (m: WorkerReply) => onReply(m));
+    w.on('error', (e: unknown) => onFail(e));
+    // an idle pool must not keep the process alive; a pending call must
+    w.unref();
+    return { post: (m, t) => w.postMessage(m, t), terminate: () => void w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
+  }
+  const W = (globalThis as unknown as { Worker?: new (u: URL, o: { type: 'module' }) => Worker }).Worker;
+  if (!W) fail('INVALID_OPTION', 'WorkerPool.create', 'this runtime has no Worker', raw('no globalThis.Worker'), 'Node >= 20 or a browser with module workers');
+  const w = new W(url, { type: 'module' });
+  w.onmessage = (e: MessageEvent<WorkerReply>) => onReply(e.data);
+  w.onerror = (e: ErrorEvent) => onFail(new Error(e.message || 'worker failed to start'));
+  return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: () => {} };
+}
+
+class Lane {
+  busy = false;
+  private next = 1;
+  private readonly pending = new Map<number, Pending>();
+  port!: Port;
+
+  reply(r: WorkerReply): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    this.pending.delete(r.id);
+    if (this.pending.size === 0) this.port.hold(false);
+    if (r.ok) p.resolve(r.value);
+    else p.reject(new VQError((r.error?.code ?? 'INTERNAL') as VQErrorCode, r.error?.message ?? 'worker failed'));
+  }
+
+  failAll(e: unknown): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    this.port?.hold(false);
+  }
+
+  call(req: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.port.hold(true);
+      this.pending.set(id, { resolve, reject });
+      this.port.post({ ...req, id } as WorkerRequest, transfer);
+    });
+  }
+}
+
+export class WorkerPool {
+  readonly threads: number;
+  /** The engine build the workers run. */
+  readonly build: string;
+  private readonly lanes: Lane[];
+  private nextSlot = 1;
+  private closed = false;
+  private readonly waiters: (() => void)[] = [];
+
+  private constructor(lanes: Lane[], build: string) {
+    this.lanes = lanes;
+    this.threads = lanes.length;
+    this.build = build;
+  }
+
+  /** Starts the workers and loads an engine in each. */
+  static async create(options: WorkerPoolOptions = {}): Promise<WorkerPool> {
+    const where = 'WorkerPool.create';
+    const o = checkOptions(where, options);
+    const threads = o.threads === undefined ? await defaultThreads() : checkInt(where, 'threads', o.threads, 1, 256);
+    const url = o.workerUrl !== undefined ? new URL(String(o.workerUrl)) : new URL('./worker.js', import.meta.url);
+    const lanes: Lane[] = [];
+    try {
+      for (let i = 0; i < threads; i++) {
+        const lane = new Lane();
+        lane.port = await spawn(url, (r) => lane.reply(r), (e) => lane.failAll(toAborted(e)));
+        lanes.push(lane);
+      }
+      const builds = await Promise.all(lanes.map((l) => l.call({ op: 'init', build: (o.build as Build | 'auto' | undefined) ?? 'auto' })));
+      return new WorkerPool(lanes, String(builds[0]));
+    } catch (e) {
+      for (const l of lanes) l.port.terminate();
+      throw e;
+    }
+  }
+
+  /**
+   * Copies an index into every worker (a snapshot of its current contents, through save()): later add() calls on the
+   * original do not reach the copies; share it again for that.
+   */
+  async share(index: AnyIndex): Promise<SharedIndex> {
+    const where = 'WorkerPool.share';
+    this.open(where);
+    if (index === null || typeof index !== 'object' || typeof (index as { save?: unknown }).save !== 'function') {
+      fail('INVALID_TYPE', where, 'index must be a vqwasm index', index, 'a FlatIndex, PQIndex, IVFPQIndex, RQIndex, SQIndex or BinaryIndex');
+    }
+    const bytes = index.save();
+    const slot = this.nextSlot++;
+    // one copy of the bytes per worker (structured clone); the workers parse them in parallel
+    await Promise.all(this.lanes.map((l) => l.call({ op: 'load', slot, bytes })));
+    return new SharedIndex(this, slot, index.d);
+  }
+
+  /** Stops the workers; pending calls reject with ABORTED. */
+  terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const l of this.lanes) {
+      l.port.terminate();
+      l.failAll(new VQError('ABORTED', 'WorkerPool: the pool was terminated (got pending work, expected none)'));
+    }
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  [Symbol.dispose](): void {
+    this.terminate();
+  }
+
+  /** @internal */
+  open(where: string): void {
+    if (this.closed) fail('DISPOSED', where, 'the pool was terminated', raw('a terminated WorkerPool'), 'a live pool');
+  }
+
+  /** @internal an idle lane, waiting for one when all are busy */
+  async acquire(where: string): Promise<Lane> {
+    for (;;) {
+      this.open(where);
+      const free = this.lanes.find((l) => !l.busy);
+      if (free) {
+        free.busy = true;
+        return free;
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  /** @internal */
+  releaseLane(l: Lane): void {
+    l.busy = false;
+    this.waiters.shift()?.();
+  }
+
+  /** @internal */
+  dropSlot(slot: number): void {
+    if (this.closed) return;
+    for (const l of this.lanes) l.call({ op: 'drop', slot }).catch(() => {});
+  }
+}
+
+function toAborted(e: unknown): VQError {
+  return new VQError('ABORTED', `WorkerPool: a worker failed (got ${e instanceof Error ? e.message : String(e)}, expected a running worker)`);
+}
+
+/** An index copied into every worker of a pool: search() splits the queries across them. */
+export class SharedIndex {
+  private released = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly slot: number,
+    readonly d: number,
+  ) {}
+
+  /**
+   * The same result as index.search(q, k, options) on the main thread, computed by the pool's workers. options take
+   * the index's search options (nprobe, rerank, exclude, allow) plus signal and onProgress.
+   */
+  async search(q: Float32Array, k: number, options: PoolSearchOptions = {}): Promise<SearchResult> {
+    const where = 'SharedIndex.search';
+    if (this.released) fail('DISPOSED', where, 'the shared index was released', raw('a released SharedIndex'), 'pool.share(index) again');
+    this.pool.open(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) fail('INVALID_TYPE', where, 'signal must be an AbortSignal', signal, 'an AbortSignal');
+    if (onProgress !== undefined && typeof onProgress !== 'function') fail('INVALID_TYPE', where, 'onProgress must be a function', onProgress, 'a function');
+    const exclude = rest.exclude;
+    if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {
+      // the worker's own check gives the full message; this one only guards the split below
+      fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
+    }
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    // several chunks per worker: progress, and balance when workers run at different speeds
+    const chunk = Math.max(16, Math.ceil(nq / (this.pool.threads * 4)));
+    const starts: number[] = [];
+    for (let s = 0; s < nq; s += chunk) starts.push(s);
+    let done = 0;
+    const d = this.d;
+    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the search to finish)`);
+    if (signal?.aborted) throw aborted();
+    await Promise.all(
+      starts.map(async (s0) => {
+        const lane = await this.pool.acquire(where);
+        try {
+          if (signal?.aborted) throw aborted();
+          const c = Math.min(chunk, nq - s0);
+          const part = q.slice(s0 * d, (s0 + c) * d);
+          const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
+          const r = (await lane.call({ op: 'search', slot: this.slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
+          ids.set(r.ids, s0 * k);
+          distances.set(r.distances, s0 * k);
+          done += c;
+          onProgress?.({ done, total: nq });
+        } finally {
+          this.pool.releaseLane(lane);
+        }
+      }),
+    );
+    if (signal?.aborted) throw aborted();
+    return { ids, distances };
+  }
+
+  /** Frees the copies in the workers. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.pool.dropSlot(this.slot);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}

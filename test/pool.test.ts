@@ -1,0 +1,142 @@
+// WorkerPool: batch search on worker_threads gives exactly the main thread's result for every index type and option
+// (the queries are only split, never approximated), whatever the number of workers; abort, progress, release and
+// termination behave; loadIndex restores any index file.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BinaryIndex, FlatIndex, init, IVFPQIndex, loadIndex, PQIndex, ProductQuantizer, RQIndex, SQIndex, VQError, WorkerPool,
+  type AnyIndex,
+} from '../dist/index.js';
+import { clustered, floatVectors } from './helpers/data.js';
+import { disposeAfterEach } from './helpers/live.js';
+
+const track = disposeAfterEach();
+let pool2: WorkerPool;
+let pool3: WorkerPool;
+
+beforeAll(async () => {
+  await init();
+  // the workers load the same build as the main thread so that results can be compared bit for bit
+  const { build } = await init();
+  pool2 = await WorkerPool.create({ threads: 2, build });
+  pool3 = await WorkerPool.create({ threads: 3, build });
+}, 30_000);
+
+afterAll(() => {
+  pool2?.terminate();
+  pool3?.terminate();
+});
+
+const d = 16;
+const { x } = clustered(10, 120, d, 41);
+const q = floatVectors(203, d, 42, 5);
+
+function trained<T extends { train(x: Float32Array): unknown; add(x: Float32Array, ids?: Int32Array): void }>(index: T, ids?: Int32Array): T {
+  index.train(x);
+  index.add(x, ids);
+  return index;
+}
+
+const CASES: [string, () => AnyIndex, Record<string, unknown>][] = [
+  ['FlatIndex ip', () => {
+    const f = new FlatIndex({ d, metric: 'ip' });
+    f.add(x);
+    return f;
+  }, {}],
+  ['PQIndex 8-bit', () => trained(new PQIndex({ d, m: 4, seed: 1 })), {}],
+  ['PQIndex fast-scan, refine + rerank', () => trained(new PQIndex({ d, m: 8, nbits: 4, refine: true, seed: 2 })), { rerank: 40 }],
+  ['IVFPQIndex nprobe 3, custom ids', () => trained(new IVFPQIndex({ d, m: 4, nlist: 8, metric: 'ip', seed: 3 }), Int32Array.from({ length: 1200 }, (_, i) => 10 * i)), { nprobe: 3 }],
+  ['SQIndex int8', () => trained(new SQIndex({ d, type: 'int8', metric: 'ip' })), {}],
+  ['BinaryIndex + rerank', () => trained(new BinaryIndex({ d, refine: true })), { rerank: 50 }],
+  ['RQIndex', () => trained(new RQIndex({ d, levels: 2, nbits: 6, seed: 4 })), {}],
+];
+
+describe('WorkerPool search equals the main thread', () => {
+  for (const [name, make, opts] of CASES) {
+    it(name, async () => {
+      const index = track(make());
+      const want = index.search(q, 10, opts);
+      const exclude = Array.from({ length: 203 }, (_, i) => Int32Array.from(want.ids.subarray(i * 10, i * 10 + 3)));
+      const wantEx = index.search(q, 10, { ...opts, exclude });
+      for (const pool of [pool2, pool3]) {
+        const shared = await pool.share(index);
+        expect(await shared.search(q, 10, opts)).toEqual(want);
+        expect(await shared.search(q, 10, { ...opts, exclude })).toEqual(wantEx);
+        shared.release();
+      }
+    }, 30_000);
+  }
+});
+
+describe('WorkerPool behaviour', () => {
+  it('reports progress up to nq, and an aborted signal rejects with ABORTED', async () => {
+    const index = track(trained(new PQIndex({ d, m: 4, seed: 5 })));
+    const shared = await pool2.share(index);
+    const seen: number[] = [];
+    await shared.search(q, 5, { onProgress: ({ done, total }) => seen.push(done / total) });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen[seen.length - 1]).toBe(1);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(shared.search(q, 5, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    // aborted during the run: the chunks not yet started are skipped
+    const ac2 = new AbortController();
+    const p = shared.search(q, 5, { signal: ac2.signal, onProgress: () => ac2.abort() });
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    shared.release();
+    await expect(shared.search(q, 5)).rejects.toMatchObject({ code: 'DISPOSED' });
+  });
+
+  it('errors inside a worker come back as the same VQError; bad input is refused before any worker sees it', async () => {
+    const index = track(trained(new PQIndex({ d, m: 4, seed: 6 })));
+    const shared = await pool2.share(index);
+    await expect(shared.search(q, 5, { rerank: 10 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('rerank') });
+    await expect(shared.search(new Float32Array(5), 5)).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+    await expect(shared.search(q, 5, { exclude: [] })).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+    await expect(shared.search(q, 5, { signal: {} as AbortSignal })).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+    await expect(pool2.share({} as AnyIndex)).rejects.toBeInstanceOf(VQError);
+    // the pool still works after the refusals
+    expect(await shared.search(q, 5)).toEqual(index.search(q, 5));
+    shared.release();
+  });
+
+  it('a shared index is a snapshot: later adds reach it only when shared again', async () => {
+    const index = track(new FlatIndex({ d }));
+    index.add(x.subarray(0, 100 * d));
+    const shared = await pool2.share(index);
+    index.add(x.subarray(100 * d));
+    const r = await shared.search(q, 3);
+    expect(Math.max(...r.ids)).toBeLessThan(100);
+    const again = await pool2.share(index);
+    expect(await again.search(q, 3)).toEqual(index.search(q, 3));
+    shared.release();
+    again.release();
+  });
+
+  it('a terminated pool refuses new work with DISPOSED; create validates threads', async () => {
+    const { build } = await init();
+    const p = await WorkerPool.create({ threads: 1, build });
+    expect(p.threads).toBe(1);
+    p.terminate();
+    const index = track(trained(new PQIndex({ d, m: 4, seed: 7 })));
+    await expect(p.share(index)).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(WorkerPool.create({ threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+});
+
+describe('loadIndex', () => {
+  it('restores every index kind from its bytes and refuses quantizer files and damage', () => {
+    for (const [, make, opts] of CASES) {
+      const index = track(make());
+      const back = track(loadIndex(index.save()));
+      expect(back.constructor).toBe(index.constructor);
+      expect(back.search(q, 5, opts)).toEqual(index.search(q, 5, opts));
+    }
+    const pq = track(new ProductQuantizer({ d, m: 4, nbits: 4 }));
+    pq.train(x);
+    expect(() => loadIndex(pq.save())).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+    const bytes = CASES[0][1]().save();
+    bytes[bytes.length - 1] ^= 1;
+    expect(() => loadIndex(bytes)).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+  });
+});
