@@ -255,6 +255,28 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.close();
   }, TIMEOUT);
 
+  it('WorkerPool in module Web Workers: the same result as the main thread, and the page timer keeps firing', async () => {
+    if (!context || !server) throw new Error('browser not started');
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageLogs.push(`[pool] pageerror: ${e.message}`));
+    page.on('console', (m) => pageLogs.push(`[pool] console.${m.type()}: ${m.text()}`));
+    await page.goto(`${server.url}/test/browser/pool.html`, { timeout: TIMEOUT });
+    await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 45_000 });
+    const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
+      error?: string; build: string; workerBuild: string; threads: number; same: boolean; ticks: number; mainMs: number; poolMs: number;
+    };
+    if (r.error) throw new Error(`pool page failed: ${r.error}\n${pageLogs.join('\n')}`);
+    console.log(`browser WorkerPool: ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);
+    expect(r.threads).toBe(2);
+    expect(r.workerBuild).toBe(r.build);
+    expect(r.same).toBe(true);
+    // the search must last long enough for the timer to mean something, and the timer must have run through it
+    expect(r.poolMs).toBeGreaterThan(50);
+    expect(r.ticks).toBeGreaterThanOrEqual(Math.floor(r.poolMs / 5 / 4));
+    expect(server.requests.some((p) => p.startsWith('/dist/parallel/worker.js'))).toBe(true);
+    await page.close();
+  }, TIMEOUT);
+
   it('a missing .wasm rejects init() with VQError WASM_LOAD', async () => {
     const { page, result } = await openPage('missing');
     expect(result.error, JSON.stringify(result)).toBeTruthy();

@@ -1,0 +1,48 @@
+// WorkerPool in a page: module Web Workers, each with its own engine, answer a batch of queries; the result must equal
+// the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search.
+import * as api from '/dist/index.js';
+
+function lcg(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296 - 0.5;
+  };
+}
+
+async function run() {
+  const { build } = await api.init();
+  const d = 32;
+  const n = 20000;
+  const nq = 1500;
+  const r = lcg(7);
+  const x = new Float32Array(n * d).map(() => Math.round(r() * 16));
+  const q = new Float32Array(nq * d).map(() => Math.round(r() * 16));
+  const index = new api.FlatIndex({ d, metric: 'ip' });
+  index.add(x);
+  const t0 = performance.now();
+  const want = index.search(q, 10, { exclude: Array.from({ length: nq }, (_, i) => Int32Array.of(i, i + 1)) });
+  const mainMs = performance.now() - t0;
+  const pool = await api.WorkerPool.create({ threads: 2, build });
+  const shared = await pool.share(index);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const t1 = performance.now();
+  const got = await shared.search(q, 10, { exclude: Array.from({ length: nq }, (_, i) => Int32Array.of(i, i + 1)) });
+  const poolMs = performance.now() - t1;
+  clearInterval(timer);
+  pool.terminate();
+  index.dispose();
+  const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
+  return { build, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs };
+}
+
+run().then(
+  (res) => {
+    document.getElementById('status').textContent = JSON.stringify(res);
+    window.__result = res;
+  },
+  (e) => {
+    window.__result = { error: String(e && e.message ? e.message : e), code: e && e.code };
+  },
+);
