@@ -24,5 +24,5 @@ export { SQIndex, type SQIndexOptions } from './search/SQIndex.js';
 export { BinaryQuantizer, type BinaryQuantizerOptions, type BinaryQuantizerTrainResult } from './quantizers/BinaryQuantizer.js';
 export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION } from './io/format.js';
-export { loadIndex, type AnyIndex } from './io/loadIndex.js';
-export { WorkerPool, SharedIndex, type WorkerPoolOptions, type PoolSearchOptions } from './parallel/WorkerPool.js';
+export { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from './io/loadIndex.js';
+export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions } from './parallel/WorkerPool.js';

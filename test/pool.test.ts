@@ -3,8 +3,8 @@
 // termination behave; loadIndex restores any index file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BinaryIndex, FlatIndex, init, IVFPQIndex, loadIndex, PQIndex, ProductQuantizer, RQIndex, SQIndex, VQError, WorkerPool,
-  type AnyIndex,
+  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFPQIndex, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
+  RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, type AnyIndex, type AnyQuantizer,
 } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
@@ -121,6 +121,38 @@ describe('WorkerPool behaviour', () => {
     const index = track(trained(new PQIndex({ d, m: 4, seed: 7 })));
     await expect(p.share(index)).rejects.toMatchObject({ code: 'DISPOSED' });
     await expect(WorkerPool.create({ threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+});
+
+describe('WorkerPool encode equals the main thread', () => {
+  const QUANTIZERS: [string, () => AnyQuantizer][] = [
+    ['ProductQuantizer 6-bit', () => new ProductQuantizer({ d, m: 4, nbits: 6, seed: 1 })],
+    ['OPQ', () => new OPQ({ d, m: 4, nbits: 4, seed: 2, iterations: 3 })],
+    ['ResidualQuantizer beam 4', () => new ResidualQuantizer({ d, levels: 3, nbits: 5, beamSize: 4, seed: 3 })],
+    ['ScalarQuantizer fp16', () => new ScalarQuantizer({ d, type: 'fp16' })],
+    ['BinaryQuantizer rotate', () => new BinaryQuantizer({ d, rotate: true, seed: 4 })],
+  ];
+  for (const [name, make] of QUANTIZERS) {
+    it(name, async () => {
+      const qz = track(make());
+      qz.train(x);
+      const want = qz.encode(x);
+      const shared = await pool3.shareQuantizer(qz);
+      const seen: number[] = [];
+      expect(await shared.encode(x, { onProgress: ({ done }) => seen.push(done) })).toEqual(want);
+      expect(seen[seen.length - 1]).toBe(1200);
+      shared.release();
+      await expect(shared.encode(x)).rejects.toMatchObject({ code: 'DISPOSED' });
+      const back = track(loadQuantizer(qz.save()));
+      expect(back.encode(x)).toEqual(want);
+    }, 30_000);
+  }
+
+  it('refuses untrained quantizers and indexes where a quantizer is expected', async () => {
+    await expect(pool2.shareQuantizer(track(new ProductQuantizer({ d, m: 4 })))).rejects.toMatchObject({ code: 'NOT_TRAINED' });
+    await expect(pool2.share(track(new PQIndex({ d, m: 4 })))).rejects.toMatchObject({ code: 'NOT_TRAINED' });
+    const flat = track(new FlatIndex({ d }));
+    expect(() => loadQuantizer(flat.save())).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
   });
 });
 

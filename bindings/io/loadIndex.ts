@@ -5,9 +5,15 @@ import { IVFPQIndex } from '../search/IVFPQIndex.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { RQIndex } from '../search/RQIndex.js';
 import { SQIndex } from '../search/SQIndex.js';
+import { BinaryQuantizer } from '../quantizers/BinaryQuantizer.js';
+import { OPQ } from '../quantizers/OPQ.js';
+import { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
+import { ResidualQuantizer } from '../quantizers/ResidualQuantizer.js';
+import { ScalarQuantizer } from '../quantizers/ScalarQuantizer.js';
 import { readContainer, type Kind } from './format.js';
 
 export type AnyIndex = FlatIndex | PQIndex | IVFPQIndex | RQIndex | SQIndex | BinaryIndex;
+export type AnyQuantizer = ProductQuantizer | OPQ | ResidualQuantizer | ScalarQuantizer | BinaryQuantizer;
 
 const LOADERS = {
   FlatIndex: (b: Uint8Array) => FlatIndex.load(b),
@@ -26,4 +32,21 @@ export function loadIndex(bytes: Uint8Array | ArrayBuffer): AnyIndex {
   const b = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
   const c = readContainer(where, b, INDEX_KINDS);
   return LOADERS[c.kind as keyof typeof LOADERS](b);
+}
+
+const QUANTIZER_LOADERS = {
+  ProductQuantizer: (b: Uint8Array) => ProductQuantizer.load(b),
+  OPQ: (b: Uint8Array) => OPQ.load(b),
+  ResidualQuantizer: (b: Uint8Array) => ResidualQuantizer.load(b),
+  ScalarQuantizer: (b: Uint8Array) => ScalarQuantizer.load(b),
+  BinaryQuantizer: (b: Uint8Array) => BinaryQuantizer.load(b),
+} as const satisfies Partial<Record<Kind, (b: Uint8Array) => AnyQuantizer>>;
+
+export const QUANTIZER_KINDS = Object.keys(QUANTIZER_LOADERS) as (keyof typeof QUANTIZER_LOADERS)[];
+
+/** Restores any quantizer written by a quantizer's save() (CORRUPT_DATA for index files and damage). */
+export function loadQuantizer(bytes: Uint8Array | ArrayBuffer): AnyQuantizer {
+  const b = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
+  const c = readContainer('loadQuantizer', b, QUANTIZER_KINDS);
+  return QUANTIZER_LOADERS[c.kind as keyof typeof QUANTIZER_LOADERS](b);
 }

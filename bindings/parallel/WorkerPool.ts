@@ -7,7 +7,7 @@
 // the results cannot depend on the split. A shared-memory build (one WebAssembly.Memory for all threads) would avoid the
 // copies; it needs cross-origin isolation in browsers and is not built yet.
 import { checkInt, checkOptions, checkVectors, fail, raw, VQError, type VQErrorCode } from '../errors.js';
-import type { AnyIndex } from '../io/loadIndex.js';
+import type { AnyIndex, AnyQuantizer } from '../io/loadIndex.js';
 import type { Build } from '../wasm/engine.js';
 import type { SearchResult } from '../types.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
@@ -151,15 +151,58 @@ export class WorkerPool {
    */
   async share(index: AnyIndex): Promise<SharedIndex> {
     const where = 'WorkerPool.share';
+    const slot = await this.load(where, index, 'index');
+    return new SharedIndex(this, slot, index.d);
+  }
+
+  /** Copies a trained quantizer into every worker, for encode() on all cores. */
+  async shareQuantizer(quantizer: AnyQuantizer): Promise<SharedQuantizer> {
+    const where = 'WorkerPool.shareQuantizer';
+    const slot = await this.load(where, quantizer, 'quantizer');
+    return new SharedQuantizer(this, slot, quantizer.d, quantizer.codeSize);
+  }
+
+  private async load(where: string, obj: AnyIndex | AnyQuantizer, what: 'index' | 'quantizer'): Promise<number> {
     this.open(where);
-    if (index === null || typeof index !== 'object' || typeof (index as { save?: unknown }).save !== 'function') {
-      fail('INVALID_TYPE', where, 'index must be a vqwasm index', index, 'a FlatIndex, PQIndex, IVFPQIndex, RQIndex, SQIndex or BinaryIndex');
+    if (obj === null || typeof obj !== 'object' || typeof (obj as { save?: unknown }).save !== 'function') {
+      fail('INVALID_TYPE', where, `the argument must be a vqwasm ${what}`, obj, what === 'index' ? 'a FlatIndex, PQIndex, IVFPQIndex, RQIndex, SQIndex or BinaryIndex' : 'a ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer or BinaryQuantizer');
     }
-    const bytes = index.save();
+    if ((obj as { isTrained?: boolean }).isTrained === false) fail('NOT_TRAINED', where, `the ${what} is not trained`, raw(`an untrained ${obj.constructor.name}`), 'train(x) first');
+    const bytes = obj.save();
     const slot = this.nextSlot++;
     // one copy of the bytes per worker (structured clone); the workers parse them in parallel
-    await Promise.all(this.lanes.map((l) => l.call({ op: 'load', slot, bytes })));
-    return new SharedIndex(this, slot, index.d);
+    await Promise.all(this.lanes.map((l) => l.call({ op: 'load', slot, bytes, what })));
+    return slot;
+  }
+
+  /**
+   * @internal Runs task(lane, r0, count) over rows 0..n-1 in chunks of `chunk` on idle workers, honouring signal and
+   * reporting progress; the first failure rejects.
+   */
+  async runChunks(
+    where: string, n: number, chunk: number, signal: AbortSignal | undefined, onProgress: ((p: { done: number; total: number }) => void) | undefined,
+    task: (lane: Lane, r0: number, count: number) => Promise<void>,
+  ): Promise<void> {
+    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
+    if (signal?.aborted) throw aborted();
+    let done = 0;
+    const starts: number[] = [];
+    for (let s = 0; s < n; s += chunk) starts.push(s);
+    await Promise.all(
+      starts.map(async (r0) => {
+        const lane = await this.acquire(where);
+        try {
+          if (signal?.aborted) throw aborted();
+          const c = Math.min(chunk, n - r0);
+          await task(lane, r0, c);
+          done += c;
+          onProgress?.({ done, total: n });
+        } finally {
+          this.releaseLane(lane);
+        }
+      }),
+    );
+    if (signal?.aborted) throw aborted();
   }
 
   /** Stops the workers; pending calls reject with ABORTED. */
@@ -212,6 +255,16 @@ function toAborted(e: unknown): VQError {
   return new VQError('ABORTED', `WorkerPool: a worker failed (got ${e instanceof Error ? e.message : String(e)}, expected a running worker)`);
 }
 
+/** Rows per chunk: several chunks per worker, for progress and for balance when workers run at different speeds. */
+function chunkRows(n: number, threads: number): number {
+  return Math.max(16, Math.ceil(n / (threads * 4)));
+}
+
+function checkCallbacks(where: string, signal: unknown, onProgress: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) fail('INVALID_TYPE', where, 'signal must be an AbortSignal', signal, 'an AbortSignal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') fail('INVALID_TYPE', where, 'onProgress must be a function', onProgress, 'a function');
+}
+
 /** An index copied into every worker of a pool: search() splits the queries across them. */
 export class SharedIndex {
   private released = false;
@@ -233,8 +286,7 @@ export class SharedIndex {
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
     const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) fail('INVALID_TYPE', where, 'signal must be an AbortSignal', signal, 'an AbortSignal');
-    if (onProgress !== undefined && typeof onProgress !== 'function') fail('INVALID_TYPE', where, 'onProgress must be a function', onProgress, 'a function');
+    checkCallbacks(where, signal, onProgress);
     const exclude = rest.exclude;
     if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {
       // the worker's own check gives the full message; this one only guards the split below
@@ -242,34 +294,56 @@ export class SharedIndex {
     }
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
-    // several chunks per worker: progress, and balance when workers run at different speeds
-    const chunk = Math.max(16, Math.ceil(nq / (this.pool.threads * 4)));
-    const starts: number[] = [];
-    for (let s = 0; s < nq; s += chunk) starts.push(s);
-    let done = 0;
     const d = this.d;
-    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the search to finish)`);
-    if (signal?.aborted) throw aborted();
-    await Promise.all(
-      starts.map(async (s0) => {
-        const lane = await this.pool.acquire(where);
-        try {
-          if (signal?.aborted) throw aborted();
-          const c = Math.min(chunk, nq - s0);
-          const part = q.slice(s0 * d, (s0 + c) * d);
-          const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
-          const r = (await lane.call({ op: 'search', slot: this.slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
-          ids.set(r.ids, s0 * k);
-          distances.set(r.distances, s0 * k);
-          done += c;
-          onProgress?.({ done, total: nq });
-        } finally {
-          this.pool.releaseLane(lane);
-        }
-      }),
-    );
-    if (signal?.aborted) throw aborted();
+    await this.pool.runChunks(where, nq, chunkRows(nq, this.pool.threads), signal, onProgress, async (lane, s0, c) => {
+      const part = q.slice(s0 * d, (s0 + c) * d);
+      const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
+      const r = (await lane.call({ op: 'search', slot: this.slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
+      ids.set(r.ids, s0 * k);
+      distances.set(r.distances, s0 * k);
+    });
     return { ids, distances };
+  }
+
+  /** Frees the copies in the workers. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.pool.dropSlot(this.slot);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/** A quantizer copied into every worker of a pool: encode() splits the vectors across them. */
+export class SharedQuantizer {
+  private released = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly slot: number,
+    readonly d: number,
+    readonly codeSize: number,
+  ) {}
+
+  /** The same bytes as quantizer.encode(x) on the main thread, computed by the pool's workers. */
+  async encode(x: Float32Array, options: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<Uint8Array> {
+    const where = 'SharedQuantizer.encode';
+    if (this.released) fail('DISPOSED', where, 'the shared quantizer was released', raw('a released SharedQuantizer'), 'pool.shareQuantizer(q) again');
+    this.pool.open(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    const { signal, onProgress } = checkOptions(where, options) as { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void };
+    checkCallbacks(where, signal, onProgress);
+    const out = new Uint8Array(n * this.codeSize);
+    const d = this.d;
+    await this.pool.runChunks(where, n, Math.max(256, chunkRows(n, this.pool.threads)), signal, onProgress, async (lane, r0, c) => {
+      const part = x.slice(r0 * d, (r0 + c) * d);
+      const codes = (await lane.call({ op: 'encode', slot: this.slot, q: part }, [part.buffer])) as Uint8Array;
+      out.set(codes, r0 * this.codeSize);
+    });
+    return out;
   }
 
   /** Frees the copies in the workers. */

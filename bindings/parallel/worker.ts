@@ -3,17 +3,19 @@
 // Web Worker; the only difference is how messages arrive and leave.
 //
 // Requests  { id, op: 'init', build }                       -> { id, ok, value: build name }
-//           { id, op: 'load', slot, bytes }                 -> { id, ok }          (bytes: a saved index)
+//           { id, op: 'load', slot, bytes, what }           -> { id, ok }          (bytes: a saved index or quantizer)
 //           { id, op: 'search', slot, q, k, options }       -> { id, ok, value: { ids, distances } }
+//           { id, op: 'encode', slot, q }                   -> { id, ok, value: Uint8Array codes }  (q: the vectors)
 //           { id, op: 'drop', slot }                        -> { id, ok }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
-import { loadIndex, type AnyIndex } from '../io/loadIndex.js';
+import { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from '../io/loadIndex.js';
 import { init, type Build } from '../wasm/engine.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'load' | 'search' | 'drop';
+  op: 'init' | 'load' | 'search' | 'encode' | 'drop';
+  what?: 'index' | 'quantizer';
   build?: Build | 'auto';
   slot?: number;
   bytes?: Uint8Array;
@@ -31,7 +33,7 @@ export interface WorkerReply {
 
 type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
 
-const slots = new Map<number, AnyIndex>();
+const slots = new Map<number, AnyIndex | AnyQuantizer>();
 
 async function handle(req: WorkerRequest, post: Post): Promise<void> {
   try {
@@ -44,7 +46,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       case 'load': {
         slots.get(req.slot!)?.dispose();
         slots.delete(req.slot!);
-        slots.set(req.slot!, loadIndex(req.bytes!));
+        slots.set(req.slot!, req.what === 'quantizer' ? loadQuantizer(req.bytes!) : loadIndex(req.bytes!));
         post({ id: req.id, ok: true });
         return;
       }
@@ -54,6 +56,13 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const r = (index as { search(q: Float32Array, k: number, o: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } })
           .search(req.q!, req.k!, req.options ?? {});
         post({ id: req.id, ok: true, value: r }, [r.ids.buffer as ArrayBuffer, r.distances.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'encode': {
+        const quantizer = slots.get(req.slot!);
+        if (!quantizer) throw new VQError('DISPOSED', `WorkerPool.encode: the shared quantizer was released (got slot ${req.slot}, expected a live one)`);
+        const codes = (quantizer as AnyQuantizer).encode(req.q!);
+        post({ id: req.id, ok: true, value: codes }, [codes.buffer as ArrayBuffer]);
         return;
       }
       case 'drop': {
