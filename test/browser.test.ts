@@ -255,7 +255,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.close();
   }, TIMEOUT);
 
-  it('WorkerPool in module Web Workers: the same result as the main thread, and the page timer keeps firing', async () => {
+  it('WorkerPool in module Web Workers: search and k-means training give the main thread\'s results while the page timer keeps firing', async () => {
     if (!context || !server) throw new Error('browser not started');
     const page = await context.newPage();
     page.on('pageerror', (e) => pageLogs.push(`[pool] pageerror: ${e.message}`));
@@ -264,6 +264,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 45_000 });
     const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
       error?: string; build: string; workerBuild: string; threads: number; same: boolean; ticks: number; mainMs: number; poolMs: number;
+      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean;
     };
     if (r.error) throw new Error(`pool page failed: ${r.error}\n${pageLogs.join('\n')}`);
     console.log(`browser WorkerPool: ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);
@@ -274,6 +275,12 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     expect(r.poolMs).toBeGreaterThan(50);
     expect(r.ticks).toBeGreaterThanOrEqual(Math.floor(r.poolMs / 5 / 4));
     expect(server.requests.some((p) => p.startsWith('/dist/parallel/worker.js'))).toBe(true);
+    // k-means trained in a worker: the page's timer kept firing, progress came through, the same centroids as here
+    console.log(`browser WorkerPool.train: k-means 20000 x 32, k = 64, 15 iterations in ${r.trainMs.toFixed(0)} ms, ${r.trainTicks} timer ticks meanwhile`);
+    expect(r.progress).toBe(15);
+    expect(r.sameCentroids).toBe(true);
+    expect(r.trainMs).toBeGreaterThan(50);
+    expect(r.trainTicks).toBeGreaterThanOrEqual(Math.floor(r.trainMs / 5 / 4));
     await page.close();
   }, TIMEOUT);
 

@@ -3,7 +3,7 @@
 // termination behave; loadIndex restores any index file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFPQIndex, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
+  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
   RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, type AnyIndex, type AnyQuantizer,
 } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
@@ -154,6 +154,51 @@ describe('WorkerPool encode equals the main thread', () => {
     const flat = track(new FlatIndex({ d }));
     expect(() => loadQuantizer(flat.save())).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
   });
+});
+
+describe('WorkerPool.train: training in a worker of its own', () => {
+  it('gives the same bytes as training on this thread (indexes with add, quantizers, KMeans with progress)', async () => {
+    const main = track(new PQIndex({ d, m: 4, nbits: 6, seed: 11 }));
+    main.train(x);
+    main.add(x);
+    const { trained } = await pool2.train('PQIndex', { d, m: 4, nbits: 6, seed: 11 }, x, { add: true });
+    track(trained);
+    expect(trained.save()).toEqual(main.save());
+    const rq = track(new ResidualQuantizer({ d, levels: 2, nbits: 5, seed: 12 }));
+    const rqResult = rq.train(x);
+    const w = await pool2.train('ResidualQuantizer', { d, levels: 2, nbits: 5, seed: 12 }, x);
+    track(w.trained);
+    expect(w.trained.save()).toEqual(rq.save());
+    expect(w.result).toEqual(rqResult);
+    const km = track(new KMeans({ d, k: 12, iterations: 7, seed: 13 }));
+    km.train(x);
+    const seen: { iteration: number }[] = [];
+    const k2 = await pool2.train('KMeans', { d, k: 12, iterations: 7, seed: 13 }, x, { onProgress: (p) => seen.push(p as { iteration: number }) });
+    track(k2.trained);
+    expect(k2.trained.centroids).toEqual(km.centroids);
+    expect(seen.map((p) => p.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  }, 30_000);
+
+  it('abort terminates the training worker; bad kinds, options and data are refused', async () => {
+    const big = floatVectors(20000, 32, 5);
+    const ac = new AbortController();
+    const t0 = performance.now();
+    const p = pool2.train('KMeans', { d: 32, k: 256, iterations: 200, seed: 1 }, big, { signal: ac.signal, onProgress: () => ac.abort() });
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    // far sooner than 200 iterations of 20000 x 256 x 32
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    await expect(pool2.train('Nope' as 'KMeans', { d }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(pool2.train('PQIndex', { d, m: 5 }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('new PQIndex') });
+    await expect(pool2.train('KMeans', { d, k: 4, onProgress: () => {} }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(pool2.train('KMeans', { d, k: 4 }, [1, 2] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+    await expect(pool2.train('ProductQuantizer', { d, m: 4, nbits: 4 }, x, { add: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    // the pool's own workers were not affected
+    const f = track(new FlatIndex({ d }));
+    f.add(x);
+    const shared = await pool2.share(f);
+    expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
+    shared.release();
+  }, 60_000);
 });
 
 describe('loadIndex', () => {

@@ -10,6 +10,7 @@ import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import { ResidualQuantizer } from '../quantizers/ResidualQuantizer.js';
 import { ScalarQuantizer } from '../quantizers/ScalarQuantizer.js';
+import { KMeans } from '../training/KMeans.js';
 import { readContainer, type Kind } from './format.js';
 
 export type AnyIndex = FlatIndex | PQIndex | IVFPQIndex | RQIndex | SQIndex | BinaryIndex;
@@ -50,3 +51,10 @@ export function loadQuantizer(bytes: Uint8Array | ArrayBuffer): AnyQuantizer {
   const c = readContainer('loadQuantizer', b, QUANTIZER_KINDS);
   return QUANTIZER_LOADERS[c.kind as keyof typeof QUANTIZER_LOADERS](b);
 }
+
+/** The classes a worker can build and train from options (WorkerPool.train), by name. */
+export const TRAINABLE = {
+  KMeans, ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer, BinaryQuantizer, PQIndex, IVFPQIndex, SQIndex, BinaryIndex, RQIndex,
+} as const;
+export type TrainableKind = keyof typeof TRAINABLE;
+export type Trainable = InstanceType<(typeof TRAINABLE)[TrainableKind]>;

@@ -7,7 +7,7 @@
 // the results cannot depend on the split. A shared-memory build (one WebAssembly.Memory for all threads) would avoid the
 // copies; it needs cross-origin isolation in browsers and is not built yet.
 import { checkInt, checkOptions, checkVectors, fail, raw, VQError, type VQErrorCode } from '../errors.js';
-import type { AnyIndex, AnyQuantizer } from '../io/loadIndex.js';
+import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type TrainableKind } from '../io/loadIndex.js';
 import type { Build } from '../wasm/engine.js';
 import type { SearchResult } from '../types.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
@@ -39,6 +39,7 @@ interface Port {
 interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
+  progress?: (p: unknown) => void;
 }
 
 const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
@@ -87,6 +88,10 @@ class Lane {
   reply(r: WorkerReply): void {
     const p = this.pending.get(r.id);
     if (!p) return;
+    if (r.progress !== undefined) {
+      p.progress?.(r.progress);
+      return;
+    }
     this.pending.delete(r.id);
     if (this.pending.size === 0) this.port.hold(false);
     if (r.ok) p.resolve(r.value);
@@ -99,11 +104,11 @@ class Lane {
     this.port?.hold(false);
   }
 
-  call(req: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+  call(req: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = [], progress?: (p: unknown) => void): Promise<unknown> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.port.hold(true);
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, progress });
       this.port.post({ ...req, id } as WorkerRequest, transfer);
     });
   }
@@ -118,7 +123,7 @@ export class WorkerPool {
   private closed = false;
   private readonly waiters: (() => void)[] = [];
 
-  private constructor(lanes: Lane[], build: string) {
+  private constructor(lanes: Lane[], build: string, private readonly url: URL) {
     this.lanes = lanes;
     this.threads = lanes.length;
     this.build = build;
@@ -138,7 +143,7 @@ export class WorkerPool {
         lanes.push(lane);
       }
       const builds = await Promise.all(lanes.map((l) => l.call({ op: 'init', build: (o.build as Build | 'auto' | undefined) ?? 'auto' })));
-      return new WorkerPool(lanes, String(builds[0]));
+      return new WorkerPool(lanes, String(builds[0]), url);
     } catch (e) {
       for (const l of lanes) l.port.terminate();
       throw e;
@@ -203,6 +208,45 @@ export class WorkerPool {
       }),
     );
     if (signal?.aborted) throw aborted();
+  }
+
+  /**
+   * Builds `new <kind>(options)` and trains it on x in a worker of its own, so that the calling thread (a page) stays
+   * responsive; resolves to the trained object, loaded on this thread, and train()'s result. The same seed gives the
+   * same bytes as training here. `add: true` also adds x (indexes). KMeans reports each iteration through onProgress
+   * (its own onProgress option cannot cross threads). signal: aborting terminates that worker at once (rejects ABORTED).
+   */
+  async train<K extends TrainableKind>(
+    kind: K, options: Record<string, unknown>, x: Float32Array,
+    run: { signal?: AbortSignal; onProgress?: (p: unknown) => void; add?: boolean } = {},
+  ): Promise<{ trained: InstanceType<(typeof TRAINABLE)[K]>; result: unknown }> {
+    const where = 'WorkerPool.train';
+    this.open(where);
+    if (typeof kind !== 'string' || !Object.hasOwn(TRAINABLE, kind)) fail('INVALID_OPTION', where, 'unknown kind', kind, `one of ${Object.keys(TRAINABLE).join(', ')}`);
+    const o = checkOptions(where, options);
+    for (const key of ['onProgress', 'onWarning']) if (o[key] !== undefined) fail('INVALID_OPTION', where, `options.${key} cannot cross to a worker`, raw('a function'), 'run.onProgress instead');
+    if (!(x instanceof Float32Array)) fail('INVALID_TYPE', where, 'x must be a Float32Array', x, 'a Float32Array of n * d values');
+    const r = checkOptions(where, run) as { signal?: AbortSignal; onProgress?: (p: unknown) => void; add?: boolean };
+    checkCallbacks(where, r.signal, r.onProgress);
+    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected training to finish)`);
+    if (r.signal?.aborted) throw aborted();
+    const lane = new Lane();
+    lane.port = await spawn(this.url, (m) => lane.reply(m), (e) => lane.failAll(toAborted(e)));
+    const onAbort = () => {
+      lane.port.terminate();
+      lane.failAll(aborted());
+    };
+    r.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await lane.call({ op: 'init', build: this.build as Build });
+      const data = x.slice();
+      const value = (await lane.call({ op: 'train', kind, options: o, q: data, add: r.add === true }, [data.buffer], r.onProgress)) as { bytes: Uint8Array; result: unknown };
+      const Cls = TRAINABLE[kind] as unknown as { load(b: Uint8Array): InstanceType<(typeof TRAINABLE)[K]> };
+      return { trained: Cls.load(value.bytes), result: value.result };
+    } finally {
+      r.signal?.removeEventListener('abort', onAbort);
+      lane.port.terminate();
+    }
   }
 
   /** Stops the workers; pending calls reject with ABORTED. */

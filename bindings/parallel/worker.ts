@@ -7,14 +7,18 @@
 //           { id, op: 'search', slot, q, k, options }       -> { id, ok, value: { ids, distances } }
 //           { id, op: 'encode', slot, q }                   -> { id, ok, value: Uint8Array codes }  (q: the vectors)
 //           { id, op: 'drop', slot }                        -> { id, ok }
+//           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
+//             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
-import { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from '../io/loadIndex.js';
+import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
 import { init, type Build } from '../wasm/engine.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'load' | 'search' | 'encode' | 'drop';
+  op: 'init' | 'load' | 'search' | 'encode' | 'drop' | 'train';
+  kind?: string;
+  add?: boolean;
   what?: 'index' | 'quantizer';
   build?: Build | 'auto';
   slot?: number;
@@ -26,8 +30,9 @@ export interface WorkerRequest {
 
 export interface WorkerReply {
   id: number;
-  ok: boolean;
+  ok?: boolean;
   value?: unknown;
+  progress?: unknown;
   error?: { code: string; message: string };
 }
 
@@ -63,6 +68,26 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         if (!quantizer) throw new VQError('DISPOSED', `WorkerPool.encode: the shared quantizer was released (got slot ${req.slot}, expected a live one)`);
         const codes = (quantizer as AnyQuantizer).encode(req.q!);
         post({ id: req.id, ok: true, value: codes }, [codes.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'train': {
+        const kind = req.kind as TrainableKind;
+        if (!Object.hasOwn(TRAINABLE, kind)) throw new VQError('INVALID_OPTION', `WorkerPool.train: unknown kind (got ${JSON.stringify(req.kind)}, expected one of ${Object.keys(TRAINABLE).join(', ')})`);
+        const options = { ...(req.options ?? {}) };
+        if (kind === 'KMeans') options.onProgress = (p: unknown) => post({ id: req.id, progress: p });
+        const Cls = TRAINABLE[kind] as unknown as new (o: Record<string, unknown>) => { train(x: Float32Array): unknown; add?(x: Float32Array): void; save(): Uint8Array; dispose(): void };
+        const obj = new Cls(options);
+        try {
+          const result = obj.train(req.q!);
+          if (req.add) {
+            if (typeof obj.add !== 'function') throw new VQError('INVALID_OPTION', `WorkerPool.train: add is only for indexes (got add: true with ${kind}, expected an index kind)`);
+            obj.add(req.q!);
+          }
+          const bytes = obj.save();
+          post({ id: req.id, ok: true, value: { bytes, result } }, [bytes.buffer as ArrayBuffer]);
+        } finally {
+          obj.dispose();
+        }
         return;
       }
       case 'drop': {

@@ -31,10 +31,23 @@ async function run() {
   const got = await shared.search(q, 10, { exclude: Array.from({ length: nq }, (_, i) => Int32Array.of(i, i + 1)) });
   const poolMs = performance.now() - t1;
   clearInterval(timer);
+  // k-means training in a worker while the page's timer runs; then the same training here for comparison
+  let trainTicks = 0;
+  let progress = 0;
+  const timer2 = setInterval(() => trainTicks++, 5);
+  const t2 = performance.now();
+  const { trained } = await pool.train('KMeans', { d, k: 64, iterations: 15, seed: 3 }, x, { onProgress: () => progress++ });
+  const trainMs = performance.now() - t2;
+  clearInterval(timer2);
+  const km = new api.KMeans({ d, k: 64, iterations: 15, seed: 3 });
+  km.train(x);
+  const sameCentroids = km.centroids.every((v, i) => Object.is(v, trained.centroids[i]));
+  km.dispose();
+  trained.dispose();
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs };
+  return { build, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids };
 }
 
 run().then(
