@@ -53,7 +53,7 @@ async function defaultThreads(): Promise<number> {
   return typeof n === 'number' && n > 0 ? n : 1;
 }
 
-async function spawn(url: URL, onReply: (r: WorkerReply) => void, onFail: (e: unknown) => void): Promise<Port> {
+async function spawn(url: URL | null, onReply: (r: WorkerReply) => void, onFail: (e: unknown) => void): Promise<Port> {
   if (isNode) {
     const { Worker } = (await import(/* @vite-ignore */ 'node:worker_threads' as string)) as {
       Worker: new (u: URL) => {
@@ -64,16 +64,18 @@ async function spawn(url: URL, onReply: (r: WorkerReply) => void, onFail: (e: un
         unref(): void;
       };
     };
-    const w = new Worker(url);
+    // (the name is built so that bundlers do not also copy the file as an asset: the browser branch below is theirs)
+    const w = new Worker(url ?? new URL(['.', 'worker.js'].join('/'), import.meta.url));
     w.on('message', (m: WorkerReply) => onReply(m));
     w.on('error', (e: unknown) => onFail(e));
     // an idle pool must not keep the process alive; a pending call must
     w.unref();
     return { post: (m, t) => w.postMessage(m, t), terminate: () => void w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
   }
-  const W = (globalThis as unknown as { Worker?: new (u: URL, o: { type: 'module' }) => Worker }).Worker;
-  if (!W) fail('INVALID_OPTION', 'WorkerPool.create', 'this runtime has no Worker', raw('no globalThis.Worker'), 'Node >= 20 or a browser with module workers');
-  const w = new W(url, { type: 'module' });
+  if (typeof Worker === 'undefined') fail('INVALID_OPTION', 'WorkerPool.create', 'this runtime has no Worker', raw('no globalThis.Worker'), 'Node >= 20 or a browser with module workers');
+  // the literal new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }) is the form bundlers (Vite,
+  // webpack 5) recognize and compile into a worker chunk with its imports; a given workerUrl is used as it is
+  const w = url ? new Worker(url, { type: 'module' }) : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   w.onmessage = (e: MessageEvent<WorkerReply>) => onReply(e.data);
   w.onerror = (e: ErrorEvent) => onFail(new Error(e.message || 'worker failed to start'));
   return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: () => {} };
@@ -123,7 +125,7 @@ export class WorkerPool {
   private closed = false;
   private readonly waiters: (() => void)[] = [];
 
-  private constructor(lanes: Lane[], build: string, private readonly url: URL) {
+  private constructor(lanes: Lane[], build: string, private readonly url: URL | null) {
     this.lanes = lanes;
     this.threads = lanes.length;
     this.build = build;
@@ -134,7 +136,7 @@ export class WorkerPool {
     const where = 'WorkerPool.create';
     const o = checkOptions(where, options);
     const threads = o.threads === undefined ? await defaultThreads() : checkInt(where, 'threads', o.threads, 1, 256);
-    const url = o.workerUrl !== undefined ? new URL(String(o.workerUrl)) : new URL('./worker.js', import.meta.url);
+    const url = o.workerUrl !== undefined ? new URL(String(o.workerUrl), (globalThis as { location?: { href: string } }).location?.href) : null;
     const lanes: Lane[] = [];
     try {
       for (let i = 0; i < threads; i++) {
