@@ -14,6 +14,7 @@ export { fsPack, fsUnpack, fsQuantize, fsScores, fsScan, fsScan2 } from './kerne
 export { rqStepWorkBytes, rqWorkBytes, rqBeamStep, rqEncode, rqDecode } from './kernels/rq';
 export { sqScan, sqScan4, sqScanInt4, sqScores, sqDecode } from './kernels/sq';
 export { hammingDistances, hammingScan, hammingScan4 } from './kernels/binary';
+export { ahWorkBytes, ahEncode } from './kernels/anisotropic';
 
 /** 1 in the relaxed-SIMD build, 0 in the plain SIMD build: lets a caller-supplied module say which it is. */
 export function buildFlavor(): i32 {

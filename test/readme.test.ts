@@ -44,7 +44,7 @@ describe('README', () => {
     const dir = join(root, 'test-artifacts');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'readme-pq.mjs');
-    writeFileSync(file, `${code}\nexport { codes, approx, tables, top, bytes, items, d };\n`);
+    writeFileSync(file, `${code}\nexport { codes, approx, tables, top, bytes, items, d, best };\n`);
     const mod = await import(pathToFileURL(file).href);
     expect(mod.codes.length).toBe(5000 * 16);
     expect(mod.approx.length).toBe(mod.items.length);
@@ -60,6 +60,9 @@ describe('README', () => {
         expect(distances[q * 10 + j]).toBeCloseTo(dot, 2);
       }
     }
+    // the anisotropic PQIndex: 10 ids per user, best first
+    expect(mod.best.ids.length).toBe(30);
+    for (let q = 0; q < 3; q++) for (let j = 1; j < 10; j++) expect(mod.best.distances[q * 10 + j]).toBeLessThanOrEqual(mod.best.distances[q * 10 + j - 1]);
     const { IVFPQIndex } = await import('vqwasm');
     const back = IVFPQIndex.load(mod.bytes);
     expect(back.size).toBe(5000);

@@ -16,7 +16,7 @@ import { madd } from './simd';
 import { heapPush } from './topk';
 
 /** Index of the smallest lane (smallest index among equal values) given lane values and their indices. */
-@inline function argminLanes(v: v128, idx: v128): i32 {
+@inline export function argminLanes(v: v128, idx: v128): i32 {
   let bv = f32x4.extract_lane(v, 0);
   let bi = i32x4.extract_lane(idx, 0);
   const v1 = f32x4.extract_lane(v, 1), i1 = i32x4.extract_lane(idx, 1);

@@ -1,5 +1,5 @@
 import { checkCodes, decodePacked } from './packed.js';
-import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
 import type { CodebookStats } from '../training/codebookStats.js';
@@ -8,6 +8,7 @@ import type { Metric } from '../types.js';
 import { Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
+import { anisotropicLoss, anisotropicUpdate, ahWeights, AH_MAX_DSUB, AH_ROUNDS, etaOf, normWeights } from './anisotropic.js';
 import type { Quantizer } from './Quantizer.js';
 
 export interface ProductQuantizerOptions {
@@ -25,6 +26,22 @@ export interface ProductQuantizerOptions {
   init?: KMeansInit;
   /** Training uses at most maxPointsPerCentroid * ksub vectors, sampled with the seed. Default 256 (Faiss). */
   maxPointsPerCentroid?: number;
+  /**
+   * Score-aware (anisotropic) quantization for inner-product search (Guo et al. 2020, ScaNN): a number T in (0, 1)
+   * turns it on. T is relative to each vector's norm (ScaNN's threshold on unit vectors), so the weight of the residual
+   * parallel to a vector against the perpendicular one is the same for every vector: eta = (d - 1) T^2 / (1 - T^2)
+   * (eta > 1 from T > 1 / sqrt(d)). Training refines the k-means codebook for the loss eta ||r_par||^2 + ||r_perp||^2,
+   * and encode() chooses codes for that loss. Needs d / m <= 64. Default: off (plain PQ).
+   */
+  anisotropicThreshold?: number;
+  /** Alternations of anisotropic encoding and codebook update after k-means (with anisotropicThreshold). Default 10. */
+  anisotropicIterations?: number;
+  /**
+   * Exponent p of the per-vector weight ||x||^p (normalized to mean 1) in the anisotropic training loss; 0 weighs every
+   * vector alike (the paper's loss). Codes are unaffected, only the codebook. Default 2: long vectors, which fill most
+   * inner-product top-k lists, pull the codewords harder (bindings/quantizers/anisotropic.ts has the measurements).
+   */
+  anisotropicNormWeight?: number;
 }
 
 export interface ProductQuantizerTrainResult {
@@ -37,6 +54,14 @@ export interface ProductQuantizerTrainResult {
   /** Codebook usage of each sub-space's final k-means assignment. */
   stats: CodebookStats[];
   warnings: string[];
+  /**
+   * With anisotropicThreshold: mean anisotropic loss eta ||r_par||^2 + ||r_perp||^2 on the training sample (weighted
+   * by ||x||^p, p = anisotropicNormWeight, normalized to mean 1), of the
+   * k-means codebook with plain nearest-codeword codes (`plain`), then of the anisotropic codes at each alternation
+   * (`loss[0]` the k-means codebook, `loss[i]` after i codebook updates). objectives / mse are then those of the
+   * final anisotropic codes (higher than k-means': the loss trades squared error for parallel error).
+   */
+  anisotropic?: { eta: number; plain: number; loss: number[] };
 }
 
 /** Seeds of quantizers and indexes: |seed| <= 2^40, so that the derived seeds (seed + j, seed + 1, ...) stay exact integers. */
@@ -76,6 +101,12 @@ export class ProductQuantizer extends Owned implements Quantizer {
   readonly iterations: number;
   readonly init: KMeansInit;
   readonly maxPointsPerCentroid: number;
+  /** T of score-aware quantization, or undefined (plain PQ). */
+  readonly anisotropicThreshold: number | undefined;
+  readonly anisotropicIterations: number;
+  readonly anisotropicNormWeight: number;
+  /** Weight of the parallel residual, (d - 1) T^2 / (1 - T^2); 1 (plain squared error) without anisotropicThreshold. */
+  readonly eta: number;
   private readonly ksubP: number;
   private centTPtr = 0;
   private cnormPtr = 0;
@@ -91,6 +122,11 @@ export class ProductQuantizer extends Owned implements Quantizer {
     const iterations = checkInt(W, 'iterations', o.iterations ?? 25, 1, 1_000_000);
     const init = checkOneOf(W, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
     const maxPPC = checkInt(W, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
+    const T = o.anisotropicThreshold === undefined ? undefined : checkNumber(W, 'anisotropicThreshold', o.anisotropicThreshold, 0, 1, { min: true, max: true });
+    const ahIters = checkInt(W, 'anisotropicIterations', o.anisotropicIterations ?? 10, 0, 10_000);
+    const ahNorm = checkNumber(W, 'anisotropicNormWeight', o.anisotropicNormWeight ?? 2, 0, 8);
+    if (T !== undefined && d / m > AH_MAX_DSUB) fail('INVALID_OPTION', W, 'anisotropicThreshold needs sub-spaces of at most 64 components', raw(`d / m = ${d / m}`), `m >= d / ${AH_MAX_DSUB}`);
+    if (T !== undefined && d < 2) fail('INVALID_OPTION', W, 'anisotropicThreshold needs d >= 2 (eta = (d - 1) T^2 / (1 - T^2))', raw(`d = ${d}`), 'd >= 2');
     super(W);
     this.d = d;
     this.m = m;
@@ -103,6 +139,10 @@ export class ProductQuantizer extends Owned implements Quantizer {
     this.iterations = iterations;
     this.init = init;
     this.maxPointsPerCentroid = maxPPC;
+    this.anisotropicThreshold = T;
+    this.anisotropicIterations = ahIters;
+    this.anisotropicNormWeight = ahNorm;
+    this.eta = T === undefined ? 1 : etaOf(T, d);
   }
 
   get isTrained(): boolean {
@@ -126,12 +166,15 @@ export class ProductQuantizer extends Owned implements Quantizer {
    * same sample of at most maxPointsPerCentroid * ksub vectors. Retraining replaces the codebook; if training throws,
    * the previous codebook stays. Options: `iterations` overrides the k-means iterations of this call; `warmStart`
    * starts k-means from the current codebook instead of seeding anew (OPQ's alternating steps use both).
+   * `directions` (anisotropic quantizers only; f32[n][d]): the vectors whose direction is "parallel" for row i of x,
+   * when x holds residuals of them (IVF-PQ passes the vectors whose residuals it codes); default x itself.
    */
-  train(x: Float32Array, options: { iterations?: number; warmStart?: boolean } = {}): ProductQuantizerTrainResult {
+  train(x: Float32Array, options: { iterations?: number; warmStart?: boolean; directions?: Float32Array } = {}): ProductQuantizerTrainResult {
     const where = 'ProductQuantizer.train';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     const o = checkOptions(where, options);
+    const dirs = this.checkDirections(where, o.directions, n);
     const iterations = checkInt(where, 'iterations', o.iterations ?? this.iterations, 1, 1_000_000);
     const warm = checkBool(where, 'warmStart', o.warmStart ?? false);
     if (warm) this.trainedOr(where);
@@ -168,9 +211,87 @@ export class ProductQuantizer extends Owned implements Quantizer {
         km.dispose();
       }
     }
-    this.setCentroids(cent, where);
+    let anisotropic: ProductQuantizerTrainResult['anisotropic'];
+    if (this.anisotropicThreshold !== undefined) {
+      const pick = (a: Float32Array) => {
+        if (!rows) return a;
+        const s = new Float32Array(nt * d);
+        for (let i = 0; i < nt; i++) s.set(a.subarray(rows[i] * d, (rows[i] + 1) * d), i * d);
+        return s;
+      };
+      const xs = pick(x);
+      const vs = dirs ? pick(dirs) : xs;
+      // the refinement installs codebooks as it goes: on a throw, the previous codebook comes back
+      const before = this.isTrained ? this.centroids : null;
+      let r: ReturnType<ProductQuantizer['trainAnisotropic']>;
+      try {
+        r = this.trainAnisotropic(xs, vs, nt, cent, where);
+      } catch (e) {
+        if (before) this.setCentroids(before, where);
+        else this.dropCentroids();
+        throw e;
+      }
+      anisotropic = r.anisotropic;
+      objectives.splice(0, m, ...r.objectives);
+    } else {
+      this.setCentroids(cent, where);
+    }
     const total = objectives.reduce((a, b) => a + b, 0);
-    return { nTrain: nt, objectives, mse: total / nt, warnings, stats };
+    return { nTrain: nt, objectives, mse: total / nt, warnings, stats, ...(anisotropic ? { anisotropic } : {}) };
+  }
+
+  /**
+   * Anisotropic refinement of the k-means codebook cent f32[m][ksub][dsub] on the sample xs (directions vs): alternates
+   * anisotropic encoding (the ahEncode kernel) and the codebook update for those codes (anisotropicUpdate), then leaves
+   * the refined codebook installed. Returns the losses and the final codes' per-sub-space squared errors.
+   */
+  private trainAnisotropic(xs: Float32Array, vs: Float32Array, nt: number, cent: Float32Array, where: string): { anisotropic: { eta: number; plain: number; loss: number[] }; objectives: number[] } {
+    const { d, m, ksub, eta } = this;
+    const w = ahWeights(vs, nt, d, eta);
+    const omega = normWeights(vs, nt, d, this.anisotropicNormWeight);
+    const codes = new Uint8Array(nt * m);
+    this.setCentroids(cent, where);
+    this.encodeUnpackedRows(xs, vs, w, nt, 0, codes, where);
+    const plain = anisotropicLoss(xs, vs, omega, nt, d, m, ksub, eta, codes, cent).loss;
+    const loss: number[] = [];
+    for (let it = 0; ; it++) {
+      this.encodeUnpackedRows(xs, vs, w, nt, AH_ROUNDS, codes, where);
+      loss.push(anisotropicLoss(xs, vs, omega, nt, d, m, ksub, eta, codes, cent).loss);
+      if (it === this.anisotropicIterations) break;
+      anisotropicUpdate(xs, vs, omega, nt, d, m, ksub, eta, codes, cent);
+      this.setCentroids(cent, where);
+    }
+    const objectives = anisotropicLoss(xs, vs, omega, nt, d, m, ksub, eta, codes, cent).subspaceSquaredError;
+    return { anisotropic: { eta, plain, loss }, objectives };
+  }
+
+  private checkDirections(where: string, dirs: unknown, n: number): Float32Array | null {
+    if (dirs === undefined) return null;
+    if (this.anisotropicThreshold === undefined) fail('INVALID_OPTION', where, 'directions are only used by anisotropic quantizers', raw('directions without anisotropicThreshold'), 'anisotropicThreshold at construction, or no directions');
+    const nd = checkVectors(where, 'directions', dirs, this.d);
+    if (nd !== n) fail('INVALID_SIZE', where, 'directions must have one row per vector', raw(`${nd} rows for ${n} vectors`), `${n} rows`);
+    return dirs as Float32Array;
+  }
+
+  /**
+   * Unpacked codes u8[n][m] of x with parallel directions v and weights w (f32[n], see ahWeights) by the ahEncode
+   * kernel; rounds = 0 gives plain nearest-codeword codes.
+   */
+  private encodeUnpackedRows(x: Float32Array, v: Float32Array, w: Float32Array, n: number, rounds: number, out: Uint8Array, where: string): void {
+    const eng = this.eng;
+    const { d, m, ksubP } = this;
+    const same = v === x;
+    const work = eng.abi.ahWorkBytes(m, ksubP);
+    const rows = chunkRows(d * 4 * (same ? 1 : 2) + 4 + m, n);
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const c = Math.min(rows, n - i0);
+      const [xp, vp, wp, up, wk] = eng.scratch([c * d * 4, same ? 0 : c * d * 4, c * 4, c * m, work], where);
+      eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
+      if (!same) eng.f32(vp, c * d).set(v.subarray(i0 * d, (i0 + c) * d));
+      eng.f32(wp, c).set(w.subarray(i0, i0 + c));
+      eng.abi.ahEncode(xp, same ? xp : vp, wp, c, d, m, ksubP, this.centTPtr, this.cnormPtr, rounds, wk, up);
+      out.set(eng.u8(up, c * m), i0 * m);
+    }
   }
 
   /** Replaces the codebook with centroids f32[m][ksub][dsub] (finite; checked by the caller). */
@@ -206,6 +327,13 @@ export class ProductQuantizer extends Owned implements Quantizer {
     this.cnormPtr = nrm;
   }
 
+  private dropCentroids(): void {
+    this.release(this.centTPtr);
+    this.release(this.cnormPtr);
+    this.centTPtr = 0;
+    this.cnormPtr = 0;
+  }
+
   private trainedOr(where: string): void {
     if (this.centTPtr === 0) fail('NOT_TRAINED', where, 'the quantizer has no codebook yet', raw('an untrained ProductQuantizer'), 'train(x) or ProductQuantizer.load() first');
   }
@@ -218,31 +346,50 @@ export class ProductQuantizer extends Owned implements Quantizer {
     return { d, m, nbits, ksubP, codeSize, centTPtr: this.centTPtr, cnormPtr: this.cnormPtr };
   }
 
-  /** Codes of x (row-major Float32Array of n * d): Uint8Array(n * codeSize). */
-  encode(x: Float32Array): Uint8Array {
+  /**
+   * Codes of x (row-major Float32Array of n * d): Uint8Array(n * codeSize). Anisotropic quantizers choose the codes
+   * for the anisotropic loss, with `directions` (f32[n][d], default x) as the parallel directions (see train()).
+   */
+  encode(x: Float32Array, directions?: Float32Array): Uint8Array {
     const where = 'ProductQuantizer.encode';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
+    const dirs = this.checkDirections(where, directions, n);
     this.trainedOr(where);
     const out = new Uint8Array(n * this.codeSize);
-    this.encodeChecked(x, n, out, where);
+    this.encodeChecked(x, dirs, n, out, where);
     return out;
   }
 
-  /** Writes the codes of x into out (a Uint8Array of exactly n * codeSize bytes). */
-  encodeInto(x: Float32Array, out: Uint8Array): void {
+  /** Writes the codes of x into out (a Uint8Array of exactly n * codeSize bytes); `directions` as in encode(). */
+  encodeInto(x: Float32Array, out: Uint8Array, directions?: Float32Array): void {
     const where = 'ProductQuantizer.encodeInto';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
     if (!(out instanceof Uint8Array)) fail('INVALID_TYPE', where, 'out must be a Uint8Array', out, `a Uint8Array of ${n * this.codeSize} bytes`);
     if (out.length !== n * this.codeSize) fail('INVALID_SIZE', where, 'out has the wrong length', raw(`length ${out.length}`), `n * codeSize = ${n * this.codeSize}`);
+    const dirs = this.checkDirections(where, directions, n);
     this.trainedOr(where);
-    this.encodeChecked(x, n, out, where);
+    this.encodeChecked(x, dirs, n, out, where);
   }
 
-  private encodeChecked(x: Float32Array, n: number, out: Uint8Array, where: string): void {
+  private encodeChecked(x: Float32Array, dirs: Float32Array | null, n: number, out: Uint8Array, where: string): void {
     const eng = this.eng;
     const { d, m, nbits, codeSize } = this;
+    if (this.anisotropicThreshold !== undefined) {
+      const v = dirs ?? x;
+      const unpacked = new Uint8Array(n * m);
+      this.encodeUnpackedRows(x, v, ahWeights(v, n, d, this.eta), n, AH_ROUNDS, unpacked, where);
+      const rows = chunkRows(2 * m, n);
+      for (let i0 = 0; i0 < n; i0 += rows) {
+        const c = Math.min(rows, n - i0);
+        const [up, pp] = eng.scratch([c * m, c * codeSize], where);
+        eng.u8(up, c * m).set(unpacked.subarray(i0 * m, (i0 + c) * m));
+        eng.abi.pqPack(up, c, m, nbits, pp);
+        out.set(eng.u8(pp, c * codeSize), i0 * codeSize);
+      }
+      return;
+    }
     const rows = chunkRows(d * 4 + 2 * m, n);
     for (let i0 = 0; i0 < n; i0 += rows) {
       const c = Math.min(rows, n - i0);
@@ -297,7 +444,14 @@ export class ProductQuantizer extends Owned implements Quantizer {
 
   /** @internal Parameters as saved (also embedded by indexes and OPQ). */
   params(): Record<string, number | string | boolean> {
-    return { d: this.d, m: this.m, nbits: this.nbits, seed: this.seed, iterations: this.iterations, init: this.init, maxPointsPerCentroid: this.maxPointsPerCentroid, trained: this.isTrained };
+    const p: Record<string, number | string | boolean> = { d: this.d, m: this.m, nbits: this.nbits, seed: this.seed, iterations: this.iterations, init: this.init, maxPointsPerCentroid: this.maxPointsPerCentroid, trained: this.isTrained };
+    // written only when set: plain quantizers' files stay as they were, and files without it load as plain PQ
+    if (this.anisotropicThreshold !== undefined) {
+      p.anisotropicThreshold = this.anisotropicThreshold;
+      p.anisotropicIterations = this.anisotropicIterations;
+      p.anisotropicNormWeight = this.anisotropicNormWeight;
+    }
+    return p;
   }
 
   /** @internal */
@@ -324,6 +478,9 @@ export class ProductQuantizer extends Owned implements Quantizer {
     if (typeof c.params[p('iterations')] === 'number') opts.iterations = c.params[p('iterations')] as number;
     if (c.params[p('init')] === 'random' || c.params[p('init')] === 'kmeans++') opts.init = c.params[p('init')] as KMeansInit;
     if (typeof c.params[p('maxPointsPerCentroid')] === 'number') opts.maxPointsPerCentroid = c.params[p('maxPointsPerCentroid')] as number;
+    if (c.params[p('anisotropicThreshold')] !== undefined) opts.anisotropicThreshold = c.params[p('anisotropicThreshold')] as number;
+    if (c.params[p('anisotropicIterations')] !== undefined) opts.anisotropicIterations = c.params[p('anisotropicIterations')] as number;
+    if (c.params[p('anisotropicNormWeight')] !== undefined) opts.anisotropicNormWeight = c.params[p('anisotropicNormWeight')] as number;
     let pq: ProductQuantizer;
     try {
       pq = new ProductQuantizer(opts);

@@ -9,7 +9,8 @@ import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, type PQCommon, type PQCommonOptions, type PQMetric,
+  candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, type PQCommon, type PQCommonOptions,
+  type PQMetric,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsWrite } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
@@ -198,9 +199,10 @@ export class IVFPQIndex extends Owned {
       const centroids = km.centroids;
       const labels = km.assign(xr).labels;
       const res = residuals(xr, labels, centroids, d);
-      const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit });
+      const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit, anisotropicThreshold: c.anisotropicThreshold });
       made.push(pq);
-      const pres = pq.train(res);
+      // anisotropic: the residual's error is judged along the vector it is the residual of
+      const pres = pq.train(res, c.anisotropicThreshold === undefined ? {} : { directions: xr });
       const t = this.buildTrained(rot, centroids, pq, where, made);
       this.trained?.dispose((p) => this.release(p));
       this.trained = t;
@@ -254,7 +256,7 @@ export class IVFPQIndex extends Owned {
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     const xr = t.rot ? t.rot.rotate(x, where) : x;
     const labels = t.assign.search(xr, 1).ids;
-    const codes = t.pq.encode(residuals(xr, labels, t.centroids, d));
+    const codes = t.pq.encode(residuals(xr, labels, t.centroids, d), this.common.anisotropicThreshold === undefined ? undefined : xr);
     // reserve everything first: a failure leaves the index as it was (only capacities may have grown)
     const count = new Int32Array(this.nlist);
     for (let i = 0; i < n; i++) count[labels[i]]++;
@@ -531,6 +533,7 @@ export class IVFPQIndex extends Owned {
       opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, pqInit: c.pqInit, n: this.n,
       trained: this.isTrained, fastScan: c.fastScan,
     };
+    if (c.anisotropicThreshold !== undefined) params.anisotropicThreshold = c.anisotropicThreshold;
     const sections: Section[] = [];
     const t = this.trained;
     if (t) {
@@ -575,7 +578,7 @@ export class IVFPQIndex extends Owned {
       const fastScan = c.params.fastScan === undefined ? false : paramBool(where, c, 'fastScan');
       index = new IVFPQIndex({
         d, m, nbits, nlist, metric, opq, refine, seed: num('seed', 1234), opqIterations: num('opqIterations', 50), coarseIterations: num('coarseIterations', 25), coarseInit, pqInit,
-        fastScan,
+        fastScan, anisotropicThreshold: savedAnisotropicThreshold(c.params),
       });
     } catch (e) {
       savedOptionsError(where, e);

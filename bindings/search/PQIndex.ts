@@ -5,7 +5,7 @@ import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, toCodeSpace,
+  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, toCodeSpace,
   type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsWrite, FS_BLOCK } from './fastscan.js';
@@ -293,9 +293,10 @@ export class PQIndex extends Owned {
     const pqInit = c.params.pqInit === 'kmeans++' || c.params.pqInit === 'random' ? c.params.pqInit : undefined;
     // files written before fast-scan existed have no fastScan: they were float ADC indexes
     const fastScan = c.params.fastScan === undefined ? false : paramBool(where, c, 'fastScan');
+    const anisotropicThreshold = savedAnisotropicThreshold(c.params);
     let index: PQIndex;
     try {
-      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit, fastScan });
+      index = new PQIndex({ d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit, fastScan, anisotropicThreshold });
     } catch (e) {
       savedOptionsError(where, e);
     }

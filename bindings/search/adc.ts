@@ -1,6 +1,6 @@
 // Shared by the indexes that hold a product quantizer (PQIndex, IVFPQIndex): option checks, the quantizer they
 // build, and exact re-ranking of ADC candidates.
-import { checkBool, checkInt, checkOneOf, fail, raw } from '../errors.js';
+import { checkBool, checkInt, checkNumber, checkOneOf, fail, raw } from '../errors.js';
 import type { Container } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, SEED_LIMIT, type PQKernelView } from '../quantizers/ProductQuantizer.js';
@@ -33,6 +33,13 @@ export interface PQCommonOptions {
    * Default true when nbits is 4; false keeps the float ADC scan (exact ADC distances, several times slower).
    */
   fastScan?: boolean;
+  /**
+   * Score-aware (anisotropic) PQ for metric 'ip' (Guo et al. 2020, ScaNN): T in (0, 1), relative to each vector's norm;
+   * the PQ is trained and vectors are encoded for the loss eta ||r_par||^2 + ||r_perp||^2, eta = (d - 1) T^2 / (1 - T^2)
+   * (see ProductQuantizer). Refused with 'l2' (it trades squared error for inner-product error) and with opq (the
+   * rotation is learned for squared error). Default: off.
+   */
+  anisotropicThreshold?: number;
 }
 
 export interface PQCommon {
@@ -46,6 +53,7 @@ export interface PQCommon {
   opqIterations: number;
   pqInit: KMeansInit;
   fastScan: boolean;
+  anisotropicThreshold: number | undefined;
 }
 
 export function checkPQCommon(where: string, o: Record<string, unknown>): PQCommon {
@@ -62,14 +70,25 @@ export function checkPQCommon(where: string, o: Record<string, unknown>): PQComm
   const pqInit = checkOneOf(where, 'pqInit', o.pqInit ?? (metric === 'ip' ? 'kmeans++' : 'random'), ['kmeans++', 'random'] as const);
   const fastScan = checkBool(where, 'fastScan', o.fastScan ?? nbits === 4);
   if (fastScan && nbits !== 4) fail('INVALID_OPTION', where, 'fastScan needs 4-bit codes', raw(`nbits = ${nbits}`), 'nbits: 4 (or fastScan: false)');
-  return { d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit, fastScan };
+  let anisotropicThreshold: number | undefined;
+  if (o.anisotropicThreshold !== undefined) {
+    anisotropicThreshold = checkNumber(where, 'anisotropicThreshold', o.anisotropicThreshold, 0, 1, { min: true, max: true });
+    if (metric !== 'ip') fail('INVALID_OPTION', where, "anisotropicThreshold is for inner-product search", raw(`metric '${metric}'`), "metric: 'ip' (or no anisotropicThreshold)");
+    if (opq) fail('INVALID_OPTION', where, 'anisotropicThreshold cannot be combined with opq', raw('opq: true'), 'opq: false (or no anisotropicThreshold)');
+  }
+  return { d, m, nbits, metric, opq, refine, seed, opqIterations, pqInit, fastScan, anisotropicThreshold };
+}
+
+/** PQCommon's anisotropicThreshold as saved in an index file (absent: off, as in files written before it existed). */
+export function savedAnisotropicThreshold(params: Record<string, unknown>): number | undefined {
+  return params.anisotropicThreshold === undefined ? undefined : (params.anisotropicThreshold as number);
 }
 
 /** The quantizer an index holds, from its options or its saved file. */
 export function makeQuantizer(c: PQCommon): ProductQuantizer | OPQ {
   return c.opq
     ? new OPQ({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations, init: c.pqInit })
-    : new ProductQuantizer({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit });
+    : new ProductQuantizer({ d: c.d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit, anisotropicThreshold: c.anisotropicThreshold });
 }
 
 export function loadQuantizer(where: string, c: Container, opq: boolean): ProductQuantizer | OPQ {

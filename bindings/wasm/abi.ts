@@ -119,6 +119,12 @@ export interface Abi {
   hammingDistances(codesPtr: number, n: number, codeSize: number, qPtr: number, outPtr: number): void;
   hammingScan(codesPtr: number, n: number, codeSize: number, qPtr: number, k: number, hd: number, hi: number, idBase: number): void;
   hammingScan4(codesPtr: number, n: number, codeSize: number, q4Ptr: number, k: number, hd: number, hi: number, idBase: number): void;
+  // kernels/anisotropic.ts
+  ahWorkBytes(m: number, ksubP: number): number;
+  ahEncode(
+    xPtr: number, vPtr: number, wPtr: number, n: number, d: number, m: number, ksubP: number, centTPtr: number, cnormPtr: number, rounds: number,
+    workPtr: number, outPtr: number,
+  ): void;
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
@@ -133,6 +139,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
   'sqScan', 'sqScan4', 'sqScanInt4', 'sqScores', 'sqDecode',
   'hammingDistances', 'hammingScan', 'hammingScan4',
+  'ahWorkBytes', 'ahEncode',
 ];
 
 /** The exports names this module misses (a caller-supplied module of another version, or not ours at all). */

@@ -250,10 +250,10 @@ export class Engine {
     // m = 8 sub-spaces of 4, 16 codewords each (taken from the rows of x); then the 8-bit scans over x's bytes as codes
     const m = 8;
     const ksubP = 16;
-    const [x, hd, hi, cb, cn, codes, packed, tab, tab2, out, idx, tab256, t4, h4d, h4i, lut, par, blocks] = this.scratch(
+    const [x, hd, hi, cb, cn, codes, packed, tab, tab2, out, idx, tab256, t4, h4d, h4i, lut, par, blocks, ahW, ahWork] = this.scratch(
       [
         n * d * 4, k * 4, k * 4, m * 4 * ksubP * 4, m * ksubP * 4, n * m, n * m, nq * m * ksubP * 4, m * ksubP * 4, n * d * 4, n * 4,
-        32 * 256 * 4, 16 * 256 * 16, 4 * k * 4, 4 * k * 4, nq * m * 16, nq * 8, (n / 32) * m * 16,
+        32 * 256 * 4, 16 * 256 * 16, 4 * k * 4, 4 * k * 4, nq * m * 16, nq * 8, (n / 32) * m * 16, n * 4, m * ksubP * 8,
       ],
       'init',
     );
@@ -263,7 +263,9 @@ export class Engine {
     this.f32(cn, m * ksubP).fill(1);
     this.i32(idx, n).fill(1);
     this.f32(tab256, 32 * 256).fill(0.5);
+    this.f32(ahW, n).fill(0.01);
     for (let r = 0; r < 20; r++) {
+      abi.ahEncode(x, x, ahW, n, d, m, ksubP, cb, cn, 3, ahWork, codes);
       abi.pqEncode(x, n, d, m, ksubP, cb, cn, codes);
       abi.pqPack(codes, n, m, 4, packed);
       abi.pqUnpack(packed, n, m, 4, codes);
