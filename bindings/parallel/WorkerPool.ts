@@ -213,10 +213,11 @@ export class WorkerPool {
   }
 
   /**
-   * Builds `new <kind>(options)` and trains it on x in a worker of its own, so that the calling thread (a page) stays
-   * responsive; resolves to the trained object, loaded on this thread, and train()'s result. The same seed gives the
-   * same bytes as training here. `add: true` also adds x (indexes). KMeans reports each iteration through onProgress
-   * (its own onProgress option cannot cross threads). signal: aborting terminates that worker at once (rejects ABORTED).
+   * Builds `new <kind>(options)` and trains it on x in a worker, so that the calling thread (a page) stays responsive;
+   * resolves to the trained object, loaded on this thread, and train()'s result. The same seed gives the same bytes as
+   * training here. `add: true` also adds x (indexes). KMeans reports each iteration through onProgress (its own
+   * onProgress option cannot cross threads). Without a signal an idle pool worker trains; with one, a worker of its
+   * own, which aborting terminates at once (rejects ABORTED).
    */
   async train<K extends TrainableKind>(
     kind: K, options: Record<string, unknown>, x: Float32Array,
@@ -232,23 +233,36 @@ export class WorkerPool {
     checkCallbacks(where, r.signal, r.onProgress);
     const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected training to finish)`);
     if (r.signal?.aborted) throw aborted();
-    const lane = new Lane();
-    lane.port = await spawn(this.url, (m) => lane.reply(m), (e) => lane.failAll(toAborted(e)));
-    const onAbort = () => {
-      lane.port.terminate();
-      lane.failAll(aborted());
-    };
-    r.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      await lane.call({ op: 'init', build: this.build as Build });
-      const data = x.slice();
-      const value = (await lane.call({ op: 'train', kind, options: o, q: data, add: r.add === true }, [data.buffer], r.onProgress)) as { bytes: Uint8Array; result: unknown };
-      const Cls = TRAINABLE[kind] as unknown as { load(b: Uint8Array): InstanceType<(typeof TRAINABLE)[K]> };
-      return { trained: Cls.load(value.bytes), result: value.result };
-    } finally {
-      r.signal?.removeEventListener('abort', onAbort);
-      lane.port.terminate();
+    const data = x.slice();
+    const req = { op: 'train' as const, kind, options: o, q: data, add: r.add === true };
+    let value: { bytes: Uint8Array; result: unknown };
+    if (!r.signal) {
+      // no way to abort: an idle worker of the pool does it (no start-up cost)
+      const lane = await this.acquire(where);
+      try {
+        value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
+      } finally {
+        this.releaseLane(lane);
+      }
+    } else {
+      // abortable: a worker of its own, which abort terminates at once without touching the pool's workers
+      const lane = new Lane();
+      lane.port = await spawn(this.url, (m) => lane.reply(m), (e) => lane.failAll(toAborted(e)));
+      const onAbort = () => {
+        lane.port.terminate();
+        lane.failAll(aborted());
+      };
+      r.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await lane.call({ op: 'init', build: this.build as Build });
+        value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
+      } finally {
+        r.signal.removeEventListener('abort', onAbort);
+        lane.port.terminate();
+      }
     }
+    const Cls = TRAINABLE[kind] as unknown as { load(b: Uint8Array): InstanceType<(typeof TRAINABLE)[K]> };
+    return { trained: Cls.load(value.bytes), result: value.result };
   }
 
   /** Stops the workers; pending calls reject with ABORTED. */
