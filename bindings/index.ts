@@ -23,3 +23,9 @@ export { SQIndex, type SQIndexOptions } from './search/SQIndex.js';
 export { BinaryQuantizer, type BinaryQuantizerOptions, type BinaryQuantizerTrainResult } from './quantizers/BinaryQuantizer.js';
 export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION } from './io/format.js';
+export {
+  parseNpy, writeNpy, parseFvecs, parseIvecs, parseBvecs, writeFvecs, writeIvecs, writeBvecs, parseRawF32, toFloat32, vectorChunks, bytesSource,
+  blobSource, type Vectors, type VectorArray, type VectorDtype, type VectorFormat, type ByteSource, type VectorChunk, type VectorChunkOptions,
+} from './io/vectors.js';
+export { readVectorFile, vectorFileChunks, type ReadVectorFileOptions } from './io/vectorFiles.js';
+export { readFaissIndex, writeFaissIndex, type FaissIndex, type WriteFaissOptions } from './io/faiss.js';
