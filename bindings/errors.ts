@@ -16,6 +16,7 @@ export type VQErrorCode =
   | 'OUT_OF_MEMORY' // the request does not fit in the 4 GiB of a wasm32 memory
   | 'CORRUPT_DATA' // a saved file or buffer that is truncated, damaged or of another kind
   | 'ABORTED' // the caller's AbortSignal fired, or the worker pool was terminated, before the work finished
+  | 'UNSUPPORTED' // a well-formed file of a kind, type or layout that vqwasm does not read (a Faiss index type, a .npy dtype)
   | 'INTERNAL'; // a kernel assertion failed: a bug in vqwasm, never the caller's input
 
 export class VQError extends Error {

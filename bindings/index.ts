@@ -26,3 +26,9 @@ export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION } from './io/format.js';
 export { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from './io/loadIndex.js';
 export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions } from './parallel/WorkerPool.js';
+export {
+  parseNpy, writeNpy, parseFvecs, parseIvecs, parseBvecs, writeFvecs, writeIvecs, writeBvecs, parseRawF32, toFloat32, vectorChunks, bytesSource,
+  blobSource, type Vectors, type VectorArray, type VectorDtype, type VectorFormat, type ByteSource, type VectorChunk, type VectorChunkOptions,
+} from './io/vectors.js';
+export { readVectorFile, vectorFileChunks, type ReadVectorFileOptions } from './io/vectorFiles.js';
+export { readFaissIndex, writeFaissIndex, type FaissIndex, type WriteFaissOptions } from './io/faiss.js';

@@ -18,6 +18,8 @@ const VALUE_EXPORTS = [
   'FORMAT_VERSION', 'FlatIndex', 'IVFPQIndex', 'KMeans', 'OPQ', 'PQIndex', 'ProductQuantizer', 'VQError', 'init', 'memoryStats',
   'norms', 'pairwiseDistances', 'OnlineVQ', 'codebookStats', 'SemanticIdTokenizer', 'ResidualQuantizer', 'RQIndex', 'ScalarQuantizer', 'SQIndex', 'BinaryQuantizer', 'BinaryIndex',
   'loadIndex', 'loadQuantizer', 'WorkerPool', 'SharedIndex', 'SharedQuantizer',
+  'parseNpy', 'writeNpy', 'parseFvecs', 'parseIvecs', 'parseBvecs', 'writeFvecs', 'writeIvecs', 'writeBvecs', 'parseRawF32', 'toFloat32',
+  'vectorChunks', 'bytesSource', 'blobSource', 'readVectorFile', 'vectorFileChunks', 'readFaissIndex', 'writeFaissIndex',
 ];
 const TYPE_EXPORTS = [
   'Build', 'EngineInfo', 'InitOptions', 'MemoryStats', 'WasmSource', 'VQErrorCode', 'Metric', 'SearchResult',
@@ -29,6 +31,8 @@ const TYPE_EXPORTS = [
   'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
   'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions',
+  'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',
+  'FaissIndex', 'WriteFaissOptions',
 ];
 
 beforeAll(async () => {

@@ -1,0 +1,736 @@
+/**
+ * Faiss index files (what `faiss.write_index` writes; the layout of Faiss's impl/index_write.cpp, read here by our own
+ * code). Everything little-endian; `vec<T>` is a u64 count followed by count items; `header` is
+ *
+ * ```
+ * header   d i32, ntotal i64, two unused i64 (1 << 20), is_trained u8, metric_type i32 (0 inner product, 1 L2),
+ *          metric_arg f32 only when metric_type > 1
+ * IxF2 / IxFI / IxFl   header, vec<f32> xb (ntotal * d)                                   -> FlatIndex
+ * IxPq     header, pq, vec<u8> codes (ntotal * code_size), search_type i32, encode_signs u8, polysemous_ht i32
+ *                                                                                          -> PQIndex
+ *          pq = d u64, M u64, nbits u64, vec<f32> centroids (M * 2^nbits * d / M, layout [M][ksub][dsub]); code j
+ *          in bits [j nbits, (j + 1) nbits) of the code, least significant bit first (our layout too)
+ * IxSQ     header, qtype i32, rangestat i32, rangestat_arg f32, d u64, code_size u64, vec<f32> trained,
+ *          vec<u8> codes                                                                   -> SQIndex
+ * IwPQ     header, nlist u64, nprobe u64, coarse quantizer (a nested IxF2 / IxFI), direct map (type u8, vec<i64>,
+ *          and for type 2 vec<(i64, i64)>), by_residual u8, code_size u64, pq, inverted lists -> IVFPQIndex
+ *          inverted lists = 'ilar', nlist u64, code_size u64, 'full' vec<u64> sizes[nlist] or 'sprs' vec<u64>
+ *          (list, size) pairs, then per non-empty list its codes u8[size][code_size] and ids i64[size]
+ * IxMp / IxM2  header, the wrapped index, vec<i64> ids                                     -> the index with those ids
+ * IxPT     header, count i32 (1 here), 'LTra' have_bias u8, vec<f32> A (d_out x d_in, y = A x), vec<f32> b,
+ *          d_in i32, d_out i32, is_trained u8, then the wrapped IxPq / IwPQ               -> PQIndex / IVFPQIndex with opq
+ * ```
+ *
+ * Scalar quantizer mapping. Faiss QT_8bit decodes code c of dimension j to vmin_j + (c + 0.5) / 255 * vdiff_j (the
+ * middle of the bucket); vqwasm decodes a_j + b_j c. So b = vdiff / 255 and a = vmin + b / 2 on reading, and the
+ * inverse on writing; the two decoders then agree to float rounding (a few ulps). Encoding new vectors differs at
+ * bucket edges: Faiss takes floor(255 (x - vmin) / vdiff), vqwasm the nearest reconstruction, which is the same
+ * bucket except for float rounding at the edges. int8 SQIndex codes are written as their uint8 equivalents
+ * (c xor 0x80). QT_8bit_uniform and QT_8bit_direct are read (as per-dimension ranges); the 4- and 6-bit types are not.
+ *
+ * Reading is hostile-input safe: every count is checked against the bytes that remain before anything is allocated
+ * (so no allocation is larger than a small multiple of the file), and every failure is a VQError: CORRUPT_DATA for
+ * damage, UNSUPPORTED (naming the fourcc or type) for a valid file of a kind vqwasm does not serve.
+ */
+import { fail, raw, VQError, type VQErrorCode } from '../errors.js';
+import { FlatIndex } from '../search/FlatIndex.js';
+import { IVFPQIndex } from '../search/IVFPQIndex.js';
+import { PQIndex } from '../search/PQIndex.js';
+import { SQIndex } from '../search/SQIndex.js';
+import { readContainer, writeContainer, type Container, type Kind, type Params, type Section } from './format.js';
+import { asBytes } from './vectors.js';
+
+/** What readFaissIndex returns. */
+export type FaissIndex = FlatIndex | PQIndex | SQIndex | IVFPQIndex;
+
+const W = 'readFaissIndex';
+const MAX_D = 1 << 14;
+const MAX_N = 0x7fffffff;
+const MAX_NLIST = 1 << 20;
+const MAX_DEPTH = 4;
+
+type Metric = 'l2' | 'ip';
+
+interface Header {
+  d: number;
+  n: number;
+  trained: boolean;
+  metric: Metric;
+}
+
+interface PQPart {
+  m: number;
+  nbits: number;
+  cent: Float32Array;
+}
+
+type Parsed =
+  | { type: 'flat'; h: Header; xb: Float32Array }
+  | { type: 'pq'; h: Header; pq: PQPart; codes: Uint8Array }
+  | { type: 'sq'; h: Header; sqType: 'uint8' | 'fp16'; min: Float32Array; step: Float32Array; codes: Uint8Array }
+  | { type: 'ivfpq'; h: Header; nlist: number; coarse: Float32Array; pq: PQPart; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
+  | { type: 'idmap'; h: Header; inner: Parsed; ids: Int32Array }
+  | { type: 'opq'; h: Header; rot: Float32Array; inner: Parsed };
+
+function corrupt(what: string, got: unknown, expected: string): never {
+  fail('CORRUPT_DATA', W, what, got, expected);
+}
+
+function unsupported(what: string, got: unknown, expected: string): never {
+  fail('UNSUPPORTED', W, what, got, expected);
+}
+
+/** A cursor over the file; every read checks that the bytes are there. */
+class Reader {
+  p = 0;
+  readonly dv: DataView;
+  constructor(readonly u8: Uint8Array) {
+    this.dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  }
+
+  get left(): number {
+    return this.u8.length - this.p;
+  }
+
+  need(bytes: number, what: string): void {
+    if (bytes > this.left) corrupt(`the file is truncated in ${what}`, raw(`${this.left} bytes left at offset ${this.p}`), `${bytes} bytes`);
+  }
+
+  u8v(what: string): number {
+    this.need(1, what);
+    return this.u8[this.p++];
+  }
+
+  bool(what: string): boolean {
+    const v = this.u8v(what);
+    if (v > 1) corrupt(`${what} is not a boolean`, v, '0 or 1');
+    return v === 1;
+  }
+
+  i32(what: string): number {
+    this.need(4, what);
+    const v = this.dv.getInt32(this.p, true);
+    this.p += 4;
+    return v;
+  }
+
+  f32(what: string): number {
+    this.need(4, what);
+    const v = this.dv.getFloat32(this.p, true);
+    this.p += 4;
+    return v;
+  }
+
+  /** An unsigned 64-bit count as a number; anything at or above 2^53 is damage. */
+  u64(what: string): number {
+    this.need(8, what);
+    const lo = this.dv.getUint32(this.p, true);
+    const hi = this.dv.getUint32(this.p + 4, true);
+    this.p += 8;
+    if (hi >= 1 << 21) corrupt(`${what} is implausibly large`, raw(`0x${hi.toString(16)}${lo.toString(16).padStart(8, '0')}`), 'a count below 2^53');
+    return hi * 2 ** 32 + lo;
+  }
+
+  fourcc(what: string): string {
+    this.need(4, what);
+    let s = '';
+    for (let i = 0; i < 4; i++) s += String.fromCharCode(this.u8[this.p + i]);
+    this.p += 4;
+    return s;
+  }
+
+  /** A vec<f32> of exactly `count` finite values (count checked against the file before allocating). */
+  f32vec(what: string, count: number): Float32Array {
+    const c = this.u64(`the length of ${what}`);
+    if (c !== count) corrupt(`${what} has the wrong length`, raw(`${c} floats`), `${count}`);
+    this.need(c * 4, what);
+    const out = new Float32Array(this.u8.slice(this.p, this.p + c * 4).buffer);
+    this.p += c * 4;
+    for (let i = 0; i < c; i++) if (out[i] - out[i] !== 0) corrupt(`${what} holds a non-finite value at index ${i}`, out[i], 'finite numbers');
+    return out;
+  }
+
+  /** A vec<u8> of exactly `count` bytes. */
+  u8vec(what: string, count: number): Uint8Array {
+    const c = this.u64(`the length of ${what}`);
+    if (c !== count) corrupt(`${what} has the wrong length`, raw(`${c} bytes`), `${count}`);
+    this.need(c, what);
+    const out = this.u8.slice(this.p, this.p + c);
+    this.p += c;
+    return out;
+  }
+
+  /** `count` i64 ids, each in [0, 2^31 - 1] (vqwasm ids are int32). */
+  ids(what: string, count: number, out: Int32Array, at: number): void {
+    this.need(count * 8, what);
+    for (let i = 0; i < count; i++) {
+      const lo = this.dv.getUint32(this.p, true);
+      const hi = this.dv.getInt32(this.p + 4, true);
+      this.p += 8;
+      if (hi !== 0 || lo > MAX_N) unsupported(`${what}: an id outside the int32 range of vqwasm ids`, raw(`${hi * 2 ** 32 + lo}`), 'ids in [0, 2^31 - 1]');
+      out[at + i] = lo;
+    }
+  }
+
+  /** Skips a vec of items of `size` bytes. */
+  skipVec(what: string, size: number): void {
+    const c = this.u64(`the length of ${what}`);
+    this.need(c * size, what);
+    this.p += c * size;
+  }
+}
+
+function readHeader(r: Reader, fourcc: string): Header {
+  const d = r.i32(`the ${fourcc} header`);
+  if (d < 1) corrupt(`${fourcc}: dimension out of range`, d, 'd >= 1');
+  if (d > MAX_D) unsupported(`${fourcc}: dimension above the vqwasm limit`, d, `d <= ${MAX_D}`);
+  const n = r.u64(`the ${fourcc} header (ntotal)`);
+  if (n > MAX_N) unsupported(`${fourcc}: more vectors than a vqwasm index holds`, n, `ntotal <= ${MAX_N}`);
+  r.u64(`the ${fourcc} header`);
+  r.u64(`the ${fourcc} header`);
+  const trained = r.bool(`the ${fourcc} header (is_trained)`);
+  const mt = r.i32(`the ${fourcc} header (metric_type)`);
+  if (mt > 1) {
+    const arg = r.f32(`the ${fourcc} header (metric_arg)`);
+    unsupported(`${fourcc}: metric type ${mt} is not supported`, raw(`metric_type ${mt} (metric_arg ${arg})`), 'METRIC_INNER_PRODUCT (0) or METRIC_L2 (1)');
+  }
+  if (mt < 0) corrupt(`${fourcc}: negative metric type`, mt, '0 or 1');
+  return { d, n, trained, metric: mt === 0 ? 'ip' : 'l2' };
+}
+
+function readPQ(r: Reader, d: number, fourcc: string): PQPart {
+  const pd = r.u64(`the ${fourcc} product quantizer`);
+  const m = r.u64(`the ${fourcc} product quantizer`);
+  const nbits = r.u64(`the ${fourcc} product quantizer`);
+  if (pd !== d) corrupt(`${fourcc}: the product quantizer's d differs from the index's`, pd, `${d}`);
+  if (m < 1 || m > d || d % m !== 0) corrupt(`${fourcc}: M must divide d`, raw(`M = ${m}, d = ${d}`), 'M dividing d');
+  if (nbits < 1 || nbits > 24) corrupt(`${fourcc}: nbits out of range`, nbits, 'nbits in [1, 24]');
+  if (nbits > 8) unsupported(`${fourcc}: ${nbits}-bit product quantizer codes`, nbits, 'nbits <= 8');
+  const cent = r.f32vec(`${fourcc} centroids`, m * (1 << nbits) * (d / m));
+  return { m, nbits, cent };
+}
+
+/** Bytes of one PQ code: ceil(M nbits / 8). */
+function pqCodeSize(pq: PQPart): number {
+  return Math.ceil((pq.m * pq.nbits) / 8);
+}
+
+const SQ_NAMES = ['QT_8bit', 'QT_4bit', 'QT_8bit_uniform', 'QT_4bit_uniform', 'QT_fp16', 'QT_8bit_direct', 'QT_6bit', 'QT_bf16', 'QT_8bit_direct_signed'];
+
+function readIndex(r: Reader, depth: number): Parsed {
+  if (depth > MAX_DEPTH) corrupt('indexes nested too deeply', raw(`depth ${depth}`), `at most ${MAX_DEPTH}`);
+  const fourcc = r.fourcc('the index type (fourcc)');
+  switch (fourcc) {
+    case 'IxF2':
+    case 'IxFI':
+    case 'IxFl': {
+      const h = readHeader(r, fourcc);
+      if ((fourcc === 'IxF2' && h.metric !== 'l2') || (fourcc === 'IxFI' && h.metric !== 'ip')) corrupt(`${fourcc}: the metric contradicts the type`, h.metric, fourcc === 'IxF2' ? 'l2' : 'ip');
+      const xb = r.f32vec(`${fourcc} vectors`, h.n * h.d);
+      return { type: 'flat', h, xb };
+    }
+    case 'IxPq': {
+      const h = readHeader(r, fourcc);
+      const pq = readPQ(r, h.d, fourcc);
+      const codes = r.u8vec(`${fourcc} codes`, h.n * pqCodeSize(pq));
+      r.i32(`${fourcc} search_type`);
+      r.bool(`${fourcc} encode_signs`);
+      r.i32(`${fourcc} polysemous_ht`);
+      return { type: 'pq', h, pq, codes };
+    }
+    case 'IxSQ': {
+      const h = readHeader(r, fourcc);
+      const qtype = r.i32(`${fourcc} qtype`);
+      r.i32(`${fourcc} rangestat`);
+      r.f32(`${fourcc} rangestat_arg`);
+      const sd = r.u64(`${fourcc} d`);
+      const cs = r.u64(`${fourcc} code_size`);
+      if (sd !== h.d) corrupt(`${fourcc}: the scalar quantizer's d differs from the index's`, sd, `${h.d}`);
+      const name = qtype >= 0 && qtype < SQ_NAMES.length ? SQ_NAMES[qtype] : `qtype ${qtype}`;
+      const d = h.d;
+      const min = new Float32Array(d);
+      const step = new Float32Array(d);
+      let sqType: 'uint8' | 'fp16' = 'uint8';
+      if (qtype === 4) {
+        sqType = 'fp16';
+        if (cs !== 2 * d) corrupt(`${fourcc}: code_size does not match ${name}`, cs, `${2 * d}`);
+        r.f32vec(`${fourcc} trained ranges`, 0);
+      } else if (qtype === 0 || qtype === 2 || qtype === 5) {
+        if (cs !== d) corrupt(`${fourcc}: code_size does not match ${name}`, cs, `${d}`);
+        const want = qtype === 0 ? 2 * d : qtype === 2 ? 2 : 0;
+        // an untrained index has no ranges yet
+        const t = r.f32vec(`${fourcc} trained ranges`, h.trained || qtype === 5 ? want : 0);
+        if (h.trained) {
+          for (let j = 0; j < d; j++) {
+            let vmin = 0;
+            let vdiff = 255;
+            if (qtype !== 5) {
+              vmin = qtype === 0 ? t[j] : t[0];
+              vdiff = qtype === 0 ? t[d + j] : t[1];
+            }
+            if (!(vdiff >= 0)) unsupported(`${fourcc}: a negative range (dimension ${j})`, vdiff, 'vdiff >= 0');
+            // decode vmin + (c + 0.5) / 255 vdiff = a + b c (QT_8bit_direct: c itself)
+            const b = Math.fround(vdiff / 255);
+            step[j] = b;
+            min[j] = qtype === 5 ? 0 : Math.fround(vmin + Math.fround(b * 0.5));
+            if (!Number.isFinite(min[j])) corrupt(`${fourcc}: a range overflows float32 (dimension ${j})`, min[j], 'finite ranges');
+          }
+        }
+      } else {
+        unsupported(`${fourcc}: scalar quantizer type ${name} is not supported`, raw(name), 'QT_8bit, QT_8bit_uniform, QT_8bit_direct or QT_fp16');
+      }
+      const codes = r.u8vec(`${fourcc} codes`, h.n * cs);
+      return { type: 'sq', h, sqType, min, step, codes };
+    }
+    case 'IwPQ': {
+      const h = readHeader(r, fourcc);
+      const nlist = r.u64(`${fourcc} nlist`);
+      if (nlist < 1 || nlist > MAX_NLIST) unsupported(`${fourcc}: nlist out of range`, nlist, `nlist in [1, ${MAX_NLIST}]`);
+      r.u64(`${fourcc} nprobe`);
+      const q = readIndex(r, depth + 1);
+      if (q.type !== 'flat') unsupported(`${fourcc}: only a flat coarse quantizer is supported`, raw(`a ${q.type} quantizer`), 'IndexFlatL2 or IndexFlatIP');
+      if (q.h.d !== h.d || q.h.n !== nlist) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
+      if (q.h.metric !== h.metric) unsupported(`${fourcc}: the coarse quantizer's metric differs from the index's`, q.h.metric, h.metric);
+      const dmType = r.u8v(`${fourcc} direct map`);
+      if (dmType > 2) corrupt(`${fourcc}: unknown direct map type`, dmType, '0, 1 or 2');
+      r.skipVec(`${fourcc} direct map`, 8);
+      if (dmType === 2) r.skipVec(`${fourcc} direct map hash table`, 16);
+      const byResidual = r.bool(`${fourcc} by_residual`);
+      if (!byResidual) unsupported(`${fourcc}: IndexIVFPQ without by_residual`, raw('by_residual = false'), 'by_residual = true (the Faiss default)');
+      const cs = r.u64(`${fourcc} code_size`);
+      const pq = readPQ(r, h.d, fourcc);
+      if (cs !== pqCodeSize(pq)) corrupt(`${fourcc}: code_size does not match the product quantizer`, cs, `${pqCodeSize(pq)}`);
+      const il = r.fourcc(`${fourcc} inverted lists`);
+      const sizes = new Int32Array(nlist);
+      let codes = new Uint8Array(0);
+      const ids = new Int32Array(h.n);
+      if (il === 'il00') {
+        if (h.n !== 0) corrupt(`${fourcc}: no inverted lists but ntotal > 0`, h.n, '0');
+      } else if (il === 'ilar') {
+        const ln = r.u64(`${fourcc} inverted lists`);
+        const lcs = r.u64(`${fourcc} inverted lists`);
+        if (ln !== nlist || lcs !== cs) corrupt(`${fourcc}: the inverted lists do not match the index`, raw(`nlist ${ln}, code_size ${lcs}`), `nlist ${nlist}, code_size ${cs}`);
+        const kind = r.fourcc(`${fourcc} inverted list type`);
+        if (kind === 'full') {
+          const c = r.u64(`${fourcc} list sizes`);
+          if (c !== nlist) corrupt(`${fourcc}: list sizes have the wrong length`, c, `${nlist}`);
+          r.need(c * 8, `${fourcc} list sizes`);
+          for (let l = 0; l < nlist; l++) {
+            const s = r.u64(`${fourcc} list sizes`);
+            if (s > h.n) corrupt(`${fourcc}: a list is longer than ntotal`, s, `at most ${h.n}`);
+            sizes[l] = s;
+          }
+        } else if (kind === 'sprs') {
+          const c = r.u64(`${fourcc} list sizes`);
+          if (c % 2 !== 0 || c / 2 > nlist) corrupt(`${fourcc}: sparse list sizes have a bad length`, c, `an even count up to ${2 * nlist}`);
+          r.need(c * 8, `${fourcc} list sizes`);
+          let prev = -1;
+          for (let i = 0; i < c / 2; i++) {
+            const l = r.u64(`${fourcc} list sizes`);
+            const s = r.u64(`${fourcc} list sizes`);
+            if (l >= nlist || l <= prev) corrupt(`${fourcc}: sparse list numbers out of order`, l, `increasing, below ${nlist}`);
+            if (s > h.n) corrupt(`${fourcc}: a list is longer than ntotal`, s, `at most ${h.n}`);
+            sizes[l] = s;
+            prev = l;
+          }
+        } else {
+          corrupt(`${fourcc}: unknown inverted list layout`, raw(JSON.stringify(kind)), "'full' or 'sprs'");
+        }
+        let total = 0;
+        for (let l = 0; l < nlist; l++) total += sizes[l];
+        if (total !== h.n) corrupt(`${fourcc}: the list sizes do not add up to ntotal`, total, `${h.n}`);
+        r.need(total * (cs + 8), `${fourcc} inverted lists`);
+        codes = new Uint8Array(total * cs);
+        let at = 0;
+        for (let l = 0; l < nlist; l++) {
+          const s = sizes[l];
+          if (s === 0) continue;
+          codes.set(r.u8.subarray(r.p, r.p + s * cs), at * cs);
+          r.p += s * cs;
+          r.ids(`${fourcc} ids`, s, ids, at);
+          at += s;
+        }
+      } else {
+        unsupported(`${fourcc}: inverted lists of type '${il}' are not supported`, raw(JSON.stringify(il)), "'ilar' (in-memory array lists)");
+      }
+      return { type: 'ivfpq', h, nlist, coarse: q.type === 'flat' ? q.xb : new Float32Array(0), pq, sizes, codes, ids };
+    }
+    case 'IxMp':
+    case 'IxM2': {
+      const h = readHeader(r, fourcc);
+      const inner = readIndex(r, depth + 1);
+      if (inner.type !== 'flat' && inner.type !== 'pq' && inner.type !== 'sq' && inner.type !== 'opq') unsupported(`${fourcc}: an id map around ${inner.type}`, raw(inner.type), 'an id map around a flat, PQ or SQ index');
+      if (inner.h.n !== h.n || inner.h.d !== h.d) corrupt(`${fourcc}: the wrapped index does not match`, raw(`d ${inner.h.d}, ntotal ${inner.h.n}`), `d ${h.d}, ntotal ${h.n}`);
+      const c = r.u64(`${fourcc} ids`);
+      if (c !== h.n) corrupt(`${fourcc}: the id map has the wrong length`, c, `${h.n}`);
+      r.need(c * 8, `${fourcc} ids`);
+      const out = new Int32Array(c);
+      r.ids(`${fourcc} ids`, c, out, 0);
+      return { type: 'idmap', h, inner, ids: out };
+    }
+    case 'IxPT': {
+      const h = readHeader(r, fourcc);
+      const nt = r.i32(`${fourcc} transform count`);
+      if (nt !== 1) unsupported(`${fourcc}: a chain of ${nt} transforms`, nt, 'exactly one (an OPQMatrix)');
+      const vt = r.fourcc(`${fourcc} transform type`);
+      if (vt !== 'LTra') unsupported(`${fourcc}: vector transform '${vt}' is not supported`, raw(JSON.stringify(vt)), "'LTra' (OPQMatrix)");
+      const haveBias = r.bool(`${fourcc} have_bias`);
+      const d = h.d;
+      const A = r.f32vec(`${fourcc} matrix`, d * d);
+      const bc = r.u64(`the length of ${fourcc} bias`);
+      if (bc !== (haveBias ? d : 0) && bc !== 0) corrupt(`${fourcc}: bias has the wrong length`, bc, `${haveBias ? d : 0}`);
+      r.need(bc * 4, `${fourcc} bias`);
+      for (let i = 0; i < bc; i++) if (r.dv.getFloat32(r.p + 4 * i, true) !== 0) unsupported(`${fourcc}: a transform with a bias`, raw('a non-zero bias'), 'an OPQ rotation (no bias)');
+      r.p += bc * 4;
+      const dIn = r.i32(`${fourcc} d_in`);
+      const dOut = r.i32(`${fourcc} d_out`);
+      const tt = r.bool(`${fourcc} transform is_trained`);
+      if (dIn !== d || dOut !== d) unsupported(`${fourcc}: a non-square transform`, raw(`d_in ${dIn}, d_out ${dOut}`), `d_in = d_out = ${d}`);
+      if (!tt) unsupported(`${fourcc}: an untrained transform`, raw('is_trained = false'), 'a trained OPQMatrix');
+      const inner = readIndex(r, depth + 1);
+      if (inner.type !== 'pq' && inner.type !== 'ivfpq') unsupported(`${fourcc}: a transform in front of ${inner.type}`, raw(inner.type), 'IndexPQ or IndexIVFPQ (OPQ)');
+      if (inner.h.d !== d || inner.h.n !== h.n) corrupt(`${fourcc}: the wrapped index does not match`, raw(`d ${inner.h.d}, ntotal ${inner.h.n}`), `d ${d}, ntotal ${h.n}`);
+      return { type: 'opq', h, rot: A, inner };
+    }
+    default: {
+      const printable = /^[\x20-\x7e]{4}$/.test(fourcc);
+      if (!printable) corrupt('not a Faiss index file', raw(`fourcc bytes ${Array.from(fourcc, (c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join(' ')}`), 'a fourcc such as IxF2, IxPq, IxSQ, IwPQ');
+      return unsupported(`Faiss index type '${fourcc}' is not supported`, raw(`'${fourcc}'`), 'IxF2 / IxFI (IndexFlat), IxPq (IndexPQ), IxSQ (IndexScalarQuantizer), IwPQ (IndexIVFPQ), IxMp / IxM2 (IndexIDMap), IxPT (IndexPreTransform with OPQ)');
+    }
+  }
+}
+
+/** Loads a vqwasm container built in memory; a refusal inside is reported as readFaissIndex's. */
+function loadBuilt<T>(load: (bytes: Uint8Array) => T, kind: Kind, params: Params, sections: Section[]): T {
+  try {
+    return load(writeContainer(kind, params, sections));
+  } catch (e) {
+    if (e instanceof VQError) {
+      const code: VQErrorCode = e.code === 'OUT_OF_MEMORY' ? 'OUT_OF_MEMORY' : e.code === 'CORRUPT_DATA' ? 'CORRUPT_DATA' : 'UNSUPPORTED';
+      throw new VQError(code, `${W}: the index does not load into vqwasm (${e.message})`);
+    }
+    throw e;
+  }
+}
+
+function build(p: Parsed, ids: Int32Array | null): FaissIndex {
+  const { d, n, metric, trained } = p.h;
+  const idSections: Section[] = ids ? [{ tag: 'IDS ', data: ids }] : [];
+  switch (p.type) {
+    case 'flat':
+      if (!ids) {
+        const seq = new Int32Array(n);
+        for (let i = 0; i < n; i++) seq[i] = i;
+        return loadBuilt(FlatIndex.load, 'FlatIndex', { d, metric, n }, [{ tag: 'VECS', data: p.xb }, { tag: 'IDS ', data: seq }]);
+      }
+      return loadBuilt(FlatIndex.load, 'FlatIndex', { d, metric, n }, [{ tag: 'VECS', data: p.xb }, ...idSections]);
+    case 'pq':
+    case 'opq': {
+      const inner = p.type === 'opq' ? p.inner : p;
+      if (inner.type === 'ivfpq') return buildIVF(inner, p.type === 'opq' ? p.rot : null);
+      if (inner.type !== 'pq') return corrupt('unexpected nesting', raw(inner.type), 'pq');
+      const { m, nbits } = inner.pq;
+      const opq = p.type === 'opq';
+      if (!trained || !inner.h.trained) {
+        if (n > 0) corrupt('an untrained index holds vectors', n, '0');
+        return new PQIndex({ d, m, nbits, metric, opq, fastScan: false });
+      }
+      const params: Params = { d, m, nbits, trained: true, metric, opq, refine: false, n, explicitIds: ids !== null, fastScan: false };
+      const sections: Section[] = [{ tag: 'CENT', data: inner.pq.cent }, { tag: 'CODE', data: inner.codes }, ...idSections];
+      if (opq) sections.push({ tag: 'ROT ', data: p.rot });
+      return loadBuilt(PQIndex.load, 'PQIndex', params, sections);
+    }
+    case 'sq': {
+      if (!trained) {
+        if (n > 0) corrupt('an untrained index holds vectors', n, '0');
+        return new SQIndex({ d, type: p.sqType, metric });
+      }
+      const params: Params = { d, type: p.sqType, trained: true, metric, refine: false, n, explicitIds: ids !== null };
+      const sections: Section[] = [{ tag: 'CODE', data: p.codes }, ...idSections];
+      if (p.sqType === 'uint8') sections.push({ tag: 'MIN ', data: p.min }, { tag: 'STEP', data: p.step });
+      return loadBuilt(SQIndex.load, 'SQIndex', params, sections);
+    }
+    case 'ivfpq':
+      return buildIVF(p, null);
+    case 'idmap':
+      return build(p.inner, p.ids);
+  }
+}
+
+function buildIVF(p: Extract<Parsed, { type: 'ivfpq' }>, rot: Float32Array | null): IVFPQIndex {
+  const { d, n, metric, trained } = p.h;
+  const { m, nbits } = p.pq;
+  const opq = rot !== null;
+  if (!trained) {
+    if (n > 0) corrupt('an untrained index holds vectors', n, '0');
+    return new IVFPQIndex({ d, m, nbits, nlist: p.nlist, metric, opq, fastScan: false });
+  }
+  const pos = new Int32Array(n);
+  for (let i = 0; i < n; i++) pos[i] = i; // positions are the order of the lists in the file
+  const params: Params = { d, m, nbits, nlist: p.nlist, metric, opq, refine: false, n, trained: true, fastScan: false };
+  const sections: Section[] = [
+    { tag: 'COAR', data: p.coarse }, { tag: 'RPQC', data: p.pq.cent }, { tag: 'LSZ ', data: p.sizes },
+    { tag: 'LPOS', data: pos }, { tag: 'LCOD', data: p.codes }, { tag: 'IDS ', data: p.ids },
+  ];
+  if (rot) sections.push({ tag: 'ROT ', data: rot }, { tag: 'CENT', data: p.pq.cent });
+  return loadBuilt(IVFPQIndex.load, 'IVFPQIndex', params, sections);
+}
+
+/**
+ * The index in a file written by `faiss.write_index` (bytes of the whole file), as the matching vqwasm index, ready to
+ * search: IndexFlatL2 / IndexFlatIP -> FlatIndex; IndexPQ -> PQIndex (fastScan off, so that distances are Faiss's
+ * float ADC ones); IndexScalarQuantizer (QT_8bit, QT_8bit_uniform, QT_8bit_direct, QT_fp16) -> SQIndex;
+ * IndexIVFPQ (by residual, flat coarse quantizer, in-memory lists) -> IVFPQIndex (nprobe is a search option in
+ * vqwasm: pass the one you used with Faiss); IndexIDMap around flat / PQ / SQ -> the same index with those ids;
+ * IndexPreTransform(OPQMatrix, IndexPQ or IndexIVFPQ) -> the index with opq. Ids must fit in int32 (0 .. 2^31 - 1).
+ * The caller owns the result (dispose()). Needs `await init()` first.
+ */
+export function readFaissIndex(bytes: Uint8Array | ArrayBuffer): FaissIndex {
+  const u8 = asBytes(W, bytes);
+  const r = new Reader(u8);
+  const p = readIndex(r, 0);
+  if (r.left !== 0) corrupt(`${r.left} bytes after the end of the index`, raw(`${u8.length} bytes`), `${r.p} bytes`);
+  return build(p, null);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Writing
+
+/** Little-endian output that grows as needed. */
+class Writer {
+  private buf = new Uint8Array(1024);
+  private dv = new DataView(this.buf.buffer);
+  p = 0;
+
+  private room(n: number): void {
+    if (this.p + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.p + n));
+    next.set(this.buf.subarray(0, this.p));
+    this.buf = next;
+    this.dv = new DataView(next.buffer);
+  }
+
+  fourcc(s: string): void {
+    this.room(4);
+    for (let i = 0; i < 4; i++) this.buf[this.p + i] = s.charCodeAt(i);
+    this.p += 4;
+  }
+
+  u8(v: number): void {
+    this.room(1);
+    this.buf[this.p++] = v;
+  }
+
+  i32(v: number): void {
+    this.room(4);
+    this.dv.setInt32(this.p, v, true);
+    this.p += 4;
+  }
+
+  f32(v: number): void {
+    this.room(4);
+    this.dv.setFloat32(this.p, v, true);
+    this.p += 4;
+  }
+
+  u64(v: number): void {
+    this.room(8);
+    this.dv.setUint32(this.p, v % 2 ** 32, true);
+    this.dv.setUint32(this.p + 4, Math.floor(v / 2 ** 32), true);
+    this.p += 8;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.p);
+    this.p += b.length;
+  }
+
+  f32vec(a: Float32Array): void {
+    this.u64(a.length);
+    this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+
+  u8vec(a: Uint8Array): void {
+    this.u64(a.length);
+    this.bytes(a);
+  }
+
+  header(d: number, n: number, trained: boolean, metric: Metric): void {
+    this.i32(d);
+    this.u64(n);
+    this.u64(1 << 20);
+    this.u64(1 << 20);
+    this.u8(trained ? 1 : 0);
+    this.i32(metric === 'ip' ? 0 : 1);
+  }
+
+  pq(d: number, m: number, nbits: number, cent: Float32Array): void {
+    this.u64(d);
+    this.u64(m);
+    this.u64(nbits);
+    this.f32vec(cent);
+  }
+
+  result(): Uint8Array {
+    return this.buf.slice(0, this.p);
+  }
+}
+
+export interface WriteFaissOptions {
+  /** nprobe stored in an IndexIVFPQ file (Faiss's default for searches). Default 1. */
+  nprobe?: number;
+}
+
+const WW = 'writeFaissIndex';
+
+function f32s(c: Container, tag: string): Float32Array {
+  const s = c.sections.get(tag)!;
+  return new Float32Array(s.slice().buffer);
+}
+
+function i32s(c: Container, tag: string): Int32Array {
+  const s = c.sections.get(tag)!;
+  return new Int32Array(s.slice().buffer);
+}
+
+function isIdentity(ids: Int32Array): boolean {
+  for (let i = 0; i < ids.length; i++) if (ids[i] !== i) return false;
+  return true;
+}
+
+/**
+ * The index as a Faiss index file (bytes that `faiss.read_index` / `faiss.deserialize_index` read): FlatIndex 'l2' /
+ * 'ip' -> IndexFlatL2 / IndexFlatIP; PQIndex -> IndexPQ; SQIndex uint8 / int8 -> IndexScalarQuantizer QT_8bit (same
+ * reconstructions), fp16 -> QT_fp16; IVFPQIndex -> IndexIVFPQ (by residual, flat coarse quantizer); with opq, an
+ * IndexPreTransform whose OPQMatrix is the rotation; user ids other than 0..n-1 on a flat / PQ / SQ index -> an
+ * IndexIDMap around it. Refused with UNSUPPORTED: 'cosine' FlatIndex (store normalized vectors in an 'ip' index),
+ * refine indexes (Faiss keeps the originals in a separate IndexRefineFlat), and other classes.
+ */
+export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = {}): Uint8Array {
+  const nprobe = options?.nprobe ?? 1;
+  if (typeof nprobe !== 'number' || !Number.isInteger(nprobe) || nprobe < 1) fail('INVALID_OPTION', WW, 'nprobe must be an integer >= 1', nprobe, 'an integer >= 1');
+  let kind: Kind;
+  if (index instanceof FlatIndex) kind = 'FlatIndex';
+  else if (index instanceof PQIndex) kind = 'PQIndex';
+  else if (index instanceof SQIndex) kind = 'SQIndex';
+  else if (index instanceof IVFPQIndex) kind = 'IVFPQIndex';
+  else return fail('UNSUPPORTED', WW, 'this object has no Faiss equivalent written here', index, 'a FlatIndex, PQIndex, SQIndex or IVFPQIndex');
+  const c = readContainer(WW, index.save(), kind);
+  const P = c.params;
+  const d = P.d as number;
+  const n = P.n as number;
+  const metric = P.metric as Metric | 'cosine';
+  if (metric === 'cosine') fail('UNSUPPORTED', WW, "a 'cosine' FlatIndex has no Faiss metric", raw("metric 'cosine'"), "an 'ip' index over normalized vectors (what Faiss users do for cosine)");
+  if (P.refine === true) fail('UNSUPPORTED', WW, 'refine indexes are not written (Faiss keeps the originals in an IndexRefineFlat)', raw('refine: true'), 'an index built with refine: false');
+  const w = new Writer();
+  const trained = kind === 'FlatIndex' ? true : P.trained === true;
+  const ids = kind === 'IVFPQIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
+  const idmap = ids !== null && !isIdentity(ids);
+  if (idmap) {
+    w.fourcc('IxMp');
+    w.header(d, n, trained, metric);
+  }
+  const opq = P.opq === true;
+  if (opq) {
+    w.fourcc('IxPT');
+    w.header(d, n, trained, metric);
+    w.i32(1);
+    w.fourcc('LTra');
+    w.u8(0);
+    w.f32vec(trained ? f32s(c, 'ROT ') : new Float32Array(d * d));
+    w.u64(0);
+    w.i32(d);
+    w.i32(d);
+    w.u8(trained ? 1 : 0);
+  }
+  switch (kind) {
+    case 'FlatIndex':
+      w.fourcc(metric === 'ip' ? 'IxFI' : 'IxF2');
+      w.header(d, n, true, metric);
+      w.f32vec(f32s(c, 'VECS'));
+      break;
+    case 'PQIndex': {
+      const m = P.m as number;
+      const nbits = P.nbits as number;
+      w.fourcc('IxPq');
+      w.header(d, n, trained, metric);
+      w.pq(d, m, nbits, trained ? f32s(c, 'CENT') : new Float32Array(m * (1 << nbits) * (d / m)));
+      w.u8vec(trained ? c.sections.get('CODE')!.slice() : new Uint8Array(0));
+      w.i32(0); // search_type ST_PQ
+      w.u8(0); // encode_signs
+      w.i32(m * nbits + 1); // polysemous_ht (Faiss's default)
+      break;
+    }
+    case 'SQIndex': {
+      const type = P.type as string;
+      w.fourcc('IxSQ');
+      w.header(d, n, trained, metric);
+      w.i32(type === 'fp16' ? 4 : 0);
+      w.i32(0); // rangestat RS_minmax
+      w.f32(0);
+      w.u64(d);
+      w.u64(type === 'fp16' ? 2 * d : d);
+      if (type === 'fp16' || !trained) w.f32vec(new Float32Array(0));
+      else {
+        const min = f32s(c, 'MIN ');
+        const step = f32s(c, 'STEP');
+        const t = new Float32Array(2 * d);
+        for (let j = 0; j < d; j++) {
+          t[j] = Math.fround(min[j] - Math.fround(step[j] * 0.5));
+          t[d + j] = Math.fround(step[j] * 255);
+        }
+        w.f32vec(t);
+      }
+      const codes = trained ? c.sections.get('CODE')!.slice() : new Uint8Array(0);
+      if (type === 'int8') for (let i = 0; i < codes.length; i++) codes[i] ^= 0x80;
+      w.u8vec(codes);
+      break;
+    }
+    case 'IVFPQIndex': {
+      const m = P.m as number;
+      const nbits = P.nbits as number;
+      const nlist = P.nlist as number;
+      const cs = Math.ceil((m * nbits) / 8);
+      w.fourcc('IwPQ');
+      w.header(d, n, trained, metric);
+      w.u64(nlist);
+      w.u64(nprobe);
+      w.fourcc(metric === 'ip' ? 'IxFI' : 'IxF2');
+      w.header(d, trained ? nlist : 0, true, metric);
+      w.f32vec(trained ? f32s(c, 'COAR') : new Float32Array(0));
+      w.u8(0); // no direct map
+      w.u64(0);
+      w.u8(1); // by_residual
+      w.u64(cs);
+      w.pq(d, m, nbits, trained ? f32s(c, 'RPQC') : new Float32Array(m * (1 << nbits) * (d / m)));
+      w.fourcc('ilar');
+      w.u64(nlist);
+      w.u64(cs);
+      w.fourcc('full');
+      const sizes = trained ? i32s(c, 'LSZ ') : new Int32Array(nlist);
+      w.u64(nlist);
+      for (let l = 0; l < nlist; l++) w.u64(sizes[l]);
+      if (trained) {
+        const pos = i32s(c, 'LPOS');
+        const allIds = i32s(c, 'IDS ');
+        const codes = c.sections.get('LCOD')!;
+        let at = 0;
+        for (let l = 0; l < nlist; l++) {
+          const s = sizes[l];
+          w.bytes(codes.subarray(at * cs, (at + s) * cs));
+          for (let i = 0; i < s; i++) {
+            w.u64(allIds[pos[at + i]]);
+          }
+          at += s;
+        }
+      }
+      break;
+    }
+  }
+  if (idmap) {
+    w.u64(n);
+    for (let i = 0; i < n; i++) w.u64(ids![i]);
+  }
+  return w.result();
+}
