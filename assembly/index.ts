@@ -3,7 +3,7 @@
 
 export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd } from './memory';
 export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
-export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask } from './kernels/topk';
+export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask, setExclude } from './kernels/topk';
 export { packPanels, unpackPanels, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';
 export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32,

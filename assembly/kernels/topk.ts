@@ -5,10 +5,14 @@
 // among equal distances the larger id counts as worse: results do not depend on the order ties arrive in.
 // Empty slots hold (+Infinity, -1).
 //
-// Filtered search: while allowMask != 0 it points at a bitmap u8[ceil(n/8)] over the ids the scans offer (bit i & 7
-// of byte i >> 3 set = id i may enter), and heapPush drops every other id. Every scan offers candidates through
-// heapPush, so one check covers them all, and it runs only for candidates that beat the heap's worst. The caller
-// sets it around one search and clears it after (bindings/search/filter.ts).
+// Filtered search. Every scan offers candidates through heapPush, so these checks cover them all, and they run only
+// for candidates that beat the heap's worst. The caller arms them around one search (bindings/search/filter.ts):
+// - allowMask != 0: a bitmap u8[ceil(n/8)] over the ids the scans offer (bit i & 7 of byte i >> 3 set = id i may
+//   enter); heapPush drops every other id.
+// - exclOffsets != 0: per-query exclusion lists for the heaps of one chunk of queries, whose rows start at exclBase
+//   (the chunk's distance heaps, exclRowBytes apart): the row a heap pointer is in is the query, and its excluded ids
+//   are exclLists[exclOffsets[q] .. exclOffsets[q + 1]), ascending (i32), found by binary search. Must be disarmed
+//   before pushing into any other heaps (re-ranking).
 
 @inline function worse(da: f32, ia: i32, db: f32, ib: i32): bool {
   return da > db || (da == db && ia > ib);
@@ -55,19 +59,46 @@ export function heapInit(distPtr: usize, idPtr: usize, count: u32): void {
 }
 
 let allowMask: usize = 0;
+let exclBase: usize = 0;
+let exclRowBytes: usize = 0;
+let exclOffsets: usize = 0;
+let exclLists: usize = 0;
 
 /** Sets the allow bitmap every heapPush consults (0: none). */
 export function setAllowMask(ptr: usize): void {
   allowMask = ptr;
 }
 
+/** Arms the per-query exclusion lists for the heaps of one chunk (offsetsPtr 0: disarmed); layout above. */
+export function setExclude(heapBase: usize, rowBytes: u32, offsetsPtr: usize, listsPtr: usize): void {
+  exclBase = heapBase;
+  exclRowBytes = <usize>rowBytes;
+  exclOffsets = offsetsPtr;
+  exclLists = listsPtr;
+}
+
+@inline function excluded(dist: usize, id: i32): bool {
+  const q = (dist - exclBase) / exclRowBytes;
+  let lo = load<i32>(exclOffsets + (q << 2));
+  let hi = load<i32>(exclOffsets + (q << 2) + 4) - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = load<i32>(exclLists + (<usize>mid << 2));
+    if (v == id) return true;
+    if (v < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
 /**
- * Offers (d, id) to the heap of size k at (dist, ids): it replaces the root when it is better than the root and the
- * allow bitmap, if set, has id.
+ * Offers (d, id) to the heap of size k at (dist, ids): it replaces the root when it is better than the root, the allow
+ * bitmap (if armed) has id, and the heap's query does not exclude id (if armed).
  */
 @inline export function heapPush(dist: usize, ids: usize, k: u32, d: f32, id: i32): void {
   if (!worse(load<f32>(dist), load<i32>(ids), d, id)) return;
   if (allowMask != 0 && (load<u8>(allowMask + (<usize>id >>> 3)) & (1 << (id & 7))) == 0) return;
+  if (exclOffsets != 0 && excluded(dist, id)) return;
   siftDown(dist, ids, k, d, id);
 }
 

@@ -131,8 +131,7 @@ export class BinaryIndex extends Owned {
     const finishMetric: PQMetric = rerank ? this.metric : 'l2';
     if (this.store.n === 0) return emptyResult(nq, k, finishMetric);
     const flt = spec ? this.store.filter(spec) : null;
-    // heaps of kk: the candidates, plus room for the excluded ones
-    const kk = kc + (flt ? flt.extra : 0);
+    const kk = kc;
     return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, kk, rerank, finishMetric, flt));
   }
 
@@ -155,6 +154,7 @@ export class BinaryIndex extends Owned {
       eng.u8(qc, c * cs).set(qcodes);
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {
         const cnt = Math.min(block, this.store.n - b0);
         const src = this.store.codesPtr + b0 * cs;

@@ -372,8 +372,7 @@ export class IVFPQIndex extends Owned {
     // filter's bitmap is over this index's positions: it must not be armed while the coarse quantizer searches)
     const coarse = t.probe.search(qr, nprobe);
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
-    // heaps of kk: the candidates, plus room for the excluded ones
-    const kk = kc + (flt ? flt.extra : 0);
+    const kk = kc;
     return filtered(eng, where, flt, () => this.scanProbed(q, qr, coarse, nprobe, nq, k, kk, rerank, flt));
   }
 
@@ -412,6 +411,7 @@ export class IVFPQIndex extends Owned {
       // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs)
       const ipParams = fast && !l2 ? (eng.abi.fsQuantize(t3, c, m, lut, par), eng.f32(par, 2 * c).slice()) : null;
       eng.abi.heapInit(hd, hi, c * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
         const hiq = hi + qi * kk * 4;

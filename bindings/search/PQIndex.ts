@@ -133,8 +133,7 @@ export class PQIndex extends Owned {
     if (this.store.n === 0) return emptyResult(nq, k, this.metric);
     const qc = toCodeSpace(this.q, q, where);
     const flt = spec ? this.store.filter(spec) : null;
-    // heaps of kk: the candidates, plus room for the excluded ones
-    const kk = kc + (flt ? flt.extra : 0);
+    const kk = kc;
     const rerank = o.rerank !== undefined;
     return filtered(eng, where, flt, () => (this.fastScan ? this.searchFast(q, qc, nq, k, kk, rerank, flt) : this.searchAdc(q, qc, nq, k, kk, rerank, flt)));
   }
@@ -170,6 +169,7 @@ export class PQIndex extends Owned {
       const tsize = m * ksubP;
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       // groups of queries whose tables stay in L2 pass together over blocks of codes that stay in L2
       for (let g0 = 0; g0 < c; g0 += group) {
         const g1 = Math.min(c, g0 + group);
@@ -218,6 +218,7 @@ export class PQIndex extends Owned {
       eng.abi.fsQuantize(tp, c, m, lut, par);
       const params = eng.f32(par, 2 * c).slice();
       eng.abi.heapInit(hd, hi, c * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {
         const cnt = Math.min(block, this.store.n - b0);
         const codes = this.store.codesPtr + (b0 / FS_BLOCK) * m * 16;

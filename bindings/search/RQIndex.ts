@@ -222,7 +222,7 @@ export class RQIndex extends Owned {
   private scanCodes(q: Float32Array, nq: number, k: number, flt: PositionFilter | null): SearchResult {
     const where = 'RQIndex.search';
     const eng = this.eng;
-    const kk = k + (flt ? flt.extra : 0);
+    const kk = k;
     const v = this.q.kernelView(where);
     const { d, levels, ksub8 } = v;
     const { scanM, rowBytes, fields, nbits } = this;
@@ -271,6 +271,7 @@ export class RQIndex extends Owned {
       }
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       for (let g0 = 0; g0 < c; g0 += group) {
         const g1 = Math.min(c, g0 + group);
         for (let b0 = 0; b0 < this.n; b0 += block) {

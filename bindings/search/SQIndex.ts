@@ -119,8 +119,7 @@ export class SQIndex extends Owned {
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained SQIndex'), 'train(x) first');
     if (this.store.n === 0) return emptyResult(nq, k, this.metric);
     const flt = spec ? this.store.filter(spec) : null;
-    // heaps of kk: the candidates, plus room for the excluded ones
-    const kk = kc + (flt ? flt.extra : 0);
+    const kk = kc;
     return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, kk, o.rerank !== undefined, flt));
   }
 
@@ -161,6 +160,7 @@ export class SQIndex extends Owned {
       const biasOf = bias.slice();
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {
         const cnt = Math.min(block, this.store.n - b0);
         const src = this.store.codesPtr + b0 * codeSize;
@@ -220,6 +220,7 @@ export class SQIndex extends Owned {
       }
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c4 * kk);
+      flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {
         const cnt = Math.min(block, this.store.n - b0);
         const src = this.store.codesPtr + b0 * d;

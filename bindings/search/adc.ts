@@ -142,10 +142,9 @@ export function finishChunk(
 ): void {
   const abi = eng.abi;
   const negate = metric === 'l2' ? 0 : 1;
+  // the chunk's exclusion lists are armed against hd: re-ranking pushes into other heaps
+  filter?.disarmChunk(eng);
   abi.heapSortRows(hd, hi, c, kk);
-  // excluded candidates go and the best kk - extra survive (the heaps were widened by filter.extra); without
-  // re-ranking they are packed into rows of k
-  if (filter) filter.dropExcluded(eng, hd, hi, c, kk, row0, kk - filter.extra, !rerank);
   let outD = hd;
   let outI = hi;
   if (rerank) {
@@ -160,7 +159,7 @@ export function finishChunk(
     outD = rd;
     outI = ri;
   }
-  // without rerank the rows are now contiguous rows of k
+  // without rerank kk === k, so the rows are contiguous
   abi.heapFinalize(outD, c, k, 0, negate);
   distances.set(eng.f32(outD, c * k), row0 * k);
   ids.set(eng.i32(outI, c * k), row0 * k);

@@ -1,15 +1,13 @@
 // Filtered search: `exclude` (one id list per query: the items each user has already seen) and `allow` (one id set for
-// all queries), applied inside the scans so that k results still come back.
-//
-// - allow becomes a bitmap over the index's positions, u8[ceil(n / 8)] in wasm memory; while a search runs, the
-//   heaps drop every position whose bit is clear (setAllowMask, assembly/kernels/topk.ts), so the scans never spend
-//   a heap slot on a disallowed item, whatever the scan (flat panels, PQ, fast-scan, SQ, Hamming, IVF lists).
-// - exclude: each query's heap is widened by `extra`, the largest number of positions any query of the search
-//   excludes (and allows); after the scan, excluded positions are dropped from each sorted row. A query's excluded
-//   positions can take at most `extra` of its slots, so at least k candidates of the unfiltered kind remain: the result
-//   is exactly the best k that are not excluded (the best `rerank` before exact re-ranking). Per-query bitmaps would
-//   cost n / 8 bytes a query and a heavier kernel check for the multi-query scans; excluded sets are small (the seen
-//   items of one user), so widening is the cheaper exact route.
+// all queries), applied inside the scans so that k results still come back. Both are checked by heapPush, the one
+// routine through which every scan (flat panels, PQ, fast-scan, SQ, Hamming, RQ, IVF lists) offers a candidate, and
+// only for candidates that beat the heap's current worst (assembly/kernels/topk.ts):
+// - allow becomes a bitmap over the index's positions, u8[ceil(n / 8)] in wasm memory, armed for the whole search;
+// - exclude becomes sorted position lists in wasm memory, offsets i32[nq + 5] (the last entries repeat the total, so
+//   the padding queries of a four-query pass read empty lists) and positions i32[total]; each chunk's scan arms the
+//   lists of its queries against its heaps (armChunk), and finishChunk disarms them before re-ranking pushes into
+//   other heaps. A query's heap never spends a slot on its excluded items, so no over-fetch is needed, whatever the
+//   sizes of the lists.
 import { fail } from '../errors.js';
 import type { Engine } from '../wasm/engine.js';
 
@@ -55,115 +53,69 @@ export function checkFilter(where: string, o: Record<string, unknown>, nq: numbe
 }
 
 /**
- * A filter resolved against the n positions of one index. `idOf` gives the user ids of the positions (null: the id of
+ * A filter resolved against the n positions of one index. `ids` gives the user ids of the positions (null: the id of
  * position i is i).
  */
 export class PositionFilter {
-  /** Heap slots added to every query's candidates. */
-  readonly extra: number;
-  /** Excluded positions of each query, ascending (null: none for any query). */
+  /** Excluded positions of each query, ascending (null: no exclude option). */
   private readonly excluded: Int32Array[] | null;
   private readonly bits: Uint8Array | null;
   private maskPtr = 0;
+  private offsetsPtr = 0;
+  private listsPtr = 0;
 
   constructor(spec: FilterSpec, n: number, ids: Int32Array | null) {
     this.bits = spec.allow ? allowBits(spec.allow, n, ids) : null;
-    const bits = this.bits;
-    this.excluded = spec.exclude ? excludedPositions(spec.exclude, n, ids, bits) : null;
-    let extra = 0;
-    if (this.excluded) for (const e of this.excluded) extra = Math.max(extra, e.length);
-    this.extra = extra;
-  }
-
-  /** The number of positions the allow set leaves (n without one). */
-  allowedCount(n: number): number {
-    if (!this.bits) return n;
-    let c = 0;
-    for (let i = 0; i < this.bits.length; i++) c += popcount8(this.bits[i]);
-    return c;
+    this.excluded = spec.exclude ? excludedPositions(spec.exclude, n, ids, this.bits) : null;
   }
 
   /**
-   * Runs `scan` with the allow bitmap set in wasm (when there is one), and always clears and frees it after: an error
-   * inside leaves no mask behind for the next search.
+   * Runs `scan` with the allow bitmap armed and the exclusion lists in wasm memory (for armChunk), and always disarms
+   * and frees them after: an error inside leaves nothing behind for the next search.
    */
   run<T>(eng: Engine, where: string, scan: () => T): T {
-    if (!this.bits) return scan();
-    this.maskPtr = eng.alloc(this.bits.length + 8, where);
     try {
-      eng.u8(this.maskPtr, this.bits.length + 8).fill(0).set(this.bits);
+      if (this.bits) {
+        this.maskPtr = eng.alloc(this.bits.length + 8, where);
+        eng.u8(this.maskPtr, this.bits.length + 8).fill(0).set(this.bits);
+      }
+      if (this.excluded) {
+        const nq = this.excluded.length;
+        let total = 0;
+        for (const e of this.excluded) total += e.length;
+        this.offsetsPtr = eng.alloc((nq + 5) * 4, where);
+        this.listsPtr = eng.alloc(Math.max(4, total * 4), where);
+        const offsets = eng.i32(this.offsetsPtr, nq + 5);
+        const lists = eng.i32(this.listsPtr, total);
+        let at = 0;
+        for (let q = 0; q < nq; q++) {
+          offsets[q] = at;
+          lists.set(this.excluded[q], at);
+          at += this.excluded[q].length;
+        }
+        offsets.fill(at, nq);
+      }
       eng.abi.setAllowMask(this.maskPtr);
       return scan();
     } finally {
       eng.abi.setAllowMask(0);
+      eng.abi.setExclude(0, 0, 0, 0);
       eng.free(this.maskPtr);
-      this.maskPtr = 0;
+      eng.free(this.offsetsPtr);
+      eng.free(this.listsPtr);
+      this.maskPtr = this.offsetsPtr = this.listsPtr = 0;
     }
   }
 
-  /**
-   * Drops the excluded positions of queries q0 .. q0 + c - 1 from their sorted candidate rows (dist f32[c][width],
-   * ids i32[c][width] at hd / hi), and keeps the best `keep` survivors of each row: the dropped become (+Infinity, -1)
-   * in place, which exact re-ranking skips. With `compact`, the survivors, still in order, are moved to the front of a
-   * contiguous f32 / i32 [c][keep] layout at the same pointers, padded with (+Infinity, -1).
-   */
-  dropExcluded(eng: Engine, hd: number, hi: number, c: number, width: number, q0: number, keep: number, compact: boolean): void {
-    if (keep === width && !this.excluded) return;
-    const dist = eng.f32(hd, c * width);
-    const ids = eng.i32(hi, c * width);
-    for (let qi = 0; qi < c; qi++) {
-      const ex = this.excluded ? this.excluded[q0 + qi] : null;
-      let kept = 0;
-      for (let j = qi * width; j < (qi + 1) * width; j++) {
-        if (ids[j] < 0) continue;
-        if (kept < keep && !(ex && ex.length > 0 && binarySearch(ex, ids[j]))) {
-          kept++;
-          continue;
-        }
-        ids[j] = -1;
-        dist[j] = Infinity;
-      }
-    }
-    if (compact && keep !== width) compactRows(dist, ids, c, width, keep);
+  /** Arms the exclusion lists of queries q0.. for the chunk's heaps: dist rows of width kk from hd (inside run()). */
+  armChunk(eng: Engine, hd: number, kk: number, q0: number): void {
+    if (this.offsetsPtr !== 0) eng.abi.setExclude(hd, kk * 4, this.offsetsPtr + q0 * 4, this.listsPtr);
   }
-}
 
-/** Keeps the entries with id >= 0 of each row, in order, packed into rows of `to` (<= width) at the same pointers. */
-function compactRows(dist: Float32Array, ids: Int32Array, c: number, width: number, to: number): void {
-  // row qi is written to [qi * to, (qi + 1) * to), never past the start of row qi + 1's unread source
-  for (let qi = 0; qi < c; qi++) {
-    let w = qi * to;
-    const end = (qi + 1) * to;
-    for (let j = qi * width; j < (qi + 1) * width && w < end; j++) {
-      if (ids[j] < 0) continue;
-      dist[w] = dist[j];
-      ids[w] = ids[j];
-      w++;
-    }
-    for (; w < end; w++) {
-      dist[w] = Infinity;
-      ids[w] = -1;
-    }
+  /** Disarms them: before anything pushes into other heaps (re-ranking). */
+  disarmChunk(eng: Engine): void {
+    if (this.offsetsPtr !== 0) eng.abi.setExclude(0, 0, 0, 0);
   }
-}
-
-function popcount8(b: number): number {
-  let c = 0;
-  for (let v = b; v !== 0; v &= v - 1) c++;
-  return c;
-}
-
-function binarySearch(sorted: Int32Array, x: number): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sorted[mid];
-    if (v === x) return true;
-    if (v < x) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 function hasId(allow: Int32Array | Uint8Array, set: Set<number> | null, id: number): boolean {

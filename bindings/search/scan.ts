@@ -30,19 +30,18 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
   const distances = new Float32Array(nq * k);
   const l2 = metric === 'l2';
   const alpha = l2 ? -2 : -1;
-  // heaps of kw: k, plus room for the excluded positions (see bindings/search/filter.ts)
-  const kw = k + (flt ? flt.extra : 0);
-  const rows = chunkRows((d + 1 + 2 * kw) * 4, nq);
+  const rows = chunkRows((d + 1 + 2 * k) * 4, nq);
   for (let q0 = 0; q0 < nq; q0 += rows) {
     const c = Math.min(rows, nq - q0);
-    const [qp, qn, hd, hi] = eng.scratch([c * d * 4, c * 4, c * kw * 4, c * kw * 4], where);
+    const [qp, qn, hd, hi] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4], where);
     eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
     if (metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
     if (l2) eng.abi.normsSq(qp, c, d, qn);
-    eng.abi.heapInit(hd, hi, c * kw);
-    eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, kw, hd, hi, 0);
-    eng.abi.heapSortRows(hd, hi, c, kw);
-    if (flt) flt.dropExcluded(eng, hd, hi, c, kw, q0, k, true);
+    eng.abi.heapInit(hd, hi, c * k);
+    flt?.armChunk(eng, hd, k, q0);
+    eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0);
+    flt?.disarmChunk(eng);
+    eng.abi.heapSortRows(hd, hi, c, k);
     eng.abi.heapFinalize(hd, c, k, l2 ? qn : 0, l2 ? 0 : 1);
     distances.set(eng.f32(hd, c * k), q0 * k);
     ids.set(eng.i32(hi, c * k), q0 * k);

@@ -29,6 +29,7 @@ export interface Abi {
   heapSortRows(distPtr: number, idPtr: number, nq: number, k: number): void;
   heapFinalize(distPtr: number, nq: number, k: number, qnormPtr: number, negate: number): void;
   setAllowMask(ptr: number): void;
+  setExclude(heapBase: number, rowBytes: number, offsetsPtr: number, listsPtr: number): void;
 
   // kernels/panels.ts
   packPanels(xPtr: number, n: number, d: number, panelsPtr: number, from: number): void;
@@ -130,7 +131,7 @@ export interface Abi {
 const REQUIRED: readonly (keyof Abi)[] = [
   'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd',
   'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
-  'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask',
+  'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask', 'setExclude',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
