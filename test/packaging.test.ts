@@ -29,8 +29,9 @@ describe('npm pack', () => {
     expect(files).toContain('dist/parallel/worker.js');
     expect(files).toContain('dist/vqwasm-simd.wasm');
     expect(files).toContain('dist/vqwasm-relaxed.wasm');
+    expect(files).toContain('bin/vqwasm.js');
     for (const f of files) {
-      expect(f, f).toMatch(/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|wasm))$/);
+      expect(f, f).toMatch(/^(package\.json|README\.md|LICENSE|bin\/vqwasm\.js|dist\/.+\.(js|d\.ts|wasm))$/);
     }
     // every module the entry point can reach is in the package
     for (const f of files.filter((p) => p.endsWith('.js'))) {

@@ -1,0 +1,176 @@
+// The command line (bin/vqwasm.js), run as a child process on files written through the API: train / add / search /
+// eval / info give what the API gives on the same data; chunked adds equal one add; every output format holds the same
+// results; errors exit non-zero with a message naming what was wrong; --help works for every command; nothing is
+// written to stderr on success when it is not a TTY.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FlatIndex, init, loadIndex, PQIndex, parseFvecs, parseIvecs, writeFaissIndex, writeFvecs, writeIvecs } from '../dist/index.js';
+import { clustered, floatVectors } from './helpers/data.js';
+import { REPO_ROOT } from './helpers/server.js';
+
+const CLI = join(REPO_ROOT, 'bin', 'vqwasm.js');
+let dir: string;
+const d = 16;
+const n = 20000; // more than one 16384-row chunk of `add`
+let x: Float32Array;
+let q: Float32Array;
+const nq = 37;
+
+function run(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+const f = (name: string) => join(dir, name);
+
+beforeAll(async () => {
+  await init();
+  dir = mkdtempSync(join(tmpdir(), 'vqwasm-cli-'));
+  x = clustered(40, n / 40, d, 5).x;
+  q = floatVectors(nq, d, 6, 4);
+  writeFileSync(f('base.fvecs'), writeFvecs(x, d));
+  writeFileSync(f('q.fvecs'), writeFvecs(q, d));
+  writeFileSync(f('ids.ivecs'), writeIvecs(Int32Array.from({ length: n }, (_, i) => 100000 + 3 * i), 1));
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('vqwasm CLI', () => {
+  it('train + search + eval + info: the same results as the API, in every output format', () => {
+    const t = run('train', '--type', 'pq', '--m', '4', '--nbits', '6', '--metric', 'ip', '--seed', '7', '--input', 'base.fvecs', '--output', 'pq.vqw');
+    expect(t.code, t.err).toBe(0);
+    expect(t.err).toBe('');
+    expect(t.out).toContain(`${n} vectors added`);
+    const api = new PQIndex({ d, m: 4, nbits: 6, metric: 'ip', seed: 7 });
+    api.train(x);
+    api.add(x);
+    expect(Buffer.from(readFileSync(f('pq.vqw')))).toEqual(Buffer.from(api.save()));
+    const want = api.search(q, 10);
+
+    expect(run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.ivecs', '--distances', 'r.fvecs').code).toBe(0);
+    const ids = parseIvecs(readFileSync(f('r.ivecs')));
+    expect(ids.n).toBe(nq);
+    expect(ids.d).toBe(10);
+    expect(ids.data).toEqual(want.ids);
+    expect(parseFvecs(readFileSync(f('r.fvecs'))).data).toEqual(want.distances);
+    expect(run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.json').code).toBe(0);
+    const json = JSON.parse(readFileSync(f('r.json'), 'utf8'));
+    expect(json.ids.flat()).toEqual(Array.from(want.ids));
+    expect(run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.csv').code).toBe(0);
+    const csv = readFileSync(f('r.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('query,rank,id,distance');
+    expect(csv).toHaveLength(nq * 10 + 1);
+    expect(csv[12]).toBe(`1,1,${want.ids[11]},${want.distances[11]}`);
+
+    // exclusion from a ragged .ivecs: each query's own list
+    const ex = Array.from({ length: nq }, (_, i) => want.ids.slice(i * 10, i * 10 + (i % 4)));
+    const rows = ex.map((r) => [r.length, ...r]).flat();
+    writeFileSync(f('seen.ivecs'), new Uint8Array(Int32Array.from(rows).buffer));
+    expect(run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--exclude', 'seen.ivecs', '--output', 'rx.ivecs').code).toBe(0);
+    expect(parseIvecs(readFileSync(f('rx.ivecs'))).data).toEqual(api.search(q, 10, { exclude: ex }).ids);
+
+    // eval: against a ground-truth file and against exact search over the base, the recall the API computes
+    const flat = new FlatIndex({ d, metric: 'ip' });
+    flat.add(x);
+    const gt = flat.search(q, 10).ids;
+    flat.dispose();
+    writeFileSync(f('gt.ivecs'), writeIvecs(gt, 10));
+    let hits = 0;
+    for (let i = 0; i < nq; i++) for (let j = 0; j < 10; j++) if (gt.subarray(i * 10, i * 10 + 10).includes(want.ids[i * 10 + j])) hits++;
+    for (const truth of [['--gt', 'gt.ivecs'], ['--base', 'base.fvecs']]) {
+      const e = run('eval', '--index', 'pq.vqw', '--queries', 'q.fvecs', ...truth, '--json');
+      expect(e.code, e.err).toBe(0);
+      expect(JSON.parse(e.out).recall).toBeCloseTo(hits / (nq * 10), 10);
+    }
+    const info = run('info', '--index', 'pq.vqw', '--json');
+    expect(JSON.parse(info.out)).toMatchObject({ kind: 'PQIndex', d, size: n, m: 4, nbits: 6, metric: 'ip', format: 'vqwasm' });
+    api.dispose();
+  }, 120_000);
+
+  it('add in chunks (and with ids) gives the same index as training and adding at once', () => {
+    expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--output', 'empty.vqw', '--no-add').code).toBe(0);
+    const a = run('add', '--index', 'empty.vqw', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'full.vqw');
+    expect(a.code, a.err).toBe(0);
+    expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'once.vqw').code).toBe(0);
+    expect(Buffer.from(readFileSync(f('full.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
+    const back = loadIndex(readFileSync(f('full.vqw')));
+    expect(back.size).toBe(n);
+    const r = back.search(q, 5, { nprobe: 8 });
+    for (const id of r.ids) expect(id >= 100000 && (id - 100000) % 3 === 0).toBe(true);
+    back.dispose();
+  }, 120_000);
+
+  it('reads Faiss index files for info and search', () => {
+    const flat = new FlatIndex({ d, metric: 'l2' });
+    flat.add(x.subarray(0, 500 * d));
+    writeFileSync(f('flat.faiss'), writeFaissIndex(flat));
+    const info = JSON.parse(run('info', '--index', 'flat.faiss', '--json').out);
+    expect(info).toMatchObject({ kind: 'FlatIndex', size: 500, d });
+    expect(info.format).toMatch(/^Faiss/);
+    expect(run('search', '--index', 'flat.faiss', '--queries', 'q.fvecs', '--k', '3', '--output', 'ff.ivecs').code).toBe(0);
+    expect(parseIvecs(readFileSync(f('ff.ivecs'))).data).toEqual(flat.search(q, 3).ids);
+    flat.dispose();
+  });
+
+  it('errors: missing and damaged files exit 1, bad usage exits 2, each with a message', () => {
+    const missing = run('search', '--index', 'nope.vqw', '--queries', 'q.fvecs', '--output', 'x.ivecs');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/nope\.vqw.*ENOENT/);
+    writeFileSync(f('junk.vqw'), 'not an index at all');
+    const junk = run('info', '--index', 'junk.vqw');
+    expect(junk.code).toBe(1);
+    expect(junk.err).toMatch(/CORRUPT_DATA.*junk\.vqw/);
+    const good = readFileSync(f('pq.vqw'));
+    writeFileSync(f('cut.vqw'), good.subarray(0, good.length - 100));
+    expect(run('info', '--index', 'cut.vqw').err).toMatch(/CORRUPT_DATA/);
+    const base = readFileSync(f('base.fvecs'));
+    writeFileSync(f('cut.fvecs'), base.subarray(0, base.length - 3));
+    const cut = run('train', '--type', 'flat', '--input', 'cut.fvecs', '--output', 'z.vqw');
+    expect(cut.code).toBe(1);
+    expect(cut.err).toMatch(/CORRUPT_DATA/);
+    for (const args of [
+      ['train', '--type', 'pq', '--input', 'base.fvecs', '--output', 'z.vqw'], // no --m
+      ['train', '--type', 'hnsw', '--input', 'base.fvecs', '--output', 'z.vqw'],
+      ['search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.txt'],
+      ['search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.ivecs', '--k', '0'],
+      ['eval', '--index', 'pq.vqw', '--queries', 'q.fvecs'],
+      ['info', '--index', 'pq.vqw', '--bogus'],
+      ['frobnicate'],
+      [],
+    ]) {
+      const r = run(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err.length + r.out.length, args.join(' ')).toBeGreaterThan(0);
+    }
+    // d mismatch between index and queries is the library's error, exit 1
+    writeFileSync(f('q8.fvecs'), writeFvecs(floatVectors(3, 8, 1), 8));
+    const dm = run('search', '--index', 'pq.vqw', '--queries', 'q8.fvecs', '--output', 'r.ivecs');
+    expect(dm.code).toBe(1);
+    expect(dm.err).toMatch(/d = 8.*d = 16/);
+  }, 60_000);
+
+  it.skipIf(!existsSync('/usr/bin/script'))('a progress bar on a TTY (run under script(1)), none otherwise', () => {
+    const r = spawnSync('/usr/bin/script', ['-qec', `${process.execPath} ${CLI} search --index pq.vqw --queries q.fvecs --output t.ivecs`, '/dev/null'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/search \[#+\] 100% 37\/37/);
+    expect(r.stdout).toMatch(/search: done in/);
+    const plain = run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 't.ivecs');
+    expect(plain.err).toBe('');
+  });
+
+  it('--help for every command, exit 0', () => {
+    for (const c of ['train', 'add', 'search', 'eval', 'info']) {
+      const r = run(c, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`Usage: vqwasm ${c}`);
+      expect(r.out).toContain('--');
+    }
+    const top = run('--help');
+    expect(top.code).toBe(0);
+    for (const c of ['train', 'add', 'search', 'eval', 'info']) expect(top.out).toContain(c);
+  });
+});
