@@ -1,4 +1,4 @@
-// Batch search on all cores: vqwasm WorkerPool (worker_threads, one engine and a full index copy per worker) against the
+// Batch search and k-means on all cores: vqwasm WorkerPool (worker_threads, one engine and a full index copy per worker) against the
 // same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 2000 queries
 // in one batch. Prints QPS, the speed-up, whether the ids and distances are identical, and the machine's load average
 // before and after (the speed-up needs free cores: other processes running at the time lower it).
@@ -53,6 +53,7 @@ async function main() {
   ];
   const pool = await ours.WorkerPool.create({ threads, build });
   const rows = [];
+  const kmRows = [];
   try {
     for (const [name, make, opts] of setups) {
       log(name);
@@ -74,6 +75,25 @@ async function main() {
         index.dispose();
       }
     }
+    // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
+    log('k-means');
+    for (const [k, iterations] of [[1024, 10], [256, 20]]) {
+      const opts = { d, k, iterations, seed: 1 };
+      const t0 = C.now();
+      const km = new ours.KMeans(opts);
+      km.train(ds.base);
+      const singleS = C.now() - t0;
+      const t1 = C.now();
+      const { trained } = await pool.kmeans(opts, ds.base);
+      const pooledS = C.now() - t1;
+      const a = km.centroids;
+      const b = trained.centroids;
+      let same = a.length === b.length;
+      for (let i = 0; same && i < a.length; i++) same = Object.is(a[i], b[i]);
+      km.dispose();
+      trained.dispose();
+      kmRows.push([`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, C.fmtSeconds(singleS), C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x', same ? 'yes' : 'NO']);
+    }
   } finally {
     pool.terminate();
   }
@@ -82,6 +102,11 @@ async function main() {
     [{ title: 'index' }, { title: 'main thread QPS' }, { title: `pool ${threads} threads QPS` }, { title: 'speed-up' }, { title: 'identical' }, { title: 'share()' }],
     rows,
     ['share(): save() on the main thread, then a parse and load in every worker (once per snapshot, not per search)'],
+  );
+  C.printTable(
+    'k-means training (one run each)',
+    [{ title: 'training' }, { title: 'KMeans.train' }, { title: `pool.kmeans ${threads} threads` }, { title: 'speed-up' }, { title: 'same centroids' }],
+    kmRows,
   );
   console.log(`load average (1, 5, 15 min) after: ${load()}`);
 }

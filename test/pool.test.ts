@@ -6,7 +6,7 @@ import {
   BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
   RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, type AnyIndex, type AnyQuantizer,
 } from '../dist/index.js';
-import { clustered, floatVectors } from './helpers/data.js';
+import { clustered, floatVectors, intVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
 
 const track = disposeAfterEach();
@@ -193,6 +193,52 @@ describe('WorkerPool.train: training in a worker of its own', () => {
     await expect(pool2.train('KMeans', { d, k: 4 }, [1, 2] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
     await expect(pool2.train('ProductQuantizer', { d, m: 4, nbits: 4 }, x, { add: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
     // the pool's own workers were not affected
+    const f = track(new FlatIndex({ d }));
+    f.add(x);
+    const shared = await pool2.share(f);
+    expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
+    shared.release();
+  }, 60_000);
+});
+
+describe('WorkerPool.kmeans: the per-point work of each iteration on all workers', () => {
+  const big = floatVectors(30000, 12, 77, 3); // 4 blocks of 8192
+  const ints = intVectors(20000, 9, 78);
+
+  it('same centroids, sizes and rescans as KMeans.train, whatever the number of workers (Gaussian and integer data)', async () => {
+    for (const [data, dd, opts] of [
+      [big, 12, { k: 50, iterations: 8, seed: 3 }],
+      [ints, 9, { k: 33, iterations: 6, seed: 4, nredo: 2, init: 'random' as const }],
+      [big, 12, { k: 20, iterations: 5, seed: 5, maxPointsPerCentroid: 600 }], // sampled to 12000
+    ] as const) {
+      const local = track(new KMeans({ d: dd, ...opts }));
+      const want = local.train(data);
+      const results = [];
+      for (const pool of [pool2, pool3]) {
+        const { trained, result } = await pool.kmeans({ d: dd, ...opts }, data);
+        track(trained);
+        expect(trained.centroids).toEqual(local.centroids);
+        expect(result.clusterSizes).toEqual(want.clusterSizes);
+        expect(result.rescanned).toEqual(want.rescanned);
+        expect(result.nTrain).toBe(want.nTrain);
+        result.objective.forEach((o, i) => expect(o).toBeCloseTo(want.objective[i], 6 - Math.ceil(Math.log10(want.objective[i]))));
+        results.push(result);
+      }
+      // two workers and three: the same blocks, added in the same order
+      expect(results[1].objective).toEqual(results[0].objective);
+    }
+  }, 60_000);
+
+  it('progress runs on this thread; an aborted signal rejects with ABORTED and frees the workers\' blocks', async () => {
+    const seen: number[] = [];
+    const { trained } = await pool2.kmeans({ d: 12, k: 16, iterations: 4, seed: 1, onProgress: (p) => seen.push(p.iteration) }, big);
+    track(trained);
+    expect(seen).toEqual([1, 2, 3, 4]);
+    const ac = new AbortController();
+    await expect(pool2.kmeans({ d: 12, k: 16, iterations: 50, seed: 1, onProgress: () => ac.abort() }, big, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(pool2.kmeans({ d: 12, k: 16 }, new Float32Array(5))).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+    await expect(pool2.kmeans({ d: 12, k: 0 }, big)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    // the pool still serves
     const f = track(new FlatIndex({ d }));
     f.add(x);
     const shared = await pool2.share(f);

@@ -10,6 +10,7 @@ import { checkInt, checkOptions, checkVectors, fail, raw, VQError, type VQErrorC
 import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type TrainableKind } from '../io/loadIndex.js';
 import type { Build } from '../wasm/engine.js';
 import type { SearchResult } from '../types.js';
+import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/KMeans.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 export interface WorkerPoolOptions {
@@ -41,6 +42,9 @@ interface Pending {
   reject(e: unknown): void;
   progress?: (p: unknown) => void;
 }
+
+/** Training points per k-means block: fixed, so that the result does not depend on the number of workers. */
+const KMEANS_BLOCK = 8192;
 
 const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
@@ -263,6 +267,73 @@ export class WorkerPool {
     }
     const Cls = TRAINABLE[kind] as unknown as { load(b: Uint8Array): InstanceType<(typeof TRAINABLE)[K]> };
     return { trained: Cls.load(value.bytes), result: value.result };
+  }
+
+  /**
+   * k-means with the per-point work of every iteration split across the workers: the training points (after
+   * sampling) are cut into blocks of 8192, a contiguous run of blocks per worker, each keeping its points' labels and
+   * Hamerly bounds; the calling thread seeds, updates the centroids from the per-block sums (added in block order) and
+   * repairs empty clusters exactly as KMeans.train does. Options are KMeans's (onProgress and onWarning run here).
+   * The result does not depend on the number of workers; it equals KMeans.train's whenever the f64 sums of the f32
+   * points are exact, which they are unless coordinates span more than about 2^29 in magnitude (tested on integer and
+   * Gaussian data). signal: checked before each iteration (rejects ABORTED).
+   */
+  async kmeans(options: KMeansOptions, x: Float32Array, run: { signal?: AbortSignal } = {}): Promise<{ trained: KMeans; result: KMeansTrainResult }> {
+    const where = 'WorkerPool.kmeans';
+    this.open(where);
+    const r = checkOptions(where, run) as { signal?: AbortSignal };
+    checkCallbacks(where, r.signal, undefined);
+    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected training to finish)`);
+    if (r.signal?.aborted) throw aborted();
+    const km = new KMeans(options);
+    const slot = this.nextSlot++;
+    const { d, k } = km;
+    let used: Lane[] = [];
+    try {
+      const result = await km.trainOn(x, async (xt, useSep) => {
+        const nt = xt.length / d;
+        const nb = Math.ceil(nt / KMEANS_BLOCK);
+        const parts: [Lane, number, number][] = [];
+        for (let i = 0; i < this.lanes.length; i++) {
+          const b0 = Math.floor((i * nb) / this.lanes.length);
+          const b1 = Math.floor(((i + 1) * nb) / this.lanes.length);
+          if (b1 > b0) parts.push([this.lanes[i], b0 * KMEANS_BLOCK, Math.min(nt, b1 * KMEANS_BLOCK)]);
+        }
+        used = parts.map(([l]) => l);
+        await Promise.all(parts.map(([l, r0, r1]) => l.call({ op: 'kmStart', slot, q: xt.slice(r0 * d, r1 * d), d, k, useSep, blockRows: KMEANS_BLOCK })));
+        return {
+          reset: async () => {
+            await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
+          },
+          step: async (cent, it, shift) => {
+            if (r.signal?.aborted) throw aborted();
+            const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, k, it, shift })))) as {
+              sums: Float64Array; counts: Float64Array; obj: number; rescanned: number;
+            }[][];
+            // block order: the workers' runs of blocks are contiguous and in order
+            const sums = new Float64Array(k * d);
+            const counts = new Float64Array(k);
+            let obj = 0;
+            let rescanned = 0;
+            for (const blocks of outs) {
+              for (const b of blocks) {
+                for (let j = 0; j < sums.length; j++) sums[j] += b.sums[j];
+                for (let j = 0; j < k; j++) counts[j] += b.counts[j];
+                obj += b.obj;
+                rescanned += b.rescanned;
+              }
+            }
+            return { sums, counts, obj, rescanned };
+          },
+        };
+      });
+      return { trained: km, result };
+    } catch (e) {
+      km.dispose();
+      throw e;
+    } finally {
+      this.dropSlot(slot);
+    }
   }
 
   /** Stops the workers; pending calls reject with ABORTED. */

@@ -8,15 +8,25 @@
 //           { id, op: 'encode', slot, q }                   -> { id, ok, value: Uint8Array codes }  (q: the vectors)
 //           { id, op: 'drop', slot }                        -> { id, ok }
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
+//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok }   (q: this worker's k-means points)
+//           { id, op: 'kmReset', slot }                     -> { id, ok }
+//           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
+//                                                              (q: the centroids f32[k][d])
 //             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { init, type Build } from '../wasm/engine.js';
+import { KMeansBlock, type Shift } from '../training/kmeansBlock.js';
+import { engine, init, type Build, type Engine } from '../wasm/engine.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'load' | 'search' | 'encode' | 'drop' | 'train';
+  op: 'init' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep';
+  d?: number;
+  useSep?: boolean;
+  blockRows?: number;
+  it?: number;
+  shift?: Shift | null;
   kind?: string;
   add?: boolean;
   what?: 'index' | 'quantizer';
@@ -38,7 +48,39 @@ export interface WorkerReply {
 
 type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
 
-const slots = new Map<number, AnyIndex | AnyQuantizer>();
+/** A worker's share of a k-means run: blocks of points with their bounds, and the buffers of one step. */
+class KMeansShare {
+  private readonly ptrs: number[] = [];
+  readonly blocks: { block: KMeansBlock; sums: number; counts: number }[] = [];
+  readonly cent: number;
+
+  constructor(private readonly eng: Engine, x: Float32Array, d: number, k: number, useSep: boolean, blockRows: number) {
+    const take = (bytes: number) => {
+      const p = eng.alloc(bytes, 'WorkerPool.kmeans');
+      this.ptrs.push(p);
+      return p;
+    };
+    try {
+      this.cent = take(k * d * 4);
+      const n = x.length / d;
+      for (let r0 = 0; r0 < n; r0 += blockRows) {
+        const c = Math.min(blockRows, n - r0);
+        const xt = take(c * d * 4);
+        eng.f32(xt, c * d).set(x.subarray(r0 * d, (r0 + c) * d));
+        this.blocks.push({ block: new KMeansBlock(eng, xt, c, d, k, useSep, take), sums: take(k * d * 8), counts: take(k * 8) });
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  dispose(): void {
+    for (const p of this.ptrs.splice(0)) this.eng.free(p);
+  }
+}
+
+const slots = new Map<number, AnyIndex | AnyQuantizer | KMeansShare>();
 
 async function handle(req: WorkerRequest, post: Post): Promise<void> {
   try {
@@ -88,6 +130,30 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         } finally {
           obj.dispose();
         }
+        return;
+      }
+      case 'kmStart': {
+        slots.get(req.slot!)?.dispose();
+        slots.set(req.slot!, new KMeansShare(engine('WorkerPool.kmeans'), req.q!, req.d!, req.k!, req.useSep!, req.blockRows!));
+        post({ id: req.id, ok: true });
+        return;
+      }
+      case 'kmReset': {
+        for (const b of (slots.get(req.slot!) as KMeansShare).blocks) b.block.reset();
+        post({ id: req.id, ok: true });
+        return;
+      }
+      case 'kmStep': {
+        const share = slots.get(req.slot!) as KMeansShare;
+        const eng = engine('WorkerPool.kmeans');
+        eng.f32(share.cent, req.q!.length).set(req.q!);
+        const k = req.k!;
+        const d = req.q!.length / k;
+        const out = share.blocks.map(({ block, sums, counts }) => {
+          const r = block.step(share.cent, req.it!, req.shift ?? null, sums, counts);
+          return { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
+        });
+        post({ id: req.id, ok: true, value: out }, out.flatMap((o) => [o.sums.buffer as ArrayBuffer, o.counts.buffer as ArrayBuffer]));
         return;
       }
       case 'drop': {

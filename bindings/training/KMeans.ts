@@ -3,6 +3,7 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw,
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
+import { KMeansBlock, type BlockRunner, type Shift } from './kmeansBlock.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -69,6 +70,26 @@ export interface KMeansTrainResult {
    * bounds to keep their cluster (nTrain in the first iteration, usually a small fraction after a few).
    */
   rescanned: number[];
+}
+
+interface Plan {
+  nt: number;
+  picked: Int32Array | null;
+  useSep: boolean;
+  warnings: string[];
+  initial: Float32Array | null;
+}
+
+interface LoopBuffers {
+  xt: number;
+  minD: number;
+  cent: number;
+  old: number;
+  shift: number;
+  sums: number;
+  counts: number;
+  best: number;
+  bestBias: number;
 }
 
 export interface AssignResult {
@@ -160,6 +181,80 @@ export class KMeans extends Owned {
   train(x: Float32Array, options: { initialCentroids?: Float32Array } = {}): KMeansTrainResult {
     const where = 'KMeans.train';
     const eng = this.alive(where);
+    const plan = this.plan(where, x, options);
+    const { nt, useSep } = plan;
+    const tmp: number[] = [];
+    const take = (bytes: number) => {
+      const p = eng.alloc(bytes, where);
+      tmp.push(p);
+      return p;
+    };
+    try {
+      const xt = this.trainingPoints(plan, x, take);
+      // one block over every training point, here
+      const block = new KMeansBlock(eng, xt, nt, this.d, this.k, useSep, take);
+      const bufs = this.loopBuffers(take, xt, block.minD);
+      const run = this.lloyd(plan, bufs);
+      let r = run.next();
+      while (!r.done) {
+        const req = r.value;
+        if (req === null) {
+          block.reset();
+          r = run.next(null);
+        } else {
+          r = run.next(block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts));
+        }
+      }
+      return r.value;
+    } finally {
+      for (const p of tmp) eng.free(p);
+    }
+  }
+
+  /**
+   * train() with the per-point work of each iteration done elsewhere (WorkerPool.kmeans: blocks of points in
+   * workers): `start` receives the training points (after sampling) and whether Hamerly's second test is on, and
+   * returns the runner of iterations. Seeding, the centroid update, empty-cluster repair and the result are computed
+   * here exactly as in train(); the per-centroid sums come back from the blocks and are added in block order.
+   * @internal
+   */
+  async trainOn(x: Float32Array, start: (xt: Float32Array, useSep: boolean) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
+    const where = 'KMeans.train';
+    const eng = this.alive(where);
+    const plan = this.plan(where, x, {});
+    const tmp: number[] = [];
+    const take = (bytes: number) => {
+      const p = eng.alloc(bytes, where);
+      tmp.push(p);
+      return p;
+    };
+    try {
+      const xt = this.trainingPoints(plan, x, take);
+      const runner = await start(eng.f32(xt, plan.nt * this.d).slice(), plan.useSep);
+      const bufs = this.loopBuffers(take, xt, take(plan.nt * 4));
+      const run = this.lloyd(plan, bufs);
+      let r = run.next();
+      while (!r.done) {
+        const req = r.value;
+        if (req === null) {
+          await runner.reset();
+          r = run.next(null);
+        } else {
+          const cent = eng.f32(bufs.cent, this.k * this.d).slice();
+          const out = await runner.step(cent, req.it, req.shift);
+          eng.f64(bufs.sums, this.k * this.d).set(out.sums);
+          eng.f64(bufs.counts, this.k).set(out.counts);
+          r = run.next({ obj: out.obj, rescanned: out.rescanned });
+        }
+      }
+      return r.value;
+    } finally {
+      for (const p of tmp) eng.free(p);
+    }
+  }
+
+  /** Checks train()'s arguments and decides the training sample and the bounds to use. */
+  private plan(where: string, x: Float32Array, options: { initialCentroids?: Float32Array }): Plan {
     const { d, k } = this;
     const n = checkVectors(where, 'x', x, d);
     const o = checkOptions(where, options);
@@ -191,157 +286,128 @@ export class KMeans extends Owned {
     const useSep = k <= SEPARATION_MAX_K && k * 8 <= nt;
     const trainBytes = nt * (2 * d + 24) * 4 + kp * d * 4 * 2 + kp * 8 + k * d * 16 + k * 16 + (useSep ? k * k * 4 : 0);
     if (trainBytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, 'the training set does not fit in WebAssembly memory', raw(`${nt} x ${d}`), 'under 4 GiB; lower maxPointsPerCentroid');
+    return { nt, picked, useSep, warnings, initial: (initial as Float32Array | undefined) ?? null };
+  }
 
-    // Working buffers, all freed at the end:
-    //   xt f32[nt][d] training points, xnorm f32[nt] their ||x||^2, labels i32[nt], dist f32[nt] squared distance to
-    //   the assigned centroid, lower f32[nt] Hamerly lower bounds, idx i32[nt] + gx f32[nt][d] + gnorm f32[nt] the
-    //   points to rescan, hd f32[nt][2] + hi i32[nt][2] their top-2 heaps, cent/old f32[k][d] row-major centroids
-    //   now and before the update, shift f32[k], sep f32[k] half the distance to the nearest other centroid,
-    //   cc f32[k][k] centroid-centroid scores (when useSep), sums f64[k][d], counts f64[k], panels f32[kp/8][d][8] + bias f32[kp]
-    //   of the centroids being scanned, best + bestBias: the kept run's.
-    const tmp: number[] = [];
-    const take = (bytes: number) => {
-      const p = eng.alloc(bytes, where);
-      tmp.push(p);
-      return p;
+  /** The training points xt f32[nt][d] (the sample when there is one), in wasm memory from `take`. */
+  private trainingPoints(plan: Plan, x: Float32Array, take: (bytes: number) => number): number {
+    const { d } = this;
+    const { nt, picked } = plan;
+    const xt = take(nt * d * 4);
+    const view = this.eng.f32(xt, nt * d);
+    if (picked) for (let i = 0; i < nt; i++) view.set(x.subarray(picked[i] * d, picked[i] * d + d), i * d);
+    else view.set(x);
+    return xt;
+  }
+
+  /**
+   * The buffers of the centroid side: cent / old f32[k][d] centroids now and before the update, shift f32[k],
+   * sums f64[k][d], counts f64[k], best + bestBias: the kept run's centroids in panels.
+   */
+  private loopBuffers(take: (bytes: number) => number, xt: number, minD: number): LoopBuffers {
+    const { d, k } = this;
+    const kp = Math.ceil(k / 8) * 8;
+    return {
+      xt, minD, cent: take(k * d * 4), old: take(k * d * 4), shift: take(k * 4), sums: take(k * d * 8), counts: take(k * 8),
+      best: take(kp * d * 4), bestBias: take(kp * 4),
     };
-    try {
-      const xt = take(nt * d * 4);
-      const xnorm = take(nt * 4);
-      const labels = take(nt * 4);
-      const dist = take(nt * 4);
-      const lower = take(nt * 4);
-      const idx = take(nt * 4);
-      const gx = take(nt * d * 4);
-      const gnorm = take(nt * 4);
-      const hd = take(nt * 8);
-      const hi = take(nt * 8);
-      const cent = take(k * d * 4);
-      const old = take(k * d * 4);
-      const shift = take(k * 4);
-      const sep = take(k * 4);
-      const cc = useSep ? take(k * k * 4) : 0;
-      const sums = take(k * d * 8);
-      const counts = take(k * 8);
-      const panels = take(kp * d * 4);
-      const bias = take(kp * 4);
-      const best = take(kp * d * 4);
-      const bestBias = take(kp * 4);
-      if (picked) {
-        const view = eng.f32(xt, nt * d);
-        for (let i = 0; i < nt; i++) view.set(x.subarray(picked[i] * d, picked[i] * d + d), i * d);
-      } else {
-        eng.f32(xt, nt * d).set(x);
-      }
-      eng.abi.normsSq(xt, nt, d, xnorm);
+  }
 
-      let bestObj = Infinity;
-      let bestRun: { objective: number[]; repaired: number; sizes: Int32Array; rescanned: number[] } | null = null;
-      let bestRedo = 0;
-      const redoObjectives: number[] = [];
-      for (let redo = 0; redo < this.nredo; redo++) {
-        // run r initialises exactly like a single run with seed + r (on the same training sample)
-        const rng = new Rng(this.seed + redo + 1);
-        if (initial) eng.f32(cent, k * d).set(initial as Float32Array);
-        else this.initCentroids(xt, nt, cent, rng, dist);
-        const objective: number[] = [];
-        const rescanned: number[] = [];
-        let repaired = 0;
-        const sizes = new Int32Array(k); // cluster sizes, halved by splits as Faiss does
-        const assigned = new Int32Array(k); // the counts of the last assignment, before any split
-        // no bounds yet: every point is rescanned in the first iteration
-        eng.f32(lower, nt).fill(-1);
-        for (let it = 0; it < this.iterations; it++) {
-          // assign (Hamerly): exact distance to the current label, then a top-2 rescan of the points whose bound
-          // does not rule out a closer centroid
-          eng.abi.packPanels(cent, k, d, panels, 0);
-          eng.abi.panelNormsSq(panels, 0, k, d, bias);
-          if (it > 0) {
-            eng.abi.l2sqToAssigned(xt, nt, d, cent, labels, dist, 0);
-            if (useSep) {
-              eng.abi.scorePanels(cent, k, d, panels, bias, k, -2, cc);
-              eng.abi.halfSeparation(cc, bias, k, sep);
-            }
-          }
-          const m = eng.abi.hamerlyGather(xt, nt, d, xnorm, dist, lower, labels, it > 0 && useSep ? sep : 0, idx, gx, gnorm);
-          rescanned.push(m);
-          if (m > 0) {
-            eng.abi.heapInit(hd, hi, m * 2);
-            eng.abi.scanPanels(gx, m, d, panels, bias, k, -2, 2, hd, hi, 0);
-            eng.abi.heapSortRows(hd, hi, m, 2);
-            eng.abi.hamerlyScatter(m, idx, hd, hi, gnorm, bias, labels, dist, lower);
-            // the objective in the difference form ||x - c||^2 for every point: the kept ones have it already
-            eng.abi.l2sqToAssigned(xt, m, d, cent, labels, dist, idx);
-          }
-          const obj = eng.abi.sumF32(dist, nt);
-          objective.push(obj);
-          // update, repair, and how far each centroid moved (to loosen the lower bounds)
-          new Uint8Array(eng.abi.memory.buffer).copyWithin(old, cent, cent + k * d * 4);
-          eng.abi.kmeansAccumulate(xt, nt, d, labels, k, sums, counts);
-          eng.abi.kmeansUpdate(sums, counts, k, d, cent);
-          const cnt = new Float64Array(eng.abi.memory.buffer, counts, k);
-          for (let j = 0; j < k; j++) sizes[j] = cnt[j];
-          assigned.set(sizes);
-          repaired += this.splitEmpty(cent, sizes, rng);
-          if (this.spherical) eng.abi.normalizeRows(cent, k, d);
-          eng.abi.centroidShift(old, cent, k, d, shift);
-          const sh = eng.f32(shift, k);
-          let max = 0;
-          let second = 0;
-          let argMax = -1;
-          for (let j = 0; j < k; j++) {
-            if (sh[j] > max) {
-              second = max;
-              max = sh[j];
-              argMax = j;
-            } else if (sh[j] > second) second = sh[j];
-          }
-          eng.abi.hamerlyLower(nt, labels, lower, max, second, argMax);
-          this.onProgress?.({ redo, iteration: it + 1, iterations: this.iterations, objective: obj });
+  /**
+   * Lloyd's iterations, runs and the commit of the best run. Yields null when the point side must drop its bounds (a
+   * new run), or an iteration to run against the centroids at cent; receives that iteration's objective and rescans
+   * (the point side has written the assignment's sums and counts to sums / counts). Returns train()'s result.
+   */
+  private *lloyd(plan: Plan, b: LoopBuffers): Generator<{ it: number; shift: Shift | null } | null, KMeansTrainResult, { obj: number; rescanned: number } | null> {
+    const where = 'KMeans.train';
+    const eng = this.eng;
+    const { d, k } = this;
+    const kp = Math.ceil(k / 8) * 8;
+    const { nt, initial } = plan;
+    let bestObj = Infinity;
+    let bestRun: { objective: number[]; repaired: number; sizes: Int32Array; rescanned: number[] } | null = null;
+    let bestRedo = 0;
+    const redoObjectives: number[] = [];
+    for (let redo = 0; redo < this.nredo; redo++) {
+      // run r initialises exactly like a single run with seed + r (on the same training sample)
+      const rng = new Rng(this.seed + redo + 1);
+      if (initial) eng.f32(b.cent, k * d).set(initial);
+      else this.initCentroids(b.xt, nt, b.cent, rng, b.minD);
+      const objective: number[] = [];
+      const rescanned: number[] = [];
+      let repaired = 0;
+      const sizes = new Int32Array(k); // cluster sizes, halved by splits as Faiss does
+      const assigned = new Int32Array(k); // the counts of the last assignment, before any split
+      // no bounds yet: every point is rescanned in the first iteration
+      yield null;
+      let shift: Shift | null = null;
+      for (let it = 0; it < this.iterations; it++) {
+        const r = (yield { it, shift })!;
+        rescanned.push(r.rescanned);
+        objective.push(r.obj);
+        // update, repair, and how far each centroid moved (to loosen the lower bounds)
+        new Uint8Array(eng.abi.memory.buffer).copyWithin(b.old, b.cent, b.cent + k * d * 4);
+        eng.abi.kmeansUpdate(b.sums, b.counts, k, d, b.cent);
+        const cnt = eng.f64(b.counts, k);
+        for (let j = 0; j < k; j++) sizes[j] = cnt[j];
+        assigned.set(sizes);
+        repaired += this.splitEmpty(b.cent, sizes, rng);
+        if (this.spherical) eng.abi.normalizeRows(b.cent, k, d);
+        eng.abi.centroidShift(b.old, b.cent, k, d, b.shift);
+        const sh = eng.f32(b.shift, k);
+        let max = 0;
+        let second = 0;
+        let argMax = -1;
+        for (let j = 0; j < k; j++) {
+          if (sh[j] > max) {
+            second = max;
+            max = sh[j];
+            argMax = j;
+          } else if (sh[j] > second) second = sh[j];
         }
-        const final = objective[objective.length - 1];
-        redoObjectives.push(final);
-        if (final < bestObj || bestRun === null) {
-          bestObj = final;
-          bestRedo = redo;
-          bestRun = { objective, repaired, sizes: assigned.slice(), rescanned };
-          eng.abi.packPanels(cent, k, d, best, 0);
-          eng.abi.panelNormsSq(best, 0, k, d, bestBias);
-        }
+        shift = [max, second, argMax];
+        this.onProgress?.({ redo, iteration: it + 1, iterations: this.iterations, objective: r.obj });
       }
-      // commit: the kept centroids become this model's (allocated before the old ones are freed)
-      const newPanels = this.own(kp * d * 4, where);
-      let newBias = 0;
-      try {
-        newBias = this.own(kp * 4, where);
-      } catch (e) {
-        this.release(newPanels);
-        throw e;
+      const final = objective[objective.length - 1];
+      redoObjectives.push(final);
+      if (final < bestObj || bestRun === null) {
+        bestObj = final;
+        bestRedo = redo;
+        bestRun = { objective, repaired, sizes: assigned.slice(), rescanned };
+        eng.abi.packPanels(b.cent, k, d, b.best, 0);
+        eng.abi.panelNormsSq(b.best, 0, k, d, b.bestBias);
       }
-      const mem = new Uint8Array(eng.abi.memory.buffer);
-      mem.copyWithin(newPanels, best, best + kp * d * 4);
-      mem.copyWithin(newBias, bestBias, bestBias + kp * 4);
-      this.release(this.panelsPtr);
-      this.release(this.biasPtr);
-      this.panelsPtr = newPanels;
-      this.biasPtr = newBias;
-      this.trained = true;
-      const run = bestRun!;
-      return {
-        objective: run.objective,
-        iterations: this.iterations,
-        nTrain: nt,
-        emptyClustersRepaired: run.repaired,
-        bestRedo,
-        redoObjectives,
-        warnings,
-        clusterSizes: run.sizes,
-        stats: statsFromCounts(run.sizes),
-        rescanned: run.rescanned,
-      };
-    } finally {
-      for (const p of tmp) eng.free(p);
     }
+    // commit: the kept centroids become this model's (allocated before the old ones are freed)
+    const newPanels = this.own(kp * d * 4, where);
+    let newBias = 0;
+    try {
+      newBias = this.own(kp * 4, where);
+    } catch (e) {
+      this.release(newPanels);
+      throw e;
+    }
+    const mem = new Uint8Array(eng.abi.memory.buffer);
+    mem.copyWithin(newPanels, b.best, b.best + kp * d * 4);
+    mem.copyWithin(newBias, b.bestBias, b.bestBias + kp * 4);
+    this.release(this.panelsPtr);
+    this.release(this.biasPtr);
+    this.panelsPtr = newPanels;
+    this.biasPtr = newBias;
+    this.trained = true;
+    const run = bestRun!;
+    return {
+      objective: run.objective,
+      iterations: this.iterations,
+      nTrain: nt,
+      emptyClustersRepaired: run.repaired,
+      bestRedo,
+      redoObjectives,
+      warnings: plan.warnings,
+      clusterSizes: run.sizes,
+      stats: statsFromCounts(run.sizes),
+      rescanned: run.rescanned,
+    };
   }
 
   /** Seeds cent f32[k][d] from the training points xt f32[nt][d]; minD f32[nt] is working space. */
