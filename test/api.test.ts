@@ -17,6 +17,8 @@ const f32 = (rows: number[][]) => Float32Array.from(rows.flat());
 const VALUE_EXPORTS = [
   'FORMAT_VERSION', 'FlatIndex', 'IVFPQIndex', 'KMeans', 'OPQ', 'PQIndex', 'ProductQuantizer', 'VQError', 'init', 'memoryStats',
   'norms', 'pairwiseDistances', 'OnlineVQ', 'codebookStats', 'SemanticIdTokenizer', 'ResidualQuantizer', 'RQIndex', 'ScalarQuantizer', 'SQIndex', 'BinaryQuantizer', 'BinaryIndex',
+  'parseNpy', 'writeNpy', 'parseFvecs', 'parseIvecs', 'parseBvecs', 'writeFvecs', 'writeIvecs', 'writeBvecs', 'parseRawF32', 'toFloat32',
+  'vectorChunks', 'bytesSource', 'blobSource', 'readVectorFile', 'vectorFileChunks', 'readFaissIndex', 'writeFaissIndex',
 ];
 const TYPE_EXPORTS = [
   'Build', 'EngineInfo', 'InitOptions', 'MemoryStats', 'WasmSource', 'VQErrorCode', 'Metric', 'SearchResult',
@@ -27,6 +29,8 @@ const TYPE_EXPORTS = [
   'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
   'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
+  'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',
+  'FaissIndex', 'WriteFaissOptions',
 ];
 
 beforeAll(async () => {

@@ -289,7 +289,8 @@ function readIndex(r: Reader, depth: number): Parsed {
       r.u64(`${fourcc} nprobe`);
       const q = readIndex(r, depth + 1);
       if (q.type !== 'flat') unsupported(`${fourcc}: only a flat coarse quantizer is supported`, raw(`a ${q.type} quantizer`), 'IndexFlatL2 or IndexFlatIP');
-      if (q.h.d !== h.d || q.h.n !== nlist) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
+      // an untrained IVF index has an empty coarse quantizer
+      if (q.h.d !== h.d || q.h.n !== (h.trained ? nlist : q.h.n === 0 ? 0 : nlist)) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
       if (q.h.metric !== h.metric) unsupported(`${fourcc}: the coarse quantizer's metric differs from the index's`, q.h.metric, h.metric);
       const dmType = r.u8v(`${fourcc} direct map`);
       if (dmType > 2) corrupt(`${fourcc}: unknown direct map type`, dmType, '0, 1 or 2');
