@@ -228,6 +228,27 @@ describe('streaming chunks', () => {
       expect(Array.from((await readVectorFile(join(dir, 'a.bin'), { d })).data)).toEqual(Array.from(x));
       const chunks = await collect(vectorFileChunks(join(dir, 'a.npy'), { rows: 10 }));
       expect(chunks.map((c) => c.n)).toEqual([10, 10, 3]);
+      // encoding the file chunk by chunk gives the codes of encoding it whole
+      const big = Float32Array.from({ length: 1000 * 16 }, () => rng.gauss());
+      writeFileSync(join(dir, 'big.fvecs'), writeFvecs(big, 16));
+      writeFileSync(join(dir, 'big.npy'), writeNpy(big, 16));
+      const pq = new PQIndex({ d: 16, m: 4, nbits: 6, seed: 2 });
+      try {
+        pq.train(big);
+        const whole = pq.quantizer.encode(big);
+        for (const name of ['big.fvecs', 'big.npy']) {
+          const parts: number[] = [];
+          let count = 0;
+          for await (const c of vectorFileChunks(join(dir, name), { rows: 128 })) {
+            parts.push(...pq.quantizer.encode(c.data));
+            count++;
+          }
+          expect(count, name).toBe(8);
+          expect(parts, name).toEqual(Array.from(whole));
+        }
+      } finally {
+        pq.dispose();
+      }
       await asyncRefusal(() => readVectorFile(join(dir, 'a.txt')), 'INVALID_OPTION', 'readVectorFile', 'cannot tell the format');
       await asyncRefusal(() => readVectorFile(join(dir, 'a.txt'), { format: 'npy' }), 'CORRUPT_DATA', 'parseNpy', 'not a .npy file');
     } finally {
