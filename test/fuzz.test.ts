@@ -142,7 +142,7 @@ function owned<T extends { dispose(): void }>(o: T, f: (o: T) => Uint8Array): Ui
   }
 }
 
-const FAISS_TOKENS = ['IxF2', 'IxFI', 'IxFl', 'IxPq', 'IxSQ', 'IwPQ', 'IxMp', 'IxM2', 'IxPT', 'LTra', 'ilar', 'il00', 'full', 'sprs', 'IwFl', 'IxHe'];
+const FAISS_TOKENS = ['IxF2', 'IxFI', 'IxFl', 'IxPq', 'IxSQ', 'IwPQ', 'IxRq', 'IxMp', 'IxM2', 'IxPT', 'LTra', 'ilar', 'il00', 'full', 'sprs', 'IwFl', 'IxHe'];
 
 function faissSeeds(): Record<string, Uint8Array[]> {
   const xb = xt.subarray(0, 40 * D);
@@ -173,6 +173,11 @@ function faissSeeds(): Record<string, Uint8Array[]> {
     IndexScalarQuantizer: [sq('uint8'), sq('fp16'), sq('int8')],
     IndexIVFPQ: [ivf(false, 'l2'), ivf(false, 'ip')],
     'IndexPreTransform(OPQ)': [pq({ opq: true, opqIterations: 1 }), ivf(true, 'l2')],
+    IndexResidualQuantizer: [
+      owned(new RQIndex({ d: D, levels: 2, nbits: 4 }), (q) => (q.train(xt), q.add(xb), writeFaissIndex(q))),
+      owned(new RQIndex({ d: D, levels: 3, nbits: 3, metric: 'ip' }), (q) => (q.train(xt), q.add(xb, ids), writeFaissIndex(q))),
+      owned(new RQIndex({ d: D, levels: 2, nbits: 5, normBits: 16 }), (q) => (q.train(xt), q.add(xb), writeFaissIndex(q))),
+    ],
   };
 }
 
@@ -231,7 +236,7 @@ describe('fuzz: Faiss index files', () => {
     // the seeds themselves are valid
     for (const fs of Object.values(seeds)) for (const f of fs) exercise(readFaissIndex(f));
   });
-  for (const name of ['IndexFlat', 'IndexIDMap', 'IndexPQ', 'IndexScalarQuantizer', 'IndexIVFPQ', 'IndexPreTransform(OPQ)']) {
+  for (const name of ['IndexFlat', 'IndexIDMap', 'IndexPQ', 'IndexScalarQuantizer', 'IndexIVFPQ', 'IndexPreTransform(OPQ)', 'IndexResidualQuantizer']) {
     it(`${MUTANTS} mutants of ${name} files: VQError or a valid index`, () => {
       const before = memoryStats();
       const r = run({ name, seeds: seeds[name], read: readFaissIndex, tokens: FAISS_TOKENS }, 1000 + name.length);
