@@ -93,6 +93,11 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+// CI (.ci/run) installs python3-faiss: there a missing faiss is a failure, not a skip
+it.runIf(!hasFaiss && !!process.env.CI)('python3-faiss is installed under CI', () => {
+  throw new Error('`/usr/bin/python3 -c "import faiss"` fails under CI: .ci/run should have installed python3-faiss');
+});
+
 describe.skipIf(!hasFaiss)('Faiss index files (python3-faiss)', () => {
   it('every case file loads as the matching vqwasm index and returns Faiss top-10 (ids, distances 1e-4)', () => {
     expect(cases.length).toBe(Object.keys(EXPECTED_CLASS).length);
