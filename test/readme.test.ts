@@ -125,4 +125,20 @@ describe('README', () => {
       log.mockRestore();
     }
   });
+
+  it('the interop example runs: .npy / .fvecs round trip, a Faiss file back to a PQIndex, chunked encoding', async () => {
+    const md = readFileSync(join(root, 'README.md'), 'utf8');
+    const start = md.indexOf('## Interop');
+    const section = md.slice(start, md.indexOf('\n## ', start + 1));
+    const code = /```js\n([\s\S]*?)```/.exec(section)![1];
+    const dir = join(root, 'test-artifacts');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'readme-interop.mjs');
+    writeFileSync(file, `${code}\nexport { n, ids, codes, faissBytes };\n`);
+    const mod = await import(pathToFileURL(file).href);
+    expect(mod.n).toBe(4000);
+    expect(mod.ids[0]).toBe(0);
+    expect(mod.codes.map((c: Uint8Array) => c.length)).toEqual([8000, 8000, 8000, 8000]);
+    expect(String.fromCharCode(...mod.faissBytes.subarray(0, 4))).toBe('IxPq');
+  });
 });

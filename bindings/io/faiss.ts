@@ -16,6 +16,10 @@
  *          and for type 2 vec<(i64, i64)>), by_residual u8, code_size u64, pq, inverted lists -> IVFPQIndex
  *          inverted lists = 'ilar', nlist u64, code_size u64, 'full' vec<u64> sizes[nlist] or 'sprs' vec<u64>
  *          (list, size) pairs, then per non-empty list its codes u8[size][code_size] and ids i64[size]
+ * IxRq     header, d u64, M u64, vec<u64> nbits (per level), is_trained u8, vec<f32> codebooks ([M][2^nbits][d]),
+ *          search_type i32, norm_min f32, norm_max f32, train_type i32, max_beam_size i32, code_size u64, vec<u8> codes
+ *          (M codes of nbits, then for ST_norm_qint8 the norm in 8 bits, ST_norm_float 32, bit-packed LSB first)
+ *                                                                                          -> RQIndex
  * IxMp / IxM2  header, the wrapped index, vec<i64> ids                                     -> the index with those ids
  * IxPT     header, count i32 (1 here), 'LTra' have_bias u8, vec<f32> A (d_out x d_in, y = A x), vec<f32> b,
  *          d_in i32, d_out i32, is_trained u8, then the wrapped IxPq / IwPQ               -> PQIndex / IVFPQIndex with opq
@@ -36,12 +40,13 @@ import { fail, raw, VQError, type VQErrorCode } from '../errors.js';
 import { FlatIndex } from '../search/FlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
 import { PQIndex } from '../search/PQIndex.js';
+import { RQIndex } from '../search/RQIndex.js';
 import { SQIndex } from '../search/SQIndex.js';
 import { readContainer, writeContainer, type Container, type Kind, type Params, type Section } from './format.js';
 import { asBytes } from './vectors.js';
 
 /** What readFaissIndex returns. */
-export type FaissIndex = FlatIndex | PQIndex | SQIndex | IVFPQIndex;
+export type FaissIndex = FlatIndex | PQIndex | SQIndex | IVFPQIndex | RQIndex;
 
 const W = 'readFaissIndex';
 const MAX_D = 1 << 14;
@@ -69,6 +74,7 @@ type Parsed =
   | { type: 'pq'; h: Header; pq: PQPart; codes: Uint8Array }
   | { type: 'sq'; h: Header; sqType: 'uint8' | 'fp16'; min: Float32Array; step: Float32Array; codes: Uint8Array }
   | { type: 'ivfpq'; h: Header; nlist: number; coarse: Float32Array; pq: PQPart; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
+  | { type: 'rq'; h: Header; levels: number; nbits: number; beam: number; cent: Float32Array; searchType: number; normMin: number; normMax: number; codeSize: number; codes: Uint8Array }
   | { type: 'idmap'; h: Header; inner: Parsed; ids: Int32Array }
   | { type: 'opq'; h: Header; rot: Float32Array; inner: Parsed };
 
@@ -289,7 +295,8 @@ function readIndex(r: Reader, depth: number): Parsed {
       r.u64(`${fourcc} nprobe`);
       const q = readIndex(r, depth + 1);
       if (q.type !== 'flat') unsupported(`${fourcc}: only a flat coarse quantizer is supported`, raw(`a ${q.type} quantizer`), 'IndexFlatL2 or IndexFlatIP');
-      if (q.h.d !== h.d || q.h.n !== nlist) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
+      // an untrained IVF index has an empty coarse quantizer
+      if (q.h.d !== h.d || q.h.n !== (h.trained ? nlist : q.h.n === 0 ? 0 : nlist)) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
       if (q.h.metric !== h.metric) unsupported(`${fourcc}: the coarse quantizer's metric differs from the index's`, q.h.metric, h.metric);
       const dmType = r.u8v(`${fourcc} direct map`);
       if (dmType > 2) corrupt(`${fourcc}: unknown direct map type`, dmType, '0, 1 or 2');
@@ -355,11 +362,43 @@ function readIndex(r: Reader, depth: number): Parsed {
       }
       return { type: 'ivfpq', h, nlist, coarse: q.type === 'flat' ? q.xb : new Float32Array(0), pq, sizes, codes, ids };
     }
+    case 'IxRq': {
+      const h = readHeader(r, fourcc);
+      const rd = r.u64(`${fourcc} d`);
+      if (rd !== h.d) corrupt(`${fourcc}: the residual quantizer's d differs from the index's`, rd, `${h.d}`);
+      const levels = r.u64(`${fourcc} M`);
+      if (levels < 1 || levels > 64) unsupported(`${fourcc}: ${levels} levels`, levels, 'M in [1, 64]');
+      const nb = r.u64(`the length of ${fourcc} nbits`);
+      if (nb !== levels) corrupt(`${fourcc}: nbits has the wrong length`, nb, `${levels}`);
+      r.need(nb * 8, `${fourcc} nbits`);
+      const bits: number[] = [];
+      for (let i = 0; i < nb; i++) bits.push(r.u64(`${fourcc} nbits`));
+      const nbits = bits[0];
+      if (bits.some((b) => b !== nbits) || nbits < 1 || nbits > 8) unsupported(`${fourcc}: level code sizes other than one nbits in 1..8`, raw(`nbits [${bits.slice(0, 8).join(', ')}]`), 'the same nbits, 1 to 8, at every level');
+      const qTrained = r.bool(`${fourcc} is_trained`);
+      const cent = r.f32vec(`${fourcc} codebooks`, qTrained ? levels * (1 << nbits) * h.d : 0);
+      const searchType = r.i32(`${fourcc} search_type`);
+      const normMin = r.f32(`${fourcc} norm_min`);
+      const normMax = r.f32(`${fourcc} norm_max`);
+      const AQ_SEARCH = ['ST_decompress', 'ST_LUT_nonorm', 'ST_norm_from_LUT', 'ST_norm_float', 'ST_norm_qint8'];
+      if (searchType < 0 || searchType >= AQ_SEARCH.length) unsupported(`${fourcc}: search type ${searchType} is not supported`, raw(`search_type ${searchType}`), AQ_SEARCH.join(', '));
+      if (searchType === 1 && h.metric === 'l2') unsupported(`${fourcc}: L2 with ST_LUT_nonorm (distances without the norm term)`, raw('ST_LUT_nonorm'), 'another search type, or METRIC_INNER_PRODUCT');
+      if (searchType === 4 && h.metric === 'l2' && 8 % nbits !== 0) unsupported(`${fourcc}: ST_norm_qint8 with ${nbits}-bit levels`, nbits, 'nbits 1, 2, 4 or 8 (the 8-bit norm is whole fields of nbits)');
+      if (searchType === 4 && !(normMin <= normMax && Number.isFinite(normMin) && Number.isFinite(normMax))) corrupt(`${fourcc}: invalid norm range`, raw(`[${normMin}, ${normMax}]`), 'finite norm_min <= norm_max');
+      r.i32(`${fourcc} train_type`);
+      const beam = r.i32(`${fourcc} max_beam_size`);
+      const codeSize = r.u64(`${fourcc} code_size`);
+      const extra = searchType === 3 ? 32 : searchType === 4 ? 8 : 0;
+      if (codeSize !== Math.ceil((levels * nbits + extra) / 8)) corrupt(`${fourcc}: code_size does not match the levels and search type`, codeSize, `${Math.ceil((levels * nbits + extra) / 8)}`);
+      const codes = r.u8vec(`${fourcc} codes`, h.n * codeSize);
+      if (h.trained && !qTrained) corrupt(`${fourcc}: a trained index with an untrained quantizer`, raw('is_trained = false'), 'true');
+      return { type: 'rq', h, levels, nbits, beam: beam >= 1 && beam <= 64 ? beam : 1, cent, searchType, normMin, normMax, codeSize, codes };
+    }
     case 'IxMp':
     case 'IxM2': {
       const h = readHeader(r, fourcc);
       const inner = readIndex(r, depth + 1);
-      if (inner.type !== 'flat' && inner.type !== 'pq' && inner.type !== 'sq' && inner.type !== 'opq') unsupported(`${fourcc}: an id map around ${inner.type}`, raw(inner.type), 'an id map around a flat, PQ or SQ index');
+      if (inner.type !== 'flat' && inner.type !== 'pq' && inner.type !== 'sq' && inner.type !== 'opq' && inner.type !== 'rq') unsupported(`${fourcc}: an id map around ${inner.type}`, raw(inner.type), 'an id map around a flat, PQ or SQ index');
       if (inner.h.n !== h.n || inner.h.d !== h.d) corrupt(`${fourcc}: the wrapped index does not match`, raw(`d ${inner.h.d}, ntotal ${inner.h.n}`), `d ${h.d}, ntotal ${h.n}`);
       const c = r.u64(`${fourcc} ids`);
       if (c !== h.n) corrupt(`${fourcc}: the id map has the wrong length`, c, `${h.n}`);
@@ -452,9 +491,95 @@ function build(p: Parsed, ids: Int32Array | null): FaissIndex {
     }
     case 'ivfpq':
       return buildIVF(p, null);
+    case 'rq':
+      return buildRQ(p, ids);
     case 'idmap':
       return build(p.inner, p.ids);
   }
+}
+
+/** Reads `count` fields of `nbits` from a bit string (LSB first) starting at bit `at`. */
+function getBits(b: Uint8Array, at: number, nbits: number): number {
+  let v = 0;
+  for (let i = 0; i < nbits; i++) {
+    const bit = at + i;
+    v |= ((b[bit >>> 3] >>> (bit & 7)) & 1) << i;
+  }
+  return v;
+}
+
+function putBits(b: Uint8Array, at: number, nbits: number, v: number): void {
+  for (let i = 0; i < nbits; i++) {
+    const bit = at + i;
+    if ((v >>> i) & 1) b[bit >>> 3] |= 1 << (bit & 7);
+  }
+}
+
+/**
+ * IxRq -> RQIndex. RQIndex scores L2 with a stored, quantized ||x^||^2 after the level codes. ST_norm_qint8 files
+ * carry exactly that (8 bits, decoded norm_min + (c + 1/2) (norm_max - norm_min) / 256, the same formula) when 8 is a
+ * whole number of nbits fields; for ST_decompress / ST_norm_from_LUT / ST_norm_float, which Faiss scores with the exact
+ * norm, the norms are recomputed from the codes and stored in 24 bits over their own range (within 2^-25 of the range).
+ */
+function buildRQ(p: Extract<Parsed, { type: 'rq' }>, ids: Int32Array | null): RQIndex {
+  const { d, n, metric, trained } = p.h;
+  const { levels, nbits } = p;
+  const qp: Params = { d, levels, nbits, beamSize: p.beam, trained };
+  if (!trained) {
+    if (n > 0) corrupt('an untrained index holds vectors', n, '0');
+    return new RQIndex({ d, levels, nbits, beamSize: p.beam, metric });
+  }
+  const direct = metric === 'l2' && p.searchType === 4;
+  const normBits = metric === 'ip' ? 8 : direct ? 8 : 24;
+  const fields = metric === 'l2' ? Math.ceil(normBits / nbits) : 0;
+  const rowBytes = Math.ceil(((levels + fields) * nbits) / 8);
+  const codes = new Uint8Array(n * rowBytes);
+  let normMin = 0;
+  let normMax = 0;
+  const ksub = 1 << nbits;
+  const level = new Int32Array(levels);
+  let norms: Float64Array | null = null;
+  if (metric === 'l2' && !direct) {
+    norms = new Float64Array(n);
+    const x = new Float64Array(d);
+    normMin = Infinity;
+    normMax = -Infinity;
+    for (let i = 0; i < n; i++) {
+      x.fill(0);
+      for (let l = 0; l < levels; l++) {
+        const c = getBits(p.codes.subarray(i * p.codeSize), l * nbits, nbits);
+        const base = (l * ksub + c) * d;
+        for (let j = 0; j < d; j++) x[j] += p.cent[base + j];
+      }
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const v = Math.fround(x[j]);
+        s += v * v;
+      }
+      norms[i] = s;
+      if (s < normMin) normMin = s;
+      if (s > normMax) normMax = s;
+    }
+    if (n === 0) normMin = normMax = 0;
+  } else if (direct) {
+    normMin = p.normMin;
+    normMax = p.normMax;
+  }
+  const top = 2 ** (fields * nbits) - 1;
+  const step = (normMax - normMin) / 2 ** (fields * nbits);
+  for (let i = 0; i < n; i++) {
+    const src = p.codes.subarray(i * p.codeSize, (i + 1) * p.codeSize);
+    const dst = codes.subarray(i * rowBytes, (i + 1) * rowBytes);
+    for (let l = 0; l < levels; l++) level[l] = getBits(src, l * nbits, nbits);
+    for (let l = 0; l < levels; l++) putBits(dst, l * nbits, nbits, level[l]);
+    if (fields === 0) continue;
+    const code = direct ? getBits(src, levels * nbits, 8) : step > 0 ? Math.min(top, Math.max(0, Math.floor((norms![i] - normMin) / step))) : 0;
+    for (let f = 0; f < fields; f++) putBits(dst, (levels + f) * nbits, nbits, Math.floor(code / 2 ** (f * nbits)) & (ksub - 1));
+  }
+  const seq = new Int32Array(n);
+  for (let i = 0; i < n; i++) seq[i] = i;
+  const params: Params = { ...qp, metric, normBits, n, normMin, normMax };
+  return loadBuilt(RQIndex.load, 'RQIndex', params, [{ tag: 'CENT', data: p.cent }, { tag: 'CODE', data: codes }, { tag: 'IDS ', data: ids ?? seq }]);
 }
 
 function buildIVF(p: Extract<Parsed, { type: 'ivfpq' }>, rot: Float32Array | null): IVFPQIndex {
@@ -482,7 +607,8 @@ function buildIVF(p: Extract<Parsed, { type: 'ivfpq' }>, rot: Float32Array | nul
  * float ADC ones); IndexScalarQuantizer (QT_8bit, QT_8bit_uniform, QT_8bit_direct, QT_fp16) -> SQIndex;
  * IndexIVFPQ (by residual, flat coarse quantizer, in-memory lists) -> IVFPQIndex (nprobe is a search option in
  * vqwasm: pass the one you used with Faiss); IndexIDMap around flat / PQ / SQ -> the same index with those ids;
- * IndexPreTransform(OPQMatrix, IndexPQ or IndexIVFPQ) -> the index with opq. Ids must fit in int32 (0 .. 2^31 - 1).
+ * IndexPreTransform(OPQMatrix, IndexPQ or IndexIVFPQ) -> the index with opq; IndexResidualQuantizer -> RQIndex (see
+ * buildRQ for the norms). Ids must fit in int32 (0 .. 2^31 - 1).
  * The caller owns the result (dispose()). Needs `await init()` first.
  */
 export function readFaissIndex(bytes: Uint8Array | ArrayBuffer): FaissIndex {
@@ -615,7 +741,8 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   else if (index instanceof PQIndex) kind = 'PQIndex';
   else if (index instanceof SQIndex) kind = 'SQIndex';
   else if (index instanceof IVFPQIndex) kind = 'IVFPQIndex';
-  else return fail('UNSUPPORTED', WW, 'this object has no Faiss equivalent written here', index, 'a FlatIndex, PQIndex, SQIndex or IVFPQIndex');
+  else if (index instanceof RQIndex) kind = 'RQIndex';
+  else return fail('UNSUPPORTED', WW, 'this object has no Faiss equivalent written here', index, 'a FlatIndex, PQIndex, SQIndex, IVFPQIndex or RQIndex');
   const c = readContainer(WW, index.save(), kind);
   const P = c.params;
   const d = P.d as number;
@@ -625,7 +752,7 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   if (P.refine === true) fail('UNSUPPORTED', WW, 'refine indexes are not written (Faiss keeps the originals in an IndexRefineFlat)', raw('refine: true'), 'an index built with refine: false');
   const w = new Writer();
   const trained = kind === 'FlatIndex' ? true : P.trained === true;
-  const ids = kind === 'IVFPQIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
+  const ids = kind === 'IVFPQIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' || kind === 'RQIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
   const idmap = ids !== null && !isIdentity(ids);
   if (idmap) {
     w.fourcc('IxMp');
@@ -684,6 +811,43 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
       }
       const codes = trained ? c.sections.get('CODE')!.slice() : new Uint8Array(0);
       if (type === 'int8') for (let i = 0; i < codes.length; i++) codes[i] ^= 0x80;
+      w.u8vec(codes);
+      break;
+    }
+    case 'RQIndex': {
+      const levels = P.levels as number;
+      const nbits = P.nbits as number;
+      const fields = metric === 'l2' ? Math.ceil((P.normBits as number) / nbits) : 0;
+      // L2 with an 8-bit norm is Faiss's ST_norm_qint8, byte for byte; other norm sizes are written without the norm
+      // (ST_decompress: Faiss then scores with the exact norm, vqwasm with the stored one)
+      const qint8 = fields > 0 && fields * nbits === 8;
+      const rowBytes = Math.ceil(((levels + fields) * nbits) / 8);
+      const cs = Math.ceil((levels * nbits + (qint8 ? 8 : 0)) / 8);
+      w.fourcc('IxRq');
+      w.header(d, n, trained, metric);
+      w.u64(d);
+      w.u64(levels);
+      w.u64(levels);
+      for (let l = 0; l < levels; l++) w.u64(nbits);
+      w.u8(trained ? 1 : 0);
+      w.f32vec(trained ? f32s(c, 'CENT') : new Float32Array(0));
+      w.i32(qint8 ? 4 : 0);
+      w.f32(qint8 ? (P.normMin as number) : 0);
+      w.f32(qint8 ? (P.normMax as number) : 0);
+      w.i32(1); // train_type: Faiss's default (progressive dimension)
+      w.i32(P.beamSize as number);
+      w.u64(cs);
+      const src = trained ? c.sections.get('CODE')! : new Uint8Array(0);
+      let codes: Uint8Array;
+      if (cs === rowBytes) codes = src.slice();
+      else {
+        codes = new Uint8Array(n * cs);
+        for (let i = 0; i < n; i++) {
+          const a = src.subarray(i * rowBytes, (i + 1) * rowBytes);
+          const b = codes.subarray(i * cs, (i + 1) * cs);
+          for (let l = 0; l < levels; l++) putBits(b, l * nbits, nbits, getBits(a, l * nbits, nbits));
+        }
+      }
       w.u8vec(codes);
       break;
     }
