@@ -207,7 +207,8 @@ async function readRagged(path) {
   return rows;
 }
 
-const FAISS_MAGIC = /^(Ix|Iv|IW|In)/;
+// Faiss fourccs all start with 'I' (IxF2, IxPq, IwPQ, IxSQ, IxPT, IxM2 ...); readFaissIndex names the unsupported ones
+const FAISS_MAGIC = /^I[A-Za-z0-9]{3}$/;
 
 async function loadAnyIndex(path) {
   const bytes = new Uint8Array(await readFile(path));
