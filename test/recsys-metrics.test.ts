@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain-JS bench module without type declarations
-import { heldOutRecall, ndcgAtK, readRaggedIvecs, searchExcluding, withExactRerank } from '../bench/lib/recsys.js';
+import { heldOutRecall, ndcgAtK, readRaggedIvecs, searchOverfetch, withExactRerank } from '../bench/lib/recsys.js';
 import { TestRng } from './helpers/rng.js';
 
 interface Result {
@@ -105,7 +105,7 @@ describe('searchExcluding (over-fetch emulation)', () => {
       return Int32Array.from(set);
     });
     const k = 10;
-    const res = searchExcluding(index, q, k, exclude) as Result;
+    const res = searchOverfetch(index, q, k, exclude) as Result;
     for (let qi = 0; qi < nq; qi++) {
       const banned = new Set(exclude[qi]);
       const want = index.rank(q, qi).map((e) => e.j).filter((j) => !banned.has(j)).slice(0, k);
@@ -121,7 +121,7 @@ describe('searchExcluding (over-fetch emulation)', () => {
   it('pads with -1 when fewer than k items remain, and asks for rerank R + E', () => {
     const index = bruteIndex(base, d);
     const all = Int32Array.from({ length: nb - 3 }, (_, j) => j); // only items nb-3 .. nb-1 remain
-    const res = searchExcluding(index, q.subarray(0, d), 5, [all], { rerank: 20 }) as Result;
+    const res = searchOverfetch(index, q.subarray(0, d), 5, [all], { rerank: 20 }) as Result;
     expect(Array.from(res.ids.subarray(3)).every((x) => x === -1)).toBe(true);
     expect(Array.from(res.ids.subarray(0, 3)).sort((a, b) => a - b)).toEqual([nb - 3, nb - 2, nb - 1]);
     expect(index.calls[0].options.rerank).toBe(20 + nb - 3);

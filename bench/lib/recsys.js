@@ -58,6 +58,11 @@ function pow2(n) {
  */
 export function searchExcluding(index, q, k, exclude, options = {}) {
   if (EXCLUDE_MODE === 'native') return index.search(q, k, { ...options, exclude });
+  return searchOverfetch(index, q, k, exclude, options);
+}
+
+/** The over-fetch emulation of searchExcluding (described above), whatever EXCLUDE_MODE says. */
+export function searchOverfetch(index, q, k, exclude, options = {}) {
   const nq = exclude.length;
   const d = q.length / nq;
   const ids = new Int32Array(nq * k).fill(-1);
