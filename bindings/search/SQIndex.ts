@@ -10,7 +10,7 @@ import { chunkRows } from './scan.js';
 
 export interface SQIndexOptions {
   d: number;
-  /** Code type of the ScalarQuantizer: 'uint8', 'int8' (d bytes a vector) or 'fp16' (2 d bytes). */
+  /** Code type of the ScalarQuantizer: 'uint8', 'int8' (d bytes a vector), 'int4' (ceil(d / 2) bytes) or 'fp16' (2 d bytes). */
   type: SQType;
   /** 'l2' (default, squared Euclidean) or 'ip' (inner product, maximum inner-product search). */
   metric?: PQMetric;
@@ -25,7 +25,8 @@ const BLOCK_BYTES = 256 * 1024;
  * Exhaustive search over scalar-quantized codes (Faiss IndexScalarQuantizer; with refine, IndexRefineFlat around it).
  * The wasm scan (assembly/kernels/sq.ts) scores each code against the float query without decoding it to memory: the
  * per-dimension offsets and steps are folded into the query once per query, so the inner loop widens code bytes
- * (or half floats) to f32 and multiply-adds them with the folded query, four queries per pass over the codes.
+ * (half floats, or int4 nibble pairs) to f32 and multiply-adds them with the folded query, four queries per pass over the
+ * codes.
  * Distances are those to the reconstructions (ScalarQuantizer.decode), within float rounding. Exception: 'ip' over
  * uint8 / int8 codes with d % 16 == 0 quantizes the folded query to 16-bit integers and scans with exact integer dot
  * products (see searchInt): 2.5 to 3 times faster, distances within the query quantization error.
@@ -124,7 +125,7 @@ export class SQIndex extends Owned {
     const distances = new Float32Array(nq * k);
     const rerank = kk !== k || o.rerank !== undefined;
     const block = Math.min(Math.max(256, Math.floor(BLOCK_BYTES / codeSize)), this.store.n);
-    if (!l2 && type !== 2 && d % 16 === 0) return this.searchInt(q, nq, k, kk, rerank, block, ab);
+    if (!l2 && type < 2 && d % 16 === 0) return this.searchInt(q, nq, k, kk, rerank, block, ab);
     const rows = chunkRows(d * 8 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
@@ -269,6 +270,13 @@ export class SQIndex extends Owned {
         return index;
       }
       const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
+      if (type === 'int4' && d % 2 === 1) {
+        // the writer always zeroes the padding nibble (ScalarQuantizer's layout): anything else is damage
+        for (let i = 0; i < n; i++) {
+          const b = codes[(i + 1) * q.codeSize - 1];
+          if (b >> 4 !== 0) fail('CORRUPT_DATA', where, `the padding nibble of code ${i} is not zero`, raw(`byte ${b}`), 'a last byte below 16 (odd d)');
+        }
+      }
       const explicitIds = paramBool(where, c, 'explicitIds');
       const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
       if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
