@@ -156,14 +156,14 @@ describe.each(builds)('$name build', ({ eng }) => {
       });
     });
 
-    if (type < 2) {
-      it.each([16, 32, 64, 128, 1024])('sqScanInt4 keeps, per query, the top k of the reference integer scores (bit-exact), d = %i', (d) => {
+    if (type !== 2) {
+      it.each([16, 32, 64, 128, 1024])('sqScanInt4 keeps, per query, the top k of the reference integer scores (bit-exact, with and without per-code norms), d = %i', (d) => {
         const n = 45;
         const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
         for (const k of [1, 7, 60]) {
-          for (const narrow of [true, false]) {
+          for (const [narrow, withNorms] of [[true, false], [false, false], [true, true], [false, true]]) {
             const codes = randomCodes(n, d, type, 9500 + d + k, false);
-            if (narrow) for (let i = 0; i < codes.length; i++) codes[i] &= 3; // ties
+            if (narrow) for (let i = 0; i < codes.length; i++) codes[i] &= type === 3 ? 0x33 : 3; // ties
             const r = new TestRng(9600 + d + k);
             const w4 = new Int16Array(4 * d);
             // extremes included: every weight at +-W in query 0 (the overflow bound)
@@ -173,12 +173,14 @@ describe.each(builds)('$name build', ({ eng }) => {
             const hd = mem.alloc(4 * k * 4);
             const hi = mem.alloc(4 * k * 4);
             abi.heapInit(hd, hi, 4 * k);
-            abi.sqScanInt4(mem.put(codes), n, d, type, mem.put(w4), mem.put(biases), mem.put(invs), k, hd, hi, 3);
+            // norms: small integers keep ties possible with narrow codes
+            const norms = withNorms ? Float32Array.from({ length: n }, () => (narrow ? r.int(0, 3) : Math.fround(Math.abs(r.gauss()) * 50))) : null;
+            abi.sqScanInt4(mem.put(codes), n, d, type, mem.put(w4), mem.put(biases), mem.put(invs), norms ? mem.put(norms) : 0, k, hd, hi, 3);
             abi.heapSortRows(hd, hi, 4, k);
             const gotD = mem.f32(hd, 4 * k);
             const gotI = mem.i32(hi, 4 * k);
             for (let t = 0; t < 4; t++) {
-              const s = R.sqScoresInt(codes, n, d, type, w4.subarray(t * d, (t + 1) * d), biases[t], invs[t]);
+              const s = R.sqScoresInt(codes, n, d, type, w4.subarray(t * d, (t + 1) * d), biases[t], invs[t], norms);
               const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => s[x] - s[y] || x - y);
               const wantIds = Int32Array.from({ length: k }, (_, j) => (j < n ? order[j] + 3 : -1));
               const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));

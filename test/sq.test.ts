@@ -257,50 +257,80 @@ describe('SQIndex', () => {
     }
   }
 
-  for (const type of ['uint8', 'int8'] as const) {
-    it.each([16, 32, 64])(`${type} ip with d %% 16 == 0 (integer scan of the quantized query): brute force over the decoded vectors within the query quantization error (d = %i)`, (d) => {
-      const n = 400;
-      const nq = 9;
-      const k = 10;
-      const x = floatVectors(n, d, 800 + d, 1, 0.5);
-      const q = floatVectors(nq, d, 900 + d, 1, 0);
-      const idx = track(new SQIndex({ d, type, metric: 'ip' }));
+  for (const type of ['uint8', 'int8', 'int4'] as const) {
+    for (const metric of METRICS) {
+      it.each([16, 32, 64])(`${type} ${metric} with d %% 16 == 0 (integer scan of the quantized query): brute force over the decoded vectors within the query quantization error (d = %i)`, (d) => {
+        const n = 400;
+        const nq = 9;
+        const k = 10;
+        const x = floatVectors(n, d, 800 + d, 1, 0.5);
+        const q = floatVectors(nq, d, 900 + d, 1, 0);
+        const idx = track(new SQIndex({ d, type, metric }));
+        idx.train(x);
+        idx.add(x);
+        const dec = idx.reconstruct(Int32Array.from({ length: n }, (_, i) => i));
+        const { min, max } = idx.quantizer.ranges!;
+        const res = idx.search(q, k);
+        const want = brute(dec, q, d, k, metric);
+        const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
+        for (let i = 0; i < nq; i++) {
+          let mx = 0;
+          let scale = 0;
+          for (let j = 0; j < d; j++) {
+            const step = (max[j] - min[j]) / LEVELS[type];
+            const a = type === 'int8' ? min[j] + 128 * step : min[j];
+            // the folded weights before quantization: ip -q b, l2 -2 (q - a) b
+            const wj = metric === 'ip' ? q[i * d + j] * step : 2 * (q[i * d + j] - a) * step;
+            mx = Math.max(mx, Math.abs(wj));
+            scale += metric === 'ip' ? Math.abs(q[i * d + j]) * 3 : (Math.abs(q[i * d + j]) + 4) ** 2;
+          }
+          // each weight is off by at most half a step mx / W, times a code of at most 255 (uint8) / 128 (int8) / 15 (int4)
+          const tol = (d * 255 * 0.5 * mx) / W + 1e-5 * (1 + scale);
+          const s = want.scores[i];
+          for (let j = 0; j < k; j++) {
+            const got = res.ids[i * k + j];
+            expect(Math.abs(s[got] - s[want.ids[i * k + j]])).toBeLessThanOrEqual(2 * tol);
+            expect(Math.abs(res.distances[i * k + j] - (metric === 'ip' ? -s[got] : s[got]))).toBeLessThanOrEqual(tol);
+          }
+        }
+        // the grouping of queries does not change the results
+        for (let i = 0; i < nq; i++) {
+          const one = idx.search(q.subarray(i * d, (i + 1) * d), k);
+          expect(one.ids).toEqual(res.ids.subarray(i * k, (i + 1) * k));
+          expect(one.distances).toEqual(res.distances.subarray(i * k, (i + 1) * k));
+        }
+        // rerank over all is exact
+        const r = track(new SQIndex({ d, type, metric, refine: true }));
+        r.train(x);
+        r.add(x);
+        const flat = track(new FlatIndex({ d, metric }));
+        flat.add(x);
+        expect(r.search(q, k, { rerank: n }).ids).toEqual(flat.search(q, k).ids);
+      });
+    }
+
+    it(`${type} l2 integer scan: a query equal to a stored reconstruction finds it at distance 0 (clamped, never negative)`, () => {
+      const d = 32;
+      const x = floatVectors(300, d, 1300, 2, 1);
+      const idx = track(new SQIndex({ d, type, metric: 'l2' }));
       idx.train(x);
       idx.add(x);
-      const dec = idx.reconstruct(Int32Array.from({ length: n }, (_, i) => i));
+      const dec = idx.reconstruct([5, 77]);
+      const res = idx.search(dec, 3);
+      expect([res.ids[0], res.ids[3]]).toEqual([5, 77]);
+      for (const v of res.distances) expect(v).toBeGreaterThanOrEqual(0);
+      // within the query quantization error of 0 (the bound of the test above)
       const { min, max } = idx.quantizer.ranges!;
-      const res = idx.search(q, k);
-      const want = brute(dec, q, d, k, 'ip');
       const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
-      for (let i = 0; i < nq; i++) {
-        let mx = 0;
-        let scale = 0;
-        for (let j = 0; j < d; j++) {
-          mx = Math.max(mx, Math.abs(q[i * d + j] * ((max[j] - min[j]) / 255)));
-          scale += Math.abs(q[i * d + j]) * 3;
-        }
-        // each weight is off by at most half a step mx / W, times a code of at most 255 (uint8) / 128 (int8)
-        const tol = (d * 255 * 0.5 * mx) / W + 1e-5 * (1 + scale);
-        const s = want.scores[i];
-        for (let j = 0; j < k; j++) {
-          const got = res.ids[i * k + j];
-          expect(Math.abs(s[got] - s[want.ids[i * k + j]])).toBeLessThanOrEqual(2 * tol);
-          expect(Math.abs(res.distances[i * k + j] + s[got])).toBeLessThanOrEqual(tol);
-        }
+      let mx = 0;
+      let scale = 0;
+      for (let j = 0; j < d; j++) {
+        const step = (max[j] - min[j]) / LEVELS[type];
+        const a = type === 'int8' ? min[j] + 128 * step : min[j];
+        mx = Math.max(mx, Math.abs(2 * (dec[j] - a) * step));
+        scale += (Math.abs(dec[j]) + Math.abs(a)) ** 2;
       }
-      // the grouping of queries does not change the results
-      for (let i = 0; i < nq; i++) {
-        const one = idx.search(q.subarray(i * d, (i + 1) * d), k);
-        expect(one.ids).toEqual(res.ids.subarray(i * k, (i + 1) * k));
-        expect(one.distances).toEqual(res.distances.subarray(i * k, (i + 1) * k));
-      }
-      // rerank over all is exact
-      const r = track(new SQIndex({ d, type, metric: 'ip', refine: true }));
-      r.train(x);
-      r.add(x);
-      const flat = track(new FlatIndex({ d, metric: 'ip' }));
-      flat.add(x);
-      expect(r.search(q, k, { rerank: n }).ids).toEqual(flat.search(q, k).ids);
+      expect(res.distances[0]).toBeLessThanOrEqual((d * 255 * 0.5 * mx) / W + 1e-5 * scale);
     });
   }
 

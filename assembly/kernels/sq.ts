@@ -350,32 +350,36 @@ export function sqEncode4bit(xPtr: usize, n: u32, d: u32, minPtr: usize, stepPtr
 }
 
 /**
- * Inner-product scan of four queries over uint8 (type 0) or int8 (type 1) codes with the queries quantized too
- * (d a multiple of 16): w4Ptr: i16[4][d], query t's folded vector -q b scaled to integers, so that the sum over j of
- * w_j c_j is an exact i32 (the caller bounds |w| so that it cannot overflow: d / 4 * 255 * max|w| < 2^31); the
- * score offered is bias_t + f32(sum) * inv_t (mul then add, the same bits on both builds), biasPtr / invPtr: f32[4].
- * i32x4.dot_i16x8_s does 8 multiply-adds per instruction on codes widened once for the four queries.
+ * Integer scan of four queries over uint8 (type 0), int8 (type 1) or int4 (type 3) codes with the queries quantized
+ * too (d a multiple of 16): w4Ptr: i16[4][d], query t's folded weights scaled to integers, so that the sum over j of w_j c_j is an exact
+ * i32 (the caller bounds |w| so that it cannot overflow: d / 4 * 255 * max|w| < 2^31); the score offered is
+ * bias_t + f32(sum) * inv_t (mul then add, the same bits on both builds), plus norms_i when normsPtr != 0
+ * (normsPtr: f32[n], one value per code for all four queries: the squared L2 path adds ||b c_i||^2 there).
+ * biasPtr / invPtr: f32[4]. i32x4.dot_i16x8_s does 8 multiply-adds per instruction on codes widened once for the four.
  */
 export function sqScanInt4(
-  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, normsPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
 ): void {
-  if (type == 1) scanInt4(codesPtr, n, d, 1, w4Ptr, biasPtr, invPtr, k, hd, hi, idBase);
-  else scanInt4(codesPtr, n, d, 0, w4Ptr, biasPtr, invPtr, k, hd, hi, idBase);
+  // (the norms test stays a per-code branch: one variant per type keeps the module under its size budget)
+  if (type == 1) scanInt4(codesPtr, n, d, 1, w4Ptr, biasPtr, invPtr, normsPtr, k, hd, hi, idBase);
+  else if (type == 3) scanInt4(codesPtr, n, d, 3, w4Ptr, biasPtr, invPtr, normsPtr, k, hd, hi, idBase);
+  else scanInt4(codesPtr, n, d, 0, w4Ptr, biasPtr, invPtr, normsPtr, k, hd, hi, idBase);
 }
 
 @inline function scanInt4(
-  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, normsPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
 ): void {
   const row = <usize>d << 1;
   const rowBytes = <usize>k << 2;
   const bias = v128.load(biasPtr);
   const inv = v128.load(invPtr);
   let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+  const cs = codeBytes(d, type);
   let code = codesPtr;
-  for (let i: u32 = 0; i < n; i++, code += d) {
+  for (let i: u32 = 0; i < n; i++, code += cs) {
     let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
     for (let j: usize = 0; j < <usize>d; j += 16) {
-      const c = v128.load(code + j);
+      const c = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
       const lo = type == 1 ? i16x8.extend_low_i8x16_s(c) : i16x8.extend_low_i8x16_u(c);
       const hi8 = type == 1 ? i16x8.extend_high_i8x16_s(c) : i16x8.extend_high_i8x16_u(c);
       const w = w4Ptr + (j << 1);
@@ -388,7 +392,8 @@ export function sqScanInt4(
     const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
     const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
     const sum = i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
-    const s = f32x4.add(bias, f32x4.mul(f32x4.convert_i32x4_s(sum), inv));
+    let s = f32x4.add(bias, f32x4.mul(f32x4.convert_i32x4_s(sum), inv));
+    if (normsPtr != 0) s = f32x4.add(s, v128.load32_splat(normsPtr + (<usize>i << 2)));
     if (v128.any_true(f32x4.le(s, thr))) {
       const id = idBase + <i32>i;
       heapPush(hd, hi, k, f32x4.extract_lane(s, 0), id);

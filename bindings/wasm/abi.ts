@@ -109,8 +109,8 @@ export interface Abi {
     hi: number, idBase: number,
   ): void;
   sqScanInt4(
-    codesPtr: number, n: number, d: number, type: number, w4Ptr: number, biasPtr: number, invPtr: number, k: number, hd: number, hi: number,
-    idBase: number,
+    codesPtr: number, n: number, d: number, type: number, w4Ptr: number, biasPtr: number, invPtr: number, normsPtr: number, k: number, hd: number,
+    hi: number, idBase: number,
   ): void;
   sqScores(codesPtr: number, n: number, d: number, type: number, metric: number, uPtr: number, bPtr: number, bias: number, outPtr: number): void;
   sqDecode(codesPtr: number, n: number, d: number, type: number, aPtr: number, bPtr: number, outPtr: number): void;

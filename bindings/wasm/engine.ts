@@ -340,7 +340,7 @@ export class Engine {
         abi.sqDecode(codes, n, d, type, u, b, out);
       }
       abi.heapInit(hd, hi, 4 * k);
-      abi.sqScanInt4(codes, n, d, r % 2, w, bias, inv, k, hd, hi, 0);
+      abi.sqScanInt4(codes, n, d, r % 2, w, bias, inv, r % 4 < 2 ? 0 : out, k, hd, hi, 0);
       abi.sqEncode4bit(out, n, d, u, b, c4);
     }
   }

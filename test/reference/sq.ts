@@ -72,13 +72,19 @@ export function sqDecode(codes: Uint8Array, n: number, d: number, type: number, 
   return out;
 }
 
-/** sqScanInt4's score of each code for one query: bias + f32(sum_j w_j c_j) * inv, with the float32 roundings of the kernel. */
-export function sqScoresInt(codes: Uint8Array, n: number, d: number, type: number, w: Int16Array, bias: number, inv: number): Float32Array {
+/**
+ * sqScanInt4's score of each code for one query: bias + f32(sum_j w_j c_j) * inv, then + norms_i when norms are given,
+ * with the float32 roundings of the kernel.
+ */
+export function sqScoresInt(
+  codes: Uint8Array, n: number, d: number, type: number, w: Int16Array, bias: number, inv: number, norms: Float32Array | null = null,
+): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let j = 0; j < d; j++) s += w[j] * component(codes, i, j, d, type);
     out[i] = Math.fround(bias + Math.fround(Math.fround(s) * inv));
+    if (norms) out[i] = Math.fround(out[i] + norms[i]);
   }
   return out;
 }
