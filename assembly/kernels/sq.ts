@@ -11,9 +11,9 @@
 //   metric 0 (squared L2): u_j = q_j - a_j and score = sum_j (u_j - b_j c_j)^2       (fp16: u = q, b unused)
 //   metric 1 (inner product, negated for the min-heaps): u_j = -q_j b_j, score = bias + sum_j u_j c_j
 //                                                                                     (fp16: u = -q, bias = 0)
-// (int4 folds like uint8.) Summation order: one f32x4 accumulator over blocks of 4 components, s = hsum(acc), then the scalar tail
-// j >= d - d % 4 added to s in increasing j, then the bias (ip). sqScan and sqScan4 (four queries per pass over the
-// codes) give the same bits.
+// (int4 folds like uint8.) Summation order: one f32x4 accumulator over blocks of 4 components, s = hsum(acc), then
+// the scalar tail j >= d - d % 4 added to s in increasing j, then the bias (ip). sqScan and sqScan4 (four queries per
+// pass over the codes) give the same bits.
 
 import { madd, hsum } from './simd';
 import { heapPush } from './topk';

@@ -126,7 +126,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
       vmin.fill(0);
     }
     this.setRanges(vmin, step, where);
-    const rec = this.decodeJS(this.encodeJS(x, n, where), n);
+    const rec = this.decodeJS(this.encodeRows(x, n, where), n);
     let err = 0;
     for (let i = 0; i < x.length; i++) err += (x[i] - rec[i]) ** 2;
     return { nTrain: n, mse: err / n };
@@ -166,7 +166,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
     this.trainedOr(where);
-    return this.encodeJS(x, n, where);
+    return this.encodeRows(x, n, where);
   }
 
   /** Writes the codes of x into out (a Uint8Array of exactly n * codeSize bytes). */
@@ -177,7 +177,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     if (!(out instanceof Uint8Array)) fail('INVALID_TYPE', where, 'out must be a Uint8Array', out, `a Uint8Array of ${n * this.codeSize} bytes`);
     if (out.length !== n * this.codeSize) fail('INVALID_SIZE', where, 'out has the wrong length', raw(`length ${out.length}`), `n * codeSize = ${n * this.codeSize}`);
     this.trainedOr(where);
-    this.encodeJS(x, n, where, out);
+    this.encodeRows(x, n, where, out);
   }
 
   /** The largest code: 255 (uint8, int8) or 15 (int4); the step is (max - min) / levels. */
@@ -185,10 +185,12 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     return this.type === 'int4' ? 15 : 255;
   }
 
-  private encodeJS(x: Float32Array, n: number, where: string, out: Uint8Array = new Uint8Array(n * this.codeSize)): Uint8Array {
+  // int4 in wasm (sqEncode4bit); uint8 / int8 / fp16 in JS as before (float64 division, Math.round), so their codes and
+  // saved bytes are unchanged
+  private encodeRows(x: Float32Array, n: number, where: string, out: Uint8Array = new Uint8Array(n * this.codeSize)): Uint8Array {
     const d = this.d;
     if (this.type === 'int4') {
-      // in wasm (sqEncode4bit), chunked through scratch; min is the kernels' a for int4
+      // chunked through scratch; min is the kernels' a for int4
       const eng = this.eng;
       const cs = this.codeSize;
       const rows = chunkRows(d * 4 + cs, n);
