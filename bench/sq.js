@@ -1,5 +1,6 @@
-// Scalar quantization benchmark: vqwasm SQIndex (uint8 / int8 / fp16) vs vqwasm FlatIndex (float, exact) vs Faiss
-// 1-thread IndexScalarQuantizer (QT_8bit, QT_fp16) vs a plain-JS uint8 scan, on MovieLens d64 (items as base and training
+// Scalar quantization benchmark: vqwasm SQIndex (uint8 / int8 / int4 / fp16; int8 and int4 also with refine and
+// rerank 100) vs vqwasm FlatIndex (float, exact) vs Faiss 1-thread IndexScalarQuantizer (QT_8bit, QT_4bit, QT_fp16;
+// QT_8bit and QT_4bit also inside IndexRefineFlat, k_factor 10) vs a plain-JS uint8 scan, on MovieLens d64 (items as base and training
 // set, users as queries; MIPS and L2, ground truth from the shared files) and the synthetic 100k x 64 Gaussian mixture
 // of the PQ benches (L2 and IP; exact ground truth by FlatIndex).
 //   node bench/sq.js                                   (plain SIMD build on Node 20)
@@ -12,8 +13,11 @@ import * as C from './lib/common.js';
 import { loadMovieLens, makePqSynthetic, timedRuns } from './lib/pq-common.js';
 
 const K = 10;
-const TYPES = ['int8', 'uint8', 'fp16'];
-const FAISS_TYPES = [['QT_8bit', 'uint8'], ['QT_fp16', 'fp16']];
+const TYPES = ['int8', 'uint8', 'int4', 'fp16'];
+const RERANK = 100; // candidates re-scored with the originals (refine: true), 10 k for k = 10
+const RERANK_TYPES = ['int8', 'int4'];
+// [qtype, IndexRefineFlat k_factor or 0]
+const FAISS_TYPES = [['QT_8bit', 0], ['QT_4bit', 0], ['QT_fp16', 0], ['QT_8bit', RERANK / K], ['QT_4bit', RERANK / K]];
 const TARGET_SPEEDUP = 3;
 const TARGET_RECALL = 0.99;
 const JS_NQ = 100; // the plain-JS scan is timed on the first 100 queries (QPS scales linearly)
@@ -104,9 +108,11 @@ function oursRows(mod, ds, metric, gt) {
   } finally {
     flat.dispose();
   }
-  for (const type of TYPES) {
+  const configs = [...TYPES.map((type) => [type, 0]), ...RERANK_TYPES.map((type) => [type, RERANK])];
+  for (const [type, rerank] of configs) {
+    const method = rerank ? `vqwasm SQIndex ${type} + rerank ${rerank}` : `vqwasm SQIndex ${type}`;
     const r = C.attempt(log, () => {
-      const idx = new mod.SQIndex({ d, type, metric });
+      const idx = new mod.SQIndex({ d, type, metric, refine: rerank > 0 });
       try {
         let t0 = C.now();
         idx.train(ds.train);
@@ -114,23 +120,24 @@ function oursRows(mod, ds, metric, gt) {
         t0 = C.now();
         idx.add(ds.base);
         const addS = C.now() - t0;
-        const rec = idx.reconstruct(Int32Array.from({ length: nb }, (_, i) => i));
-        const s = timedRuns(() => idx.search(ds.q, K), { minSeconds: ds.minSearchSeconds });
-        return { method: `vqwasm SQIndex ${type}`, type, bytes: idx.bytesPerVector, mse: mse(ds.base, rec, nb, d), trainS, addS, qps: nq / s.seconds, recall: C.recallAtK(s.out.ids, K, gt.data, gt.d, nq, K) };
+        const rec = idx.quantizer.decode(idx.quantizer.encode(ds.base));
+        const opts = rerank ? { rerank } : {};
+        const s = timedRuns(() => idx.search(ds.q, K, opts), { minSeconds: ds.minSearchSeconds });
+        return { method, type: rerank ? undefined : type, bytes: idx.bytesPerVector, mse: mse(ds.base, rec, nb, d), trainS, addS, qps: nq / s.seconds, recall: C.recallAtK(s.out.ids, K, gt.data, gt.d, nq, K) };
       } finally {
         idx.dispose();
       }
     });
-    rows.push(r.error ? { method: `vqwasm SQIndex ${type}`, error: r.error } : r);
+    rows.push(r.error ? { method, error: r.error } : r);
   }
   return { rows, flatQps };
 }
 
 function faissRows(ds, metric, gt) {
-  const tasks = FAISS_TYPES.map(([qtype]) => ({
-    name: `${ds.key}_${metric}_${qtype}`, qtype, train: ds.trainPath, base: ds.basePath, queries: ds.qPath, metric, k: K,
+  const tasks = FAISS_TYPES.map(([qtype, kFactor]) => ({
+    name: `${ds.key}_${metric}_${qtype}_${kFactor}`, qtype, refine_k_factor: kFactor, train: ds.trainPath, base: ds.basePath, queries: ds.qPath, metric, k: K,
     search_repeats: 3, search_min_seconds: ds.minSearchSeconds, search_max_repeats: 100,
-    out_ids: join(C.DATA_DIR, `sq_${ds.key}_${metric}_${qtype}_ids.ivecs`),
+    out_ids: join(C.DATA_DIR, `sq_${ds.key}_${metric}_${qtype}_${kFactor}_ids.ivecs`),
   }));
   const out = C.runFaissScript('faiss_sq.py', { tasks });
   return {
@@ -138,7 +145,9 @@ function faissRows(ds, metric, gt) {
     compile: out.compile_options,
     rows: out.results.map((r, i) => {
       const ids = C.readIvecs(tasks[i].out_ids).data;
-      return { method: `Faiss IndexScalarQuantizer ${tasks[i].qtype}`, bytes: r.code_size, mse: r.mse, trainS: r.train_seconds, addS: r.add_seconds, qps: ds.nq / r.median, recall: C.recallAtK(ids, K, gt.data, gt.d, ds.nq, K) };
+      const kf = tasks[i].refine_k_factor;
+      const method = kf ? `Faiss ${tasks[i].qtype} + IndexRefineFlat k_factor ${kf}` : `Faiss IndexScalarQuantizer ${tasks[i].qtype}`;
+      return { method, bytes: kf ? r.code_size + 4 * ds.d : r.code_size, mse: r.mse, trainS: r.train_seconds, addS: r.add_seconds, qps: ds.nq / r.median, recall: C.recallAtK(ids, K, gt.data, gt.d, ds.nq, K) };
     }),
   };
 }

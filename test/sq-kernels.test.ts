@@ -7,6 +7,9 @@
 // sqScan and sqScan4 (four queries a pass) must keep exactly the top k of the scores sqScores writes (the same sums),
 // ties by id. Dimensions cover
 // every tail of the 16-wide and 4-wide blocks. Every buffer is followed by a guard zone that must come back untouched.
+// int4 (type 3): random code bytes include the padding nibble of odd d, which the references ignore, so every
+// comparison also checks that the kernels ignore it; sqEncode4bit must equal its reference byte for byte (ties to
+// even, clamping, zero steps, padding nibble 0).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exactMismatch, loadBuilds, Mem, tolMismatch } from './helpers/wasm.js';
 import * as R from './reference/sq.js';
@@ -14,15 +17,18 @@ import { TestRng } from './helpers/rng.js';
 
 const DIMS = [1, 3, 4, 5, 7, 15, 16, 17, 33, 64, 100];
 const COUNTS = [1, 3, 7, 13];
-const TYPES = [[0, 'uint8'], [1, 'int8'], [2, 'fp16']] as const;
+const TYPES = [[0, 'uint8'], [1, 'int8'], [2, 'fp16'], [3, 'int4']] as const;
 const METRICS = [[0, 'l2'], [1, 'ip']] as const;
 
 const builds = await loadBuilds('sq-kernels.test');
 
-/** n codes of dimension d: random bytes (uint8 / int8); fp16: finite halfs, or halfs of integers in [-8, 8] when ints. */
+/**
+ * n codes of dimension d: random bytes (uint8 / int8 / int4, padding nibbles included); fp16: finite halfs, or halfs of
+ * integers in [-8, 8] when ints.
+ */
 function randomCodes(n: number, d: number, type: number, seed: number, ints: boolean): Uint8Array {
   const r = new TestRng(seed);
-  if (type !== 2) return Uint8Array.from({ length: n * d }, () => r.int(0, 255));
+  if (type !== 2) return Uint8Array.from({ length: n * R.codeSize(d, type) }, () => r.int(0, 255));
   const out = new Uint8Array(2 * n * d);
   for (let i = 0; i < n * d; i++) {
     let h: number;
@@ -99,7 +105,7 @@ describe.each(builds)('$name build', ({ eng }) => {
         for (const k of [1, 5, 40]) {
           const codes = randomCodes(n, d, type, 5000 + d, true);
           // narrow codes make tied scores
-          if (type !== 2) for (let i = 0; i < codes.length; i++) codes[i] &= 3;
+          if (type !== 2) for (let i = 0; i < codes.length; i++) codes[i] &= type === 3 ? 0x33 : 3;
           const { u, b, bias } = folded(d, 6000 + d, true);
           const cp = mem.put(codes);
           const s = scores(cp, n, d, type, metric, u, b, bias);
@@ -122,7 +128,7 @@ describe.each(builds)('$name build', ({ eng }) => {
         for (const k of [1, 6, 50]) {
           for (const ints of [true, false]) {
             const codes = randomCodes(n, d, type, 9000 + d + k, ints);
-            if (ints && type !== 2) for (let i = 0; i < codes.length; i++) codes[i] &= 3;
+            if (ints && type !== 2) for (let i = 0; i < codes.length; i++) codes[i] &= type === 3 ? 0x33 : 3;
             const cp = mem.put(codes);
             const qs = [0, 1, 2, 3].map((t) => folded(d, 9100 + d * 10 + t, ints));
             const b = qs[0].b;
@@ -151,13 +157,13 @@ describe.each(builds)('$name build', ({ eng }) => {
     });
 
     if (type !== 2) {
-      it.each([16, 32, 64, 128, 1024])('sqScanInt4 keeps, per query, the top k of the reference integer scores (bit-exact), d = %i', (d) => {
+      it.each([16, 32, 64, 128, 1024])('sqScanInt4 keeps, per query, the top k of the reference integer scores (bit-exact, with and without per-code norms), d = %i', (d) => {
         const n = 45;
         const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
         for (const k of [1, 7, 60]) {
-          for (const narrow of [true, false]) {
+          for (const [narrow, withNorms] of [[true, false], [false, false], [true, true], [false, true]]) {
             const codes = randomCodes(n, d, type, 9500 + d + k, false);
-            if (narrow) for (let i = 0; i < codes.length; i++) codes[i] &= 3; // ties
+            if (narrow) for (let i = 0; i < codes.length; i++) codes[i] &= type === 3 ? 0x33 : 3; // ties
             const r = new TestRng(9600 + d + k);
             const w4 = new Int16Array(4 * d);
             // extremes included: every weight at +-W in query 0 (the overflow bound)
@@ -167,12 +173,14 @@ describe.each(builds)('$name build', ({ eng }) => {
             const hd = mem.alloc(4 * k * 4);
             const hi = mem.alloc(4 * k * 4);
             abi.heapInit(hd, hi, 4 * k);
-            abi.sqScanInt4(mem.put(codes), n, d, type, mem.put(w4), mem.put(biases), mem.put(invs), k, hd, hi, 3);
+            // norms: small integers keep ties possible with narrow codes
+            const norms = withNorms ? Float32Array.from({ length: n }, () => (narrow ? r.int(0, 3) : Math.fround(Math.abs(r.gauss()) * 50))) : null;
+            abi.sqScanInt4(mem.put(codes), n, d, type, mem.put(w4), mem.put(biases), mem.put(invs), norms ? mem.put(norms) : 0, k, hd, hi, 3);
             abi.heapSortRows(hd, hi, 4, k);
             const gotD = mem.f32(hd, 4 * k);
             const gotI = mem.i32(hi, 4 * k);
             for (let t = 0; t < 4; t++) {
-              const s = R.sqScoresInt(codes, n, d, type, w4.subarray(t * d, (t + 1) * d), biases[t], invs[t]);
+              const s = R.sqScoresInt(codes, n, d, type, w4.subarray(t * d, (t + 1) * d), biases[t], invs[t], norms);
               const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => s[x] - s[y] || x - y);
               const wantIds = Int32Array.from({ length: k }, (_, j) => (j < n ? order[j] + 3 : -1));
               const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));
@@ -193,6 +201,60 @@ describe.each(builds)('$name build', ({ eng }) => {
         const op = mem.alloc(n * d * 4);
         abi.sqDecode(mem.put(codes), n, d, type, mem.put(a), mem.put(b), op);
         expect(exactMismatch(mem.f32(op, n * d), R.sqDecode(codes, n, d, type, a, b), `decode d=${d} n=${n}`)).toBeNull();
+      }
+    });
+  });
+
+  describe('sqEncode4bit (int4)', () => {
+    function encode(x: Float32Array, n: number, d: number, min: Float32Array, step: Float32Array): Uint8Array {
+      const cs = Math.ceil(d / 2);
+      const op = mem.alloc(n * cs);
+      abi.sqEncode4bit(mem.put(x), n, d, mem.put(min), mem.put(step), op);
+      return mem.u8(op, n * cs);
+    }
+
+    it.each(DIMS)('equals the reference byte for byte: clamping, zero steps, exact ties, padding nibble 0, d = %i', (d) => {
+      for (const n of COUNTS) {
+        const r = new TestRng(11000 + d * 10 + n);
+        // odd dimensions: dyadic min and power-of-two steps, so that half-way points are exact ties; every fifth
+        // dimension constant (step 0)
+        const min = Float32Array.from({ length: d }, (_, j) => (j % 2 ? r.int(-8, 8) / 4 : r.gauss()));
+        const step = Float32Array.from({ length: d }, (_, j) => (j % 5 === 4 ? 0 : j % 2 ? 2 ** r.int(-4, 2) : Math.abs(r.gauss()) * 0.3));
+        const x = new Float32Array(n * d);
+        for (let i = 0; i < n * d; i++) {
+          const j = i % d;
+          const kind = r.int(0, 3);
+          if (kind === 0) x[i] = Math.fround(min[j] + (r.int(0, 15) + 0.5) * step[j]); // a tie (exact for power-of-two steps)
+          else if (kind === 1) x[i] = Math.fround(min[j] + r.gauss() * 40 * (step[j] || 1)); // often outside the range
+          else x[i] = Math.fround(min[j] + r.float() * 15 * step[j]);
+        }
+        const got = encode(x, n, d, min, step);
+        expect(exactMismatch(got, R.sqEncode4bit(x, n, d, min, step), `codes d=${d} n=${n}`)).toBeNull();
+        if (d % 2 === 1) for (let i = 0; i < n; i++) expect(got[(i + 1) * Math.ceil(d / 2) - 1] >> 4).toBe(0);
+      }
+    });
+
+    it.each(DIMS)('decode(encode(x)) == x for x on the grid, and sqDecode ignores the padding nibble, d = %i', (d) => {
+      const n = 9;
+      const r = new TestRng(12000 + d);
+      const a = Float32Array.from({ length: d }, () => r.gauss());
+      const b = Float32Array.from({ length: d }, () => Math.abs(r.gauss()) * 0.2);
+      const codes = randomCodes(n, d, 3, 12100 + d, false);
+      const cs = Math.ceil(d / 2);
+      if (d % 2 === 1) for (let i = 0; i < n; i++) codes[(i + 1) * cs - 1] &= 0x0f;
+      const op = mem.alloc(n * d * 4);
+      abi.sqDecode(mem.put(codes), n, d, 3, mem.put(a), mem.put(b), op);
+      const x = mem.f32(op, n * d);
+      expect(exactMismatch(encode(x, n, d, a, b), codes, `round trip d=${d}`)).toBeNull();
+      if (d % 2 === 1) {
+        const dirty = codes.slice();
+        for (let i = 0; i < n; i++) dirty[(i + 1) * cs - 1] |= 0xa0;
+        abi.sqDecode(mem.put(dirty), n, d, 3, mem.put(a), mem.put(b), op);
+        expect(exactMismatch(mem.f32(op, n * d), x, `padding d=${d}`)).toBeNull();
+        for (const metric of [0, 1]) {
+          const { u, b: bb, bias } = folded(d, 12200 + d, false);
+          expect(exactMismatch(scores(mem.put(dirty), n, d, 3, metric, u, bb, bias), scores(mem.put(codes), n, d, 3, metric, u, bb, bias), `padding scores d=${d}`)).toBeNull();
+        }
       }
     });
   });

@@ -4,13 +4,16 @@
 //   type 0 uint8: codeSize = d, component j decodes to a_j + b_j * c   (c in 0..255)
 //   type 1 int8:  codeSize = d, component j decodes to a_j + b_j * c   (c in -128..127, two's complement byte)
 //   type 2 fp16:  codeSize = 2 d, component j is an IEEE half float, little-endian (a = 0, b = 1)
+//   type 3 int4:  codeSize = ceil(d / 2), component j decodes to a_j + b_j * c   (c in 0..15): component 2t is the low
+//                 nibble of byte t, component 2t + 1 its high nibble. For odd d the high nibble of the last byte is
+//                 padding: sqEncode4bit writes 0 there, and every kernel here ignores it.
 // The caller folds the query into u: f32[d] once per query (see bindings/search/SQIndex.ts):
 //   metric 0 (squared L2): u_j = q_j - a_j and score = sum_j (u_j - b_j c_j)^2       (fp16: u = q, b unused)
 //   metric 1 (inner product, negated for the min-heaps): u_j = -q_j b_j, score = bias + sum_j u_j c_j
 //                                                                                     (fp16: u = -q, bias = 0)
-// Summation order: one f32x4 accumulator over blocks of 4 components, s = hsum(acc), then the scalar tail
-// j >= d - d % 4 added to s in increasing j, then the bias (ip). sqScan and sqScan4 (four queries per pass over the
-// codes) give the same bits.
+// (int4 folds like uint8.) Summation order: one f32x4 accumulator over blocks of 4 components, s = hsum(acc), then
+// the scalar tail j >= d - d % 4 added to s in increasing j, then the bias (ip). sqScan and sqScan4 (four queries per
+// pass over the codes) give the same bits.
 
 import { madd, hsum } from './simd';
 import { heapPush } from './topk';
@@ -31,13 +34,26 @@ import { heapPush } from './topk';
   return v128.or(em, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
 }
 
+// The 16 components held by bytes 0..7 of v, in component order: byte t's low nibble, then its high nibble.
+@inline function nibbles(v: v128): v128 {
+  return i8x16.shuffle(v128.and(v, i8x16.splat(0x0f)), i8x16.shr_u(v, 4), 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+
 @inline function halfToF32(h: u32): f32 {
   const em = reinterpret<f32>((h & 0x7fff) << 13) * <f32>5.192296858534828e33;
   return reinterpret<f32>(reinterpret<u32>(em) | ((h & 0x8000) << 16));
 }
 
+/** Bytes per code (layout above). */
+@inline function codeBytes(d: u32, type: u32): usize {
+  if (type == 2) return <usize>d << 1;
+  if (type == 3) return (<usize>d + 1) >> 1;
+  return <usize>d;
+}
+
 @inline function comp(code: usize, j: usize, type: u32): f32 {
   if (type == 0) return <f32>load<u8>(code + j);
+  if (type == 3) return <f32>((<u32>load<u8>(code + (j >> 1)) >> (<u32>(j & 1) << 2)) & 15);
   if (type == 1) return <f32>load<i8>(code + j);
   return halfToF32(<u32>load<u16>(code + (j << 1)));
 }
@@ -45,6 +61,7 @@ import { heapPush } from './topk';
 @inline function load4(code: usize, j: usize, type: u32): v128 {
   if (type == 0) return widenU8(v128.load32_zero(code + j));
   if (type == 1) return widenI8(v128.load32_zero(code + j));
+  if (type == 3) return widenU8(nibbles(v128.load16_splat(code + (j >> 1)))); // j % 4 == 0: two whole bytes
   return widenF16(v128.load64_zero(code + (j << 1)));
 }
 
@@ -55,6 +72,19 @@ import { heapPush } from './topk';
   const l2 = metric == 0;
   const f16 = type == 2;
   let j: usize = 0;
+  if (type == 3) {
+    // 16 components (8 bytes) unpacked at once, then added block by block of 4: the order of the loop below
+    const d16 = <usize>(d & ~15);
+    for (; j < d16; j += 16) {
+      const c = nibbles(v128.load64_zero(code + (j >> 1)));
+      const lo = i16x8.extend_low_i8x16_u(c);
+      const hi = i16x8.extend_high_i8x16_u(c);
+      acc = step1(acc, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo)), j, l2, u, b);
+      acc = step1(acc, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo)), j + 4, l2, u, b);
+      acc = step1(acc, f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi)), j + 8, l2, u, b);
+      acc = step1(acc, f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi)), j + 12, l2, u, b);
+    }
+  }
   for (; j < d4; j += 4) {
     const o = j << 2;
     const c = load4(code, j, type);
@@ -66,6 +96,25 @@ import { heapPush } from './topk';
     }
   }
   return tail(code, d, type, metric, u, b, bias, j, hsum(acc));
+}
+
+/** One block of 4 widened components c at j into acc (not fp16). */
+@inline function step1(acc: v128, c: v128, j: usize, l2: bool, u: usize, b: usize): v128 {
+  const o = j << 2;
+  if (l2) {
+    const e = f32x4.sub(v128.load(u + o), f32x4.mul(v128.load(b + o), c));
+    return madd(e, e, acc);
+  }
+  return madd(v128.load(u + o), c, acc);
+}
+
+/** One query's block of 4 in score4: l2 adds (u - bc)^2, ip adds u * c (bc = c); uPtr: its 4 folded components. */
+@inline function step4(acc: v128, uPtr: usize, bc: v128, l2: bool): v128 {
+  if (l2) {
+    const e = f32x4.sub(v128.load(uPtr), bc);
+    return madd(e, e, acc);
+  }
+  return madd(v128.load(uPtr), bc, acc);
 }
 
 /** Adds the components j0 .. d - 1 (fewer than 4) to s in increasing j, then the bias (ip). */
@@ -95,6 +144,43 @@ import { heapPush } from './topk';
   const l2 = metric == 0;
   const f16 = type == 2;
   let j: usize = 0;
+  if (type == 3) {
+    // as in score(): 16 components unpacked at once, added block by block of 4 (the order of the loop below)
+    const d16 = <usize>(d & ~15);
+    for (; j < d16; j += 16) {
+      const c = nibbles(v128.load64_zero(code + (j >> 1)));
+      const lo = i16x8.extend_low_i8x16_u(c);
+      const hi = i16x8.extend_high_i8x16_u(c);
+      let cv = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(lo));
+      let o = j << 2;
+      let bc = l2 ? f32x4.mul(v128.load(b + o), cv) : cv;
+      a0 = step4(a0, u4 + o, bc, l2);
+      a1 = step4(a1, u4 + o + row, bc, l2);
+      a2 = step4(a2, u4 + o + 2 * row, bc, l2);
+      a3 = step4(a3, u4 + o + 3 * row, bc, l2);
+      cv = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(lo));
+      o += 16;
+      bc = l2 ? f32x4.mul(v128.load(b + o), cv) : cv;
+      a0 = step4(a0, u4 + o, bc, l2);
+      a1 = step4(a1, u4 + o + row, bc, l2);
+      a2 = step4(a2, u4 + o + 2 * row, bc, l2);
+      a3 = step4(a3, u4 + o + 3 * row, bc, l2);
+      cv = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_u(hi));
+      o += 16;
+      bc = l2 ? f32x4.mul(v128.load(b + o), cv) : cv;
+      a0 = step4(a0, u4 + o, bc, l2);
+      a1 = step4(a1, u4 + o + row, bc, l2);
+      a2 = step4(a2, u4 + o + 2 * row, bc, l2);
+      a3 = step4(a3, u4 + o + 3 * row, bc, l2);
+      cv = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_u(hi));
+      o += 16;
+      bc = l2 ? f32x4.mul(v128.load(b + o), cv) : cv;
+      a0 = step4(a0, u4 + o, bc, l2);
+      a1 = step4(a1, u4 + o + row, bc, l2);
+      a2 = step4(a2, u4 + o + 2 * row, bc, l2);
+      a3 = step4(a3, u4 + o + 3 * row, bc, l2);
+    }
+  }
   for (; j < d4; j += 4) {
     const o = j << 2;
     const c = load4(code, j, type);
@@ -140,6 +226,8 @@ export function sqScan4(
   else if (type == 0) scan4(codesPtr, n, d, 0, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
   else if (type == 1 && metric == 0) scan4(codesPtr, n, d, 1, 0, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
   else if (type == 1) scan4(codesPtr, n, d, 1, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else if (type == 3 && metric == 0) scan4(codesPtr, n, d, 3, 0, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
+  else if (type == 3) scan4(codesPtr, n, d, 3, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
   else if (metric == 0) scan4(codesPtr, n, d, 2, 0, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
   else scan4(codesPtr, n, d, 2, 1, u4Ptr, bPtr, biasPtr, k, hd, hi, idBase);
 }
@@ -147,7 +235,7 @@ export function sqScan4(
 @inline function scan4(
   codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, u4Ptr: usize, bPtr: usize, biasPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
 ): void {
-  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  const cs = codeBytes(d, type);
   const rowBytes = <usize>k << 2;
   const bias = v128.load(biasPtr);
   let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
@@ -173,13 +261,15 @@ export function sqScan4(
 export function sqScan(
   codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, uPtr: usize, bPtr: usize, bias: f32, k: u32, hd: usize, hi: usize, idBase: i32,
 ): void {
-  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  const cs = codeBytes(d, type);
   let code = codesPtr;
   // one loop per (type, metric): the branches in score() fold away
   if (type == 0 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
   else if (type == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
   else if (type == 1 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
   else if (type == 1) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else if (type == 3 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 3, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  else if (type == 3) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 3, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
   else if (metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
   else for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
 }
@@ -191,20 +281,21 @@ export function sqScan(
 
 /** Scores without selection: outPtr: f32[n], the same values sqScan offers. */
 export function sqScores(codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, uPtr: usize, bPtr: usize, bias: f32, outPtr: usize): void {
-  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  const cs = codeBytes(d, type);
   let code = codesPtr;
   for (let i: u32 = 0; i < n; i++, code += cs) {
     let s: f32;
     if (type == 0) s = metric == 0 ? score(code, d, 0, 0, uPtr, bPtr, bias) : score(code, d, 0, 1, uPtr, bPtr, bias);
     else if (type == 1) s = metric == 0 ? score(code, d, 1, 0, uPtr, bPtr, bias) : score(code, d, 1, 1, uPtr, bPtr, bias);
+    else if (type == 3) s = metric == 0 ? score(code, d, 3, 0, uPtr, bPtr, bias) : score(code, d, 3, 1, uPtr, bPtr, bias);
     else s = metric == 0 ? score(code, d, 2, 0, uPtr, bPtr, bias) : score(code, d, 2, 1, uPtr, bPtr, bias);
     store<f32>(outPtr + (<usize>i << 2), s);
   }
 }
 
-/** Decoding: codes u8[n][codeSize] -> outPtr: f32[n][d], component a_j + b_j c (uint8 / int8) or the half's value. */
+/** Decoding: codes u8[n][codeSize] -> outPtr: f32[n][d], component a_j + b_j c (uint8 / int8 / int4) or the half's value. */
 export function sqDecode(codesPtr: usize, n: u32, d: u32, type: u32, aPtr: usize, bPtr: usize, outPtr: usize): void {
-  const cs = type == 2 ? <usize>d << 1 : <usize>d;
+  const cs = codeBytes(d, type);
   for (let i: u32 = 0; i < n; i++) {
     const code = codesPtr + <usize>i * cs;
     const out = outPtr + (<usize>i * d << 2);
@@ -216,32 +307,79 @@ export function sqDecode(codesPtr: usize, n: u32, d: u32, type: u32, aPtr: usize
 }
 
 /**
- * Inner-product scan of four queries over uint8 (type 0) or int8 (type 1) codes with the queries quantized too
- * (d a multiple of 16): w4Ptr: i16[4][d], query t's folded vector -q b scaled to integers, so that the sum over j of
- * w_j c_j is an exact i32 (the caller bounds |w| so that it cannot overflow: d / 4 * 255 * max|w| < 2^31); the
- * score offered is bias_t + f32(sum) * inv_t (mul then add, the same bits on both builds), biasPtr / invPtr: f32[4].
- * i32x4.dot_i16x8_s does 8 multiply-adds per instruction on codes widened once for the four queries.
+ * int4 encoding: xPtr: f32[n][d] -> codesPtr: u8[n][ceil(d / 2)] (layout above), c_j = nearest((x_j - min_j) / step_j)
+ * (f32 subtract and divide, ties to even) clamped to 0..15, and 0 where step_j = 0; minPtr, stepPtr: f32[d] (the
+ * trained range, step = (max - min) / 15). The padding nibble of odd d is 0. Eight components (four bytes) per block.
+ */
+export function sqEncode4bit(xPtr: usize, n: u32, d: u32, minPtr: usize, stepPtr: usize, codesPtr: usize): void {
+  const cs = codeBytes(d, 3);
+  const d8 = <usize>(d & ~7);
+  const zero = f32x4.splat(0);
+  const top = f32x4.splat(15);
+  for (let i: u32 = 0; i < n; i++) {
+    const x = xPtr + (<usize>i * d << 2);
+    const out = codesPtr + <usize>i * cs;
+    let j: usize = 0;
+    for (; j < d8; j += 8) {
+      const o = j << 2;
+      const c0 = quant4(v128.load(x + o), v128.load(minPtr + o), v128.load(stepPtr + o), zero, top);
+      const c1 = quant4(v128.load(x + o, 16), v128.load(minPtr + o, 16), v128.load(stepPtr + o, 16), zero, top);
+      // i32 lane t of w: c_{2t} | c_{2t+1} << 16; (w | w >> 12) & 0xff is the byte c_{2t} | c_{2t+1} << 4
+      const w = i16x8.narrow_i32x4_u(c0, c1);
+      const p = v128.or(w, i32x4.shr_u(w, 12));
+      v128.store32_lane(out + (j >> 1), i8x16.shuffle(p, p, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+    }
+    for (; j < <usize>d; j += 2) {
+      let byte = quant1(load<f32>(x + (j << 2)), load<f32>(minPtr + (j << 2)), load<f32>(stepPtr + (j << 2)));
+      if (j + 1 < <usize>d) byte |= quant1(load<f32>(x + (j << 2), 4), load<f32>(minPtr + (j << 2), 4), load<f32>(stepPtr + (j << 2), 4)) << 4;
+      store<u8>(out + (j >> 1), byte);
+    }
+  }
+}
+
+// (clamping before masking: 0 / 0 is NaN, which max / min keep and the mask then zeroes)
+@inline function quant4(x: v128, mn: v128, st: v128, zero: v128, top: v128): v128 {
+  const c = f32x4.min(f32x4.max(f32x4.nearest(f32x4.div(f32x4.sub(x, mn), st)), zero), top);
+  return i32x4.trunc_sat_f32x4_u(v128.and(c, f32x4.gt(st, zero)));
+}
+
+@inline function quant1(x: f32, mn: f32, st: f32): u32 {
+  if (!(st > 0)) return 0;
+  const c = nearest<f32>((x - mn) / st);
+  return c <= 0 ? 0 : c >= 15 ? 15 : <u32>c;
+}
+
+/**
+ * Integer scan of four queries over uint8 (type 0), int8 (type 1) or int4 (type 3) codes with the queries quantized
+ * too (d a multiple of 16): w4Ptr: i16[4][d], query t's folded weights scaled to integers, so that the sum over j of w_j c_j is an exact
+ * i32 (the caller bounds |w| so that it cannot overflow: d / 4 * 255 * max|w| < 2^31); the score offered is
+ * bias_t + f32(sum) * inv_t (mul then add, the same bits on both builds), plus norms_i when normsPtr != 0
+ * (normsPtr: f32[n], one value per code for all four queries: the squared L2 path adds ||b c_i||^2 there).
+ * biasPtr / invPtr: f32[4]. i32x4.dot_i16x8_s does 8 multiply-adds per instruction on codes widened once for the four.
  */
 export function sqScanInt4(
-  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, normsPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
 ): void {
-  if (type == 1) scanInt4(codesPtr, n, d, 1, w4Ptr, biasPtr, invPtr, k, hd, hi, idBase);
-  else scanInt4(codesPtr, n, d, 0, w4Ptr, biasPtr, invPtr, k, hd, hi, idBase);
+  // (the norms test stays a per-code branch: one variant per type keeps the module under its size budget)
+  if (type == 1) scanInt4(codesPtr, n, d, 1, w4Ptr, biasPtr, invPtr, normsPtr, k, hd, hi, idBase);
+  else if (type == 3) scanInt4(codesPtr, n, d, 3, w4Ptr, biasPtr, invPtr, normsPtr, k, hd, hi, idBase);
+  else scanInt4(codesPtr, n, d, 0, w4Ptr, biasPtr, invPtr, normsPtr, k, hd, hi, idBase);
 }
 
 @inline function scanInt4(
-  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+  codesPtr: usize, n: u32, d: u32, type: u32, w4Ptr: usize, biasPtr: usize, invPtr: usize, normsPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
 ): void {
   const row = <usize>d << 1;
   const rowBytes = <usize>k << 2;
   const bias = v128.load(biasPtr);
   const inv = v128.load(invPtr);
   let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+  const cs = codeBytes(d, type);
   let code = codesPtr;
-  for (let i: u32 = 0; i < n; i++, code += d) {
+  for (let i: u32 = 0; i < n; i++, code += cs) {
     let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
     for (let j: usize = 0; j < <usize>d; j += 16) {
-      const c = v128.load(code + j);
+      const c = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
       const lo = type == 1 ? i16x8.extend_low_i8x16_s(c) : i16x8.extend_low_i8x16_u(c);
       const hi8 = type == 1 ? i16x8.extend_high_i8x16_s(c) : i16x8.extend_high_i8x16_u(c);
       const w = w4Ptr + (j << 1);
@@ -254,7 +392,8 @@ export function sqScanInt4(
     const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
     const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
     const sum = i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
-    const s = f32x4.add(bias, f32x4.mul(f32x4.convert_i32x4_s(sum), inv));
+    let s = f32x4.add(bias, f32x4.mul(f32x4.convert_i32x4_s(sum), inv));
+    if (normsPtr != 0) s = f32x4.add(s, v128.load32_splat(normsPtr + (<usize>i << 2)));
     if (v128.any_true(f32x4.le(s, thr))) {
       const id = idBase + <i32>i;
       heapPush(hd, hi, k, f32x4.extract_lane(s, 0), id);

@@ -77,7 +77,7 @@ export function setExclude(heapBase: usize, rowBytes: u32, offsetsPtr: usize, li
   exclLists = listsPtr;
 }
 
-@inline function excluded(dist: usize, id: i32): bool {
+function excluded(dist: usize, id: i32): bool {
   const q = (dist - exclBase) / exclRowBytes;
   let lo = load<i32>(exclOffsets + (q << 2));
   let hi = load<i32>(exclOffsets + (q << 2) + 4) - 1;
@@ -97,6 +97,12 @@ export function setExclude(heapBase: usize, rowBytes: u32, offsetsPtr: usize, li
  */
 @inline export function heapPush(dist: usize, ids: usize, k: u32, d: f32, id: i32): void {
   if (!worse(load<f32>(dist), load<i32>(ids), d, id)) return;
+  heapEnter(dist, ids, k, d, id);
+}
+
+// The rest of heapPush, out of line: it runs only for candidates that beat the heap's worst, and keeping the filters
+// and the sift loop out of the many scan loops heapPush is inlined into keeps the module small.
+function heapEnter(dist: usize, ids: usize, k: u32, d: f32, id: i32): void {
   if (allowMask != 0 && (load<u8>(allowMask + (<usize>id >>> 3)) & (1 << (id & 7))) == 0) return;
   if (exclOffsets != 0 && excluded(dist, id)) return;
   siftDown(dist, ids, k, d, id);

@@ -6,15 +6,23 @@ import type { Metric } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import type { Quantizer } from './Quantizer.js';
 
-export type SQType = 'uint8' | 'int8' | 'fp16';
-export const SQ_TYPES: readonly SQType[] = ['uint8', 'int8', 'fp16'];
+export type SQType = 'uint8' | 'int8' | 'int4' | 'fp16';
+export const SQ_TYPES: readonly SQType[] = ['uint8', 'int8', 'int4', 'fp16'];
 /** The type number of the kernels in assembly/kernels/sq.ts. */
-export const SQ_TYPE_CODES: Readonly<Record<SQType, number>> = { uint8: 0, int8: 1, fp16: 2 };
+export const SQ_TYPE_CODES: Readonly<Record<SQType, number>> = { uint8: 0, int8: 1, fp16: 2, int4: 3 };
+
+/** Bytes per code of d components. */
+export function sqCodeSize(d: number, type: SQType): number {
+  return type === 'fp16' ? 2 * d : type === 'int4' ? Math.ceil(d / 2) : d;
+}
 
 export interface ScalarQuantizerOptions {
   /** Vector dimension. */
   d: number;
-  /** 'uint8' / 'int8' (one byte per component, per-dimension min-max range) or 'fp16' (half floats, no training needed). */
+  /**
+   * 'uint8' / 'int8' (one byte per component, per-dimension min-max range), 'int4' (4 bits per component, two per byte,
+   * the same kind of range with 16 levels) or 'fp16' (half floats, no training needed).
+   */
   type: SQType;
 }
 
@@ -29,13 +37,13 @@ export interface SQKernelView {
   d: number;
   type: number;
   codeSize: number;
-  /** f32[d] offsets a and f32[d] steps b: component j decodes to a_j + b_j c (both 0 for fp16). */
+  /** f32[d] offsets a and f32[d] steps b: component j decodes to a_j + b_j c (both 0 for fp16; a = min for uint8 / int4). */
   aPtr: number;
   bPtr: number;
 }
 
 /**
- * Scalar quantizer (Faiss ScalarQuantizer QT_8bit / QT_fp16): every component coded on its own.
+ * Scalar quantizer (Faiss ScalarQuantizer QT_8bit / QT_4bit / QT_fp16): every component coded on its own.
  *
  *  - 'uint8': train(x) learns per-dimension min and max (Faiss RS_minmax); code c = round((x - min) / step) clamped to
  *    0..255 with step = (max - min) / 255 (float32), decoded min + step * c. (Faiss decodes the middle of the bucket,
@@ -43,6 +51,11 @@ export interface SQKernelView {
  *  - 'int8': the same range and grid, code c - 128 as a two's complement byte, decoded (min + 128 step) + step * c:
  *    the same reconstructions as uint8, signed bytes for kernels that multiply codes as integers. (A symmetric
  *    +-max|x| range would waste half the codes on data that is not centred.)
+ *  - 'int4': the same min-max range with 16 levels, step = (max - min) / 15, c = nearest((x - min) / step) (float32,
+ *    ties to even, in wasm: sqEncode4bit) clamped to 0..15, decoded min + step * c. Two components per byte: component
+ *    2t in the low nibble of byte t, 2t + 1 in the high nibble; codeSize = ceil(d / 2). For odd d the last byte's high
+ *    nibble is padding: encode writes 0, decode and search ignore it, SQIndex.load refuses a file where it is not 0.
+ *    (Faiss QT_4bit also decodes bucket middles, and encodes with floor((x - min) / (max - min) * 15).)
  *  - 'fp16': IEEE half floats (round to nearest even, clamped to +-65504); train(x) only checks x.
  *
  * A dimension with max = min has step 0 and decodes to min. computeDistanceTable is not meaningful for SQ (no
@@ -55,7 +68,7 @@ export interface SQKernelView {
 export class ScalarQuantizer extends Owned implements Quantizer {
   readonly d: number;
   readonly type: SQType;
-  /** Bytes per encoded vector: d (uint8, int8) or 2 d (fp16). */
+  /** Bytes per encoded vector: d (uint8, int8), ceil(d / 2) (int4) or 2 d (fp16). */
   readonly codeSize: number;
   private rangePtr = 0;
   // JS copies of the trained min and step (float32), used by encode
@@ -70,7 +83,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     super(W);
     this.d = d;
     this.type = type;
-    this.codeSize = type === 'fp16' ? 2 * d : d;
+    this.codeSize = sqCodeSize(d, type);
   }
 
   get isTrained(): boolean {
@@ -85,7 +98,8 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     if (this.type === 'fp16') return null;
     const min = this.vmin!.slice();
     const max = new Float32Array(this.d);
-    for (let j = 0; j < this.d; j++) max[j] = Math.fround(min[j] + Math.fround(this.step![j] * 255));
+    const top = this.levels;
+    for (let j = 0; j < this.d; j++) max[j] = Math.fround(min[j] + Math.fround(this.step![j] * top));
     return { min, max };
   }
 
@@ -106,12 +120,13 @@ export class ScalarQuantizer extends Owned implements Quantizer {
           if (v > vmax[j]) vmax[j] = v;
         }
       }
-      for (let j = 0; j < d; j++) step[j] = (vmax[j] - vmin[j]) / 255;
+      const top = this.levels;
+      for (let j = 0; j < d; j++) step[j] = (vmax[j] - vmin[j]) / top;
     } else {
       vmin.fill(0);
     }
     this.setRanges(vmin, step, where);
-    const rec = this.decodeJS(this.encodeJS(x, n), n);
+    const rec = this.decodeJS(this.encodeRows(x, n, where), n);
     let err = 0;
     for (let i = 0; i < x.length; i++) err += (x[i] - rec[i]) ** 2;
     return { nTrain: n, mse: err / n };
@@ -151,7 +166,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d, { minRows: 0 });
     this.trainedOr(where);
-    return this.encodeJS(x, n);
+    return this.encodeRows(x, n, where);
   }
 
   /** Writes the codes of x into out (a Uint8Array of exactly n * codeSize bytes). */
@@ -162,11 +177,32 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     if (!(out instanceof Uint8Array)) fail('INVALID_TYPE', where, 'out must be a Uint8Array', out, `a Uint8Array of ${n * this.codeSize} bytes`);
     if (out.length !== n * this.codeSize) fail('INVALID_SIZE', where, 'out has the wrong length', raw(`length ${out.length}`), `n * codeSize = ${n * this.codeSize}`);
     this.trainedOr(where);
-    this.encodeJS(x, n, out);
+    this.encodeRows(x, n, where, out);
   }
 
-  private encodeJS(x: Float32Array, n: number, out: Uint8Array = new Uint8Array(n * this.codeSize)): Uint8Array {
+  /** The largest code: 255 (uint8, int8) or 15 (int4); the step is (max - min) / levels. */
+  private get levels(): number {
+    return this.type === 'int4' ? 15 : 255;
+  }
+
+  // int4 in wasm (sqEncode4bit); uint8 / int8 / fp16 in JS as before (float64 division, Math.round), so their codes and
+  // saved bytes are unchanged
+  private encodeRows(x: Float32Array, n: number, where: string, out: Uint8Array = new Uint8Array(n * this.codeSize)): Uint8Array {
     const d = this.d;
+    if (this.type === 'int4') {
+      // chunked through scratch; min is the kernels' a for int4
+      const eng = this.eng;
+      const cs = this.codeSize;
+      const rows = chunkRows(d * 4 + cs, n);
+      for (let i0 = 0; i0 < n; i0 += rows) {
+        const c = Math.min(rows, n - i0);
+        const [xp, cp] = eng.scratch([c * d * 4, c * cs], where);
+        eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
+        eng.abi.sqEncode4bit(xp, c, d, this.rangePtr, this.rangePtr + d * 4, cp);
+        out.set(eng.u8(cp, c * cs), i0 * cs);
+      }
+      return out;
+    }
     if (this.type === 'fp16') {
       const h = new Uint16Array(out.buffer, out.byteOffset, n * d);
       if (out.byteOffset % 2 === 0) {
@@ -203,6 +239,16 @@ export class ScalarQuantizer extends Owned implements Quantizer {
       return out;
     }
     const ab = this.eng.f32(this.rangePtr, 2 * d).slice();
+    if (this.type === 'int4') {
+      const cs = this.codeSize;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < d; j++) {
+          const c = (codes[i * cs + (j >> 1)] >> ((j & 1) * 4)) & 15;
+          out[i * d + j] = Math.fround(ab[j] + Math.fround(ab[d + j] * c));
+        }
+      }
+      return out;
+    }
     const signed = this.type === 'int8';
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < d; j++) {
@@ -243,7 +289,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
     return fail('INVALID_OPTION', where, 'scalar quantizers have no distance tables', raw('a ScalarQuantizer'), 'SQIndex.search, or decode() and compare the vectors');
   }
 
-  /** The quantizer as bytes (kind ScalarQuantizer; sections MIN f32[d] and STEP f32[d] once trained, uint8 / int8). */
+  /** The quantizer as bytes (kind ScalarQuantizer; sections MIN f32[d] and STEP f32[d] once trained, uint8 / int8 / int4). */
   save(): Uint8Array {
     this.alive('ScalarQuantizer.save');
     return writeContainer('ScalarQuantizer', this.params(), this.sections());

@@ -317,12 +317,12 @@ export class Engine {
     }
   }
 
-  /** warmUp()'s scalar-quantization part: the float scans (one and four queries) per type and metric, the integer scan, decode. */
+  /** warmUp()'s scalar-quantization part: the float scans (one and four queries) per type and metric, the integer scan, decode, int4 encode. */
   private warmUpSq(): void {
     const abi = this.abi;
     const d = 32, n = 64, k = 4;
-    const [codes, u, b, bias, w, inv, hd, hi, out] = this.scratch(
-      [n * d * 2, 4 * d * 4, d * 4, 4 * 4, 4 * d * 2, 4 * 4, 4 * k * 4, 4 * k * 4, n * d * 4],
+    const [codes, u, b, bias, w, inv, hd, hi, out, c4] = this.scratch(
+      [n * d * 2, 4 * d * 4, d * 4, 4 * 4, 4 * d * 2, 4 * 4, 4 * k * 4, 4 * k * 4, n * d * 4, n * d / 2],
       'init',
     );
     const cv = this.u8(codes, n * d * 2);
@@ -333,7 +333,7 @@ export class Engine {
     this.f32(inv, 4).fill(1);
     new Int16Array(this.abi.memory.buffer, w, 4 * d).fill(3);
     for (let r = 0; r < 10; r++) {
-      for (let type = 0; type < 3; type++) {
+      for (let type = 0; type < 4; type++) {
         for (let metric = 0; metric < 2; metric++) {
           abi.heapInit(hd, hi, 4 * k);
           abi.sqScan(codes, n, d, type, metric, u, b, 0, k, hd, hi, 0);
@@ -342,7 +342,8 @@ export class Engine {
         abi.sqDecode(codes, n, d, type, u, b, out);
       }
       abi.heapInit(hd, hi, 4 * k);
-      abi.sqScanInt4(codes, n, d, r % 2, w, bias, inv, k, hd, hi, 0);
+      abi.sqScanInt4(codes, n, d, r % 2, w, bias, inv, r % 4 < 2 ? 0 : out, k, hd, hi, 0);
+      abi.sqEncode4bit(out, n, d, u, b, c4);
     }
   }
 
