@@ -16,7 +16,7 @@
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { KMeansBlock, type Shift } from '../training/kmeansBlock.js';
+import { CentroidSide, KMeansBlock, type Shift } from '../training/kmeansBlock.js';
 import { engine, init, type Build, type Engine } from '../wasm/engine.js';
 
 export interface WorkerRequest {
@@ -53,6 +53,7 @@ class KMeansShare {
   private readonly ptrs: number[] = [];
   readonly blocks: { block: KMeansBlock; sums: number; counts: number }[] = [];
   readonly cent: number;
+  readonly side: CentroidSide;
 
   constructor(private readonly eng: Engine, x: Float32Array, d: number, k: number, useSep: boolean, blockRows: number) {
     const take = (bytes: number) => {
@@ -62,12 +63,13 @@ class KMeansShare {
     };
     try {
       this.cent = take(k * d * 4);
+      this.side = new CentroidSide(eng, d, k, useSep, take);
       const n = x.length / d;
       for (let r0 = 0; r0 < n; r0 += blockRows) {
         const c = Math.min(blockRows, n - r0);
         const xt = take(c * d * 4);
         eng.f32(xt, c * d).set(x.subarray(r0 * d, (r0 + c) * d));
-        this.blocks.push({ block: new KMeansBlock(eng, xt, c, d, k, useSep, take), sums: take(k * d * 8), counts: take(k * 8) });
+        this.blocks.push({ block: new KMeansBlock(eng, xt, c, d, this.side, take), sums: take(k * d * 8), counts: take(k * 8) });
       }
     } catch (e) {
       this.dispose();
@@ -149,6 +151,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         eng.f32(share.cent, req.q!.length).set(req.q!);
         const k = req.k!;
         const d = req.q!.length / k;
+        share.side.prepare(share.cent, req.it!);
         const out = share.blocks.map(({ block, sums, counts }) => {
           const r = block.step(share.cent, req.it!, req.shift ?? null, sums, counts);
           return { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };

@@ -3,7 +3,7 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw,
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
-import { KMeansBlock, type BlockRunner, type Shift } from './kmeansBlock.js';
+import { CentroidSide, KMeansBlock, type BlockRunner, type Shift } from './kmeansBlock.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -192,7 +192,8 @@ export class KMeans extends Owned {
     try {
       const xt = this.trainingPoints(plan, x, take);
       // one block over every training point, here
-      const block = new KMeansBlock(eng, xt, nt, this.d, this.k, useSep, take);
+      const side = new CentroidSide(eng, this.d, this.k, useSep, take);
+      const block = new KMeansBlock(eng, xt, nt, this.d, side, take);
       const bufs = this.loopBuffers(take, xt, block.minD);
       const run = this.lloyd(plan, bufs);
       let r = run.next();
@@ -202,6 +203,7 @@ export class KMeans extends Owned {
           block.reset();
           r = run.next(null);
         } else {
+          side.prepare(bufs.cent, req.it);
           r = run.next(block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts));
         }
       }

@@ -13,11 +13,48 @@ export interface BlockRunner {
 }
 
 /**
+ * The centroid side of an iteration, shared by the blocks of one engine: panels f32[kp/8][d][8] + bias f32[kp] the
+ * centroids being scanned, sep f32[k] half the distance to the nearest other centroid, cc f32[k][k] centroid-centroid
+ * scores (useSep). prepare() fills them once per iteration, whatever the number of blocks.
+ */
+export class CentroidSide {
+  readonly panels: number;
+  readonly bias: number;
+  readonly sep: number;
+  private readonly cc: number;
+
+  constructor(
+    private readonly eng: Engine,
+    private readonly d: number,
+    readonly k: number,
+    readonly useSep: boolean,
+    take: (bytes: number) => number,
+  ) {
+    const kp = Math.ceil(k / 8) * 8;
+    this.panels = take(kp * d * 4);
+    this.bias = take(kp * 4);
+    this.sep = take(k * 4);
+    this.cc = useSep ? take(k * k * 4) : 0;
+  }
+
+  /** Packs the centroids cent f32[k][d] for the scans and, from the second iteration on, their half-separations. */
+  prepare(cent: number, it: number): void {
+    const { eng, d, k } = this;
+    const abi = eng.abi;
+    abi.packPanels(cent, k, d, this.panels, 0);
+    abi.panelNormsSq(this.panels, 0, k, d, this.bias);
+    if (it > 0 && this.useSep) {
+      abi.scorePanels(cent, k, d, this.panels, this.bias, k, -2, this.cc);
+      abi.halfSeparation(this.cc, this.bias, k, this.sep);
+    }
+  }
+}
+
+/**
  * Buffers (all from `take`, freed by the caller): xnorm f32[n] ||x||^2, labels i32[n], dist f32[n] squared distance
  * to the assigned centroid, lower f32[n] Hamerly lower bounds, idx i32[n] + gx f32[n][d] + gnorm f32[n] the points to
- * rescan, hd f32[n][2] + hi i32[n][2] their top-2 heaps, panels f32[kp/8][d][8] + bias f32[kp] the centroids being
- * scanned, sep f32[k] half the distance to the nearest other centroid, cc f32[k][k] centroid-centroid scores (useSep).
- * The points xt f32[n][d] are the caller's.
+ * rescan, hd f32[n][2] + hi i32[n][2] their top-2 heaps. The points xt f32[n][d] are the caller's; the centroid side
+ * is shared (CentroidSide).
  */
 export class KMeansBlock {
   private readonly xnorm: number;
@@ -29,21 +66,15 @@ export class KMeansBlock {
   private readonly gnorm: number;
   private readonly hd: number;
   private readonly hi: number;
-  private readonly panels: number;
-  private readonly bias: number;
-  private readonly sep: number;
-  private readonly cc: number;
 
   constructor(
     private readonly eng: Engine,
     private readonly xt: number,
     readonly n: number,
     private readonly d: number,
-    private readonly k: number,
-    private readonly useSep: boolean,
+    private readonly side: CentroidSide,
     take: (bytes: number) => number,
   ) {
-    const kp = Math.ceil(k / 8) * 8;
     this.xnorm = take(n * 4);
     this.labels = take(n * 4);
     this.dist = take(n * 4);
@@ -53,17 +84,7 @@ export class KMeansBlock {
     this.gnorm = take(n * 4);
     this.hd = take(n * 8);
     this.hi = take(n * 8);
-    this.panels = take(kp * d * 4);
-    this.bias = take(kp * 4);
-    this.sep = take(k * 4);
-    this.cc = useSep ? take(k * k * 4) : 0;
     eng.abi.normsSq(xt, n, d, this.xnorm);
-  }
-
-  /** Bytes the buffers take for n points (what `take` is asked for, before alignment). */
-  static bytes(n: number, d: number, k: number, useSep: boolean): number {
-    const kp = Math.ceil(k / 8) * 8;
-    return n * (d + 10) * 4 + n * 16 + kp * (d + 1) * 4 + k * 4 + (useSep ? k * k * 4 : 0);
   }
 
   /** The working space of k-means++ seeding (f32[n]: each point's distance to the nearest centroid so far). */
@@ -77,30 +98,24 @@ export class KMeansBlock {
   }
 
   /**
-   * Iteration `it` against centroids cent f32[k][d]: the bounds loosened by the previous update's shift (it > 0),
-   * the exact distance to each point's label, a top-2 rescan of the points whose bound does not rule out a closer
-   * centroid; then the per-centroid sums f64[k][d] and counts f64[k] of the new assignment (written to sums / counts,
-   * in this engine). Returns the objective (sum of squared distances) and the number of points rescanned.
+   * Iteration `it` against centroids cent f32[k][d], after side.prepare(cent, it): the bounds loosened by the previous
+   * update's shift (it > 0), the exact distance to each point's label, a top-2 rescan of the points whose bound does
+   * not rule out a closer centroid; then the per-centroid sums f64[k][d] and counts f64[k] of the new assignment
+   * (written to sums / counts, in this engine). Returns the objective (sum of squared distances) and the number of
+   * points rescanned.
    */
   step(cent: number, it: number, shift: Shift | null, sums: number, counts: number): { obj: number; rescanned: number } {
-    const { eng, xt, n, d, k } = this;
+    const { eng, xt, n, d, side } = this;
+    const k = side.k;
     const abi = eng.abi;
     if (shift) abi.hamerlyLower(n, this.labels, this.lower, shift[0], shift[1], shift[2]);
-    abi.packPanels(cent, k, d, this.panels, 0);
-    abi.panelNormsSq(this.panels, 0, k, d, this.bias);
-    if (it > 0) {
-      abi.l2sqToAssigned(xt, n, d, cent, this.labels, this.dist, 0);
-      if (this.useSep) {
-        abi.scorePanels(cent, k, d, this.panels, this.bias, k, -2, this.cc);
-        abi.halfSeparation(this.cc, this.bias, k, this.sep);
-      }
-    }
-    const m = abi.hamerlyGather(xt, n, d, this.xnorm, this.dist, this.lower, this.labels, it > 0 && this.useSep ? this.sep : 0, this.idx, this.gx, this.gnorm);
+    if (it > 0) abi.l2sqToAssigned(xt, n, d, cent, this.labels, this.dist, 0);
+    const m = abi.hamerlyGather(xt, n, d, this.xnorm, this.dist, this.lower, this.labels, it > 0 && side.useSep ? side.sep : 0, this.idx, this.gx, this.gnorm);
     if (m > 0) {
       abi.heapInit(this.hd, this.hi, m * 2);
-      abi.scanPanels(this.gx, m, d, this.panels, this.bias, k, -2, 2, this.hd, this.hi, 0);
+      abi.scanPanels(this.gx, m, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0);
       abi.heapSortRows(this.hd, this.hi, m, 2);
-      abi.hamerlyScatter(m, this.idx, this.hd, this.hi, this.gnorm, this.bias, this.labels, this.dist, this.lower);
+      abi.hamerlyScatter(m, this.idx, this.hd, this.hi, this.gnorm, side.bias, this.labels, this.dist, this.lower);
       // the objective in the difference form ||x - c||^2 for every point: the kept ones have it already
       abi.l2sqToAssigned(xt, m, d, cent, this.labels, this.dist, this.idx);
     }
