@@ -3,17 +3,14 @@
 // preselected movies; a click on "like" changes the list, which never holds a liked movie and mostly agrees with the
 // exact list; a screenshot is saved to test-artifacts/demo.png. The time to first recommendations is printed (it is
 // measured, not asserted: bench/README has the figure).
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { launchChromium, SKIP_CHROMIUM, warnIfSkipped } from './helpers/chromium.js';
 import { REPO_ROOT, startStaticServer, type StaticServer } from './helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM && !IN_CI) console.warn(`demo test skipped: ${CHROMIUM} not found (apt-get install chromium)`);
+warnIfSkipped('demo test');
 
 interface Demo {
   ready: boolean;
@@ -26,27 +23,20 @@ interface Demo {
   searches: number;
 }
 
-describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('recommendation demo in headless Chromium', () => {
+describe.skipIf(SKIP_CHROMIUM)('recommendation demo in headless Chromium', () => {
   let server: StaticServer;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
   let context: BrowserContext;
-  let profile: string;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI is set but ${CHROMIUM} is missing: apt-get install chromium`);
     server = await startStaticServer();
-    profile = mkdtempSync(join(tmpdir(), 'vqwasm-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1200, height: 900 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
+    context = browser.context;
   }, 60_000);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
+    await browser?.close();
     await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('recommends, reacts to a like, excludes liked movies, agrees with exact search; screenshot saved', async () => {

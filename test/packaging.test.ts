@@ -2,18 +2,17 @@
 // worker compiled into its own chunk), the gzipped size budget of what a page loads, and that build running in
 // headless Chromium with the same results as Node.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import * as api from '../dist/index.js';
+import { launchChromium, SKIP_CHROMIUM, warnIfSkipped } from './helpers/chromium.js';
 import { REPO_ROOT, startStaticServer, type StaticServer } from './helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const IN_CI = !!process.env.CI && process.env.CI !== 'false' && process.env.CI !== '0';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
+warnIfSkipped('Vite build page test');
 /** Gzipped bytes a page loads: the application's JS with the whole library, and one of the two wasm builds. */
 const BUDGET = 100 * 1024;
 
@@ -92,26 +91,20 @@ describe('a Vite build of an application using vqwasm', () => {
     expect(statSync(join(outDir, 'index.html')).size).toBeGreaterThan(0);
   });
 
-  describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('in headless Chromium', () => {
+  describe.skipIf(SKIP_CHROMIUM)('in headless Chromium', () => {
     let server: StaticServer;
+    let browser: Awaited<ReturnType<typeof launchChromium>>;
     let context: BrowserContext;
-    let profile: string;
 
     beforeAll(async () => {
-      if (!HAVE_CHROMIUM) throw new Error(`CI is set but ${CHROMIUM} is missing: apt-get install chromium`);
       server = await startStaticServer({ root: outDir });
-      profile = mkdtempSync(join(tmpdir(), 'vqwasm-chromium-'));
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      });
+      browser = await launchChromium();
+      context = browser.context;
     }, 60_000);
 
     afterAll(async () => {
-      await context?.close().catch(() => undefined);
+      await browser?.close();
       await server?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
     });
 
     it('the built page runs: search on the page and in a WorkerPool equal Node\'s result', async () => {

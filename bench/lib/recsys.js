@@ -139,11 +139,10 @@ export function withExactRerank(index, base, d) {
 // Held-out metrics (binary relevance: an item is relevant to a user when it is in the user's test_items)
 
 /**
- * Mean over the queries with at least one held-out item of hits / denominator, hits = |first k of ids ∩ test[qi]|
- * (ids row-major with row width `width` >= k; -1 never hits). denominator 'min' = min(k, |test|) (the data README's
- * definition: 1.0 means the top-k is as full of held-out items as it can be), 'all' = |test| (plain recall).
+ * Mean over the queries with at least one held-out item of score(ranks, |test|), where ranks lists the 0-based ranks
+ * r < k of the first k ids (row width `width` >= k) that are held out for that user (-1 never is; an id counts once).
  */
-export function heldOutRecall(ids, width, test, k, denominator = 'min') {
+function meanOverUsers(ids, width, test, k, score) {
   let sum = 0;
   let count = 0;
   for (let qi = 0; qi < test.length; qi++) {
@@ -151,16 +150,25 @@ export function heldOutRecall(ids, width, test, k, denominator = 'min') {
     if (t.length === 0) continue;
     const rel = new Set(t);
     const seen = new Set();
-    let hits = 0;
+    const ranks = [];
     for (let r = 0; r < k; r++) {
       const id = ids[qi * width + r];
-      if (id >= 0 && rel.has(id) && !seen.has(id)) hits++;
+      if (id >= 0 && rel.has(id) && !seen.has(id)) ranks.push(r);
       seen.add(id);
     }
-    sum += hits / (denominator === 'all' ? t.length : Math.min(k, t.length));
+    sum += score(ranks, t.length);
     count++;
   }
   return count ? sum / count : NaN;
+}
+
+/**
+ * Mean over the queries with at least one held-out item of hits / denominator, hits = |first k of ids ∩ test[qi]|
+ * (ids row-major with row width `width` >= k; -1 never hits). denominator 'min' = min(k, |test|) (the data README's
+ * definition: 1.0 means the top-k is as full of held-out items as it can be), 'all' = |test| (plain recall).
+ */
+export function heldOutRecall(ids, width, test, k, denominator = 'min') {
+  return meanOverUsers(ids, width, test, k, (ranks, nt) => ranks.length / (denominator === 'all' ? nt : Math.min(k, nt)));
 }
 
 /**
@@ -169,23 +177,11 @@ export function heldOutRecall(ids, width, test, k, denominator = 'min') {
  * relevant items at the top.
  */
 export function ndcgAtK(ids, width, test, k) {
-  let sum = 0;
-  let count = 0;
-  for (let qi = 0; qi < test.length; qi++) {
-    const t = test[qi];
-    if (t.length === 0) continue;
-    const rel = new Set(t);
-    const seen = new Set();
+  return meanOverUsers(ids, width, test, k, (ranks, nt) => {
     let dcg = 0;
-    for (let r = 0; r < k; r++) {
-      const id = ids[qi * width + r];
-      if (id >= 0 && rel.has(id) && !seen.has(id)) dcg += 1 / Math.log2(r + 2);
-      seen.add(id);
-    }
+    for (const r of ranks) dcg += 1 / Math.log2(r + 2);
     let idcg = 0;
-    for (let r = 0; r < Math.min(k, t.length); r++) idcg += 1 / Math.log2(r + 2);
-    sum += dcg / idcg;
-    count++;
-  }
-  return count ? sum / count : NaN;
+    for (let r = 0; r < Math.min(k, nt); r++) idcg += 1 / Math.log2(r + 2);
+    return dcg / idcg;
+  });
 }

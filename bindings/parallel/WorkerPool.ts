@@ -396,24 +396,43 @@ function checkCallbacks(where: string, signal: unknown, onProgress: unknown): vo
   if (onProgress !== undefined && typeof onProgress !== 'function') fail('INVALID_TYPE', where, 'onProgress must be a function', onProgress, 'a function');
 }
 
-/** An index copied into every worker of a pool: search() splits the queries across them. */
-export class SharedIndex {
-  private released = false;
+/** An object copied into every worker of a pool, until release(). */
+abstract class Shared {
+  protected released = false;
 
   constructor(
-    private readonly pool: WorkerPool,
-    private readonly slot: number,
+    protected readonly pool: WorkerPool,
+    protected readonly slot: number,
     readonly d: number,
   ) {}
 
+  /** Checks that the copies and the pool are still there. */
+  protected live(where: string, what: string, again: string): void {
+    if (this.released) fail('DISPOSED', where, `the shared ${what} was released`, raw(`a released Shared${what[0].toUpperCase()}${what.slice(1)}`), `${again} again`);
+    this.pool.open(where);
+  }
+
+  /** Frees the copies in the workers. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.pool.dropSlot(this.slot);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+/** An index copied into every worker of a pool: search() splits the queries across them. */
+export class SharedIndex extends Shared {
   /**
    * The same result as index.search(q, k, options) on the main thread, computed by the pool's workers. options take
    * the index's search options (nprobe, rerank, exclude, allow) plus signal and onProgress.
    */
   async search(q: Float32Array, k: number, options: PoolSearchOptions = {}): Promise<SearchResult> {
     const where = 'SharedIndex.search';
-    if (this.released) fail('DISPOSED', where, 'the shared index was released', raw('a released SharedIndex'), 'pool.share(index) again');
-    this.pool.open(where);
+    this.live(where, 'index', 'pool.share(index)');
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
     const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
@@ -435,35 +454,18 @@ export class SharedIndex {
     });
     return { ids, distances };
   }
-
-  /** Frees the copies in the workers. */
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.pool.dropSlot(this.slot);
-  }
-
-  [Symbol.dispose](): void {
-    this.release();
-  }
 }
 
 /** A quantizer copied into every worker of a pool: encode() splits the vectors across them. */
-export class SharedQuantizer {
-  private released = false;
-
-  constructor(
-    private readonly pool: WorkerPool,
-    private readonly slot: number,
-    readonly d: number,
-    readonly codeSize: number,
-  ) {}
+export class SharedQuantizer extends Shared {
+  constructor(pool: WorkerPool, slot: number, d: number, readonly codeSize: number) {
+    super(pool, slot, d);
+  }
 
   /** The same bytes as quantizer.encode(x) on the main thread, computed by the pool's workers. */
   async encode(x: Float32Array, options: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {}): Promise<Uint8Array> {
     const where = 'SharedQuantizer.encode';
-    if (this.released) fail('DISPOSED', where, 'the shared quantizer was released', raw('a released SharedQuantizer'), 'pool.shareQuantizer(q) again');
-    this.pool.open(where);
+    this.live(where, 'quantizer', 'pool.shareQuantizer(q)');
     const n = checkVectors(where, 'x', x, this.d);
     const { signal, onProgress } = checkOptions(where, options) as { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void };
     checkCallbacks(where, signal, onProgress);
@@ -475,16 +477,5 @@ export class SharedQuantizer {
       out.set(codes, r0 * this.codeSize);
     });
     return out;
-  }
-
-  /** Frees the copies in the workers. */
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.pool.dropSlot(this.slot);
-  }
-
-  [Symbol.dispose](): void {
-    this.release();
   }
 }

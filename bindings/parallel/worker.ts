@@ -17,7 +17,7 @@
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
 import { CentroidSide, KMeansBlock, type Shift } from '../training/kmeansBlock.js';
-import { engine, init, type Build, type Engine } from '../wasm/engine.js';
+import { allocations, engine, init, type Build, type Engine } from '../wasm/engine.js';
 
 export interface WorkerRequest {
   id: number;
@@ -50,17 +50,14 @@ type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
 
 /** A worker's share of a k-means run: blocks of points with their bounds, and the buffers of one step. */
 class KMeansShare {
-  private readonly ptrs: number[] = [];
+  private readonly mem: ReturnType<typeof allocations>;
   readonly blocks: { block: KMeansBlock; sums: number; counts: number }[] = [];
   readonly cent: number;
   readonly side: CentroidSide;
 
-  constructor(private readonly eng: Engine, x: Float32Array, d: number, k: number, useSep: boolean, blockRows: number) {
-    const take = (bytes: number) => {
-      const p = eng.alloc(bytes, 'WorkerPool.kmeans');
-      this.ptrs.push(p);
-      return p;
-    };
+  constructor(eng: Engine, x: Float32Array, d: number, k: number, useSep: boolean, blockRows: number) {
+    this.mem = allocations(eng, 'WorkerPool.kmeans');
+    const { take } = this.mem;
     try {
       this.cent = take(k * d * 4);
       this.side = new CentroidSide(eng, d, k, useSep, take);
@@ -78,7 +75,7 @@ class KMeansShare {
   }
 
   dispose(): void {
-    for (const p of this.ptrs.splice(0)) this.eng.free(p);
+    this.mem.freeAll();
   }
 }
 

@@ -4,7 +4,7 @@ import { paramBool, paramInt, paramString, readContainer, sectionF32, writeConta
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, type BlockRunner, type Shift } from './kmeansBlock.js';
-import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
 export type KMeansInit = 'kmeans++' | 'random';
@@ -183,12 +183,7 @@ export class KMeans extends Owned {
     const eng = this.alive(where);
     const plan = this.plan(where, x, options);
     const { nt, useSep } = plan;
-    const tmp: number[] = [];
-    const take = (bytes: number) => {
-      const p = eng.alloc(bytes, where);
-      tmp.push(p);
-      return p;
-    };
+    const { take, freeAll } = allocations(eng, where);
     try {
       const xt = this.trainingPoints(plan, x, take);
       // one block over every training point, here
@@ -209,7 +204,7 @@ export class KMeans extends Owned {
       }
       return r.value;
     } finally {
-      for (const p of tmp) eng.free(p);
+      freeAll();
     }
   }
 
@@ -224,12 +219,7 @@ export class KMeans extends Owned {
     const where = 'KMeans.train';
     const eng = this.alive(where);
     const plan = this.plan(where, x, {});
-    const tmp: number[] = [];
-    const take = (bytes: number) => {
-      const p = eng.alloc(bytes, where);
-      tmp.push(p);
-      return p;
-    };
+    const { take, freeAll } = allocations(eng, where);
     try {
       const xt = this.trainingPoints(plan, x, take);
       const runner = await start(eng.f32(xt, plan.nt * this.d).slice(), plan.useSep);
@@ -251,7 +241,7 @@ export class KMeans extends Owned {
       }
       return r.value;
     } finally {
-      for (const p of tmp) eng.free(p);
+      freeAll();
     }
   }
 

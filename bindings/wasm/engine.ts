@@ -385,6 +385,24 @@ function fmtBytes(b: number): string {
 }
 
 let current: Engine | null = null;
+/**
+ * Buffers for the length of one call, freed together: take(bytes) allocates (OUT_OF_MEMORY as Engine.alloc), and
+ * freeAll() frees everything taken so far (call it in a finally).
+ */
+export function allocations(eng: Engine, where: string): { take(bytes: number): number; freeAll(): void } {
+  const ptrs: number[] = [];
+  return {
+    take(bytes: number): number {
+      const p = eng.alloc(bytes, where);
+      ptrs.push(p);
+      return p;
+    },
+    freeAll(): void {
+      for (const p of ptrs.splice(0)) eng.free(p);
+    },
+  };
+}
+
 let pending: Promise<EngineInfo> | null = null;
 
 /**
