@@ -301,9 +301,41 @@ export class WorkerPool {
         }
         used = parts.map(([l]) => l);
         await Promise.all(parts.map(([l, r0, r1]) => l.call({ op: 'kmStart', slot, q: xt.slice(r0 * d, r1 * d), d, k, useSep, blockRows: KMEANS_BLOCK })));
+        // k-means++ draws: each block's sum of nearest distances, in block order, and where each block starts
+        let totals: number[] = [];
+        const owner: [Lane, number, number][] = []; // per block: its worker, its index there, its first row
+        for (const [l, r0, r1] of parts) {
+          for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK]);
+        }
         return {
           reset: async () => {
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
+          },
+          minUpdate: async (centroid, first) => {
+            const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
+            totals = per.flat();
+            let sum = 0;
+            for (const t of totals) sum += t;
+            return sum;
+          },
+          pick: async (target) => {
+            // the block the draw falls in (the last block with any weight when rounding leaves it past the end)
+            let acc = 0;
+            let b = -1;
+            for (let i = 0; i < totals.length; i++) {
+              if (acc + totals[i] > target) {
+                b = i;
+                break;
+              }
+              acc += totals[i];
+            }
+            let r = target - acc;
+            if (b < 0) {
+              for (b = totals.length - 1; b > 0 && !(totals[b] > 0); b--);
+              r = Infinity;
+            }
+            const [lane, local, row0] = owner[b];
+            return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
           },
           step: async (cent, it, shift) => {
             if (r.signal?.aborted) throw aborted();

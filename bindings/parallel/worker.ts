@@ -12,6 +12,8 @@
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
 //                                                              (q: the centroids f32[k][d])
+//           { id, op: 'kmMin', slot, q, first }             -> { id, ok, value: per block the sum of nearest distances }
+//           { id, op: 'kmPick', slot, block, r }            -> { id, ok, value: the point of that block the draw r falls on }
 //             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
@@ -21,7 +23,10 @@ import { allocations, engine, init, type Build, type Engine } from '../wasm/engi
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep';
+  op: 'init' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  first?: boolean;
+  block?: number;
+  r?: number;
   d?: number;
   useSep?: boolean;
   blockRows?: number;
@@ -140,6 +145,17 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       case 'kmReset': {
         for (const b of (slots.get(req.slot!) as KMeansShare).blocks) b.block.reset();
         post({ id: req.id, ok: true });
+        return;
+      }
+      case 'kmMin': {
+        const share = slots.get(req.slot!) as KMeansShare;
+        engine('WorkerPool.kmeans').f32(share.cent, req.q!.length).set(req.q!);
+        post({ id: req.id, ok: true, value: share.blocks.map((b) => b.block.minUpdate(share.cent, req.first!)) });
+        return;
+      }
+      case 'kmPick': {
+        const share = slots.get(req.slot!) as KMeansShare;
+        post({ id: req.id, ok: true, value: share.blocks[req.block!].block.pick(req.r!) });
         return;
       }
       case 'kmStep': {

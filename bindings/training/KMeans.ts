@@ -80,9 +80,17 @@ interface Plan {
   initial: Float32Array | null;
 }
 
+/**
+ * What lloyd() asks of the point side: null = drop the bounds (a new run); an iteration against the centroids at
+ * cent; 'min' = k-means++ seeding, fold centroid j into every point's distance to its nearest centroid (first: the
+ * distances start from it) and answer their sum; 'pick' = the first point where the running sum of those distances
+ * exceeds r (the last with a positive distance if none).
+ */
+type PointRequest = null | { kind: 'step'; it: number; shift: Shift | null } | { kind: 'min'; j: number; first: boolean } | { kind: 'pick'; r: number };
+type PointReply = null | { obj: number; rescanned: number } | number;
+
 interface LoopBuffers {
   xt: number;
-  minD: number;
   cent: number;
   old: number;
   shift: number;
@@ -189,18 +197,24 @@ export class KMeans extends Owned {
       // one block over every training point, here
       const side = new CentroidSide(eng, this.d, this.k, useSep, take);
       const block = new KMeansBlock(eng, xt, nt, this.d, side, take);
-      const bufs = this.loopBuffers(take, xt, block.minD);
+      const bufs = this.loopBuffers(take, xt);
+      const abi = eng.abi;
       const run = this.lloyd(plan, bufs);
       let r = run.next();
       while (!r.done) {
         const req = r.value;
+        let reply: PointReply = null;
         if (req === null) {
           block.reset();
-          r = run.next(null);
-        } else {
+        } else if (req.kind === 'step') {
           side.prepare(bufs.cent, req.it);
-          r = run.next(block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts));
+          reply = block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts);
+        } else if (req.kind === 'min') {
+          reply = abi.minL2Update(xt, nt, this.d, bufs.cent + req.j * this.d * 4, block.minD, req.first ? 1 : 0);
+        } else {
+          reply = abi.cumulativeSearch(block.minD, nt, req.r);
         }
+        r = run.next(reply);
       }
       return r.value;
     } finally {
@@ -223,21 +237,26 @@ export class KMeans extends Owned {
     try {
       const xt = this.trainingPoints(plan, x, take);
       const runner = await start(eng.f32(xt, plan.nt * this.d).slice(), plan.useSep);
-      const bufs = this.loopBuffers(take, xt, take(plan.nt * 4));
+      const bufs = this.loopBuffers(take, xt);
       const run = this.lloyd(plan, bufs);
       let r = run.next();
       while (!r.done) {
         const req = r.value;
+        let reply: PointReply = null;
         if (req === null) {
           await runner.reset();
-          r = run.next(null);
-        } else {
+        } else if (req.kind === 'step') {
           const cent = eng.f32(bufs.cent, this.k * this.d).slice();
           const out = await runner.step(cent, req.it, req.shift);
           eng.f64(bufs.sums, this.k * this.d).set(out.sums);
           eng.f64(bufs.counts, this.k).set(out.counts);
-          r = run.next({ obj: out.obj, rescanned: out.rescanned });
+          reply = { obj: out.obj, rescanned: out.rescanned };
+        } else if (req.kind === 'min') {
+          reply = await runner.minUpdate(eng.f32(bufs.cent + req.j * this.d * 4, this.d).slice(), req.first);
+        } else {
+          reply = await runner.pick(req.r);
         }
+        r = run.next(reply);
       }
       return r.value;
     } finally {
@@ -296,11 +315,11 @@ export class KMeans extends Owned {
    * The buffers of the centroid side: cent / old f32[k][d] centroids now and before the update, shift f32[k],
    * sums f64[k][d], counts f64[k], best + bestBias: the kept run's centroids in panels.
    */
-  private loopBuffers(take: (bytes: number) => number, xt: number, minD: number): LoopBuffers {
+  private loopBuffers(take: (bytes: number) => number, xt: number): LoopBuffers {
     const { d, k } = this;
     const kp = Math.ceil(k / 8) * 8;
     return {
-      xt, minD, cent: take(k * d * 4), old: take(k * d * 4), shift: take(k * 4), sums: take(k * d * 8), counts: take(k * 8),
+      xt, cent: take(k * d * 4), old: take(k * d * 4), shift: take(k * 4), sums: take(k * d * 8), counts: take(k * 8),
       best: take(kp * d * 4), bestBias: take(kp * 4),
     };
   }
@@ -310,7 +329,7 @@ export class KMeans extends Owned {
    * new run), or an iteration to run against the centroids at cent; receives that iteration's objective and rescans
    * (the point side has written the assignment's sums and counts to sums / counts). Returns train()'s result.
    */
-  private *lloyd(plan: Plan, b: LoopBuffers): Generator<{ it: number; shift: Shift | null } | null, KMeansTrainResult, { obj: number; rescanned: number } | null> {
+  private *lloyd(plan: Plan, b: LoopBuffers): Generator<PointRequest, KMeansTrainResult, PointReply> {
     const where = 'KMeans.train';
     const eng = this.eng;
     const { d, k } = this;
@@ -324,7 +343,7 @@ export class KMeans extends Owned {
       // run r initialises exactly like a single run with seed + r (on the same training sample)
       const rng = new Rng(this.seed + redo + 1);
       if (initial) eng.f32(b.cent, k * d).set(initial);
-      else this.initCentroids(b.xt, nt, b.cent, rng, b.minD);
+      else yield* this.initCentroids(b.xt, nt, b.cent, rng);
       const objective: number[] = [];
       const rescanned: number[] = [];
       let repaired = 0;
@@ -334,7 +353,7 @@ export class KMeans extends Owned {
       yield null;
       let shift: Shift | null = null;
       for (let it = 0; it < this.iterations; it++) {
-        const r = (yield { it, shift })!;
+        const r = (yield { kind: 'step', it, shift }) as { obj: number; rescanned: number };
         rescanned.push(r.rescanned);
         objective.push(r.obj);
         // update, repair, and how far each centroid moved (to loosen the lower bounds)
@@ -402,8 +421,11 @@ export class KMeans extends Owned {
     };
   }
 
-  /** Seeds cent f32[k][d] from the training points xt f32[nt][d]; minD f32[nt] is working space. */
-  private initCentroids(xt: number, nt: number, cent: number, rng: Rng, minD: number): void {
+  /**
+   * Seeds cent f32[k][d] from the training points xt f32[nt][d]. k-means++ asks the point side for the distance
+   * updates and the D^2 draws ('min' / 'pick'), so that they can run where the points are.
+   */
+  private *initCentroids(xt: number, nt: number, cent: number, rng: Rng): Generator<PointRequest, void, PointReply> {
     const { d, k } = this;
     const eng = this.eng;
     const mem = () => new Uint8Array(eng.abi.memory.buffer);
@@ -414,12 +436,12 @@ export class KMeans extends Owned {
     } else {
       let i = rng.nextInt(nt);
       copyRow(i, 0);
-      let total = eng.abi.minL2Update(xt, nt, d, cent, minD, 1);
+      let total = (yield { kind: 'min', j: 0, first: true }) as number;
       for (let j = 1; j < k; j++) {
         // D^2 draw; when every point already coincides with a centroid (duplicates), fall back to uniform
-        i = total > 0 ? eng.abi.cumulativeSearch(minD, nt, rng.nextFloat() * total) : rng.nextInt(nt);
+        i = total > 0 ? ((yield { kind: 'pick', r: rng.nextFloat() * total }) as number) : rng.nextInt(nt);
         copyRow(i, j);
-        total = eng.abi.minL2Update(xt, nt, d, cent + j * d * 4, minD, 0);
+        total = (yield { kind: 'min', j, first: false }) as number;
       }
     }
     if (this.spherical) eng.abi.normalizeRows(cent, k, d);

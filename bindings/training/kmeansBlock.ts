@@ -10,6 +10,10 @@ export type Shift = [max: number, second: number, argMax: number];
 export interface BlockRunner {
   reset(): Promise<void>;
   step(cent: Float32Array, it: number, shift: Shift | null): Promise<{ sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }>;
+  /** k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. */
+  minUpdate(centroid: Float32Array, first: boolean): Promise<number>;
+  /** k-means++: the training point (index in the sample) where the running sum of those distances exceeds r. */
+  pick(r: number): Promise<number>;
 }
 
 /**
@@ -90,6 +94,16 @@ export class KMeansBlock {
   /** The working space of k-means++ seeding (f32[n]: each point's distance to the nearest centroid so far). */
   get minD(): number {
     return this.dist;
+  }
+
+  /** k-means++ in this block: minD = min(minD, ||x - c||^2) (first: = ||x - c||^2) for c f32[d] at cPtr; the sum. */
+  minUpdate(cPtr: number, first: boolean): number {
+    return this.eng.abi.minL2Update(this.xt, this.n, this.d, cPtr, this.dist, first ? 1 : 0);
+  }
+
+  /** k-means++ in this block: the first point where the running sum of minD exceeds r (the last positive if none). */
+  pick(r: number): number {
+    return this.eng.abi.cumulativeSearch(this.dist, this.n, r);
   }
 
   /** Before a new run: no bounds, so every point is rescanned in the first iteration. */
