@@ -15,6 +15,7 @@ export { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTr
 export { OPQ, type OPQOptions, type OPQTrainResult } from './quantizers/OPQ.js';
 export { PQIndex, type PQIndexOptions } from './search/PQIndex.js';
 export { IVFPQIndex, type IVFPQIndexOptions, type IVFPQSearchOptions, type IVFPQTrainResult } from './search/IVFPQIndex.js';
+export { IVFFlatIndex, type IVFFlatIndexOptions, type IVFFlatSearchOptions } from './search/IVFFlatIndex.js';
 export type { PQMetric, SearchOptions } from './search/adc.js';
 export type { FilterOptions } from './search/filter.js';
 export { ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from './quantizers/ResidualQuantizer.js';

@@ -17,7 +17,7 @@ const f32 = (rows: number[][]) => Float32Array.from(rows.flat());
 const VALUE_EXPORTS = [
   'FORMAT_VERSION', 'FlatIndex', 'IVFPQIndex', 'KMeans', 'OPQ', 'PQIndex', 'ProductQuantizer', 'VQError', 'init', 'memoryStats',
   'norms', 'pairwiseDistances', 'OnlineVQ', 'codebookStats', 'SemanticIdTokenizer', 'ResidualQuantizer', 'RQIndex', 'ScalarQuantizer', 'SQIndex', 'BinaryQuantizer', 'BinaryIndex',
-  'loadIndex', 'loadQuantizer', 'WorkerPool', 'SharedIndex', 'SharedQuantizer',
+  'loadIndex', 'loadQuantizer', 'WorkerPool', 'SharedIndex', 'SharedQuantizer', 'IVFFlatIndex',
   'parseNpy', 'writeNpy', 'parseFvecs', 'parseIvecs', 'parseBvecs', 'writeFvecs', 'writeIvecs', 'writeBvecs', 'parseRawF32', 'toFloat32',
   'vectorChunks', 'bytesSource', 'blobSource', 'readVectorFile', 'vectorFileChunks', 'readFaissIndex', 'writeFaissIndex',
 ];
@@ -30,7 +30,7 @@ const TYPE_EXPORTS = [
   'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
   'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
-  'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions',
+  'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
   'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',
   'FaissIndex', 'WriteFaissOptions',
 ];

@@ -3,7 +3,7 @@
 // order); with exact re-ranking, the best `rerank` surviving candidates re-scored. Also custom and repeated ids,
 // rows that cannot be filled, the allow bitmap not outliving its search, memory, and refusals.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BinaryIndex, FlatIndex, init, IVFPQIndex, PQIndex, RQIndex, SQIndex, type SearchResult } from '../dist/index.js';
+import { BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex, type SearchResult } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
 import { allocState, expectRefusal } from './helpers/refusals.js';
@@ -64,6 +64,8 @@ const CASES: Case[] = [
     name: 'IVFPQIndex refine + rerank', d: 16, opts: { nprobe: 4 }, rerank: 30,
     make: (x) => trained(new IVFPQIndex({ d: 16, m: 4, nlist: 8, refine: true, seed: 12 }), x),
   },
+  { name: 'IVFFlatIndex l2 nprobe 3', d: 13, opts: { nprobe: 3 }, make: (x) => trained(new IVFFlatIndex({ d: 13, nlist: 8, seed: 15 }), x) },
+  { name: 'IVFFlatIndex ip nprobe 8', d: 13, opts: { nprobe: 8 }, make: (x) => trained(new IVFFlatIndex({ d: 13, nlist: 8, metric: 'ip', seed: 16 }), x) },
   { name: 'SQIndex uint8 l2', d: 13, make: (x) => trained(new SQIndex({ d: 13, type: 'uint8' }), x) },
   { name: 'SQIndex int8 ip (integer scan)', d: 32, make: (x) => trained(new SQIndex({ d: 32, type: 'int8', metric: 'ip' }), x) },
   { name: 'SQIndex fp16 ip', d: 9, make: (x) => trained(new SQIndex({ d: 9, type: 'fp16', metric: 'ip' }), x) },
@@ -261,6 +263,7 @@ describe('filters: refusals', () => {
     ['PQIndex.search', () => trained(new PQIndex({ d, m: 2, nbits: 4, seed: 1 }), floatVectors(40, d, 1))],
     ['IVFPQIndex.search', () => trained(new IVFPQIndex({ d, m: 2, nbits: 4, nlist: 2, seed: 1 }), floatVectors(40, d, 1))],
     ['SQIndex.search', () => trained(new SQIndex({ d, type: 'int8' }), floatVectors(40, d, 1))],
+    ['IVFFlatIndex.search', () => trained(new IVFFlatIndex({ d, nlist: 2, seed: 1 }), floatVectors(40, d, 1))],
     ['BinaryIndex.search', () => trained(new BinaryIndex({ d }), floatVectors(40, d, 1))],
     ['RQIndex.search', () => trained(new RQIndex({ d, levels: 1, nbits: 4, seed: 1 }), floatVectors(40, d, 1))],
   ];

@@ -166,10 +166,10 @@ describe('layout', () => {
   it('exports the kind table both ways', () => {
     expect(FORMAT_VERSION).toBe(1);
     expect(KIND_CODES).toEqual({
-      ProductQuantizer: 1, OPQ: 2, PQIndex: 3, IVFPQIndex: 4, FlatIndex: 5, KMeans: 6, OnlineVQ: 7, ResidualQuantizer: 8, RQIndex: 9, SemanticIdTokenizer: 10, ScalarQuantizer: 11, SQIndex: 12, BinaryQuantizer: 13, BinaryIndex: 14,
+      ProductQuantizer: 1, OPQ: 2, PQIndex: 3, IVFPQIndex: 4, FlatIndex: 5, KMeans: 6, OnlineVQ: 7, ResidualQuantizer: 8, RQIndex: 9, SemanticIdTokenizer: 10, ScalarQuantizer: 11, SQIndex: 12, BinaryQuantizer: 13, BinaryIndex: 14, IVFFlatIndex: 15,
     });
     for (const [k, c] of Object.entries(KIND_CODES)) expect(KINDS_BY_CODE[c]).toBe(k);
-    expect(Object.keys(KINDS_BY_CODE).length).toBe(14);
+    expect(Object.keys(KINDS_BY_CODE).length).toBe(15);
   });
 
   it('writes exactly the documented bytes (golden file)', () => {
@@ -377,7 +377,7 @@ describe('damaged files', () => {
   });
 
   it('refuses unknown kind codes', () => {
-    for (const kind of [0, 15, 65535]) expectRefusal(() => readContainer('Test.load', rawFile({ kind }), 'KMeans'), 'CORRUPT_DATA', ['unknown kind code', `got ${kind}`]);
+    for (const kind of [0, 16, 65535]) expectRefusal(() => readContainer('Test.load', rawFile({ kind }), 'KMeans'), 'CORRUPT_DATA', ['unknown kind code', `got ${kind}`]);
   });
 });
 

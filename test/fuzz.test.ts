@@ -6,7 +6,7 @@
 // mutation, so that the mutants get past it to the parsing behind; and with params rewritten to hostile values).
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFPQIndex, KMeans, memoryStats, OnlineVQ, OPQ, parseBvecs, parseFvecs, parseIvecs, parseNpy,
+  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, memoryStats, OnlineVQ, OPQ, parseBvecs, parseFvecs, parseIvecs, parseNpy,
   PQIndex, ProductQuantizer, readFaissIndex, ResidualQuantizer, RQIndex, ScalarQuantizer, SemanticIdTokenizer, SQIndex, vectorChunks, bytesSource,
   VQError, writeBvecs, writeFaissIndex, writeFvecs, writeIvecs, writeNpy,
 } from '../dist/index.js';
@@ -198,6 +198,7 @@ function vqwfSeeds(): [string, Uint8Array[], (b: Uint8Array) => unknown][] {
       new PQIndex({ d: D, m: 4 }).save(),
     ], PQIndex.load],
     ['IVFPQIndex', [trained(new IVFPQIndex({ d: D, m: 4, nbits: 4, nlist: 4 }), (p) => p.add(xb, ids)), trained(new IVFPQIndex({ d: D, m: 2, nbits: 3, nlist: 3, refine: true }), (p) => p.add(xb))], IVFPQIndex.load],
+    ['IVFFlatIndex', [trained(new IVFFlatIndex({ d: D, nlist: 4 }), (p) => p.add(xb, ids)), trained(new IVFFlatIndex({ d: D, nlist: 3, metric: 'ip' }), (p) => p.add(xb))], IVFFlatIndex.load],
     ['SQIndex', [trained(new SQIndex({ d: D, type: 'uint8' }), (p) => p.add(xb, ids)), trained(new SQIndex({ d: D, type: 'fp16', refine: true }), (p) => p.add(xb))], SQIndex.load],
     ['ScalarQuantizer', [trained(new ScalarQuantizer({ d: D, type: 'int8' }))], ScalarQuantizer.load],
     ['ProductQuantizer', [trained(new ProductQuantizer({ d: D, m: 4, nbits: 3 }))], ProductQuantizer.load],
@@ -320,7 +321,7 @@ describe('fuzz: vqwasm saved files (every class load)', () => {
   it('the seed files load', () => {
     for (const [, fs, load] of seeds) for (const f of fs) exercise(load(f));
   });
-  for (const name of ['FlatIndex', 'PQIndex', 'IVFPQIndex', 'SQIndex', 'ScalarQuantizer', 'ProductQuantizer', 'OPQ', 'ResidualQuantizer', 'RQIndex', 'BinaryQuantizer', 'BinaryIndex', 'KMeans', 'OnlineVQ', 'SemanticIdTokenizer']) {
+  for (const name of ['FlatIndex', 'PQIndex', 'IVFPQIndex', 'IVFFlatIndex', 'SQIndex', 'ScalarQuantizer', 'ProductQuantizer', 'OPQ', 'ResidualQuantizer', 'RQIndex', 'BinaryQuantizer', 'BinaryIndex', 'KMeans', 'OnlineVQ', 'SemanticIdTokenizer']) {
     it(`${MUTANTS} mutants of ${name} files (bytes with the checksum fixed, and hostile params): VQError or a valid object`, () => {
       const [, fs, load] = seeds.find(([n]) => n === name)!;
       const before = memoryStats();

@@ -3,7 +3,7 @@
 // termination behave; loadIndex restores any index file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
+  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
   RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, type AnyIndex, type AnyQuantizer,
 } from '../dist/index.js';
 import { clustered, floatVectors, intVectors } from './helpers/data.js';
@@ -46,6 +46,7 @@ const CASES: [string, () => AnyIndex, Record<string, unknown>][] = [
   ['PQIndex fast-scan, refine + rerank', () => trained(new PQIndex({ d, m: 8, nbits: 4, refine: true, seed: 2 })), { rerank: 40 }],
   ['IVFPQIndex nprobe 3, custom ids', () => trained(new IVFPQIndex({ d, m: 4, nlist: 8, metric: 'ip', seed: 3 }), Int32Array.from({ length: 1200 }, (_, i) => 10 * i)), { nprobe: 3 }],
   ['SQIndex int8', () => trained(new SQIndex({ d, type: 'int8', metric: 'ip' })), {}],
+  ['IVFFlatIndex nprobe 2', () => trained(new IVFFlatIndex({ d, nlist: 8, seed: 6 })), { nprobe: 2 }],
   ['BinaryIndex + rerank', () => trained(new BinaryIndex({ d, refine: true })), { rerank: 50 }],
   ['RQIndex', () => trained(new RQIndex({ d, levels: 2, nbits: 6, seed: 4 })), {}],
 ];

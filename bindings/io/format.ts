@@ -6,7 +6,7 @@
  *        4   version      u16      FORMAT_VERSION = 1
  *        6   kind         u16      1 ProductQuantizer, 2 OPQ, 3 PQIndex, 4 IVFPQIndex, 5 FlatIndex, 6 KMeans, 7 OnlineVQ,
  *                                  8 ResidualQuantizer, 9 RQIndex, 10 SemanticIdTokenizer, 11 ScalarQuantizer, 12 SQIndex,
- *                                  13 BinaryQuantizer, 14 BinaryIndex
+ *                                  13 BinaryQuantizer, 14 BinaryIndex, 15 IVFFlatIndex
  *        8   totalBytes   u32      length of the whole file including the checksum
  *       12   paramsBytes  u32      length of the params JSON (UTF-8), followed by zero padding to a multiple of 4
  *       16   params JSON  (an object of numbers / strings / booleans only)
@@ -27,7 +27,7 @@ import { fail, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
-export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex' | 'SemanticIdTokenizer' | 'ScalarQuantizer' | 'SQIndex' | 'BinaryQuantizer' | 'BinaryIndex';
+export type Kind = 'ProductQuantizer' | 'OPQ' | 'PQIndex' | 'IVFPQIndex' | 'FlatIndex' | 'KMeans' | 'OnlineVQ' | 'ResidualQuantizer' | 'RQIndex' | 'SemanticIdTokenizer' | 'ScalarQuantizer' | 'SQIndex' | 'BinaryQuantizer' | 'BinaryIndex' | 'IVFFlatIndex';
 
 /** Kind -> the u16 stored at offset 6. Codes are part of the format: never renumber, only append. */
 export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
@@ -45,6 +45,7 @@ export const KIND_CODES: Readonly<Record<Kind, number>> = Object.freeze({
   SQIndex: 12,
   BinaryQuantizer: 13,
   BinaryIndex: 14,
+  IVFFlatIndex: 15,
 });
 
 /** The u16 at offset 6 -> Kind (the inverse of KIND_CODES). */

@@ -1,6 +1,7 @@
 // One entry point for any saved index: the kind in the file's header picks the class.
 import { BinaryIndex } from '../search/BinaryIndex.js';
 import { FlatIndex } from '../search/FlatIndex.js';
+import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { RQIndex } from '../search/RQIndex.js';
@@ -13,13 +14,14 @@ import { ScalarQuantizer } from '../quantizers/ScalarQuantizer.js';
 import { KMeans } from '../training/KMeans.js';
 import { readContainer, type Kind } from './format.js';
 
-export type AnyIndex = FlatIndex | PQIndex | IVFPQIndex | RQIndex | SQIndex | BinaryIndex;
+export type AnyIndex = FlatIndex | PQIndex | IVFPQIndex | IVFFlatIndex | RQIndex | SQIndex | BinaryIndex;
 export type AnyQuantizer = ProductQuantizer | OPQ | ResidualQuantizer | ScalarQuantizer | BinaryQuantizer;
 
 const LOADERS = {
   FlatIndex: (b: Uint8Array) => FlatIndex.load(b),
   PQIndex: (b: Uint8Array) => PQIndex.load(b),
   IVFPQIndex: (b: Uint8Array) => IVFPQIndex.load(b),
+  IVFFlatIndex: (b: Uint8Array) => IVFFlatIndex.load(b),
   RQIndex: (b: Uint8Array) => RQIndex.load(b),
   SQIndex: (b: Uint8Array) => SQIndex.load(b),
   BinaryIndex: (b: Uint8Array) => BinaryIndex.load(b),
@@ -54,7 +56,7 @@ export function loadQuantizer(bytes: Uint8Array | ArrayBuffer): AnyQuantizer {
 
 /** The classes a worker can build and train from options (WorkerPool.train), by name. */
 export const TRAINABLE = {
-  KMeans, ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer, BinaryQuantizer, PQIndex, IVFPQIndex, SQIndex, BinaryIndex, RQIndex,
+  KMeans, ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer, BinaryQuantizer, PQIndex, IVFPQIndex, IVFFlatIndex, SQIndex, BinaryIndex, RQIndex,
 } as const;
 export type TrainableKind = keyof typeof TRAINABLE;
 export type Trainable = InstanceType<(typeof TRAINABLE)[TrainableKind]>;

@@ -1,0 +1,362 @@
+import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, writeContainer, type Section } from '../io/format.js';
+import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import type { SearchResult } from '../types.js';
+import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { Owned } from '../wasm/owned.js';
+import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, type PQMetric } from './adc.js';
+import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
+import { emptyResult, FlatIndex } from './FlatIndex.js';
+import { chunkRows } from './scan.js';
+
+export interface IVFFlatIndexOptions {
+  d: number;
+  /** Number of inverted lists (coarse k-means centroids). */
+  nlist: number;
+  /** 'l2' (default, squared Euclidean) or 'ip' (inner product). */
+  metric?: PQMetric;
+  /** Seed of the coarse k-means. Default 1234. */
+  seed?: number;
+  /** Iterations of the coarse k-means. Default 25. */
+  coarseIterations?: number;
+  /** Seeding of the coarse k-means: 'kmeans++' (default) or 'random' (Faiss). */
+  coarseInit?: KMeansInit;
+}
+
+export interface IVFFlatSearchOptions extends FilterOptions {
+  /** Lists visited per query, 1..nlist. Default 1. */
+  nprobe?: number;
+}
+
+/**
+ * Inverted file over the vectors themselves (Faiss IndexIVFFlat): a k-means coarse quantizer splits the space into
+ * nlist cells, each vector is stored in the list of its nearest centroid (L2), and a search computes exact distances to
+ * the vectors of the nprobe lists nearest to the query (nearest centroid for 'l2', largest <q, c> for 'ip').
+ * nprobe = nlist is exact search.
+ *
+ * Storage (wasm memory, owned): the vectors f32[cap][d] and user ids i32[cap] by position (the order of addition);
+ * per list, its positions i32[cap_l] in ascending order. A visited list is scored by scoreRows (exact squared L2 or
+ * negated inner product of the rows it names) and offered to the query's heap by heapPushMany, so filters apply as in
+ * every other scan. The coarse centroids live in FlatIndex objects owned by the index.
+ */
+export class IVFFlatIndex extends Owned {
+  readonly d: number;
+  readonly nlist: number;
+  readonly metric: PQMetric;
+  readonly seed: number;
+  readonly coarseIterations: number;
+  readonly coarseInit: KMeansInit;
+  private centroidsJs: Float32Array | null = null;
+  private assign: FlatIndex | null = null;
+  private probe: FlatIndex | null = null;
+  private n = 0;
+  private cap = 0;
+  private vecPtr = 0;
+  private idsPtr = 0;
+  private readonly listPos: number[];
+  private readonly listSize: Int32Array;
+  private readonly listCap: Int32Array;
+  // user id -> first position, built by reconstruct() and dropped by add()
+  private idMap: Map<number, number> | null = null;
+
+  constructor(options: IVFFlatIndexOptions) {
+    const W = 'new IVFFlatIndex';
+    const o = checkOptions(W, options);
+    const d = checkInt(W, 'd', o.d, 1, 1 << 14);
+    const nlist = checkInt(W, 'nlist', o.nlist, 1, 1 << 20);
+    const metric = checkOneOf(W, 'metric', o.metric ?? 'l2', PQ_METRICS);
+    const seed = checkInt(W, 'seed', o.seed ?? 1234, -Number.MAX_SAFE_INTEGER);
+    const coarseIterations = checkInt(W, 'coarseIterations', o.coarseIterations ?? 25, 1, 1_000_000);
+    const coarseInit = checkOneOf(W, 'coarseInit', o.coarseInit ?? 'kmeans++', ['kmeans++', 'random'] as const);
+    super(W);
+    this.d = d;
+    this.nlist = nlist;
+    this.metric = metric;
+    this.seed = seed;
+    this.coarseIterations = coarseIterations;
+    this.coarseInit = coarseInit;
+    this.listPos = new Array<number>(nlist).fill(0);
+    this.listSize = new Int32Array(nlist);
+    this.listCap = new Int32Array(nlist);
+  }
+
+  get isTrained(): boolean {
+    return this.assign !== null;
+  }
+
+  get size(): number {
+    this.alive('IVFFlatIndex.size');
+    return this.n;
+  }
+
+  /** Bytes per vector: the floats, its list position and its user id. */
+  get bytesPerVector(): number {
+    return 4 * this.d + 8;
+  }
+
+  /** Vectors per list. */
+  get listSizes(): Int32Array {
+    this.alive('IVFFlatIndex.listSizes');
+    return this.listSize.slice();
+  }
+
+  /** A copy of the coarse centroids, f32[nlist][d]. */
+  get centroids(): Float32Array {
+    const where = 'IVFFlatIndex.centroids';
+    this.alive(where);
+    return this.trainedOr(where).slice();
+  }
+
+  private trainedOr(where: string): Float32Array {
+    if (!this.centroidsJs) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained IVFFlatIndex'), 'train(x) first');
+    return this.centroidsJs;
+  }
+
+  /** Trains the coarse quantizer (k-means, nlist centroids, n >= nlist). Refused once the index holds vectors. */
+  train(x: Float32Array): { coarseObjective: number } {
+    const where = 'IVFFlatIndex.train';
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors assigned with the current centroids', raw(`size ${this.n}`), 'train before add (or a new index)');
+    if (n < this.nlist) fail('TOO_FEW_POINTS', where, 'fewer training vectors than lists', raw(`n = ${n}`), `n >= nlist = ${this.nlist}`);
+    const km = new KMeans({ d: this.d, k: this.nlist, seed: this.seed, iterations: this.coarseIterations, init: this.coarseInit, minPointsPerCentroid: 0 });
+    try {
+      const res = km.train(x);
+      this.setCentroids(km.centroids);
+      return { coarseObjective: res.objective[res.objective.length - 1] };
+    } finally {
+      km.dispose();
+    }
+  }
+
+  private setCentroids(centroids: Float32Array): void {
+    const { d } = this;
+    const assign = new FlatIndex({ d, metric: 'l2' });
+    let probe = assign;
+    try {
+      assign.add(centroids);
+      if (this.metric === 'ip') {
+        probe = new FlatIndex({ d, metric: 'ip' });
+        probe.add(centroids);
+      }
+    } catch (e) {
+      assign.dispose();
+      if (probe !== assign) probe.dispose();
+      throw e;
+    }
+    this.dropCoarse();
+    this.assign = assign;
+    this.probe = probe;
+    this.centroidsJs = centroids;
+  }
+
+  private dropCoarse(): void {
+    this.assign?.dispose();
+    if (this.probe !== this.assign) this.probe?.dispose();
+    this.assign = this.probe = null;
+  }
+
+  /** Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to size .. size + n - 1. */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = 'IVFFlatIndex.add';
+    const eng = this.alive(where);
+    const { d } = this;
+    const n = checkVectors(where, 'x', x, d);
+    if (ids !== undefined) checkUserIds(where, ids, n);
+    this.trainedOr(where);
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    const labels = this.assign!.search(x, 1).ids;
+    this.place(labels, n, where);
+    eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
+    const idView = eng.i32(this.idsPtr, total);
+    if (ids) idView.set(ids, this.n);
+    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    this.n = total;
+    this.idMap = null;
+  }
+
+  /** Makes room for n more vectors and appends positions size.. to the lists `labels` names (reserving first). */
+  private place(labels: Int32Array, n: number, where: string): void {
+    const count = new Int32Array(this.nlist);
+    for (let i = 0; i < n; i++) count[labels[i]]++;
+    this.reserveGlobal(this.n + n, where);
+    for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.reserveList(l, this.listSize[l] + count[l], where);
+    const i32 = new Int32Array(this.eng.abi.memory.buffer);
+    for (let i = 0; i < n; i++) {
+      const l = labels[i];
+      i32[(this.listPos[l] >>> 2) + this.listSize[l]++] = this.n + i;
+    }
+  }
+
+  private reserveGlobal(total: number, where: string): void {
+    if (total <= this.cap) return;
+    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+    const need = cap * (4 * this.d + 4) + total * 4;
+    if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
+    const vec = this.own(cap * this.d * 4, where);
+    let ids = 0;
+    try {
+      ids = this.own(cap * 4, where);
+    } catch (e) {
+      this.release(vec);
+      throw e;
+    }
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    mem.copyWithin(vec, this.vecPtr, this.vecPtr + this.n * this.d * 4);
+    mem.copyWithin(ids, this.idsPtr, this.idsPtr + this.n * 4);
+    this.release(this.vecPtr);
+    this.release(this.idsPtr);
+    this.vecPtr = vec;
+    this.idsPtr = ids;
+    this.cap = cap;
+  }
+
+  private reserveList(l: number, size: number, where: string): void {
+    if (size <= this.listCap[l]) return;
+    const cap = Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
+    const pos = this.own(cap * 4, where);
+    const used = this.listSize[l];
+    if (used > 0) new Uint8Array(this.eng.abi.memory.buffer).copyWithin(pos, this.listPos[l], this.listPos[l] + used * 4);
+    this.release(this.listPos[l]);
+    this.listPos[l] = pos;
+    this.listCap[l] = cap;
+  }
+
+  /**
+   * The k nearest vectors to each query among the nprobe lists closest to it: squared L2 ascending or inner product
+   * descending, exact; ties by insertion order. Filters (exclude / allow) as for every index.
+   */
+  search(q: Float32Array, k: number, options: IVFFlatSearchOptions = {}): SearchResult {
+    const where = 'IVFFlatIndex.search';
+    const eng = this.alive(where);
+    const { d } = this;
+    const nq = checkVectors(where, 'queries', q, d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    const o = checkOptions(where, options);
+    const nprobe = checkInt(where, 'nprobe', o.nprobe ?? 1, 1, this.nlist);
+    const spec = checkFilter(where, o, nq);
+    this.trainedOr(where);
+    if (this.n === 0) return emptyResult(nq, k, this.metric);
+    // coarse step first, before the filter's bitmap (over this index's positions) is armed
+    const coarse = this.probe!.search(q, nprobe);
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    return filtered(eng, where, flt, () => this.scanProbed(q, coarse, nprobe, nq, k, flt));
+  }
+
+  private scanProbed(q: Float32Array, coarse: SearchResult, nprobe: number, nq: number, k: number, flt: PositionFilter | null): SearchResult {
+    const where = 'IVFFlatIndex.search';
+    const eng = this.eng;
+    const { d } = this;
+    const metric = this.metric === 'l2' ? 0 : 1;
+    let maxList = 0;
+    for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+    const ids = new Int32Array(nq * k);
+    const distances = new Float32Array(nq * k);
+    const rows = chunkRows(d * 4 + k * 8, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [qp, hd, hi, sp] = eng.scratch([c * d * 4, c * k * 4, c * k * 4, maxList * 4], where);
+      eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      eng.abi.heapInit(hd, hi, c * k);
+      flt?.armChunk(eng, hd, k, q0);
+      for (let qi = 0; qi < c; qi++) {
+        for (let p = 0; p < nprobe; p++) {
+          const l = coarse.ids[(q0 + qi) * nprobe + p];
+          if (l < 0 || this.listSize[l] === 0) continue;
+          // exact scores of the list's rows, then offered to this query's heap (positions as ids)
+          eng.abi.scoreRows(qp + qi * d * 4, this.vecPtr, this.listPos[l], this.listSize[l], d, metric, sp);
+          eng.abi.heapPushMany(hd + qi * k * 4, hi + qi * k * 4, k, sp, this.listPos[l], this.listSize[l]);
+        }
+      }
+      finishChunk(eng, hd, hi, c, k, k, d, this.metric, null, ids, distances, q0, flt);
+    }
+    const idView = eng.i32(this.idsPtr, this.n);
+    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
+    return { ids, distances };
+  }
+
+  /** Copies of the stored vectors by user id (an id added twice gives its first vector). */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = 'IVFFlatIndex.reconstruct';
+    const eng = this.alive(where);
+    const map = (this.idMap ??= idPositions(eng, this.idsPtr, this.n));
+    return gatherRows(eng, this.vecPtr, positionsOf(where, ids, (id) => map.get(id)), this.d);
+  }
+
+  /**
+   * The index as bytes (kind IVFFlatIndex). Sections when trained: COAR coarse centroids f32[nlist][d]; VECS the
+   * vectors f32[n][d] and IDS user ids i32[n] by position; LIST the list of each position i32[n] (a list's positions
+   * are ascending, so the lists are rebuilt exactly).
+   */
+  save(): Uint8Array {
+    const eng = this.alive('IVFFlatIndex.save');
+    const params = {
+      d: this.d, nlist: this.nlist, metric: this.metric, seed: this.seed, coarseIterations: this.coarseIterations,
+      coarseInit: this.coarseInit, n: this.n, trained: this.isTrained,
+    };
+    const sections: Section[] = [];
+    if (this.centroidsJs) {
+      const list = new Int32Array(this.n);
+      for (let l = 0; l < this.nlist; l++) for (const p of eng.i32(this.listPos[l], this.listSize[l])) list[p] = l;
+      sections.push(
+        { tag: 'COAR', data: this.centroidsJs },
+        { tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) },
+        { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) },
+        { tag: 'LIST', data: list },
+      );
+    }
+    return writeContainer('IVFFlatIndex', params, sections);
+  }
+
+  /** Restores an index written by save(). Needs `await init()` first. */
+  static load(bytes: Uint8Array | ArrayBuffer): IVFFlatIndex {
+    const where = 'IVFFlatIndex.load';
+    const c = readContainer(where, bytes, 'IVFFlatIndex');
+    const d = paramInt(where, c, 'd', 1, 1 << 14);
+    const nlist = paramInt(where, c, 'nlist', 1, 1 << 20);
+    const metric = paramString(where, c, 'metric', PQ_METRICS);
+    const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const trained = paramBool(where, c, 'trained');
+    let index: IVFFlatIndex;
+    try {
+      index = new IVFFlatIndex({
+        d, nlist, metric, seed: paramInt(where, c, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+        coarseIterations: paramInt(where, c, 'coarseIterations', 1, 1_000_000), coarseInit: paramString(where, c, 'coarseInit', ['kmeans++', 'random'] as const),
+      });
+    } catch (e) {
+      savedOptionsError(where, e);
+    }
+    if (!trained) {
+      if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
+      return index;
+    }
+    try {
+      const centroids = sectionF32(where, c, 'COAR', nlist * d).slice();
+      const vecs = sectionF32(where, c, 'VECS', n * d);
+      const ids = sectionI32(where, c, 'IDS ', n);
+      const list = sectionI32(where, c, 'LIST', n);
+      for (let i = 0; i < n; i++) {
+        if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+        if (list[i] < 0 || list[i] >= nlist) fail('CORRUPT_DATA', where, 'a list number is out of range', list[i], `0..${nlist - 1}`);
+      }
+      index.setCentroids(centroids);
+      if (n > 0) {
+        index.place(list, n, where);
+        index.eng.f32(index.vecPtr, n * d).set(vecs);
+        index.eng.i32(index.idsPtr, n).set(ids);
+        index.n = n;
+      }
+      return index;
+    } catch (e) {
+      index.dispose();
+      throw e;
+    }
+  }
+
+  override dispose(): void {
+    if (this.disposed) return;
+    this.dropCoarse();
+    super.dispose();
+  }
+}
