@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  FlatIndex, init, IVFPQIndex, parseFvecs, parseNpy, parseRawF32, PQIndex, readFaissIndex, RQIndex, readVectorFile, SQIndex, vectorFileChunks,
+  FlatIndex, init, IVFFlatIndex, IVFPQIndex, parseFvecs, parseNpy, parseRawF32, PQIndex, readFaissIndex, RQIndex, readVectorFile, SQIndex, vectorFileChunks,
   VQError, writeFaissIndex, writeNpy, type FaissIndex, type SearchResult,
 } from '../dist/index.js';
 
@@ -21,6 +21,7 @@ if (!hasFaiss) console.warn('faiss-interop.test.ts: SKIPPED, `/usr/bin/python3 -
 const EXPECTED_CLASS: Record<string, unknown> = {
   flat_l2: FlatIndex, flat_ip: FlatIndex, pq_l2_m8: PQIndex, pq_ip_m4: PQIndex, pq_l2_m8_nbits4: PQIndex, pq_l2_m16_nbits6: PQIndex,
   sq8_l2: SQIndex, sq8_ip: SQIndex, sq8u_l2: SQIndex, sqfp16_l2: SQIndex, ivfpq_l2: IVFPQIndex, ivfpq_ip: IVFPQIndex,
+  ivfflat_l2: IVFFlatIndex, ivfflat_ip: IVFFlatIndex,
   idmap_flat: FlatIndex, idmap_pq: PQIndex, opq_pq: PQIndex, opq_ivfpq: IVFPQIndex, rq_l2_qint8: RQIndex, rq_l2_decompress: RQIndex, rq_ip: RQIndex,
 };
 
@@ -38,7 +39,7 @@ function run(args: string[]): void {
 const npy = (name: string) => parseNpy(readFileSync(join(dir, name)));
 
 function search(index: FaissIndex, q: Float32Array): SearchResult {
-  return index instanceof IVFPQIndex ? index.search(q, k, { nprobe }) : index.search(q, k);
+  return index instanceof IVFPQIndex || index instanceof IVFFlatIndex ? index.search(q, k, { nprobe }) : index.search(q, k);
 }
 
 /**
@@ -179,6 +180,12 @@ describe.skipIf(!hasFaiss)('Faiss index files (python3-faiss)', () => {
     ivf.train(xt);
     ivf.add(xb, ids);
     made.push(['vq_ivfpq_opq', ivf]);
+    for (const metric of ['l2', 'ip'] as const) {
+      const ivfFlat = new IVFFlatIndex({ d: 32, nlist: 16, metric, seed: 6 });
+      ivfFlat.train(xt);
+      ivfFlat.add(xb, ids);
+      made.push([`vq_ivfflat_${metric}`, ivfFlat]);
+    }
     try {
       const ours = new Map<string, SearchResult>();
       for (const [name, index] of made) {

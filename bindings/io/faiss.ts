@@ -16,6 +16,8 @@
  *          and for type 2 vec<(i64, i64)>), by_residual u8, code_size u64, pq, inverted lists -> IVFPQIndex
  *          inverted lists = 'ilar', nlist u64, code_size u64, 'full' vec<u64> sizes[nlist] or 'sprs' vec<u64>
  *          (list, size) pairs, then per non-empty list its codes u8[size][code_size] and ids i64[size]
+ * IwFl     header, nlist, nprobe, coarse quantizer and direct map as IwPQ, then inverted lists with code_size 4 d
+ *          (each code is the vector, d float32)                                          -> IVFFlatIndex
  * IxRq     header, d u64, M u64, vec<u64> nbits (per level), is_trained u8, vec<f32> codebooks ([M][2^nbits][d]),
  *          search_type i32, norm_min f32, norm_max f32, train_type i32, max_beam_size i32, code_size u64, vec<u8> codes
  *          (M codes of nbits, then for ST_norm_qint8 the norm in 8 bits, ST_norm_float 32, bit-packed LSB first)
@@ -38,6 +40,7 @@
  */
 import { fail, raw, VQError, type VQErrorCode } from '../errors.js';
 import { FlatIndex } from '../search/FlatIndex.js';
+import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { RQIndex } from '../search/RQIndex.js';
@@ -46,7 +49,7 @@ import { readContainer, writeContainer, type Container, type Kind, type Params, 
 import { asBytes } from './vectors.js';
 
 /** What readFaissIndex returns. */
-export type FaissIndex = FlatIndex | PQIndex | SQIndex | IVFPQIndex | RQIndex;
+export type FaissIndex = FlatIndex | PQIndex | SQIndex | IVFPQIndex | IVFFlatIndex | RQIndex;
 
 const W = 'readFaissIndex';
 const MAX_D = 1 << 14;
@@ -74,6 +77,7 @@ type Parsed =
   | { type: 'pq'; h: Header; pq: PQPart; codes: Uint8Array }
   | { type: 'sq'; h: Header; sqType: 'uint8' | 'fp16'; min: Float32Array; step: Float32Array; codes: Uint8Array }
   | { type: 'ivfpq'; h: Header; nlist: number; coarse: Float32Array; pq: PQPart; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
+  | { type: 'ivfflat'; h: Header; nlist: number; coarse: Float32Array; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
   | { type: 'rq'; h: Header; levels: number; nbits: number; beam: number; cent: Float32Array; searchType: number; normMin: number; normMax: number; codeSize: number; codes: Uint8Array }
   | { type: 'idmap'; h: Header; inner: Parsed; ids: Int32Array }
   | { type: 'opq'; h: Header; rot: Float32Array; inner: Parsed };
@@ -223,6 +227,82 @@ function pqCodeSize(pq: PQPart): number {
 
 const SQ_NAMES = ['QT_8bit', 'QT_4bit', 'QT_8bit_uniform', 'QT_4bit_uniform', 'QT_fp16', 'QT_8bit_direct', 'QT_6bit', 'QT_bf16', 'QT_8bit_direct_signed'];
 
+/** The header of every IndexIVF: the index header, nlist, nprobe, the coarse quantizer (flat), the direct map. */
+function readIVFHead(r: Reader, fourcc: string, depth: number): { h: Header; nlist: number; coarse: Float32Array } {
+  const h = readHeader(r, fourcc);
+  const nlist = r.u64(`${fourcc} nlist`);
+  if (nlist < 1 || nlist > MAX_NLIST) unsupported(`${fourcc}: nlist out of range`, nlist, `nlist in [1, ${MAX_NLIST}]`);
+  r.u64(`${fourcc} nprobe`);
+  const q = readIndex(r, depth + 1);
+  if (q.type !== 'flat') unsupported(`${fourcc}: only a flat coarse quantizer is supported`, raw(`a ${q.type} quantizer`), 'IndexFlatL2 or IndexFlatIP');
+  // an untrained IVF index has an empty coarse quantizer
+  if (q.h.d !== h.d || q.h.n !== (h.trained ? nlist : q.h.n === 0 ? 0 : nlist)) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
+  if (q.h.metric !== h.metric) unsupported(`${fourcc}: the coarse quantizer's metric differs from the index's`, q.h.metric, h.metric);
+  const dmType = r.u8v(`${fourcc} direct map`);
+  if (dmType > 2) corrupt(`${fourcc}: unknown direct map type`, dmType, '0, 1 or 2');
+  r.skipVec(`${fourcc} direct map`, 8);
+  if (dmType === 2) r.skipVec(`${fourcc} direct map hash table`, 16);
+  return { h, nlist, coarse: q.xb };
+}
+
+/** In-memory inverted lists ('ilar'; 'il00' when empty): list sizes, then the codes u8[n][cs] and ids, list after list. */
+function readInvLists(r: Reader, fourcc: string, h: Header, nlist: number, cs: number): { sizes: Int32Array; codes: Uint8Array; ids: Int32Array } {
+  const il = r.fourcc(`${fourcc} inverted lists`);
+  const sizes = new Int32Array(nlist);
+  let codes = new Uint8Array(0);
+  const ids = new Int32Array(h.n);
+  if (il === 'il00') {
+    if (h.n !== 0) corrupt(`${fourcc}: no inverted lists but ntotal > 0`, h.n, '0');
+  } else if (il === 'ilar') {
+    const ln = r.u64(`${fourcc} inverted lists`);
+    const lcs = r.u64(`${fourcc} inverted lists`);
+    if (ln !== nlist || lcs !== cs) corrupt(`${fourcc}: the inverted lists do not match the index`, raw(`nlist ${ln}, code_size ${lcs}`), `nlist ${nlist}, code_size ${cs}`);
+    const kind = r.fourcc(`${fourcc} inverted list type`);
+    if (kind === 'full') {
+      const c = r.u64(`${fourcc} list sizes`);
+      if (c !== nlist) corrupt(`${fourcc}: list sizes have the wrong length`, c, `${nlist}`);
+      r.need(c * 8, `${fourcc} list sizes`);
+      for (let l = 0; l < nlist; l++) {
+        const s = r.u64(`${fourcc} list sizes`);
+        if (s > h.n) corrupt(`${fourcc}: a list is longer than ntotal`, s, `at most ${h.n}`);
+        sizes[l] = s;
+      }
+    } else if (kind === 'sprs') {
+      const c = r.u64(`${fourcc} list sizes`);
+      if (c % 2 !== 0 || c / 2 > nlist) corrupt(`${fourcc}: sparse list sizes have a bad length`, c, `an even count up to ${2 * nlist}`);
+      r.need(c * 8, `${fourcc} list sizes`);
+      let prev = -1;
+      for (let i = 0; i < c / 2; i++) {
+        const l = r.u64(`${fourcc} list sizes`);
+        const s = r.u64(`${fourcc} list sizes`);
+        if (l >= nlist || l <= prev) corrupt(`${fourcc}: sparse list numbers out of order`, l, `increasing, below ${nlist}`);
+        if (s > h.n) corrupt(`${fourcc}: a list is longer than ntotal`, s, `at most ${h.n}`);
+        sizes[l] = s;
+        prev = l;
+      }
+    } else {
+      corrupt(`${fourcc}: unknown inverted list layout`, raw(JSON.stringify(kind)), "'full' or 'sprs'");
+    }
+    let total = 0;
+    for (let l = 0; l < nlist; l++) total += sizes[l];
+    if (total !== h.n) corrupt(`${fourcc}: the list sizes do not add up to ntotal`, total, `${h.n}`);
+    r.need(total * (cs + 8), `${fourcc} inverted lists`);
+    codes = new Uint8Array(total * cs);
+    let at = 0;
+    for (let l = 0; l < nlist; l++) {
+      const s = sizes[l];
+      if (s === 0) continue;
+      codes.set(r.u8.subarray(r.p, r.p + s * cs), at * cs);
+      r.p += s * cs;
+      r.ids(`${fourcc} ids`, s, ids, at);
+      at += s;
+    }
+  } else {
+    unsupported(`${fourcc}: inverted lists of type '${il}' are not supported`, raw(JSON.stringify(il)), "'ilar' (in-memory array lists)");
+  }
+  return { sizes, codes, ids };
+}
+
 function readIndex(r: Reader, depth: number): Parsed {
   if (depth > MAX_DEPTH) corrupt('indexes nested too deeply', raw(`depth ${depth}`), `at most ${MAX_DEPTH}`);
   const fourcc = r.fourcc('the index type (fourcc)');
@@ -289,78 +369,18 @@ function readIndex(r: Reader, depth: number): Parsed {
       return { type: 'sq', h, sqType, min, step, codes };
     }
     case 'IwPQ': {
-      const h = readHeader(r, fourcc);
-      const nlist = r.u64(`${fourcc} nlist`);
-      if (nlist < 1 || nlist > MAX_NLIST) unsupported(`${fourcc}: nlist out of range`, nlist, `nlist in [1, ${MAX_NLIST}]`);
-      r.u64(`${fourcc} nprobe`);
-      const q = readIndex(r, depth + 1);
-      if (q.type !== 'flat') unsupported(`${fourcc}: only a flat coarse quantizer is supported`, raw(`a ${q.type} quantizer`), 'IndexFlatL2 or IndexFlatIP');
-      // an untrained IVF index has an empty coarse quantizer
-      if (q.h.d !== h.d || q.h.n !== (h.trained ? nlist : q.h.n === 0 ? 0 : nlist)) corrupt(`${fourcc}: the coarse quantizer does not match`, raw(`d ${q.h.d}, ${q.h.n} centroids`), `d ${h.d}, ${nlist} centroids`);
-      if (q.h.metric !== h.metric) unsupported(`${fourcc}: the coarse quantizer's metric differs from the index's`, q.h.metric, h.metric);
-      const dmType = r.u8v(`${fourcc} direct map`);
-      if (dmType > 2) corrupt(`${fourcc}: unknown direct map type`, dmType, '0, 1 or 2');
-      r.skipVec(`${fourcc} direct map`, 8);
-      if (dmType === 2) r.skipVec(`${fourcc} direct map hash table`, 16);
+      const { h, nlist, coarse } = readIVFHead(r, fourcc, depth);
       const byResidual = r.bool(`${fourcc} by_residual`);
       if (!byResidual) unsupported(`${fourcc}: IndexIVFPQ without by_residual`, raw('by_residual = false'), 'by_residual = true (the Faiss default)');
       const cs = r.u64(`${fourcc} code_size`);
       const pq = readPQ(r, h.d, fourcc);
       if (cs !== pqCodeSize(pq)) corrupt(`${fourcc}: code_size does not match the product quantizer`, cs, `${pqCodeSize(pq)}`);
-      const il = r.fourcc(`${fourcc} inverted lists`);
-      const sizes = new Int32Array(nlist);
-      let codes = new Uint8Array(0);
-      const ids = new Int32Array(h.n);
-      if (il === 'il00') {
-        if (h.n !== 0) corrupt(`${fourcc}: no inverted lists but ntotal > 0`, h.n, '0');
-      } else if (il === 'ilar') {
-        const ln = r.u64(`${fourcc} inverted lists`);
-        const lcs = r.u64(`${fourcc} inverted lists`);
-        if (ln !== nlist || lcs !== cs) corrupt(`${fourcc}: the inverted lists do not match the index`, raw(`nlist ${ln}, code_size ${lcs}`), `nlist ${nlist}, code_size ${cs}`);
-        const kind = r.fourcc(`${fourcc} inverted list type`);
-        if (kind === 'full') {
-          const c = r.u64(`${fourcc} list sizes`);
-          if (c !== nlist) corrupt(`${fourcc}: list sizes have the wrong length`, c, `${nlist}`);
-          r.need(c * 8, `${fourcc} list sizes`);
-          for (let l = 0; l < nlist; l++) {
-            const s = r.u64(`${fourcc} list sizes`);
-            if (s > h.n) corrupt(`${fourcc}: a list is longer than ntotal`, s, `at most ${h.n}`);
-            sizes[l] = s;
-          }
-        } else if (kind === 'sprs') {
-          const c = r.u64(`${fourcc} list sizes`);
-          if (c % 2 !== 0 || c / 2 > nlist) corrupt(`${fourcc}: sparse list sizes have a bad length`, c, `an even count up to ${2 * nlist}`);
-          r.need(c * 8, `${fourcc} list sizes`);
-          let prev = -1;
-          for (let i = 0; i < c / 2; i++) {
-            const l = r.u64(`${fourcc} list sizes`);
-            const s = r.u64(`${fourcc} list sizes`);
-            if (l >= nlist || l <= prev) corrupt(`${fourcc}: sparse list numbers out of order`, l, `increasing, below ${nlist}`);
-            if (s > h.n) corrupt(`${fourcc}: a list is longer than ntotal`, s, `at most ${h.n}`);
-            sizes[l] = s;
-            prev = l;
-          }
-        } else {
-          corrupt(`${fourcc}: unknown inverted list layout`, raw(JSON.stringify(kind)), "'full' or 'sprs'");
-        }
-        let total = 0;
-        for (let l = 0; l < nlist; l++) total += sizes[l];
-        if (total !== h.n) corrupt(`${fourcc}: the list sizes do not add up to ntotal`, total, `${h.n}`);
-        r.need(total * (cs + 8), `${fourcc} inverted lists`);
-        codes = new Uint8Array(total * cs);
-        let at = 0;
-        for (let l = 0; l < nlist; l++) {
-          const s = sizes[l];
-          if (s === 0) continue;
-          codes.set(r.u8.subarray(r.p, r.p + s * cs), at * cs);
-          r.p += s * cs;
-          r.ids(`${fourcc} ids`, s, ids, at);
-          at += s;
-        }
-      } else {
-        unsupported(`${fourcc}: inverted lists of type '${il}' are not supported`, raw(JSON.stringify(il)), "'ilar' (in-memory array lists)");
-      }
-      return { type: 'ivfpq', h, nlist, coarse: q.type === 'flat' ? q.xb : new Float32Array(0), pq, sizes, codes, ids };
+      return { type: 'ivfpq', h, nlist, coarse, pq, ...readInvLists(r, fourcc, h, nlist, cs) };
+    }
+    case 'IwFl': {
+      const { h, nlist, coarse } = readIVFHead(r, fourcc, depth);
+      // the codes of IndexIVFFlat are the vectors themselves, d float32 each
+      return { type: 'ivfflat', h, nlist, coarse, ...readInvLists(r, fourcc, h, nlist, h.d * 4) };
     }
     case 'IxRq': {
       const h = readHeader(r, fourcc);
@@ -434,7 +454,7 @@ function readIndex(r: Reader, depth: number): Parsed {
     default: {
       const printable = /^[\x20-\x7e]{4}$/.test(fourcc);
       if (!printable) corrupt('not a Faiss index file', raw(`fourcc bytes ${Array.from(fourcc, (c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join(' ')}`), 'a fourcc such as IxF2, IxPq, IxSQ, IwPQ');
-      return unsupported(`Faiss index type '${fourcc}' is not supported`, raw(`'${fourcc}'`), 'IxF2 / IxFI (IndexFlat), IxPq (IndexPQ), IxSQ (IndexScalarQuantizer), IwPQ (IndexIVFPQ), IxMp / IxM2 (IndexIDMap), IxPT (IndexPreTransform with OPQ)');
+      return unsupported(`Faiss index type '${fourcc}' is not supported`, raw(`'${fourcc}'`), 'IxF2 / IxFI (IndexFlat), IxPq (IndexPQ), IxSQ (IndexScalarQuantizer), IwPQ (IndexIVFPQ), IwFl (IndexIVFFlat), IxRq (IndexResidualQuantizer), IxMp / IxM2 (IndexIDMap), IxPT (IndexPreTransform with OPQ)');
     }
   }
 }
@@ -491,6 +511,8 @@ function build(p: Parsed, ids: Int32Array | null): FaissIndex {
     }
     case 'ivfpq':
       return buildIVF(p, null);
+    case 'ivfflat':
+      return buildIVFFlat(p);
     case 'rq':
       return buildRQ(p, ids);
     case 'idmap':
@@ -599,6 +621,23 @@ function buildIVF(p: Extract<Parsed, { type: 'ivfpq' }>, rot: Float32Array | nul
   ];
   if (rot) sections.push({ tag: 'ROT ', data: rot }, { tag: 'CENT', data: p.pq.cent });
   return loadBuilt(IVFPQIndex.load, 'IVFPQIndex', params, sections);
+}
+
+function buildIVFFlat(p: Extract<Parsed, { type: 'ivfflat' }>): IVFFlatIndex {
+  const { d, n, metric, trained } = p.h;
+  if (!trained) {
+    if (n > 0) corrupt('an untrained index holds vectors', n, '0');
+    return new IVFFlatIndex({ d, nlist: p.nlist, metric });
+  }
+  // positions are the order of the lists in the file
+  const list = new Int32Array(n);
+  let at = 0;
+  for (let l = 0; l < p.nlist; l++) for (let i = 0; i < p.sizes[l]; i++) list[at++] = l;
+  const vecs = new Float32Array(p.codes.buffer, p.codes.byteOffset, n * d);
+  const params: Params = { d, nlist: p.nlist, metric, seed: 1234, coarseIterations: 25, coarseInit: 'kmeans++', n, trained: true };
+  return loadBuilt(IVFFlatIndex.load, 'IVFFlatIndex', params, [
+    { tag: 'COAR', data: p.coarse }, { tag: 'VECS', data: vecs }, { tag: 'IDS ', data: p.ids }, { tag: 'LIST', data: list },
+  ]);
 }
 
 /**
@@ -741,8 +780,9 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   else if (index instanceof PQIndex) kind = 'PQIndex';
   else if (index instanceof SQIndex) kind = 'SQIndex';
   else if (index instanceof IVFPQIndex) kind = 'IVFPQIndex';
+  else if (index instanceof IVFFlatIndex) kind = 'IVFFlatIndex';
   else if (index instanceof RQIndex) kind = 'RQIndex';
-  else return fail('UNSUPPORTED', WW, 'this object has no Faiss equivalent written here', index, 'a FlatIndex, PQIndex, SQIndex, IVFPQIndex or RQIndex');
+  else return fail('UNSUPPORTED', WW, 'this object has no Faiss equivalent written here', index, 'a FlatIndex, PQIndex, SQIndex, IVFPQIndex, IVFFlatIndex or RQIndex');
   const c = readContainer(WW, index.save(), kind);
   const P = c.params;
   const d = P.d as number;
@@ -752,7 +792,7 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   if (P.refine === true) fail('UNSUPPORTED', WW, 'refine indexes are not written (Faiss keeps the originals in an IndexRefineFlat)', raw('refine: true'), 'an index built with refine: false');
   const w = new Writer();
   const trained = kind === 'FlatIndex' ? true : P.trained === true;
-  const ids = kind === 'IVFPQIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' || kind === 'RQIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
+  const ids = kind === 'IVFPQIndex' || kind === 'IVFFlatIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' || kind === 'RQIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
   const idmap = ids !== null && !isIdentity(ids);
   if (idmap) {
     w.fourcc('IxMp');
@@ -887,6 +927,40 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
             w.u64(allIds[pos[at + i]]);
           }
           at += s;
+        }
+      }
+      break;
+    }
+    case 'IVFFlatIndex': {
+      const nlist = P.nlist as number;
+      w.fourcc('IwFl');
+      w.header(d, n, trained, metric);
+      w.u64(nlist);
+      w.u64(nprobe);
+      w.fourcc(metric === 'ip' ? 'IxFI' : 'IxF2');
+      w.header(d, trained ? nlist : 0, true, metric);
+      w.f32vec(trained ? f32s(c, 'COAR') : new Float32Array(0));
+      w.u8(0); // no direct map
+      w.u64(0);
+      w.fourcc('ilar');
+      w.u64(nlist);
+      w.u64(d * 4);
+      w.fourcc('full');
+      // lists in ascending position order, as vqwasm keeps them
+      const list = trained ? i32s(c, 'LIST') : new Int32Array(0);
+      const members: number[][] = Array.from({ length: nlist }, () => []);
+      for (let i = 0; i < list.length; i++) members[list[i]].push(i);
+      w.u64(nlist);
+      for (let l = 0; l < nlist; l++) w.u64(members[l].length);
+      if (trained) {
+        const vecs = f32s(c, 'VECS');
+        const allIds = i32s(c, 'IDS ');
+        for (let l = 0; l < nlist; l++) {
+          const bytes = new Uint8Array(members[l].length * d * 4);
+          const f = new Float32Array(bytes.buffer);
+          members[l].forEach((p, i) => f.set(vecs.subarray(p * d, (p + 1) * d), i * d));
+          w.bytes(bytes);
+          for (const p of members[l]) w.u64(allIds[p]);
         }
       }
       break;

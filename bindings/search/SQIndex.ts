@@ -30,7 +30,8 @@ const BLOCK_BYTES = 256 * 1024;
  * codes.
  * Distances are those to the reconstructions (ScalarQuantizer.decode), within float rounding. Exception: uint8 / int8 /
  * int4 codes with d % 16 == 0 ('l2' and 'ip') quantize the folded query to 16-bit integers and scan with exact integer
- * dot products (see searchInt): about 2.5 to 3 times faster, distances within the query quantization error.
+ * dot products (see searchInt) to select the candidates, about 2.5 to 3 times faster; the k returned are then scored
+ * by the float kernel, so their distances are the float scan's.
  *
  * Storage (wasm memory, owned): codes u8[cap][codeSize], user ids i32[cap] once add() is given ids (before that, ids
  * are positions and cost nothing), and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the
@@ -181,12 +182,13 @@ export class SQIndex extends Owned {
    * (scale W / max|w|, W = min(32767, (2^31 - 1) / (255 d)), so that no i32 sum can overflow), and the scan is an exact
    * integer dot product with the codes (sqScanInt4, four queries a pass). 'ip': w = -q b, bias -<q, a>. 'l2': the
    * expansion ||u - b c||^2 = ||u||^2 - 2 <u b, c> + ||b c||^2 (u = q - a): w = -2 u b, ||b c||^2 computed once per
-   * block of codes for all the chunk's queries (sqScores with u = 0) and added per code by the kernel, ||u||^2 added
-   * after selection (clamped at 0). The scores differ from those to the reconstructions by at most
+   * block of codes for all the chunk's queries (sqScores with u = 0) and added per code by the kernel, ||u||^2 left
+   * out (the same for every code). The integer scores differ from those to the reconstructions by at most
    * sum_j |c_j| / 2 / scale (about 2^-16 of the largest term per component); measured on MovieLens and the synthetic
-   * 100k set the recall@10 is that of the float scan (within 0.0002).
+   * 100k set the recall@10 is that of the float scan (within 0.0002). Without re-ranking, each query's candidates are
+   * then scored by the float kernel (rescore), so the distances returned are the float scan's (Faiss's within 1e-4).
    */
-  private searchInt(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, block: number, ab: Float32Array, flt: PositionFilter | null): SearchResult {
+  private searchInt(q: Float32Array, nq: number, k: number, kc: number, rerank: boolean, block: number, ab: Float32Array, flt: PositionFilter | null): SearchResult {
     const where = 'SQIndex.search';
     const eng = this.eng;
     const d = this.d;
@@ -195,15 +197,18 @@ export class SQIndex extends Owned {
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
-    const rows = chunkRows(d * 6 + 8 + kk * 12, nq);
-    const qn = new Float64Array(rows);
+    // candidates of the integer scan: the rerank ones, or without re-ranking a margin over k that the float scores
+    // then order (so that the k returned are the float scan's best, not only its order)
+    const kk = rerank ? kc : Math.max(2 * k, k + 16);
+    const rows = chunkRows(d * 6 + 8 + kk * 12 + k * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const c4 = Math.ceil(c / 4) * 4; // padding queries have w = 0 and their own heaps, never read
-      const [wp, bp, ip, qo, hd, hi, sp, rd, ri, np, zp] = eng.scratch(
+      const [wp, bp, ip, qo, hd, hi, sp, rd, ri, np, zp, gc, uf, sc, ci, kd, ki] = eng.scratch(
         [
           c4 * d * 2, c4 * 4, c4 * 4, rerank ? c * d * 4 : 0, c4 * kk * 4, c4 * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
-          l2 ? block * 4 : 0, l2 ? d * 4 : 0,
+          l2 ? block * 4 : 0, l2 ? d * 4 : 0, rerank ? 0 : kk * codeSize, rerank ? 0 : d * 4, rerank ? 0 : kk * 4, rerank ? 0 : kk * 4,
+          rerank ? 0 : c * k * 4, rerank ? 0 : c * k * 4,
         ],
         where,
       );
@@ -221,10 +226,10 @@ export class SQIndex extends Owned {
         for (let j = 0; j < d; j++) {
           const x = q[(q0 + i) * d + j];
           if (l2) {
-            // ||u - b c||^2 = ||u||^2 - 2 <u b, c> + ||b c||^2, u = q - a: the first term after the scan, the last per code
+            // ||u - b c||^2 = ||u||^2 - 2 <u b, c> + ||b c||^2, u = q - a: the first term is the same for every code
+            // (left out of the ranking), the last is added per code
             const u = x - ab[j];
             wf[j] = -2 * u * ab[d + j];
-            s += u * u;
           } else {
             wf[j] = -x * ab[d + j];
             s -= x * ab[j];
@@ -233,8 +238,7 @@ export class SQIndex extends Owned {
         }
         const scale = mx > 0 ? W / mx : 0;
         for (let j = 0; j < d; j++) w[i * d + j] = Math.round(wf[j] * scale);
-        if (l2) qn[i] = s;
-        else bias[i] = s;
+        if (!l2) bias[i] = s;
         inv[i] = mx > 0 ? mx / W : 0;
       }
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
@@ -247,19 +251,50 @@ export class SQIndex extends Owned {
         if (l2) eng.abi.sqScores(src, cnt, d, type, 0, zp, bPtr, 0, np);
         for (let qi = 0; qi < c4; qi += 4) eng.abi.sqScanInt4(src, cnt, d, type, wp + qi * d * 2, bp + qi * 4, ip + qi * 4, l2 ? np : 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
-      const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
-      finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0, flt);
-      if (l2 && !rr) {
-        // add ||u||^2 back, clamped at 0 (the expansion can round below it)
-        for (let i = 0; i < c; i++) {
-          for (let j = 0; j < k; j++) {
-            const o = (q0 + i) * k + j;
-            if (distances[o] !== Infinity) distances[o] = Math.max(0, distances[o] + qn[i]);
-          }
-        }
+      // without exact re-ranking, the candidates the integer scan selected get the float scan's scores (sqScores on
+      // their gathered codes), so that distances are those of the float scan, not within the query's quantization
+      if (rerank) {
+        finishChunk(eng, hd, hi, c, kk, k, d, this.metric, { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri }, ids, distances, q0, flt);
+        continue;
       }
+      // the exclusion lists are armed against hd: the rescored heaps are others (their candidates passed the filters)
+      flt?.disarmChunk(eng);
+      for (let i = 0; i < c; i++) this.rescore(q.subarray((q0 + i) * d, (q0 + i + 1) * d), ab, hi + i * kk * 4, kk, kd + i * k * 4, ki + i * k * 4, k, gc, uf, sc, ci);
+      finishChunk(eng, kd, ki, c, k, k, d, this.metric, null, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
+  }
+
+  /**
+   * One query's best k of its kk integer-scan candidates (positions i32[kk] at hi; -1 an empty slot) by the float
+   * scan's scores, into the heap of k at (kd, ki): codes gathered to gc u8[kk][codeSize], the folded query in uf
+   * (u = q - a for 'l2'; u = -q b, bias -<q, a> for 'ip'), scores in sc f32[kk], positions copied to ci i32[kk].
+   */
+  private rescore(qv: Float32Array, ab: Float32Array, hi: number, kk: number, kd: number, ki: number, k: number, gc: number, uf: number, sc: number, ci: number): void {
+    const eng = this.eng;
+    const { d } = this;
+    const { type, bPtr, codeSize } = this.q.kernelView('SQIndex.search');
+    const l2 = this.metric === 'l2';
+    const u = eng.f32(uf, d);
+    let bias = 0;
+    for (let j = 0; j < d; j++) {
+      if (l2) u[j] = qv[j] - ab[j];
+      else {
+        u[j] = -qv[j] * ab[d + j];
+        bias -= qv[j] * ab[j];
+      }
+    }
+    eng.i32(ci, kk).set(eng.i32(hi, kk));
+    const cand = eng.i32(ci, kk);
+    const mem = new Uint8Array(eng.abi.memory.buffer);
+    for (let j = 0; j < kk; j++) {
+      const p = cand[j];
+      if (p >= 0) mem.copyWithin(gc + j * codeSize, this.store.codesPtr + p * codeSize, this.store.codesPtr + (p + 1) * codeSize);
+      else mem.fill(0, gc + j * codeSize, gc + (j + 1) * codeSize);
+    }
+    eng.abi.sqScores(gc, kk, d, type, l2 ? 0 : 1, uf, bPtr, bias, sc);
+    eng.abi.heapInit(kd, ki, k);
+    eng.abi.heapPushMany(kd, ki, k, sc, ci, kk);
   }
 
   /** Vectors by user id: the decoded codes, or the stored originals with refine. An id added twice gives its first vector. */
