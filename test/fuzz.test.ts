@@ -172,6 +172,7 @@ function faissSeeds(): Record<string, Uint8Array[]> {
     IndexPQ: [pq({}), pq({ metric: 'ip', nbits: 3 })],
     IndexScalarQuantizer: [sq('uint8'), sq('fp16'), sq('int8')],
     IndexIVFPQ: [ivf(false, 'l2'), ivf(false, 'ip')],
+    IndexPQFastScan: [pq({ fastScan: true }), pq({ fastScan: true, metric: 'ip', m: 2 })],
     IndexIVFFlat: (['l2', 'ip'] as const).map((metric) => owned(new IVFFlatIndex({ d: D, nlist: 4, metric }), (p) => (p.train(xt), p.add(xb, ids), writeFaissIndex(p)))),
     'IndexPreTransform(OPQ)': [pq({ opq: true, opqIterations: 1 }), ivf(true, 'l2')],
     IndexResidualQuantizer: [
@@ -238,7 +239,7 @@ describe('fuzz: Faiss index files', () => {
     // the seeds themselves are valid
     for (const fs of Object.values(seeds)) for (const f of fs) exercise(readFaissIndex(f));
   });
-  for (const name of ['IndexFlat', 'IndexIDMap', 'IndexPQ', 'IndexScalarQuantizer', 'IndexIVFPQ', 'IndexIVFFlat', 'IndexPreTransform(OPQ)', 'IndexResidualQuantizer']) {
+  for (const name of ['IndexFlat', 'IndexIDMap', 'IndexPQ', 'IndexScalarQuantizer', 'IndexIVFPQ', 'IndexIVFFlat', 'IndexPQFastScan', 'IndexPreTransform(OPQ)', 'IndexResidualQuantizer']) {
     it(`${MUTANTS} mutants of ${name} files: VQError or a valid index`, () => {
       const before = memoryStats();
       const r = run({ name, seeds: seeds[name], read: readFaissIndex, tokens: FAISS_TOKENS }, 1000 + name.length);

@@ -307,6 +307,32 @@ describe('Faiss index files', () => {
     }
   });
 
+  it('fast-scan PQIndex <-> IndexPQFastScan blocks: odd m (M padded to even), a partial last block, ids kept', () => {
+    for (const [d, m, n] of [[21, 7, 45], [16, 16, 64], [8, 1, 3]] as const) {
+      const x = new Float32Array(n * d).map((_, i) => Math.sin(i * 0.7) * 3);
+      const pq = new PQIndex({ d, m, nbits: 4, metric: 'ip', seed: 2 });
+      try {
+        expect(pq.fastScan).toBe(true);
+        pq.train(x.length >= 16 * d ? x : new Float32Array(16 * d).map((_, i) => Math.cos(i)));
+        pq.add(x);
+        const bytes = writeFaissIndex(pq);
+        expect(String.fromCharCode(...bytes.subarray(0, 4))).toBe('IPfs');
+        const back = readFaissIndex(bytes) as PQIndex;
+        try {
+          expect(back.fastScan).toBe(true);
+          const all = Int32Array.from({ length: n }, (_, i) => i);
+          expect(back.reconstruct(all)).toEqual(pq.reconstruct(all));
+          expect(back.search(x.subarray(0, 3 * d), 5)).toEqual(pq.search(x.subarray(0, 3 * d), 5));
+          expect(writeFaissIndex(back)).toEqual(bytes);
+        } finally {
+          back.dispose();
+        }
+      } finally {
+        pq.dispose();
+      }
+    }
+  });
+
   it('refuses index types, quantizer types and metrics it does not serve with UNSUPPORTED, naming them', () => {
     const W = 'readFaissIndex';
     const hnsw = flatFile.slice();

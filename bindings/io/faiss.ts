@@ -74,7 +74,7 @@ interface PQPart {
 
 type Parsed =
   | { type: 'flat'; h: Header; xb: Float32Array }
-  | { type: 'pq'; h: Header; pq: PQPart; codes: Uint8Array }
+  | { type: 'pq'; h: Header; pq: PQPart; codes: Uint8Array; fastScan?: boolean }
   | { type: 'sq'; h: Header; sqType: 'uint8' | 'fp16'; min: Float32Array; step: Float32Array; codes: Uint8Array }
   | { type: 'ivfpq'; h: Header; nlist: number; coarse: Float32Array; pq: PQPart; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
   | { type: 'ivfflat'; h: Header; nlist: number; coarse: Float32Array; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
@@ -225,6 +225,50 @@ function pqCodeSize(pq: PQPart): number {
   return Math.ceil((pq.m * pq.nbits) / 8);
 }
 
+/**
+ * IndexPQFastScan's code blocks (Faiss impl/pq4_fast_scan.cpp, bbs = 32): per block of 32 vectors, per pair of
+ * sub-quantizers (2p, 2p + 1), 32 bytes; vector v of the block (w = v & 15) sits at byte 2w (w < 8) or 2 (w - 8) + 1,
+ * plus 16 for the odd sub-quantizer, in the low nibble for v < 16 and the high one for v >= 16. M is padded to even.
+ */
+const FS_BBS = 32;
+
+function fastScanAddress(v: number, sq: number, m2: number): [byte: number, high: boolean] {
+  const w = v % FS_BBS;
+  const u = w & 15;
+  const byte = Math.floor(v / FS_BBS) * (m2 / 2) * FS_BBS + (sq >> 1) * FS_BBS + (u < 8 ? u * 2 : (u - 8) * 2 + 1) + (sq & 1 ? 16 : 0);
+  return [byte, w > 15];
+}
+
+/** Standard 4-bit PQ codes (code j in the low nibble of byte j / 2 for even j) from the fast-scan blocks. */
+function unpackFastScan(packed: Uint8Array, n: number, m: number): Uint8Array {
+  const cs = Math.ceil(m / 2);
+  const m2 = m + (m & 1);
+  const codes = new Uint8Array(n * cs);
+  for (let v = 0; v < n; v++) {
+    for (let sq = 0; sq < m; sq++) {
+      const [byte, high] = fastScanAddress(v, sq, m2);
+      const c = high ? packed[byte] >> 4 : packed[byte] & 15;
+      codes[v * cs + (sq >> 1)] |= c << (4 * (sq & 1));
+    }
+  }
+  return codes;
+}
+
+/** The fast-scan blocks of n standard 4-bit codes (the inverse of unpackFastScan; padding vectors and M stay 0). */
+function packFastScan(codes: Uint8Array, n: number, m: number): Uint8Array {
+  const cs = Math.ceil(m / 2);
+  const m2 = m + (m & 1);
+  const packed = new Uint8Array((Math.ceil(n / FS_BBS) * FS_BBS * m2) / 2);
+  for (let v = 0; v < n; v++) {
+    for (let sq = 0; sq < m; sq++) {
+      const c = (codes[v * cs + (sq >> 1)] >> (4 * (sq & 1))) & 15;
+      const [byte, high] = fastScanAddress(v, sq, m2);
+      packed[byte] |= high ? c << 4 : c;
+    }
+  }
+  return packed;
+}
+
 const SQ_NAMES = ['QT_8bit', 'QT_4bit', 'QT_8bit_uniform', 'QT_4bit_uniform', 'QT_fp16', 'QT_8bit_direct', 'QT_6bit', 'QT_bf16', 'QT_8bit_direct_signed'];
 
 /** The header of every IndexIVF: the index header, nlist, nprobe, the coarse quantizer (flat), the direct map. */
@@ -323,6 +367,20 @@ function readIndex(r: Reader, depth: number): Parsed {
       r.bool(`${fourcc} encode_signs`);
       r.i32(`${fourcc} polysemous_ht`);
       return { type: 'pq', h, pq, codes };
+    }
+    case 'IPfs': {
+      const h = readHeader(r, fourcc);
+      const pq = readPQ(r, h.d, fourcc);
+      if (pq.nbits !== 4) corrupt(`${fourcc}: fast-scan codes must have 4 bits`, pq.nbits, '4');
+      r.i32(`${fourcc} implem`);
+      const bbs = r.i32(`${fourcc} bbs`);
+      if (bbs !== FS_BBS) unsupported(`${fourcc}: block size ${bbs}`, bbs, `bbs = ${FS_BBS} (the Faiss default)`);
+      r.i32(`${fourcc} qbs`);
+      const n2 = r.u64(`${fourcc} ntotal2`);
+      const m2 = r.u64(`${fourcc} M2`);
+      if (n2 !== Math.ceil(h.n / FS_BBS) * FS_BBS || m2 !== pq.m + (pq.m & 1)) corrupt(`${fourcc}: the block layout does not match`, raw(`ntotal2 ${n2}, M2 ${m2}`), `ntotal2 ${Math.ceil(h.n / FS_BBS) * FS_BBS}, M2 ${pq.m + (pq.m & 1)}`);
+      const packed = r.u8vec(`${fourcc} codes`, (n2 * m2) / 2);
+      return { type: 'pq', h, pq, codes: unpackFastScan(packed, h.n, pq.m), fastScan: true };
     }
     case 'IxSQ': {
       const h = readHeader(r, fourcc);
@@ -454,7 +512,7 @@ function readIndex(r: Reader, depth: number): Parsed {
     default: {
       const printable = /^[\x20-\x7e]{4}$/.test(fourcc);
       if (!printable) corrupt('not a Faiss index file', raw(`fourcc bytes ${Array.from(fourcc, (c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join(' ')}`), 'a fourcc such as IxF2, IxPq, IxSQ, IwPQ');
-      return unsupported(`Faiss index type '${fourcc}' is not supported`, raw(`'${fourcc}'`), 'IxF2 / IxFI (IndexFlat), IxPq (IndexPQ), IxSQ (IndexScalarQuantizer), IwPQ (IndexIVFPQ), IwFl (IndexIVFFlat), IxRq (IndexResidualQuantizer), IxMp / IxM2 (IndexIDMap), IxPT (IndexPreTransform with OPQ)');
+      return unsupported(`Faiss index type '${fourcc}' is not supported`, raw(`'${fourcc}'`), 'IxF2 / IxFI (IndexFlat), IxPq (IndexPQ), IxSQ (IndexScalarQuantizer), IwPQ (IndexIVFPQ), IwFl (IndexIVFFlat), IPfs (IndexPQFastScan), IxRq (IndexResidualQuantizer), IxMp / IxM2 (IndexIDMap), IxPT (IndexPreTransform with OPQ)');
     }
   }
 }
@@ -492,9 +550,9 @@ function build(p: Parsed, ids: Int32Array | null): FaissIndex {
       const opq = p.type === 'opq';
       if (!trained || !inner.h.trained) {
         if (n > 0) corrupt('an untrained index holds vectors', n, '0');
-        return new PQIndex({ d, m, nbits, metric, opq, fastScan: false });
+        return new PQIndex({ d, m, nbits, metric, opq, fastScan: inner.fastScan === true });
       }
-      const params: Params = { d, m, nbits, trained: true, metric, opq, refine: false, n, explicitIds: ids !== null, fastScan: false };
+      const params: Params = { d, m, nbits, trained: true, metric, opq, refine: false, n, explicitIds: ids !== null, fastScan: inner.fastScan === true };
       const sections: Section[] = [{ tag: 'CENT', data: inner.pq.cent }, { tag: 'CODE', data: inner.codes }, ...idSections];
       if (opq) sections.push({ tag: 'ROT ', data: p.rot });
       return loadBuilt(PQIndex.load, 'PQIndex', params, sections);
@@ -820,6 +878,19 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
     case 'PQIndex': {
       const m = P.m as number;
       const nbits = P.nbits as number;
+      if (P.fastScan === true && !opq) {
+        // IndexPQFastScan: the same codebook, the codes in Faiss's blocks of 32
+        w.fourcc('IPfs');
+        w.header(d, n, trained, metric);
+        w.pq(d, m, nbits, trained ? f32s(c, 'CENT') : new Float32Array(m * (1 << nbits) * (d / m)));
+        w.i32(0); // implem: 0, Faiss chooses at search time
+        w.i32(FS_BBS);
+        w.i32(0); // qbs: Faiss picks
+        w.u64(Math.ceil(n / FS_BBS) * FS_BBS);
+        w.u64(m + (m & 1));
+        w.u8vec(packFastScan(trained ? c.sections.get('CODE')! : new Uint8Array(0), n, m));
+        break;
+      }
       w.fourcc('IxPq');
       w.header(d, n, trained, metric);
       w.pq(d, m, nbits, trained ? f32s(c, 'CENT') : new Float32Array(m * (1 << nbits) * (d / m)));
