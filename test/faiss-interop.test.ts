@@ -78,28 +78,6 @@ function expectSameResults(label: string, got: SearchResult, want: { D: Float32A
   expect(idMismatch, `${label}: ids differing outside ties`).toBe(0);
 }
 
-/**
- * Fast-scan results (IndexPQFastScan and our fast-scan PQIndex) rank by their own quantized tables, so only the bulk
- * of the top-k can be asked to agree: at least 90 % of the ids over all queries, and 70 % in every query.
- */
-function expectSimilarResults(label: string, got: SearchResult, want: { D: Float32Array; I: Int32Array }, nq: number): void {
-  let hits = 0;
-  for (let qi = 0; qi < nq; qi++) {
-    const w = new Set(Array.from(want.I.subarray(qi * k, (qi + 1) * k)));
-    let h = 0;
-    for (let r = 0; r < k; r++) if (w.has(got.ids[qi * k + r])) h++;
-    expect(h, `${label} query ${qi}: ${h} of ${k} ids in common`).toBeGreaterThanOrEqual(Math.ceil(0.7 * k));
-    hits += h;
-  }
-  expect(hits / (nq * k), `${label}: share of ids in common`).toBeGreaterThanOrEqual(0.9);
-}
-
-/** The strict comparison, or the fast-scan one for IndexPQFastScan cases. */
-function expectResults(label: string, got: SearchResult, want: { D: Float32Array; I: Int32Array }, nq: number): void {
-  if (label.includes('pqfs')) expectSimilarResults(label, got, want, nq);
-  else expectSameResults(label, got, want, nq);
-}
-
 beforeAll(async () => {
   await init();
   if (!hasFaiss) return;
@@ -131,7 +109,7 @@ describe.skipIf(!hasFaiss)('Faiss index files (python3-faiss)', () => {
         expect(index, name).toBeInstanceOf(EXPECTED_CLASS[name] as new () => unknown);
         expect(index.size, name).toBe(2000);
         const want = { D: npy(`${name}.D.npy`).data as Float32Array, I: npy(`${name}.I.npy`).data as Int32Array };
-        expectResults(name, search(index, xq), want, nq);
+        expectSameResults(name, search(index, xq), want, nq);
         if (name.startsWith('pqfs')) {
           // the fast-scan blocks unpack to exactly Faiss's codes: the decoded vectors are equal
           const rec = npy(`${name}.rec.npy`).data as Float32Array;
@@ -169,7 +147,7 @@ describe.skipIf(!hasFaiss)('Faiss index files (python3-faiss)', () => {
     run(['search', dir, ...cases]);
     for (const name of cases) {
       const want = { D: npy(`${name}.vq.D.npy`).data as Float32Array, I: npy(`${name}.vq.I.npy`).data as Int32Array };
-      expectResults(`${name} (written by vqwasm, searched by Faiss)`, ours.get(name)!, want, nq);
+      expectSameResults(`${name} (written by vqwasm, searched by Faiss)`, ours.get(name)!, want, nq);
     }
     expect(readFileSync(join(dir, 'idmap_flat.vq.class'), 'utf8')).toContain('IndexIDMap');
     expect(readFileSync(join(dir, 'opq_ivfpq.vq.class'), 'utf8')).toContain('IndexPreTransform');
@@ -227,7 +205,7 @@ describe.skipIf(!hasFaiss)('Faiss index files (python3-faiss)', () => {
       run(['search', dir, ...made.map(([n]) => n)]);
       for (const [name] of made) {
         const want = { D: npy(`${name}.vq.D.npy`).data as Float32Array, I: npy(`${name}.vq.I.npy`).data as Int32Array };
-        expectResults(`${name} (vqwasm-trained, searched by Faiss)`, ours.get(name)!, want, nq);
+        expectSameResults(`${name} (vqwasm-trained, searched by Faiss)`, ours.get(name)!, want, nq);
       }
     } finally {
       for (const [, index] of made) index.dispose();
