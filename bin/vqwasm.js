@@ -283,7 +283,7 @@ async function addFile(index, path, opts, idsPath, label) {
 
 async function countRows(path, opts) {
   let n = 0;
-  for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 1 << 20 })) n += c.n;
+  for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 65536 })) n += c.n;
   return n;
 }
 
