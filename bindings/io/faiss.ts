@@ -800,6 +800,39 @@ class Writer {
   }
 }
 
+/** The header of every IndexIVF (the twin of readIVFHead): the index header, nlist, nprobe, a flat coarse quantizer, no direct map. */
+function writeIVFHead(w: Writer, fourcc: string, c: Container, nlist: number, nprobe: number, trained: boolean): void {
+  const d = c.params.d as number;
+  const metric = c.params.metric as Metric;
+  w.fourcc(fourcc);
+  w.header(d, c.params.n as number, trained, metric);
+  w.u64(nlist);
+  w.u64(nprobe);
+  w.fourcc(metric === 'ip' ? 'IxFI' : 'IxF2');
+  w.header(d, trained ? nlist : 0, true, metric);
+  w.f32vec(trained ? f32s(c, 'COAR') : new Float32Array(0));
+  w.u8(0); // no direct map
+  w.u64(0);
+}
+
+/**
+ * In-memory inverted lists (the twin of readInvLists): 'ilar', nlist, code size cs, 'full' list sizes, then per list
+ * its codes u8[size][cs] (`codes(l)`) and ids i64[size] (`id(l, i)`).
+ */
+function writeInvLists(w: Writer, nlist: number, cs: number, sizes: Int32Array, codes: (l: number) => Uint8Array, id: (l: number, i: number) => number): void {
+  w.fourcc('ilar');
+  w.u64(nlist);
+  w.u64(cs);
+  w.fourcc('full');
+  w.u64(nlist);
+  for (let l = 0; l < nlist; l++) w.u64(sizes[l]);
+  for (let l = 0; l < nlist; l++) {
+    if (sizes[l] === 0) continue;
+    w.bytes(codes(l));
+    for (let i = 0; i < sizes[l]; i++) w.u64(id(l, i));
+  }
+}
+
 export interface WriteFaissOptions {
   /** nprobe stored in an IndexIVFPQ file (Faiss's default for searches). Default 1. */
   nprobe?: number;
@@ -967,73 +1000,36 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
       const nbits = P.nbits as number;
       const nlist = P.nlist as number;
       const cs = Math.ceil((m * nbits) / 8);
-      w.fourcc('IwPQ');
-      w.header(d, n, trained, metric);
-      w.u64(nlist);
-      w.u64(nprobe);
-      w.fourcc(metric === 'ip' ? 'IxFI' : 'IxF2');
-      w.header(d, trained ? nlist : 0, true, metric);
-      w.f32vec(trained ? f32s(c, 'COAR') : new Float32Array(0));
-      w.u8(0); // no direct map
-      w.u64(0);
+      writeIVFHead(w, 'IwPQ', c, nlist, nprobe, trained);
       w.u8(1); // by_residual
       w.u64(cs);
       w.pq(d, m, nbits, trained ? f32s(c, 'RPQC') : new Float32Array(m * (1 << nbits) * (d / m)));
-      w.fourcc('ilar');
-      w.u64(nlist);
-      w.u64(cs);
-      w.fourcc('full');
       const sizes = trained ? i32s(c, 'LSZ ') : new Int32Array(nlist);
-      w.u64(nlist);
-      for (let l = 0; l < nlist; l++) w.u64(sizes[l]);
-      if (trained) {
-        const pos = i32s(c, 'LPOS');
-        const allIds = i32s(c, 'IDS ');
-        const codes = c.sections.get('LCOD')!;
-        let at = 0;
-        for (let l = 0; l < nlist; l++) {
-          const s = sizes[l];
-          w.bytes(codes.subarray(at * cs, (at + s) * cs));
-          for (let i = 0; i < s; i++) {
-            w.u64(allIds[pos[at + i]]);
-          }
-          at += s;
-        }
-      }
+      // lists are stored list after list: LPOS / LCOD rows [start_l, start_l + size_l)
+      const start = new Int32Array(nlist + 1);
+      for (let l = 0; l < nlist; l++) start[l + 1] = start[l] + sizes[l];
+      const pos = trained ? i32s(c, 'LPOS') : new Int32Array(0);
+      const allIds = trained ? i32s(c, 'IDS ') : new Int32Array(0);
+      const codes = trained ? c.sections.get('LCOD')! : new Uint8Array(0);
+      writeInvLists(w, nlist, cs, sizes, (l) => codes.subarray(start[l] * cs, start[l + 1] * cs), (l, i) => allIds[pos[start[l] + i]]);
       break;
     }
     case 'IVFFlatIndex': {
       const nlist = P.nlist as number;
-      w.fourcc('IwFl');
-      w.header(d, n, trained, metric);
-      w.u64(nlist);
-      w.u64(nprobe);
-      w.fourcc(metric === 'ip' ? 'IxFI' : 'IxF2');
-      w.header(d, trained ? nlist : 0, true, metric);
-      w.f32vec(trained ? f32s(c, 'COAR') : new Float32Array(0));
-      w.u8(0); // no direct map
-      w.u64(0);
-      w.fourcc('ilar');
-      w.u64(nlist);
-      w.u64(d * 4);
-      w.fourcc('full');
+      writeIVFHead(w, 'IwFl', c, nlist, nprobe, trained);
       // lists in ascending position order, as vqwasm keeps them
       const list = trained ? i32s(c, 'LIST') : new Int32Array(0);
       const members: number[][] = Array.from({ length: nlist }, () => []);
       for (let i = 0; i < list.length; i++) members[list[i]].push(i);
-      w.u64(nlist);
-      for (let l = 0; l < nlist; l++) w.u64(members[l].length);
-      if (trained) {
-        const vecs = f32s(c, 'VECS');
-        const allIds = i32s(c, 'IDS ');
-        for (let l = 0; l < nlist; l++) {
-          const bytes = new Uint8Array(members[l].length * d * 4);
-          const f = new Float32Array(bytes.buffer);
-          members[l].forEach((p, i) => f.set(vecs.subarray(p * d, (p + 1) * d), i * d));
-          w.bytes(bytes);
-          for (const p of members[l]) w.u64(allIds[p]);
-        }
-      }
+      const vecs = trained ? f32s(c, 'VECS') : new Float32Array(0);
+      const allIds = trained ? i32s(c, 'IDS ') : new Int32Array(0);
+      const listVectors = (l: number) => {
+        const bytes = new Uint8Array(members[l].length * d * 4);
+        const f = new Float32Array(bytes.buffer);
+        members[l].forEach((p, i) => f.set(vecs.subarray(p * d, (p + 1) * d), i * d));
+        return bytes;
+      };
+      writeInvLists(w, nlist, d * 4, Int32Array.from(members, (m) => m.length), listVectors, (l, i) => allIds[members[l][i]]);
       break;
     }
   }
