@@ -3,7 +3,7 @@ import { paramInt, paramString, readContainer, sectionF32, sectionI32, writeCont
 import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
-import { idPositions, positionsOf } from './adc.js';
+import { idPositions, positionsOf, toUserIds } from './adc.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows, knnPanels, type Panels } from './scan.js';
 
@@ -134,9 +134,7 @@ export class FlatIndex extends Owned {
     const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d };
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
     const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
-    const idView = eng.i32(this.idsPtr, this.n);
-    const out = res.ids;
-    for (let i = 0; i < out.length; i++) if (out[i] >= 0) out[i] = idView[out[i]];
+    toUserIds(eng, this.idsPtr, this.n, res.ids);
     return res;
   }
 

@@ -4,7 +4,7 @@ import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
-import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, type PQMetric } from './adc.js';
+import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, toUserIds, type PQMetric } from './adc.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
@@ -271,9 +271,7 @@ export class IVFFlatIndex extends Owned {
       }
       finishChunk(eng, hd, hi, c, k, k, d, this.metric, null, ids, distances, q0, flt);
     }
-    const idView = eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
-    return { ids, distances };
+    return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
   /** Copies of the stored vectors by user id (an id added twice gives its first vector). */

@@ -9,7 +9,7 @@ import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, type PQCommon, type PQCommonOptions,
+  candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsWrite } from './fastscan.js';
@@ -459,9 +459,7 @@ export class IVFPQIndex extends Owned {
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0, flt);
     }
-    const idView = eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
-    return { ids, distances };
+    return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
   private scanList(v: PQKernelView, l: number, table: number, bias: number, kk: number, hd: number, hi: number, up: number, block: number, nbits: number, codeSize: number): void {

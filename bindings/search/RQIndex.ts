@@ -5,7 +5,7 @@ import type { SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
-import { finishChunk, idPositions, PQ_METRICS, positionsOf, type PQMetric } from './adc.js';
+import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
 import { emptyResult } from './FlatIndex.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows } from './scan.js';
@@ -288,9 +288,7 @@ export class RQIndex extends Owned {
       }
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, null, ids, distances, q0, flt);
     }
-    const idView = eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < ids.length; i++) if (ids[i] >= 0) ids[i] = idView[ids[i]];
-    return { ids, distances };
+    return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
   /** Decoded vectors by user id (an id added twice gives its first vector). */

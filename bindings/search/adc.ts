@@ -165,6 +165,13 @@ export function finishChunk(
   ids.set(eng.i32(outI, c * k), row0 * k);
 }
 
+/** Positions -> user ids, in place, through the ids i32[n] at idsPtr (-1, an empty slot, stays -1). */
+export function toUserIds(eng: Engine, idsPtr: number, n: number, pos: Int32Array): Int32Array {
+  const idView = eng.i32(idsPtr, n);
+  for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
+  return pos;
+}
+
 /** Map from user id to its first position, over the ids i32[n] at idsPtr. */
 export function idPositions(eng: Engine, idsPtr: number, n: number): Map<number, number> {
   const map = new Map<number, number>();

@@ -3,7 +3,7 @@
 import { checkUserIds, fail, raw } from '../errors.js';
 import type { Section } from '../io/format.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
-import { gatherRows, idPositions, positionsOf } from './adc.js';
+import { gatherRows, idPositions, positionsOf, toUserIds } from './adc.js';
 import { PositionFilter, type FilterSpec } from './filter.js';
 
 /**
@@ -87,10 +87,7 @@ export class FlatStore {
 
   /** Positions -> user ids, in place (implicit ids are the positions; -1 stays -1). */
   userIds(pos: Int32Array): Int32Array {
-    if (!this.explicitIds) return pos;
-    const idView = this.eng.i32(this.idsPtr, this.n);
-    for (let i = 0; i < pos.length; i++) if (pos[i] >= 0) pos[i] = idView[pos[i]];
-    return pos;
+    return this.explicitIds ? toUserIds(this.eng, this.idsPtr, this.n, pos) : pos;
   }
 
   /** A search filter resolved against the stored positions. */
