@@ -259,7 +259,7 @@ export class SQIndex extends Owned {
       }
       // the exclusion lists are armed against hd: the rescored heaps are others (their candidates passed the filters)
       flt?.disarmChunk(eng);
-      for (let i = 0; i < c; i++) this.rescore(q.subarray((q0 + i) * d, (q0 + i + 1) * d), ab, hi + i * kk * 4, kk, kd + i * k * 4, ki + i * k * 4, k, gc, uf, sc, ci);
+      for (let i = 0; i < c; i++) this.rescore(q.subarray((q0 + i) * d, (q0 + i + 1) * d), ab, type, bPtr, codeSize, hi + i * kk * 4, kk, kd + i * k * 4, ki + i * k * 4, k, gc, uf, sc, ci);
       finishChunk(eng, kd, ki, c, k, k, d, this.metric, null, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
@@ -267,13 +267,16 @@ export class SQIndex extends Owned {
 
   /**
    * One query's best k of its kk integer-scan candidates (positions i32[kk] at hi; -1 an empty slot) by the float
-   * scan's scores, into the heap of k at (kd, ki): codes gathered to gc u8[kk][codeSize], the folded query in uf
-   * (u = q - a for 'l2'; u = -q b, bias -<q, a> for 'ip'), scores in sc f32[kk], positions copied to ci i32[kk].
+   * scan's scores, into the heap of k at (kd, ki) (type / bPtr / codeSize: the quantizer's kernel view): codes gathered
+   * to gc u8[kk][codeSize], the folded query in uf (u = q - a for 'l2'; u = -q b, bias -<q, a> for 'ip'), scores in
+   * sc f32[kk], positions copied to ci i32[kk].
    */
-  private rescore(qv: Float32Array, ab: Float32Array, hi: number, kk: number, kd: number, ki: number, k: number, gc: number, uf: number, sc: number, ci: number): void {
+  private rescore(
+    qv: Float32Array, ab: Float32Array, type: number, bPtr: number, codeSize: number, hi: number, kk: number, kd: number, ki: number, k: number,
+    gc: number, uf: number, sc: number, ci: number,
+  ): void {
     const eng = this.eng;
     const { d } = this;
-    const { type, bPtr, codeSize } = this.q.kernelView('SQIndex.search');
     const l2 = this.metric === 'l2';
     const u = eng.f32(uf, d);
     let bias = 0;
