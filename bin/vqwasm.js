@@ -158,6 +158,8 @@ function progress(opts, label) {
   const t0 = performance.now();
   let last = 0;
   return {
+    /** Whether anything is shown (a TTY, not --quiet): work done only for the bar can be skipped otherwise. */
+    active: tty,
     update(done, total) {
       if (!tty) return;
       const now = performance.now();
@@ -261,8 +263,9 @@ async function addFile(index, path, opts, idsPath, label) {
   const bar = progress(opts, label);
   let added = 0;
   if (['fvecs', 'npy', 'f32', 'bin', 'raw'].includes(fmt)) {
-    // in chunks: the file never has to fit in memory, only the index does
-    const total = await countRows(path, opts);
+    // in chunks: the file never has to fit in memory, only the index does; the total (a pass over the file) only
+    // for the bar
+    const total = bar.active ? await countRows(path, opts) : 0;
     for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 16384 })) {
       if (ids && c.start + c.n > ids.length) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got more vectors than that in ${path}, expected one id per vector)`);
       index.add(c.data, ids ? ids.subarray(c.start, c.start + c.n) : undefined);
