@@ -1,7 +1,7 @@
 // The ABI: every export of the module, and nothing but re-exports. Pointers are byte offsets into the one linear
 // memory (read them back with `>>> 0`: values >= 2 GiB come back negative); sizes are element counts.
 
-export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd } from './memory';
+export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd, threadInit } from './memory';
 export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
 export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask, setExclude } from './kernels/topk';
 export { packPanels, unpackPanels, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';

@@ -23,20 +23,31 @@ const MAX_BYTES: u64 = 0x1_0000_0000; // 4 GiB: the wasm32 address space
 
 let heapStart: u32 = 0;
 let heapTop: u32 = 0; // end of the last block
+// Where the heap may end: 4 GiB, or the end of the arena a worker of the threads build was given (threadInit).
+let heapLimit: u64 = MAX_BYTES;
 let freeHead: u32 = 0;
 let liveBlocks: u32 = 0;
 let liveBytes: u64 = 0;
 
 function ensureInit(): void {
   if (heapStart != 0) return;
+  let from = <u64>__heap_base;
+  if (ASC_FEATURE_THREADS) {
+    // the allocating thread's kernel scratch: the first 256 bytes of its heap (not the static block, which every
+    // worker's instantiation rewrites with the data segments)
+    from = (from + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
+    threadScratch = <usize>from;
+    from += 256;
+  }
   // first payload on a 64-byte boundary
-  const base = (<u64>__heap_base + <u64>HEADER + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
+  const base = (from + <u64>HEADER + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
   heapStart = <u32>(base - <u64>HEADER);
   heapTop = heapStart;
 }
 
 /** Makes sure linear memory covers [0, end). Returns false when memory cannot grow that far. */
 function reserve(end: u64): bool {
+  if (end > heapLimit) return false;
   const have = <u64>memory.size() * PAGE;
   if (end <= have) return true;
   if (end > MAX_BYTES) return false;
@@ -147,6 +158,33 @@ export function free(ptr: usize): i32 {
       linkAfter(prev, 0);
     }
   }
+  return 0;
+}
+
+// Per-thread scratch for the kernels (panels.ts TILE at +0, fastscan.ts SUMS at +128): a static block in the
+// single-thread builds; in the threads build 256 bytes at the start of each instance's own heap (ensureInit for the
+// allocating thread, threadInit for a worker), so that two threads never share it.
+const STATIC_SCRATCH: usize = memory.data(256, 64);
+let threadScratch: usize = 0;
+
+@inline export function scratch256(): usize {
+  return ASC_FEATURE_THREADS ? threadScratch : STATIC_SCRATCH;
+}
+
+/**
+ * Threads build, worker instances only: confines this instance's heap to the arena [base, base + bytes) that the
+ * allocating thread carved out of the shared memory for it, so that only that thread ever grows memory or touches
+ * the main heap. The first 256 bytes become this thread's kernel scratch. Returns 0, or 1 when the arena is too small
+ * (at least 4 KiB) or this instance has allocated already.
+ */
+export function threadInit(base: usize, bytes: f64): i32 {
+  if (heapStart != 0 || !(bytes >= 4096) || <f64>base + bytes > <f64>MAX_BYTES) return 1;
+  const start = (<u64>base + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
+  threadScratch = <usize>start;
+  // first payload on a 64-byte boundary after the scratch
+  heapStart = <u32>(start + 256 + <u64>ALIGN - <u64>HEADER);
+  heapTop = heapStart;
+  heapLimit = <u64>base + <u64>bytes;
   return 0;
 }
 

@@ -1,10 +1,13 @@
-// Batch search and k-means on all cores: vqwasm WorkerPool (worker_threads, one engine and a full index copy per worker) against the
-// same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 2000 queries
-// in one batch. Prints QPS, the speed-up, whether the ids and distances are identical, and the machine's load average
-// before and after (the speed-up needs free cores: other processes running at the time lower it).
-//   node bench/pool.js                                   (plain SIMD build on Node 20)
-//   node --experimental-wasm-relaxed-simd bench/pool.js  (relaxed-SIMD build)
-// Env: VQ_POOL_THREADS (default: os.availableParallelism()). Speed is never asserted.
+// Batch search and k-means on all cores: vqwasm WorkerPool (worker_threads) in both of its forms, private memories (one
+// engine and a full index copy per worker) and one shared memory (the threads build: the workers search this thread's
+// index in place), against the same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of
+// the PQ benches, 2000 queries in one batch. Prints QPS, the speed-ups, whether the ids and distances are identical,
+// and the machine's load average before and after (the speed-up needs free cores: other processes lower it).
+//   node bench/pool.js                                   (plain SIMD builds on Node 20)
+//   node --experimental-wasm-relaxed-simd bench/pool.js  (relaxed-SIMD builds)
+// The main thread runs the threads build (init({ threads: true })): its single-thread speed is the plain build's
+// (the same kernels; bench/run.js's other benches use the plain build). Env: VQ_POOL_THREADS (default:
+// os.availableParallelism()). Speed is never asserted.
 
 import { availableParallelism, loadavg } from 'node:os';
 import * as C from './lib/common.js';
@@ -16,15 +19,18 @@ const NQ = 2000;
 const log = (msg) => process.stderr.write(`[pool ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 
-async function timeAsync(fn, runs = 3) {
-  const times = [];
-  let out;
-  for (let i = 0; i < runs; i++) {
-    const t0 = C.now();
-    out = await fn();
-    times.push(C.now() - t0);
+/** Runs the functions in turn `rounds` times; per function its last output and median seconds. */
+async function interleaved(fns, rounds = 5) {
+  const times = fns.map(() => []);
+  const outs = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = C.now();
+      outs[i] = await fns[i]();
+      times[i].push(C.now() - t0);
+    }
   }
-  return { out, seconds: C.median(times) };
+  return fns.map((_, i) => ({ out: outs[i], seconds: C.median(times[i]) }));
 }
 
 function same(a, b) {
@@ -34,7 +40,7 @@ function same(a, b) {
 }
 
 async function main() {
-  const { ours, build } = await C.setUp('WorkerPool batch search (threads vs the main thread)');
+  const { ours, build } = await C.setUp('WorkerPool batch search (threads vs the main thread)', '', { threads: true });
   if (!ours) return;
   const threads = C.envInt('VQ_POOL_THREADS', availableParallelism());
   const ds = makePqSynthetic({ k: K, jsNq: 0 });
@@ -51,7 +57,8 @@ async function main() {
     ['IVFPQIndex 1024, 16x8, nprobe 16', () => new ours.IVFPQIndex({ d, nlist: 1024, m: 16 }), { nprobe: 16 }],
     ['SQIndex int8 ip', () => new ours.SQIndex({ d, type: 'int8', metric: 'ip' }), {}],
   ];
-  const pool = await ours.WorkerPool.create({ threads, build });
+  const pool = await ours.WorkerPool.create({ threads, build, shared: false });
+  const spool = await ours.WorkerPool.create({ threads, shared: true });
   const rows = [];
   const kmRows = [];
   try {
@@ -61,15 +68,20 @@ async function main() {
       try {
         if (index.train) index.train(ds.train);
         index.add(ds.base);
-        const single = await timeAsync(() => index.search(q, K, opts));
         const t0 = C.now();
         const shared = await pool.share(index);
         const shareS = C.now() - t0;
-        const pooled = await timeAsync(() => shared.search(q, K, opts));
+        const sshared = await spool.share(index);
+        // interleaved (main, private, shared) x 5, medians: the machine's drift hits the three alike
+        const [single, pooled, spooled] = await interleaved([
+          () => index.search(q, K, opts), () => shared.search(q, K, opts), () => sshared.search(q, K, opts),
+        ]);
         shared.release();
+        sshared.release();
         rows.push([
           name, Math.round(NQ / single.seconds), Math.round(NQ / pooled.seconds), (single.seconds / pooled.seconds).toFixed(2) + 'x',
-          same(single.out, pooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
+          Math.round(NQ / spooled.seconds), (single.seconds / spooled.seconds).toFixed(2) + 'x',
+          same(single.out, pooled.out) && same(single.out, spooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
         ]);
       } finally {
         index.dispose();
@@ -83,29 +95,44 @@ async function main() {
       const km = new ours.KMeans(opts);
       km.train(ds.base);
       const singleS = C.now() - t0;
-      const t1 = C.now();
-      const { trained } = await pool.kmeans(opts, ds.base);
-      const pooledS = C.now() - t1;
-      const a = km.centroids;
-      const b = trained.centroids;
-      let same = a.length === b.length;
-      for (let i = 0; same && i < a.length; i++) same = Object.is(a[i], b[i]);
+      const row = [`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, C.fmtSeconds(singleS)];
+      let same = true;
+      for (const p of [pool, spool]) {
+        const t1 = C.now();
+        const { trained } = await p.kmeans(opts, ds.base);
+        const pooledS = C.now() - t1;
+        const a = km.centroids;
+        const b = trained.centroids;
+        same &&= a.length === b.length;
+        for (let i = 0; same && i < a.length; i++) same = Object.is(a[i], b[i]);
+        trained.dispose();
+        row.push(C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x');
+      }
       km.dispose();
-      trained.dispose();
-      kmRows.push([`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, C.fmtSeconds(singleS), C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x', same ? 'yes' : 'NO']);
+      kmRows.push([...row, same ? 'yes' : 'NO']);
     }
   } finally {
     pool.terminate();
+    spool.terminate();
   }
   C.printTable(
-    `batch search, ${NQ} queries (median of 3)`,
-    [{ title: 'index' }, { title: 'main thread QPS' }, { title: `pool ${threads} threads QPS` }, { title: 'speed-up' }, { title: 'identical' }, { title: 'share()' }],
+    `batch search, ${NQ} queries (median of 5, the three interleaved)`,
+    [
+      { title: 'index' }, { title: 'main thread QPS' }, { title: `private ${threads} threads QPS` }, { title: 'speed-up' },
+      { title: `shared ${threads} threads QPS` }, { title: 'speed-up' }, { title: 'identical' }, { title: 'share() private' },
+    ],
     rows,
-    ['share(): save() on the main thread, then a parse and load in every worker (once per snapshot, not per search)'],
+    [
+      'private: each worker holds a copy; share() = save() here, then a parse and load in every worker (once per snapshot, not per search)',
+      'shared: the workers search this thread\'s index in its shared memory; each search sends them a view of its JS state (no copy, share() is free)',
+    ],
   );
   C.printTable(
     'k-means training (one run each)',
-    [{ title: 'training' }, { title: 'KMeans.train' }, { title: `pool.kmeans ${threads} threads` }, { title: 'speed-up' }, { title: 'same centroids' }],
+    [
+      { title: 'training' }, { title: 'KMeans.train' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
+      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same centroids' },
+    ],
     kmRows,
   );
   console.log(`load average (1, 5, 15 min) after: ${load()}`);

@@ -5,6 +5,7 @@
 export type VQErrorCode =
   | 'NOT_INITIALIZED' // a class was used before `await init()`
   | 'NO_SIMD' // this runtime cannot run WebAssembly SIMD
+  | 'NO_THREADS' // init({ threads: true }) or a shared-memory WorkerPool where SharedArrayBuffer is unavailable
   | 'WASM_LOAD' // the .wasm could not be fetched, compiled or instantiated
   | 'INVALID_TYPE' // wrong JS type (number[] or Float64Array where Float32Array is expected, null, ...)
   | 'INVALID_SIZE' // a length that does not fit (not a multiple of d, empty input, wrong id count)

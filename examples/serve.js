@@ -114,6 +114,10 @@ async function handle(rootReal, req, res) {
       'Content-Length': st.size,
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
+      // cross-origin isolation: what lets a page (and its workers) have SharedArrayBuffer, i.e. init({ threads: true })
+      // and a shared-memory WorkerPool; everything here is same-origin, so nothing else is affected
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
     });
     if (req.method === 'HEAD') {
       res.end();

@@ -255,19 +255,25 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.close();
   }, TIMEOUT);
 
-  it('WorkerPool in module Web Workers: search and k-means training give the main thread\'s results while the page timer keeps firing', async () => {
+  it.each([
+    ['private memories', false],
+    ['the shared memory of the threads build (cross-origin isolated page)', true],
+  ])('WorkerPool in module Web Workers, %s: search and k-means training give the main thread\'s results while the page timer keeps firing', async (_, sharedMemory) => {
     if (!context || !server) throw new Error('browser not started');
     const page = await context.newPage();
     page.on('pageerror', (e) => pageLogs.push(`[pool] pageerror: ${e.message}`));
     page.on('console', (m) => pageLogs.push(`[pool] console.${m.type()}: ${m.text()}`));
-    await page.goto(`${server.url}/test/browser/pool.html`, { timeout: TIMEOUT });
+    await page.goto(`${server.url}/test/browser/pool.html${sharedMemory ? '?shared=1' : ''}`, { timeout: TIMEOUT });
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 45_000 });
     const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
       error?: string; build: string; workerBuild: string; threads: number; same: boolean; ticks: number; mainMs: number; poolMs: number;
-      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean;
+      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; isolated: boolean; shared: boolean;
     };
     if (r.error) throw new Error(`pool page failed: ${r.error}\n${pageLogs.join('\n')}`);
-    console.log(`browser WorkerPool: ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);
+    expect(r.isolated).toBe(true);
+    expect(r.shared).toBe(sharedMemory);
+    if (sharedMemory) expect(server.requests.some((p) => p.startsWith('/dist/vqwasm-threads'))).toBe(true);
+    console.log(`browser WorkerPool (${sharedMemory ? 'shared memory' : 'private memories'}): ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);
     expect(r.threads).toBe(2);
     expect(r.workerBuild).toBe(r.build);
     expect(r.same).toBe(true);

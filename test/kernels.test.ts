@@ -46,7 +46,11 @@ describe.each(builds)('$name build', ({ name, eng }) => {
   });
 
   it('buildFlavor says which build this is', () => {
-    expect(abi.buildFlavor()).toBe(name === 'relaxed' ? 1 : 0);
+    expect(abi.buildFlavor()).toBe(name.endsWith('relaxed') ? 1 : 0);
+  });
+
+  it('the threads builds run on a shared memory, the others on their own', () => {
+    expect(abi.memory.buffer instanceof SharedArrayBuffer).toBe(name.startsWith('threads'));
   });
 
   // -------------------------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ describe('npm pack', () => {
     expect(files).toContain('dist/parallel/worker.js');
     expect(files).toContain('dist/vqwasm-simd.wasm');
     expect(files).toContain('dist/vqwasm-relaxed.wasm');
+    expect(files).toContain('dist/vqwasm-threads.wasm');
+    expect(files).toContain('dist/vqwasm-threads-relaxed.wasm');
     expect(files).toContain('bin/vqwasm.js');
     for (const f of files) {
       expect(f, f).toMatch(/^(package\.json|README\.md|LICENSE|bin\/vqwasm\.js|dist\/.+\.(js|d\.ts|wasm))$/);
@@ -66,10 +68,14 @@ describe('a Vite build of an application using vqwasm', () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  it('emits both wasm builds and compiles the worker with its imports into its own chunk', () => {
+  it('emits the four wasm builds and compiles the worker with its imports into its own chunk', () => {
     const names = Object.keys(sizes);
-    expect(names.filter((f) => /^vqwasm-simd-.*\.wasm$/.test(f))).toHaveLength(1);
-    expect(names.filter((f) => /^vqwasm-relaxed-.*\.wasm$/.test(f))).toHaveLength(1);
+    const wasm = names.filter((f) => f.endsWith('.wasm'));
+    expect(wasm).toHaveLength(4);
+    for (const build of ['simd', 'relaxed', 'threads', 'threads-relaxed']) {
+      const mine = wasm.filter((f) => f.startsWith(`vqwasm-${build}-`) && !(build === 'threads' && f.startsWith('vqwasm-threads-relaxed-')));
+      expect(mine, build).toHaveLength(1);
+    }
     const workers = names.filter((f) => /^worker-.*\.js$/.test(f));
     expect(workers).toHaveLength(1);
     const src = readFileSync(join(outDir, 'assets', workers[0]), 'utf8');

@@ -25,11 +25,15 @@
 //   even slots 2l:      accA[l] - (accB[l] << 8) (modulo 2^16, exact since the true sum is at most 65535)
 
 import { heapPush } from './topk';
+import { scratch256 } from '../memory';
 
 // The four u16x8 sums of the last accumulated block: even slots 0..15, odd slots 0..15, even 16..31, odd 16..31.
 // Slot s (0..31) is at byte offset (s >> 4) * 32 + (s & 1) * 16 + ((s & 15) >> 1) * 2. fsScan2 keeps its second
 // query's sums at SUMS + 64.
-const SUMS: usize = memory.data(128, 16);
+// SUMS is bytes 128..255 of the per-thread scratch (memory.ts).
+@inline function sumsBase(): usize {
+  return scratch256() + 128;
+}
 
 @inline function lookup(table: v128, idx: v128): v128 {
   // indices are nibbles (< 16), where the relaxed and the plain swizzle agree; the relaxed one skips the
@@ -73,10 +77,10 @@ const SUMS: usize = memory.data(128, 16);
     aHi = i16x8.add(aHi, s0);
     bHi = i16x8.add(bHi, i16x8.shr_u(s0, 8));
   }
-  v128.store(SUMS, i16x8.sub(aLo, i16x8.shl(bLo, 8)));
-  v128.store(SUMS, bLo, 16);
-  v128.store(SUMS, i16x8.sub(aHi, i16x8.shl(bHi, 8)), 32);
-  v128.store(SUMS, bHi, 48);
+  v128.store(sumsBase(), i16x8.sub(aLo, i16x8.shl(bLo, 8)));
+  v128.store(sumsBase(), bLo, 16);
+  v128.store(sumsBase(), i16x8.sub(aHi, i16x8.shl(bHi, 8)), 32);
+  v128.store(sumsBase(), bHi, 48);
 }
 
 /**
@@ -173,7 +177,7 @@ export function fsScores(blocksPtr: usize, nblocks: u32, m: u32, lutPtr: usize, 
   for (let b: u32 = 0; b < nblocks; b++) {
     accumulateBlock(blocksPtr + (<usize>b * m << 4), lutPtr, m);
     const out = outPtr + (<usize>b << 6);
-    for (let s: u32 = 0; s < 32; s++) store<u16>(out + (<usize>s << 1), load<u16>(SUMS + slotOffset(s)));
+    for (let s: u32 = 0; s < 32; s++) store<u16>(out + (<usize>s << 1), load<u16>(sumsBase() + slotOffset(s)));
   }
 }
 
@@ -233,7 +237,7 @@ export function fsScan(
   let thr = threshold(load<f32>(hd), bias, invScale);
   for (let b: u32 = 0; b < nblocks && thr >= 0; b++) {
     accumulateBlock(blocksPtr + (<usize>b * m << 4), lutPtr, m);
-    thr = collect(SUMS, thr, bias, invScale, b << 5, n, k, hd, hi, posPtr, idBase);
+    thr = collect(sumsBase(), thr, bias, invScale, b << 5, n, k, hd, hi, posPtr, idBase);
   }
 }
 
@@ -276,15 +280,15 @@ export function fsScan2(
       t0p += 16;
       t1p += 16;
     }
-    v128.store(SUMS, i16x8.sub(aLo0, i16x8.shl(bLo0, 8)));
-    v128.store(SUMS, bLo0, 16);
-    v128.store(SUMS, i16x8.sub(aHi0, i16x8.shl(bHi0, 8)), 32);
-    v128.store(SUMS, bHi0, 48);
-    v128.store(SUMS, i16x8.sub(aLo1, i16x8.shl(bLo1, 8)), 64);
-    v128.store(SUMS, bLo1, 80);
-    v128.store(SUMS, i16x8.sub(aHi1, i16x8.shl(bHi1, 8)), 96);
-    v128.store(SUMS, bHi1, 112);
-    if (thr0 >= 0) thr0 = collect(SUMS, thr0, bias0, invScale0, b << 5, n, k, hd0, hi0, posPtr, idBase);
-    if (thr1 >= 0) thr1 = collect(SUMS + 64, thr1, bias1, invScale1, b << 5, n, k, hd1, hi1, posPtr, idBase);
+    v128.store(sumsBase(), i16x8.sub(aLo0, i16x8.shl(bLo0, 8)));
+    v128.store(sumsBase(), bLo0, 16);
+    v128.store(sumsBase(), i16x8.sub(aHi0, i16x8.shl(bHi0, 8)), 32);
+    v128.store(sumsBase(), bHi0, 48);
+    v128.store(sumsBase(), i16x8.sub(aLo1, i16x8.shl(bLo1, 8)), 64);
+    v128.store(sumsBase(), bLo1, 80);
+    v128.store(sumsBase(), i16x8.sub(aHi1, i16x8.shl(bHi1, 8)), 96);
+    v128.store(sumsBase(), bHi1, 112);
+    if (thr0 >= 0) thr0 = collect(sumsBase(), thr0, bias0, invScale0, b << 5, n, k, hd0, hi0, posPtr, idBase);
+    if (thr1 >= 0) thr1 = collect(sumsBase() + 64, thr1, bias1, invScale1, b << 5, n, k, hd1, hi1, posPtr, idBase);
   }
 }

@@ -13,9 +13,13 @@
 
 import { madd } from './simd';
 import { heapPush } from './topk';
+import { scratch256 } from '../memory';
 
-// 4 rows x 8 lanes of panel scores, written by the panel functions and read right after (stays in L1).
-const TILE: usize = memory.data(128, 64);
+// 4 rows x 8 lanes of panel scores, written by the panel functions and read right after (stays in L1): the first 128
+// bytes of the per-thread scratch.
+@inline function tileBase(): usize {
+  return scratch256();
+}
 
 // Database vectors per cache block: 128 KiB of panels, so a block stays in L2 while every query group passes over it.
 const BLOCK_BYTES: u32 = 128 * 1024;
@@ -82,7 +86,7 @@ export function panelZeroBias(from: u32, to: u32, biasPtr: usize): void {
   for (let j = from; j < end; j++) store<f32>(biasPtr + (<usize>j << 2), j < to ? 0 : Infinity);
 }
 
-/** Scores of 4 query rows against one panel (8 vectors) into TILE rows 0..3. */
+/** Scores of 4 query rows against one panel (8 vectors) into the tile rows 0..3. */
 @inline function panel4x8(q0: usize, qstride: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
@@ -104,13 +108,13 @@ export function panelZeroBias(from: u32, to: u32, biasPtr: usize): void {
     c += 32;
   }
   const z0 = v128.load(bias), z1 = v128.load(bias, 16);
-  v128.store(TILE, madd(alpha, a00, z0)); v128.store(TILE, madd(alpha, a01, z1), 16);
-  v128.store(TILE, madd(alpha, a10, z0), 32); v128.store(TILE, madd(alpha, a11, z1), 48);
-  v128.store(TILE, madd(alpha, a20, z0), 64); v128.store(TILE, madd(alpha, a21, z1), 80);
-  v128.store(TILE, madd(alpha, a30, z0), 96); v128.store(TILE, madd(alpha, a31, z1), 112);
+  v128.store(tileBase(), madd(alpha, a00, z0)); v128.store(tileBase(), madd(alpha, a01, z1), 16);
+  v128.store(tileBase(), madd(alpha, a10, z0), 32); v128.store(tileBase(), madd(alpha, a11, z1), 48);
+  v128.store(tileBase(), madd(alpha, a20, z0), 64); v128.store(tileBase(), madd(alpha, a21, z1), 80);
+  v128.store(tileBase(), madd(alpha, a30, z0), 96); v128.store(tileBase(), madd(alpha, a31, z1), 112);
 }
 
-/** Scores of 1 query row against one panel into TILE row 0. */
+/** Scores of 1 query row against one panel into tile row 0. */
 @inline function panel1x8(q0: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
   const end = q0 + (<usize>d << 2);
@@ -119,13 +123,13 @@ export function panelZeroBias(from: u32, to: u32, biasPtr: usize): void {
     a0 = madd(b, v128.load(c), a0);
     a1 = madd(b, v128.load(c, 16), a1);
   }
-  v128.store(TILE, madd(alpha, a0, v128.load(bias)));
-  v128.store(TILE, madd(alpha, a1, v128.load(bias, 16)), 16);
+  v128.store(tileBase(), madd(alpha, a0, v128.load(bias)));
+  v128.store(tileBase(), madd(alpha, a1, v128.load(bias, 16)), 16);
 }
 
-/** Offers TILE row r (8 scores of vectors j0..j0+7) to the heap at (hd, hi) of size k, if any can enter it. */
+/** Offers tile row r (8 scores of vectors j0..j0+7) to the heap at (hd, hi) of size k, if any can enter it. */
 @inline function pushTileRow(r: u32, hd: usize, hi: usize, k: u32, j0: i32): void {
-  const t = TILE + (<usize>r << 5);
+  const t = tileBase() + (<usize>r << 5);
   const s0 = v128.load(t), s1 = v128.load(t, 16);
   const thr = f32x4.splat(load<f32>(hd));
   // strict <: a tie with the root has a larger id (ids rise along the scan), so it could not enter anyway
@@ -220,7 +224,7 @@ export function scorePanels(
       const cols = min<u32>(8, nb - j);
       for (let r: u32 = 0; r < rows; r++) {
         const dst = outPtr + <usize>(qi + r) * ostride + (<usize>j << 2);
-        const src = TILE + (<usize>r << 5);
+        const src = tileBase() + (<usize>r << 5);
         if (cols == 8) {
           v128.store(dst, v128.load(src));
           v128.store(dst, v128.load(src, 16), 16);

@@ -119,7 +119,7 @@ export const readIvecs = (path) => readVecs(path, Int32Array);
 // ---------------------------------------------------------------------------------------------------------------------
 // Our engine (the built package). Missing dist/ is not an error for the benches: they print the other columns.
 
-export async function loadEngine() {
+export async function loadEngine(initOptions = {}) {
   if (process.env.VQ_BENCH_NO_ENGINE === '1') return { ok: false, reason: 'disabled by VQ_BENCH_NO_ENGINE=1' };
   const entry = join(REPO_ROOT, 'dist', 'index.js');
   if (!existsSync(entry)) {
@@ -127,7 +127,7 @@ export async function loadEngine() {
   }
   try {
     const mod = await import(pathToFileURL(entry).href);
-    const info = await mod.init();
+    const info = await mod.init(initOptions);
     return { ok: true, mod, info, build: info.build };
   } catch (err) {
     return { ok: false, reason: `loading dist/index.js failed: ${err && err.stack ? err.stack : err}` };
@@ -212,14 +212,14 @@ export const now = () => performance.now() / 1000; // seconds
  * The common start of a bench: data folder, title, engine and Faiss probes, and the lines that say what runs.
  * Returns { ours (the vqwasm module or null), build, faiss }.
  */
-export async function setUp(title, versions = '') {
+export async function setUp(title, versions = '', initOptions = {}) {
   ensureDataDir();
   console.log(`\n=== vqwasm bench: ${title} ===`);
-  const engine = await loadEngine();
+  const engine = await loadEngine(initOptions);
   const faiss = probeFaiss();
   console.log(`node ${process.version}${versions}`);
   if (engine.ok) {
-    console.log(`engine: vqwasm build=${engine.info.build} relaxedSimdSupported=${engine.info.relaxedSimdSupported}`);
+    console.log(`engine: vqwasm build=${engine.info.build}${engine.info.shared ? ' (threads build, shared memory)' : ''} relaxedSimdSupported=${engine.info.relaxedSimdSupported}`);
   } else {
     console.log(`engine: vqwasm skipped (${engine.reason})`);
   }

@@ -3,12 +3,21 @@
 // contiguous chunks handed to idle workers; each query is answered by the same kernels as index.search on the main
 // thread, so the result is identical (same ids, same distances), whatever the number of workers.
 //
-// Copies, not shards: every worker holds the whole index (memory x threads) so that a query never needs a merge and
-// the results cannot depend on the split. A shared-memory build (one WebAssembly.Memory for all threads) would avoid the
-// copies; it needs cross-origin isolation in browsers and is not built yet.
+// Two ways to give the workers the index:
+// - private memories (the default after a plain init()): every worker holds a whole copy (memory x threads), made
+//   through save() / load() by share(); later add() calls on the original do not reach the copies.
+// - one shared memory (after init({ threads: true }), the threads build): the workers' engines run on this thread's
+//   WebAssembly.Memory, each confined to an arena of it for its scratch (engine.ts attachEngine); share() copies
+//   nothing, and each search sends the workers a view of the index's current JS state (borrow.ts) while the index's
+//   buffers are pinned (owned.ts): an add() during a pooled search stays invisible to it and frees nothing it reads.
+//   This thread remains the only one that allocates from the heap or grows memory.
+// Either way a query is answered whole by one worker (no merge), so results cannot depend on the split.
 import { checkInt, checkOptions, checkVectors, fail, raw, VQError, type VQErrorCode } from '../errors.js';
 import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type TrainableKind } from '../io/loadIndex.js';
-import type { Build } from '../wasm/engine.js';
+import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wasm/engine.js';
+import type { Owned } from '../wasm/owned.js';
+import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
+import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/KMeans.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
@@ -20,6 +29,13 @@ export interface WorkerPoolOptions {
   build?: Build | 'auto';
   /** Where the worker module is (default: worker.js beside this file). Bundlers may need to pass it explicitly. */
   workerUrl?: URL | string;
+  /**
+   * Run the workers on this thread's shared memory instead of copies. Default: true when init({ threads: true })
+   * loaded the threads build, false otherwise. NO_THREADS when asked for without the threads build.
+   */
+  shared?: boolean;
+  /** Shared memory only: bytes of each worker's arena for its per-call scratch (default 64 MiB, at least 1 MiB). */
+  arenaBytes?: number;
 }
 
 export interface PoolSearchOptions extends Record<string, unknown> {
@@ -32,7 +48,8 @@ export interface PoolSearchOptions extends Record<string, unknown> {
 /** A worker, whatever the runtime. */
 interface Port {
   post(msg: WorkerRequest, transfer: ArrayBuffer[]): void;
-  terminate(): void;
+  /** Resolves (Node) once the worker has stopped. */
+  terminate(): Promise<unknown> | void;
   /** Node: whether the worker keeps the process alive (only while a call is pending); no-op in browsers. */
   hold(on: boolean): void;
 }
@@ -74,7 +91,7 @@ async function spawn(url: URL | null, onReply: (r: WorkerReply) => void, onFail:
     w.on('error', (e: unknown) => onFail(e));
     // an idle pool must not keep the process alive; a pending call must
     w.unref();
-    return { post: (m, t) => w.postMessage(m, t), terminate: () => void w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
+    return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
   }
   if (typeof Worker === 'undefined') fail('INVALID_OPTION', 'WorkerPool.create', 'this runtime has no Worker', raw('no globalThis.Worker'), 'Node >= 20 or a browser with module workers');
   // the literal new Worker(new URL('./worker.js', import.meta.url), { type: 'module' }) is the form bundlers (Vite,
@@ -129,10 +146,14 @@ export class WorkerPool {
   private closed = false;
   private readonly waiters: (() => void)[] = [];
 
-  private constructor(lanes: Lane[], build: string, private readonly url: URL | null) {
+  /** Whether the workers run on this thread's shared memory (see the file comment). */
+  readonly shared: boolean;
+
+  private constructor(lanes: Lane[], build: string, private readonly url: URL | null, private readonly arenas: { eng: Engine; ptrs: number[] } | null) {
     this.lanes = lanes;
     this.threads = lanes.length;
     this.build = build;
+    this.shared = arenas !== null;
   }
 
   /** Starts the workers and loads an engine in each. */
@@ -141,17 +162,33 @@ export class WorkerPool {
     const o = checkOptions(where, options);
     const threads = o.threads === undefined ? await defaultThreads() : checkInt(where, 'threads', o.threads, 1, 256);
     const url = o.workerUrl !== undefined ? new URL(String(o.workerUrl), (globalThis as { location?: { href: string } }).location?.href) : null;
+    const eng = loadedEngine();
+    const shared = o.shared === undefined ? eng?.shared !== undefined : o.shared;
+    if (typeof shared !== 'boolean') fail('INVALID_OPTION', where, 'shared must be a boolean', shared, 'true or false');
+    const arenaBytes = o.arenaBytes === undefined ? 64 * 2 ** 20 : checkInt(where, 'arenaBytes', o.arenaBytes, 2 ** 20, 2 ** 31);
+    if (shared && !eng?.shared) {
+      fail('NO_THREADS', where, 'a shared-memory pool needs the threads build on this thread', raw(threadsUnavailable() ?? (eng ? `the ${eng.info.build} build, which has a memory of its own` : 'no engine loaded')), 'await init({ threads: true }) before WorkerPool.create({ shared: true })');
+    }
     const lanes: Lane[] = [];
+    const arenas = shared ? { eng: eng!, ptrs: [] as number[] } : null;
     try {
       for (let i = 0; i < threads; i++) {
         const lane = new Lane();
         lane.port = await spawn(url, (r) => lane.reply(r), (e) => lane.failAll(toAborted(e)));
         lanes.push(lane);
       }
-      const builds = await Promise.all(lanes.map((l) => l.call({ op: 'init', build: (o.build as Build | 'auto' | undefined) ?? 'auto' })));
-      return new WorkerPool(lanes, String(builds[0]), url);
+      const builds = await Promise.all(
+        lanes.map((l) => {
+          if (!arenas) return l.call({ op: 'init', build: (o.build as Build | 'auto' | undefined) ?? 'auto' });
+          const base = arenas.eng.alloc(arenaBytes, where);
+          arenas.ptrs.push(base);
+          return l.call({ op: 'init', shared: arenas.eng.shared, base, arenaBytes });
+        }),
+      );
+      return new WorkerPool(lanes, String(builds[0]), url, arenas);
     } catch (e) {
       for (const l of lanes) l.port.terminate();
+      for (const p of arenas?.ptrs ?? []) arenas!.eng.free(p);
       throw e;
     }
   }
@@ -163,14 +200,17 @@ export class WorkerPool {
   async share(index: AnyIndex): Promise<SharedIndex> {
     const where = 'WorkerPool.share';
     const slot = await this.load(where, index, 'index');
-    return new SharedIndex(this, slot, index.d);
+    return new SharedIndex(this, slot, index.d, this.shared ? index : null);
   }
 
-  /** Copies a trained quantizer into every worker, for encode() on all cores. */
+  /**
+   * Copies a trained quantizer into every worker, for encode() on all cores (shared memory: nothing is copied; each
+   * encode() reads the quantizer as it is then).
+   */
   async shareQuantizer(quantizer: AnyQuantizer): Promise<SharedQuantizer> {
     const where = 'WorkerPool.shareQuantizer';
     const slot = await this.load(where, quantizer, 'quantizer');
-    return new SharedQuantizer(this, slot, quantizer.d, quantizer.codeSize);
+    return new SharedQuantizer(this, slot, quantizer.d, quantizer.codeSize, this.shared ? quantizer : null);
   }
 
   private async load(where: string, obj: AnyIndex | AnyQuantizer, what: 'index' | 'quantizer'): Promise<number> {
@@ -179,6 +219,11 @@ export class WorkerPool {
       fail('INVALID_TYPE', where, `the argument must be a vqwasm ${what}`, obj, what === 'index' ? 'a FlatIndex, PQIndex, IVFPQIndex, RQIndex, SQIndex or BinaryIndex' : 'a ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer or BinaryQuantizer');
     }
     if ((obj as { isTrained?: boolean }).isTrained === false) fail('NOT_TRAINED', where, `the ${what} is not trained`, raw(`an untrained ${obj.constructor.name}`), 'train(x) first');
+    if (this.shared) {
+      if ((obj as { disposed?: boolean }).disposed) fail('DISPOSED', where, `the ${what} was disposed`, raw(`a disposed ${obj.constructor.name}`), `a live ${what}`);
+      // nothing to copy: views are sent with each call (attach)
+      return this.nextSlot++;
+    }
     const bytes = obj.save();
     const slot = this.nextSlot++;
     // one copy of the bytes per worker (structured clone); the workers parse them in parallel
@@ -240,8 +285,9 @@ export class WorkerPool {
     const data = x.slice();
     const req = { op: 'train' as const, kind, options: o, q: data, add: r.add === true };
     let value: { bytes: Uint8Array; result: unknown };
-    if (!r.signal) {
-      // no way to abort: an idle worker of the pool does it (no start-up cost)
+    if (!r.signal && !this.shared) {
+      // no way to abort: an idle worker of the pool does it (no start-up cost; a shared-memory worker's arena is
+      // only for scratch, so training there goes to a worker of its own too)
       const lane = await this.acquire(where);
       try {
         value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
@@ -256,12 +302,12 @@ export class WorkerPool {
         lane.port.terminate();
         lane.failAll(aborted());
       };
-      r.signal.addEventListener('abort', onAbort, { once: true });
+      r.signal?.addEventListener('abort', onAbort, { once: true });
       try {
         await lane.call({ op: 'init', build: this.build as Build });
         value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
       } finally {
-        r.signal.removeEventListener('abort', onAbort);
+        r.signal?.removeEventListener('abort', onAbort);
         lane.port.terminate();
       }
     }
@@ -289,8 +335,9 @@ export class WorkerPool {
     const slot = this.nextSlot++;
     const { d, k } = km;
     let used: Lane[] = [];
+    let seed: SeedLoop | null = null;
     try {
-      const result = await km.trainOn(x, async (xt, useSep) => {
+      const result = await km.trainOn(x, async (xt, useSep, at) => {
         const nt = xt.length / d;
         const nb = Math.ceil(nt / KMEANS_BLOCK);
         const parts: [Lane, number, number][] = [];
@@ -300,20 +347,50 @@ export class WorkerPool {
           if (b1 > b0) parts.push([this.lanes[i], b0 * KMEANS_BLOCK, Math.min(nt, b1 * KMEANS_BLOCK)]);
         }
         used = parts.map(([l]) => l);
-        await Promise.all(parts.map(([l, r0, r1]) => l.call({ op: 'kmStart', slot, q: xt.slice(r0 * d, r1 * d), d, k, useSep, blockRows: KMEANS_BLOCK })));
+        // private memories: each worker gets a copy of its points; shared: where they are in this thread's buffer
+        const minD = (await Promise.all(
+          parts.map(([l, r0, r1]) =>
+            this.shared
+              ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
+              : l.call({ op: 'kmStart', slot, q: xt.slice(r0 * d, r1 * d), d, k, useSep, blockRows: KMEANS_BLOCK }),
+          ),
+        )) as number[][];
         // k-means++ draws: each block's sum of nearest distances, in block order, and where each block starts
         let totals: number[] = [];
-        const owner: [Lane, number, number][] = []; // per block: its worker, its index there, its first row
+        const owner: [Lane, number, number, number][] = []; // per block: its worker, its index there, its first row, its rows
         for (const [l, r0, r1] of parts) {
-          for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK]);
+          for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK, Math.min(KMEANS_BLOCK, r1 - r0 - b * KMEANS_BLOCK)]);
         }
+        const blockMinD = minD.flat();
+        const eng = this.arenas?.eng;
+        const seedLoop = (): SeedLoop => {
+          if (!seed) {
+            let block = 0;
+            seed = new SeedLoop(owner.length);
+            for (let i = 0; i < parts.length; i++) {
+              seed.done.push(parts[i][0].call({ op: 'kmSeed', slot, ctrl: seed.ctrl, totals: seed.totals, block }));
+              block += minD[i].length;
+            }
+          }
+          return seed;
+        };
+        const endSeeding = async () => {
+          const s = seed;
+          seed = null;
+          await s?.stop();
+        };
         return {
           reset: async () => {
+            await endSeeding();
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
           },
-          minUpdate: async (centroid, first) => {
-            const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
-            totals = per.flat();
+          minUpdate: async (centroid, first, cAt) => {
+            if (this.shared && canWaitAsync()) {
+              totals = await seedLoop().round(cAt, first, parts.length);
+            } else {
+              const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
+              totals = per.flat();
+            }
             let sum = 0;
             for (const t of totals) sum += t;
             return sum;
@@ -334,10 +411,13 @@ export class WorkerPool {
               for (b = totals.length - 1; b > 0 && !(totals[b] > 0); b--);
               r = Infinity;
             }
-            const [lane, local, row0] = owner[b];
+            const [lane, local, row0, rows] = owner[b];
+            // shared memory: the block's distances are readable here, and the same kernel gives the worker's answer
+            if (eng) return row0 + eng.abi.cumulativeSearch(blockMinD[b], rows, r);
             return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
           },
           step: async (cent, it, shift) => {
+            await endSeeding();
             if (r.signal?.aborted) throw aborted();
             const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, k, it, shift })))) as {
               sums: Float64Array; counts: Float64Array; obj: number; rescanned: number;
@@ -364,19 +444,48 @@ export class WorkerPool {
       km.dispose();
       throw e;
     } finally {
+      await (seed as SeedLoop | null)?.stop().catch(() => {});
       this.dropSlot(slot);
     }
   }
 
-  /** Stops the workers; pending calls reject with ABORTED. */
+  /**
+   * @internal Shared memory: the JS state of `obj` now (borrow.ts) and its buffers pinned; call unpin() once the
+   * workers are done with it (in a finally).
+   */
+  pinView(where: string, obj: AnyIndex | AnyQuantizer, what: string): { snap: Snapshot; unpin: () => void } {
+    if ((obj as { disposed?: boolean }).disposed) fail('DISPOSED', where, `the shared ${what} was disposed on this thread`, raw(`a disposed ${obj.constructor.name}`), `a live ${what}`);
+    const { snap, owned } = snapshot(obj);
+    for (const o of owned) o.pin();
+    return { snap, unpin: () => owned.forEach((o: Owned) => o.unpin()) };
+  }
+
+  /**
+   * @internal Shared memory: a new slot with a view of `snap` in every worker. The requests go out without waiting:
+   * each worker handles them before the chunks queued after them; the promise settles with them.
+   */
+  sendView(snap: Snapshot): { slot: number; ready: Promise<unknown> } {
+    const slot = this.nextSlot++;
+    const ready = Promise.all(this.lanes.map((l) => l.call({ op: 'attach', slot, snap })));
+    ready.catch(() => {}); // awaited by the caller after its chunks; this only keeps an early failure from going unhandled
+    return { slot, ready };
+  }
+
+  /**
+   * Stops the workers; pending calls reject with ABORTED. Shared memory: the workers' arenas are freed once the
+   * workers have stopped.
+   */
   terminate(): void {
     if (this.closed) return;
     this.closed = true;
+    const stopped: Promise<unknown>[] = [];
     for (const l of this.lanes) {
-      l.port.terminate();
+      stopped.push(Promise.resolve(l.port.terminate()));
       l.failAll(new VQError('ABORTED', 'WorkerPool: the pool was terminated (got pending work, expected none)'));
     }
     for (const w of this.waiters.splice(0)) w();
+    const arenas = this.arenas;
+    if (arenas) void Promise.all(stopped).then(() => { for (const p of arenas.ptrs.splice(0)) arenas.eng.free(p); });
   }
 
   [Symbol.dispose](): void {
@@ -414,6 +523,54 @@ export class WorkerPool {
   }
 }
 
+/** Whether this thread can wait on shared memory without blocking (Atomics.waitAsync: Node >= 16, Chromium, Safari). */
+function canWaitAsync(): boolean {
+  return typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function';
+}
+
+/**
+ * The calling side of the k-means++ rounds on a shared memory (protocol in seed.ts): each round is a store, a notify
+ * and an asynchronous wait for the workers' count-down, instead of a message to every worker and back.
+ */
+class SeedLoop {
+  readonly ctrl = new Int32Array(new SharedArrayBuffer(16));
+  readonly totals: Float64Array;
+  /** The workers' kmSeed calls, settled when they leave the loop. */
+  readonly done: Promise<unknown>[] = [];
+
+  constructor(blocks: number) {
+    this.totals = new Float64Array(new SharedArrayBuffer(blocks * 8));
+  }
+
+  private command(cmd: number, workers: number, at = 0): void {
+    const c = this.ctrl;
+    Atomics.store(c, SEED_PENDING, workers);
+    Atomics.store(c, SEED_CMD, cmd);
+    Atomics.store(c, SEED_AT, at | 0);
+    Atomics.add(c, SEED_GEN, 1);
+    Atomics.notify(c, SEED_GEN);
+  }
+
+  /** One round: the workers fold the centroid at `at` into their blocks' distances; the blocks' totals, in order. */
+  async round(at: number, first: boolean, workers: number): Promise<number[]> {
+    this.command(first ? SEED_FIRST : SEED_NEXT, workers, at);
+    const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+    for (;;) {
+      const left = Atomics.load(this.ctrl, SEED_PENDING);
+      if (left === 0) break;
+      const w = waitAsync(this.ctrl, SEED_PENDING, left);
+      if (w.async) await w.value;
+    }
+    return Array.from(this.totals);
+  }
+
+  /** Ends the workers' loops (they go back to their message queues). */
+  async stop(): Promise<void> {
+    this.command(SEED_STOP, 0);
+    await Promise.all(this.done);
+  }
+}
+
 function toAborted(e: unknown): VQError {
   return new VQError('ABORTED', `WorkerPool: a worker failed (got ${e instanceof Error ? e.message : String(e)}, expected a running worker)`);
 }
@@ -431,6 +588,11 @@ function checkCallbacks(where: string, signal: unknown, onProgress: unknown): vo
 /** An object copied into every worker of a pool, until release(). */
 abstract class Shared {
   protected released = false;
+  /**
+   * Shared memory: the view the workers hold of the origin's state (a slot of its own per state, so that a call still
+   * running on an older state keeps reading that one), with the number of calls using it.
+   */
+  private view: { slot: number; snap: Snapshot; users: number } | null = null;
 
   constructor(
     protected readonly pool: WorkerPool,
@@ -444,11 +606,55 @@ abstract class Shared {
     this.pool.open(where);
   }
 
-  /** Frees the copies in the workers. */
+  /**
+   * Runs `work(slot)` with the workers holding, at `slot`, the copy (private memories: origin null) or a view of
+   * `origin` as it is now (shared memory; the view is sent again only when origin's JS state changed). A failed view
+   * request wins over the failures it causes in `work`.
+   */
+  protected async withView(where: string, origin: AnyIndex | AnyQuantizer | null, what: string, work: (slot: number) => Promise<void>): Promise<void> {
+    if (!origin) return work(this.slot);
+    const { snap, unpin } = this.pool.pinView(where, origin, what);
+    let v = this.view;
+    let ready: Promise<unknown> = Promise.resolve();
+    if (!v || !sameSnapshot(snap, v.snap)) {
+      const sent = this.pool.sendView(snap);
+      ready = sent.ready;
+      // a copy: the object's typed arrays (list sizes, say) change in place on add()
+      v = { slot: sent.slot, snap: structuredClone(snap), users: 0 };
+      this.retire(this.view);
+      this.view = v;
+    }
+    v.users++;
+    try {
+      try {
+        await work(v.slot);
+      } catch (e) {
+        await ready;
+        throw e;
+      }
+      await ready;
+    } catch (e) {
+      if (this.view === v) this.view = null;
+      throw e;
+    } finally {
+      v.users--;
+      unpin();
+      if (this.view !== v) this.retire(v);
+    }
+  }
+
+  /** Drops a view no longer current once no call uses it. */
+  private retire(v: { slot: number; users: number } | null): void {
+    if (v && v.users === 0) this.pool.dropSlot(v.slot);
+  }
+
+  /** Frees the copies (or views) in the workers. */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.pool.dropSlot(this.slot);
+    if (this.view) this.pool.dropSlot(this.view.slot);
+    this.view = null;
   }
 
   [Symbol.dispose](): void {
@@ -456,8 +662,12 @@ abstract class Shared {
   }
 }
 
-/** An index copied into every worker of a pool: search() splits the queries across them. */
+/** An index copied into every worker of a pool (or viewed by them, shared memory): search() splits the queries across them. */
 export class SharedIndex extends Shared {
+  constructor(pool: WorkerPool, slot: number, d: number, private readonly origin: AnyIndex | null) {
+    super(pool, slot, d);
+  }
+
   /**
    * The same result as index.search(q, k, options) on the main thread, computed by the pool's workers. options take
    * the index's search options (nprobe, rerank, exclude, allow) plus signal and onProgress.
@@ -477,20 +687,22 @@ export class SharedIndex extends Shared {
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const d = this.d;
-    await this.pool.runChunks(where, nq, chunkRows(nq, this.pool.threads), signal, onProgress, async (lane, s0, c) => {
-      const part = q.slice(s0 * d, (s0 + c) * d);
-      const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
-      const r = (await lane.call({ op: 'search', slot: this.slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
-      ids.set(r.ids, s0 * k);
-      distances.set(r.distances, s0 * k);
-    });
+    await this.withView(where, this.origin, 'index', (slot) =>
+      this.pool.runChunks(where, nq, chunkRows(nq, this.pool.threads), signal, onProgress, async (lane, s0, c) => {
+        const part = q.slice(s0 * d, (s0 + c) * d);
+        const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
+        const r = (await lane.call({ op: 'search', slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
+        ids.set(r.ids, s0 * k);
+        distances.set(r.distances, s0 * k);
+      }),
+    );
     return { ids, distances };
   }
 }
 
 /** A quantizer copied into every worker of a pool: encode() splits the vectors across them. */
 export class SharedQuantizer extends Shared {
-  constructor(pool: WorkerPool, slot: number, d: number, readonly codeSize: number) {
+  constructor(pool: WorkerPool, slot: number, d: number, readonly codeSize: number, private readonly origin: AnyQuantizer | null) {
     super(pool, slot, d);
   }
 
@@ -503,11 +715,13 @@ export class SharedQuantizer extends Shared {
     checkCallbacks(where, signal, onProgress);
     const out = new Uint8Array(n * this.codeSize);
     const d = this.d;
-    await this.pool.runChunks(where, n, Math.max(256, chunkRows(n, this.pool.threads)), signal, onProgress, async (lane, r0, c) => {
-      const part = x.slice(r0 * d, (r0 + c) * d);
-      const codes = (await lane.call({ op: 'encode', slot: this.slot, q: part }, [part.buffer])) as Uint8Array;
-      out.set(codes, r0 * this.codeSize);
-    });
+    await this.withView(where, this.origin, 'quantizer', (slot) =>
+      this.pool.runChunks(where, n, Math.max(256, chunkRows(n, this.pool.threads)), signal, onProgress, async (lane, r0, c) => {
+        const part = x.slice(r0 * d, (r0 + c) * d);
+        const codes = (await lane.call({ op: 'encode', slot, q: part }, [part.buffer])) as Uint8Array;
+        out.set(codes, r0 * this.codeSize);
+      }),
+    );
     return out;
   }
 }

@@ -3,12 +3,17 @@
 // Web Worker; the only difference is how messages arrive and leave.
 //
 // Requests  { id, op: 'init', build }                       -> { id, ok, value: build name }
+//           { id, op: 'init', shared, base, arenaBytes }    -> { id, ok, value: build name }
+//             (shared-memory pool: the threads build's module and memory, and this worker's arena in it)
+//           { id, op: 'attach', slot, snap }                -> { id, ok }   (a view of the main thread's object: borrow.ts)
 //           { id, op: 'load', slot, bytes, what }           -> { id, ok }          (bytes: a saved index or quantizer)
 //           { id, op: 'search', slot, q, k, options }       -> { id, ok, value: { ids, distances } }
 //           { id, op: 'encode', slot, q }                   -> { id, ok, value: Uint8Array codes }  (q: the vectors)
 //           { id, op: 'drop', slot }                        -> { id, ok }
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
-//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok }   (q: this worker's k-means points)
+//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: per block its minD pointer }
+//             (q: this worker's k-means points; on a shared memory base + rows instead: where they are)
+//           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
 //                                                              (q: the centroids f32[k][d])
@@ -19,11 +24,13 @@
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
 import { CentroidSide, KMeansBlock, type Shift } from '../training/kmeansBlock.js';
-import { allocations, engine, init, type Build, type Engine } from '../wasm/engine.js';
+import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
+import { revive, type Snapshot } from './borrow.js';
+import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_PENDING, SEED_STOP } from './seed.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'kmSeed' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -41,7 +48,15 @@ export interface WorkerRequest {
   q?: Float32Array;
   k?: number;
   options?: Record<string, unknown>;
+  shared?: SharedEngine;
+  base?: number;
+  arenaBytes?: number;
+  snap?: Snapshot;
+  rows?: number;
+  ctrl?: Int32Array;
+  totals?: Float64Array;
 }
+
 
 export interface WorkerReply {
   id: number;
@@ -60,17 +75,26 @@ class KMeansShare {
   readonly cent: number;
   readonly side: CentroidSide;
 
-  constructor(eng: Engine, x: Float32Array, d: number, k: number, useSep: boolean, blockRows: number) {
+  /**
+   * x: this worker's points, copied into its memory; or, on a shared memory, where they are (xPtr f32[n][d], the
+   * calling thread's training buffer, read in place).
+   */
+  constructor(eng: Engine, x: Float32Array | { xPtr: number; n: number }, d: number, k: number, useSep: boolean, blockRows: number) {
     this.mem = allocations(eng, 'WorkerPool.kmeans');
     const { take } = this.mem;
     try {
       this.cent = take(k * d * 4);
       this.side = new CentroidSide(eng, d, k, useSep, take);
-      const n = x.length / d;
+      const n = x instanceof Float32Array ? x.length / d : x.n;
       for (let r0 = 0; r0 < n; r0 += blockRows) {
         const c = Math.min(blockRows, n - r0);
-        const xt = take(c * d * 4);
-        eng.f32(xt, c * d).set(x.subarray(r0 * d, (r0 + c) * d));
+        let xt: number;
+        if (x instanceof Float32Array) {
+          xt = take(c * d * 4);
+          eng.f32(xt, c * d).set(x.subarray(r0 * d, (r0 + c) * d));
+        } else {
+          xt = x.xPtr + r0 * d * 4;
+        }
         this.blocks.push({ block: new KMeansBlock(eng, xt, c, d, this.side, take), sums: take(k * d * 8), counts: take(k * 8) });
       }
     } catch (e) {
@@ -90,8 +114,15 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
   try {
     switch (req.op) {
       case 'init': {
-        const info = await init({ build: req.build ?? 'auto' });
+        const info = req.shared ? await attachEngine(req.shared, req.base!, req.arenaBytes!) : await init({ build: req.build ?? 'auto' });
         post({ id: req.id, ok: true, value: info.build });
+        return;
+      }
+      case 'attach': {
+        slots.get(req.slot!)?.dispose();
+        slots.delete(req.slot!);
+        slots.set(req.slot!, revive(req.snap, engine('WorkerPool')) as AnyIndex | AnyQuantizer);
+        post({ id: req.id, ok: true });
         return;
       }
       case 'load': {
@@ -138,7 +169,30 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       }
       case 'kmStart': {
         slots.get(req.slot!)?.dispose();
-        slots.set(req.slot!, new KMeansShare(engine('WorkerPool.kmeans'), req.q!, req.d!, req.k!, req.useSep!, req.blockRows!));
+        const x = req.q ?? { xPtr: req.base!, n: req.rows! };
+        const share = new KMeansShare(engine('WorkerPool.kmeans'), x, req.d!, req.k!, req.useSep!, req.blockRows!);
+        slots.set(req.slot!, share);
+        // shared memory: where each block keeps its points' nearest distances, for the k-means++ draws on the caller
+        post({ id: req.id, ok: true, value: share.blocks.map((b) => b.block.minD) });
+        return;
+      }
+      case 'kmSeed': {
+        // k-means++ rounds driven through shared words instead of messages (see WorkerPool.kmeans): this worker
+        // sleeps on ctrl[GEN] and, per round, folds the centroid at ctrl[AT] into its blocks' distances, writes their
+        // totals to totals[block0 + b] and counts ctrl[PENDING] down; ctrl[CMD] = SEED_STOP ends the loop
+        const share = slots.get(req.slot!) as KMeansShare;
+        const ctrl = req.ctrl!;
+        const totals = req.totals!;
+        let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
+        for (;;) {
+          Atomics.wait(ctrl, SEED_GEN, gen);
+          gen = Atomics.load(ctrl, SEED_GEN);
+          const cmd = Atomics.load(ctrl, SEED_CMD);
+          if (cmd === SEED_STOP) break;
+          const at = Atomics.load(ctrl, SEED_AT) >>> 0;
+          share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, cmd === SEED_FIRST)));
+          if (Atomics.sub(ctrl, SEED_PENDING, 1) === 1) Atomics.notify(ctrl, SEED_PENDING);
+        }
         post({ id: req.id, ok: true });
         return;
       }

@@ -677,3 +677,6 @@ function residuals(x: Float32Array, labels: Int32Array, centroids: Float32Array,
   }
   return out;
 }
+
+// for bindings/parallel/borrow.ts: a shared-memory worker rebuilds an index around its trained parts
+export { Trained as IVFPQTrained };

@@ -3,7 +3,7 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw,
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
-import { CentroidSide, KMeansBlock, type BlockRunner, type Shift } from './kmeansBlock.js';
+import { CentroidSide, KMeansBlock, type BlockRunner, type PointBuffers, type Shift } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -229,15 +229,15 @@ export class KMeans extends Owned {
    * here exactly as in train(); the per-centroid sums come back from the blocks and are added in block order.
    * @internal
    */
-  async trainOn(x: Float32Array, start: (xt: Float32Array, useSep: boolean) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
+  async trainOn(x: Float32Array, start: (xt: Float32Array, useSep: boolean, at: PointBuffers) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
     const where = 'KMeans.train';
     const eng = this.alive(where);
     const plan = this.plan(where, x, {});
     const { take, freeAll } = allocations(eng, where);
     try {
       const xt = this.trainingPoints(plan, x, take);
-      const runner = await start(eng.f32(xt, plan.nt * this.d).slice(), plan.useSep);
       const bufs = this.loopBuffers(take, xt);
+      const runner = await start(eng.f32(xt, plan.nt * this.d).slice(), plan.useSep, { xt, cent: bufs.cent });
       const run = this.lloyd(plan, bufs);
       let r = run.next();
       while (!r.done) {
@@ -252,7 +252,8 @@ export class KMeans extends Owned {
           eng.f64(bufs.counts, this.k).set(out.counts);
           reply = { obj: out.obj, rescanned: out.rescanned };
         } else if (req.kind === 'min') {
-          reply = await runner.minUpdate(eng.f32(bufs.cent + req.j * this.d * 4, this.d).slice(), req.first);
+          const at = bufs.cent + req.j * this.d * 4;
+          reply = await runner.minUpdate(eng.f32(at, this.d).slice(), req.first, at);
         } else {
           reply = await runner.pick(req.r);
         }

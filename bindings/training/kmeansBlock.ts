@@ -7,11 +7,20 @@ import type { Engine } from '../wasm/engine.js';
 export type Shift = [max: number, second: number, argMax: number];
 
 /** The point side of KMeans.trainOn, run elsewhere: per-centroid sums and counts added over its blocks in block order. */
+/** Where trainOn's buffers are in the calling engine's memory: the training points f32[nt][d], the centroids f32[k][d]. */
+export interface PointBuffers {
+  xt: number;
+  cent: number;
+}
+
 export interface BlockRunner {
   reset(): Promise<void>;
   step(cent: Float32Array, it: number, shift: Shift | null): Promise<{ sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }>;
-  /** k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. */
-  minUpdate(centroid: Float32Array, first: boolean): Promise<number>;
+  /**
+   * k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. `at` is
+   * where the centroid is in the calling engine's memory (a runner on the same shared memory reads it there).
+   */
+  minUpdate(centroid: Float32Array, first: boolean, at: number): Promise<number>;
   /** k-means++: the training point (index in the sample) where the running sum of those distances exceeds r. */
   pick(r: number): Promise<number>;
 }

@@ -15,6 +15,8 @@ export interface Abi {
   heapLiveBytes(): number;
   heapLiveBlocks(): number;
   heapEnd(): number;
+  /** Threads build, worker instances: confine this instance's heap to an arena of the shared memory (0 = done). */
+  threadInit(base: number, bytes: number): number;
 
   // kernels/distance.ts
   l2sqOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
@@ -130,7 +132,7 @@ export interface Abi {
 }
 
 const REQUIRED: readonly (keyof Abi)[] = [
-  'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd',
+  'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd', 'threadInit',
   'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask', 'setExclude',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',

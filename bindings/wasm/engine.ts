@@ -4,6 +4,12 @@
  * Two builds ship side by side: `vqwasm-simd.wasm` (WebAssembly SIMD, everywhere since 2021) and `vqwasm-relaxed.wasm`
  * (plus relaxed SIMD: fused multiply-add; Chromium, Node >= 22 without flags). `init()` picks relaxed where
  * `WebAssembly.validate` accepts it. The two may round differently in the last bit; each is deterministic on its own.
+ *
+ * `init({ threads: true })` loads the threads build instead (`vqwasm-threads.wasm` / `vqwasm-threads-relaxed.wasm`:
+ * the same kernels over an imported shared `WebAssembly.Memory`). A `WorkerPool` then runs its workers on that same
+ * memory (no copies of the indexes); this thread stays the only one that allocates from the heap or grows memory, and
+ * each worker gets an arena of its own for its scratch (`threadInit`). It needs `SharedArrayBuffer`: Node, or a page
+ * that is `crossOriginIsolated` (COOP/COEP headers).
  */
 import { VQError, describe } from '../errors.js';
 import { type Abi, missingExports } from './abi.js';
@@ -17,11 +23,36 @@ export interface InitOptions {
   wasm?: WasmSource;
   /** 'auto' (default): relaxed where supported, else simd. With `wasm` set, say which build it is or leave 'auto'. */
   build?: 'auto' | Build;
+  /**
+   * Load the threads build over a shared memory (default false): what `WorkerPool` needs to run its workers on this
+   * thread's indexes without copying them. NO_THREADS where SharedArrayBuffer is unavailable (a page that is not
+   * cross-origin isolated). With `wasm` set, pass the matching threads build.
+   */
+  threads?: boolean;
 }
 
 export interface EngineInfo {
   build: Build;
   relaxedSimdSupported: boolean;
+  /** Whether this is the threads build over a shared memory (init({ threads: true })). */
+  shared: boolean;
+}
+
+/** What a worker needs to run the threads build on this thread's memory: the compiled module and the memory. */
+export interface SharedEngine {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+}
+
+/** Pages of 64 KiB a shared memory may reach: the whole wasm32 space (reserved, not committed, by the runtime). */
+const MAX_PAGES = 65536;
+
+/** Why shared memory is unavailable here, or null when it is available. */
+export function threadsUnavailable(): string | null {
+  if (typeof SharedArrayBuffer === 'undefined') return 'no SharedArrayBuffer in this runtime';
+  const g = globalThis as { crossOriginIsolated?: boolean; process?: unknown };
+  if (!isNode() && g.crossOriginIsolated === false) return 'a page that is not cross-origin isolated';
+  return null;
 }
 
 // (module (func (result v128) (v128.const i32x4 0 0 0 0)))
@@ -108,11 +139,19 @@ async function compileSource(src: WasmSource): Promise<WebAssembly.Module> {
 }
 
 /** Compiles and instantiates a module without caching: `init()` is the cached front door. */
-export async function loadEngine(options: InitOptions = {}): Promise<{ exports: WebAssembly.Exports; info: EngineInfo }> {
+export async function loadEngine(options: InitOptions = {}): Promise<{ exports: WebAssembly.Exports; info: EngineInfo; shared?: SharedEngine }> {
   if (options === null || typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
-    throw new VQError('INVALID_TYPE', `init: options must be an object (got ${describe(options)}, expected { wasm?, build? })`);
+    throw new VQError('INVALID_TYPE', `init: options must be an object (got ${describe(options)}, expected { wasm?, build?, threads? })`);
   }
   const want = options.build ?? 'auto';
+  const threads = options.threads ?? false;
+  if (typeof threads !== 'boolean') {
+    throw new VQError('INVALID_OPTION', `init: threads must be a boolean (got ${describe(threads)}, expected true or false)`);
+  }
+  if (threads) {
+    const why = threadsUnavailable();
+    if (why) throw new VQError('NO_THREADS', `init: threads asked for, but shared memory is unavailable (got ${why}, expected Node, or a page served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)`);
+  }
   if (want !== 'auto' && want !== 'simd' && want !== 'relaxed') {
     throw new VQError('INVALID_OPTION', `init: unknown build (got ${describe(want)}, expected one of 'auto', 'simd', 'relaxed')`);
   }
@@ -124,7 +163,10 @@ export async function loadEngine(options: InitOptions = {}): Promise<{ exports: 
     throw new VQError('NO_SIMD', "init: build 'relaxed' asked for, but this runtime refuses relaxed SIMD (got no relaxed SIMD, expected Chrome >= 114, Node >= 22, or Node 20 with --experimental-wasm-relaxed-simd); use build 'simd' or 'auto'");
   }
   let build: Build = want === 'auto' ? (relaxedSimdSupported ? 'relaxed' : 'simd') : want;
-  const src = options.wasm ?? new URL(`../vqwasm-${build}.wasm`, import.meta.url);
+  // one template literal over a variable: the form bundlers (Vite, webpack 5) turn into emitted assets (every
+  // dist/vqwasm-*.wasm)
+  const file = threads ? (build === 'simd' ? 'threads' : 'threads-relaxed') : build;
+  const src = options.wasm ?? new URL(`../vqwasm-${file}.wasm`, import.meta.url);
   let module: WebAssembly.Module;
   try {
     module = await compileSource(src);
@@ -132,11 +174,17 @@ export async function loadEngine(options: InitOptions = {}): Promise<{ exports: 
     if (e instanceof VQError) throw e;
     throw loadError(`could not load or compile the module from ${src instanceof URL ? src.href : describe(src)}`, e, 'a readable WebAssembly module (a vqwasm .wasm build)');
   }
+  const isThreads = importsMemory(module);
+  if (isThreads !== threads) {
+    throw loadError('the module is not the build asked for', isThreads ? 'a threads build (it imports its memory)' : 'a single-thread build', threads ? 'a threads build (dist/vqwasm-threads*.wasm) with threads: true' : 'dist/vqwasm-simd.wasm or dist/vqwasm-relaxed.wasm, or threads: true for a threads build');
+  }
   let instance: WebAssembly.Instance;
+  let memory: WebAssembly.Memory | undefined;
   try {
-    instance = await WebAssembly.instantiate(module, { env: { abort: abortImport } });
+    if (threads) memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    instance = await WebAssembly.instantiate(module, { env: memory ? { abort: abortImport, memory } : { abort: abortImport } });
   } catch (e) {
-    throw loadError('could not instantiate the module', e, 'a module importing only env.abort');
+    throw loadError('could not instantiate the module', e, threads ? 'a shared memory of up to 4 GiB and env.abort' : 'a module importing only env.abort');
   }
   const missing = missingExports(instance.exports);
   if (missing.length > 0) {
@@ -144,7 +192,30 @@ export async function loadEngine(options: InitOptions = {}): Promise<{ exports: 
   }
   // a caller-supplied module says what it is
   build = (instance.exports as unknown as Abi).buildFlavor() === 1 ? 'relaxed' : 'simd';
-  return { exports: instance.exports, info: { build, relaxedSimdSupported } };
+  return { exports: instance.exports, info: { build, relaxedSimdSupported, shared: threads }, shared: memory ? { module, memory } : undefined };
+}
+
+function importsMemory(module: WebAssembly.Module): boolean {
+  return WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+}
+
+/**
+ * Worker side of the threads build: instantiates `module` over the allocating thread's shared `memory`, confined to
+ * the arena [base, base + bytes) that thread allocated for this worker, and makes it this worker's engine (what
+ * `engine()` returns). Idempotent per arena.
+ */
+export async function attachEngine(shared: SharedEngine, base: number, bytes: number): Promise<EngineInfo> {
+  if (current) return current.info;
+  const instance = await WebAssembly.instantiate(shared.module, { env: { abort: abortImport, memory: shared.memory } });
+  const abi = instance.exports as unknown as Abi;
+  if (abi.threadInit(base, bytes) !== 0) {
+    throw new VQError('INTERNAL', `WorkerPool: could not set up a worker's arena (got ${fmtBytes(bytes)} at ${base}, expected at least 4 KiB in a fresh instance)`);
+  }
+  const info: EngineInfo = { build: abi.buildFlavor() === 1 ? 'relaxed' : 'simd', relaxedSimdSupported: abi.buildFlavor() === 1, shared: true };
+  const eng = new Engine(instance.exports, info, shared);
+  eng.warmUp();
+  current = eng;
+  return info;
 }
 
 function abortImport(): never {
@@ -162,9 +233,13 @@ export class Engine {
   private scratchPtr = 0;
   private scratchBytes = 0;
 
-  constructor(exports: WebAssembly.Exports, info: EngineInfo) {
+  /** The threads build's module and shared memory (what a WorkerPool hands its workers); undefined otherwise. */
+  readonly shared: SharedEngine | undefined;
+
+  constructor(exports: WebAssembly.Exports, info: EngineInfo, shared?: SharedEngine) {
     this.abi = exports as unknown as Abi;
     this.info = info;
+    this.shared = shared;
   }
 
   /** Allocates `bytes` (64-byte aligned) or throws OUT_OF_MEMORY; nothing is allocated on failure. */
@@ -413,8 +488,8 @@ export function init(options?: InitOptions): Promise<EngineInfo> {
   if (current) return Promise.resolve(current.info);
   if (!pending) {
     pending = loadEngine(options ?? {}).then(
-      ({ exports, info }) => {
-        const eng = new Engine(exports, info);
+      ({ exports, info, shared }) => {
+        const eng = new Engine(exports, info, shared);
         eng.warmUp();
         current = eng;
         return info;
@@ -426,6 +501,11 @@ export function init(options?: InitOptions): Promise<EngineInfo> {
     );
   }
   return pending;
+}
+
+/** The loaded engine, or null before init(). */
+export function loadedEngine(): Engine | null {
+  return current;
 }
 
 /** The loaded engine, or NOT_INITIALIZED naming the caller. */

@@ -19,6 +19,9 @@ export abstract class Owned {
   private readonly ptrs = new Set<number>();
   private disposedFlag = false;
   private readonly token = {};
+  // while a shared-memory pool's workers read this object's buffers (WorkerPool, threads build), frees wait here
+  private pins = 0;
+  private deferred: number[] = [];
 
   protected constructor(where: string) {
     this.eng = engine(where);
@@ -34,7 +37,42 @@ export abstract class Owned {
 
   /** Frees an owned buffer early (e.g. after growing into a new one). */
   protected release(ptr: number): void {
-    if (ptr !== 0 && this.ptrs.delete(ptr)) this.eng.free(ptr);
+    if (ptr !== 0 && this.ptrs.delete(ptr)) this.freeOrDefer(ptr);
+  }
+
+  private freeOrDefer(ptr: number): void {
+    if (this.pins > 0) this.deferred.push(ptr);
+    else this.eng.free(ptr);
+  }
+
+  /**
+   * @internal Workers of a shared-memory pool are reading this object's buffers: until the matching unpin(), the
+   * buffers that release() or dispose() give up stay allocated (they are freed by the last unpin), so that a worker
+   * never reads memory that was handed out again. Appends after pin() are invisible to the workers' views.
+   */
+  pin(): void {
+    this.pins++;
+  }
+
+  /** @internal */
+  unpin(): void {
+    if (this.pins > 0 && --this.pins === 0) for (const p of this.deferred.splice(0)) this.eng.free(p);
+  }
+
+  /**
+   * @internal Makes `o` (a field-by-field copy of an Owned made without its constructor, in a worker of a
+   * shared-memory pool) a view that owns none of the buffers it points at: its dispose() frees only what it
+   * allocated itself, from its worker's arena.
+   */
+  static borrowed<T extends Owned>(o: T, eng: Engine): T {
+    const w = o as unknown as { eng: Engine; ptrs: Set<number>; disposedFlag: boolean; token: object; pins: number; deferred: number[] };
+    w.eng = eng;
+    w.ptrs = new Set();
+    w.disposedFlag = false;
+    w.token = {};
+    w.pins = 0;
+    w.deferred = [];
+    return o;
   }
 
   protected alive(where: string): Engine {
@@ -51,7 +89,7 @@ export abstract class Owned {
     if (this.disposedFlag) return;
     this.disposedFlag = true;
     registry?.unregister(this.token);
-    for (const p of this.ptrs) this.eng.free(p);
+    for (const p of this.ptrs) this.freeOrDefer(p);
     this.ptrs.clear();
   }
 

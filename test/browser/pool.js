@@ -1,5 +1,6 @@
 // WorkerPool in a page: module Web Workers, each with its own engine, answer a batch of queries; the result must equal
-// the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search.
+// the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search. With ?shared=1 the
+// page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory.
 import * as api from '/dist/index.js';
 
 function lcg(seed) {
@@ -11,7 +12,8 @@ function lcg(seed) {
 }
 
 async function run() {
-  const { build } = await api.init();
+  const sharedMemory = new URLSearchParams(location.search).get('shared') === '1';
+  const { build } = await api.init({ threads: sharedMemory });
   const d = 32;
   const n = 20000;
   const nq = 1500;
@@ -24,6 +26,7 @@ async function run() {
   const want = index.search(q, 10, { exclude: Array.from({ length: nq }, (_, i) => Int32Array.of(i, i + 1)) });
   const mainMs = performance.now() - t0;
   const pool = await api.WorkerPool.create({ threads: 2, build });
+  if (pool.shared !== sharedMemory) throw new Error(`pool.shared is ${pool.shared}, expected ${sharedMemory}`);
   const shared = await pool.share(index);
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
@@ -47,7 +50,7 @@ async function run() {
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids };
+  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids };
 }
 
 run().then(

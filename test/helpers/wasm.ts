@@ -5,14 +5,21 @@ import { init } from '../../dist/index.js';
 import { Engine, engine, loadEngine, type Build } from '../../dist/wasm/engine.js';
 
 /** The default build (after init()), plus the other one where this runtime supports it (plain SIMD always). */
-export async function loadBuilds(where: string): Promise<{ name: Build; eng: Engine }[]> {
+/**
+ * Every build this runtime runs: plain SIMD, relaxed SIMD where supported, and the threads build of each (the same
+ * kernels over a shared memory; only their scratch placement differs, see assembly/memory.ts).
+ */
+export async function loadBuilds(where: string): Promise<{ name: Build | 'threads' | 'threads-relaxed'; eng: Engine }[]> {
   const initInfo = await init();
-  const builds: { name: Build; eng: Engine }[] = [{ name: initInfo.build, eng: engine(where) }];
+  const builds: { name: Build | 'threads' | 'threads-relaxed'; eng: Engine }[] = [{ name: initInfo.build, eng: engine(where) }];
   for (const other of ['simd', 'relaxed'] as const) {
-    if (other === initInfo.build) continue;
     if (other === 'relaxed' && !initInfo.relaxedSimdSupported) continue;
-    const { exports, info } = await loadEngine({ build: other });
-    builds.push({ name: info.build, eng: new Engine(exports, info) });
+    if (other !== initInfo.build) {
+      const { exports, info } = await loadEngine({ build: other });
+      builds.push({ name: info.build, eng: new Engine(exports, info) });
+    }
+    const t = await loadEngine({ build: other, threads: true });
+    builds.push({ name: other === 'simd' ? 'threads' : 'threads-relaxed', eng: new Engine(t.exports, t.info, t.shared) });
   }
   return builds;
 }

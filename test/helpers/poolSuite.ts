@@ -1,0 +1,270 @@
+// WorkerPool: batch search on worker_threads gives exactly the main thread's result for every index type and option
+// (the queries are only split, never approximated), whatever the number of workers; abort, progress, release and
+// termination behave; loadIndex restores any index file. Run twice: by pool.test.ts with private memories (copies),
+// and by pool-shared.test.ts on the shared memory of the threads build (views).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
+  RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, type AnyIndex, type AnyQuantizer,
+} from '../../dist/index.js';
+import { clustered, floatVectors, intVectors } from './data.js';
+import { disposeAfterEach } from './live.js';
+
+export function poolSuite(shared: boolean): void {
+  const track = disposeAfterEach();
+  let pool2: WorkerPool;
+  let pool3: WorkerPool;
+
+  beforeAll(async () => {
+    // the workers load the same build as the main thread so that results can be compared bit for bit
+    const { build } = await init({ threads: shared });
+    pool2 = await WorkerPool.create({ threads: 2, build });
+    pool3 = await WorkerPool.create({ threads: 3, build });
+    expect(pool2.shared).toBe(shared);
+  }, 30_000);
+
+  afterAll(() => {
+    pool2?.terminate();
+    pool3?.terminate();
+  });
+
+  const d = 16;
+  const { x } = clustered(10, 120, d, 41);
+  const q = floatVectors(203, d, 42, 5);
+
+  function trained<T extends { train(x: Float32Array): unknown; add(x: Float32Array, ids?: Int32Array): void }>(index: T, ids?: Int32Array): T {
+    index.train(x);
+    index.add(x, ids);
+    return index;
+  }
+
+  const CASES: [string, () => AnyIndex, Record<string, unknown>][] = [
+    ['FlatIndex ip', () => {
+      const f = new FlatIndex({ d, metric: 'ip' });
+      f.add(x);
+      return f;
+    }, {}],
+    ['PQIndex 8-bit', () => trained(new PQIndex({ d, m: 4, seed: 1 })), {}],
+    ['PQIndex fast-scan, refine + rerank', () => trained(new PQIndex({ d, m: 8, nbits: 4, refine: true, seed: 2 })), { rerank: 40 }],
+    ['IVFPQIndex nprobe 3, custom ids', () => trained(new IVFPQIndex({ d, m: 4, nlist: 8, metric: 'ip', seed: 3 }), Int32Array.from({ length: 1200 }, (_, i) => 10 * i)), { nprobe: 3 }],
+    ['SQIndex int8', () => trained(new SQIndex({ d, type: 'int8', metric: 'ip' })), {}],
+    ['IVFFlatIndex nprobe 2', () => trained(new IVFFlatIndex({ d, nlist: 8, seed: 6 })), { nprobe: 2 }],
+    ['BinaryIndex + rerank', () => trained(new BinaryIndex({ d, refine: true })), { rerank: 50 }],
+    ['RQIndex', () => trained(new RQIndex({ d, levels: 2, nbits: 6, seed: 4 })), {}],
+  ];
+
+  describe('WorkerPool search equals the main thread', () => {
+    for (const [name, make, opts] of CASES) {
+      it(name, async () => {
+        const index = track(make());
+        const want = index.search(q, 10, opts);
+        const exclude = Array.from({ length: 203 }, (_, i) => Int32Array.from(want.ids.subarray(i * 10, i * 10 + 3)));
+        const wantEx = index.search(q, 10, { ...opts, exclude });
+        for (const pool of [pool2, pool3]) {
+          const shared = await pool.share(index);
+          expect(await shared.search(q, 10, opts)).toEqual(want);
+          expect(await shared.search(q, 10, { ...opts, exclude })).toEqual(wantEx);
+          shared.release();
+        }
+      }, 30_000);
+    }
+  });
+
+  describe('WorkerPool behaviour', () => {
+    it('reports progress up to nq, and an aborted signal rejects with ABORTED', async () => {
+      const index = track(trained(new PQIndex({ d, m: 4, seed: 5 })));
+      const shared = await pool2.share(index);
+      const seen: number[] = [];
+      await shared.search(q, 5, { onProgress: ({ done, total }) => seen.push(done / total) });
+      expect(seen.length).toBeGreaterThan(1);
+      expect(seen[seen.length - 1]).toBe(1);
+      for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+      const ac = new AbortController();
+      ac.abort();
+      await expect(shared.search(q, 5, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+      // aborted during the run: the chunks not yet started are skipped
+      const ac2 = new AbortController();
+      const p = shared.search(q, 5, { signal: ac2.signal, onProgress: () => ac2.abort() });
+      await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+      shared.release();
+      await expect(shared.search(q, 5)).rejects.toMatchObject({ code: 'DISPOSED' });
+    });
+
+    it('errors inside a worker come back as the same VQError; bad input is refused before any worker sees it', async () => {
+      const index = track(trained(new PQIndex({ d, m: 4, seed: 6 })));
+      const shared = await pool2.share(index);
+      await expect(shared.search(q, 5, { rerank: 10 })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('rerank') });
+      await expect(shared.search(new Float32Array(5), 5)).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      await expect(shared.search(q, 5, { exclude: [] })).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      await expect(shared.search(q, 5, { signal: {} as AbortSignal })).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+      await expect(pool2.share({} as AnyIndex)).rejects.toBeInstanceOf(VQError);
+      // the pool still works after the refusals
+      expect(await shared.search(q, 5)).toEqual(index.search(q, 5));
+      shared.release();
+    });
+
+    it(shared ? 'a shared index is a view: each search sees the index as it is then' : 'a shared index is a snapshot: later adds reach it only when shared again', async () => {
+      const index = track(new FlatIndex({ d }));
+      index.add(x.subarray(0, 100 * d));
+      const sh = await pool2.share(index);
+      index.add(x.subarray(100 * d));
+      const r = await sh.search(q, 3);
+      if (shared) expect(r).toEqual(index.search(q, 3));
+      else expect(Math.max(...r.ids)).toBeLessThan(100);
+      const again = await pool2.share(index);
+      expect(await again.search(q, 3)).toEqual(index.search(q, 3));
+      sh.release();
+      again.release();
+    });
+
+    it('a terminated pool refuses new work with DISPOSED; create validates threads', async () => {
+      const { build } = await init({ threads: shared });
+      const p = await WorkerPool.create({ threads: 1, build });
+      expect(p.threads).toBe(1);
+      p.terminate();
+      const index = track(trained(new PQIndex({ d, m: 4, seed: 7 })));
+      await expect(p.share(index)).rejects.toMatchObject({ code: 'DISPOSED' });
+      await expect(WorkerPool.create({ threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    });
+  });
+
+  describe('WorkerPool encode equals the main thread', () => {
+    const QUANTIZERS: [string, () => AnyQuantizer][] = [
+      ['ProductQuantizer 6-bit', () => new ProductQuantizer({ d, m: 4, nbits: 6, seed: 1 })],
+      ['OPQ', () => new OPQ({ d, m: 4, nbits: 4, seed: 2, iterations: 3 })],
+      ['ResidualQuantizer beam 4', () => new ResidualQuantizer({ d, levels: 3, nbits: 5, beamSize: 4, seed: 3 })],
+      ['ScalarQuantizer fp16', () => new ScalarQuantizer({ d, type: 'fp16' })],
+      ['BinaryQuantizer rotate', () => new BinaryQuantizer({ d, rotate: true, seed: 4 })],
+    ];
+    for (const [name, make] of QUANTIZERS) {
+      it(name, async () => {
+        const qz = track(make());
+        qz.train(x);
+        const want = qz.encode(x);
+        const shared = await pool3.shareQuantizer(qz);
+        const seen: number[] = [];
+        expect(await shared.encode(x, { onProgress: ({ done }) => seen.push(done) })).toEqual(want);
+        expect(seen[seen.length - 1]).toBe(1200);
+        shared.release();
+        await expect(shared.encode(x)).rejects.toMatchObject({ code: 'DISPOSED' });
+        const back = track(loadQuantizer(qz.save()));
+        expect(back.encode(x)).toEqual(want);
+      }, 30_000);
+    }
+
+    it('refuses untrained quantizers and indexes where a quantizer is expected', async () => {
+      await expect(pool2.shareQuantizer(track(new ProductQuantizer({ d, m: 4 })))).rejects.toMatchObject({ code: 'NOT_TRAINED' });
+      await expect(pool2.share(track(new PQIndex({ d, m: 4 })))).rejects.toMatchObject({ code: 'NOT_TRAINED' });
+      const flat = track(new FlatIndex({ d }));
+      expect(() => loadQuantizer(flat.save())).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+    });
+  });
+
+  describe('WorkerPool.train: training in a worker of its own', () => {
+    it('gives the same bytes as training on this thread (indexes with add, quantizers, KMeans with progress)', async () => {
+      const main = track(new PQIndex({ d, m: 4, nbits: 6, seed: 11 }));
+      main.train(x);
+      main.add(x);
+      const { trained } = await pool2.train('PQIndex', { d, m: 4, nbits: 6, seed: 11 }, x, { add: true });
+      track(trained);
+      expect(trained.save()).toEqual(main.save());
+      const rq = track(new ResidualQuantizer({ d, levels: 2, nbits: 5, seed: 12 }));
+      const rqResult = rq.train(x);
+      const w = await pool2.train('ResidualQuantizer', { d, levels: 2, nbits: 5, seed: 12 }, x);
+      track(w.trained);
+      expect(w.trained.save()).toEqual(rq.save());
+      expect(w.result).toEqual(rqResult);
+      const km = track(new KMeans({ d, k: 12, iterations: 7, seed: 13 }));
+      km.train(x);
+      const seen: { iteration: number }[] = [];
+      const k2 = await pool2.train('KMeans', { d, k: 12, iterations: 7, seed: 13 }, x, { onProgress: (p) => seen.push(p as { iteration: number }) });
+      track(k2.trained);
+      expect(k2.trained.centroids).toEqual(km.centroids);
+      expect(seen.map((p) => p.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    }, 30_000);
+
+    it('abort terminates the training worker; bad kinds, options and data are refused', async () => {
+      const big = floatVectors(20000, 32, 5);
+      const ac = new AbortController();
+      const t0 = performance.now();
+      const p = pool2.train('KMeans', { d: 32, k: 256, iterations: 200, seed: 1 }, big, { signal: ac.signal, onProgress: () => ac.abort() });
+      await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+      // far sooner than 200 iterations of 20000 x 256 x 32
+      expect(performance.now() - t0).toBeLessThan(20_000);
+      await expect(pool2.train('Nope' as 'KMeans', { d }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      await expect(pool2.train('PQIndex', { d, m: 5 }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('new PQIndex') });
+      await expect(pool2.train('KMeans', { d, k: 4, onProgress: () => {} }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      await expect(pool2.train('KMeans', { d, k: 4 }, [1, 2] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+      await expect(pool2.train('ProductQuantizer', { d, m: 4, nbits: 4 }, x, { add: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      // the pool's own workers were not affected
+      const f = track(new FlatIndex({ d }));
+      f.add(x);
+      const shared = await pool2.share(f);
+      expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
+      shared.release();
+    }, 60_000);
+  });
+
+  describe('WorkerPool.kmeans: the per-point work of each iteration on all workers', () => {
+    const big = floatVectors(30000, 12, 77, 3); // 4 blocks of 8192
+    const ints = intVectors(20000, 9, 78);
+
+    it('same centroids, sizes and rescans as KMeans.train, whatever the number of workers (Gaussian and integer data)', async () => {
+      for (const [data, dd, opts] of [
+        [big, 12, { k: 50, iterations: 8, seed: 3 }],
+        [ints, 9, { k: 33, iterations: 6, seed: 4, nredo: 2, init: 'random' as const }],
+        [big, 12, { k: 20, iterations: 5, seed: 5, maxPointsPerCentroid: 600 }], // sampled to 12000
+      ] as const) {
+        const local = track(new KMeans({ d: dd, ...opts }));
+        const want = local.train(data);
+        const results = [];
+        for (const pool of [pool2, pool3]) {
+          const { trained, result } = await pool.kmeans({ d: dd, ...opts }, data);
+          track(trained);
+          expect(trained.centroids).toEqual(local.centroids);
+          expect(result.clusterSizes).toEqual(want.clusterSizes);
+          expect(result.rescanned).toEqual(want.rescanned);
+          expect(result.nTrain).toBe(want.nTrain);
+          result.objective.forEach((o, i) => expect(o).toBeCloseTo(want.objective[i], 6 - Math.ceil(Math.log10(want.objective[i]))));
+          results.push(result);
+        }
+        // two workers and three: the same blocks, added in the same order
+        expect(results[1].objective).toEqual(results[0].objective);
+      }
+    }, 60_000);
+
+    it('progress runs on this thread; an aborted signal rejects with ABORTED and frees the workers\' blocks', async () => {
+      const seen: number[] = [];
+      const { trained } = await pool2.kmeans({ d: 12, k: 16, iterations: 4, seed: 1, onProgress: (p) => seen.push(p.iteration) }, big);
+      track(trained);
+      expect(seen).toEqual([1, 2, 3, 4]);
+      const ac = new AbortController();
+      await expect(pool2.kmeans({ d: 12, k: 16, iterations: 50, seed: 1, onProgress: () => ac.abort() }, big, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(pool2.kmeans({ d: 12, k: 16 }, new Float32Array(5))).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      await expect(pool2.kmeans({ d: 12, k: 0 }, big)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      // the pool still serves
+      const f = track(new FlatIndex({ d }));
+      f.add(x);
+      const shared = await pool2.share(f);
+      expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
+      shared.release();
+    }, 60_000);
+  });
+
+  describe('loadIndex', () => {
+    it('restores every index kind from its bytes and refuses quantizer files and damage', () => {
+      for (const [, make, opts] of CASES) {
+        const index = track(make());
+        const back = track(loadIndex(index.save()));
+        expect(back.constructor).toBe(index.constructor);
+        expect(back.search(q, 5, opts)).toEqual(index.search(q, 5, opts));
+      }
+      const pq = track(new ProductQuantizer({ d, m: 4, nbits: 4 }));
+      pq.train(x);
+      expect(() => loadIndex(pq.save())).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+      const bytes = CASES[0][1]().save();
+      bytes[bytes.length - 1] ^= 1;
+      expect(() => loadIndex(bytes)).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+    });
+  });
+}

@@ -1,0 +1,162 @@
+// WorkerPool on the shared memory of the threads build: the whole pool suite (helpers/poolSuite.ts), then what only
+// shared memory has: arenas that confine a worker's allocations, views that see the index as it is at each search, and
+// pinning, so that an add() or dispose() on this thread during a pooled search frees nothing the workers read.
+import { describe, expect, it } from 'vitest';
+import { FlatIndex, init, IVFPQIndex, memoryStats, PQIndex, WorkerPool } from '../dist/index.js';
+import { engine, loadEngine } from '../dist/wasm/engine.js';
+import { floatVectors } from './helpers/data.js';
+import { poolSuite } from './helpers/poolSuite.js';
+
+poolSuite(true);
+
+describe('shared memory: arenas, views and pinning', () => {
+  const d = 24;
+  const x = floatVectors(6000, d, 91);
+  const q = floatVectors(400, d, 92);
+
+  it('init({ threads: true }) runs the threads build over a SharedArrayBuffer', async () => {
+    const info = await init({ threads: true });
+    expect(info.shared).toBe(true);
+    const eng = await loadEngine({ threads: true });
+    expect(eng.exports.memory instanceof WebAssembly.Memory && (eng.exports.memory as WebAssembly.Memory).buffer instanceof SharedArrayBuffer).toBe(true);
+    await expect(loadEngine({ threads: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    // a single-thread module handed over as the threads build, and the other way round: WASM_LOAD, not a crash
+    await expect(loadEngine({ threads: true, wasm: new URL('../dist/vqwasm-simd.wasm', import.meta.url) })).rejects.toMatchObject({ code: 'WASM_LOAD', message: expect.stringContaining('threads build') });
+    await expect(loadEngine({ wasm: new URL('../dist/vqwasm-threads.wasm', import.meta.url) })).rejects.toMatchObject({ code: 'WASM_LOAD' });
+  });
+
+  it('without SharedArrayBuffer, threads: true is NO_THREADS', async () => {
+    const g = globalThis as { SharedArrayBuffer?: unknown };
+    const saved = g.SharedArrayBuffer;
+    delete g.SharedArrayBuffer;
+    try {
+      await expect(loadEngine({ threads: true })).rejects.toMatchObject({ code: 'NO_THREADS', message: expect.stringContaining('SharedArrayBuffer') });
+    } finally {
+      g.SharedArrayBuffer = saved;
+    }
+  });
+
+  it('threadInit confines a second instance to its arena; the allocating instance never hands out arena bytes', async () => {
+    const main = await loadEngine({ threads: true });
+    const abi = main.exports as unknown as { alloc(n: number): number; free(p: number): number; threadInit(b: number, n: number): number; heapLiveBytes(): number };
+    const arenaBytes = 1 << 20;
+    const arena = abi.alloc(arenaBytes) >>> 0;
+    const other = await WebAssembly.instantiate(main.shared!.module, { env: { memory: main.shared!.memory, abort: () => {} } });
+    const w = other.exports as unknown as typeof abi;
+    expect(w.threadInit(arena, arenaBytes)).toBe(0);
+    expect(w.threadInit(arena, arenaBytes)).toBe(1); // once only
+    const got: number[] = [];
+    for (;;) {
+      const p = w.alloc(100_000) >>> 0;
+      if (p === 0) break;
+      got.push(p);
+      expect(p).toBeGreaterThanOrEqual(arena);
+      expect(p + 100_000).toBeLessThanOrEqual(arena + arenaBytes);
+    }
+    // blocks of 100,000 bytes + a 16-byte header, rounded to 64 (100,032), after the 256 bytes of kernel scratch and
+    // the first header's alignment (304 bytes): all that fit, and not one more
+    expect(got.length).toBe(Math.floor((arenaBytes - 304) / 100_032));
+    expect(w.free(got[3])).toBe(0);
+    expect(w.alloc(100_000) >>> 0).toBe(got[3]); // reuse inside the arena
+    // the main heap goes on past the arena
+    const after = abi.alloc(4096) >>> 0;
+    expect(after >= arena + arenaBytes || after + 4096 <= arena).toBe(true);
+    // an instance that already allocated cannot take an arena
+    expect(abi.threadInit(arena, arenaBytes)).toBe(1);
+  });
+
+  it('an add() that moves the buffers during a pooled search: the search sees the index as it was, the old buffers are freed after', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      for (const make of [() => new FlatIndex({ d }), () => new PQIndex({ d, m: 6, seed: 1 }), () => new IVFPQIndex({ d, nlist: 16, m: 6, seed: 2 })]) {
+        const index = make();
+        if (!(index instanceof FlatIndex)) index.train(x);
+        index.add(x.subarray(0, 1000 * d));
+        const opts = index instanceof IVFPQIndex ? { nprobe: 4 } : {};
+        const before = index.search(q, 5, opts);
+        const sh = await pool.share(index);
+        const pending = sh.search(q, 5, opts);
+        const live0 = memoryStats().liveBytes;
+        index.add(x.subarray(1000 * d)); // grows: new buffers, the old ones would be freed now but for the pin
+        expect(memoryStats().liveBytes).toBeGreaterThan(live0);
+        // what this thread allocates next reuses freed blocks first (first fit): fill it with NaN bytes, so that a
+        // worker reading a buffer freed under it would return garbage
+        const eng = engine('test');
+        const scribbles: number[] = [];
+        for (const size of [...Array(64).fill(4096), ...Array(16).fill(65536)]) {
+          const p = eng.alloc(size, 'test');
+          eng.u8(p, size).fill(0xff);
+          scribbles.push(p);
+        }
+        // a second call started now sees the grown index, while the first still answers from the old one
+        const second = sh.search(q, 5, opts);
+        expect(await pending).toEqual(before);
+        expect(await second).toEqual(index.search(q, 5, opts));
+        for (const p of scribbles) eng.free(p);
+        // unpinned: the next pooled search sees all 6000 and equals this thread's
+        expect(await sh.search(q, 5, opts)).toEqual(index.search(q, 5, opts));
+        sh.release();
+        index.dispose();
+      }
+    } finally {
+      pool.terminate();
+    }
+  }, 30_000);
+
+  it('dispose() during a pooled search: the search completes with the right result, then the memory comes back; later searches are DISPOSED', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      const base = memoryStats().liveBytes;
+      const index = new FlatIndex({ d, metric: 'ip' });
+      index.add(x);
+      const want = index.search(q, 7);
+      const sh = await pool.share(index);
+      const pending = sh.search(q, 7);
+      index.dispose();
+      expect(memoryStats().liveBytes).toBeGreaterThan(base); // pinned: still allocated
+      expect(await pending).toEqual(want);
+      expect(memoryStats().liveBytes).toBe(base);
+      await expect(sh.search(q, 7)).rejects.toMatchObject({ code: 'DISPOSED' });
+      await expect(pool.share(index)).rejects.toMatchObject({ code: 'DISPOSED' });
+    } finally {
+      pool.terminate();
+    }
+  }, 30_000);
+
+  it('repeated create / terminate gives the arenas back: memory does not grow', async () => {
+    await init({ threads: true });
+    const index = new FlatIndex({ d });
+    index.add(x);
+    const want = index.search(q, 3);
+    const sizes: number[] = [];
+    const live: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      const pool = await WorkerPool.create({ threads: 2, arenaBytes: 8 * 2 ** 20 });
+      const sh = await pool.share(index);
+      expect(await sh.search(q, 3)).toEqual(want);
+      pool.terminate();
+      await new Promise((res) => setTimeout(res, 50)); // the arenas are freed once the workers have stopped
+      sizes.push(memoryStats().memoryBytes);
+      live.push(memoryStats().liveBytes);
+    }
+    expect(new Set(live.slice(1)).size).toBe(1);
+    expect(sizes[sizes.length - 1]).toBe(sizes[1]);
+    index.dispose();
+  }, 60_000);
+
+  it('a pool with private copies still works next to the threads build; options are checked', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2, shared: false });
+    expect(pool.shared).toBe(false);
+    const index = new FlatIndex({ d });
+    index.add(x);
+    const sh = await pool.share(index);
+    expect(await sh.search(q, 4)).toEqual(index.search(q, 4));
+    pool.terminate();
+    index.dispose();
+    await expect(WorkerPool.create({ shared: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(WorkerPool.create({ arenaBytes: 1000 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  }, 30_000);
+});
