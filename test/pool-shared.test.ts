@@ -146,6 +146,24 @@ describe('shared memory: arenas, views and pinning', () => {
     index.dispose();
   }, 60_000);
 
+  it('terminate() during a pooled call: the call rejects ABORTED, the arenas come back once the workers have stopped', async () => {
+    await init({ threads: true });
+    const index = new FlatIndex({ d });
+    index.add(x);
+    const base = memoryStats().liveBytes;
+    const pool = await WorkerPool.create({ threads: 2, arenaBytes: 4 * 2 ** 20 });
+    expect(memoryStats().liveBytes).toBeGreaterThanOrEqual(base + 8 * 2 ** 20);
+    const sh = await pool.share(index);
+    const big = floatVectors(20000, d, 93);
+    const pending = sh.search(big, 10);
+    await new Promise((res) => setTimeout(res, 20));
+    pool.terminate();
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    for (let i = 0; i < 100 && memoryStats().liveBytes !== base; i++) await new Promise((res) => setTimeout(res, 20));
+    expect(memoryStats().liveBytes).toBe(base);
+    index.dispose();
+  }, 30_000);
+
   it('a pool with private copies still works next to the threads build; options are checked', async () => {
     await init({ threads: true });
     const pool = await WorkerPool.create({ threads: 2, shared: false });
@@ -157,6 +175,11 @@ describe('shared memory: arenas, views and pinning', () => {
     pool.terminate();
     index.dispose();
     await expect(WorkerPool.create({ shared: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    // something with a save() that is not a vqwasm object: refused when shared, not when searched
+    const spool = await WorkerPool.create({ threads: 1 });
+    class Fake { d = 4; save() { return new Uint8Array(4); } }
+    await expect(spool.share(new Fake() as unknown as FlatIndex)).rejects.toMatchObject({ code: 'INVALID_TYPE', message: expect.stringContaining('Fake') });
+    spool.terminate();
     await expect(WorkerPool.create({ arenaBytes: 1000 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   }, 30_000);
 });

@@ -108,6 +108,11 @@ class Lane {
   private readonly pending = new Map<number, Pending>();
   port!: Port;
 
+  /** Calls sent and not yet answered. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   reply(r: WorkerReply): void {
     const p = this.pending.get(r.id);
     if (!p) return;
@@ -220,8 +225,8 @@ export class WorkerPool {
     }
     if ((obj as { isTrained?: boolean }).isTrained === false) fail('NOT_TRAINED', where, `the ${what} is not trained`, raw(`an untrained ${obj.constructor.name}`), 'train(x) first');
     if (this.shared) {
-      if ((obj as { disposed?: boolean }).disposed) fail('DISPOSED', where, `the ${what} was disposed`, raw(`a disposed ${obj.constructor.name}`), `a live ${what}`);
-      // nothing to copy: views are sent with each call (attach)
+      // nothing to copy: views go out with the calls (Shared.withView); this checks that one can be made
+      this.pinView(where, obj, what).unpin();
       return this.nextSlot++;
     }
     const bytes = obj.save();
@@ -478,14 +483,19 @@ export class WorkerPool {
   terminate(): void {
     if (this.closed) return;
     this.closed = true;
-    const stopped: Promise<unknown>[] = [];
-    for (const l of this.lanes) {
-      stopped.push(Promise.resolve(l.port.terminate()));
+    this.lanes.forEach((l, i) => {
+      const running = l.pendingCount > 0;
+      const stopped = l.port.terminate();
       l.failAll(new VQError('ABORTED', 'WorkerPool: the pool was terminated (got pending work, expected none)'));
-    }
+      const arena = this.arenas?.ptrs[i];
+      if (arena === undefined) return;
+      // an idle worker runs no wasm, so its arena can go at once; a busy one may still be writing its scratch until
+      // it has stopped, which Node reports (terminate() resolves) and browsers do not: there the arena stays
+      // allocated (a bounded leak, only when terminating a pool in the middle of a call)
+      if (!running) this.arenas!.eng.free(arena);
+      else if (stopped) void stopped.then(() => this.arenas!.eng.free(arena));
+    });
     for (const w of this.waiters.splice(0)) w();
-    const arenas = this.arenas;
-    if (arenas) void Promise.all(stopped).then(() => { for (const p of arenas.ptrs.splice(0)) arenas.eng.free(p); });
   }
 
   [Symbol.dispose](): void {

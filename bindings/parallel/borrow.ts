@@ -63,7 +63,7 @@ export function snapshot(root: object): { snap: Snapshot; owned: Owned[] } {
     if (proto === Object.prototype || proto === null) return { $t: 'obj', id, v: fields };
     const name = NAMES.get(proto);
     if (name === undefined) {
-      throw new VQError('INTERNAL', `WorkerPool: cannot share a ${proto?.constructor?.name ?? 'value'} with a shared-memory worker (got a class without a view, expected one of ${Object.keys(CLASSES).join(', ')})`);
+      throw new VQError('INVALID_TYPE', `WorkerPool: cannot share a ${proto?.constructor?.name ?? 'value'} with a shared-memory worker (got an object of a class vqwasm has no view of, expected a vqwasm index or quantizer: ${Object.keys(CLASSES).join(', ')})`);
     }
     if (v instanceof Owned) owned.push(v);
     return { $t: 'cls', c: name, id, v: fields };
