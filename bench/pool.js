@@ -111,6 +111,29 @@ async function main() {
       km.dispose();
       kmRows.push([...row, same ? 'yes' : 'NO']);
     }
+    // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
+    log('PQ training');
+    for (const [m, nbits] of [[16, 8], [32, 4]]) {
+      const opts = { d, m, nbits, seed: 1 };
+      const t0 = C.now();
+      const local = new ours.ProductQuantizer(opts);
+      local.train(ds.train);
+      const singleS = C.now() - t0;
+      const want = local.save();
+      const row = [`ProductQuantizer ${m}x${nbits}, n = ${ds.train.length / d}`, C.fmtSeconds(singleS)];
+      let same = true;
+      for (const p of [pool, spool]) {
+        const t1 = C.now();
+        const { trained } = await p.trainPQ(opts, ds.train);
+        const pooledS = C.now() - t1;
+        const got = trained.save();
+        same &&= got.length === want.length && got.every((v, i) => v === want[i]);
+        trained.dispose();
+        row.push(C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x');
+      }
+      local.dispose();
+      kmRows.push([...row, same ? 'yes' : 'NO']);
+    }
   } finally {
     pool.terminate();
     spool.terminate();
@@ -128,10 +151,10 @@ async function main() {
     ],
   );
   C.printTable(
-    'k-means training (one run each)',
+    'k-means and PQ training (one run each; pool.kmeans, pool.trainPQ)',
     [
       { title: 'training' }, { title: 'KMeans.train' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same centroids' },
+      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' },
     ],
     kmRows,
   );

@@ -20,6 +20,7 @@ import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
 import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/KMeans.js';
+import { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 export interface WorkerPoolOptions {
@@ -451,6 +452,36 @@ export class WorkerPool {
     } finally {
       await (seed as SeedLoop | null)?.stop().catch(() => {});
       this.dropSlot(slot);
+    }
+  }
+
+  /**
+   * Trains `new ProductQuantizer(options)` on x with its m sub-space k-means runs spread over the workers (each an
+   * ordinary KMeans run, as train() does them one after the other); the sampling, and the anisotropic refinement when
+   * asked for, run on this thread. The codebook has the same bytes as `new ProductQuantizer(options).train(x, trainOptions)`
+   * (tested; trainOptions: train()'s iterations and directions). onProgress: { done, total } sub-spaces; signal: checked before each sub-space starts (rejects ABORTED).
+   */
+  async trainPQ(
+    options: ProductQuantizerOptions, x: Float32Array,
+    run: { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; trainOptions?: { iterations?: number; directions?: Float32Array } } = {},
+  ): Promise<{ trained: ProductQuantizer; result: ProductQuantizerTrainResult }> {
+    const where = 'WorkerPool.trainPQ';
+    this.open(where);
+    const r = checkOptions(where, run) as { signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void; trainOptions?: Record<string, unknown> };
+    checkCallbacks(where, r.signal, r.onProgress);
+    const pq = new ProductQuantizer(options);
+    try {
+      const plan = pq.trainPlan(x, (r.trainOptions ?? {}) as Parameters<ProductQuantizer['trainPlan']>[1]);
+      const done: SubspaceResult[] = new Array(pq.m);
+      // one sub-space per chunk: the chunks go to whichever worker is idle
+      await this.runChunks(where, pq.m, 1, r.signal, r.onProgress, async (lane, j) => {
+        const job = plan.job(j);
+        done[j] = (await lane.call({ op: 'pqJob', job }, [job.x.buffer as ArrayBuffer])) as SubspaceResult;
+      });
+      return { trained: pq, result: pq.trainFinish(plan, done) };
+    } catch (e) {
+      pq.dispose();
+      throw e;
     }
   }
 

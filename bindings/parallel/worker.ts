@@ -10,6 +10,8 @@
 //           { id, op: 'search', slot, q, k, options }       -> { id, ok, value: { ids, distances } }
 //           { id, op: 'encode', slot, q }                   -> { id, ok, value: Uint8Array codes }  (q: the vectors)
 //           { id, op: 'drop', slot }                        -> { id, ok }
+//           { id, op: 'pqJob', job }                        -> { id, ok, value: { centroids, objective, stats } }
+//             (one sub-space k-means of ProductQuantizer training: WorkerPool.trainPQ)
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
 //           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: per block its minD pointer }
 //             (q: this worker's k-means points; on a shared memory base + rows instead: where they are)
@@ -25,12 +27,13 @@ import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
 import { CentroidSide, KMeansBlock, type Shift } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
+import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import { revive, type Snapshot } from './borrow.js';
 import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_PENDING, SEED_STOP } from './seed.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'kmSeed' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'kmSeed' | 'pqJob' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -55,6 +58,7 @@ export interface WorkerRequest {
   rows?: number;
   ctrl?: Int32Array;
   totals?: Float64Array;
+  job?: SubspaceJob;
 }
 
 
@@ -224,6 +228,11 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           return { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
         });
         post({ id: req.id, ok: true, value: out }, out.flatMap((o) => [o.sums.buffer as ArrayBuffer, o.counts.buffer as ArrayBuffer]));
+        return;
+      }
+      case 'pqJob': {
+        const r = runSubspaceJob(req.job!);
+        post({ id: req.id, ok: true, value: r }, [r.centroids.buffer as ArrayBuffer]);
         return;
       }
       case 'drop': {

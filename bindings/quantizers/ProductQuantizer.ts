@@ -3,7 +3,7 @@ import { checkBool, checkInt, checkNumber, checkOneOf, checkOptions, checkVector
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
 import type { CodebookStats } from '../training/codebookStats.js';
-import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import { KMeans, type KMeansInit, type KMeansOptions } from '../training/KMeans.js';
 import type { Metric } from '../types.js';
 import { Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
@@ -42,6 +42,42 @@ export interface ProductQuantizerOptions {
    * inner-product top-k lists, pull the codewords harder (bindings/quantizers/anisotropic.ts has the measurements).
    */
   anisotropicNormWeight?: number;
+}
+
+/** One sub-space's k-means of a ProductQuantizer's training: KMeans options, its points f32[nt][dsub], warm start. */
+export interface SubspaceJob {
+  options: KMeansOptions;
+  x: Float32Array;
+  initial?: Float32Array;
+}
+
+export interface SubspaceResult {
+  centroids: Float32Array;
+  /** The final k-means objective. */
+  objective: number;
+  stats: CodebookStats;
+}
+
+/** @internal What ProductQuantizer.trainPlan hands to trainFinish. */
+export interface PQTrainPlan {
+  x: Float32Array;
+  dirs: Float32Array | null;
+  nt: number;
+  rows: Int32Array | null;
+  warnings: string[];
+  /** The job of sub-space j (0..m-1). */
+  job(j: number): SubspaceJob;
+}
+
+/** Trains one sub-space (a job of ProductQuantizer.trainPlan) on this thread's engine. */
+export function runSubspaceJob(job: SubspaceJob): SubspaceResult {
+  const km = new KMeans(job.options);
+  try {
+    const res = km.train(job.x, job.initial ? { initialCentroids: job.initial } : {});
+    return { centroids: km.centroids, objective: res.objective[res.objective.length - 1], stats: res.stats };
+  } finally {
+    km.dispose();
+  }
 }
 
 export interface ProductQuantizerTrainResult {
@@ -170,6 +206,17 @@ export class ProductQuantizer extends Owned implements Quantizer {
    * when x holds residuals of them (IVF-PQ passes the vectors whose residuals it codes); default x itself.
    */
   train(x: Float32Array, options: { iterations?: number; warmStart?: boolean; directions?: Float32Array } = {}): ProductQuantizerTrainResult {
+    const plan = this.trainPlan(x, options);
+    return this.trainFinish(plan, Array.from({ length: this.m }, (_, j) => runSubspaceJob(plan.job(j))));
+  }
+
+  /**
+   * @internal train() in three steps, so that the m sub-space k-means runs can go elsewhere (WorkerPool.trainPQ):
+   * trainPlan checks the arguments and samples, and its job(j) cuts sub-space j of the sample; runSubspaceJob
+   * (exported) trains one; trainFinish installs the codebook (after the anisotropic refinement, if any) and returns the
+   * result.
+   */
+  trainPlan(x: Float32Array, options: { iterations?: number; warmStart?: boolean; directions?: Float32Array } = {}): PQTrainPlan {
     const where = 'ProductQuantizer.train';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
@@ -189,28 +236,39 @@ export class ProductQuantizer extends Owned implements Quantizer {
     }
     const warnings: string[] = [];
     if (rows) warnings.push(`${where}: sampling ${nt} of ${n} training vectors (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
-    const cent = new Float32Array(m * ksub * dsub);
-    const objectives: number[] = [];
-    const stats: CodebookStats[] = [];
-    const sub = new Float32Array(nt * dsub);
-    for (let j = 0; j < m; j++) {
+    // cut on demand: only the sub-spaces being trained are held at once
+    const job = (j: number): SubspaceJob => {
+      const sub = new Float32Array(nt * dsub);
       for (let i = 0; i < nt; i++) {
         const r = rows ? rows[i] : i;
         for (let s = 0; s < dsub; s++) sub[i * dsub + s] = x[r * d + j * dsub + s];
       }
-      const km = new KMeans({
-        d: dsub, k: ksub, iterations, seed: this.seed + j, init: this.init,
-        maxPointsPerCentroid: Math.max(1, Math.ceil(nt / ksub)), minPointsPerCentroid: 0,
-      });
-      try {
-        const res = km.train(sub, previous ? { initialCentroids: previous.subarray(j * ksub * dsub, (j + 1) * ksub * dsub) } : {});
-        objectives.push(res.objective[res.objective.length - 1]);
-        stats.push(res.stats);
-        cent.set(km.centroids, j * ksub * dsub);
-      } finally {
-        km.dispose();
-      }
-    }
+      return {
+        options: {
+          d: dsub, k: ksub, iterations, seed: this.seed + j, init: this.init,
+          maxPointsPerCentroid: Math.max(1, Math.ceil(nt / ksub)), minPointsPerCentroid: 0,
+        },
+        x: sub,
+        initial: previous ? previous.slice(j * ksub * dsub, (j + 1) * ksub * dsub) : undefined,
+      };
+    };
+    return { x, dirs, nt, rows, warnings, job };
+  }
+
+  /** @internal See trainPlan. `done[j]`: job j's result (from runSubspaceJob, here or in a worker). */
+  trainFinish(plan: PQTrainPlan, done: SubspaceResult[]): ProductQuantizerTrainResult {
+    const where = 'ProductQuantizer.train';
+    this.alive(where);
+    const { x, dirs, nt, rows, warnings } = plan;
+    const { d, m, dsub, ksub } = this;
+    const cent = new Float32Array(m * ksub * dsub);
+    const objectives: number[] = [];
+    const stats: CodebookStats[] = [];
+    done.forEach((r, j) => {
+      objectives.push(r.objective);
+      stats.push(r.stats);
+      cent.set(r.centroids, j * ksub * dsub);
+    });
     let anisotropic: ProductQuantizerTrainResult['anisotropic'];
     if (this.anisotropicThreshold !== undefined) {
       const pick = (a: Float32Array) => {

@@ -205,6 +205,40 @@ export function poolSuite(shared: boolean): void {
     }, 60_000);
   });
 
+  describe('WorkerPool.trainPQ: the sub-space k-means runs on all workers', () => {
+    it('the same codebook bytes and result as ProductQuantizer.train (sampling, anisotropic), with progress', async () => {
+      for (const [opts, trainOptions] of [
+        [{ d, m: 4, nbits: 6, seed: 21 }, {}],
+        [{ d, m: 8, nbits: 4, seed: 22, maxPointsPerCentroid: 40 }, {}], // 640 of 1200 sampled
+        [{ d, m: 4, nbits: 5, seed: 23, anisotropicThreshold: 0.2 }, {}],
+      ] as const) {
+        const local = track(new ProductQuantizer(opts));
+        const want = local.train(x, trainOptions);
+        for (const pool of [pool2, pool3]) {
+          const seen: number[] = [];
+          const { trained, result } = await pool.trainPQ(opts, x, { trainOptions, onProgress: ({ done }) => seen.push(done) });
+          track(trained);
+          expect(trained.save()).toEqual(local.save());
+          expect(result).toEqual(want);
+          expect(seen[seen.length - 1]).toBe(opts.m);
+        }
+      }
+      // trainPQ builds a fresh quantizer: a warm start has nothing to start from
+      await expect(pool2.trainPQ({ d, m: 4, nbits: 5 }, x, { trainOptions: { warmStart: true } as object })).rejects.toMatchObject({ code: 'NOT_TRAINED' });
+    }, 60_000);
+
+    it('abort, bad options and too few points are refused as by ProductQuantizer', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      await expect(pool2.trainPQ({ d, m: 4 }, x, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+      const ac2 = new AbortController();
+      await expect(pool2.trainPQ({ d, m: 8, nbits: 6 }, x, { signal: ac2.signal, onProgress: () => ac2.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(pool2.trainPQ({ d, m: 5 }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      await expect(pool2.trainPQ({ d, m: 4 }, x.subarray(0, 100 * d))).rejects.toMatchObject({ code: 'TOO_FEW_POINTS' });
+      await expect(pool2.trainPQ({ d, m: 4 }, [1] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+    }, 30_000);
+  });
+
   describe('WorkerPool.kmeans: the per-point work of each iteration on all workers', () => {
     const big = floatVectors(30000, 12, 77, 3); // 4 blocks of 8192
     const ints = intVectors(20000, 9, 78);
