@@ -85,6 +85,7 @@ const COMMANDS = {
       rerank: { type: 'string' },
       exclude: { type: 'string' },
       distances: { type: 'string' },
+      threads: { type: 'string' },
     },
     help: `Options:
   --index FILE      a saved vqwasm index, or a Faiss index file (faiss.write_index)
@@ -93,7 +94,8 @@ const COMMANDS = {
   --distances FILE  with .ivecs output: also write the distances as .fvecs
   --k N             results per query (default 10)
   --nprobe N        lists to visit (ivfpq)                --rerank R  re-rank R candidates exactly (indexes with refine)
-  --exclude FILE    ids each query must not return: an .ivecs with one (ragged) row per query`,
+  --exclude FILE    ids each query must not return: an .ivecs with one (ragged) row per query
+  --threads N       search on N threads (default 1; 0 = every core): a WorkerPool on one shared memory, same results`,
   },
   eval: {
     summary: 'recall@k and QPS of a saved index against ground truth or exact search',
@@ -107,6 +109,7 @@ const COMMANDS = {
       nprobe: { type: 'string' },
       rerank: { type: 'string' },
       json: { type: 'boolean' },
+      threads: { type: 'string' },
     },
     help: `Options:
   --index FILE      a saved vqwasm index or a Faiss index file
@@ -114,7 +117,8 @@ const COMMANDS = {
   --gt FILE         ground-truth ids (.ivecs, at least k per query, ids as in the index), or:
   --base FILE       the indexed vectors: exact search (FlatIndex, the index's metric) gives the ground truth
   --k N             recall@k (default 10)          --nprobe N, --rerank R as for search
-  --json            print one JSON object instead of text`,
+  --json            print one JSON object instead of text
+  --threads N       search (and --base's exact search) on N threads (default 1; 0 = every core); QPS is then theirs`,
   },
   info: {
     summary: 'what a saved index holds',
@@ -336,13 +340,27 @@ function searchOptions(opts, index) {
   return o;
 }
 
-/** Searches in chunks of queries (progress) with the same result as one call. */
-function chunkedSearch(index, x, n, d, k, o, exclude, label, opts) {
+/**
+ * Searches in chunks of queries (progress) with the same result as one call: on this thread, or through `pool` (a
+ * shared-memory WorkerPool, see withPool), which splits the queries across its workers.
+ */
+async function chunkedSearch(index, x, n, d, k, o, exclude, label, opts, pool) {
+  const bar = progress(opts, label);
+  const t0 = performance.now();
+  if (pool) {
+    const shared = await pool.share(index);
+    try {
+      const r = await shared.search(x, k, { ...o, ...(exclude ? { exclude } : {}), onProgress: ({ done, total }) => bar.update(done, total) });
+      const seconds = (performance.now() - t0) / 1000;
+      bar.done();
+      return { ...r, seconds };
+    } finally {
+      shared.release();
+    }
+  }
   const ids = new Int32Array(n * k);
   const distances = new Float32Array(n * k);
-  const bar = progress(opts, label);
   const step = 4096;
-  const t0 = performance.now();
   for (let s = 0; s < n; s += step) {
     const c = Math.min(step, n - s);
     const r = index.search(x.subarray(s * d, (s + c) * d), k, exclude ? { ...o, exclude: exclude.slice(s, s + c) } : o);
@@ -353,6 +371,24 @@ function chunkedSearch(index, x, n, d, k, o, exclude, label, opts) {
   const seconds = (performance.now() - t0) / 1000;
   bar.done();
   return { ids, distances, seconds };
+}
+
+/** --threads: null for 1 (search on this thread), else the number of workers (0 = every core: undefined). */
+function threadsOption(opts) {
+  const t = int(opts, 'threads', { min: 0, def: 1 });
+  return t === 1 ? null : t === 0 ? undefined : t;
+}
+
+/** Runs fn(pool) with a shared-memory WorkerPool when --threads asks for one (pool null otherwise). */
+async function withPool(opts, fn) {
+  const t = threadsOption(opts);
+  if (t === null) return fn(null);
+  const pool = await vq.WorkerPool.create({ threads: t });
+  try {
+    return await fn(pool);
+  } finally {
+    pool.terminate();
+  }
 }
 
 async function cmdSearch(opts) {
@@ -367,7 +403,7 @@ async function cmdSearch(opts) {
     if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
     const exclude = opts.exclude ? await readRagged(opts.exclude) : undefined;
     if (exclude && exclude.length !== q.n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.exclude} holds ${exclude.length} rows (got ${exclude.length}, expected one per query: ${q.n})`);
-    const r = chunkedSearch(index, q.x, q.n, q.d, k, searchOptions(opts, index), exclude, 'search', opts);
+    const r = await withPool(opts, (pool) => chunkedSearch(index, q.x, q.n, q.d, k, searchOptions(opts, index), exclude, 'search', opts, pool));
     if (fmt === 'ivecs') {
       await writeFile(opts.output, vq.writeIvecs(r.ids, k));
       if (opts.distances) await writeFile(opts.distances, vq.writeFvecs(r.distances, k));
@@ -393,25 +429,28 @@ async function cmdEval(opts) {
   try {
     const q = await readVectors(opts.queries, opts);
     if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
-    let gt;
-    let gtK;
-    if (opts.gt) {
-      const g = await vq.readVectorFile(opts.gt);
-      if (!(g.data instanceof Int32Array) || g.n !== q.n || g.d < k) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.gt} must hold ${q.n} rows of at least k = ${k} int32 ids (got ${g.n} rows of ${g.d} ${g.dtype})`);
-      gt = g.data;
-      gtK = g.d;
-    } else {
-      const b = await readVectors(opts.base, opts);
-      const flat = new vq.FlatIndex({ d: b.d, metric: index.metric ?? 'l2' });
-      try {
-        flat.add(b.x);
-        gt = chunkedSearch(flat, q.x, q.n, q.d, k, {}, undefined, 'exact', opts).ids;
-        gtK = k;
-      } finally {
-        flat.dispose();
+    const o = searchOptions(opts, index);
+    const { gt, gtK, r } = await withPool(opts, async (pool) => {
+      let gt;
+      let gtK;
+      if (opts.gt) {
+        const g = await vq.readVectorFile(opts.gt);
+        if (!(g.data instanceof Int32Array) || g.n !== q.n || g.d < k) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.gt} must hold ${q.n} rows of at least k = ${k} int32 ids (got ${g.n} rows of ${g.d} ${g.dtype})`);
+        gt = g.data;
+        gtK = g.d;
+      } else {
+        const b = await readVectors(opts.base, opts);
+        const flat = new vq.FlatIndex({ d: b.d, metric: index.metric ?? 'l2' });
+        try {
+          flat.add(b.x);
+          gt = (await chunkedSearch(flat, q.x, q.n, q.d, k, {}, undefined, 'exact', opts, pool)).ids;
+          gtK = k;
+        } finally {
+          flat.dispose();
+        }
       }
-    }
-    const r = chunkedSearch(index, q.x, q.n, q.d, k, searchOptions(opts, index), undefined, 'search', opts);
+      return { gt, gtK, r: await chunkedSearch(index, q.x, q.n, q.d, k, o, undefined, 'search', opts, pool) };
+    });
     let hits = 0;
     for (let i = 0; i < q.n; i++) {
       const want = new Set(gt.subarray(i * gtK, i * gtK + k));
@@ -465,7 +504,8 @@ async function main(argv) {
     console.log(`Usage: ${spec.usage}\n\n${spec.summary}\n\n${spec.help}\n\nCommon: --format npy|fvecs|ivecs|bvecs|f32, --d N (raw .f32), --quiet, --help`);
     return 0;
   }
-  await vq.init();
+  // --threads > 1: the threads build, so that the workers search the index in place (no copies)
+  await vq.init({ threads: opts.threads !== undefined && threadsOption(opts) !== null });
   await RUN[command](opts);
   return 0;
 }

@@ -86,6 +86,19 @@ describe('vqwasm CLI', () => {
       expect(e.code, e.err).toBe(0);
       expect(JSON.parse(e.out).recall).toBeCloseTo(hits / (nq * 10), 10);
     }
+    // --threads: a shared-memory pool, the same bytes out (search, with and without exclusion) and the same recall
+    for (const t of ['2', '0']) {
+      expect(run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--threads', t, '--output', 'rt.ivecs').code).toBe(0);
+      expect(Buffer.from(readFileSync(f('rt.ivecs')))).toEqual(Buffer.from(readFileSync(f('r.ivecs'))));
+    }
+    expect(run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--exclude', 'seen.ivecs', '--threads', '2', '--output', 'rxt.ivecs').code).toBe(0);
+    expect(Buffer.from(readFileSync(f('rxt.ivecs')))).toEqual(Buffer.from(readFileSync(f('rx.ivecs'))));
+    const et = run('eval', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--base', 'base.fvecs', '--threads', '2', '--json');
+    expect(et.code, et.err).toBe(0);
+    expect(JSON.parse(et.out).recall).toBeCloseTo(hits / (nq * 10), 10);
+    const bad = run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--threads', '-1', '--output', 'rt.ivecs');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--threads');
     const info = run('info', '--index', 'pq.vqw', '--json');
     expect(JSON.parse(info.out)).toMatchObject({ kind: 'PQIndex', d, size: n, m: 4, nbits: 6, metric: 'ip', format: 'vqwasm' });
     api.dispose();
