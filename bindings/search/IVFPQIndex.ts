@@ -12,7 +12,7 @@ import {
   candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
-import { fsBytes, fsRead, fsReadRows, fsWrite } from './fastscan.js';
+import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
@@ -406,10 +406,12 @@ export class IVFPQIndex extends Owned {
       );
       eng.f32(qp, c * d).set(qr.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
-      // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip)
-      if (!l2 || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : -1, t3);
-      // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs)
-      const ipParams = fast && !l2 ? (eng.abi.fsQuantize(t3, c, m, lut, par), eng.f32(par, 2 * c).slice()) : null;
+      // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip; +<q, r> for fast-scan, see fsTables)
+      const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
+      if (!l2 || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
+      // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs), quantized as
+      // PQIndex quantizes it
+      const ipParams = fast && !l2 ? fsTables(eng, t3, c, m, lut, par, ipFaiss) : null;
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
       for (let qi = 0; qi < c; qi++) {
@@ -445,8 +447,7 @@ export class IVFPQIndex extends Owned {
             } else {
               // l2: this list's own table, quantized on its own
               lq = lut;
-              eng.abi.fsQuantize(table, 1, m, lq, par);
-              const pv = eng.f32(par, 2);
+              const pv = fsTables(eng, table, 1, m, lq, par, false);
               inv = pv[0];
               bias += pv[1];
             }

@@ -8,7 +8,7 @@ import {
   candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, toCodeSpace,
   type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
 } from './adc.js';
-import { fsBytes, fsRead, fsReadRows, fsWrite, FS_BLOCK } from './fastscan.js';
+import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_BLOCK, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { emptyResult } from './FlatIndex.js';
 import { checkFilter, filtered, type PositionFilter } from './filter.js';
 import { FlatStore } from './store.js';
@@ -214,19 +214,10 @@ export class PQIndex extends Owned {
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
-      // ip (m <= 257): the tables of <q, c> are quantized as Faiss quantizes them (each row from its minimum), then
-      // complemented (255 - e) so that the smallest sums are the largest inner products: the integer sums, and so the
-      // ranking, are Faiss IndexPQFastScan's. dist = sum' inv + bias' with bias' = -(255 m inv + bias) is -<q, x>
-      // (the heaps keep the smallest). l2, and m > 257 (entries capped below 255), quantize the table as it is.
-      const ipFaiss = this.metric === 'ip' && m <= 257;
+      // ip: tables of +<q, c>, quantized Faiss's way (fsTables)
+      const ipFaiss = this.metric === 'ip' && m <= FS_FAISS_IP_MAX_M;
       eng.abi.pqTables(qp, c, d, m, 16, v.centTPtr, v.cnormPtr, this.metric === 'l2' ? 0 : 1, ipFaiss ? 1 : -1, tp);
-      eng.abi.fsQuantize(tp, c, m, lut, par);
-      const params = eng.f32(par, 2 * c).slice();
-      if (ipFaiss) {
-        const e = eng.u8(lut, c * tsize);
-        for (let i = 0; i < e.length; i++) e[i] = 255 - e[i];
-        for (let i = 0; i < c; i++) params[2 * i + 1] = Math.fround(-(255 * m * params[2 * i] + params[2 * i + 1]));
-      }
+      const params = fsTables(eng, tp, c, m, lut, par, ipFaiss);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {

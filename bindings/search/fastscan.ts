@@ -9,6 +9,31 @@ export const FS_BLOCK = 32;
 // rows converted per scratch round trip
 const CHUNK = 8192;
 
+/**
+ * Inner product tables are quantized Faiss's way up to this m (IndexPQFastScan: the entries of <q, c> from each row's
+ * minimum, then complemented); beyond it, 255 m would not fit the u16 sums and the negated table is quantized as it is.
+ */
+export const FS_FAISS_IP_MAX_M = 257;
+
+/**
+ * Quantizes c query tables f32[c][m][16] at tp into lut u8[c][m][16] (fsQuantize) and returns each query's
+ * (inv, bias): distance = (sum of entries) * inv + bias. `positiveIp`: tp holds +<q, c> (inner product, m <=
+ * FS_FAISS_IP_MAX_M): the entries are then complemented (255 - e) and the bias moved to match, so that the smallest
+ * sums are the largest inner products and the distance is -<q, x> (the heaps keep the smallest): the integer sums, and
+ * so the ranking, are Faiss IndexPQFastScan's. Otherwise tp holds what is to be minimized (squared distances, or
+ * negated inner products).
+ */
+export function fsTables(eng: Engine, tp: number, c: number, m: number, lut: number, par: number, positiveIp: boolean): Float32Array {
+  eng.abi.fsQuantize(tp, c, m, lut, par);
+  const params = eng.f32(par, 2 * c).slice();
+  if (positiveIp) {
+    const e = eng.u8(lut, c * m * 16);
+    for (let i = 0; i < e.length; i++) e[i] = 255 - e[i];
+    for (let i = 0; i < c; i++) params[2 * i + 1] = Math.fround(-(255 * m * params[2 * i] + params[2 * i + 1]));
+  }
+  return params;
+}
+
 /** Bytes of blocks holding n vectors of m 4-bit codes. */
 export function fsBytes(n: number, m: number): number {
   return Math.ceil(n / FS_BLOCK) * m * 16;

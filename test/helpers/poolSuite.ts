@@ -32,6 +32,15 @@ export function poolSuite(shared: boolean): void {
   const { x } = clustered(10, 120, d, 41);
   const q = floatVectors(203, d, 42, 5);
 
+  /** After refused or aborted work: the pool still answers a search as this thread does. */
+  async function stillServes(pool: WorkerPool): Promise<void> {
+    const f = track(new FlatIndex({ d }));
+    f.add(x);
+    const shared = await pool.share(f);
+    expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
+    shared.release();
+  }
+
   function trained<T extends { train(x: Float32Array): unknown; add(x: Float32Array, ids?: Int32Array): void }>(index: T, ids?: Int32Array): T {
     index.train(x);
     index.add(x, ids);
@@ -197,11 +206,7 @@ export function poolSuite(shared: boolean): void {
       await expect(pool2.train('KMeans', { d, k: 4 }, [1, 2] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
       await expect(pool2.train('ProductQuantizer', { d, m: 4, nbits: 4 }, x, { add: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
       // the pool's own workers were not affected
-      const f = track(new FlatIndex({ d }));
-      f.add(x);
-      const shared = await pool2.share(f);
-      expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
-      shared.release();
+      await stillServes(pool2);
     }, 60_000);
   });
 
@@ -276,12 +281,7 @@ export function poolSuite(shared: boolean): void {
       await expect(pool2.kmeans({ d: 12, k: 16, iterations: 50, seed: 1, onProgress: () => ac.abort() }, big, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
       await expect(pool2.kmeans({ d: 12, k: 16 }, new Float32Array(5))).rejects.toMatchObject({ code: 'INVALID_SIZE' });
       await expect(pool2.kmeans({ d: 12, k: 0 }, big)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-      // the pool still serves
-      const f = track(new FlatIndex({ d }));
-      f.add(x);
-      const shared = await pool2.share(f);
-      expect(await shared.search(q, 3)).toEqual(f.search(q, 3));
-      shared.release();
+      await stillServes(pool2);
     }, 60_000);
   });
 
