@@ -2,7 +2,7 @@
 // shared memory has: arenas that confine a worker's allocations, views that see the index as it is at each search, and
 // pinning, so that an add() or dispose() on this thread during a pooled search frees nothing the workers read.
 import { describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFPQIndex, memoryStats, PQIndex, WorkerPool } from '../dist/index.js';
+import { FlatIndex, init, IVFPQIndex, KMeans, memoryStats, PQIndex, WorkerPool } from '../dist/index.js';
 import { engine, loadEngine } from '../dist/wasm/engine.js';
 import { floatVectors } from './helpers/data.js';
 import { poolSuite } from './helpers/poolSuite.js';
@@ -162,6 +162,28 @@ describe('shared memory: arenas, views and pinning', () => {
     for (let i = 0; i < 100 && memoryStats().liveBytes !== base; i++) await new Promise((res) => setTimeout(res, 20));
     expect(memoryStats().liveBytes).toBe(base);
     index.dispose();
+  }, 30_000);
+
+  it('k-means where Atomics.waitAsync is missing (not every browser has it): the seeding rounds go as messages, same centroids', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    const a = Atomics as { waitAsync?: unknown };
+    const saved = a.waitAsync;
+    try {
+      const data = floatVectors(20000, 8, 94, 3);
+      const opts = { d: 8, k: 40, iterations: 4, seed: 9 };
+      const local = new KMeans(opts);
+      local.train(data);
+      const withWords = await pool.kmeans(opts, data);
+      delete a.waitAsync;
+      const withMessages = await pool.kmeans(opts, data);
+      expect(withWords.trained.centroids).toEqual(local.centroids);
+      expect(withMessages.trained.centroids).toEqual(local.centroids);
+      for (const o of [local, withWords.trained, withMessages.trained]) o.dispose();
+    } finally {
+      a.waitAsync = saved;
+      pool.terminate();
+    }
   }, 30_000);
 
   it('a pool with private copies still works next to the threads build; options are checked', async () => {
