@@ -45,12 +45,16 @@ async function run() {
   const km = new api.KMeans({ d, k: 64, iterations: 15, seed: 3 });
   km.train(x);
   const sameCentroids = km.centroids.every((v, i) => Object.is(v, trained.centroids[i]));
+  // k-means split across the pool's workers (shared memory: k-means++ rounds through Atomics.waitAsync)
+  const split = await pool.kmeans({ d, k: 64, iterations: 15, seed: 3 }, x);
+  const samePooledKmeans = km.centroids.every((v, i) => Object.is(v, split.trained.centroids[i]));
+  split.trained.dispose();
   km.dispose();
   trained.dispose();
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids };
+  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans };
 }
 
 run().then(
