@@ -23,7 +23,7 @@ const MULTI = QUALITY_SEEDS !== null;
 const SEEDS = MULTI ? QUALITY_SEEDS : [SEED];
 const NPROBES = [1, 2, 4, 8, 16, 32, 64];
 const OPQ_ITERS = C.envInt('VQ_BENCH_OPQ_ITERS', 20);
-const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations
+const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations, with coarseInit 'random' (Faiss's)
 const SYNTH_OPQ = process.env.VQ_BENCH_PQ_SYNTH_OPQ === '1';
 const RECALL_TARGET = 0.9; // IVF-PQ: QPS compared at the smallest nprobe reaching R@10 >= 0.9
 const SYN_M = 16;
@@ -109,7 +109,7 @@ function oursExperiment(mod, ds, ex, seed = SEED, quick = false) {
   const common = { d, m: ex.m, nbits: NBITS, metric: ex.metric, seed };
   const isIvf = ex.kind === 'ivfpq';
   let index = isIvf
-    ? new mod.IVFPQIndex({ ...common, nlist: ex.nlist, coarseIterations: COARSE_ITERS })
+    ? new mod.IVFPQIndex({ ...common, nlist: ex.nlist, coarseIterations: COARSE_ITERS, coarseInit: 'random' })
     : new mod.PQIndex({ ...common, opq: ex.kind === 'opq', ...(ex.kind === 'opq' ? { opqIterations: OPQ_ITERS } : {}) });
   const res = { searches: [] };
   try {
