@@ -20,6 +20,9 @@ describe('shared memory: arenas, views and pinning', () => {
     const eng = await loadEngine({ threads: true });
     expect(eng.exports.memory instanceof WebAssembly.Memory && (eng.exports.memory as WebAssembly.Memory).buffer instanceof SharedArrayBuffer).toBe(true);
     await expect(loadEngine({ threads: 'yes' as unknown as boolean })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    // the engine of this thread is the threads build: asking for the other kind now is refused, not ignored
+    await expect(init({ threads: false })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('already loaded with threads') });
+    expect((await init()).shared).toBe(true);
     // a single-thread module handed over as the threads build, and the other way round: WASM_LOAD, not a crash
     await expect(loadEngine({ threads: true, wasm: new URL('../dist/vqwasm-simd.wasm', import.meta.url) })).rejects.toMatchObject({ code: 'WASM_LOAD', message: expect.stringContaining('threads build') });
     await expect(loadEngine({ wasm: new URL('../dist/vqwasm-threads.wasm', import.meta.url) })).rejects.toMatchObject({ code: 'WASM_LOAD' });

@@ -479,14 +479,24 @@ export function allocations(eng: Engine, where: string): { take(bytes: number): 
 }
 
 let pending: Promise<EngineInfo> | null = null;
+let pendingThreads = false;
 
 /**
  * Loads the engine once. Async, idempotent and cached: later calls (and concurrent ones) share the first load; a
- * failed load is not cached, so it can be retried. Options only matter on the first successful call.
+ * failed load is not cached, so it can be retried. Options only matter on the first successful call, except that a
+ * later `threads` that differs from the loaded engine's is refused (INVALID_OPTION).
  */
 export function init(options?: InitOptions): Promise<EngineInfo> {
+  // threads decides which memory every object lives in: asking for the other kind once one is loaded is an error,
+  // not a silent no-op (other options only matter on the first call)
+  const want = (options as { threads?: unknown } | undefined)?.threads;
+  const loaded = current ? current.info.shared : pending ? pendingThreads : null;
+  if (loaded !== null && typeof want === 'boolean' && want !== loaded) {
+    return Promise.reject(new VQError('INVALID_OPTION', `init: the engine is already loaded ${loaded ? 'with' : 'without'} threads (got threads: ${want}, expected ${loaded}: the first init() chooses, once per thread)`));
+  }
   if (current) return Promise.resolve(current.info);
   if (!pending) {
+    pendingThreads = want === true;
     pending = loadEngine(options ?? {}).then(
       ({ exports, info, shared }) => {
         const eng = new Engine(exports, info, shared);
