@@ -61,7 +61,6 @@ export interface WorkerRequest {
   job?: SubspaceJob;
 }
 
-
 export interface WorkerReply {
   id: number;
   ok?: boolean;
