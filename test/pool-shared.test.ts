@@ -167,7 +167,7 @@ describe('shared memory: arenas, views and pinning', () => {
     index.dispose();
   }, 30_000);
 
-  it('k-means where Atomics.waitAsync is missing (not every browser has it): the seeding rounds go as messages, same centroids', async () => {
+  it('k-means needs no Atomics.waitAsync on the calling thread (not every browser has it); concurrent calls take turns', async () => {
     await init({ threads: true });
     const pool = await WorkerPool.create({ threads: 2 });
     const a = Atomics as { waitAsync?: unknown };
@@ -177,12 +177,14 @@ describe('shared memory: arenas, views and pinning', () => {
       const opts = { d: 8, k: 40, iterations: 4, seed: 9 };
       const local = new KMeans(opts);
       local.train(data);
-      const withWords = await pool.kmeans(opts, data);
       delete a.waitAsync;
-      const withMessages = await pool.kmeans(opts, data);
-      expect(withWords.trained.centroids).toEqual(local.centroids);
-      expect(withMessages.trained.centroids).toEqual(local.centroids);
-      for (const o of [local, withWords.trained, withMessages.trained]) o.dispose();
+      // started together: they take turns, each with every worker, and each gets its own centroids
+      const [one, two] = await Promise.all([pool.kmeans(opts, data), pool.kmeans({ ...opts, seed: 10 }, data)]);
+      const local2 = new KMeans({ ...opts, seed: 10 });
+      local2.train(data);
+      expect(one.trained.centroids).toEqual(local.centroids);
+      expect(two.trained.centroids).toEqual(local2.centroids);
+      for (const o of [local, local2, one.trained, two.trained]) o.dispose();
     } finally {
       a.waitAsync = saved;
       pool.terminate();

@@ -17,9 +17,10 @@ import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type Train
 import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wasm/engine.js';
 import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
-import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP } from './seed.js';
+import { SEED_ABORT, SEED_PENDING, SEED_WORDS } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/KMeans.js';
+import { drawBlock } from '../training/kmeansBlock.js';
 import { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
@@ -151,6 +152,7 @@ export class WorkerPool {
   private nextSlot = 1;
   private closed = false;
   private readonly waiters: (() => void)[] = [];
+  private kmeansTurn: Promise<void> = Promise.resolve();
 
   /** Whether the workers run on this thread's shared memory (see the file comment). */
   readonly shared: boolean;
@@ -341,7 +343,12 @@ export class WorkerPool {
     const slot = this.nextSlot++;
     const { d, k } = km;
     let used: Lane[] = [];
-    let seed: SeedLoop | null = null;
+    // one k-means at a time on a pool: each uses every worker, and the shared-memory seeding holds them all in a loop
+    // until it is done, so a second one would only queue behind it, holding its buffers meanwhile
+    const turn = this.kmeansTurn;
+    let done!: () => void;
+    this.kmeansTurn = new Promise<void>((res) => (done = res));
+    await turn;
     try {
       const result = await km.trainOn(x, async (xt, useSep, at) => {
         const nt = xt.length / d;
@@ -369,61 +376,47 @@ export class WorkerPool {
         }
         const blockMinD = minD.flat();
         const eng = this.arenas?.eng;
-        const seedLoop = (): SeedLoop => {
-          if (!seed) {
-            let block = 0;
-            seed = new SeedLoop(owner.length);
-            for (let i = 0; i < parts.length; i++) {
-              seed.done.push(parts[i][0].call({ op: 'kmSeed', slot, ctrl: seed.ctrl, totals: seed.totals, block }));
-              block += minD[i].length;
-            }
-          }
-          return seed;
-        };
-        const endSeeding = async () => {
-          const s = seed;
-          seed = null;
-          await s?.stop();
-        };
         return {
           reset: async () => {
-            await endSeeding();
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
           },
-          minUpdate: async (centroid, first, cAt) => {
-            if (this.shared && canWaitAsync()) {
-              totals = await seedLoop().round(cAt, first, parts.length);
-            } else {
-              const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
-              totals = per.flat();
-            }
+          // shared memory: every k-means++ round in the first worker, the others helping through Atomics (seed.ts),
+          // without a message per round
+          seed: this.shared
+            ? async (rng) => {
+                const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
+                const blockTotals = new Float64Array(new SharedArrayBuffer(owner.length * 8));
+                const plan = {
+                  rng, k, d, nt, xt: at.xt, cent: at.cent, helpers: parts.length - 1,
+                  blocks: owner.map(([, , row0, rows], b) => ({ minD: blockMinD[b], row0, rows })),
+                };
+                let block = 0;
+                const calls = parts.map(([lane], i) => {
+                  const req = i === 0 ? { op: 'kmSeedAll' as const, slot, ctrl, totals: blockTotals, block, seed: plan } : { op: 'kmSeed' as const, slot, ctrl, totals: blockTotals, block };
+                  block += minD[i].length;
+                  const call = lane.call(req);
+                  // a helper that fails never counts down: wake the first worker so that it gives up too
+                  if (i > 0) call.catch(() => { Atomics.store(ctrl, SEED_ABORT, 1); Atomics.notify(ctrl, SEED_PENDING); });
+                  return call;
+                });
+                return (await Promise.all(calls))[0] as number;
+              }
+            : undefined,
+          minUpdate: async (centroid, first) => {
+            const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
+            totals = per.flat();
             let sum = 0;
             for (const t of totals) sum += t;
             return sum;
           },
           pick: async (target) => {
-            // the block the draw falls in (the last block with any weight when rounding leaves it past the end)
-            let acc = 0;
-            let b = -1;
-            for (let i = 0; i < totals.length; i++) {
-              if (acc + totals[i] > target) {
-                b = i;
-                break;
-              }
-              acc += totals[i];
-            }
-            let r = target - acc;
-            if (b < 0) {
-              for (b = totals.length - 1; b > 0 && !(totals[b] > 0); b--);
-              r = Infinity;
-            }
+            const [b, r] = drawBlock(totals, target);
             const [lane, local, row0, rows] = owner[b];
             // shared memory: the block's distances are readable here, and the same kernel gives the worker's answer
             if (eng) return row0 + eng.abi.cumulativeSearch(blockMinD[b], rows, r);
             return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
           },
           step: async (cent, it, shift) => {
-            await endSeeding();
             if (r.signal?.aborted) throw aborted();
             const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, k, it, shift })))) as {
               sums: Float64Array; counts: Float64Array; obj: number; rescanned: number;
@@ -450,8 +443,8 @@ export class WorkerPool {
       km.dispose();
       throw e;
     } finally {
-      await (seed as SeedLoop | null)?.stop().catch(() => {});
       this.dropSlot(slot);
+      done();
     }
   }
 
@@ -561,54 +554,6 @@ export class WorkerPool {
   dropSlot(slot: number): void {
     if (this.closed) return;
     for (const l of this.lanes) l.call({ op: 'drop', slot }).catch(() => {});
-  }
-}
-
-/** Whether this thread can wait on shared memory without blocking (Atomics.waitAsync: Node >= 16, Chromium, Safari). */
-function canWaitAsync(): boolean {
-  return typeof (Atomics as { waitAsync?: unknown }).waitAsync === 'function';
-}
-
-/**
- * The calling side of the k-means++ rounds on a shared memory (protocol in seed.ts): each round is a store, a notify
- * and an asynchronous wait for the workers' count-down, instead of a message to every worker and back.
- */
-class SeedLoop {
-  readonly ctrl = new Int32Array(new SharedArrayBuffer(16));
-  readonly totals: Float64Array;
-  /** The workers' kmSeed calls, settled when they leave the loop. */
-  readonly done: Promise<unknown>[] = [];
-
-  constructor(blocks: number) {
-    this.totals = new Float64Array(new SharedArrayBuffer(blocks * 8));
-  }
-
-  private command(cmd: number, workers: number, at = 0): void {
-    const c = this.ctrl;
-    Atomics.store(c, SEED_PENDING, workers);
-    Atomics.store(c, SEED_CMD, cmd);
-    Atomics.store(c, SEED_AT, at | 0);
-    Atomics.add(c, SEED_GEN, 1);
-    Atomics.notify(c, SEED_GEN);
-  }
-
-  /** One round: the workers fold the centroid at `at` into their blocks' distances; the blocks' totals, in order. */
-  async round(at: number, first: boolean, workers: number): Promise<number[]> {
-    this.command(first ? SEED_FIRST : SEED_NEXT, workers, at);
-    const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
-    for (;;) {
-      const left = Atomics.load(this.ctrl, SEED_PENDING);
-      if (left === 0) break;
-      const w = waitAsync(this.ctrl, SEED_PENDING, left);
-      if (w.async) await w.value;
-    }
-    return Array.from(this.totals);
-  }
-
-  /** Ends the workers' loops (they go back to their message queues). */
-  async stop(): Promise<void> {
-    this.command(SEED_STOP, 0);
-    await Promise.all(this.done);
   }
 }
 

@@ -16,6 +16,8 @@
 //           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: per block its minD pointer }
 //             (q: this worker's k-means points; on a shared memory base + rows instead: where they are)
 //           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
+//           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed } -> { id, ok, value: the generator's state after }
+//             (shared memory only: this worker runs every k-means++ round, the others' kmSeed loops helping)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
 //                                                              (q: the centroids f32[k][d])
@@ -25,15 +27,16 @@
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { CentroidSide, KMeansBlock, type Shift } from '../training/kmeansBlock.js';
+import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type Shift } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import { revive, type Snapshot } from './borrow.js';
-import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_PENDING, SEED_STOP } from './seed.js';
+import { SEED_ABORT, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP } from './seed.js';
+import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'kmSeed' | 'pqJob' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'kmSeed' | 'kmSeedAll' | 'pqJob' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -59,6 +62,22 @@ export interface WorkerRequest {
   ctrl?: Int32Array;
   totals?: Float64Array;
   job?: SubspaceJob;
+  seed?: SeedPlan;
+}
+
+/** kmSeedAll's data: the shared buffers of the calling thread and every block of the pool, in block order. */
+export interface SeedPlan {
+  rng: number;
+  k: number;
+  d: number;
+  nt: number;
+  /** The training points f32[nt][d] and the centroids f32[k][d], in the shared memory. */
+  xt: number;
+  cent: number;
+  /** Per block of the pool (all workers', in order): its minD pointer, its first row and its rows. */
+  blocks: { minD: number; row0: number; rows: number }[];
+  /** Workers running a kmSeed loop on ctrl. */
+  helpers: number;
 }
 
 export interface WorkerReply {
@@ -227,6 +246,51 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           return { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
         });
         post({ id: req.id, ok: true, value: out }, out.flatMap((o) => [o.sums.buffer as ArrayBuffer, o.counts.buffer as ArrayBuffer]));
+        return;
+      }
+      case 'kmSeedAll': {
+        // every k-means++ round here, without the calling thread: this worker folds each centroid into its own blocks,
+        // has the helpers (kmSeed loops on ctrl) fold it into theirs, waits for them on ctrl[PENDING], then draws the
+        // next centroid from the blocks' distances (all in the shared memory) exactly as KMeans would
+        const share = slots.get(req.slot!) as KMeansShare;
+        const eng = engine('WorkerPool.kmeans');
+        const plan = req.seed!;
+        const { ctrl, totals } = { ctrl: req.ctrl!, totals: req.totals! };
+        const { d, xt, cent, blocks, helpers } = plan;
+        const command = (cmd: number, pending: number, at: number) => {
+          Atomics.store(ctrl, SEED_PENDING, pending);
+          Atomics.store(ctrl, SEED_CMD, cmd);
+          Atomics.store(ctrl, SEED_AT, at | 0);
+          Atomics.add(ctrl, SEED_GEN, 1);
+          Atomics.notify(ctrl, SEED_GEN);
+        };
+        const rng = new Rng(0).restore(plan.rng);
+        try {
+          seedRounds(plan.k, plan.nt, rng, {
+            min: (j, first) => {
+              const at = cent + j * d * 4;
+              if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
+              share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, first)));
+              for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
+                if (Atomics.load(ctrl, SEED_ABORT)) throw new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
+                Atomics.wait(ctrl, SEED_PENDING, left);
+              }
+              let sum = 0;
+              for (const t of totals) sum += t;
+              return sum;
+            },
+            pick: (r) => {
+              const [b, rest] = drawBlock(totals, r);
+              return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
+            },
+            copyRow: (i, j) => {
+              new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
+            },
+          });
+        } finally {
+          if (helpers > 0) command(SEED_STOP, 0, 0);
+        }
+        post({ id: req.id, ok: true, value: rng.state32 });
         return;
       }
       case 'pqJob': {

@@ -86,7 +86,12 @@ interface Plan {
  * distances start from it) and answer their sum; 'pick' = the first point where the running sum of those distances
  * exceeds r (the last with a positive distance if none).
  */
-type PointRequest = null | { kind: 'step'; it: number; shift: Shift | null } | { kind: 'min'; j: number; first: boolean } | { kind: 'pick'; r: number };
+type PointRequest =
+  | null
+  | { kind: 'step'; it: number; shift: Shift | null }
+  | { kind: 'min'; j: number; first: boolean }
+  | { kind: 'pick'; r: number }
+  | { kind: 'seed'; rng: number };
 type PointReply = null | { obj: number; rescanned: number } | number;
 
 interface LoopBuffers {
@@ -209,6 +214,8 @@ export class KMeans extends Owned {
         } else if (req.kind === 'step') {
           side.prepare(bufs.cent, req.it);
           reply = block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts);
+        } else if (req.kind === 'seed') {
+          reply = null; // round by round, below
         } else if (req.kind === 'min') {
           reply = abi.minL2Update(xt, nt, this.d, bufs.cent + req.j * this.d * 4, block.minD, req.first ? 1 : 0);
         } else {
@@ -251,9 +258,10 @@ export class KMeans extends Owned {
           eng.f64(bufs.sums, this.k * this.d).set(out.sums);
           eng.f64(bufs.counts, this.k).set(out.counts);
           reply = { obj: out.obj, rescanned: out.rescanned };
+        } else if (req.kind === 'seed') {
+          reply = runner.seed ? await runner.seed(req.rng) : null;
         } else if (req.kind === 'min') {
-          const at = bufs.cent + req.j * this.d * 4;
-          reply = await runner.minUpdate(eng.f32(at, this.d).slice(), req.first, at);
+          reply = await runner.minUpdate(eng.f32(bufs.cent + req.j * this.d * 4, this.d).slice(), req.first);
         } else {
           reply = await runner.pick(req.r);
         }
@@ -437,6 +445,14 @@ export class KMeans extends Owned {
     } else {
       let i = rng.nextInt(nt);
       copyRow(i, 0);
+      // a point side that can run the rounds below in one go (seedRounds) answers with the generator's state after
+      // them; null: one request per round
+      const done = (yield { kind: 'seed', rng: rng.state32 }) as number | null;
+      if (done !== null) {
+        rng.restore(done);
+        if (this.spherical) eng.abi.normalizeRows(cent, k, d);
+        return;
+      }
       let total = (yield { kind: 'min', j: 0, first: true }) as number;
       for (let j = 1; j < k; j++) {
         // D^2 draw; when every point already coincides with a centroid (duplicates), fall back to uniform

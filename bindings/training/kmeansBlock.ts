@@ -1,6 +1,7 @@
 // The per-point half of a Lloyd iteration with Hamerly's bounds, over one block of training points held in one engine:
 // KMeans.train runs one block over all its points; WorkerPool.kmeans runs blocks in workers, each keeping its points'
 // labels and bounds from one iteration to the next, so that only centroids go out and per-centroid sums come back.
+import type { Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
 
 /** max, second largest, and argmax of the centroid shifts of the last update (they loosen the lower bounds). */
@@ -16,13 +17,45 @@ export interface PointBuffers {
 export interface BlockRunner {
   reset(): Promise<void>;
   step(cent: Float32Array, it: number, shift: Shift | null): Promise<{ sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }>;
-  /**
-   * k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. `at` is
-   * where the centroid is in the calling engine's memory (a runner on the same shared memory reads it there).
-   */
-  minUpdate(centroid: Float32Array, first: boolean, at: number): Promise<number>;
+  /** k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. */
+  minUpdate(centroid: Float32Array, first: boolean): Promise<number>;
   /** k-means++: the training point (index in the sample) where the running sum of those distances exceeds r. */
   pick(r: number): Promise<number>;
+  /**
+   * k-means++, optional: every round at once (seedRounds), after centroid 0 is in place, with the generator at state
+   * `rng`; resolves to the generator's state after them, or null to be driven round by round (minUpdate / pick).
+   */
+  seed?(rng: number): Promise<number | null>;
+}
+
+/**
+ * The k-means++ rounds after the first centroid (KMeans's initCentroids, run in one go where the points live, e.g. a
+ * worker of a shared-memory pool): min(j, first) folds centroid j into the points' nearest distances and returns their
+ * total; pick(r) is the point where their running sum exceeds r; copyRow(i, j) makes point i centroid j. The rounds
+ * and the draws are initCentroids's, so the same generator gives the same centroids.
+ */
+export function seedRounds(k: number, nt: number, rng: Rng, ops: { min(j: number, first: boolean): number; pick(r: number): number; copyRow(i: number, j: number): void }): void {
+  let total = ops.min(0, true);
+  for (let j = 1; j < k; j++) {
+    const i = total > 0 ? ops.pick(rng.nextFloat() * total) : rng.nextInt(nt);
+    ops.copyRow(i, j);
+    total = ops.min(j, false);
+  }
+}
+
+/**
+ * A D^2 draw over points kept in blocks: the block whose running total (in block order) first exceeds `target`, and
+ * the target left for that block; past the end (rounding), the last block with any weight and Infinity.
+ */
+export function drawBlock(totals: ArrayLike<number>, target: number): [block: number, rest: number] {
+  let acc = 0;
+  for (let i = 0; i < totals.length; i++) {
+    if (acc + totals[i] > target) return [i, target - acc];
+    acc += totals[i];
+  }
+  let b = totals.length - 1;
+  while (b > 0 && !(totals[b] > 0)) b--;
+  return [b, Infinity];
 }
 
 /**
