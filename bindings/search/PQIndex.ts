@@ -1,17 +1,15 @@
-import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
-import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
+import { checkOptions, fail, raw, savedOptionsError } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer } from '../io/format.js';
 import type { OPQ } from '../quantizers/OPQ.js';
 import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
-import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, toCodeSpace,
-  type PQCommon, type PQCommonOptions, type PQMetric, type SearchOptions,
+  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, toCodeSpace,
+  type PQCommon, type PQCommonOptions, type SearchOptions,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_BLOCK, FS_FAISS_IP_MAX_M } from './fastscan.js';
-import { emptyResult } from './FlatIndex.js';
-import { checkFilter, filtered, type PositionFilter } from './filter.js';
-import { FlatStore } from './store.js';
+import { CodedIndex } from './coded.js';
+import type { PositionFilter } from './filter.js';
 import { chunkRows } from './scan.js';
 
 export type PQIndexOptions = PQCommonOptions;
@@ -35,107 +33,59 @@ const CACHE_BUDGET = 256 * 1024;
  * once add() is given ids (before that, ids are positions and cost nothing), and with refine the original vectors
  * f32[cap][d]. Capacity grows by 1.5x; the quantizer is owned by the index.
  */
-export class PQIndex extends Owned {
-  readonly d: number;
+export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
   readonly m: number;
   readonly nbits: number;
-  readonly metric: PQMetric;
   readonly opq: boolean;
-  readonly refine: boolean;
   /** 4-bit fast-scan storage and search (see the class comment). */
   readonly fastScan: boolean;
   private readonly common: PQCommon;
-  private q: ProductQuantizer | OPQ;
-  // codes (packed, or fast-scan blocks), user ids once add() is given some, and the originals with refine
-  private readonly store: FlatStore;
 
   constructor(options: PQIndexOptions) {
     const W = 'new PQIndex';
     const c = checkPQCommon(W, checkOptions(W, options));
-    super(W);
+    super({ kind: 'PQIndex', encodedWith: 'codebook' }, c.d, c.metric, c.refine, () => makeQuantizer(c));
     this.common = c;
-    this.d = c.d;
     this.m = c.m;
     this.nbits = c.nbits;
-    this.metric = c.metric;
     this.opq = c.opq;
-    this.refine = c.refine;
     this.fastScan = c.fastScan;
-    this.store = new FlatStore(this.eng, c.d, c.refine, (n) => this.codeBytes(n), (bytes, where) => this.own(bytes, where), (ptr) => this.release(ptr));
-    this.q = makeQuantizer(c);
   }
 
-  /** The quantizer (ProductQuantizer or OPQ), owned by the index: do not dispose it yourself. */
-  get quantizer(): ProductQuantizer | OPQ {
-    this.alive('PQIndex.quantizer');
-    return this.q;
-  }
-
-  get isTrained(): boolean {
-    return this.q.isTrained;
-  }
-
-  get size(): number {
-    this.alive('PQIndex.size');
-    return this.store.n;
-  }
-
-  /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
-  get bytesPerVector(): number {
-    return this.q.codeSize + this.store.extraBytesPerVector;
-  }
-
-  /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
-  train(x: Float32Array): unknown {
-    const where = 'PQIndex.train';
-    this.alive(where);
-    const n = checkVectors(where, 'x', x, this.d);
+  protected override checkTrainingSet(where: string, n: number): void {
     const ksub = 1 << this.nbits;
     if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
-    if (this.store.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebook', raw(`size ${this.store.n}`), 'train before add (or a new index)');
-    return this.q.train(x);
   }
 
-  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
-  add(x: Float32Array, ids?: Int32Array): void {
-    const where = 'PQIndex.add';
-    const eng = this.alive(where);
-    const n = checkVectors(where, 'x', x, this.d);
-    if (ids !== undefined) checkUserIds(where, ids, n);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained PQIndex'), 'train(x) first');
-    const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
-    const st = this.store;
-    st.reserveAdd(where, n, ids);
-    if (this.fastScan) fsWrite(eng, codes, n, this.m, st.codesPtr, st.n, where);
-    else eng.u8(st.codesPtr + st.n * this.q.codeSize, codes.length).set(codes);
-    st.append(x, ids, n);
-  }
-
-  /** Bytes of code storage for n vectors. */
-  private codeBytes(n: number): number {
+  /** Bytes of code storage for n vectors (fast-scan: whole blocks of 32). */
+  protected override codeBytes(n: number): number {
     return this.fastScan ? fsBytes(n, this.m) : n * this.q.codeSize;
   }
 
-  /**
-   * The k nearest codes to each query (row-major Float32Array of nq * d), by asymmetric distance: squared L2 ascending
-   * ('l2') or inner product descending ('ip'), ties by insertion order. With `rerank: R` (refine indexes) the best
-   * max(R, k) candidates are re-scored with the original vectors and the distances returned are exact.
-   */
-  search(q: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
-    const where = 'PQIndex.search';
-    const eng = this.alive(where);
-    const nq = checkVectors(where, 'queries', q, this.d);
-    checkInt(where, 'k', k, 1, 1 << 20);
-    const o = checkOptions(where, options);
-    const spec = checkFilter(where, o, nq);
-    const kc = candidatesPerQuery(where, k, this.refine, o.rerank);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained PQIndex'), 'train(x) first');
-    if (this.store.n === 0) return emptyResult(nq, k, this.metric);
-    const qc = toCodeSpace(this.q, q, where);
-    const flt = spec ? this.store.filter(spec) : null;
-    const kk = kc;
-    const rerank = o.rerank !== undefined;
-    return filtered(eng, where, flt, () => (this.fastScan ? this.searchFast(q, qc, nq, k, kk, rerank, flt) : this.searchAdc(q, qc, nq, k, kk, rerank, flt)));
+  protected override putCodes(codes: Uint8Array, n: number, ptr: number, row0: number, where: string): void {
+    if (this.fastScan) fsWrite(this.eng, codes, n, this.m, ptr, row0, where);
+    else super.putCodes(codes, n, ptr, row0, where);
+  }
+
+  protected override readCodes(pos: Int32Array, where: string): Uint8Array {
+    if (this.fastScan) return fsReadRows(this.eng, this.m, pos.length, (i) => [this.store.codesPtr, pos[i]], where);
+    return super.readCodes(pos, where);
+  }
+
+  /** Fast-scan blocks are saved as the standard packed codes: the file does not depend on the in-memory layout. */
+  protected override allCodes(where: string): Uint8Array {
+    return this.fastScan ? fsRead(this.eng, this.store.codesPtr, this.m, 0, this.store.n, where) : super.allCodes(where);
+  }
+
+  protected override ownParams(): Record<string, number | string | boolean> {
+    const c = this.common;
+    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations, pqInit: c.pqInit, fastScan: c.fastScan };
+  }
+
+  /** ADC search (see the class comment): the float tables, or fast-scan with 4-bit codes. */
+  protected scan(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult {
+    const qc = toCodeSpace(this.q, q, 'PQIndex.search');
+    return this.fastScan ? this.searchFast(q, qc, nq, k, kk, rerank, flt) : this.searchAdc(q, qc, nq, k, kk, rerank, flt);
   }
 
   /** search() over the float tables: pqScan4 / pqScan on the stored (bit-packed) codes. */
@@ -239,46 +189,6 @@ export class PQIndex extends Owned {
     return { ids: this.store.userIds(ids), distances };
   }
 
-  /**
-   * Vectors by user id: the decoded codes (in the original space for OPQ), or the stored originals with refine.
-   * An id added twice gives its first vector.
-   */
-  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
-    const where = 'PQIndex.reconstruct';
-    this.alive(where);
-    return this.reconstructPositions(this.store.positions(where, ids));
-  }
-
-  private reconstructPositions(pos: Int32Array): Float32Array {
-    const eng = this.eng;
-    if (this.refine) return this.store.originals(pos);
-    const cs = this.q.codeSize;
-    if (this.fastScan) return this.q.decode(fsReadRows(eng, this.m, pos.length, (i) => [this.store.codesPtr, pos[i]], 'PQIndex.reconstruct'));
-    const codes = new Uint8Array(pos.length * cs);
-    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.store.codesPtr + pos[i] * cs, cs), i * cs);
-    return this.q.decode(codes);
-  }
-
-  /**
-   * The index as bytes (kind PQIndex: the quantizer's sections, CODE u8[n][codeSize], IDS i32[n] when add() was given
-   * ids (else the ids are the positions), VECS f32[n][d] with refine).
-   */
-  save(): Uint8Array {
-    const eng = this.alive('PQIndex.save');
-    const sections: Section[] = [...this.q.sections()];
-    if (this.q.isTrained) {
-      // fast-scan blocks are saved as the standard packed codes: the file does not depend on the in-memory layout
-      const codes = this.fastScan ? fsRead(eng, this.store.codesPtr, this.m, 0, this.store.n, 'PQIndex.save') : eng.u8(this.store.codesPtr, this.store.n * this.q.codeSize);
-      sections.push(...this.store.sections(codes));
-    }
-    return writeContainer('PQIndex', { ...this.q.params(), ...this.ownParams(), n: this.store.n, explicitIds: this.store.explicitIds }, sections);
-  }
-
-  private ownParams(): Record<string, number | string | boolean> {
-    const c = this.common;
-    return { metric: c.metric, opq: c.opq, refine: c.refine, indexSeed: c.seed, opqIterations: c.opqIterations, pqInit: c.pqInit, fastScan: c.fastScan };
-  }
-
   /** Restores an index written by save(). Needs `await init()` first. */
   static load(bytes: Uint8Array | ArrayBuffer): PQIndex {
     const where = 'PQIndex.load';
@@ -303,31 +213,10 @@ export class PQIndex extends Owned {
       savedOptionsError(where, e);
     }
     try {
-      const q = loadQuantizer(where, c, opq);
-      index.q.dispose();
-      index.q = q;
-      if (!q.isTrained) {
-        if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
-        return index;
-      }
-      const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
-      const explicitIds = paramBool(where, c, 'explicitIds');
-      const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
-      if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
-      const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
-      index.store.restore(where, n, ids, vecs, (ptr) => {
-        if (index.fastScan) fsWrite(index.eng, codes, n, m, ptr, 0, where);
-        else index.eng.u8(ptr, codes.length).set(codes);
-      });
-      return index;
+      return index.restore(where, c, n, loadQuantizer(where, c, opq));
     } catch (e) {
       index.dispose();
       throw e;
     }
-  }
-
-  override dispose(): void {
-    this.q.dispose();
-    super.dispose();
   }
 }

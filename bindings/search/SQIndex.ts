@@ -1,12 +1,10 @@
-import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
-import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
+import { checkBool, checkInt, checkOneOf, checkOptions, fail, raw, savedOptionsError } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer } from '../io/format.js';
 import { ScalarQuantizer, SQ_TYPES, type ScalarQuantizerTrainResult, type SQType } from '../quantizers/ScalarQuantizer.js';
 import type { SearchResult } from '../types.js';
-import { Owned } from '../wasm/owned.js';
-import { candidatesPerQuery, finishChunk, PQ_METRICS, type PQMetric, type SearchOptions } from './adc.js';
-import { checkFilter, filtered, type PositionFilter } from './filter.js';
-import { emptyResult } from './FlatIndex.js';
-import { FlatStore } from './store.js';
+import { finishChunk, PQ_METRICS, type PQMetric } from './adc.js';
+import { CodedIndex } from './coded.js';
+import type { PositionFilter } from './filter.js';
 import { chunkRows } from './scan.js';
 
 export interface SQIndexOptions {
@@ -37,13 +35,8 @@ const BLOCK_BYTES = 256 * 1024;
  * are positions and cost nothing), and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the
  * quantizer is owned by the index.
  */
-export class SQIndex extends Owned {
-  readonly d: number;
+export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainResult> {
   readonly type: SQType;
-  readonly metric: PQMetric;
-  readonly refine: boolean;
-  private q: ScalarQuantizer;
-  private readonly store: FlatStore;
 
   constructor(options: SQIndexOptions) {
     const W = 'new SQIndex';
@@ -53,80 +46,12 @@ export class SQIndex extends Owned {
     if (o.metric === 'cosine') fail('INVALID_OPTION', W, "metric 'cosine' is not supported by SQIndex", o.metric, "'l2' or 'ip' (normalize vectors and queries, then use 'ip')");
     const metric = checkOneOf(W, 'metric', o.metric ?? 'l2', PQ_METRICS);
     const refine = checkBool(W, 'refine', o.refine ?? false);
-    super(W);
-    this.d = d;
+    super({ kind: 'SQIndex', encodedWith: 'ranges' }, d, metric, refine, () => new ScalarQuantizer({ d, type }));
     this.type = type;
-    this.metric = metric;
-    this.refine = refine;
-    this.store = new FlatStore(this.eng, d, refine, (n) => n * this.q.codeSize, (bytes, where) => this.own(bytes, where), (ptr) => this.release(ptr));
-    this.q = new ScalarQuantizer({ d, type });
-  }
-
-  /** The quantizer, owned by the index: do not dispose it yourself. */
-  get quantizer(): ScalarQuantizer {
-    this.alive('SQIndex.quantizer');
-    return this.q;
-  }
-
-  get isTrained(): boolean {
-    return this.q.isTrained;
-  }
-
-  get size(): number {
-    this.alive('SQIndex.size');
-    return this.store.n;
-  }
-
-  /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
-  get bytesPerVector(): number {
-    return this.q.codeSize + this.store.extraBytesPerVector;
-  }
-
-  /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
-  train(x: Float32Array): ScalarQuantizerTrainResult {
-    const where = 'SQIndex.train';
-    this.alive(where);
-    checkVectors(where, 'x', x, this.d);
-    if (this.store.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current ranges', raw(`size ${this.store.n}`), 'train before add (or a new index)');
-    return this.q.train(x);
-  }
-
-  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
-  add(x: Float32Array, ids?: Int32Array): void {
-    const where = 'SQIndex.add';
-    const eng = this.alive(where);
-    const n = checkVectors(where, 'x', x, this.d);
-    if (ids !== undefined) checkUserIds(where, ids, n);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained SQIndex'), 'train(x) first');
-    const codes = this.q.encode(x);
-    const st = this.store;
-    st.reserveAdd(where, n, ids);
-    eng.u8(st.codesPtr + st.n * this.q.codeSize, codes.length).set(codes);
-    st.append(x, ids, n);
-  }
-
-  /**
-   * The k nearest codes to each query (row-major Float32Array of nq * d): squared L2 ascending ('l2') or inner product
-   * descending ('ip') to the reconstructions, ties by insertion order. With `rerank: R` (refine indexes) the best
-   * max(R, k) candidates are re-scored with the original vectors and the distances returned are exact.
-   */
-  search(q: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
-    const where = 'SQIndex.search';
-    const eng = this.alive(where);
-    const nq = checkVectors(where, 'queries', q, this.d);
-    checkInt(where, 'k', k, 1, 1 << 20);
-    const o = checkOptions(where, options);
-    const spec = checkFilter(where, o, nq);
-    const kc = candidatesPerQuery(where, k, this.refine, o.rerank);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained SQIndex'), 'train(x) first');
-    if (this.store.n === 0) return emptyResult(nq, k, this.metric);
-    const flt = spec ? this.store.filter(spec) : null;
-    const kk = kc;
-    return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, kk, o.rerank !== undefined, flt));
   }
 
   /** search() after the checks: the folded-query scans into heaps of kk, then the re-ranking. */
-  private scanCodes(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult {
+  protected scan(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult {
     const where = 'SQIndex.search';
     const eng = this.eng;
     const v = this.q.kernelView(where);
@@ -300,31 +225,6 @@ export class SQIndex extends Owned {
     eng.abi.heapPushMany(kd, ki, k, sc, ci, kk);
   }
 
-  /** Vectors by user id: the decoded codes, or the stored originals with refine. An id added twice gives its first vector. */
-  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
-    const where = 'SQIndex.reconstruct';
-    const eng = this.alive(where);
-    const pos = this.store.positions(where, ids);
-    if (this.refine) return this.store.originals(pos);
-    const cs = this.q.codeSize;
-    const codes = new Uint8Array(pos.length * cs);
-    for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.store.codesPtr + pos[i] * cs, cs), i * cs);
-    return this.q.decode(codes);
-  }
-
-  /**
-   * The index as bytes (kind SQIndex: the quantizer's params and sections, CODE u8[n][codeSize], IDS i32[n] when add()
-   * was given ids (else the ids are the positions), VECS f32[n][d] with refine).
-   */
-  save(): Uint8Array {
-    const eng = this.alive('SQIndex.save');
-    const sections: Section[] = [...this.q.sections()];
-    if (this.q.isTrained) {
-      sections.push(...this.store.sections(eng.u8(this.store.codesPtr, this.store.n * this.q.codeSize)));
-    }
-    return writeContainer('SQIndex', { ...this.q.params(), metric: this.metric, refine: this.refine, n: this.store.n, explicitIds: this.store.explicitIds }, sections);
-  }
-
   /** Restores an index written by save(). Needs `await init()` first. */
   static load(bytes: Uint8Array | ArrayBuffer): SQIndex {
     const where = 'SQIndex.load';
@@ -341,35 +241,17 @@ export class SQIndex extends Owned {
       savedOptionsError(where, e);
     }
     try {
-      const q = ScalarQuantizer.fromContainer(where, c);
-      index.q.dispose();
-      index.q = q;
-      if (!q.isTrained) {
-        if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
-        return index;
-      }
-      const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
-      if (type === 'int4' && d % 2 === 1) {
-        // the writer always zeroes the padding nibble (ScalarQuantizer's layout): anything else is damage
-        for (let i = 0; i < n; i++) {
-          const b = codes[(i + 1) * q.codeSize - 1];
-          if (b >> 4 !== 0) fail('CORRUPT_DATA', where, `the padding nibble of code ${i} is not zero`, raw(`byte ${b}`), 'a last byte below 16 (odd d)');
+      return index.restore(where, c, n, ScalarQuantizer.fromContainer(where, c), (codes, cs) => {
+        if (type === 'int4' && d % 2 === 1) {
+          for (let i = 0; i < n; i++) {
+            const b = codes[(i + 1) * cs - 1];
+            if (b >> 4 !== 0) fail('CORRUPT_DATA', where, `the padding nibble of code ${i} is not zero`, raw(`byte ${b}`), 'a last byte below 16 (odd d)');
+          }
         }
-      }
-      const explicitIds = paramBool(where, c, 'explicitIds');
-      const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
-      if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
-      const vecs = refine ? sectionF32(where, c, 'VECS', n * d) : null;
-      index.store.restore(where, n, ids, vecs, (ptr) => index.eng.u8(ptr, codes.length).set(codes));
-      return index;
+      });
     } catch (e) {
       index.dispose();
       throw e;
     }
-  }
-
-  override dispose(): void {
-    this.q.dispose();
-    super.dispose();
   }
 }

@@ -1,0 +1,205 @@
+// What the exhaustive code indexes (PQIndex, SQIndex, BinaryIndex) share: a quantizer owned by the index, its codes in
+// a FlatStore, and around them the getters, train / add / reconstruct, the checks in front of search, save, and the
+// part of load after the index is made. Each index brings its scans and, where its code layout is not the packed
+// codes (PQ fast-scan blocks), the hooks that read and write it.
+import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
+import { paramBool, sectionF32, sectionI32, sectionU8, writeContainer, type Container, type Section } from '../io/format.js';
+import type { SearchResult } from '../types.js';
+import { Owned } from '../wasm/owned.js';
+import { candidatesPerQuery, type PQMetric, type SearchOptions } from './adc.js';
+import { checkFilter, filtered, type PositionFilter } from './filter.js';
+import { emptyResult } from './FlatIndex.js';
+import { FlatStore } from './store.js';
+
+/** What a code index needs of its quantizer. */
+export interface CodeQuantizer {
+  readonly codeSize: number;
+  readonly isTrained: boolean;
+  train(x: Float32Array): unknown;
+  encode(x: Float32Array): Uint8Array;
+  decode(codes: Uint8Array): Float32Array;
+  params(): Record<string, number | string | boolean>;
+  sections(): Section[];
+  dispose(): void;
+}
+
+/** The kind in messages and saved files, and what the stored codes depend on (for train()'s refusal). */
+export interface CodedKind {
+  kind: 'PQIndex' | 'SQIndex' | 'BinaryIndex';
+  encodedWith: string;
+}
+
+export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends Owned {
+  readonly d: number;
+  readonly metric: PQMetric;
+  readonly refine: boolean;
+  protected q: Q;
+  // codes (the layout is the index's), user ids once add() is given some, and the originals with refine
+  protected readonly store: FlatStore;
+  private readonly kind: CodedKind;
+
+  /** Call after checking every option: the quantizer is made here, after the engine is known. */
+  protected constructor(kind: CodedKind, d: number, metric: PQMetric, refine: boolean, quantizer: () => Q) {
+    super(`new ${kind.kind}`);
+    this.kind = kind;
+    this.d = d;
+    this.metric = metric;
+    this.refine = refine;
+    this.store = new FlatStore(this.eng, d, refine, (n) => this.codeBytes(n), (bytes, where) => this.own(bytes, where), (ptr) => this.release(ptr));
+    this.q = quantizer();
+  }
+
+  /** The quantizer, owned by the index: do not dispose it yourself. */
+  get quantizer(): Q {
+    this.alive(`${this.kind.kind}.quantizer`);
+    return this.q;
+  }
+
+  get isTrained(): boolean {
+    return this.q.isTrained;
+  }
+
+  get size(): number {
+    this.alive(`${this.kind.kind}.size`);
+    return this.store.n;
+  }
+
+  /** Bytes per vector: the code, plus 4 for a user id once add() was given ids, plus 4 d with refine. */
+  get bytesPerVector(): number {
+    return this.q.codeSize + this.store.extraBytesPerVector;
+  }
+
+  /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
+  train(x: Float32Array): TrainResult {
+    const where = `${this.kind.kind}.train`;
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    this.checkTrainingSet(where, n);
+    if (this.store.n > 0) fail('INVALID_OPTION', where, `the index already holds vectors encoded with the current ${this.kind.encodedWith}`, raw(`size ${this.store.n}`), 'train before add (or a new index)');
+    return this.q.train(x) as TrainResult;
+  }
+
+  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
+  add(x: Float32Array, ids?: Int32Array): void {
+    const where = `${this.kind.kind}.add`;
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
+    if (ids !== undefined) checkUserIds(where, ids, n);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
+    const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
+    const st = this.store;
+    st.reserveAdd(where, n, ids);
+    this.putCodes(codes, n, st.codesPtr, st.n, where);
+    st.append(x, ids, n);
+  }
+
+  /**
+   * The k nearest codes to each query (row-major Float32Array of nq * d), best first, ties by insertion order (the
+   * distances are each index's: see its class comment). With `rerank: R` (refine indexes) the best max(R, k)
+   * candidates are re-scored with the original vectors and the distances returned are exact. `exclude` / `allow`
+   * filter the ids inside the scan.
+   */
+  search(q: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
+    const where = `${this.kind.kind}.search`;
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    checkInt(where, 'k', k, 1, 1 << 20);
+    const o = checkOptions(where, options);
+    const spec = checkFilter(where, o, nq);
+    const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
+    const rerank = o.rerank !== undefined;
+    if (this.store.n === 0) return emptyResult(nq, k, this.resultMetric(rerank));
+    const flt = spec ? this.store.filter(spec) : null;
+    return filtered(eng, where, flt, () => this.scan(q, nq, k, kk, rerank, flt));
+  }
+
+  /** search() after its checks, over a non-empty index: heaps of kk candidates per query, then the re-ranking. */
+  protected abstract scan(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult;
+
+  /** Vectors by user id: the decoded codes, or the stored originals with refine. An id added twice gives its first vector. */
+  reconstruct(ids: Int32Array | readonly number[]): Float32Array {
+    const where = `${this.kind.kind}.reconstruct`;
+    this.alive(where);
+    const pos = this.store.positions(where, ids);
+    if (this.refine) return this.store.originals(pos);
+    return this.q.decode(this.readCodes(pos, where));
+  }
+
+  /**
+   * The index as bytes (kind PQIndex / SQIndex / BinaryIndex: the quantizer's params and sections, the index's own
+   * params, CODE u8[n][codeSize] as the packed codes whatever the layout in memory, IDS i32[n] when add() was given
+   * ids (else the ids are the positions), VECS f32[n][d] with refine).
+   */
+  save(): Uint8Array {
+    const where = `${this.kind.kind}.save`;
+    this.alive(where);
+    const sections: Section[] = [...this.q.sections()];
+    if (this.q.isTrained) sections.push(...this.store.sections(this.allCodes(where)));
+    return writeContainer(this.kind.kind, { ...this.q.params(), ...this.ownParams(), n: this.store.n, explicitIds: this.store.explicitIds }, sections);
+  }
+
+  /**
+   * load()'s part after the index is made from the saved options: installs the saved quantizer q, then (trained) the n
+   * codes (checked by checkCodes first), ids and originals. The caller disposes the index if this throws.
+   */
+  protected restore(where: string, c: Container, n: number, q: Q, checkCodes?: (codes: Uint8Array, codeSize: number) => void): this {
+    this.q.dispose();
+    this.q = q;
+    if (!q.isTrained) {
+      if (n > 0) fail('CORRUPT_DATA', where, 'an untrained index cannot hold vectors', raw(`n = ${n}`), 'n = 0');
+      return this;
+    }
+    const codes = sectionU8(where, c, 'CODE', n * q.codeSize);
+    checkCodes?.(codes, q.codeSize);
+    const explicitIds = paramBool(where, c, 'explicitIds');
+    const ids = explicitIds ? sectionI32(where, c, 'IDS ', n) : null;
+    if (ids) for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
+    const vecs = this.refine ? sectionF32(where, c, 'VECS', n * this.d) : null;
+    this.store.restore(where, n, ids, vecs, (ptr) => this.putCodes(codes, n, ptr, 0, where));
+    return this;
+  }
+
+  override dispose(): void {
+    this.q.dispose();
+    super.dispose();
+  }
+
+  // Hooks, by default for codes stored as the packed codes u8[n][codeSize].
+
+  /** Bytes of code storage for n vectors. */
+  protected codeBytes(n: number): number {
+    return n * this.q.codeSize;
+  }
+
+  /** Writes n packed codes into the storage at ptr as rows row0 .. row0 + n - 1. */
+  protected putCodes(codes: Uint8Array, n: number, ptr: number, row0: number, _where: string): void {
+    this.eng.u8(ptr + row0 * this.q.codeSize, codes.length).set(codes);
+  }
+
+  /** The packed codes of the vectors at positions pos. */
+  protected readCodes(pos: Int32Array, _where: string): Uint8Array {
+    const cs = this.q.codeSize;
+    const codes = new Uint8Array(pos.length * cs);
+    for (let i = 0; i < pos.length; i++) codes.set(this.eng.u8(this.store.codesPtr + pos[i] * cs, cs), i * cs);
+    return codes;
+  }
+
+  /** Every stored code, packed (what save() writes). */
+  protected allCodes(_where: string): Uint8Array {
+    return this.eng.u8(this.store.codesPtr, this.store.n * this.q.codeSize);
+  }
+
+  /** The index's params in its saved file, besides the quantizer's, n and explicitIds. */
+  protected ownParams(): Record<string, number | string | boolean> {
+    return { metric: this.metric, refine: this.refine };
+  }
+
+  /** train()'s check of the training set size (beyond the vectors' shape), where the quantizer needs one. */
+  protected checkTrainingSet(_where: string, _n: number): void {}
+
+  /** The metric the returned distances are in (an empty index's result is filled for it). */
+  protected resultMetric(_rerank: boolean): PQMetric {
+    return this.metric;
+  }
+}
