@@ -350,8 +350,8 @@ export class WorkerPool {
     this.kmeansTurn = new Promise<void>((res) => (done = res));
     await turn;
     try {
-      const result = await km.trainOn(x, async (xt, useSep, at) => {
-        const nt = xt.length / d;
+      const result = await km.trainOn(x, async (at, useSep) => {
+        const nt = at.nt;
         const nb = Math.ceil(nt / KMEANS_BLOCK);
         const parts: [Lane, number, number][] = [];
         for (let i = 0; i < this.lanes.length; i++) {
@@ -365,7 +365,7 @@ export class WorkerPool {
           parts.map(([l, r0, r1]) =>
             this.shared
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
-              : l.call({ op: 'kmStart', slot, q: xt.slice(r0 * d, r1 * d), d, k, useSep, blockRows: KMEANS_BLOCK }),
+              : l.call({ op: 'kmStart', slot, q: at.rows(r0, r1), d, k, useSep, blockRows: KMEANS_BLOCK }),
           ),
         )) as number[][];
         // k-means++ draws: each block's sum of nearest distances, in block order, and where each block starts

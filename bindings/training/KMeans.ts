@@ -3,7 +3,7 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw,
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
-import { CentroidSide, KMeansBlock, type BlockRunner, type PointBuffers, type Shift } from './kmeansBlock.js';
+import { CentroidSide, KMeansBlock, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -236,7 +236,7 @@ export class KMeans extends Owned {
    * here exactly as in train(); the per-centroid sums come back from the blocks and are added in block order.
    * @internal
    */
-  async trainOn(x: Float32Array, start: (xt: Float32Array, useSep: boolean, at: PointBuffers) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
+  async trainOn(x: Float32Array, start: (sample: TrainingSample, useSep: boolean) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
     const where = 'KMeans.train';
     const eng = this.alive(where);
     const plan = this.plan(where, x, {});
@@ -244,7 +244,9 @@ export class KMeans extends Owned {
     try {
       const xt = this.trainingPoints(plan, x, take);
       const bufs = this.loopBuffers(take, xt);
-      const runner = await start(eng.f32(xt, plan.nt * this.d).slice(), plan.useSep, { xt, cent: bufs.cent });
+      const d4 = this.d * 4;
+      const rows = (r0: number, r1: number) => eng.f32(xt + r0 * d4, (r1 - r0) * this.d).slice();
+      const runner = await start({ nt: plan.nt, xt, cent: bufs.cent, rows }, plan.useSep);
       const run = this.lloyd(plan, bufs);
       let r = run.next();
       while (!r.done) {

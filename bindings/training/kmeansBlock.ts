@@ -8,10 +8,16 @@ import type { Engine } from '../wasm/engine.js';
 export type Shift = [max: number, second: number, argMax: number];
 
 /** The point side of KMeans.trainOn, run elsewhere: per-centroid sums and counts added over its blocks in block order. */
-/** Where trainOn's buffers are in the calling engine's memory: the training points f32[nt][d], the centroids f32[k][d]. */
-export interface PointBuffers {
+/**
+ * The training sample KMeans.trainOn hands to its point side: nt points f32[nt][d] at xt and the centroids f32[k][d]
+ * at cent, in the calling engine's memory (a runner on the same shared memory reads them there), and rows(r0, r1), a
+ * copy of points r0 .. r1 - 1 (for a runner that sends them elsewhere).
+ */
+export interface TrainingSample {
+  nt: number;
   xt: number;
   cent: number;
+  rows(r0: number, r1: number): Float32Array;
 }
 
 export interface BlockRunner {
