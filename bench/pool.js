@@ -87,52 +87,45 @@ async function main() {
         index.dispose();
       }
     }
-    // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
-    log('k-means');
-    for (const [k, iterations] of [[1024, 10], [256, 20]]) {
-      const opts = { d, k, iterations, seed: 1 };
+    // training on the calling thread against both pools: one row (time each, speed-up each, identical bytes)
+    const trainingRow = async (label, local, pooled) => {
       const t0 = C.now();
-      const km = new ours.KMeans(opts);
-      km.train(ds.base);
+      const mine = local();
       const singleS = C.now() - t0;
-      const row = [`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, C.fmtSeconds(singleS)];
+      const want = mine.save();
+      const row = [label, C.fmtSeconds(singleS)];
       let same = true;
       for (const p of [pool, spool]) {
         const t1 = C.now();
-        const { trained } = await p.kmeans(opts, ds.base);
-        const pooledS = C.now() - t1;
-        const a = km.centroids;
-        const b = trained.centroids;
-        same &&= a.length === b.length;
-        for (let i = 0; same && i < a.length; i++) same = Object.is(a[i], b[i]);
-        trained.dispose();
-        row.push(C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x');
-      }
-      km.dispose();
-      kmRows.push([...row, same ? 'yes' : 'NO']);
-    }
-    // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
-    log('PQ training');
-    for (const [m, nbits] of [[16, 8], [32, 4]]) {
-      const opts = { d, m, nbits, seed: 1 };
-      const t0 = C.now();
-      const local = new ours.ProductQuantizer(opts);
-      local.train(ds.train);
-      const singleS = C.now() - t0;
-      const want = local.save();
-      const row = [`ProductQuantizer ${m}x${nbits}, n = ${ds.train.length / d}`, C.fmtSeconds(singleS)];
-      let same = true;
-      for (const p of [pool, spool]) {
-        const t1 = C.now();
-        const { trained } = await p.trainPQ(opts, ds.train);
+        const { trained } = await pooled(p);
         const pooledS = C.now() - t1;
         const got = trained.save();
         same &&= got.length === want.length && got.every((v, i) => v === want[i]);
         trained.dispose();
         row.push(C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x');
       }
-      local.dispose();
+      mine.dispose();
       kmRows.push([...row, same ? 'yes' : 'NO']);
+    };
+    // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
+    log('k-means');
+    for (const [k, iterations] of [[1024, 10], [256, 20]]) {
+      const opts = { d, k, iterations, seed: 1 };
+      await trainingRow(`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, () => {
+        const km = new ours.KMeans(opts);
+        km.train(ds.base);
+        return km;
+      }, (p) => p.kmeans(opts, ds.base));
+    }
+    // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
+    log('PQ training');
+    for (const [m, nbits] of [[16, 8], [32, 4]]) {
+      const opts = { d, m, nbits, seed: 1 };
+      await trainingRow(`ProductQuantizer ${m}x${nbits}, n = ${ds.train.length / d}`, () => {
+        const pq = new ours.ProductQuantizer(opts);
+        pq.train(ds.train);
+        return pq;
+      }, (p) => p.trainPQ(opts, ds.train));
     }
   } finally {
     pool.terminate();
