@@ -92,31 +92,12 @@ export class FlatIndex extends Owned {
     if (need > MAX_MEMORY_BYTES) {
       fail('OUT_OF_MEMORY', where, `${total} vectors of d = ${this.d} do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     }
-    const eng = this.eng;
-    const panels = this.own(cap * this.d * 4, where);
-    let bias = 0;
-    let idsP = 0;
-    try {
-      bias = this.own(cap * 4, where);
-      idsP = this.own(cap * 4, where);
-    } catch (e) {
-      this.release(panels);
-      this.release(bias);
-      throw e;
-    }
-    if (this.n > 0) {
-      const mem = new Uint8Array(eng.abi.memory.buffer);
-      const usedPanels = Math.ceil(this.n / 8) * 8;
-      mem.copyWithin(panels, this.panelsPtr, this.panelsPtr + usedPanels * this.d * 4);
-      mem.copyWithin(bias, this.biasPtr, this.biasPtr + usedPanels * 4);
-      mem.copyWithin(idsP, this.idsPtr, this.idsPtr + this.n * 4);
-    }
-    this.release(this.panelsPtr);
-    this.release(this.biasPtr);
-    this.release(this.idsPtr);
-    this.panelsPtr = panels;
-    this.biasPtr = bias;
-    this.idsPtr = idsP;
+    const usedPanels = Math.ceil(this.n / 8) * 8;
+    [this.panelsPtr, this.biasPtr, this.idsPtr] = this.regrow(where, [
+      { ptr: this.panelsPtr, bytes: cap * this.d * 4, keep: usedPanels * this.d * 4 },
+      { ptr: this.biasPtr, bytes: cap * 4, keep: usedPanels * 4 },
+      { ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 },
+    ]);
     this.cap = cap;
   }
 

@@ -194,32 +194,17 @@ export class IVFFlatIndex extends Owned {
     const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = cap * (4 * this.d + 4) + total * 4;
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    const vec = this.own(cap * this.d * 4, where);
-    let ids = 0;
-    try {
-      ids = this.own(cap * 4, where);
-    } catch (e) {
-      this.release(vec);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(vec, this.vecPtr, this.vecPtr + this.n * this.d * 4);
-    mem.copyWithin(ids, this.idsPtr, this.idsPtr + this.n * 4);
-    this.release(this.vecPtr);
-    this.release(this.idsPtr);
-    this.vecPtr = vec;
-    this.idsPtr = ids;
+    [this.vecPtr, this.idsPtr] = this.regrow(where, [
+      { ptr: this.vecPtr, bytes: cap * this.d * 4, keep: this.n * this.d * 4 },
+      { ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 },
+    ]);
     this.cap = cap;
   }
 
   private reserveList(l: number, size: number, where: string): void {
     if (size <= this.listCap[l]) return;
     const cap = Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
-    const pos = this.own(cap * 4, where);
-    const used = this.listSize[l];
-    if (used > 0) new Uint8Array(this.eng.abi.memory.buffer).copyWithin(pos, this.listPos[l], this.listPos[l] + used * 4);
-    this.release(this.listPos[l]);
-    this.listPos[l] = pos;
+    [this.listPos[l]] = this.regrow(where, [{ ptr: this.listPos[l], bytes: cap * 4, keep: this.listSize[l] * 4 }]);
     this.listCap[l] = cap;
   }
 

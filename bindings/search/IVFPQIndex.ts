@@ -302,45 +302,22 @@ export class IVFPQIndex extends Owned {
     const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = cap * (4 + (this.refine ? this.d * 4 : 0)) + total * (this.codeSize + 4);
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    const ids = this.own(cap * 4, where);
-    let vec = 0;
-    try {
-      if (this.refine) vec = this.own(cap * this.d * 4, where);
-    } catch (e) {
-      this.release(ids);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(ids, this.idsPtr, this.idsPtr + this.n * 4);
-    if (vec) mem.copyWithin(vec, this.vecPtr, this.vecPtr + this.n * this.d * 4);
-    this.release(this.idsPtr);
-    this.release(this.vecPtr);
-    this.idsPtr = ids;
-    this.vecPtr = vec;
+    const vecBytes = this.refine ? this.d * 4 : 0;
+    [this.idsPtr, this.vecPtr] = this.regrow(where, [
+      { ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 },
+      { ptr: this.vecPtr, bytes: cap * vecBytes, keep: this.n * vecBytes },
+    ]);
     this.cap = cap;
   }
 
   private reserveList(l: number, size: number, where: string): void {
     if (size <= this.listCap[l]) return;
     const cap = Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
-    const codes = this.own(this.codeBytes(cap), where);
-    let pos = 0;
-    try {
-      pos = this.own(cap * 4, where);
-    } catch (e) {
-      this.release(codes);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
     const used = this.listSize[l];
-    if (used > 0) {
-      mem.copyWithin(codes, this.listCodes[l], this.listCodes[l] + this.codeBytes(used));
-      mem.copyWithin(pos, this.listPos[l], this.listPos[l] + used * 4);
-    }
-    this.release(this.listCodes[l]);
-    this.release(this.listPos[l]);
-    this.listCodes[l] = codes;
-    this.listPos[l] = pos;
+    [this.listCodes[l], this.listPos[l]] = this.regrow(where, [
+      { ptr: this.listCodes[l], bytes: this.codeBytes(cap), keep: used > 0 ? this.codeBytes(used) : 0 },
+      { ptr: this.listPos[l], bytes: cap * 4, keep: used * 4 },
+    ]);
     this.listCap[l] = cap;
   }
 

@@ -183,21 +183,10 @@ export class RQIndex extends Owned {
     const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = cap * (this.rowBytes + 4);
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    const codes = this.own(cap * this.rowBytes, where);
-    let ids = 0;
-    try {
-      ids = this.own(cap * 4, where);
-    } catch (e) {
-      this.release(codes);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(codes, this.codesPtr, this.codesPtr + this.n * this.rowBytes);
-    mem.copyWithin(ids, this.idsPtr, this.idsPtr + this.n * 4);
-    this.release(this.codesPtr);
-    this.release(this.idsPtr);
-    this.codesPtr = codes;
-    this.idsPtr = ids;
+    [this.codesPtr, this.idsPtr] = this.regrow(where, [
+      { ptr: this.codesPtr, bytes: cap * this.rowBytes, keep: this.n * this.rowBytes },
+      { ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 },
+    ]);
     this.cap = cap;
   }
 

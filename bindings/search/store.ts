@@ -3,6 +3,7 @@
 import { checkUserIds, fail, raw } from '../errors.js';
 import type { Section } from '../io/format.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
+import { regrow } from '../wasm/owned.js';
 import { gatherRows, idPositions, positionsOf, toUserIds } from './adc.js';
 import { PositionFilter, type FilterSpec } from './filter.js';
 
@@ -62,25 +63,14 @@ export class FlatStore {
     const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = this.codeBytes(cap) + cap * ((withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    const fresh: number[] = [];
-    try {
-      fresh.push(this.own(this.codeBytes(cap), where));
-      fresh.push(withIds ? this.own(cap * 4, where) : 0);
-      if (this.refine) fresh.push(this.own(cap * this.d * 4, where));
-    } catch (e) {
-      for (const p of fresh) this.release(p);
-      throw e;
-    }
-    const mem = new Uint8Array(this.eng.abi.memory.buffer);
-    mem.copyWithin(fresh[0], this.codesPtr, this.codesPtr + this.codeBytes(this.n));
-    if (withIds && this.explicitIds) mem.copyWithin(fresh[1], this.idsPtr, this.idsPtr + this.n * 4);
-    else if (withIds) for (let i = 0, v = this.eng.i32(fresh[1], this.n); i < this.n; i++) v[i] = i;
-    if (this.refine) mem.copyWithin(fresh[2], this.vecPtr, this.vecPtr + this.n * this.d * 4);
-    this.release(this.codesPtr);
-    this.release(this.idsPtr);
-    this.release(this.vecPtr);
-    [this.codesPtr, this.idsPtr] = fresh;
-    this.vecPtr = this.refine ? fresh[2] : 0;
+    const vecBytes = this.refine ? this.d * 4 : 0;
+    [this.codesPtr, this.idsPtr, this.vecPtr] = regrow(this.eng, (bytes) => this.own(bytes, where), this.release, [
+      { ptr: this.codesPtr, bytes: this.codeBytes(cap), keep: this.codeBytes(this.n) },
+      { ptr: this.idsPtr, bytes: withIds ? cap * 4 : 0, keep: withIds && this.explicitIds ? this.n * 4 : 0 },
+      { ptr: this.vecPtr, bytes: cap * vecBytes, keep: this.n * vecBytes },
+    ]);
+    // ids given for the first time: the implicit ids 0..n-1 become explicit
+    if (withIds && !this.explicitIds) for (let i = 0, v = this.eng.i32(this.idsPtr, this.n); i < this.n; i++) v[i] = i;
     this.cap = cap;
     this.explicitIds = withIds;
   }

@@ -10,6 +10,34 @@ const registry =
       })
     : null;
 
+/** One buffer of a regrow: the old pointer (0: none), the new size in bytes (0: none), the old bytes to keep. */
+export interface GrowPart {
+  ptr: number;
+  bytes: number;
+  keep: number;
+}
+
+/**
+ * The growth step of every store of vectors or codes: allocates each part's new buffer in order (releasing those
+ * already made if one fails, so that nothing changes), then copies the first `keep` bytes of each old buffer into its
+ * new one and releases the old ones. Returns the new pointers (0 for a part of 0 bytes).
+ */
+export function regrow(eng: Engine, own: (bytes: number) => number, release: (ptr: number) => void, parts: readonly GrowPart[]): number[] {
+  const fresh: number[] = [];
+  try {
+    for (const p of parts) fresh.push(p.bytes > 0 ? own(p.bytes) : 0);
+  } catch (e) {
+    for (const ptr of fresh) release(ptr);
+    throw e;
+  }
+  const mem = new Uint8Array(eng.abi.memory.buffer);
+  parts.forEach((p, i) => {
+    if (p.keep > 0) mem.copyWithin(fresh[i], p.ptr, p.ptr + p.keep);
+  });
+  for (const p of parts) release(p.ptr);
+  return fresh;
+}
+
 /**
  * Base of every class that owns persistent wasm buffers (codebooks, vectors, codes, lists). It tracks its pointers,
  * frees them in dispose(), and turns any use after dispose() into a DISPOSED error.
@@ -33,6 +61,11 @@ export abstract class Owned {
     const ptr = this.eng.alloc(bytes, where);
     this.ptrs.add(ptr);
     return ptr;
+  }
+
+  /** Moves owned buffers into larger ones (see regrow below); returns the new pointers in the order of `parts`. */
+  protected regrow(where: string, parts: readonly GrowPart[]): number[] {
+    return regrow(this.eng, (bytes) => this.own(bytes, where), (ptr) => this.release(ptr), parts);
   }
 
   /** Frees an owned buffer early (e.g. after growing into a new one). */
