@@ -192,6 +192,47 @@ describe.each(builds)('$name build', ({ eng }) => {
       });
     }
 
+    if (type !== 2) {
+      it.each([16, 32, 48, 64, 128, 1024])('sqScanInt1 keeps the top k of the reference integer scores (bit-exact, with and without per-code norms; the bits sqScanInt4 gives the same query), d = %i', (d) => {
+        const n = 45;
+        const W = Math.min(32767, Math.floor((2 ** 31 - 1) / (255 * d)));
+        for (const k of [1, 7, 60]) {
+          for (const [narrow, withNorms] of [[true, false], [false, false], [true, true], [false, true]]) {
+            const codes = randomCodes(n, d, type, 9700 + d + k, false);
+            if (narrow) for (let i = 0; i < codes.length; i++) codes[i] &= type === 3 ? 0x33 : 3; // ties
+            const r = new TestRng(9800 + d + k);
+            // query 0 at the overflow bound (every weight +-W); query 1 random
+            const w4 = new Int16Array(4 * d);
+            for (let i = 0; i < 2 * d; i++) w4[i] = i < d ? (r.int(0, 1) ? W : -W) : r.int(-W, W);
+            const biases = Float32Array.from({ length: 4 }, () => Math.fround(r.gauss() * 100));
+            const invs = Float32Array.from({ length: 4 }, () => Math.fround(Math.abs(r.gauss()) * 1e-4));
+            const norms = withNorms ? Float32Array.from({ length: n }, () => (narrow ? r.int(0, 3) : Math.fround(Math.abs(r.gauss()) * 50))) : null;
+            const cp = mem.put(codes);
+            const np = norms ? mem.put(norms) : 0;
+            const h4d = mem.alloc(4 * k * 4);
+            const h4i = mem.alloc(4 * k * 4);
+            abi.heapInit(h4d, h4i, 4 * k);
+            abi.sqScanInt4(cp, n, d, type, mem.put(w4), mem.put(biases), mem.put(invs), np, k, h4d, h4i, 3);
+            abi.heapSortRows(h4d, h4i, 4, k);
+            for (let t = 0; t < 2; t++) {
+              const hd = mem.alloc(k * 4);
+              const hi = mem.alloc(k * 4);
+              abi.heapInit(hd, hi, k);
+              abi.sqScanInt1(cp, n, d, type, mem.put(w4.subarray(t * d, (t + 1) * d)), biases[t], invs[t], np, k, hd, hi, 3);
+              abi.heapSortRows(hd, hi, 1, k);
+              const s = R.sqScoresInt(codes, n, d, type, w4.subarray(t * d, (t + 1) * d), biases[t], invs[t], norms);
+              const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => s[x] - s[y] || x - y);
+              const wantIds = Int32Array.from({ length: k }, (_, j) => (j < n ? order[j] + 3 : -1));
+              const wantD = Float32Array.from({ length: k }, (_, j) => (j < n ? s[order[j]] : Infinity));
+              expect(exactMismatch(mem.i32(hi, k), wantIds, `ids q=${t} k=${k}`)).toBeNull();
+              expect(exactMismatch(mem.f32(hd, k), wantD, `dist q=${t} k=${k}`)).toBeNull();
+              expect(exactMismatch(mem.f32(hd, k), mem.f32(h4d + t * k * 4, k), `vs sqScanInt4 q=${t} k=${k}`)).toBeNull();
+            }
+          }
+        }
+      });
+    }
+
     it.each(DIMS)('sqDecode is bit-identical to the reference, d = %i', (d) => {
       for (const n of COUNTS) {
         const codes = randomCodes(n, d, type, 7000 + d * 10 + n, false);

@@ -404,3 +404,89 @@ export function sqScanInt4(
     }
   }
 }
+
+/**
+ * sqScanInt4 for one query (wPtr: i16[d], its bias and inv): the same score bits as sqScanInt4 gives that query, with a
+ * quarter of the work when fewer than four queries are left (one query at a time is the serving case).
+ */
+export function sqScanInt1(
+  codesPtr: usize, n: u32, d: u32, type: u32, wPtr: usize, bias: f32, inv: f32, normsPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+): void {
+  if (type == 1) scanInt1(codesPtr, n, d, 1, wPtr, bias, inv, normsPtr, k, hd, hi, idBase);
+  else if (type == 3) scanInt1(codesPtr, n, d, 3, wPtr, bias, inv, normsPtr, k, hd, hi, idBase);
+  else scanInt1(codesPtr, n, d, 0, wPtr, bias, inv, normsPtr, k, hd, hi, idBase);
+}
+
+// The integer dot product of one code (bytes at code) with w: i16[d] as four partial i32 lanes.
+@inline function dotInt(code: usize, d: u32, type: u32, wPtr: usize): v128 {
+  let a = i32x4.splat(0);
+  for (let j: usize = 0; j < <usize>d; j += 16) a = dot16(a, code, j, type, wPtr);
+  return a;
+}
+
+@inline function scanInt1(
+  codesPtr: usize, n: u32, d: u32, type: u32, wPtr: usize, bias: f32, inv: f32, normsPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
+): void {
+  const cs = codeBytes(d, type);
+  const biasV = f32x4.splat(bias);
+  const invV = f32x4.splat(inv);
+  let thr = load<f32>(hd);
+  let code = codesPtr;
+  let i: u32 = 0;
+  // four codes a pass: the weights are loaded once for the four, and the four sums are compared at once
+  for (; i + 4 <= n; i += 4, code += cs << 2) {
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+    for (let j: usize = 0; j < <usize>d; j += 16) {
+      const wj = wPtr + (j << 1);
+      const w0 = v128.load(wj), w1 = v128.load(wj, 16);
+      const c0 = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
+      const c1 = type == 3 ? nibbles(v128.load64_zero(code + cs + (j >> 1))) : v128.load(code + cs + j);
+      const c2 = type == 3 ? nibbles(v128.load64_zero(code + 2 * cs + (j >> 1))) : v128.load(code + 2 * cs + j);
+      const c3 = type == 3 ? nibbles(v128.load64_zero(code + 3 * cs + (j >> 1))) : v128.load(code + 3 * cs + j);
+      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(widenLo(c0, type), w0), i32x4.dot_i16x8_s(widenHi(c0, type), w1)));
+      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(widenLo(c1, type), w0), i32x4.dot_i16x8_s(widenHi(c1, type), w1)));
+      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(widenLo(c2, type), w0), i32x4.dot_i16x8_s(widenHi(c2, type), w1)));
+      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(widenLo(c3, type), w0), i32x4.dot_i16x8_s(widenHi(c3, type), w1)));
+    }
+    const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
+    const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
+    const sum = i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+    let s = f32x4.add(biasV, f32x4.mul(f32x4.convert_i32x4_s(sum), invV));
+    if (normsPtr != 0) s = f32x4.add(s, v128.load(normsPtr + (<usize>i << 2)));
+    if (v128.any_true(f32x4.le(s, f32x4.splat(thr)))) {
+      for (let l: u32 = 0; l < 4; l++) {
+        const v = f32x4.extract_lane(s, 0);
+        s = v128.shuffle<f32>(s, s, 1, 2, 3, 0);
+        if (v <= thr) {
+          heapPush(hd, hi, k, v, idBase + <i32>(i + l));
+          thr = load<f32>(hd);
+        }
+      }
+    }
+  }
+  for (; i < n; i++, code += cs) {
+    const a = dotInt(code, d, type, wPtr);
+    const sum = (i32x4.extract_lane(a, 0) + i32x4.extract_lane(a, 1)) + (i32x4.extract_lane(a, 2) + i32x4.extract_lane(a, 3));
+    let s = bias + <f32>sum * inv;
+    if (normsPtr != 0) s += load<f32>(normsPtr + (<usize>i << 2));
+    if (s <= thr) {
+      heapPush(hd, hi, k, s, idBase + <i32>i);
+      thr = load<f32>(hd);
+    }
+  }
+}
+
+// a + the dot product of components [j, j + 16) of the code at `code` with those of w: i16[d] (j % 16 == 0)
+@inline function dot16(a: v128, code: usize, j: usize, type: u32, w: usize): v128 {
+  const c = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
+  const wj = w + (j << 1);
+  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(widenLo(c, type), v128.load(wj)), i32x4.dot_i16x8_s(widenHi(c, type), v128.load(wj, 16))));
+}
+
+@inline function widenLo(c: v128, type: u32): v128 {
+  return type == 1 ? i16x8.extend_low_i8x16_s(c) : i16x8.extend_low_i8x16_u(c);
+}
+
+@inline function widenHi(c: v128, type: u32): v128 {
+  return type == 1 ? i16x8.extend_high_i8x16_s(c) : i16x8.extend_high_i8x16_u(c);
+}

@@ -38,6 +38,11 @@ const BLOCK_BYTES = 256 * 1024;
 export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainResult> {
   readonly type: SQType;
 
+  // 'l2' integer scan: f32[normsCap] of ||b c_i||^2 for the first normsN codes (see codeNorms)
+  private normsPtr = 0;
+  private normsCap = 0;
+  private normsN = 0;
+
   constructor(options: SQIndexOptions) {
     const W = 'new SQIndex';
     const o = checkOptions(W, options);
@@ -48,6 +53,16 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     const refine = checkBool(W, 'refine', o.refine ?? false);
     super({ kind: 'SQIndex', encodedWith: 'ranges' }, d, metric, refine, () => new ScalarQuantizer({ d, type }));
     this.type = type;
+  }
+
+  /** Bytes per vector: the code, 4 for a user id once add() was given ids, 4 d with refine, and 4 for the kept
+   * ||b c||^2 of the 'l2' integer scan (uint8 / int8 / int4 codes with d % 16 == 0). */
+  override get bytesPerVector(): number {
+    return super.bytesPerVector + (this.usesCodeNorms ? 4 : 0);
+  }
+
+  private get usesCodeNorms(): boolean {
+    return this.metric === 'l2' && this.type !== 'fp16' && this.d % 16 === 0;
   }
 
   /** search() after the checks: the folded-query scans into heaps of kk, then the re-ranking. */
@@ -125,19 +140,20 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     // candidates of the integer scan: the rerank ones, or without re-ranking a margin over k that the float scores
     // then order (so that the k returned are the float scan's best, not only its order)
     const kk = rerank ? kc : Math.max(2 * k, k + 16);
+    // l2: ||b c_i||^2 of every code, kept between searches (before the scratch: it may allocate)
+    const normsPtr = l2 ? this.codeNorms(where) : 0;
     const rows = chunkRows(d * 6 + 8 + kk * 12 + k * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const c4 = Math.ceil(c / 4) * 4; // padding queries have w = 0 and their own heaps, never read
-      const [wp, bp, ip, qo, hd, hi, sp, rd, ri, np, zp, gc, uf, sc, ci, kd, ki] = eng.scratch(
+      const [wp, bp, ip, qo, hd, hi, sp, rd, ri, gc, uf, sc, ci, kd, ki] = eng.scratch(
         [
           c4 * d * 2, c4 * 4, c4 * 4, rerank ? c * d * 4 : 0, c4 * kk * 4, c4 * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
-          l2 ? block * 4 : 0, l2 ? d * 4 : 0, rerank ? 0 : kk * codeSize, rerank ? 0 : d * 4, rerank ? 0 : kk * 4, rerank ? 0 : kk * 4,
+          rerank ? 0 : kk * codeSize, rerank ? 0 : d * 4, rerank ? 0 : kk * 4, rerank ? 0 : kk * 4,
           rerank ? 0 : c * k * 4, rerank ? 0 : c * k * 4,
         ],
         where,
       );
-      if (l2) eng.f32(zp, d).fill(0);
       const w = new Int16Array(eng.abi.memory.buffer, wp, c4 * d);
       const bias = eng.f32(bp, c4);
       const inv = eng.f32(ip, c4);
@@ -167,14 +183,18 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
         inv[i] = mx > 0 ? mx / W : 0;
       }
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      const biasOf = bias.slice();
+      const invOf = inv.slice();
       eng.abi.heapInit(hd, hi, c4 * kk);
       flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {
         const cnt = Math.min(block, this.store.n - b0);
         const src = this.store.codesPtr + b0 * codeSize;
-        // l2: ||b c||^2 of the block's codes (the float scan's score with u = 0), shared by the chunk's queries
-        if (l2) eng.abi.sqScores(src, cnt, d, type, 0, zp, bPtr, 0, np);
-        for (let qi = 0; qi < c4; qi += 4) eng.abi.sqScanInt4(src, cnt, d, type, wp + qi * d * 2, bp + qi * 4, ip + qi * 4, l2 ? np : 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
+        const np = l2 ? normsPtr + b0 * 4 : 0;
+        let qi = 0;
+        for (; qi + 4 <= c; qi += 4) eng.abi.sqScanInt4(src, cnt, d, type, wp + qi * d * 2, bp + qi * 4, ip + qi * 4, np, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
+        // the last one to three queries one at a time (a search of one query is the serving case)
+        for (; qi < c; qi++) eng.abi.sqScanInt1(src, cnt, d, type, wp + qi * d * 2, biasOf[qi], invOf[qi], np, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
       }
       // without exact re-ranking, the candidates the integer scan selected get the float scan's scores (sqScores on
       // their gathered codes), so that distances are those of the float scan, not within the query's quantization
@@ -188,6 +208,27 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
       finishChunk(eng, kd, ki, c, k, k, d, this.metric, null, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
+  }
+
+  /**
+   * ||b c_i||^2 of every stored code (f32[size], the float scan's score with u = 0, so the same bits as before it was
+   * kept), for the 'l2' integer scan: computed for the codes added since the last search and kept in an owned buffer
+   * that grows by 1.5x, instead of once per search (which cost a one-query search more than its scan).
+   */
+  private codeNorms(where: string): number {
+    const n = this.store.n;
+    if (this.normsN >= n) return this.normsPtr;
+    if (this.normsCap < n) {
+      const cap = Math.max(n, Math.ceil(this.normsCap * 1.5));
+      [this.normsPtr] = this.regrow(where, [{ ptr: this.normsPtr, bytes: cap * 4, keep: this.normsN * 4 }]);
+      this.normsCap = cap;
+    }
+    const { d, type, bPtr, codeSize } = this.q.kernelView(where);
+    const [zp] = this.eng.scratch([d * 4], where);
+    this.eng.f32(zp, d).fill(0);
+    this.eng.abi.sqScores(this.store.codesPtr + this.normsN * codeSize, n - this.normsN, d, type, 0, zp, bPtr, 0, this.normsPtr + this.normsN * 4);
+    this.normsN = n;
+    return this.normsPtr;
   }
 
   /**

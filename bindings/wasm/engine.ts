@@ -209,7 +209,7 @@ export async function attachEngine(shared: SharedEngine, base: number, bytes: nu
   const instance = await WebAssembly.instantiate(shared.module, { env: { abort: abortImport, memory: shared.memory } });
   const abi = instance.exports as unknown as Abi;
   if (abi.threadInit(base, bytes) !== 0) {
-    throw new VQError('INTERNAL', `WorkerPool: could not set up a worker's arena (got ${fmtBytes(bytes)} at ${base}, expected at least 4 KiB in a fresh instance)`);
+    throw new VQError('INTERNAL', `WorkerPool: could not set up a worker's arena (got ${fmtBytes(bytes)} at ${base}, expected at least 20 KiB (16.25 KiB of kernel scratch + 4 KiB) in a fresh instance)`);
   }
   const info: EngineInfo = { build: abi.buildFlavor() === 1 ? 'relaxed' : 'simd', relaxedSimdSupported: abi.buildFlavor() === 1, shared: true };
   const eng = new Engine(instance.exports, info, shared);
@@ -418,6 +418,8 @@ export class Engine {
       }
       abi.heapInit(hd, hi, 4 * k);
       abi.sqScanInt4(codes, n, d, r % 2, w, bias, inv, r % 4 < 2 ? 0 : out, k, hd, hi, 0);
+      abi.heapInit(hd, hi, k);
+      abi.sqScanInt1(codes, n, d, r % 2, w, 0, 1, r % 4 < 2 ? 0 : out, k, hd, hi, 0);
       abi.sqEncode4bit(out, n, d, u, b, c4);
     }
   }
