@@ -33,11 +33,11 @@ function ensureInit(): void {
   if (heapStart != 0) return;
   let from = <u64>__heap_base;
   if (ASC_FEATURE_THREADS) {
-    // the allocating thread's kernel scratch: the first 256 bytes of its heap (not the static block, which every
+    // the allocating thread's kernel scratch: the first SCRATCH_BYTES of its heap (not the static block, which every
     // worker's instantiation rewrites with the data segments)
     from = (from + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
     threadScratch = <usize>from;
-    from += 256;
+    from += <u64>SCRATCH_BYTES;
   }
   // first payload on a 64-byte boundary
   const base = (from + <u64>HEADER + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
@@ -161,28 +161,32 @@ export function free(ptr: usize): i32 {
   return 0;
 }
 
-// Per-thread scratch for the kernels (panels.ts TILE at +0, fastscan.ts SUMS at +128): a static block in the
-// single-thread builds; in the threads build 256 bytes at the start of each instance's own heap (ensureInit for the
-// allocating thread, threadInit for a worker), so that two threads never share it.
-const STATIC_SCRATCH: usize = memory.data(256, 64);
+// Per-thread scratch for the kernels, SCRATCH_BYTES:
+//   +0     128 bytes  panels.ts tile (4 x 8 scores)
+//   +128   128 bytes  fastscan.ts sums (two queries' u16 sums of one block)
+//   +256   16 KiB     panels.ts packed query rows (f32[rows / 4][d][4] of one query chunk)
+// A static block in the single-thread builds; in the threads build SCRATCH_BYTES at the start of each instance's own
+// heap (ensureInit for the allocating thread, threadInit for a worker), so that two threads never share it.
+export const SCRATCH_BYTES: u32 = 256 + 16384;
+const STATIC_SCRATCH: usize = memory.data(256 + 16384, 64);
 let threadScratch: usize = 0;
 
-@inline export function scratch256(): usize {
+@inline export function kernelScratch(): usize {
   return ASC_FEATURE_THREADS ? threadScratch : STATIC_SCRATCH;
 }
 
 /**
  * Threads build, worker instances only: confines this instance's heap to the arena [base, base + bytes) that the
  * allocating thread carved out of the shared memory for it, so that only that thread ever grows memory or touches
- * the main heap. The first 256 bytes become this thread's kernel scratch. Returns 0, or 1 when the arena is too small
- * (at least 4 KiB) or this instance has allocated already.
+ * the main heap. The first SCRATCH_BYTES become this thread's kernel scratch. Returns 0, or 1 when the arena is too
+ * small (at least SCRATCH_BYTES + 4 KiB) or this instance has allocated already.
  */
 export function threadInit(base: usize, bytes: f64): i32 {
-  if (heapStart != 0 || !(bytes >= 4096) || <f64>base + bytes > <f64>MAX_BYTES) return 1;
+  if (heapStart != 0 || !(bytes >= <f64>(SCRATCH_BYTES + 4096)) || <f64>base + bytes > <f64>MAX_BYTES) return 1;
   const start = (<u64>base + <u64>(ALIGN - 1)) & ~<u64>(ALIGN - 1);
   threadScratch = <usize>start;
   // first payload on a 64-byte boundary after the scratch
-  heapStart = <u32>(start + 256 + <u64>ALIGN - <u64>HEADER);
+  heapStart = <u32>(start + <u64>SCRATCH_BYTES + <u64>ALIGN - <u64>HEADER);
   heapTop = heapStart;
   heapLimit = <u64>base + <u64>bytes;
   return 0;

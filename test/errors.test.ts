@@ -715,3 +715,35 @@ describe('a fresh process (module state before init())', () => {
     checkRefusal(asError(r), 'INVALID_TYPE', 'init', ['options']);
   });
 });
+
+describe('firstNonFinite (the scan behind every NON_FINITE refusal)', () => {
+  it('finds the first NaN / +-Infinity at any position (block edges, the unrolled loop and its tail) and nothing else', async () => {
+    const { firstNonFinite } = await import('../dist/errors.js');
+    // finite values at the edges of the exponent range are not flagged
+    const edge = new Float32Array([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -1e-45, -0, 0, 1.1754943508222875e-38]);
+    expect(firstNonFinite(edge)).toBe(-1);
+    const bad = [NaN, Infinity, -Infinity, new Float32Array(new Uint32Array([0x7fc00001]).buffer)[0], new Float32Array(new Uint32Array([0xffffffff]).buffer)[0]];
+    for (const len of [1, 3, 4, 5, 4095, 4096, 4097, 8195]) {
+      const x = new Float32Array(len).map((_, i) => ((i * 7919) % 201) - 100.5);
+      expect(firstNonFinite(x)).toBe(-1);
+      for (const at of new Set([0, 1, 2, 3, len - 1, len - 2, 4095, 4096, 4100].filter((p) => p >= 0 && p < len))) {
+        for (const v of bad) {
+          const y = x.slice();
+          y[at] = v;
+          expect(firstNonFinite(y)).toBe(at);
+          // a second bad value later does not hide the first
+          if (at + 5 < len) {
+            y[at + 5] = Infinity;
+            expect(firstNonFinite(y)).toBe(at);
+          }
+        }
+      }
+    }
+    // a view at an offset into a larger buffer reads only its own values
+    const big = new Float32Array(20).fill(1);
+    big[2] = NaN;
+    expect(firstNonFinite(big.subarray(3))).toBe(-1);
+    big[10] = -Infinity;
+    expect(firstNonFinite(big.subarray(3))).toBe(7);
+  });
+});

@@ -352,6 +352,30 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    // Queries are packed 4 rows at a time into a 16 KiB per-thread copy for d <= 1024 (panels.ts packQueries), in chunks
+    // of 16 KiB / (4 d) rows; above d = 1024 the kernels read the rows in place. Both sides of the limit, and chunks
+    // whose last group is partial, against the reference bit for bit.
+    it.each([[1024, 9], [1025, 9], [1100, 6], [100, 97], [33, 250]])('scanPanels / scorePanels across the query-packing limit and chunk edges, d = %i, nq = %i', (d, nq) => {
+      const nb = 37;
+      const q = intVectors(nq, d, 21000 + d + nq, -2, 2);
+      const x = intVectors(nb, d, 22000 + d + nq, -2, 2);
+      const qp = m.put(q);
+      for (const kind of ['l2', 'ip'] as const) {
+        const db = database(x, nb, d, kind);
+        const op = m.alloc(nq * nb * 4);
+        abi.scorePanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, op);
+        const want = new Float32Array(nq * nb);
+        RP.scorePanels(q, nq, d, db.panels, db.bias, nb, db.alpha, want);
+        expect(exactMismatch(m.f32(op, nq * nb), want, `scorePanels ${kind} d=${d} nq=${nq}`)).toBeNull();
+        for (const k of [1, 6]) {
+          const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k);
+          const w = RP.knnPanels(q, nq, d, db.panels, db.bias, nb, db.alpha, k);
+          expect(exactMismatch(got.ids, w.ids, `scan ${kind} d=${d} nq=${nq} k=${k} ids`)).toBeNull();
+          expect(exactMismatch(got.dist, w.dist, `scan ${kind} d=${d} nq=${nq} k=${k} dist`)).toBeNull();
+        }
+      }
+    });
+
     it.each([3, 17, 64, 100])('scanPanels finds the true nearest neighbours on floats, d = %i', (d) => {
       const nq = 13;
       const nb = 201;

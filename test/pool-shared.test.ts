@@ -56,9 +56,9 @@ describe('shared memory: arenas, views and pinning', () => {
       expect(p).toBeGreaterThanOrEqual(arena);
       expect(p + 100_000).toBeLessThanOrEqual(arena + arenaBytes);
     }
-    // blocks of 100,000 bytes + a 16-byte header, rounded to 64 (100,032), after the 256 bytes of kernel scratch and
-    // the first header's alignment (304 bytes): all that fit, and not one more
-    expect(got.length).toBe(Math.floor((arenaBytes - 304) / 100_032));
+    // blocks of 100,000 bytes + a 16-byte header, rounded to 64 (100,032), after the 16,640 bytes of kernel scratch
+    // (assembly/memory.ts SCRATCH_BYTES) and the first header's alignment (16,688 bytes): all that fit, and not one more
+    expect(got.length).toBe(Math.floor((arenaBytes - 16_688) / 100_032));
     expect(w.free(got[3])).toBe(0);
     expect(w.alloc(100_000) >>> 0).toBe(got[3]); // reuse inside the arena
     // the main heap goes on past the arena

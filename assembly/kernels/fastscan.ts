@@ -25,14 +25,14 @@
 //   even slots 2l:      accA[l] - (accB[l] << 8) (modulo 2^16, exact since the true sum is at most 65535)
 
 import { heapPush } from './topk';
-import { scratch256 } from '../memory';
+import { kernelScratch } from '../memory';
 
 // The four u16x8 sums of the last accumulated block: even slots 0..15, odd slots 0..15, even 16..31, odd 16..31.
 // Slot s (0..31) is at byte offset (s >> 4) * 32 + (s & 1) * 16 + ((s & 15) >> 1) * 2. fsScan2 keeps its second
 // query's sums at SUMS + 64.
 // SUMS is bytes 128..255 of the per-thread scratch (memory.ts).
 @inline function sumsBase(): usize {
-  return scratch256() + 128;
+  return kernelScratch() + 128;
 }
 
 @inline function lookup(table: v128, idx: v128): v128 {
