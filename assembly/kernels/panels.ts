@@ -22,7 +22,7 @@ import { kernelScratch } from '../memory';
 }
 
 // Query rows of a chunk packed by groups of 4 (packQueries): bytes 256.. of the per-thread scratch, QCHUNK_BYTES long.
-@inline function qpackBase(): usize {
+@inline export function qpackBase(): usize {
   return kernelScratch() + 256;
 }
 
@@ -32,6 +32,14 @@ const BLOCK_BYTES: u32 = 128 * 1024;
 const QCHUNK_BYTES: u32 = 16 * 1024;
 // Largest d whose chunk of 4 rows fits the packed copy; above it the kernels read the rows where they are.
 const PACK_MAX_D: u32 = QCHUNK_BYTES / 16;
+
+/**
+ * Whether packing a group of 4 query rows pays for itself before it scores np database vectors: a packing step costs
+ * about half a panel step, and the packed loop saves about a tenth of one (plain build), so it takes 8 panels.
+ */
+@inline export function packPays(np: u32, d: u32): bool {
+  return d <= PACK_MAX_D && np >= 64;
+}
 
 /** Rounds n up to a multiple of 8. */
 @inline export function padTo8(n: u32): u32 {
@@ -131,7 +139,7 @@ export function panelZeroBias(from: u32, to: u32, biasPtr: usize): void {
  * 4 rows side by side, so that panel4x8P reads the 4 rows through one pointer: x64 has too few registers for
  * 4 row pointers plus the loop's own, and the address arithmetic cost the plain build about 8 % of its speed.
  */
-function packQueries(q0: usize, g: u32, d: u32, out: usize): void {
+export function packQueries(q0: usize, g: u32, d: u32, out: usize): void {
   const qstride = <usize>d << 2;
   for (let i: u32 = 0; i < g; i++) {
     const r0 = q0 + <usize>(i << 2) * qstride;
@@ -220,7 +228,7 @@ export function scanPanels(
   for (let qa: u32 = 0; qa < nq; qa += qc) {
     const qe = min(qa + qc, nq);
     const q4end = qa + ((qe - qa) & ~3);
-    const packed = d <= PACK_MAX_D;
+    const packed = packPays(np, d);
     if (packed) packQueries(qPtr + <usize>qa * qstride, (q4end - qa) >> 2, d, qpackBase());
     for (let ja: u32 = 0; ja < np; ja += bv) {
       const je = min(ja + bv, np);
@@ -272,7 +280,7 @@ export function scorePanels(
   for (; qi < nq; ) {
     const rows: u32 = qi < q4end ? 4 : 1;
     const qrow = qPtr + <usize>qi * qstride;
-    const packed = rows == 4 && d <= PACK_MAX_D;
+    const packed = rows == 4 && packPays(np, d);
     if (packed) packQueries(qrow, 1, d, qpackBase());
     for (let j: u32 = 0; j < np; j += 8) {
       const c = panelsPtr + (<usize>(j >> 3)) * panelBytes;

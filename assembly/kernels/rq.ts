@@ -29,7 +29,7 @@
 //
 // Codes outside the kernels are bit-packed with pqPack / pqUnpack (pq.ts) as m = levels codes of nbits.
 
-import { scorePanels } from './panels';
+import { packPays, packQueries, qpackBase, scorePanels } from './panels';
 import { madd } from './simd';
 
 /** Residual rows scored per scorePanels call: groups of whole vectors, 8 register tiles of 4 rows. */
@@ -186,18 +186,37 @@ function greedy4(q0: usize, stride: usize, d: u32, ksub: u32, panelsPtr: usize, 
   const four = i32x4.splat(4);
   const qend = <usize>d << 2;
   let c = panelsPtr;
+  // the 4 rows packed side by side (panels.ts packQueries) where that pays: one row pointer instead of four
+  const packed = packPays(ksub, d);
+  if (packed) packQueries(q0, 1, d, qpackBase());
   for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
     let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    for (let o: usize = 0; o < qend; o += 4, c += 32) {
-      const w0 = v128.load(c), w1 = v128.load(c, 16);
-      const x0 = v128.load32_splat(q0 + o);
-      a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
-      const x1 = v128.load32_splat(q1 + o);
-      a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
-      const x2 = v128.load32_splat(q2 + o);
-      a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
-      const x3 = v128.load32_splat(q3 + o);
-      a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
+    if (packed) {
+      const qp = qpackBase();
+      for (let o: usize = 0; o < qend; o += 4, c += 32) {
+        const w0 = v128.load(c), w1 = v128.load(c, 16);
+        const p = qp + (o << 2);
+        const x0 = v128.load32_splat(p);
+        a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
+        const x1 = v128.load32_splat(p, 4);
+        a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
+        const x2 = v128.load32_splat(p, 8);
+        a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
+        const x3 = v128.load32_splat(p, 12);
+        a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
+      }
+    } else {
+      for (let o: usize = 0; o < qend; o += 4, c += 32) {
+        const w0 = v128.load(c), w1 = v128.load(c, 16);
+        const x0 = v128.load32_splat(q0 + o);
+        a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
+        const x1 = v128.load32_splat(q1 + o);
+        a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
+        const x2 = v128.load32_splat(q2 + o);
+        a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
+        const x3 = v128.load32_splat(q3 + o);
+        a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
+      }
     }
     const z0 = v128.load(cnormPtr + (<usize>c0 << 2)), z1 = v128.load(cnormPtr + (<usize>c0 << 2), 16);
     const idxHi = i32x4.add(idxLo, four);

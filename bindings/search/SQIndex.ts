@@ -32,8 +32,9 @@ const BLOCK_BYTES = 256 * 1024;
  * by the float kernel, so their distances are the float scan's.
  *
  * Storage (wasm memory, owned): codes u8[cap][codeSize], user ids i32[cap] once add() is given ids (before that, ids
- * are positions and cost nothing), and with refine the original vectors f32[cap][d]. Capacity grows by 1.5x; the
- * quantizer is owned by the index.
+ * are positions and cost nothing), with refine the original vectors f32[cap][d], and for the 'l2' integer scan
+ * ||b c||^2 per code (f32, filled in by the first search after an add). Capacity grows by 1.5x; the quantizer is
+ * owned by the index.
  */
 export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainResult> {
   readonly type: SQType;
@@ -120,10 +121,10 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
   /**
    * search() over uint8 / int8 / int4 codes with d % 16 == 0: the folded query weights are quantized to i16 per query
    * (scale W / max|w|, W = min(32767, (2^31 - 1) / (255 d)), so that no i32 sum can overflow), and the scan is an exact
-   * integer dot product with the codes (sqScanInt4, four queries a pass). 'ip': w = -q b, bias -<q, a>. 'l2': the
-   * expansion ||u - b c||^2 = ||u||^2 - 2 <u b, c> + ||b c||^2 (u = q - a): w = -2 u b, ||b c||^2 computed once per
-   * block of codes for all the chunk's queries (sqScores with u = 0) and added per code by the kernel, ||u||^2 left
-   * out (the same for every code). The integer scores differ from those to the reconstructions by at most
+   * integer dot product with the codes (sqScanInt4, four queries a pass; sqScanInt1 for the last one to three queries,
+   * four codes a pass). 'ip': w = -q b, bias -<q, a>. 'l2': the expansion ||u - b c||^2 = ||u||^2 - 2 <u b, c> +
+   * ||b c||^2 (u = q - a): w = -2 u b, ||b c||^2 kept per code (codeNorms) and added per code by the kernel, ||u||^2
+   * left out (the same for every code). The integer scores differ from those to the reconstructions by at most
    * sum_j |c_j| / 2 / scale (about 2^-16 of the largest term per component); measured on MovieLens and the synthetic
    * 100k set the recall@10 is that of the float scan (within 0.0002). Without re-ranking, each query's candidates are
    * then scored by the float kernel (rescore), so the distances returned are the float scan's (Faiss's within 1e-4).
