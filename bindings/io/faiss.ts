@@ -38,7 +38,7 @@
  * (so no allocation is larger than a small multiple of the file), and every failure is a VQError: CORRUPT_DATA for
  * damage, UNSUPPORTED (naming the fourcc or type) for a valid file of a kind vqwasm does not serve.
  */
-import { fail, raw, VQError, type VQErrorCode } from '../errors.js';
+import { fail, firstNonFinite, raw, VQError, type VQErrorCode } from '../errors.js';
 import { FlatIndex } from '../search/FlatIndex.js';
 import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
@@ -156,7 +156,8 @@ class Reader {
     this.need(c * 4, what);
     const out = new Float32Array(this.u8.slice(this.p, this.p + c * 4).buffer);
     this.p += c * 4;
-    for (let i = 0; i < c; i++) if (out[i] - out[i] !== 0) corrupt(`${what} holds a non-finite value at index ${i}`, out[i], 'finite numbers');
+    const bad = firstNonFinite(out);
+    if (bad >= 0) corrupt(`${what} holds a non-finite value at index ${bad}`, out[bad], 'finite numbers');
     return out;
   }
 

@@ -23,7 +23,7 @@
  * Within one format version, readers ignore params and sections they do not know, so a writer may add optional ones
  * without a version bump. Anything that changes the meaning of existing fields needs FORMAT_VERSION + 1.
  */
-import { fail, raw } from '../errors.js';
+import { fail, firstNonFinite, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -290,10 +290,12 @@ function copyOut(s: Uint8Array): ArrayBuffer {
 }
 
 function checkFinite(where: string, tag: string, a: Float32Array | Float64Array): void {
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    if (v - v !== 0) corrupt(where, `section '${tag}' holds a non-finite value at index ${i}`, v, 'finite numbers');
+  let i = -1;
+  if (a instanceof Float32Array) i = firstNonFinite(a);
+  else {
+    for (let j = 0; j < a.length && i < 0; j++) if (a[j] - a[j] !== 0) i = j;
   }
+  if (i >= 0) corrupt(where, `section '${tag}' holds a non-finite value at index ${i}`, a[i], 'finite numbers');
 }
 
 /** A copy of section `tag` as exactly `count` float32 values, all finite. */
