@@ -274,6 +274,16 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       return { pp, bp, panels, bias, alpha, np };
     }
 
+    /** scorePanels of queries q (at qp) against x packed as `kind`, and the reference's scores. */
+    function scoresAndReference(q: Float32Array, qp: number, nq: number, d: number, x: Float32Array, nb: number, kind: 'l2' | 'ip' | 'sim') {
+      const db = database(x, nb, d, kind);
+      const op = m.alloc(nq * nb * 4);
+      abi.scorePanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, op);
+      const want = new Float32Array(nq * nb);
+      RP.scorePanels(q, nq, d, db.panels, db.bias, nb, db.alpha, want);
+      return { db, got: m.f32(op, nq * nb), want };
+    }
+
     it.each(DIMS)('scorePanels is exact on integers for every nq and nb, d = %i', (d) => {
       for (const nq of COUNTS) {
         for (const nb of [1, 7, 9, 33]) {
@@ -281,12 +291,8 @@ describe.each(builds)('$name build', ({ name, eng }) => {
           const x = intVectors(nb, d, 14000 + d * 101 + nb);
           const qp = m.put(q);
           for (const kind of ['l2', 'ip', 'sim'] as const) {
-            const db = database(x, nb, d, kind);
-            const op = m.alloc(nq * nb * 4);
-            abi.scorePanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, op);
-            const want = new Float32Array(nq * nb);
-            RP.scorePanels(q, nq, d, db.panels, db.bias, nb, db.alpha, want);
-            expect(exactMismatch(m.f32(op, nq * nb), want, `scorePanels ${kind} d=${d} nq=${nq} nb=${nb}`)).toBeNull();
+            const { got, want } = scoresAndReference(q, qp, nq, d, x, nb, kind);
+            expect(exactMismatch(got, want, `scorePanels ${kind} d=${d} nq=${nq} nb=${nb}`)).toBeNull();
           }
         }
       }
@@ -299,16 +305,12 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       const x = floatVectors(nb, d, 16000 + d, 2, 1);
       const qp = m.put(q);
       for (const kind of ['l2', 'ip'] as const) {
-        const db = database(x, nb, d, kind);
-        const op = m.alloc(nq * nb * 4);
-        abi.scorePanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, op);
-        const want = new Float32Array(nq * nb);
-        RP.scorePanels(q, nq, d, db.panels, db.bias, nb, db.alpha, want);
+        const { db, got, want } = scoresAndReference(q, qp, nq, d, x, nb, kind);
         const scale = new Float64Array(nq * nb);
         for (let i = 0; i < nq; i++) {
           for (let j = 0; j < nb; j++) scale[i * nb + j] = Math.abs(db.bias[j]) + Math.abs(db.alpha) * RD.absDot64(q, i, x, j, d);
         }
-        expect(tolMismatch(m.f32(op, nq * nb), want, scale, `scorePanels ${kind} d=${d}`)).toBeNull();
+        expect(tolMismatch(got, want, scale, `scorePanels ${kind} d=${d}`)).toBeNull();
       }
     });
 
@@ -352,26 +354,23 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
-    // Queries are packed 4 rows at a time into a 16 KiB per-thread copy for d <= 1024 (panels.ts packQueries), in chunks
-    // of 16 KiB / (4 d) rows; above d = 1024 the kernels read the rows in place. Both sides of the limit, and chunks
-    // whose last group is partial, against the reference bit for bit.
-    it.each([[1024, 9], [1025, 9], [1100, 6], [100, 97], [33, 250]])('scanPanels / scorePanels across the query-packing limit and chunk edges, d = %i, nq = %i', (d, nq) => {
-      const nb = 37;
-      const q = intVectors(nq, d, 21000 + d + nq, -2, 2);
-      const x = intVectors(nb, d, 22000 + d + nq, -2, 2);
+    // Queries are packed 4 rows at a time into a 16 KiB per-thread copy when d <= 1024 and there are 8 or more panels
+    // (panels.ts packQueries / packPays), in chunks of 16 KiB / (4 d) rows; otherwise the kernels read the rows in
+    // place. Both sides of both limits, and chunks whose last group is partial, against the reference bit for bit.
+    it.each([
+      [1024, 9, 70], [1025, 9, 70], [1100, 6, 70], [100, 97, 70], [33, 250, 70], [33, 250, 57], [100, 97, 64], [100, 97, 56],
+    ])('scanPanels / scorePanels across the query-packing limits and chunk edges, d = %i, nq = %i, nb = %i', (d, nq, nb) => {
+      const q = intVectors(nq, d, 21000 + d + nq + nb, -2, 2);
+      const x = intVectors(nb, d, 22000 + d + nq + nb, -2, 2);
       const qp = m.put(q);
       for (const kind of ['l2', 'ip'] as const) {
-        const db = database(x, nb, d, kind);
-        const op = m.alloc(nq * nb * 4);
-        abi.scorePanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, op);
-        const want = new Float32Array(nq * nb);
-        RP.scorePanels(q, nq, d, db.panels, db.bias, nb, db.alpha, want);
-        expect(exactMismatch(m.f32(op, nq * nb), want, `scorePanels ${kind} d=${d} nq=${nq}`)).toBeNull();
+        const { db, got: scores, want } = scoresAndReference(q, qp, nq, d, x, nb, kind);
+        expect(exactMismatch(scores, want, `scorePanels ${kind} d=${d} nq=${nq} nb=${nb}`)).toBeNull();
         for (const k of [1, 6]) {
           const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k);
           const w = RP.knnPanels(q, nq, d, db.panels, db.bias, nb, db.alpha, k);
-          expect(exactMismatch(got.ids, w.ids, `scan ${kind} d=${d} nq=${nq} k=${k} ids`)).toBeNull();
-          expect(exactMismatch(got.dist, w.dist, `scan ${kind} d=${d} nq=${nq} k=${k} dist`)).toBeNull();
+          expect(exactMismatch(got.ids, w.ids, `scan ${kind} d=${d} nq=${nq} nb=${nb} k=${k} ids`)).toBeNull();
+          expect(exactMismatch(got.dist, w.dist, `scan ${kind} d=${d} nq=${nq} nb=${nb} k=${k} dist`)).toBeNull();
         }
       }
     });

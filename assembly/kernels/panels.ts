@@ -17,7 +17,7 @@ import { kernelScratch } from '../memory';
 
 // 4 rows x 8 lanes of panel scores, written by the panel functions and read right after (stays in L1): the first 128
 // bytes of the per-thread scratch.
-@inline function tileBase(): usize {
+@inline export function tileBase(): usize {
   return kernelScratch();
 }
 
@@ -102,7 +102,7 @@ export function panelZeroBias(from: u32, to: u32, biasPtr: usize): void {
 }
 
 /** Scores of 4 query rows against one panel (8 vectors) into the tile rows 0..3. */
-@inline function panel4x8(q0: usize, qstride: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
+@inline export function panel4x8(q0: usize, qstride: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
   const q1 = q0 + qstride, q2 = q1 + qstride, q3 = q2 + qstride;
@@ -152,7 +152,7 @@ export function packQueries(q0: usize, g: u32, d: u32, out: usize): void {
 }
 
 /** panel4x8 on a packed group of 4 rows (q: f32[d][4], see packQueries): the same sums in the same order. */
-@inline function panel4x8P(q: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
+@inline export function panel4x8P(q: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
   const end = q + (<usize>d << 4);
@@ -173,7 +173,7 @@ export function packQueries(q0: usize, g: u32, d: u32, out: usize): void {
 }
 
 /** Scores of 1 query row against one panel into tile row 0. */
-@inline function panel1x8(q0: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
+@inline export function panel1x8(q0: usize, c: usize, d: u32, bias: usize, alpha: v128): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
   const end = q0 + (<usize>d << 2);
   for (let q = q0; q < end; q += 4, c += 32) {

@@ -29,8 +29,7 @@
 //
 // Codes outside the kernels are bit-packed with pqPack / pqUnpack (pq.ts) as m = levels codes of nbits.
 
-import { packPays, packQueries, qpackBase, scorePanels } from './panels';
-import { madd } from './simd';
+import { packPays, packQueries, panel1x8, panel4x8, panel4x8P, qpackBase, scorePanels, tileBase } from './panels';
 
 /** Residual rows scored per scorePanels call: groups of whole vectors, 8 register tiles of 4 rows. */
 const GROUP_ROWS: u32 = 32;
@@ -154,9 +153,9 @@ export function rqBeamStep(
   return liveOut;
 }
 
-// Greedy steps (beam 1): the scores of 4 rows (or 1) against one panel of 8 codewords stay in registers, and a running
-// arg-min per row takes them panel by panel, instead of going through a score buffer. The scores are scorePanels's,
-// bit for bit (same accumulation order, the same alpha * acc + bias); each lane keeps the first index among equal
+// Greedy steps (beam 1): the scores of 4 rows (or 1) against one panel of 8 codewords come from the panel kernels'
+// tile (panels.ts, still in L1), and a running arg-min per row takes them panel by panel, instead of going through a
+// score buffer of all ksub. The scores are scorePanels's, bit for bit; each lane keeps the first index among equal
 // scores and lowestOf the lowest across lanes, so the choice is the lowest-index minimum, as in the beam path.
 
 @inline function lowestOf(best: v128, bestI: v128, tmp: usize): u32 {
@@ -178,56 +177,31 @@ export function rqBeamStep(
 
 function greedy4(q0: usize, stride: usize, d: u32, ksub: u32, panelsPtr: usize, cnormPtr: usize, outPtr: usize, tmp: usize): void {
   const m2 = f32x4.splat(-2);
-  const q1 = q0 + stride, q2 = q1 + stride, q3 = q2 + stride;
   let b0 = f32x4.splat(Infinity), b1 = b0, b2 = b0, b3 = b0;
   let i0 = i32x4.splat(0), i1 = i0, i2 = i0, i3 = i0;
   let idxLo = i32x4(0, 1, 2, 3);
   const eight = i32x4.splat(8);
   const four = i32x4.splat(4);
-  const qend = <usize>d << 2;
-  let c = panelsPtr;
+  const panelBytes = <usize>d << 5;
   // the 4 rows packed side by side (panels.ts packQueries) where that pays: one row pointer instead of four
   const packed = packPays(ksub, d);
   if (packed) packQueries(q0, 1, d, qpackBase());
   for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
-    let a00 = f32x4.splat(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    if (packed) {
-      const qp = qpackBase();
-      for (let o: usize = 0; o < qend; o += 4, c += 32) {
-        const w0 = v128.load(c), w1 = v128.load(c, 16);
-        const p = qp + (o << 2);
-        const x0 = v128.load32_splat(p);
-        a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
-        const x1 = v128.load32_splat(p, 4);
-        a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
-        const x2 = v128.load32_splat(p, 8);
-        a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
-        const x3 = v128.load32_splat(p, 12);
-        a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
-      }
-    } else {
-      for (let o: usize = 0; o < qend; o += 4, c += 32) {
-        const w0 = v128.load(c), w1 = v128.load(c, 16);
-        const x0 = v128.load32_splat(q0 + o);
-        a00 = madd(x0, w0, a00); a01 = madd(x0, w1, a01);
-        const x1 = v128.load32_splat(q1 + o);
-        a10 = madd(x1, w0, a10); a11 = madd(x1, w1, a11);
-        const x2 = v128.load32_splat(q2 + o);
-        a20 = madd(x2, w0, a20); a21 = madd(x2, w1, a21);
-        const x3 = v128.load32_splat(q3 + o);
-        a30 = madd(x3, w0, a30); a31 = madd(x3, w1, a31);
-      }
-    }
-    const z0 = v128.load(cnormPtr + (<usize>c0 << 2)), z1 = v128.load(cnormPtr + (<usize>c0 << 2), 16);
+    const c = panelsPtr + <usize>(c0 >> 3) * panelBytes;
+    const z = cnormPtr + (<usize>c0 << 2);
+    if (packed) panel4x8P(qpackBase(), c, d, z, m2);
+    else panel4x8(q0, stride, c, d, z, m2);
+    // the panel's 4 x 8 scores, just written to the tile (L1)
+    const t = tileBase();
     const idxHi = i32x4.add(idxLo, four);
-    let s = madd(m2, a00, z0); i0 = takeMin(s, idxLo, b0, i0); b0 = f32x4.min(s, b0);
-    s = madd(m2, a01, z1); i0 = takeMin(s, idxHi, b0, i0); b0 = f32x4.min(s, b0);
-    s = madd(m2, a10, z0); i1 = takeMin(s, idxLo, b1, i1); b1 = f32x4.min(s, b1);
-    s = madd(m2, a11, z1); i1 = takeMin(s, idxHi, b1, i1); b1 = f32x4.min(s, b1);
-    s = madd(m2, a20, z0); i2 = takeMin(s, idxLo, b2, i2); b2 = f32x4.min(s, b2);
-    s = madd(m2, a21, z1); i2 = takeMin(s, idxHi, b2, i2); b2 = f32x4.min(s, b2);
-    s = madd(m2, a30, z0); i3 = takeMin(s, idxLo, b3, i3); b3 = f32x4.min(s, b3);
-    s = madd(m2, a31, z1); i3 = takeMin(s, idxHi, b3, i3); b3 = f32x4.min(s, b3);
+    let s = v128.load(t); i0 = takeMin(s, idxLo, b0, i0); b0 = f32x4.min(s, b0);
+    s = v128.load(t, 16); i0 = takeMin(s, idxHi, b0, i0); b0 = f32x4.min(s, b0);
+    s = v128.load(t, 32); i1 = takeMin(s, idxLo, b1, i1); b1 = f32x4.min(s, b1);
+    s = v128.load(t, 48); i1 = takeMin(s, idxHi, b1, i1); b1 = f32x4.min(s, b1);
+    s = v128.load(t, 64); i2 = takeMin(s, idxLo, b2, i2); b2 = f32x4.min(s, b2);
+    s = v128.load(t, 80); i2 = takeMin(s, idxHi, b2, i2); b2 = f32x4.min(s, b2);
+    s = v128.load(t, 96); i3 = takeMin(s, idxLo, b3, i3); b3 = f32x4.min(s, b3);
+    s = v128.load(t, 112); i3 = takeMin(s, idxHi, b3, i3); b3 = f32x4.min(s, b3);
     idxLo = i32x4.add(idxLo, eight);
   }
   store<u32>(outPtr, lowestOf(b0, i0, tmp));
@@ -243,18 +217,12 @@ function greedy1(q: usize, d: u32, ksub: u32, panelsPtr: usize, cnormPtr: usize,
   let idxLo = i32x4(0, 1, 2, 3);
   const eight = i32x4.splat(8);
   const four = i32x4.splat(4);
-  const qend = <usize>d << 2;
-  let c = panelsPtr;
+  const panelBytes = <usize>d << 5;
   for (let c0: u32 = 0; c0 < ksub; c0 += 8) {
-    let a0 = f32x4.splat(0), a1 = a0;
-    for (let o: usize = 0; o < qend; o += 4, c += 32) {
-      const x = v128.load32_splat(q + o);
-      a0 = madd(x, v128.load(c), a0);
-      a1 = madd(x, v128.load(c, 16), a1);
-    }
-    let s = madd(m2, a0, v128.load(cnormPtr + (<usize>c0 << 2)));
+    panel1x8(q, panelsPtr + <usize>(c0 >> 3) * panelBytes, d, cnormPtr + (<usize>c0 << 2), m2);
+    let s = v128.load(tileBase());
     bi = takeMin(s, idxLo, b, bi); b = f32x4.min(s, b);
-    s = madd(m2, a1, v128.load(cnormPtr + (<usize>c0 << 2), 16));
+    s = v128.load(tileBase(), 16);
     bi = takeMin(s, i32x4.add(idxLo, four), b, bi); b = f32x4.min(s, b);
     idxLo = i32x4.add(idxLo, eight);
   }

@@ -388,10 +388,7 @@ export function sqScanInt4(
       a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(w + 2 * row)), i32x4.dot_i16x8_s(hi8, v128.load(w + 2 * row, 16))));
       a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(w + 3 * row)), i32x4.dot_i16x8_s(hi8, v128.load(w + 3 * row, 16))));
     }
-    // the four horizontal sums at once (integer adds: exact in any order)
-    const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
-    const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
-    const sum = i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+    const sum = lanesSum4(a0, a1, a2, a3);
     let s = f32x4.add(bias, f32x4.mul(f32x4.convert_i32x4_s(sum), inv));
     if (normsPtr != 0) s = f32x4.add(s, v128.load32_splat(normsPtr + (<usize>i << 2)));
     if (v128.any_true(f32x4.le(s, thr))) {
@@ -415,6 +412,13 @@ export function sqScanInt1(
   if (type == 1) scanInt1(codesPtr, n, d, 1, wPtr, bias, inv, normsPtr, k, hd, hi, idBase);
   else if (type == 3) scanInt1(codesPtr, n, d, 3, wPtr, bias, inv, normsPtr, k, hd, hi, idBase);
   else scanInt1(codesPtr, n, d, 0, wPtr, bias, inv, normsPtr, k, hd, hi, idBase);
+}
+
+// The four horizontal sums of a0..a3 as one vector (integer adds: exact in any order).
+@inline function lanesSum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
 }
 
 // The integer dot product of one code (bytes at code) with w: i16[d] as four partial i32 lanes.
@@ -448,9 +452,7 @@ export function sqScanInt1(
       a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(widenLo(c2, type), w0), i32x4.dot_i16x8_s(widenHi(c2, type), w1)));
       a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(widenLo(c3, type), w0), i32x4.dot_i16x8_s(widenHi(c3, type), w1)));
     }
-    const t0 = i32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
-    const t1 = i32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
-    const sum = i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+    const sum = lanesSum4(a0, a1, a2, a3);
     let s = f32x4.add(biasV, f32x4.mul(f32x4.convert_i32x4_s(sum), invV));
     if (normsPtr != 0) s = f32x4.add(s, v128.load(normsPtr + (<usize>i << 2)));
     if (v128.any_true(f32x4.le(s, f32x4.splat(thr)))) {
