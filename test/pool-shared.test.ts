@@ -2,7 +2,7 @@
 // shared memory has: arenas that confine a worker's allocations, views that see the index as it is at each search, and
 // pinning, so that an add() or dispose() on this thread during a pooled search frees nothing the workers read.
 import { describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFPQIndex, KMeans, memoryStats, PQIndex, WorkerPool } from '../dist/index.js';
+import { FlatIndex, init, IVFPQIndex, KMeans, memoryStats, PQIndex, SQIndex, WorkerPool } from '../dist/index.js';
 import { engine, loadEngine } from '../dist/wasm/engine.js';
 import { floatVectors } from './helpers/data.js';
 import { poolSuite } from './helpers/poolSuite.js';
@@ -66,6 +66,33 @@ describe('shared memory: arenas, views and pinning', () => {
     expect(after >= arena + arenaBytes || after + 4096 <= arena).toBe(true);
     // an instance that already allocated cannot take an arena
     expect(abi.threadInit(arena, arenaBytes)).toBe(1);
+  });
+
+  it("SQIndex 'l2' never searched on this thread: the pool completes its kept code norms here once, and the views use them", async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      const d32 = 32; // d % 16 == 0: the integer scan, which keeps the norms
+      const xs = floatVectors(3000, d32, 93);
+      const qs = floatVectors(40, d32, 94);
+      const index = new SQIndex({ d: d32, type: 'int8', metric: 'l2' });
+      index.train(xs);
+      index.add(xs);
+      const kept = () => (index as unknown as { normsN: number }).normsN;
+      expect(kept()).toBe(0); // built lazily
+      const sh = await pool.share(index);
+      const got = await sh.search(qs, 5);
+      expect(kept()).toBe(index.size); // built on this thread, before the views went out
+      expect(got).toEqual(index.search(qs, 5));
+      index.add(xs.subarray(0, 100 * d32));
+      const got2 = await sh.search(qs, 5);
+      expect(kept()).toBe(index.size);
+      expect(got2).toEqual(index.search(qs, 5));
+      sh.release();
+      index.dispose();
+    } finally {
+      pool.terminate();
+    }
   });
 
   it('an add() that moves the buffers during a pooled search: the search sees the index as it was, the old buffers are freed after', async () => {

@@ -484,6 +484,9 @@ export class WorkerPool {
    */
   pinView(where: string, obj: AnyIndex | AnyQuantizer, what: string): { snap: Snapshot; unpin: () => void } {
     if ((obj as { disposed?: boolean }).disposed) fail('DISPOSED', where, `the shared ${what} was disposed on this thread`, raw(`a disposed ${obj.constructor.name}`), `a live ${what}`);
+    // state an index would otherwise build lazily in its first search (SQIndex's kept code norms) is built here, once,
+    // so that the views do not each build a copy in their worker's arena
+    (obj as { prepareView?(where: string): void }).prepareView?.(where);
     const { snap, owned } = snapshot(obj);
     for (const o of owned) o.pin();
     return { snap, unpin: () => owned.forEach((o: Owned) => o.unpin()) };

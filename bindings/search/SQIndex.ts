@@ -212,6 +212,14 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
   }
 
   /**
+   * @internal Called by a shared-memory WorkerPool before it hands out views of this index: completes the kept code
+   * norms here, so that the workers' views find them and do not each compute (and hold, in their arena) their own.
+   */
+  prepareView(where: string): void {
+    if (this.usesCodeNorms && this.q.isTrained && this.store.n > 0) this.codeNorms(where);
+  }
+
+  /**
    * ||b c_i||^2 of every stored code (f32[size], the float scan's score with u = 0, so the same bits as before it was
    * kept), for the 'l2' integer scan: computed for the codes added since the last search and kept in an owned buffer
    * that grows by 1.5x, instead of once per search (which cost a one-query search more than its scan).

@@ -57,6 +57,7 @@ export function poolSuite(shared: boolean): void {
     ['PQIndex fast-scan, refine + rerank', () => trained(new PQIndex({ d, m: 8, nbits: 4, refine: true, seed: 2 })), { rerank: 40 }],
     ['IVFPQIndex nprobe 3, custom ids', () => trained(new IVFPQIndex({ d, m: 4, nlist: 8, metric: 'ip', seed: 3 }), Int32Array.from({ length: 1200 }, (_, i) => 10 * i)), { nprobe: 3 }],
     ['SQIndex int8', () => trained(new SQIndex({ d, type: 'int8', metric: 'ip' })), {}],
+    ['SQIndex uint8 l2 (integer scan, kept code norms)', () => trained(new SQIndex({ d, type: 'uint8', metric: 'l2' })), {}],
     ['IVFFlatIndex nprobe 2', () => trained(new IVFFlatIndex({ d, nlist: 8, seed: 6 })), { nprobe: 2 }],
     ['BinaryIndex + rerank', () => trained(new BinaryIndex({ d, refine: true })), { rerank: 50 }],
     ['RQIndex', () => trained(new RQIndex({ d, levels: 2, nbits: 6, seed: 4 })), {}],
