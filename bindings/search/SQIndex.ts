@@ -146,18 +146,17 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     const rows = chunkRows(d * 6 + 8 + kk * 12 + k * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const c4 = Math.ceil(c / 4) * 4; // padding queries have w = 0 and their own heaps, never read
       const [wp, bp, ip, qo, hd, hi, sp, rd, ri, gc, uf, sc, ci, kd, ki] = eng.scratch(
         [
-          c4 * d * 2, c4 * 4, c4 * 4, rerank ? c * d * 4 : 0, c4 * kk * 4, c4 * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
+          c * d * 2, c * 4, c * 4, rerank ? c * d * 4 : 0, c * kk * 4, c * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
           rerank ? 0 : kk * codeSize, rerank ? 0 : d * 4, rerank ? 0 : kk * 4, rerank ? 0 : kk * 4,
           rerank ? 0 : c * k * 4, rerank ? 0 : c * k * 4,
         ],
         where,
       );
-      const w = new Int16Array(eng.abi.memory.buffer, wp, c4 * d);
-      const bias = eng.f32(bp, c4);
-      const inv = eng.f32(ip, c4);
+      const w = new Int16Array(eng.abi.memory.buffer, wp, c * d);
+      const bias = eng.f32(bp, c);
+      const inv = eng.f32(ip, c);
       w.fill(0);
       bias.fill(0);
       inv.fill(0);
@@ -186,7 +185,7 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       const biasOf = bias.slice();
       const invOf = inv.slice();
-      eng.abi.heapInit(hd, hi, c4 * kk);
+      eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
       for (let b0 = 0; b0 < this.store.n; b0 += block) {
         const cnt = Math.min(block, this.store.n - b0);
