@@ -265,28 +265,31 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           Atomics.notify(ctrl, SEED_GEN);
         };
         const rng = new Rng(0).restore(plan.rng);
+        const min = (j: number, first: boolean): number => {
+          const at = cent + j * d * 4;
+          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
+          share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, first)));
+          for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
+            if (Atomics.load(ctrl, SEED_ABORT)) throw new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
+            Atomics.wait(ctrl, SEED_PENDING, left);
+          }
+          let sum = 0;
+          for (const t of totals) sum += t;
+          return sum;
+        };
+        const pick = (r: number): number => {
+          const [b, rest] = drawBlock(totals, r);
+          return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
+        };
+        const copyRow = (i: number, j: number) => {
+          new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
+        };
         try {
-          seedRounds(plan.k, plan.nt, rng, {
-            min: (j, first) => {
-              const at = cent + j * d * 4;
-              if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
-              share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, first)));
-              for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
-                if (Atomics.load(ctrl, SEED_ABORT)) throw new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
-                Atomics.wait(ctrl, SEED_PENDING, left);
-              }
-              let sum = 0;
-              for (const t of totals) sum += t;
-              return sum;
-            },
-            pick: (r) => {
-              const [b, rest] = drawBlock(totals, r);
-              return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
-            },
-            copyRow: (i, j) => {
-              new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
-            },
-          });
+          const rounds = seedRounds(plan.k, plan.nt, rng, copyRow);
+          for (let r = rounds.next(); !r.done; ) {
+            const q = r.value;
+            r = rounds.next(q.kind === 'min' ? min(q.j, q.first) : pick(q.r));
+          }
         } finally {
           if (helpers > 0) command(SEED_STOP, 0, 0);
         }

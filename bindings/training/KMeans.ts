@@ -3,7 +3,7 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw,
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
-import { CentroidSide, KMeansBlock, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
+import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -445,23 +445,16 @@ export class KMeans extends Owned {
       const idx = rng.sample(nt, k);
       for (let j = 0; j < k; j++) copyRow(idx[j], j);
     } else {
-      let i = rng.nextInt(nt);
-      copyRow(i, 0);
-      // a point side that can run the rounds below in one go (seedRounds) answers with the generator's state after
-      // them; null: one request per round
+      copyRow(rng.nextInt(nt), 0);
+      // a point side that can run seedRounds in one go where its points are answers with the generator's state
+      // after them; null: one request per round, yielded below
       const done = (yield { kind: 'seed', rng: rng.state32 }) as number | null;
       if (done !== null) {
         rng.restore(done);
         if (this.spherical) eng.abi.normalizeRows(cent, k, d);
         return;
       }
-      let total = (yield { kind: 'min', j: 0, first: true }) as number;
-      for (let j = 1; j < k; j++) {
-        // D^2 draw; when every point already coincides with a centroid (duplicates), fall back to uniform
-        i = total > 0 ? ((yield { kind: 'pick', r: rng.nextFloat() * total }) as number) : rng.nextInt(nt);
-        copyRow(i, j);
-        total = (yield { kind: 'min', j, first: false }) as number;
-      }
+      yield* seedRounds(k, nt, rng, copyRow) as Generator<PointRequest, void, PointReply>;
     }
     if (this.spherical) eng.abi.normalizeRows(cent, k, d);
   }

@@ -7,7 +7,6 @@ import type { Engine } from '../wasm/engine.js';
 /** max, second largest, and argmax of the centroid shifts of the last update (they loosen the lower bounds). */
 export type Shift = [max: number, second: number, argMax: number];
 
-/** The point side of KMeans.trainOn, run elsewhere: per-centroid sums and counts added over its blocks in block order. */
 /**
  * The training sample KMeans.trainOn hands to its point side: nt points f32[nt][d] at xt and the centroids f32[k][d]
  * at cent, in the calling engine's memory (a runner on the same shared memory reads them there), and rows(r0, r1), a
@@ -20,6 +19,7 @@ export interface TrainingSample {
   rows(r0: number, r1: number): Float32Array;
 }
 
+/** The point side of KMeans.trainOn, run elsewhere: per-centroid sums and counts added over its blocks in block order. */
 export interface BlockRunner {
   reset(): Promise<void>;
   step(cent: Float32Array, it: number, shift: Shift | null): Promise<{ sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }>;
@@ -34,18 +34,22 @@ export interface BlockRunner {
   seed?(rng: number): Promise<number | null>;
 }
 
+/** What a k-means++ round asks of the points: fold centroid j into their nearest distances ('min', first: start from
+ * it; the reply is their total), or the point where the running sum of those distances exceeds r ('pick'). */
+export type SeedRequest = { kind: 'min'; j: number; first: boolean } | { kind: 'pick'; r: number };
+
 /**
- * The k-means++ rounds after the first centroid (KMeans's initCentroids, run in one go where the points live, e.g. a
- * worker of a shared-memory pool): min(j, first) folds centroid j into the points' nearest distances and returns their
- * total; pick(r) is the point where their running sum exceeds r; copyRow(i, j) makes point i centroid j. The rounds
- * and the draws are initCentroids's, so the same generator gives the same centroids.
+ * The k-means++ rounds after the first centroid, the one copy of them: KMeans's initCentroids yields the requests to
+ * wherever its points are; a worker of a shared-memory pool answers them in place (kmSeedAll). copyRow(i, j) makes
+ * point i centroid j. The same generator state gives the same draws, so the same centroids, on either side.
  */
-export function seedRounds(k: number, nt: number, rng: Rng, ops: { min(j: number, first: boolean): number; pick(r: number): number; copyRow(i: number, j: number): void }): void {
-  let total = ops.min(0, true);
+export function* seedRounds(k: number, nt: number, rng: Rng, copyRow: (i: number, j: number) => void): Generator<SeedRequest, void, number> {
+  let total = yield { kind: 'min', j: 0, first: true };
   for (let j = 1; j < k; j++) {
-    const i = total > 0 ? ops.pick(rng.nextFloat() * total) : rng.nextInt(nt);
-    ops.copyRow(i, j);
-    total = ops.min(j, false);
+    // D^2 draw; when every point already coincides with a centroid (duplicates), fall back to uniform
+    const i = total > 0 ? yield { kind: 'pick', r: rng.nextFloat() * total } : rng.nextInt(nt);
+    copyRow(i, j);
+    total = yield { kind: 'min', j, first: false };
   }
 }
 
