@@ -379,9 +379,9 @@ export function sqScanInt4(
   for (let i: u32 = 0; i < n; i++, code += cs) {
     let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
     for (let j: usize = 0; j < <usize>d; j += 16) {
-      const c = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
-      const lo = type == 1 ? i16x8.extend_low_i8x16_s(c) : i16x8.extend_low_i8x16_u(c);
-      const hi8 = type == 1 ? i16x8.extend_high_i8x16_s(c) : i16x8.extend_high_i8x16_u(c);
+      const c = codeBlock16(code, j, type);
+      const lo = widenLo(c, type);
+      const hi8 = widenHi(c, type);
       const w = w4Ptr + (j << 1);
       a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(w)), i32x4.dot_i16x8_s(hi8, v128.load(w, 16))));
       a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(lo, v128.load(w + row)), i32x4.dot_i16x8_s(hi8, v128.load(w + row, 16))));
@@ -443,14 +443,10 @@ export function sqScanInt1(
     for (let j: usize = 0; j < <usize>d; j += 16) {
       const wj = wPtr + (j << 1);
       const w0 = v128.load(wj), w1 = v128.load(wj, 16);
-      const c0 = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
-      const c1 = type == 3 ? nibbles(v128.load64_zero(code + cs + (j >> 1))) : v128.load(code + cs + j);
-      const c2 = type == 3 ? nibbles(v128.load64_zero(code + 2 * cs + (j >> 1))) : v128.load(code + 2 * cs + j);
-      const c3 = type == 3 ? nibbles(v128.load64_zero(code + 3 * cs + (j >> 1))) : v128.load(code + 3 * cs + j);
-      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(widenLo(c0, type), w0), i32x4.dot_i16x8_s(widenHi(c0, type), w1)));
-      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(widenLo(c1, type), w0), i32x4.dot_i16x8_s(widenHi(c1, type), w1)));
-      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(widenLo(c2, type), w0), i32x4.dot_i16x8_s(widenHi(c2, type), w1)));
-      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(widenLo(c3, type), w0), i32x4.dot_i16x8_s(widenHi(c3, type), w1)));
+      a0 = addDot16(a0, codeBlock16(code, j, type), w0, w1, type);
+      a1 = addDot16(a1, codeBlock16(code + cs, j, type), w0, w1, type);
+      a2 = addDot16(a2, codeBlock16(code + 2 * cs, j, type), w0, w1, type);
+      a3 = addDot16(a3, codeBlock16(code + 3 * cs, j, type), w0, w1, type);
     }
     const sum = lanesSum4(a0, a1, a2, a3);
     let s = f32x4.add(biasV, f32x4.mul(f32x4.convert_i32x4_s(sum), invV));
@@ -478,11 +474,20 @@ export function sqScanInt1(
   }
 }
 
+// Components [j, j + 16) of the code at `code` as 16 bytes (j % 16 == 0; int4 unpacked from 8 bytes).
+@inline function codeBlock16(code: usize, j: usize, type: u32): v128 {
+  return type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
+}
+
+// a + the dot product of 16 code components c with the weights w0 (components 0..7) and w1 (8..15).
+@inline function addDot16(a: v128, c: v128, w0: v128, w1: v128, type: u32): v128 {
+  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(widenLo(c, type), w0), i32x4.dot_i16x8_s(widenHi(c, type), w1)));
+}
+
 // a + the dot product of components [j, j + 16) of the code at `code` with those of w: i16[d] (j % 16 == 0)
 @inline function dot16(a: v128, code: usize, j: usize, type: u32, w: usize): v128 {
-  const c = type == 3 ? nibbles(v128.load64_zero(code + (j >> 1))) : v128.load(code + j);
   const wj = w + (j << 1);
-  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(widenLo(c, type), v128.load(wj)), i32x4.dot_i16x8_s(widenHi(c, type), v128.load(wj, 16))));
+  return addDot16(a, codeBlock16(code, j, type), v128.load(wj), v128.load(wj, 16), type);
 }
 
 @inline function widenLo(c: v128, type: u32): v128 {
