@@ -168,7 +168,7 @@ export function free(ptr: usize): i32 {
 // A static block in the single-thread builds; in the threads build SCRATCH_BYTES at the start of each instance's own
 // heap (ensureInit for the allocating thread, threadInit for a worker), so that two threads never share it.
 export const SCRATCH_BYTES: u32 = 256 + 16384;
-const STATIC_SCRATCH: usize = memory.data(256 + 16384, 64);
+const STATIC_SCRATCH: usize = memory.data(SCRATCH_BYTES, 64);
 let threadScratch: usize = 0;
 
 @inline export function kernelScratch(): usize {

@@ -225,10 +225,10 @@ export function scanPanels(
   const qc = chunkRows(d);
   const bv = blockVectors(d);
   const np = padTo8(nb);
+  const packed = packPays(np, d);
   for (let qa: u32 = 0; qa < nq; qa += qc) {
     const qe = min(qa + qc, nq);
     const q4end = qa + ((qe - qa) & ~3);
-    const packed = packPays(np, d);
     if (packed) packQueries(qPtr + <usize>qa * qstride, (q4end - qa) >> 2, d, qpackBase());
     for (let ja: u32 = 0; ja < np; ja += bv) {
       const je = min(ja + bv, np);
@@ -277,10 +277,11 @@ export function scorePanels(
   const np = padTo8(nb);
   let qi: u32 = 0;
   const q4end = nq & ~3;
+  const packGroups = packPays(np, d);
   for (; qi < nq; ) {
     const rows: u32 = qi < q4end ? 4 : 1;
     const qrow = qPtr + <usize>qi * qstride;
-    const packed = rows == 4 && packPays(np, d);
+    const packed = rows == 4 && packGroups;
     if (packed) packQueries(qrow, 1, d, qpackBase());
     for (let j: u32 = 0; j < np; j += 8) {
       const c = panelsPtr + (<usize>(j >> 3)) * panelBytes;
