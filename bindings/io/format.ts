@@ -290,11 +290,7 @@ function copyOut(s: Uint8Array): ArrayBuffer {
 }
 
 function checkFinite(where: string, tag: string, a: Float32Array | Float64Array): void {
-  let i = -1;
-  if (a instanceof Float32Array) i = firstNonFinite(a);
-  else {
-    for (let j = 0; j < a.length && i < 0; j++) if (a[j] - a[j] !== 0) i = j;
-  }
+  const i = firstNonFinite(a);
   if (i >= 0) corrupt(where, `section '${tag}' holds a non-finite value at index ${i}`, a[i], 'finite numbers');
 }
 
