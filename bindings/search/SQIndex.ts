@@ -221,13 +221,14 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
   /**
    * ||b c_i||^2 of every stored code (f32[size], the float scan's score with u = 0, so the same bits as before it was
    * kept), for the 'l2' integer scan: computed for the codes added since the last search and kept in an owned buffer
-   * that grows by 1.5x, instead of once per search (which cost a one-query search more than its scan).
+   * of the codes' capacity, instead of once per search (which cost a one-query search more than its scan).
    */
   private codeNorms(where: string): number {
     const n = this.store.n;
     if (this.normsN >= n) return this.normsPtr;
     if (this.normsCap < n) {
-      const cap = Math.max(n, Math.ceil(this.normsCap * 1.5));
+      // as many as the codes' capacity: the store's growth steps (1.5x) are the norms' too
+      const cap = this.store.cap;
       [this.normsPtr] = this.regrow(where, [{ ptr: this.normsPtr, bytes: cap * 4, keep: this.normsN * 4 }]);
       this.normsCap = cap;
     }
