@@ -2,7 +2,9 @@
 // engine and a full index copy per worker) and one shared memory (the threads build: the workers search this thread's
 // index in place), against the same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of
 // the PQ benches, 2000 queries in one batch. Prints QPS, the speed-ups, whether the ids and distances are identical,
-// and the machine's load average before and after (the speed-up needs free cores: other processes lower it).
+// the machine's ceiling for each row (the same single-thread call run by independent copies in as many workers at
+// once: what the cores give that work with no pool), and the load average before and after (the speed-up needs free
+// cores: other processes lower it).
 //   node bench/pool.js                                   (plain SIMD builds on Node 20)
 //   node --experimental-wasm-relaxed-simd bench/pool.js  (relaxed-SIMD builds)
 // The main thread runs the threads build (init({ threads: true })): its single-thread speed is the plain build's
@@ -10,6 +12,9 @@
 // os.availableParallelism()). Speed is never asserted.
 
 import { availableParallelism, loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as C from './lib/common.js';
 import { makePqSynthetic } from './lib/pq-common.js';
 
@@ -31,6 +36,54 @@ async function interleaved(fns, rounds = 5) {
     }
   }
   return fns.map((_, i) => ({ out: outs[i], seconds: C.median(times[i]) }));
+}
+
+// The machine's own ceiling: `threads` workers, each with an engine and a copy of its own, each running the whole
+// single-thread call at the same moment, with no pool between them. `threads` x the single time / their wall time is
+// what the cores give this kernel (shared caches, memory bandwidth, clock); a pool's speed-up can only approach it.
+const COPY_SRC = `
+import { parentPort, workerData } from 'node:worker_threads';
+const V = await import(workerData.entry);
+await V.init(workerData.init);
+let job = null;
+parentPort.on('message', (m) => {
+  if (m.op === 'index') { job?.dispose?.(); const ix = V.loadIndex(m.bytes); job = { run: () => ix.search(m.q, m.k, m.opts), dispose: () => ix.dispose() }; }
+  else if (m.op === 'train') { job?.dispose?.(); job = { run: () => { const o = new V[m.cls](m.opts); o.train(m.x); o.dispose(); } }; }
+  else if (m.op === 'go') { const t0 = performance.now(); job.run(); parentPort.postMessage((performance.now() - t0) / 1000); return; }
+  else if (m.op === 'end') { job?.dispose?.(); parentPort.close(); return; }
+  parentPort.postMessage('ready');
+});
+parentPort.postMessage('ready');
+`;
+
+class Copies {
+  static async create(threads, init) {
+    const entry = pathToFileURL(join(C.REPO_ROOT, 'dist', 'index.js')).href;
+    const src = new URL(`data:text/javascript,${encodeURIComponent(COPY_SRC)}`);
+    const c = new Copies(Array.from({ length: threads }, () => new Worker(src, { workerData: { entry, init } })));
+    await c.all(null);
+    return c;
+  }
+  constructor(workers) {
+    this.workers = workers;
+    // per worker: the resolver of the reply it owes (one request at a time each)
+    this.waiting = workers.map(() => null);
+    workers.forEach((w, i) => {
+      w.on('message', (m) => { const p = this.waiting[i]; this.waiting[i] = null; p?.resolve(m); });
+      w.on('error', (e) => { const p = this.waiting[i]; this.waiting[i] = null; p?.reject(e); });
+    });
+  }
+  /** Posts msg to every copy (null: none, only waits for their 'ready'); resolves with every reply. */
+  all(msg) {
+    return Promise.all(this.workers.map((w, i) => new Promise((resolve, reject) => {
+      this.waiting[i] = { resolve, reject };
+      if (msg) w.postMessage(msg);
+    })));
+  }
+  load(msg) { return this.all(msg); }
+  /** Every copy starts the job at once; resolves when the last finishes. */
+  go() { return this.all({ op: 'go' }); }
+  terminate() { for (const w of this.workers) w.terminate(); }
 }
 
 function same(a, b) {
@@ -59,6 +112,7 @@ async function main() {
   ];
   const pool = await ours.WorkerPool.create({ threads, build, shared: false });
   const spool = await ours.WorkerPool.create({ threads, shared: true });
+  const copies = await Copies.create(threads, { threads: true });
   const rows = [];
   const kmRows = [];
   try {
@@ -72,9 +126,10 @@ async function main() {
         const shared = await pool.share(index);
         const shareS = C.now() - t0;
         const sshared = await spool.share(index);
-        // interleaved (main, private, shared) x 5, medians: the machine's drift hits the three alike
-        const [single, pooled, spooled] = await interleaved([
-          () => index.search(q, K, opts), () => shared.search(q, K, opts), () => sshared.search(q, K, opts),
+        await copies.load({ op: 'index', bytes: index.save(), q, k: K, opts });
+        // interleaved (main, private, shared, copies) x 5, medians: the machine's drift hits the four alike
+        const [single, pooled, spooled, apart] = await interleaved([
+          () => index.search(q, K, opts), () => shared.search(q, K, opts), () => sshared.search(q, K, opts), () => copies.go(),
         ]);
         shared.release();
         sshared.release();
@@ -82,30 +137,40 @@ async function main() {
           name, Math.round(NQ / single.seconds), Math.round(NQ / pooled.seconds), (single.seconds / pooled.seconds).toFixed(2) + 'x',
           Math.round(NQ / spooled.seconds), (single.seconds / spooled.seconds).toFixed(2) + 'x',
           same(single.out, pooled.out) && same(single.out, spooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
+          ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x',
         ]);
       } finally {
         index.dispose();
       }
     }
     // training on the calling thread against both pools: one row (time each, speed-up each, identical bytes)
-    const trainingRow = async (label, local, pooled) => {
-      const t0 = C.now();
-      const mine = local();
-      const singleS = C.now() - t0;
-      const want = mine.save();
-      const row = [label, C.fmtSeconds(singleS)];
+    // training on the calling thread against both pools (and, for k-means, the copies' ceiling): interleaved x 3,
+    // medians (one run each swung by up to 30 % on this VM); identical bytes checked on every pooled run
+    const trainingRow = async (label, local, pooled, copiesJob) => {
+      let want = null;
       let same = true;
-      for (const p of [pool, spool]) {
-        const t1 = C.now();
-        const { trained } = await pooled(p);
-        const pooledS = C.now() - t1;
+      const check = (trained) => {
         const got = trained.save();
-        same &&= got.length === want.length && got.every((v, i) => v === want[i]);
         trained.dispose();
-        row.push(C.fmtSeconds(pooledS), (singleS / pooledS).toFixed(2) + 'x');
-      }
-      mine.dispose();
-      kmRows.push([...row, same ? 'yes' : 'NO']);
+        same &&= got.length === want.length && got.every((v, i) => v === want[i]);
+      };
+      if (copiesJob) await copies.load(copiesJob);
+      const fns = [
+        async () => {
+          const mine = local();
+          want ??= mine.save();
+          mine.dispose();
+        },
+        async () => check((await pooled(pool)).trained),
+        async () => check((await pooled(spool)).trained),
+      ];
+      if (copiesJob) fns.push(() => copies.go());
+      const [single, priv, shar, apart] = await interleaved(fns, 3);
+      const sp = (t) => (single.seconds / t.seconds).toFixed(2) + 'x';
+      kmRows.push([
+        label, C.fmtSeconds(single.seconds), C.fmtSeconds(priv.seconds), sp(priv), C.fmtSeconds(shar.seconds), sp(shar),
+        same ? 'yes' : 'NO', apart ? ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x' : '',
+      ]);
     };
     // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
     log('k-means');
@@ -115,7 +180,7 @@ async function main() {
         const km = new ours.KMeans(opts);
         km.train(ds.base);
         return km;
-      }, (p) => p.kmeans(opts, ds.base));
+      }, (p) => p.kmeans(opts, ds.base), { op: 'train', cls: 'KMeans', opts, x: ds.base });
     }
     // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
     log('PQ training');
@@ -125,31 +190,35 @@ async function main() {
         const pq = new ours.ProductQuantizer(opts);
         pq.train(ds.train);
         return pq;
-      }, (p) => p.trainPQ(opts, ds.train));
+      }, (p) => p.trainPQ(opts, ds.train), { op: 'train', cls: 'ProductQuantizer', opts, x: ds.train });
     }
   } finally {
     pool.terminate();
     spool.terminate();
+    copies.terminate();
   }
   C.printTable(
-    `batch search, ${NQ} queries (median of 5, the three interleaved)`,
+    `batch search, ${NQ} queries (median of 5, the four interleaved)`,
     [
       { title: 'index' }, { title: 'main thread QPS' }, { title: `private ${threads} threads QPS` }, { title: 'speed-up' },
       { title: `shared ${threads} threads QPS` }, { title: 'speed-up' }, { title: 'identical' }, { title: 'share() private' },
+      { title: `ceiling: ${threads} copies` },
     ],
     rows,
     [
+      `ceiling: ${threads} independent copies of the index, each in a worker of its own searching the whole batch at the same moment; ${threads} x its time alone / their wall time (what the cores give this scan, with no pool)`,
       'private: each worker holds a copy; share() = save() here, then a parse and load in every worker (once per snapshot, not per search)',
       'shared: the workers search this thread\'s index in its shared memory; each search sends them a view of its JS state (no copy, share() is free)',
     ],
   );
   C.printTable(
-    'k-means and PQ training (one run each; pool.kmeans, pool.trainPQ)',
+    'k-means and PQ training (median of 3, the four interleaved; pool.kmeans, pool.trainPQ)',
     [
       { title: 'training' }, { title: 'KMeans.train' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' },
+      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
     kmRows,
+    [`ceiling: ${threads} KMeans.train (ProductQuantizer.train) runs at once, one per worker, as above`],
   );
   console.log(`load average (1, 5, 15 min) after: ${load()}`);
 }

@@ -240,32 +240,41 @@ export class WorkerPool {
   }
 
   /**
-   * @internal Runs task(lane, r0, count) over rows 0..n-1 in chunks of `chunk` on idle workers, honouring signal and
-   * reporting progress; the first failure rejects.
+   * @internal Runs task(lane, r0, count) over rows 0..n-1 on idle workers, honouring signal and reporting progress;
+   * the first failure rejects. Chunks shrink as the rows run out (guided scheduling): each takes a 2 * threads-th of
+   * what is left, at most maxChunk and at least minChunk rows, so that early chunks are large and the last ones leave
+   * no worker idle for long while another finishes a large one (a fixed size of n / (4 * threads) left up to an
+   * eighth of the work on one worker at the end).
    */
   async runChunks(
-    where: string, n: number, chunk: number, signal: AbortSignal | undefined, onProgress: ((p: { done: number; total: number }) => void) | undefined,
+    where: string, n: number, maxChunk: number, minChunk: number, signal: AbortSignal | undefined,
+    onProgress: ((p: { done: number; total: number }) => void) | undefined,
     task: (lane: Lane, r0: number, count: number) => Promise<void>,
   ): Promise<void> {
     const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
     if (signal?.aborted) throw aborted();
     let done = 0;
-    const starts: number[] = [];
-    for (let s = 0; s < n; s += chunk) starts.push(s);
-    await Promise.all(
-      starts.map(async (r0) => {
+    let next = 0;
+    const parts = Math.max(1, 2 * this.threads);
+    // one loop per worker: each takes the next chunk once it holds an idle lane, so sizes follow what is left then
+    const loop = async () => {
+      while (next < n) {
         const lane = await this.acquire(where);
         try {
+          if (next >= n) return;
           if (signal?.aborted) throw aborted();
-          const c = Math.min(chunk, n - r0);
+          const r0 = next;
+          const c = Math.min(n - r0, maxChunk, Math.max(minChunk, Math.ceil((n - r0) / parts)));
+          next += c;
           await task(lane, r0, c);
           done += c;
           onProgress?.({ done, total: n });
         } finally {
           this.releaseLane(lane);
         }
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.threads, n)) }, loop));
     if (signal?.aborted) throw aborted();
   }
 
@@ -361,13 +370,14 @@ export class WorkerPool {
         }
         used = parts.map(([l]) => l);
         // private memories: each worker gets a copy of its points; shared: where they are in this thread's buffer
-        const minD = (await Promise.all(
+        const started = (await Promise.all(
           parts.map(([l, r0, r1]) =>
             this.shared
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
               : l.call({ op: 'kmStart', slot, q: at.rows(r0, r1), d, k, useSep, blockRows: KMEANS_BLOCK }),
           ),
-        )) as number[][];
+        )) as { minD: number[]; sums: number[]; counts: number[] }[];
+        const minD = started.map((s) => s.minD);
         // k-means++ draws: each block's sum of nearest distances, in block order, and where each block starts
         let totals: number[] = [];
         const owner: [Lane, number, number, number][] = []; // per block: its worker, its index there, its first row, its rows
@@ -418,22 +428,26 @@ export class WorkerPool {
           },
           step: async (cent, it, shift) => {
             if (r.signal?.aborted) throw aborted();
-            const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, k, it, shift })))) as {
-              sums: Float64Array; counts: Float64Array; obj: number; rescanned: number;
-            }[][];
+            // shared memory: the workers read the centroids at at.cent (this thread's copy, unchanged until they
+            // answer) and leave their sums where kmStart said; private: both ways by message
+            const outs = (await Promise.all(
+              used.map((l) => l.call(eng ? { op: 'kmStep', slot, base: at.cent, it, shift } : { op: 'kmStep', slot, q: cent, it, shift })),
+            )) as { sums?: Float64Array; counts?: Float64Array; obj: number; rescanned: number }[][];
             // block order: the workers' runs of blocks are contiguous and in order
             const sums = new Float64Array(k * d);
             const counts = new Float64Array(k);
             let obj = 0;
             let rescanned = 0;
-            for (const blocks of outs) {
-              for (const b of blocks) {
-                for (let j = 0; j < sums.length; j++) sums[j] += b.sums[j];
-                for (let j = 0; j < k; j++) counts[j] += b.counts[j];
+            outs.forEach((blocks, w) => {
+              blocks.forEach((b, i) => {
+                const bs = b.sums ?? eng!.f64(started[w].sums[i], k * d);
+                const bc = b.counts ?? eng!.f64(started[w].counts[i], k);
+                for (let j = 0; j < sums.length; j++) sums[j] += bs[j];
+                for (let j = 0; j < k; j++) counts[j] += bc[j];
                 obj += b.obj;
                 rescanned += b.rescanned;
-              }
-            }
+              });
+            });
             return { sums, counts, obj, rescanned };
           },
         };
@@ -467,7 +481,7 @@ export class WorkerPool {
       const plan = pq.trainPlan(x, (r.trainOptions ?? {}) as Parameters<ProductQuantizer['trainPlan']>[1]);
       const done: SubspaceResult[] = new Array(pq.m);
       // one sub-space per chunk: the chunks go to whichever worker is idle
-      await this.runChunks(where, pq.m, 1, r.signal, r.onProgress, async (lane, j) => {
+      await this.runChunks(where, pq.m, 1, 1, r.signal, r.onProgress, async (lane, j) => {
         const job = plan.job(j);
         done[j] = (await lane.call({ op: 'pqJob', job }, [job.x.buffer as ArrayBuffer])) as SubspaceResult;
       });
@@ -562,11 +576,6 @@ export class WorkerPool {
 
 function toAborted(e: unknown): VQError {
   return new VQError('ABORTED', `WorkerPool: a worker failed (got ${e instanceof Error ? e.message : String(e)}, expected a running worker)`);
-}
-
-/** Rows per chunk: several chunks per worker, for progress and for balance when workers run at different speeds. */
-function chunkRows(n: number, threads: number): number {
-  return Math.max(16, Math.ceil(n / (threads * 4)));
 }
 
 function checkCallbacks(where: string, signal: unknown, onProgress: unknown): void {
@@ -677,7 +686,7 @@ export class SharedIndex extends Shared {
     const distances = new Float32Array(nq * k);
     const d = this.d;
     await this.withView(where, this.origin, 'index', (slot) =>
-      this.pool.runChunks(where, nq, chunkRows(nq, this.pool.threads), signal, onProgress, async (lane, s0, c) => {
+      this.pool.runChunks(where, nq, nq, 16, signal, onProgress, async (lane, s0, c) => {
         const part = q.slice(s0 * d, (s0 + c) * d);
         const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
         const r = (await lane.call({ op: 'search', slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
@@ -705,7 +714,7 @@ export class SharedQuantizer extends Shared {
     const out = new Uint8Array(n * this.codeSize);
     const d = this.d;
     await this.withView(where, this.origin, 'quantizer', (slot) =>
-      this.pool.runChunks(where, n, Math.max(256, chunkRows(n, this.pool.threads)), signal, onProgress, async (lane, r0, c) => {
+      this.pool.runChunks(where, n, n, 256, signal, onProgress, async (lane, r0, c) => {
         const part = x.slice(r0 * d, (r0 + c) * d);
         const codes = (await lane.call({ op: 'encode', slot, q: part }, [part.buffer])) as Uint8Array;
         out.set(codes, r0 * this.codeSize);

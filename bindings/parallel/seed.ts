@@ -15,3 +15,16 @@ export const SEED_WORDS = 8;
 export const SEED_NEXT = 1;
 export const SEED_FIRST = 2;
 export const SEED_STOP = 3;
+
+/** Atomics.load polls before a wait falls asleep: about 30-60 microseconds on this machine's cores. */
+const SPIN = 1 << 15;
+
+/**
+ * Returns once ctrl[at] !== value. The two sides of a round usually finish within microseconds of each other, and
+ * waking a thread from Atomics.wait costs tens of microseconds per round (a futex wake, and on a VM an interrupt to
+ * the other core), so a short poll comes first.
+ */
+export function waitChange(ctrl: Int32Array, at: number, value: number): void {
+  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctrl, at) !== value) return;
+  Atomics.wait(ctrl, at, value);
+}

@@ -13,7 +13,9 @@
 //           { id, op: 'pqJob', job }                        -> { id, ok, value: { centroids, objective, stats } }
 //             (one sub-space k-means of ProductQuantizer training: WorkerPool.trainPQ)
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
-//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: per block its minD pointer }
+//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: { minD, sums, counts } }
+//             (per block, where it keeps its points' nearest distances f32[rows] and its step's sums f64[k][d] and
+//             counts f64[k]: on a shared memory the calling thread reads them there)
 //             (q: this worker's k-means points; on a shared memory base + rows instead: where they are)
 //           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
 //           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed } -> { id, ok, value: the generator's state after }
@@ -21,6 +23,8 @@
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
 //                                                              (q: the centroids f32[k][d])
+//           { id, op: 'kmStep', slot, base, it, shift }     -> { id, ok, value: per block { obj, rescanned } }
+//             (shared memory: the centroids read at base, the sums and counts left where kmStart said)
 //           { id, op: 'kmMin', slot, q, first }             -> { id, ok, value: per block the sum of nearest distances }
 //           { id, op: 'kmPick', slot, block, r }            -> { id, ok, value: the point of that block the draw r falls on }
 //             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
@@ -31,7 +35,7 @@ import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type Shift } from '..
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import { revive, type Snapshot } from './borrow.js';
-import { SEED_ABORT, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP } from './seed.js';
+import { SEED_ABORT, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
@@ -96,6 +100,8 @@ class KMeansShare {
   readonly blocks: { block: KMeansBlock; sums: number; counts: number }[] = [];
   readonly cent: number;
   readonly side: CentroidSide;
+  readonly d: number;
+  readonly k: number;
 
   /**
    * x: this worker's points, copied into its memory; or, on a shared memory, where they are (xPtr f32[n][d], the
@@ -103,6 +109,8 @@ class KMeansShare {
    */
   constructor(eng: Engine, x: Float32Array | { xPtr: number; n: number }, d: number, k: number, useSep: boolean, blockRows: number) {
     this.mem = allocations(eng, 'WorkerPool.kmeans');
+    this.d = d;
+    this.k = k;
     const { take } = this.mem;
     try {
       this.cent = take(k * d * 4);
@@ -195,7 +203,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const share = new KMeansShare(engine('WorkerPool.kmeans'), x, req.d!, req.k!, req.useSep!, req.blockRows!);
         slots.set(req.slot!, share);
         // shared memory: where each block keeps its points' nearest distances, for the k-means++ draws on the caller
-        post({ id: req.id, ok: true, value: share.blocks.map((b) => b.block.minD) });
+        post({ id: req.id, ok: true, value: { minD: share.blocks.map((b) => b.block.minD), sums: share.blocks.map((b) => b.sums), counts: share.blocks.map((b) => b.counts) } });
         return;
       }
       case 'kmSeed': {
@@ -207,7 +215,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const totals = req.totals!;
         let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
         for (;;) {
-          Atomics.wait(ctrl, SEED_GEN, gen);
+          waitChange(ctrl, SEED_GEN, gen);
           gen = Atomics.load(ctrl, SEED_GEN);
           const cmd = Atomics.load(ctrl, SEED_CMD);
           if (cmd === SEED_STOP) break;
@@ -237,15 +245,18 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       case 'kmStep': {
         const share = slots.get(req.slot!) as KMeansShare;
         const eng = engine('WorkerPool.kmeans');
-        eng.f32(share.cent, req.q!.length).set(req.q!);
-        const k = req.k!;
-        const d = req.q!.length / k;
-        share.side.prepare(share.cent, req.it!);
+        const { d, k } = share;
+        // shared memory: the calling thread's centroids and, after the step, its reads of the blocks' sums, in place
+        // (no 8 x k x d bytes per block through a message)
+        const inPlace = req.base !== undefined;
+        const cent = inPlace ? req.base! : share.cent;
+        if (!inPlace) eng.f32(share.cent, k * d).set(req.q!);
+        share.side.prepare(cent, req.it!);
         const out = share.blocks.map(({ block, sums, counts }) => {
-          const r = block.step(share.cent, req.it!, req.shift ?? null, sums, counts);
-          return { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
+          const r = block.step(cent, req.it!, req.shift ?? null, sums, counts);
+          return inPlace ? r : { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
         });
-        post({ id: req.id, ok: true, value: out }, out.flatMap((o) => [o.sums.buffer as ArrayBuffer, o.counts.buffer as ArrayBuffer]));
+        post({ id: req.id, ok: true, value: out }, inPlace ? [] : out.flatMap((o) => [(o as { sums: Float64Array }).sums.buffer as ArrayBuffer, (o as { counts: Float64Array }).counts.buffer as ArrayBuffer]));
         return;
       }
       case 'kmSeedAll': {
@@ -271,7 +282,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, first)));
           for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
             if (Atomics.load(ctrl, SEED_ABORT)) throw new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
-            Atomics.wait(ctrl, SEED_PENDING, left);
+            waitChange(ctrl, SEED_PENDING, left);
           }
           let sum = 0;
           for (const t of totals) sum += t;

@@ -100,6 +100,35 @@ export function poolSuite(shared: boolean): void {
       await expect(shared.search(q, 5)).rejects.toMatchObject({ code: 'DISPOSED' });
     });
 
+    it('hands out every row once, in chunks that shrink as the rows run out (guided), within the given bounds', async () => {
+      for (const [pool, n, max, min] of [[pool2, 2000, 2000, 16], [pool3, 2000, 300, 16], [pool2, 37, 37, 16], [pool3, 5, 5, 1], [pool2, 1000, 1000, 256]] as const) {
+        const chunks: [number, number][] = [];
+        const busy = new Set<unknown>();
+        let overlap = false;
+        await pool.runChunks('test', n, max, min, undefined, undefined, async (lane, r0, c) => {
+          if (busy.has(lane)) overlap = true; // a lane runs one chunk at a time
+          busy.add(lane);
+          chunks.push([r0, c]);
+          await new Promise((res) => setTimeout(res, 1));
+          busy.delete(lane);
+        });
+        expect(overlap).toBe(false);
+        chunks.sort((a, b) => a[0] - b[0]);
+        let next = 0;
+        for (const [i, [r0, c]] of chunks.entries()) {
+          expect(r0).toBe(next); // contiguous, no row twice or missed
+          expect(c).toBeLessThanOrEqual(max);
+          if (r0 + c < n) expect(c).toBeGreaterThanOrEqual(min); // only the last may be short
+          if (i > 0) expect(c).toBeLessThanOrEqual(chunks[i - 1][1]); // never grows
+          next = r0 + c;
+        }
+        expect(next).toBe(n);
+        // the first chunk takes 1 / (2 * threads) of the rows, not all of them
+        if (n >= 2 * pool.threads * min) expect(chunks[0][1]).toBe(Math.min(max, Math.ceil(n / (2 * pool.threads))));
+        if (n === 2000 && max === 2000) expect(chunks[chunks.length - 1][1]).toBeLessThanOrEqual(min);
+      }
+    });
+
     it('errors inside a worker come back as the same VQError; bad input is refused before any worker sees it', async () => {
       const index = track(trained(new PQIndex({ d, m: 4, seed: 6 })));
       const shared = await pool2.share(index);
