@@ -192,6 +192,20 @@ async function main() {
         return pq;
       }, (p) => p.trainPQ(opts, ds.train), { op: 'train', cls: 'ProductQuantizer', opts, x: ds.train });
     }
+    // a whole index: the coarse k-means and the residual PQ on the workers (WorkerPool.trainIndex)
+    log('index training');
+    {
+      const opts = { d, nlist: 1024, m: 16, seed: 1 };
+      await trainingRow(`IVFPQIndex 1024, 16x8, n = ${ds.train.length / d}`, () => {
+        const index = new ours.IVFPQIndex(opts);
+        index.train(ds.train);
+        return index;
+      }, async (p) => {
+        const index = new ours.IVFPQIndex(opts);
+        await p.trainIndex(index, ds.train);
+        return { trained: index };
+      }, { op: 'train', cls: 'IVFPQIndex', opts, x: ds.train });
+    }
   } finally {
     pool.terminate();
     spool.terminate();
@@ -212,13 +226,13 @@ async function main() {
     ],
   );
   C.printTable(
-    'k-means and PQ training (median of 3, the four interleaved; pool.kmeans, pool.trainPQ)',
+    'k-means, PQ and index training (median of 3, the four interleaved; pool.kmeans, pool.trainPQ, pool.trainIndex)',
     [
       { title: 'training' }, { title: 'KMeans.train' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
       { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
     kmRows,
-    [`ceiling: ${threads} KMeans.train (ProductQuantizer.train) runs at once, one per worker, as above`],
+    [`ceiling: ${threads} KMeans.train (ProductQuantizer.train, IVFPQIndex.train) runs at once, one per worker, as above`],
   );
   console.log(`load average (1, 5, 15 min) after: ${load()}`);
 }

@@ -41,6 +41,7 @@ const COMMANDS = {
       anisotropic: { type: 'string' },
       rotate: { type: 'boolean' },
       seed: { type: 'string' },
+      threads: { type: 'string' },
     },
     help: `Options:
   --type T          flat | pq | ivfpq | sq | binary | rq (required)
@@ -56,7 +57,9 @@ const COMMANDS = {
   --opq             learn an OPQ rotation (pq, ivfpq)     --refine    keep the float vectors for --rerank
   --no-fast-scan    float ADC scan for 4-bit codes        --anisotropic T  score-aware PQ threshold (ip; pq, ivfpq)
   --rotate          random rotation before sign bits (binary)
-  --seed N          training seed (default 1234)`,
+  --seed N          training seed (default 1234)
+  --threads N       train on N threads (default 1; 0 = every core): the k-means and PQ runs of ivfpq and of pq
+                    without --opq go to a WorkerPool (the same index bytes); other types train on this thread`,
   },
   add: {
     summary: 'add vectors to a saved index and save it',
@@ -304,7 +307,10 @@ async function cmdTrain(opts) {
     if (typeof index.train === 'function') {
       const bar = progress(opts, 'train');
       bar.note(`${tr.n} x ${tr.d} ...`);
-      index.train(tr.x);
+      await withPool(opts, async (pool) => {
+        if (pool && (index instanceof vq.IVFPQIndex || (index instanceof vq.PQIndex && !index.opq))) await pool.trainIndex(index, tr.x);
+        else index.train(tr.x);
+      });
       bar.done();
     }
     const added = opts['no-add'] ? 0 : await addFile(index, opts.input, opts, opts.ids, 'add');

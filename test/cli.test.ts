@@ -110,6 +110,13 @@ describe('vqwasm CLI', () => {
     expect(a.code, a.err).toBe(0);
     expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'once.vqw').code).toBe(0);
     expect(Buffer.from(readFileSync(f('full.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
+    // --threads: the k-means and PQ runs on a pool, the same bytes (ivfpq, and pq; pq --opq trains here)
+    for (const extra of [['--type', 'ivfpq', '--nlist', '8'], ['--type', 'pq'], ['--type', 'pq', '--opq']]) {
+      expect(run('train', ...extra, '--m', '4', '--input', 'base.fvecs', '--output', 'one.vqw').code).toBe(0);
+      const t2 = run('train', ...extra, '--m', '4', '--input', 'base.fvecs', '--threads', '2', '--output', 'two.vqw');
+      expect(t2.code, t2.err).toBe(0);
+      expect(Buffer.from(readFileSync(f('two.vqw'))), extra.join(' ')).toEqual(Buffer.from(readFileSync(f('one.vqw'))));
+    }
     const back = loadIndex(readFileSync(f('full.vqw')));
     expect(back.size).toBe(n);
     const r = back.search(q, 5, { nprobe: 8 });

@@ -23,6 +23,10 @@ import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/
 import { drawBlock } from '../training/kmeansBlock.js';
 import { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
+import { PQIndex } from '../search/PQIndex.js';
+import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
+import { IVFPQIndex } from '../search/IVFPQIndex.js';
+import type { TrainSteps } from '../training/steps.js';
 
 export interface WorkerPoolOptions {
   /** Workers to start. Default: the number of logical cores (os.availableParallelism / navigator.hardwareConcurrency). */
@@ -346,9 +350,20 @@ export class WorkerPool {
     this.open(where);
     const r = checkOptions(where, run) as { signal?: AbortSignal };
     checkCallbacks(where, r.signal, undefined);
-    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected training to finish)`);
-    if (r.signal?.aborted) throw aborted();
+    if (r.signal?.aborted) throw kmAborted(where);
     const km = new KMeans(options);
+    try {
+      return { trained: km, result: await this.kmeansOn(where, km, x, r.signal) };
+    } catch (e) {
+      km.dispose();
+      throw e;
+    }
+  }
+
+  /** kmeans() on a KMeans made by the caller (who disposes it if this throws); its previous centroids stay then. */
+  private async kmeansOn(where: string, km: KMeans, x: Float32Array, signal: AbortSignal | undefined): Promise<KMeansTrainResult> {
+    const aborted = () => kmAborted(where);
+    if (signal?.aborted) throw aborted();
     const slot = this.nextSlot++;
     const { d, k } = km;
     let used: Lane[] = [];
@@ -427,7 +442,7 @@ export class WorkerPool {
             return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
           },
           step: async (cent, it, shift) => {
-            if (r.signal?.aborted) throw aborted();
+            if (signal?.aborted) throw aborted();
             // shared memory: the workers read the centroids at at.cent (this thread's copy, unchanged until they
             // answer) and leave their sums where kmStart said; private: both ways by message
             const outs = (await Promise.all(
@@ -452,10 +467,7 @@ export class WorkerPool {
           },
         };
       });
-      return { trained: km, result };
-    } catch (e) {
-      km.dispose();
-      throw e;
+      return result;
     } finally {
       this.dropSlot(slot);
       done();
@@ -478,18 +490,73 @@ export class WorkerPool {
     checkCallbacks(where, r.signal, r.onProgress);
     const pq = new ProductQuantizer(options);
     try {
-      const plan = pq.trainPlan(x, (r.trainOptions ?? {}) as Parameters<ProductQuantizer['trainPlan']>[1]);
-      const done: SubspaceResult[] = new Array(pq.m);
-      // one sub-space per chunk: the chunks go to whichever worker is idle
-      await this.runChunks(where, pq.m, 1, 1, r.signal, r.onProgress, async (lane, j) => {
-        const job = plan.job(j);
-        done[j] = (await lane.call({ op: 'pqJob', job }, [job.x.buffer as ArrayBuffer])) as SubspaceResult;
-      });
-      return { trained: pq, result: pq.trainFinish(plan, done) };
+      return { trained: pq, result: await this.trainPQOn(where, pq, x, r.signal, r.onProgress, (r.trainOptions ?? {}) as Parameters<ProductQuantizer['trainPlan']>[1]) };
     } catch (e) {
       pq.dispose();
       throw e;
     }
+  }
+
+  /** trainPQ() on a ProductQuantizer made by the caller (who disposes it if this throws); its codebook stays then. */
+  private async trainPQOn(
+    where: string, pq: ProductQuantizer, x: Float32Array, signal: AbortSignal | undefined,
+    onProgress: ((p: { done: number; total: number }) => void) | undefined, trainOptions: Parameters<ProductQuantizer['trainPlan']>[1],
+  ): Promise<ProductQuantizerTrainResult> {
+    const plan = pq.trainPlan(x, trainOptions);
+    const done: SubspaceResult[] = new Array(pq.m);
+    // one sub-space per chunk: the chunks go to whichever worker is idle
+    await this.runChunks(where, pq.m, 1, 1, signal, onProgress, async (lane, j) => {
+      const job = plan.job(j);
+      done[j] = (await lane.call({ op: 'pqJob', job }, [job.x.buffer as ArrayBuffer])) as SubspaceResult;
+    });
+    return pq.trainFinish(plan, done);
+  }
+
+  /**
+   * Trains `index` (this thread's; untrained, or trained and empty) with its k-means and PQ trainings on the
+   * workers: IVFFlatIndex and IVFPQIndex (the coarse k-means through kmeans(), the residual PQ through trainPQ(); an
+   * OPQ rotation, the assignment and the residuals on this thread) and PQIndex without OPQ (trainPQ()). The index
+   * ends as index.train(x) leaves it whenever kmeans() equals KMeans.train (exact f64 sums: see kmeans) and resolves
+   * to train()'s result. A PQIndex gets a new quantizer object: read index.quantizer again afterwards. If the index
+   * was disposed or given vectors meanwhile, or a step fails or is aborted (signal), it rejects and the index keeps
+   * what it had.
+   */
+  async trainIndex(index: PQIndex | IVFFlatIndex | IVFPQIndex, x: Float32Array, run: { signal?: AbortSignal } = {}): Promise<unknown> {
+    const where = 'WorkerPool.trainIndex';
+    this.open(where);
+    const r = checkOptions(where, run) as { signal?: AbortSignal };
+    checkCallbacks(where, r.signal, undefined);
+    if (r.signal?.aborted) throw kmAborted(where);
+    if (index instanceof PQIndex) {
+      if (index.opq) fail('INVALID_OPTION', where, "OPQ's alternating training has no pooled form", raw('a PQIndex with opq: true'), "pool.train('PQIndex', options, x), which trains it in a worker of its own");
+      index.checkTrain(x);
+      const fresh = index.freshQuantizer() as ProductQuantizer;
+      try {
+        const result = await this.trainPQOn(where, fresh, x, r.signal, undefined, {});
+        index.adoptTrained(fresh);
+        return result;
+      } catch (e) {
+        fresh.dispose();
+        throw e;
+      }
+    }
+    if (!(index instanceof IVFFlatIndex || index instanceof IVFPQIndex)) {
+      fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex or IVFPQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
+    }
+    const steps = index.trainSteps(x) as TrainSteps<unknown>;
+    let s = steps.next();
+    while (!s.done) {
+      const st = s.value;
+      let result: KMeansTrainResult | ProductQuantizerTrainResult;
+      try {
+        result = st.kind === 'kmeans' ? await this.kmeansOn(where, st.model, st.x, r.signal) : await this.trainPQOn(where, st.model, st.x, r.signal, undefined, st.trainOptions);
+      } catch (e) {
+        steps.throw(e); // the index's steps free what they made and rethrow
+        throw e;
+      }
+      s = steps.next(result);
+    }
+    return s.value;
   }
 
   /**
@@ -572,6 +639,10 @@ export class WorkerPool {
     if (this.closed) return;
     for (const l of this.lanes) l.call({ op: 'drop', slot }).catch(() => {});
   }
+}
+
+function kmAborted(where: string): VQError {
+  return new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected training to finish)`);
 }
 
 function toAborted(e: unknown): VQError {

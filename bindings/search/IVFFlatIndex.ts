@@ -1,6 +1,7 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, writeContainer, type Section } from '../io/format.js';
-import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
+import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
@@ -114,16 +115,26 @@ export class IVFFlatIndex extends Owned {
 
   /** Trains the coarse quantizer (k-means, nlist centroids, n >= nlist). Refused once the index holds vectors. */
   train(x: Float32Array): { coarseObjective: number } {
+    return runSteps(this.trainSteps(x));
+  }
+
+  /** @internal train() as steps (training/steps.ts): the coarse k-means is yielded, for WorkerPool.trainIndex. */
+  *trainSteps(x: Float32Array): TrainSteps<{ coarseObjective: number }> {
     const where = 'IVFFlatIndex.train';
-    this.alive(where);
+    // again after the step: while a pool trains, this thread may have disposed or filled the index
+    const trainable = () => {
+      this.alive(where);
+      if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors assigned with the current centroids', raw(`size ${this.n}`), 'train before add (or a new index)');
+    };
+    trainable();
     const n = checkVectors(where, 'x', x, this.d);
-    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors assigned with the current centroids', raw(`size ${this.n}`), 'train before add (or a new index)');
     if (n < this.nlist) fail('TOO_FEW_POINTS', where, 'fewer training vectors than lists', raw(`n = ${n}`), `n >= nlist = ${this.nlist}`);
     const km = new KMeans({ d: this.d, k: this.nlist, seed: this.seed, iterations: this.coarseIterations, init: this.coarseInit, minPointsPerCentroid: 0 });
     try {
-      const res = km.train(x);
+      const { objective } = (yield { kind: 'kmeans', model: km, x }) as KMeansTrainResult;
+      trainable();
       this.setCentroids(km.centroids);
-      return { coarseObjective: res.objective[res.objective.length - 1] };
+      return { coarseObjective: objective[objective.length - 1] };
     } finally {
       km.dispose();
     }

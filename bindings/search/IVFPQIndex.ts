@@ -3,8 +3,9 @@ import {
   paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section,
 } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
-import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
-import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import { ProductQuantizer, type PQKernelView, type ProductQuantizerTrainResult } from '../quantizers/ProductQuantizer.js';
+import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
+import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
@@ -173,16 +174,29 @@ export class IVFPQIndex extends Owned {
    * on x. Refused when the index already holds vectors. If training throws, the index is left as it was.
    */
   train(x: Float32Array): IVFPQTrainResult {
+    return runSteps(this.trainSteps(x));
+  }
+
+  /**
+   * @internal train() as steps (training/steps.ts): the coarse k-means and the residual PQ are yielded, so that
+   * WorkerPool.trainIndex can run them on its workers; the OPQ rotation, the assignment and the residuals run here.
+   */
+  *trainSteps(x: Float32Array): TrainSteps<IVFPQTrainResult> {
     const where = 'IVFPQIndex.train';
-    this.alive(where);
     const { d, nlist } = this;
+    // again after each step: while a pool trains, this thread may have disposed or filled the index
+    const trainable = () => {
+      this.alive(where);
+      if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current quantizers', raw(`size ${this.n}`), 'train before add (or a new index)');
+    };
+    trainable();
     const n = checkVectors(where, 'x', x, d);
-    if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current quantizers', raw(`size ${this.n}`), 'train before add (or a new index)');
     if (n < nlist) fail('TOO_FEW_POINTS', where, 'fewer training vectors than lists', raw(`n = ${n}`), `n >= nlist = ${nlist}`);
     const ksub = 1 << this.nbits;
     if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
     const c = this.common;
     const made: { dispose(): void }[] = [];
+    let kept = false;
     try {
       let rot: OPQ | null = null;
       let xr = x;
@@ -195,22 +209,25 @@ export class IVFPQIndex extends Owned {
       }
       const km = new KMeans({ d, k: nlist, seed: c.seed, iterations: this.coarseIterations, init: this.coarseInit, minPointsPerCentroid: 0 });
       made.push(km);
-      const kres = km.train(xr);
+      const kres = (yield { kind: 'kmeans', model: km, x: xr }) as KMeansTrainResult;
+      this.alive(where);
       const centroids = km.centroids;
       const labels = km.assign(xr).labels;
       const res = residuals(xr, labels, centroids, d);
       const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit, anisotropicThreshold: c.anisotropicThreshold });
       made.push(pq);
       // anisotropic: the residual's error is judged along the vector it is the residual of
-      const pres = pq.train(res, c.anisotropicThreshold === undefined ? {} : { directions: xr });
+      const pres = (yield { kind: 'pq', model: pq, x: res, trainOptions: c.anisotropicThreshold === undefined ? {} : { directions: xr } }) as ProductQuantizerTrainResult;
+      trainable();
       const t = this.buildTrained(rot, centroids, pq, where, made);
       this.trained?.dispose((p) => this.release(p));
       this.trained = t;
+      kept = true;
       km.dispose();
       return { coarseObjective: kres.objective[kres.objective.length - 1], residualMse: pres.mse, opqMse };
-    } catch (e) {
-      for (const o of made) o.dispose();
-      throw e;
+    } finally {
+      // a failed step, a failure here, or a driver that stopped early: nothing made stays allocated
+      if (!kept) for (const o of made) o.dispose();
     }
   }
 

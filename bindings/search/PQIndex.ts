@@ -52,6 +52,11 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     this.fastScan = c.fastScan;
   }
 
+  /** @internal An untrained quantizer made as this index made its own (WorkerPool.trainIndex trains it, then adoptTrained). */
+  freshQuantizer(): ProductQuantizer | OPQ {
+    return makeQuantizer(this.common);
+  }
+
   protected override checkTrainingSet(where: string, n: number): void {
     const ksub = 1 << this.nbits;
     if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per sub-space', raw(`n = ${n}`), `n >= ksub = ${ksub}`);

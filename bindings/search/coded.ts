@@ -71,12 +71,33 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
 
   /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
   train(x: Float32Array): TrainResult {
+    this.checkTrain(x);
+    return this.q.train(x) as TrainResult;
+  }
+
+  /** @internal train()'s checks, for WorkerPool.trainIndex too. */
+  checkTrain(x: Float32Array): void {
     const where = `${this.kind.kind}.train`;
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     this.checkTrainingSet(where, n);
+    this.checkEmpty(where);
+  }
+
+  private checkEmpty(where: string): void {
     if (this.store.n > 0) fail('INVALID_OPTION', where, `the index already holds vectors encoded with the current ${this.kind.encodedWith}`, raw(`size ${this.store.n}`), 'train before add (or a new index)');
-    return this.q.train(x) as TrainResult;
+  }
+
+  /**
+   * @internal WorkerPool.trainIndex: replaces the quantizer with q, trained elsewhere as train() would have trained
+   * this one, if the index is still alive and empty (this thread may have disposed or filled it meanwhile).
+   */
+  adoptTrained(q: Q): void {
+    const where = `${this.kind.kind}.train`;
+    this.alive(where);
+    this.checkEmpty(where);
+    this.q.dispose();
+    this.q = q;
   }
 
   /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */

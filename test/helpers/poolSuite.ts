@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
-  RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, type AnyIndex, type AnyQuantizer,
+  RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, memoryStats, type AnyIndex, type AnyQuantizer,
 } from '../../dist/index.js';
 import { clustered, floatVectors, intVectors } from './data.js';
 import { disposeAfterEach } from './live.js';
@@ -272,6 +272,110 @@ export function poolSuite(shared: boolean): void {
       await expect(pool2.trainPQ({ d, m: 4 }, x.subarray(0, 100 * d))).rejects.toMatchObject({ code: 'TOO_FEW_POINTS' });
       await expect(pool2.trainPQ({ d, m: 4 }, [1] as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
     }, 30_000);
+  });
+
+  describe('WorkerPool.trainIndex: an index trained with its k-means and PQ runs on the workers', () => {
+    const CASES_T: [string, () => PQIndex | IVFFlatIndex | IVFPQIndex][] = [
+      ['IVFPQIndex l2 8x6', () => new IVFPQIndex({ d, nlist: 12, m: 8, nbits: 6, seed: 31 })],
+      ['IVFPQIndex ip 4x8 random coarse seeding', () => new IVFPQIndex({ d, nlist: 9, m: 4, metric: 'ip', seed: 32, coarseInit: 'random' })],
+      ['IVFPQIndex opq 4x5 (rotation here)', () => new IVFPQIndex({ d, nlist: 7, m: 4, nbits: 5, opq: true, opqIterations: 2, seed: 33 })],
+      ['IVFPQIndex anisotropic ip 8x4', () => new IVFPQIndex({ d, nlist: 10, m: 8, nbits: 4, metric: 'ip', anisotropicThreshold: 0.2, seed: 34 })],
+      ['IVFFlatIndex l2', () => new IVFFlatIndex({ d, nlist: 15, seed: 35 })],
+      ['PQIndex 8x8 l2', () => new PQIndex({ d, m: 8, seed: 36 })],
+      ['PQIndex 8x4 fast-scan ip, anisotropic', () => new PQIndex({ d, m: 8, nbits: 4, metric: 'ip', anisotropicThreshold: 0.2, seed: 37 })],
+    ];
+
+    it('leaves each kind exactly as index.train(x) does: same bytes, same result, same searches', async () => {
+      for (const [name, make] of CASES_T) {
+        const local = track(make());
+        const want = local.train(x);
+        local.add(x);
+        for (const pool of [pool2, pool3]) {
+          const index = track(make());
+          const got = await pool.trainIndex(index, x);
+          expect(got, name).toEqual(want);
+          index.add(x);
+          expect(index.save(), name).toEqual(local.save());
+          expect(index.search(q, 5), name).toEqual(local.search(q, 5));
+        }
+      }
+    }, 120_000);
+
+    it('trains on the workers: this thread stays free (a 1 ms timer keeps firing, where train() would block it)', async () => {
+      const big = floatVectors(20000, 12, 79, 3);
+      for (const make of [() => new IVFPQIndex({ d: 12, nlist: 64, m: 4, seed: 46 }), () => new PQIndex({ d: 12, m: 6, seed: 47 })]) {
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 1);
+        const t0 = performance.now();
+        try {
+          await pool2.trainIndex(track(make()), big);
+        } finally {
+          clearInterval(timer);
+        }
+        const ms = performance.now() - t0;
+        // a synchronous train() in there would leave 0 ticks; a free thread gets about one per ms
+        expect(ticks).toBeGreaterThan(Math.min(20, ms / 10));
+      }
+    }, 60_000);
+
+    it('retrains a trained empty index; refuses what train() refuses, other kinds and OPQ PQIndex, before any work', async () => {
+      const index = track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 41 }));
+      index.train(x.subarray(0, 600 * d));
+      const local = track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 41 }));
+      local.train(x);
+      await pool2.trainIndex(index, x);
+      expect(index.save()).toEqual(local.save());
+      index.add(x.subarray(0, 10 * d));
+      const before = index.save();
+      await expect(pool2.trainIndex(index, x)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('already holds vectors') });
+      await expect(pool2.trainIndex(track(new PQIndex({ d, m: 4 })), x.subarray(0, 100 * d))).rejects.toMatchObject({ code: 'TOO_FEW_POINTS' });
+      await expect(pool2.trainIndex(track(new IVFFlatIndex({ d, nlist: 8 })), new Float32Array(7))).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      await expect(pool2.trainIndex(track(new FlatIndex({ d })) as unknown as PQIndex, x)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+      await expect(pool2.trainIndex(track(new PQIndex({ d, m: 4, opq: true })), x)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining("pool.train('PQIndex'") });
+      const gone = new IVFPQIndex({ d, nlist: 8, m: 4 });
+      gone.dispose();
+      await expect(pool2.trainIndex(gone, x)).rejects.toMatchObject({ code: 'DISPOSED' });
+      expect(index.save()).toEqual(before);
+    }, 60_000);
+
+    it('abort, or a dispose / add on this thread meanwhile, rejects, keeps the index as it was and frees what training made', async () => {
+      const live0 = memoryStats().liveBytes;
+      // aborted before, and during the coarse k-means: an untrained index stays untrained
+      const ac = new AbortController();
+      ac.abort();
+      const idx = track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 42 }));
+      await expect(pool2.trainIndex(idx, x, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+      const ac2 = new AbortController();
+      const p = pool2.trainIndex(idx, x, { signal: ac2.signal });
+      ac2.abort();
+      await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(idx.isTrained).toBe(false);
+      // a trained index filled while it retrains: the new training is dropped, the vectors keep their codes
+      const filled = track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 43 }));
+      filled.train(x);
+      const p2 = pool2.trainIndex(filled, x.subarray(0, 900 * d));
+      filled.add(x.subarray(0, 20 * d));
+      const kept = filled.save();
+      await expect(p2).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      expect(filled.save()).toEqual(kept);
+      const pq = track(new PQIndex({ d, m: 4, seed: 44 }));
+      pq.train(x);
+      const p3 = pool2.trainIndex(pq, x.subarray(0, 900 * d));
+      pq.add(x.subarray(0, 20 * d));
+      const keptPq = pq.save();
+      await expect(p3).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      expect(pq.save()).toEqual(keptPq);
+      // disposed while it trains
+      const doomed = new IVFFlatIndex({ d, nlist: 8, seed: 45 });
+      const p4 = pool2.trainIndex(doomed, x);
+      doomed.dispose();
+      await expect(p4).rejects.toMatchObject({ code: 'DISPOSED' });
+      filled.dispose();
+      pq.dispose();
+      idx.dispose();
+      expect(memoryStats().liveBytes).toBe(live0);
+      await stillServes(pool2);
+    }, 60_000);
   });
 
   describe('WorkerPool.kmeans: the per-point work of each iteration on all workers', () => {
