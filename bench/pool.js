@@ -146,7 +146,7 @@ async function main() {
     // training on the calling thread against both pools: one row (time each, speed-up each, identical bytes)
     // training on the calling thread against both pools (and, for k-means, the copies' ceiling): interleaved x 3,
     // medians (one run each swung by up to 30 % on this VM); identical bytes checked on every pooled run
-    const trainingRow = async (label, local, pooled, copiesJob) => {
+    const trainingRow = async (label, local, pooled, copiesJob, rounds = 3) => {
       let want = null;
       let same = true;
       const check = (trained) => {
@@ -165,7 +165,7 @@ async function main() {
         async () => check((await pooled(spool)).trained),
       ];
       if (copiesJob) fns.push(() => copies.go());
-      const [single, priv, shar, apart] = await interleaved(fns, 3);
+      const [single, priv, shar, apart] = await interleaved(fns, rounds);
       const sp = (t) => (single.seconds / t.seconds).toFixed(2) + 'x';
       kmRows.push([
         label, C.fmtSeconds(single.seconds), C.fmtSeconds(priv.seconds), sp(priv), C.fmtSeconds(shar.seconds), sp(shar),
@@ -205,6 +205,17 @@ async function main() {
         await p.trainIndex(index, ds.train);
         return { trained: index };
       }, { op: 'train', cls: 'IVFPQIndex', opts, x: ds.train });
+      // OPQ: each alternation's PQ training on the workers, the rotation search here (one round: 16 s alone)
+      const o = { d, m: 16, opq: true, opqIterations: 5, seed: 1 };
+      await trainingRow(`PQIndex OPQ 16x8, 5 alternations, n = ${ds.train.length / d} (1 run)`, () => {
+        const index = new ours.PQIndex(o);
+        index.train(ds.train);
+        return index;
+      }, async (p) => {
+        const index = new ours.PQIndex(o);
+        await p.trainIndex(index, ds.train);
+        return { trained: index };
+      }, { op: 'train', cls: 'PQIndex', opts: o, x: ds.train }, 1);
     }
   } finally {
     pool.terminate();

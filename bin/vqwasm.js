@@ -58,8 +58,8 @@ const COMMANDS = {
   --no-fast-scan    float ADC scan for 4-bit codes        --anisotropic T  score-aware PQ threshold (ip; pq, ivfpq)
   --rotate          random rotation before sign bits (binary)
   --seed N          training seed (default 1234)
-  --threads N       train on N threads (default 1; 0 = every core): the k-means and PQ runs of ivfpq and of pq
-                    without --opq go to a WorkerPool (the same index bytes); other types train on this thread`,
+  --threads N       train on N threads (default 1; 0 = every core): the k-means and PQ runs of ivfpq and pq
+                    (OPQ's included) go to a WorkerPool, with the same index bytes; other types train here`,
   },
   add: {
     summary: 'add vectors to a saved index and save it',
@@ -308,7 +308,7 @@ async function cmdTrain(opts) {
       const bar = progress(opts, 'train');
       bar.note(`${tr.n} x ${tr.d} ...`);
       await withPool(opts, async (pool) => {
-        if (pool && (index instanceof vq.IVFPQIndex || (index instanceof vq.PQIndex && !index.opq))) await pool.trainIndex(index, tr.x);
+        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex)) await pool.trainIndex(index, tr.x);
         else index.train(tr.x);
       });
       bar.done();

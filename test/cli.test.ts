@@ -110,7 +110,7 @@ describe('vqwasm CLI', () => {
     expect(a.code, a.err).toBe(0);
     expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'once.vqw').code).toBe(0);
     expect(Buffer.from(readFileSync(f('full.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
-    // --threads: the k-means and PQ runs on a pool, the same bytes (ivfpq, and pq; pq --opq trains here)
+    // --threads: the k-means and PQ runs on a pool, the same bytes (ivfpq, pq, pq --opq)
     for (const extra of [['--type', 'ivfpq', '--nlist', '8'], ['--type', 'pq'], ['--type', 'pq', '--opq']]) {
       expect(run('train', ...extra, '--m', '4', '--input', 'base.fvecs', '--output', 'one.vqw').code).toBe(0);
       const t2 = run('train', ...extra, '--m', '4', '--input', 'base.fvecs', '--threads', '2', '--output', 'two.vqw');

@@ -21,6 +21,7 @@ import { SEED_ABORT, SEED_PENDING, SEED_WORDS } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
+import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 import { PQIndex } from '../search/PQIndex.js';
@@ -514,8 +515,9 @@ export class WorkerPool {
 
   /**
    * Trains `index` (this thread's; untrained, or trained and empty) with its k-means and PQ trainings on the
-   * workers: IVFFlatIndex and IVFPQIndex (the coarse k-means through kmeans(), the residual PQ through trainPQ(); an
-   * OPQ rotation, the assignment and the residuals on this thread) and PQIndex without OPQ (trainPQ()). The index
+   * workers: IVFFlatIndex and IVFPQIndex (the coarse k-means through kmeans(), the residual PQ through trainPQ()),
+   * PQIndex (trainPQ()), and OPQ's PQ trainings in either (its rotation search, the coarse assignment and the
+   * residuals run on this thread). The index
    * ends as index.train(x) leaves it whenever kmeans() equals KMeans.train (exact f64 sums: see kmeans) and resolves
    * to train()'s result. A PQIndex gets a new quantizer object: read index.quantizer again afterwards. If the index
    * was disposed or given vectors meanwhile, or a step fails or is aborted (signal), it rejects and the index keeps
@@ -528,11 +530,10 @@ export class WorkerPool {
     checkCallbacks(where, r.signal, undefined);
     if (r.signal?.aborted) throw kmAborted(where);
     if (index instanceof PQIndex) {
-      if (index.opq) fail('INVALID_OPTION', where, "OPQ's alternating training has no pooled form", raw('a PQIndex with opq: true'), "pool.train('PQIndex', options, x), which trains it in a worker of its own");
       index.checkTrain(x);
-      const fresh = index.freshQuantizer() as ProductQuantizer;
+      const fresh = index.freshQuantizer();
       try {
-        const result = await this.trainPQOn(where, fresh, x, r.signal, undefined, {});
+        const result = fresh instanceof OPQ ? await this.runSteps(where, fresh.trainSteps(x), r.signal) : await this.trainPQOn(where, fresh, x, r.signal, undefined, {});
         index.adoptTrained(fresh);
         return result;
       } catch (e) {
@@ -543,15 +544,19 @@ export class WorkerPool {
     if (!(index instanceof IVFFlatIndex || index instanceof IVFPQIndex)) {
       fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex or IVFPQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
     }
-    const steps = index.trainSteps(x) as TrainSteps<unknown>;
+    return this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal);
+  }
+
+  /** Drives training steps (training/steps.ts) with their k-means and PQ trainings on the workers. */
+  private async runSteps<R>(where: string, steps: TrainSteps<R>, signal: AbortSignal | undefined): Promise<R> {
     let s = steps.next();
     while (!s.done) {
       const st = s.value;
       let result: KMeansTrainResult | ProductQuantizerTrainResult;
       try {
-        result = st.kind === 'kmeans' ? await this.kmeansOn(where, st.model, st.x, r.signal) : await this.trainPQOn(where, st.model, st.x, r.signal, undefined, st.trainOptions);
+        result = st.kind === 'kmeans' ? await this.kmeansOn(where, st.model, st.x, signal) : await this.trainPQOn(where, st.model, st.x, signal, undefined, st.trainOptions);
       } catch (e) {
-        steps.throw(e); // the index's steps free what they made and rethrow
+        steps.throw(e); // the steps free what they made and rethrow
         throw e;
       }
       s = steps.next(result);

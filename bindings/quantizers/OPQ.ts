@@ -2,6 +2,7 @@ import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptio
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
 import type { KMeansInit } from '../training/KMeans.js';
+import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
 import { procrustes, randomOrthogonal } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
@@ -126,6 +127,14 @@ export class OPQ extends Owned implements Quantizer {
   }
 
   train(x: Float32Array): OPQTrainResult {
+    return runSteps(this.trainSteps(x));
+  }
+
+  /**
+   * @internal train() as steps (training/steps.ts): each alternation's PQ training and the final one are yielded, so
+   * that WorkerPool.trainIndex can run their sub-spaces on its workers; the rotation search runs here.
+   */
+  *trainSteps(x: Float32Array): TrainSteps<OPQTrainResult> {
     const where = 'OPQ.train';
     const eng = this.alive(where);
     const { d, m, nbits } = this;
@@ -169,7 +178,8 @@ export class OPQ extends Owned implements Quantizer {
         eng.f32(mp, d * d).set(Float32Array.from(r));
         eng.abi.packPanels(mp, d, d, rp, 0);
         const xproj = rotateWith(eng, xc, nt, d, rp, bias, where);
-        scratchPq.train(xproj, it === 0 ? { iterations: this.pqIterationsFirst } : { iterations: this.pqIterations, warmStart: true });
+        yield { kind: 'pq', model: scratchPq, x: xproj, trainOptions: it === 0 ? { iterations: this.pqIterationsFirst } : { iterations: this.pqIterations, warmStart: true } };
+        this.alive(where);
         const y = scratchPq.decode(scratchPq.encode(xproj));
         let err = 0;
         for (let i = 0; i < nt * d; i++) err += (y[i] - xproj[i]) ** 2;
@@ -190,11 +200,13 @@ export class OPQ extends Owned implements Quantizer {
     const rot = Float32Array.from(r);
     let pq: ProductQuantizer | null = null;
     let rotPtr = 0, rotTPtr = 0, biasPtr = 0;
+    let kept = false;
     try {
       ({ rotPtr, rotTPtr, biasPtr } = this.allocRotation(rot, where));
       pq = new ProductQuantizer({ d, m, nbits, seed: this.seed, iterations: this.finalPqIterations, init: this.init });
       const xr = rotateWith(eng, xs, nt, d, rotPtr, biasPtr, where);
-      const res = pq.train(xr);
+      const res = (yield { kind: 'pq', model: pq, x: xr, trainOptions: {} }) as ProductQuantizerTrainResult;
+      this.alive(where);
       this.pqModel?.dispose();
       this.release(this.rotPtr);
       this.release(this.rotTPtr);
@@ -203,13 +215,16 @@ export class OPQ extends Owned implements Quantizer {
       this.rotPtr = rotPtr;
       this.rotTPtr = rotTPtr;
       this.zeroBiasPtr = biasPtr;
+      kept = true;
       return { nTrain: nt, rotationMse, pq: res };
-    } catch (e) {
-      pq?.dispose();
-      this.release(rotPtr);
-      this.release(rotTPtr);
-      this.release(biasPtr);
-      throw e;
+    } finally {
+      // a failure, or a driver that stopped at a step: the previous model stays
+      if (!kept) {
+        pq?.dispose();
+        this.release(rotPtr);
+        this.release(rotTPtr);
+        this.release(biasPtr);
+      }
     }
   }
 

@@ -178,8 +178,9 @@ export class IVFPQIndex extends Owned {
   }
 
   /**
-   * @internal train() as steps (training/steps.ts): the coarse k-means and the residual PQ are yielded, so that
-   * WorkerPool.trainIndex can run them on its workers; the OPQ rotation, the assignment and the residuals run here.
+   * @internal train() as steps (training/steps.ts): OPQ's PQ trainings, the coarse k-means and the residual PQ are
+   * yielded, so that WorkerPool.trainIndex can run them on its workers; the rest (OPQ's rotation search, the
+   * assignment, the residuals) runs here.
    */
   *trainSteps(x: Float32Array): TrainSteps<IVFPQTrainResult> {
     const where = 'IVFPQIndex.train';
@@ -204,7 +205,8 @@ export class IVFPQIndex extends Owned {
       if (c.opq) {
         rot = new OPQ({ d, m: c.m, nbits: c.nbits, seed: c.seed, iterations: c.opqIterations, init: c.pqInit });
         made.push(rot);
-        opqMse = rot.train(x).rotationMse;
+        opqMse = (yield* rot.trainSteps(x)).rotationMse;
+        this.alive(where);
         xr = rot.rotate(x, where);
       }
       const km = new KMeans({ d, k: nlist, seed: c.seed, iterations: this.coarseIterations, init: this.coarseInit, minPointsPerCentroid: 0 });

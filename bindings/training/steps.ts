@@ -9,7 +9,7 @@ import type { KMeans, KMeansTrainResult } from './KMeans.js';
 
 export type TrainStep =
   | { kind: 'kmeans'; model: KMeans; x: Float32Array }
-  | { kind: 'pq'; model: ProductQuantizer; x: Float32Array; trainOptions: { directions?: Float32Array } };
+  | { kind: 'pq'; model: ProductQuantizer; x: Float32Array; trainOptions: { iterations?: number; warmStart?: boolean; directions?: Float32Array } };
 
 export type TrainSteps<R> = Generator<TrainStep, R, KMeansTrainResult | ProductQuantizerTrainResult>;
 
