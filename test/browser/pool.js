@@ -1,6 +1,8 @@
 // WorkerPool in a page: module Web Workers, each with its own engine, answer a batch of queries; the result must equal
 // the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search. With ?shared=1 the
-// page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory.
+// page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory. Also
+// k-means in a worker and across the workers, and an IVF-PQ index trained across them (pool.trainIndex), each
+// against the same training on the page's thread.
 import * as api from '/dist/index.js';
 
 function lcg(seed) {
@@ -49,12 +51,23 @@ async function run() {
   const split = await pool.kmeans({ d, k: 64, iterations: 15, seed: 3 }, x);
   const samePooledKmeans = km.centroids.every((v, i) => Object.is(v, split.trained.centroids[i]));
   split.trained.dispose();
+  // an IVF-PQ index trained with its k-means and PQ runs on the workers: the bytes of train() here
+  const ivfOpts = { d, nlist: 32, m: 8, nbits: 6, seed: 4 };
+  const ivfHere = new api.IVFPQIndex(ivfOpts);
+  ivfHere.train(x);
+  const ivfPool = new api.IVFPQIndex(ivfOpts);
+  await pool.trainIndex(ivfPool, x);
+  const a = ivfHere.save();
+  const b = ivfPool.save();
+  const sameTrainIndex = a.length === b.length && a.every((v, i) => v === b[i]);
+  ivfHere.dispose();
+  ivfPool.dispose();
   km.dispose();
   trained.dispose();
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans };
+  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex };
 }
 
 run().then(
