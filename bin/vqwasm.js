@@ -308,7 +308,10 @@ async function cmdTrain(opts) {
       const bar = progress(opts, 'train');
       bar.note(`${tr.n} x ${tr.d} ...`);
       await withPool(opts, async (pool) => {
-        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex)) await pool.trainIndex(index, tr.x);
+        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex)) {
+          const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
+          await pool.trainIndex(index, tr.x, { onProgress });
+        }
         else index.train(tr.x);
       });
       bar.done();

@@ -26,7 +26,7 @@ export { BinaryQuantizer, type BinaryQuantizerOptions, type BinaryQuantizerTrain
 export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION } from './io/format.js';
 export { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from './io/loadIndex.js';
-export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions } from './parallel/WorkerPool.js';
+export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions, type TrainIndexProgress } from './parallel/WorkerPool.js';
 export {
   parseNpy, writeNpy, parseFvecs, parseIvecs, parseBvecs, writeFvecs, writeIvecs, writeBvecs, parseRawF32, toFloat32, vectorChunks, bytesSource,
   blobSource, type Vectors, type VectorArray, type VectorDtype, type VectorFormat, type ByteSource, type VectorChunk, type VectorChunkOptions,

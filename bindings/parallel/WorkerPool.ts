@@ -19,7 +19,7 @@ import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
 import { SEED_ABORT, SEED_PENDING, SEED_WORDS } from './seed.js';
 import type { SearchResult } from '../types.js';
-import { KMeans, type KMeansOptions, type KMeansTrainResult } from '../training/KMeans.js';
+import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
@@ -362,7 +362,7 @@ export class WorkerPool {
   }
 
   /** kmeans() on a KMeans made by the caller (who disposes it if this throws); its previous centroids stay then. */
-  private async kmeansOn(where: string, km: KMeans, x: Float32Array, signal: AbortSignal | undefined): Promise<KMeansTrainResult> {
+  private async kmeansOn(where: string, km: KMeans, x: Float32Array, signal: AbortSignal | undefined, onIteration?: (p: KMeansProgress) => void): Promise<KMeansTrainResult> {
     const aborted = () => kmAborted(where);
     if (signal?.aborted) throw aborted();
     const slot = this.nextSlot++;
@@ -467,7 +467,7 @@ export class WorkerPool {
             return { sums, counts, obj, rescanned };
           },
         };
-      });
+      }, onIteration);
       return result;
     } finally {
       this.dropSlot(slot);
@@ -517,23 +517,25 @@ export class WorkerPool {
    * Trains `index` (this thread's; untrained, or trained and empty) with its k-means and PQ trainings on the
    * workers: IVFFlatIndex and IVFPQIndex (the coarse k-means through kmeans(), the residual PQ through trainPQ()),
    * PQIndex (trainPQ()), and OPQ's PQ trainings in either (its rotation search, the coarse assignment and the
-   * residuals run on this thread). The index
-   * ends as index.train(x) leaves it whenever kmeans() equals KMeans.train (exact f64 sums: see kmeans) and resolves
-   * to train()'s result. A PQIndex gets a new quantizer object: read index.quantizer again afterwards. If the index
-   * was disposed or given vectors meanwhile, or a step fails or is aborted (signal), it rejects and the index keeps
-   * what it had.
+   * residuals run on this thread). The index ends as index.train(x) leaves it whenever kmeans() equals KMeans.train
+   * (exact f64 sums: see kmeans) and resolves to train()'s result. onProgress: each step's k-means iterations or PQ
+   * sub-spaces (TrainIndexProgress). A PQIndex gets a new quantizer object: read index.quantizer again afterwards. If
+   * the index was disposed or given vectors meanwhile, or a step fails or is aborted (signal), it rejects and the
+   * index keeps what it had.
    */
-  async trainIndex(index: PQIndex | IVFFlatIndex | IVFPQIndex, x: Float32Array, run: { signal?: AbortSignal } = {}): Promise<unknown> {
+  async trainIndex(index: PQIndex | IVFFlatIndex | IVFPQIndex, x: Float32Array, run: { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void } = {}): Promise<unknown> {
     const where = 'WorkerPool.trainIndex';
     this.open(where);
-    const r = checkOptions(where, run) as { signal?: AbortSignal };
-    checkCallbacks(where, r.signal, undefined);
+    const r = checkOptions(where, run) as { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void };
+    checkCallbacks(where, r.signal, r.onProgress);
     if (r.signal?.aborted) throw kmAborted(where);
     if (index instanceof PQIndex) {
       index.checkTrain(x);
       const fresh = index.freshQuantizer();
       try {
-        const result = fresh instanceof OPQ ? await this.runSteps(where, fresh.trainSteps(x), r.signal) : await this.trainPQOn(where, fresh, x, r.signal, undefined, {});
+        const result = fresh instanceof OPQ
+          ? await this.runSteps(where, fresh.trainSteps(x), r.signal, r.onProgress)
+          : await this.trainPQOn(where, fresh, x, r.signal, r.onProgress && ((p) => r.onProgress!({ step: 0, kind: 'pq', ...p })), {});
         index.adoptTrained(fresh);
         return result;
       } catch (e) {
@@ -544,17 +546,19 @@ export class WorkerPool {
     if (!(index instanceof IVFFlatIndex || index instanceof IVFPQIndex)) {
       fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex or IVFPQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
     }
-    return this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal);
+    return this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
   }
 
   /** Drives training steps (training/steps.ts) with their k-means and PQ trainings on the workers. */
-  private async runSteps<R>(where: string, steps: TrainSteps<R>, signal: AbortSignal | undefined): Promise<R> {
+  private async runSteps<R>(where: string, steps: TrainSteps<R>, signal: AbortSignal | undefined, onProgress: ((p: TrainIndexProgress) => void) | undefined): Promise<R> {
     let s = steps.next();
-    while (!s.done) {
+    for (let step = 0; !s.done; step++) {
       const st = s.value;
       let result: KMeansTrainResult | ProductQuantizerTrainResult;
       try {
-        result = st.kind === 'kmeans' ? await this.kmeansOn(where, st.model, st.x, signal) : await this.trainPQOn(where, st.model, st.x, signal, undefined, st.trainOptions);
+        result = st.kind === 'kmeans'
+          ? await this.kmeansOn(where, st.model, st.x, signal, onProgress && ((p) => onProgress({ step, kind: 'kmeans', done: p.iteration, total: p.iterations })))
+          : await this.trainPQOn(where, st.model, st.x, signal, onProgress && ((p) => onProgress({ step, kind: 'pq', ...p })), st.trainOptions);
       } catch (e) {
         steps.throw(e); // the steps free what they made and rethrow
         throw e;
@@ -644,6 +648,17 @@ export class WorkerPool {
     if (this.closed) return;
     for (const l of this.lanes) l.call({ op: 'drop', slot }).catch(() => {});
   }
+}
+
+/**
+ * WorkerPool.trainIndex's progress: within training step `step` (0-based: OPQ's alternations, then the coarse
+ * k-means, then the (residual) PQ, as the index has them), k-means iterations or PQ sub-spaces done of total.
+ */
+export interface TrainIndexProgress {
+  step: number;
+  kind: 'kmeans' | 'pq';
+  done: number;
+  total: number;
 }
 
 function kmAborted(where: string): VQError {

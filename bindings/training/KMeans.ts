@@ -4,7 +4,7 @@ import { paramBool, paramInt, paramString, readContainer, sectionF32, writeConta
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
-import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
+import { allocations, MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
 export type KMeansInit = 'kmeans++' | 'random';
@@ -134,6 +134,8 @@ export class KMeans extends Owned {
   readonly maxPointsPerCentroid: number;
   readonly minPointsPerCentroid: number;
   private readonly onProgress?: (p: KMeansProgress) => void;
+  /** trainOn's caller's progress, beside the options' own (WorkerPool.trainIndex). */
+  private onIteration?: (p: KMeansProgress) => void;
   private readonly onWarning?: (message: string) => void;
   private trained = false;
   // persistent: centroids in panels f32[padTo8(k)/8][d][8] and their squared norms f32[padTo8(k)]
@@ -236,9 +238,20 @@ export class KMeans extends Owned {
    * here exactly as in train(); the per-centroid sums come back from the blocks and are added in block order.
    * @internal
    */
-  async trainOn(x: Float32Array, start: (sample: TrainingSample, useSep: boolean) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
+  async trainOn(
+    x: Float32Array, start: (sample: TrainingSample, useSep: boolean) => Promise<BlockRunner>, onIteration?: (p: KMeansProgress) => void,
+  ): Promise<KMeansTrainResult> {
     const where = 'KMeans.train';
     const eng = this.alive(where);
+    this.onIteration = onIteration;
+    try {
+      return await this.trainOnBlocks(where, eng, x, start);
+    } finally {
+      this.onIteration = undefined;
+    }
+  }
+
+  private async trainOnBlocks(where: string, eng: Engine, x: Float32Array, start: (sample: TrainingSample, useSep: boolean) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
     const plan = this.plan(where, x, {});
     const { take, freeAll } = allocations(eng, where);
     try {
@@ -388,7 +401,9 @@ export class KMeans extends Owned {
           } else if (sh[j] > second) second = sh[j];
         }
         shift = [max, second, argMax];
-        this.onProgress?.({ redo, iteration: it + 1, iterations: this.iterations, objective: r.obj });
+        const p = { redo, iteration: it + 1, iterations: this.iterations, objective: r.obj };
+        this.onProgress?.(p);
+        this.onIteration?.(p);
       }
       const final = objective[objective.length - 1];
       redoObjectives.push(final);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BinaryIndex, BinaryQuantizer, FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, loadIndex, loadQuantizer, OPQ, PQIndex, ProductQuantizer, ResidualQuantizer,
-  RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, memoryStats, type AnyIndex, type AnyQuantizer,
+  RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, memoryStats, type AnyIndex, type AnyQuantizer, type TrainIndexProgress,
 } from '../../dist/index.js';
 import { clustered, floatVectors, intVectors } from './data.js';
 import { disposeAfterEach } from './live.js';
@@ -317,6 +317,35 @@ export function poolSuite(shared: boolean): void {
         // a synchronous train() in there would leave 0 ticks; a free thread gets about one per ms
         expect(ticks).toBeGreaterThan(Math.min(20, ms / 10));
       }
+    }, 60_000);
+
+    it('reports each step\'s k-means iterations and PQ sub-spaces, in order', async () => {
+      for (const [make, kinds] of [
+        [() => new IVFPQIndex({ d, nlist: 8, m: 4, nbits: 5, coarseIterations: 6, seed: 48 }), ['kmeans', 'pq']],
+        [() => new IVFPQIndex({ d, nlist: 8, m: 4, nbits: 5, opq: true, opqIterations: 2, coarseIterations: 3, seed: 49 }), ['pq', 'pq', 'pq', 'kmeans', 'pq']],
+        [() => new PQIndex({ d, m: 8, nbits: 5, seed: 50 }), ['pq']],
+        [() => new IVFFlatIndex({ d, nlist: 6, coarseIterations: 4, seed: 51 }), ['kmeans']],
+      ] as const) {
+        const seen: TrainIndexProgress[] = [];
+        await pool2.trainIndex(track(make()), x, { onProgress: (p) => seen.push(p) });
+        const steps: string[] = [];
+        let last: TrainIndexProgress | null = null;
+        for (const p of seen) {
+          if (!last || p.step !== last.step) {
+            if (last) expect(last.done).toBe(last.total); // the step before ran to its end
+            expect(p.step).toBe(steps.length);
+            steps.push(p.kind);
+          } else {
+            expect(p.kind).toBe(last.kind);
+            expect(p.done).toBeGreaterThan(last.done);
+          }
+          expect(p.done).toBeLessThanOrEqual(p.total);
+          last = p;
+        }
+        expect(last!.done).toBe(last!.total);
+        expect(steps).toEqual(kinds);
+      }
+      await expect(pool2.trainIndex(track(new PQIndex({ d, m: 4 })), x, { onProgress: 3 as unknown as () => void })).rejects.toMatchObject({ code: 'INVALID_TYPE' });
     }, 60_000);
 
     it('retrains a trained empty index; refuses what train() refuses and other kinds, before any work', async () => {
