@@ -30,7 +30,7 @@ const TYPE_EXPORTS = [
   'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
   'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
-  'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
+  'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'TrainIndexProgress', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
   'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',
   'FaissIndex', 'WriteFaissOptions',
 ];
