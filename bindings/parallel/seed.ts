@@ -1,7 +1,8 @@
 // The k-means++ rounds of a shared-memory WorkerPool.kmeans run in one worker (kmSeedAll), the others helping through
 // words of a SharedArrayBuffer instead of messages: a round is a few hundred microseconds of work, about what a message
 // round trip costs. Control words (Int32Array of SEED_WORDS):
-//   [SEED_GEN]      bumped by the driving worker for each command; helpers sleep on it (Atomics.wait)
+//   [SEED_GEN]      bumped by the driving worker for each command; helpers wait on it (waitChange: a short poll,
+//                   then Atomics.wait)
 //   [SEED_PENDING]  helpers still busy with the current command; the last one notifies the driver
 //   [SEED_CMD]      SEED_NEXT / SEED_FIRST (fold the centroid in, or start from it), or SEED_STOP (leave the loop)
 //   [SEED_AT]       where the centroid f32[d] is in the shared memory (a u32 stored as i32)

@@ -14,9 +14,9 @@
 //             (one sub-space k-means of ProductQuantizer training: WorkerPool.trainPQ)
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
 //           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: { minD, sums, counts } }
-//             (per block, where it keeps its points' nearest distances f32[rows] and its step's sums f64[k][d] and
-//             counts f64[k]: on a shared memory the calling thread reads them there)
-//             (q: this worker's k-means points; on a shared memory base + rows instead: where they are)
+//             (q: this worker's k-means points; on a shared memory base + rows instead: where they are. The reply
+//             says, per block, where it keeps its points' nearest distances f32[rows] and its step's sums f64[k][d]
+//             and counts f64[k]: on a shared memory the calling thread reads them there)
 //           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
 //           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed } -> { id, ok, value: the generator's state after }
 //             (shared memory only: this worker runs every k-means++ round, the others' kmSeed loops helping)
