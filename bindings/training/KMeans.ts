@@ -4,7 +4,7 @@ import { paramBool, paramInt, paramString, readContainer, sectionF32, writeConta
 import { knnPanels } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
-import { allocations, MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
+import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
 export type KMeansInit = 'kmeans++' | 'random';
@@ -134,8 +134,6 @@ export class KMeans extends Owned {
   readonly maxPointsPerCentroid: number;
   readonly minPointsPerCentroid: number;
   private readonly onProgress?: (p: KMeansProgress) => void;
-  /** trainOn's caller's progress, beside the options' own (WorkerPool.trainIndex). */
-  private onIteration?: (p: KMeansProgress) => void;
   private readonly onWarning?: (message: string) => void;
   private trained = false;
   // persistent: centroids in panels f32[padTo8(k)/8][d][8] and their squared norms f32[padTo8(k)]
@@ -236,6 +234,7 @@ export class KMeans extends Owned {
    * workers): `start` receives the training points (after sampling) and whether Hamerly's second test is on, and
    * returns the runner of iterations. Seeding, the centroid update, empty-cluster repair and the result are computed
    * here exactly as in train(); the per-centroid sums come back from the blocks and are added in block order.
+   * onIteration gets each iteration's progress, as the options' onProgress does (WorkerPool.trainIndex).
    * @internal
    */
   async trainOn(
@@ -243,15 +242,6 @@ export class KMeans extends Owned {
   ): Promise<KMeansTrainResult> {
     const where = 'KMeans.train';
     const eng = this.alive(where);
-    this.onIteration = onIteration;
-    try {
-      return await this.trainOnBlocks(where, eng, x, start);
-    } finally {
-      this.onIteration = undefined;
-    }
-  }
-
-  private async trainOnBlocks(where: string, eng: Engine, x: Float32Array, start: (sample: TrainingSample, useSep: boolean) => Promise<BlockRunner>): Promise<KMeansTrainResult> {
     const plan = this.plan(where, x, {});
     const { take, freeAll } = allocations(eng, where);
     try {
@@ -260,7 +250,7 @@ export class KMeans extends Owned {
       const d4 = this.d * 4;
       const rows = (r0: number, r1: number) => eng.f32(xt + r0 * d4, (r1 - r0) * this.d).slice();
       const runner = await start({ nt: plan.nt, xt, cent: bufs.cent, rows }, plan.useSep);
-      const run = this.lloyd(plan, bufs);
+      const run = this.lloyd(plan, bufs, onIteration);
       let r = run.next();
       while (!r.done) {
         const req = r.value;
@@ -352,8 +342,9 @@ export class KMeans extends Owned {
    * Lloyd's iterations, runs and the commit of the best run. Yields null when the point side must drop its bounds (a
    * new run), or an iteration to run against the centroids at cent; receives that iteration's objective and rescans
    * (the point side has written the assignment's sums and counts to sums / counts). Returns train()'s result.
+   * onIteration: trainOn's caller's progress, beside the options' own onProgress.
    */
-  private *lloyd(plan: Plan, b: LoopBuffers): Generator<PointRequest, KMeansTrainResult, PointReply> {
+  private *lloyd(plan: Plan, b: LoopBuffers, onIteration?: (p: KMeansProgress) => void): Generator<PointRequest, KMeansTrainResult, PointReply> {
     const where = 'KMeans.train';
     const eng = this.eng;
     const { d, k } = this;
@@ -403,7 +394,7 @@ export class KMeans extends Owned {
         shift = [max, second, argMax];
         const p = { redo, iteration: it + 1, iterations: this.iterations, objective: r.obj };
         this.onProgress?.(p);
-        this.onIteration?.(p);
+        onIteration?.(p);
       }
       const final = objective[objective.length - 1];
       redoObjectives.push(final);
