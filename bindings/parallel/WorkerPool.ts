@@ -21,8 +21,7 @@ import { SEED_ABORT, SEED_PENDING, SEED_WORDS } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
-import { OPQ } from '../quantizers/OPQ.js';
-import { ProductQuantizer, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
+import { ProductQuantizer, type PQTrainOptions, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
@@ -491,7 +490,7 @@ export class WorkerPool {
     checkCallbacks(where, r.signal, r.onProgress);
     const pq = new ProductQuantizer(options);
     try {
-      return { trained: pq, result: await this.trainPQOn(where, pq, x, r.signal, r.onProgress, (r.trainOptions ?? {}) as Parameters<ProductQuantizer['trainPlan']>[1]) };
+      return { trained: pq, result: await this.trainPQOn(where, pq, x, r.signal, r.onProgress, (r.trainOptions ?? {}) as PQTrainOptions) };
     } catch (e) {
       pq.dispose();
       throw e;
@@ -501,7 +500,7 @@ export class WorkerPool {
   /** trainPQ() on a ProductQuantizer made by the caller (who disposes it if this throws); its codebook stays then. */
   private async trainPQOn(
     where: string, pq: ProductQuantizer, x: Float32Array, signal: AbortSignal | undefined,
-    onProgress: ((p: { done: number; total: number }) => void) | undefined, trainOptions: Parameters<ProductQuantizer['trainPlan']>[1],
+    onProgress: ((p: { done: number; total: number }) => void) | undefined, trainOptions: PQTrainOptions,
   ): Promise<ProductQuantizerTrainResult> {
     const plan = pq.trainPlan(x, trainOptions);
     const done: SubspaceResult[] = new Array(pq.m);
@@ -533,9 +532,7 @@ export class WorkerPool {
       index.checkTrain(x);
       const fresh = index.freshQuantizer();
       try {
-        const result = fresh instanceof OPQ
-          ? await this.runSteps(where, fresh.trainSteps(x), r.signal, r.onProgress)
-          : await this.trainPQOn(where, fresh, x, r.signal, r.onProgress && ((p) => r.onProgress!({ step: 0, kind: 'pq', ...p })), {});
+        const result = await this.runSteps(where, fresh.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
         index.adoptTrained(fresh);
         return result;
       } catch (e) {

@@ -178,7 +178,7 @@ export class OPQ extends Owned implements Quantizer {
         eng.f32(mp, d * d).set(Float32Array.from(r));
         eng.abi.packPanels(mp, d, d, rp, 0);
         const xproj = rotateWith(eng, xc, nt, d, rp, bias, where);
-        yield { kind: 'pq', model: scratchPq, x: xproj, trainOptions: it === 0 ? { iterations: this.pqIterationsFirst } : { iterations: this.pqIterations, warmStart: true } };
+        yield* scratchPq.trainSteps(xproj, it === 0 ? { iterations: this.pqIterationsFirst } : { iterations: this.pqIterations, warmStart: true });
         this.alive(where);
         const y = scratchPq.decode(scratchPq.encode(xproj));
         let err = 0;
@@ -205,7 +205,7 @@ export class OPQ extends Owned implements Quantizer {
       ({ rotPtr, rotTPtr, biasPtr } = this.allocRotation(rot, where));
       pq = new ProductQuantizer({ d, m, nbits, seed: this.seed, iterations: this.finalPqIterations, init: this.init });
       const xr = rotateWith(eng, xs, nt, d, rotPtr, biasPtr, where);
-      const res = (yield { kind: 'pq', model: pq, x: xr, trainOptions: {} }) as ProductQuantizerTrainResult;
+      const res = yield* pq.trainSteps(xr);
       this.alive(where);
       this.pqModel?.dispose();
       this.release(this.rotPtr);

@@ -4,6 +4,7 @@ import { paramInt, readContainer, sectionF32, writeContainer } from '../io/forma
 import { chunkRows } from '../search/scan.js';
 import type { CodebookStats } from '../training/codebookStats.js';
 import { KMeans, type KMeansInit, type KMeansOptions } from '../training/KMeans.js';
+import type { TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
 import { Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
@@ -78,6 +79,13 @@ export function runSubspaceJob(job: SubspaceJob): SubspaceResult {
   } finally {
     km.dispose();
   }
+}
+
+/** train()'s options (see train). */
+export interface PQTrainOptions {
+  iterations?: number;
+  warmStart?: boolean;
+  directions?: Float32Array;
 }
 
 export interface ProductQuantizerTrainResult {
@@ -205,9 +213,17 @@ export class ProductQuantizer extends Owned implements Quantizer {
    * `directions` (anisotropic quantizers only; f32[n][d]): the vectors whose direction is "parallel" for row i of x,
    * when x holds residuals of them (IVF-PQ passes the vectors whose residuals it codes); default x itself.
    */
-  train(x: Float32Array, options: { iterations?: number; warmStart?: boolean; directions?: Float32Array } = {}): ProductQuantizerTrainResult {
+  train(x: Float32Array, options: PQTrainOptions = {}): ProductQuantizerTrainResult {
     const plan = this.trainPlan(x, options);
     return this.trainFinish(plan, Array.from({ length: this.m }, (_, j) => runSubspaceJob(plan.job(j))));
+  }
+
+  /**
+   * @internal train() as one step (training/steps.ts), so that whatever holds a quantizer (OPQ or this) trains it
+   * through the same driver: WorkerPool.trainIndex runs the step's sub-spaces on its workers.
+   */
+  *trainSteps(x: Float32Array, options: PQTrainOptions = {}): TrainSteps<ProductQuantizerTrainResult> {
+    return (yield { kind: 'pq', model: this, x, trainOptions: options }) as ProductQuantizerTrainResult;
   }
 
   /**
@@ -216,7 +232,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
    * (exported) trains one; trainFinish installs the codebook (after the anisotropic refinement, if any) and returns the
    * result.
    */
-  trainPlan(x: Float32Array, options: { iterations?: number; warmStart?: boolean; directions?: Float32Array } = {}): PQTrainPlan {
+  trainPlan(x: Float32Array, options: PQTrainOptions = {}): PQTrainPlan {
     const where = 'ProductQuantizer.train';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);

@@ -3,7 +3,7 @@ import {
   paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section,
 } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
-import { ProductQuantizer, type PQKernelView, type ProductQuantizerTrainResult } from '../quantizers/ProductQuantizer.js';
+import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
 import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
@@ -219,7 +219,7 @@ export class IVFPQIndex extends Owned {
       const pq = new ProductQuantizer({ d, m: c.m, nbits: c.nbits, seed: c.seed, init: c.pqInit, anisotropicThreshold: c.anisotropicThreshold });
       made.push(pq);
       // anisotropic: the residual's error is judged along the vector it is the residual of
-      const pres = (yield { kind: 'pq', model: pq, x: res, trainOptions: c.anisotropicThreshold === undefined ? {} : { directions: xr } }) as ProductQuantizerTrainResult;
+      const pres = yield* pq.trainSteps(res, c.anisotropicThreshold === undefined ? {} : { directions: xr });
       trainable();
       const t = this.buildTrained(rot, centroids, pq, where, made);
       this.trained?.dispose((p) => this.release(p));

@@ -4,12 +4,12 @@
 // (sampling, residuals, OPQ, the tables built from the trained parts) is the generator's, so both ways run the same
 // code around the same trainings. The generator owns the models: it disposes them when a step fails (the driver
 // throws the failure into it) or when it is closed early.
-import type { ProductQuantizer, ProductQuantizerTrainResult } from '../quantizers/ProductQuantizer.js';
+import type { PQTrainOptions, ProductQuantizer, ProductQuantizerTrainResult } from '../quantizers/ProductQuantizer.js';
 import type { KMeans, KMeansTrainResult } from './KMeans.js';
 
 export type TrainStep =
   | { kind: 'kmeans'; model: KMeans; x: Float32Array }
-  | { kind: 'pq'; model: ProductQuantizer; x: Float32Array; trainOptions: { iterations?: number; warmStart?: boolean; directions?: Float32Array } };
+  | { kind: 'pq'; model: ProductQuantizer; x: Float32Array; trainOptions: PQTrainOptions };
 
 export type TrainSteps<R> = Generator<TrainStep, R, KMeansTrainResult | ProductQuantizerTrainResult>;
 
