@@ -91,10 +91,10 @@ export function checkOptions(where: string, v: unknown): Record<string, unknown>
 }
 
 /**
- * Index of the first NaN or +-Infinity in x, or -1. Float32: reads the bits: a float32 is not finite exactly when its 8 exponent
- * bits are all ones, and then (bits & 0x7f800000) + 0x00800000 carries into the sign bit. OR-ing that over a block
- * of values with four independent accumulators runs at about twice the speed of a compare and branch per value
- * (measured 6-7 ms against 14-15 ms for 8.4 M values); a block that holds one is then searched value by value.
+ * Index of the first NaN or +-Infinity in x, or -1. Float32 reads the bits: a float32 is not finite exactly when its
+ * 8 exponent bits are all ones, and then (bits & 0x7f800000) + 0x00800000 carries into the sign bit. OR-ing that over
+ * a block of values with four independent accumulators runs at about twice the speed of a compare and branch per
+ * value (measured 6-7 ms against 14-15 ms for 8.4 M values); a block that holds one is then searched value by value.
  */
 export function firstNonFinite(x: Float32Array | Float64Array): number {
   // (float64 values, only in saved files' f64 sections: a plain scan)

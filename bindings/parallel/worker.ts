@@ -252,11 +252,15 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const cent = inPlace ? req.base! : share.cent;
         if (!inPlace) eng.f32(share.cent, k * d).set(req.q!);
         share.side.prepare(cent, req.it!);
+        const transfer: ArrayBuffer[] = [];
         const out = share.blocks.map(({ block, sums, counts }) => {
           const r = block.step(cent, req.it!, req.shift ?? null, sums, counts);
-          return inPlace ? r : { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
+          if (inPlace) return r;
+          const copy = { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
+          transfer.push(copy.sums.buffer as ArrayBuffer, copy.counts.buffer as ArrayBuffer);
+          return copy;
         });
-        post({ id: req.id, ok: true, value: out }, inPlace ? [] : out.flatMap((o) => [(o as { sums: Float64Array }).sums.buffer as ArrayBuffer, (o as { counts: Float64Array }).counts.buffer as ArrayBuffer]));
+        post({ id: req.id, ok: true, value: out }, transfer);
         return;
       }
       case 'kmSeedAll': {
