@@ -146,7 +146,9 @@ async function main() {
     // training on the calling thread against both pools: one row (time each, speed-up each, identical bytes)
     // training on the calling thread against both pools (and, for k-means, the copies' ceiling): interleaved x 3,
     // medians (one run each swung by up to 30 % on this VM); identical bytes checked on every pooled run
-    const trainingRow = async (label, local, pooled, copiesJob, rounds = 3) => {
+    // `new ours[cls](opts).train(x)` on this thread, `pooled(pool)` on each pool (it resolves to { trained }), and the
+    // same training by the independent copies
+    const trainingRow = async (label, cls, opts, x, pooled, rounds = 3) => {
       let want = null;
       let same = true;
       const check = (trained) => {
@@ -154,68 +156,48 @@ async function main() {
         trained.dispose();
         same &&= got.length === want.length && got.every((v, i) => v === want[i]);
       };
-      if (copiesJob) await copies.load(copiesJob);
-      const fns = [
+      await copies.load({ op: 'train', cls, opts, x });
+      const [single, priv, shar, apart] = await interleaved([
         async () => {
-          const mine = local();
+          const mine = new ours[cls](opts);
+          mine.train(x);
           want ??= mine.save();
           mine.dispose();
         },
         async () => check((await pooled(pool)).trained),
         async () => check((await pooled(spool)).trained),
-      ];
-      if (copiesJob) fns.push(() => copies.go());
-      const [single, priv, shar, apart] = await interleaved(fns, rounds);
+        () => copies.go(),
+      ], rounds);
       const sp = (t) => (single.seconds / t.seconds).toFixed(2) + 'x';
       kmRows.push([
         label, C.fmtSeconds(single.seconds), C.fmtSeconds(priv.seconds), sp(priv), C.fmtSeconds(shar.seconds), sp(shar),
-        same ? 'yes' : 'NO', apart ? ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x' : '',
+        same ? 'yes' : 'NO', ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x',
       ]);
     };
     // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
     log('k-means');
     for (const [k, iterations] of [[1024, 10], [256, 20]]) {
       const opts = { d, k, iterations, seed: 1 };
-      await trainingRow(`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, () => {
-        const km = new ours.KMeans(opts);
-        km.train(ds.base);
-        return km;
-      }, (p) => p.kmeans(opts, ds.base), { op: 'train', cls: 'KMeans', opts, x: ds.base });
+      await trainingRow(`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, 'KMeans', opts, ds.base, (p) => p.kmeans(opts, ds.base));
     }
     // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
     log('PQ training');
     for (const [m, nbits] of [[16, 8], [32, 4]]) {
       const opts = { d, m, nbits, seed: 1 };
-      await trainingRow(`ProductQuantizer ${m}x${nbits}, n = ${ds.train.length / d}`, () => {
-        const pq = new ours.ProductQuantizer(opts);
-        pq.train(ds.train);
-        return pq;
-      }, (p) => p.trainPQ(opts, ds.train), { op: 'train', cls: 'ProductQuantizer', opts, x: ds.train });
+      await trainingRow(`ProductQuantizer ${m}x${nbits}, n = ${ds.train.length / d}`, 'ProductQuantizer', opts, ds.train, (p) => p.trainPQ(opts, ds.train));
     }
-    // a whole index: the coarse k-means and the residual PQ on the workers (WorkerPool.trainIndex)
+    // whole indexes: the coarse k-means, the residual PQ and OPQ's alternations' PQ on the workers (WorkerPool.trainIndex;
+    // OPQ's rotation search stays here); the OPQ row one round (16 s alone)
     log('index training');
-    {
-      const opts = { d, nlist: 1024, m: 16, seed: 1 };
-      await trainingRow(`IVFPQIndex 1024, 16x8, n = ${ds.train.length / d}`, () => {
-        const index = new ours.IVFPQIndex(opts);
-        index.train(ds.train);
-        return index;
-      }, async (p) => {
-        const index = new ours.IVFPQIndex(opts);
+    for (const [label, cls, opts, rounds] of [
+      ['IVFPQIndex 1024, 16x8', 'IVFPQIndex', { d, nlist: 1024, m: 16, seed: 1 }, 3],
+      ['PQIndex OPQ 16x8, 5 alternations', 'PQIndex', { d, m: 16, opq: true, opqIterations: 5, seed: 1 }, 1],
+    ]) {
+      await trainingRow(`${label}, n = ${ds.train.length / d}${rounds === 1 ? ' (1 run)' : ''}`, cls, opts, ds.train, async (p) => {
+        const index = new ours[cls](opts);
         await p.trainIndex(index, ds.train);
         return { trained: index };
-      }, { op: 'train', cls: 'IVFPQIndex', opts, x: ds.train });
-      // OPQ: each alternation's PQ training on the workers, the rotation search here (one round: 16 s alone)
-      const o = { d, m: 16, opq: true, opqIterations: 5, seed: 1 };
-      await trainingRow(`PQIndex OPQ 16x8, 5 alternations, n = ${ds.train.length / d} (1 run)`, () => {
-        const index = new ours.PQIndex(o);
-        index.train(ds.train);
-        return index;
-      }, async (p) => {
-        const index = new ours.PQIndex(o);
-        await p.trainIndex(index, ds.train);
-        return { trained: index };
-      }, { op: 'train', cls: 'PQIndex', opts: o, x: ds.train }, 1);
+      }, rounds);
     }
   } finally {
     pool.terminate();

@@ -380,20 +380,15 @@ export function poolSuite(shared: boolean): void {
       await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
       expect(idx.isTrained).toBe(false);
       // a trained index filled while it retrains: the new training is dropped, the vectors keep their codes
-      const filled = track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 43 }));
-      filled.train(x);
-      const p2 = pool2.trainIndex(filled, x.subarray(0, 900 * d));
-      filled.add(x.subarray(0, 20 * d));
-      const kept = filled.save();
-      await expect(p2).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-      expect(filled.save()).toEqual(kept);
-      const pq = track(new PQIndex({ d, m: 4, seed: 44 }));
-      pq.train(x);
-      const p3 = pool2.trainIndex(pq, x.subarray(0, 900 * d));
-      pq.add(x.subarray(0, 20 * d));
-      const keptPq = pq.save();
-      await expect(p3).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-      expect(pq.save()).toEqual(keptPq);
+      const filled = [track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 43 })), track(new PQIndex({ d, m: 4, seed: 44 }))];
+      for (const index of filled) {
+        index.train(x);
+        const retrain = pool2.trainIndex(index, x.subarray(0, 900 * d));
+        index.add(x.subarray(0, 20 * d));
+        const kept = index.save();
+        await expect(retrain, index.constructor.name).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+        expect(index.save()).toEqual(kept);
+      }
       // aborted inside OPQ's alternations (its scratch PQ, rotation buffers and fresh quantizer all freed)
       const opq = track(new PQIndex({ d, m: 4, nbits: 5, opq: true, opqIterations: 40, seed: 46 }));
       const ac3 = new AbortController();
@@ -407,8 +402,7 @@ export function poolSuite(shared: boolean): void {
       const p4 = pool2.trainIndex(doomed, x);
       doomed.dispose();
       await expect(p4).rejects.toMatchObject({ code: 'DISPOSED' });
-      filled.dispose();
-      pq.dispose();
+      for (const index of filled) index.dispose();
       idx.dispose();
       expect(memoryStats().liveBytes).toBe(live0);
       await stillServes(pool2);
