@@ -427,6 +427,7 @@ export class WorkerPool {
                 return (await Promise.all(calls))[0] as number;
               }
             : undefined,
+          // private memories: one round at a time by message (with shared memory, seed above runs them all)
           minUpdate: async (centroid, first) => {
             const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
             totals = per.flat();
@@ -436,9 +437,7 @@ export class WorkerPool {
           },
           pick: async (target) => {
             const [b, r] = drawBlock(totals, target);
-            const [lane, local, row0, rows] = owner[b];
-            // shared memory: the block's distances are readable here, and the same kernel gives the worker's answer
-            if (eng) return row0 + eng.abi.cumulativeSearch(blockMinD[b], rows, r);
+            const [lane, local, row0] = owner[b];
             return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
           },
           step: async (cent, it, shift) => {
