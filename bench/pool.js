@@ -50,7 +50,6 @@ parentPort.on('message', (m) => {
   if (m.op === 'index') { job?.dispose?.(); const ix = V.loadIndex(m.bytes); job = { run: () => ix.search(m.q, m.k, m.opts), dispose: () => ix.dispose() }; }
   else if (m.op === 'train') { job?.dispose?.(); job = { run: () => { const o = new V[m.cls](m.opts); o.train(m.x); o.dispose(); } }; }
   else if (m.op === 'go') { const t0 = performance.now(); job.run(); parentPort.postMessage((performance.now() - t0) / 1000); return; }
-  else if (m.op === 'end') { job?.dispose?.(); parentPort.close(); return; }
   parentPort.postMessage('ready');
 });
 parentPort.postMessage('ready');

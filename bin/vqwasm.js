@@ -307,13 +307,13 @@ async function cmdTrain(opts) {
     if (typeof index.train === 'function') {
       const bar = progress(opts, 'train');
       bar.note(`${tr.n} x ${tr.d} ...`);
-      await withPool(opts, async (pool) => {
-        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex)) {
-          const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
-          await pool.trainIndex(index, tr.x, { onProgress });
-        }
-        else index.train(tr.x);
-      });
+      // --threads: a pool only for the types whose training it can take (the others train here without one)
+      if (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex) {
+        const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
+        await withPool(opts, (pool) => (pool ? pool.trainIndex(index, tr.x, { onProgress }) : index.train(tr.x)));
+      } else {
+        index.train(tr.x);
+      }
       bar.done();
     }
     const added = opts['no-add'] ? 0 : await addFile(index, opts.input, opts, opts.ids, 'add');
