@@ -7,7 +7,9 @@
 // Prints tables; never asserts speed. Env: VQ_BENCH_OPQ_ITERS (OPQ alternating steps for both, default 20),
 // VQ_BENCH_PQ_SYNTH_OPQ=1 (also OPQ on the synthetic set, slow), VQ_BENCH_NO_FAISS=1, VQ_BENCH_NO_ENGINE=1,
 // VQ_BENCH_QUALITY_SEEDS=1234,1,2,3 (multi-seed quality mode: both sides trained and evaluated once per seed; recall and
-// MSE shown and judged as means over the seeds, plus a per-seed R@10 table; timings from the first seed only).
+// MSE shown and judged as means over the seeds, plus a per-seed R@10 table; timings from the first seed only),
+// VQ_BENCH_PQ_ONLY=ml64/l2/m16/ivfpq,ml64/l2/m8/ivfpq (only the cells whose key starts with one of these; a data set no
+// cell uses is not loaded or generated; keys are dataset/metric/m/kind[/nlist], datasets ml64 and synth).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,20 @@ const ML_MS = [16, 8];
 const ML_NLIST = 64;
 const ML_METRICS = ['ip', 'l2'];
 const JS_NQ_SYNTH = 100; // the plain-JS ADC scan is timed on the first 100 synthetic queries (QPS scales linearly)
+const ONLY = (process.env.VQ_BENCH_PQ_ONLY ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+const wanted = (key) => !ONLY.length || ONLY.some((prefix) => key.startsWith(prefix));
+
+/** The seeds for titles: runs of consecutive values as a-b ("1234,1-63"). */
+function seedList(seeds) {
+  const out = [];
+  for (let i = 0; i < seeds.length; ) {
+    let j = i;
+    while (j + 1 < seeds.length && seeds[j + 1] === seeds[j] + 1) j++;
+    out.push(j - i >= 2 ? `${seeds[i]}-${seeds[j]}` : seeds.slice(i, j + 1).join(','));
+    i = j + 1;
+  }
+  return out.join(',');
+}
 
 function parseSeeds(text) {
   if (!text || !text.trim()) return null;
@@ -311,17 +327,23 @@ async function main() {
 
   // ---- data sets and experiments
   const datasets = [];
-  const ml = loadMovieLens();
+  const wantsData = (key) => !ONLY.length || ONLY.some((prefix) => key.startsWith(prefix.split('/')[0]));
+  const ml = wantsData('ml64') ? loadMovieLens() : null;
   if (ml) datasets.push(ml);
-  log('generating synthetic data');
-  const syn = makePqSynthetic({ k: K, jsNq: JS_NQ_SYNTH });
-  datasets.push(syn);
+  let syn = null;
+  if (wantsData('synth')) {
+    log('generating synthetic data');
+    syn = makePqSynthetic({ k: K, jsNq: JS_NQ_SYNTH });
+    datasets.push(syn);
+  }
 
   const experiments = [];
   const add = (ds, metric, m, kind, extra = {}) => {
     const nlistPart = kind === 'ivfpq' ? `/nlist${extra.nlist}` : '';
-    experiments.push({ key: `${ds.key}/${metric}/m${m}/${kind}${nlistPart}`, ds, metric, m, kind, ...extra });
+    const key = `${ds.key}/${metric}/m${m}/${kind}${nlistPart}`;
+    if (wanted(key)) experiments.push({ key, ds, metric, m, kind, ...extra });
   };
+  if (!datasets.length) throw new Error(`VQ_BENCH_PQ_ONLY="${ONLY.join(',')}": no data set matches (keys start with ml64 or synth)`);
   if (ml) {
     for (const metric of ML_METRICS) {
       for (const m of ML_MS) {
@@ -331,20 +353,23 @@ async function main() {
       }
     }
   }
-  add(syn, 'l2', SYN_M, 'pq', { jsBaseline: true });
-  if (SYNTH_OPQ) add(syn, 'l2', SYN_M, 'opq');
-  add(syn, 'l2', SYN_M, 'ivfpq', { nlist: SYN_NLIST });
+  if (syn) {
+    add(syn, 'l2', SYN_M, 'pq', { jsBaseline: true });
+    if (SYNTH_OPQ) add(syn, 'l2', SYN_M, 'opq');
+    add(syn, 'l2', SYN_M, 'ivfpq', { nlist: SYN_NLIST });
+  }
+  if (!experiments.length) throw new Error(`VQ_BENCH_PQ_ONLY="${ONLY.join(',')}": no cell matches`);
 
   // ---- Faiss first: it also computes the synthetic ground truth
   const faissRes = {};
   let faissMeta = null;
-  if (MULTI) log(`multi-seed quality mode: seeds ${SEEDS.join(', ')} (timings from seed ${SEEDS[0]})`);
+  if (MULTI) log(`multi-seed quality mode: seeds ${seedList(SEEDS)} (timings from seed ${SEEDS[0]})`);
   if (faiss.ok) {
     log(`Faiss (1 thread): ${experiments.length} experiments${MULTI ? ` x ${SEEDS.length} seeds` : ''}`);
     try {
       const tasks = faissTasks(datasets, experiments);
       faissMeta = C.runFaissScript('faiss_pq.py', { tasks }, { timeoutMs: 15 * 60_000 * SEEDS.length });
-      syn.gt.l2 = { ...C.readIvecs(syn.gtPath), source: 'Faiss IndexFlatL2' };
+      if (syn) syn.gt.l2 = { ...C.readIvecs(syn.gtPath), source: 'Faiss IndexFlatL2' };
       const runs = {};
       for (const r of faissMeta.results) {
         if (r.kind === 'gt') continue;
@@ -358,7 +383,7 @@ async function main() {
       faissMeta = null;
     }
   }
-  if (!syn.gt.l2) {
+  if (syn && !syn.gt.l2) {
     log('synthetic ground truth');
     syn.gt.l2 = synthGroundTruthWithoutFaiss(ours, syn, K, log);
   }
@@ -411,10 +436,10 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
   const config = (ex) => `${ex.m}x${NBITS}${ex.kind === 'ivfpq' ? `, nlist ${ex.nlist}` : ''}`;
   // multi-seed mode: quality columns and targets are means over the seeds, timings the first seed's
   const meanWord = MULTI ? 'mean ' : '';
-  const seedTitle = MULTI ? `  [quality: mean over seeds ${SEEDS.join(',')}]` : '';
+  const seedTitle = MULTI ? `  [quality: mean over seeds ${seedList(SEEDS)}]` : '';
   const seedNotes = MULTI
     ? [
-        `Multi-seed quality mode (VQ_BENCH_QUALITY_SEEDS=${SEEDS.join(',')}): each cell trained and evaluated once per seed on`,
+        `Multi-seed quality mode (VQ_BENCH_QUALITY_SEEDS, seeds ${seedList(SEEDS)}): each cell trained and evaluated once per seed on`,
         'both sides (the seed goes to vqwasm\'s seed option and to Faiss pq.cp.seed, IVF index.cp.seed, OPQ sub-quantizer and',
         `start rotation); R@R, 10-R@10, MSE and the quality targets are means over the seeds; timings (train, encode, QPS, runs)`,
         `are from the first seed (${SEEDS[0]}) only, the other seeds run encode and search once.`,
@@ -650,7 +675,16 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
   // ---- 5. multi-seed mode: R@10 per seed
   if (MULTI) {
     const rows = [];
-    const list = (s) => (s?.seedRec10 ? s.seedRec10.map((x) => x.toFixed(3)).join(' ') : '-');
+    // up to 8 seeds each value; more: the range and the sample standard deviation
+    const sd = (v) => Math.sqrt(v.reduce((a, x) => a + (x - v.reduce((b, y) => b + y, 0) / v.length) ** 2, 0) / Math.max(1, v.length - 1));
+    const list = (s) => {
+      const v = s?.seedRec10;
+      if (!v) return '-';
+      if (v.length <= 8) return v.map((x) => x.toFixed(3)).join(' ');
+      return `${Math.min(...v).toFixed(3)}-${Math.max(...v).toFixed(3)}, sd ${sd(v).toFixed(3)}`;
+    };
+    // standard error of the difference of two independent means
+    const se = (a, b) => Math.sqrt(sd(a) ** 2 / a.length + sd(b) ** 2 / b.length);
     for (const ex of experiments) {
       const f = faissRes[ex.key];
       const o = oursRes[ex.key] && !oursRes[ex.key].error ? oursRes[ex.key] : null;
@@ -670,12 +704,13 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
           oursRes[ex.key]?.error ? 'ERROR' : list(os),
           os ? os.rec[10].toFixed(3) : '-',
           delta === undefined ? '-' : `${delta >= 0 ? '+' : ''}${delta.toFixed(3)}`,
+          delta === undefined || SEEDS.length < 2 ? '-' : se(fs.seedRec10, os.seedRec10).toFixed(3),
           delta === undefined ? '' : bandMark('mean R@10 ±0.01', delta, 0.01),
         ]);
       }
     }
     C.printTable(
-      `R@10 per seed (seeds ${SEEDS.join(', ')}), top-${K}  [engine build: ${build}]`,
+      `R@10 per seed (seeds ${seedList(SEEDS)}), top-${K}  [engine build: ${build}]`,
       [
         { title: 'dataset', align: 'l' },
         { title: 'metric', align: 'l' },
@@ -687,13 +722,15 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
         { title: 'vqwasm R@10 per seed', align: 'l' },
         { title: 'mean', align: 'r' },
         { title: 'mean ΔR@10', align: 'r' },
+        { title: 'SE of Δ', align: 'r' },
         { title: 'target', align: 'l' },
       ],
       rows,
       [
-        `R@10 of each side for seeds ${SEEDS.join(', ')} in that order (the same seed value on both sides, but different RNGs:`,
+        `R@10 of each side for seeds ${seedList(SEEDS)} in that order (the same seed value on both sides, but different RNGs:`,
         'seed i of vqwasm and seed i of Faiss are independent draws, not a pair); mean ΔR@10 = mean vqwasm - mean Faiss, the',
-        'value the target judges.',
+        'value the target judges. Over 8 seeds a side shows min-max and sd (sample standard deviation) instead of each value.',
+        'SE of Δ = sqrt(sd_Faiss^2 / n + sd_vqwasm^2 / n): the standard error of mean ΔR@10 from the seed-to-seed spread alone.',
         ...seedNotes,
       ],
     );
