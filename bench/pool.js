@@ -1,4 +1,4 @@
-// Batch search and k-means on all cores: vqwasm WorkerPool (worker_threads) in both of its forms, private memories (one
+// Batch search, k-means, training and add on all cores: vqwasm WorkerPool (worker_threads) in both of its forms, private memories (one
 // engine and a full index copy per worker) and one shared memory (the threads build: the workers search this thread's
 // index in place), against the same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of
 // the PQ benches, 2000 queries in one batch. Prints QPS, the speed-ups, whether the ids and distances are identical,
@@ -9,7 +9,8 @@
 //   node --experimental-wasm-relaxed-simd bench/pool.js  (relaxed-SIMD builds)
 // The main thread runs the threads build (init({ threads: true })): its single-thread speed is the plain build's
 // (the same kernels; bench/run.js's other benches use the plain build). Env: VQ_POOL_THREADS (default:
-// os.availableParallelism()). Speed is never asserted.
+// os.availableParallelism()), VQ_POOL_ONLY (a comma list of the sections to run: search, kmeans, pq, index, add; default
+// all). Speed is never asserted.
 
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +21,8 @@ import { makePqSynthetic } from './lib/pq-common.js';
 
 const K = 10;
 const NQ = 2000;
+const ONLY = (process.env.VQ_POOL_ONLY ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+const section = (name) => !ONLY.length || ONLY.includes(name);
 
 const log = (msg) => process.stderr.write(`[pool ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
@@ -49,7 +52,12 @@ let job = null;
 parentPort.on('message', (m) => {
   if (m.op === 'index') { job?.dispose?.(); const ix = V.loadIndex(m.bytes); job = { run: () => ix.search(m.q, m.k, m.opts), dispose: () => ix.dispose() }; }
   else if (m.op === 'train') { job?.dispose?.(); job = { run: () => { const o = new V[m.cls](m.opts); o.train(m.x); o.dispose(); } }; }
-  else if (m.op === 'go') { const t0 = performance.now(); job.run(); parentPort.postMessage((performance.now() - t0) / 1000); return; }
+  else if (m.op === 'add') {
+    job?.dispose?.();
+    let ix = null;
+    job = { prep: () => { ix?.dispose(); ix = V.loadIndex(m.bytes); }, run: () => ix.add(m.x), dispose: () => ix?.dispose() };
+  }
+  else if (m.op === 'go') { job.prep?.(); const t0 = performance.now(); job.run(); parentPort.postMessage((performance.now() - t0) / 1000); return; }
   parentPort.postMessage('ready');
 });
 parentPort.postMessage('ready');
@@ -80,7 +88,7 @@ class Copies {
     })));
   }
   load(msg) { return this.all(msg); }
-  /** Every copy starts the job at once; resolves when the last finishes. */
+  /** Every copy starts the job at once (after its untimed prep, if any); resolves with each one's timed seconds when the last finishes. */
   go() { return this.all({ op: 'go' }); }
   terminate() { for (const w of this.workers) w.terminate(); }
 }
@@ -114,8 +122,9 @@ async function main() {
   const copies = await Copies.create(threads, { threads: true });
   const rows = [];
   const kmRows = [];
+  const addRows = [];
   try {
-    for (const [name, make, opts] of setups) {
+    for (const [name, make, opts] of section('search') ? setups : []) {
       log(name);
       const index = make();
       try {
@@ -175,28 +184,69 @@ async function main() {
     };
     // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
     log('k-means');
-    for (const [k, iterations] of [[1024, 10], [256, 20]]) {
+    for (const [k, iterations] of section('kmeans') ? [[1024, 10], [256, 20]] : []) {
       const opts = { d, k, iterations, seed: 1 };
       await trainingRow(`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, 'KMeans', opts, ds.base, (p) => p.kmeans(opts, ds.base));
     }
     // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
     log('PQ training');
-    for (const [m, nbits] of [[16, 8], [32, 4]]) {
+    for (const [m, nbits] of section('pq') ? [[16, 8], [32, 4]] : []) {
       const opts = { d, m, nbits, seed: 1 };
       await trainingRow(`ProductQuantizer ${m}x${nbits}, n = ${ds.train.length / d}`, 'ProductQuantizer', opts, ds.train, (p) => p.trainPQ(opts, ds.train));
     }
     // whole indexes: the coarse k-means, the residual PQ and OPQ's alternations' PQ on the workers (WorkerPool.trainIndex;
     // OPQ's rotation search stays here); the OPQ row one round (16 s alone)
     log('index training');
-    for (const [label, cls, opts, rounds] of [
+    for (const [label, cls, opts, rounds] of section('index') ? [
       ['IVFPQIndex 1024, 16x8', 'IVFPQIndex', { d, nlist: 1024, m: 16, seed: 1 }, 3],
       ['PQIndex OPQ 16x8, 5 alternations', 'PQIndex', { d, m: 16, opq: true, opqIterations: 5, seed: 1 }, 1],
-    ]) {
+    ] : []) {
       await trainingRow(`${label}, n = ${ds.train.length / d}${rounds === 1 ? ' (1 run)' : ''}`, cls, opts, ds.train, async (p) => {
         const index = new ours[cls](opts);
         await p.trainIndex(index, ds.train);
         return { trained: index };
       }, rounds);
+    }
+    // add: the coarse assignment and encoding on the workers, the append here (WorkerPool.add), into a fresh copy of
+    // the trained empty index each time (loaded before the clock starts); the ceiling from the copies' own clocks
+    log('add');
+    for (const [label, make] of section('add') ? [
+      ['IVFPQIndex 1024, 16x8', () => new ours.IVFPQIndex({ d, nlist: 1024, m: 16, seed: 1 })],
+      ['PQIndex 16x8', () => new ours.PQIndex({ d, m: 16, seed: 1 })],
+      ['RQIndex 4x8, beam 8', () => new ours.RQIndex({ d, levels: 4, beamSize: 8, seed: 1 })],
+    ] : []) {
+      const model = make();
+      model.train(ds.train);
+      const empty = model.save({ empty: true });
+      model.dispose();
+      await copies.load({ op: 'add', bytes: empty, x: ds.base });
+      const want = (() => {
+        const ix = ours.loadIndex(empty);
+        ix.add(ds.base);
+        const b = ix.save();
+        ix.dispose();
+        return b;
+      })();
+      let same = true;
+      const times = [[], [], [], []];
+      for (let r = 0; r < 3; r++) {
+        for (const [i, run] of [(ix) => ix.add(ds.base), (ix) => pool.add(ix, ds.base), (ix) => spool.add(ix, ds.base)].entries()) {
+          const ix = ours.loadIndex(empty);
+          const t0 = C.now();
+          await run(ix);
+          times[i].push(C.now() - t0);
+          const got = ix.save();
+          ix.dispose();
+          same &&= got.length === want.length && got.every((v, j) => v === want[j]);
+        }
+        times[3].push(Math.max(...(await copies.go())));
+      }
+      const [single, priv, shar, apart] = times.map((t) => C.median(t));
+      const sp = (t) => (single / t).toFixed(2) + 'x';
+      addRows.push([
+        `${label}, ${ds.nb} vectors`, C.fmtSeconds(single), C.fmtSeconds(priv), sp(priv), C.fmtSeconds(shar), sp(shar), same ? 'yes' : 'NO',
+        ((threads * single) / apart).toFixed(2) + 'x',
+      ]);
     }
   } finally {
     pool.terminate();
@@ -225,6 +275,18 @@ async function main() {
     ],
     kmRows,
     [`ceiling: ${threads} KMeans.train (ProductQuantizer.train, IVFPQIndex.train) runs at once, one per worker, as above`],
+  );
+  C.printTable(
+    'add into a trained empty index (median of 3, interleaved; pool.add)',
+    [
+      { title: 'index' }, { title: 'index.add' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
+      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
+    ],
+    addRows,
+    [
+      'the workers compute what add() computes from the vectors (coarse list, residual code); this thread appends it all at the end',
+      `ceiling: ${threads} copies each adding the same vectors to its own trained empty index at once (their own clocks, the slowest)`,
+    ],
   );
   console.log(`load average (1, 5, 15 min) after: ${load()}`);
 }

@@ -58,8 +58,9 @@ const COMMANDS = {
   --no-fast-scan    float ADC scan for 4-bit codes        --anisotropic T  score-aware PQ threshold (ip; pq, ivfpq)
   --rotate          random rotation before sign bits (binary)
   --seed N          training seed (default 1234)
-  --threads N       train on N threads (default 1; 0 = every core): the k-means and PQ runs of ivfpq and pq
-                    (OPQ's included) go to a WorkerPool, with the same index bytes; other types train here`,
+  --threads N       train and add on N threads (default 1; 0 = every core), with the same index bytes: a
+                    WorkerPool takes the k-means and PQ runs of ivfpq and pq (OPQ's included; other types
+                    train here) and the encoding of the added vectors (every type but flat)`,
   },
   add: {
     summary: 'add vectors to a saved index and save it',
@@ -69,12 +70,15 @@ const COMMANDS = {
       input: { type: 'string', short: 'i' },
       output: { type: 'string', short: 'o' },
       ids: { type: 'string' },
+      threads: { type: 'string' },
     },
     help: `Options:
   --index FILE      the saved index
   --input FILE      vectors to add (.fvecs, .npy and .f32 are read in chunks: files larger than memory are fine)
   --output FILE     where to save the result (default: overwrite --index, after the add succeeded)
-  --ids FILE        user ids (.ivecs with d = 1, or a 1-D int32 .npy)`,
+  --ids FILE        user ids (.ivecs with d = 1, or a 1-D int32 .npy)
+  --threads N       encode on N threads (default 1; 0 = every core): a WorkerPool computes the codes (and IVF
+                    lists), this thread appends them; the same index bytes`,
   },
   search: {
     summary: 'search a saved index (vqwasm or Faiss file) with query vectors; write the results',
@@ -264,8 +268,10 @@ function fail(msg) {
   throw new UsageError(msg);
 }
 
-async function addFile(index, path, opts, idsPath, label) {
+/** Adds the vectors of a file to index (through pool.add when a pool is given: the same bytes). Returns their number. */
+async function addFile(index, path, opts, idsPath, label, pool = null) {
   const ids = idsPath ? await readIds(idsPath) : undefined;
+  const add = (x, sub) => (pool ? pool.add(index, x, { ids: sub }) : index.add(x, sub));
   const fmt = opts.format ?? extname(path).slice(1).toLowerCase();
   const bar = progress(opts, label);
   let added = 0;
@@ -275,14 +281,14 @@ async function addFile(index, path, opts, idsPath, label) {
     const total = bar.active ? await countRows(path, opts) : 0;
     for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 16384 })) {
       if (ids && c.start + c.n > ids.length) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got more vectors than that in ${path}, expected one id per vector)`);
-      index.add(c.data, ids ? ids.subarray(c.start, c.start + c.n) : undefined);
+      await add(c.data, ids ? ids.subarray(c.start, c.start + c.n) : undefined);
       added += c.n;
       bar.update(added, total);
     }
   } else {
     const { n, x } = await readVectors(path, opts);
     if (ids && ids.length !== n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got ${n} vectors, expected one id per vector)`);
-    index.add(x, ids);
+    await add(x, ids);
     added = n;
     bar.update(n, n);
   }
@@ -304,19 +310,21 @@ async function cmdTrain(opts) {
   const tr = await readVectors(trainPath, opts);
   const index = makeIndex(opts, tr.d);
   try {
-    if (typeof index.train === 'function') {
-      const bar = progress(opts, 'train');
-      bar.note(`${tr.n} x ${tr.d} ...`);
-      // --threads: a pool only for the types whose training it can take (the others train here without one)
-      if (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex) {
-        const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
-        await withPool(opts, (pool) => (pool ? pool.trainIndex(index, tr.x, { onProgress }) : index.train(tr.x)));
-      } else {
-        index.train(tr.x);
+    // --threads: a pool unless the type has nothing for it (flat: no training, nothing to encode)
+    const added = await withPool(index instanceof vq.FlatIndex ? { ...opts, threads: undefined } : opts, async (pool) => {
+      if (typeof index.train === 'function') {
+        const bar = progress(opts, 'train');
+        bar.note(`${tr.n} x ${tr.d} ...`);
+        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex)) {
+          const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
+          await pool.trainIndex(index, tr.x, { onProgress });
+        } else {
+          index.train(tr.x);
+        }
+        bar.done();
       }
-      bar.done();
-    }
-    const added = opts['no-add'] ? 0 : await addFile(index, opts.input, opts, opts.ids, 'add');
+      return opts['no-add'] ? 0 : addFile(index, opts.input, opts, opts.ids, 'add', pool);
+    });
     await writeFile(opts.output, index.save());
     if (!opts.quiet) console.log(`${opts.output}: ${opts.type} index, d = ${tr.d}, trained on ${tr.n}, ${added} vectors added`);
   } finally {
@@ -328,7 +336,7 @@ async function cmdAdd(opts) {
   need(opts, 'index', 'input');
   const { index } = await loadAnyIndex(opts.index);
   try {
-    const added = await addFile(index, opts.input, opts, opts.ids, 'add');
+    const added = await withPool(index instanceof vq.FlatIndex ? { ...opts, threads: undefined } : opts, (pool) => addFile(index, opts.input, opts, opts.ids, 'add', pool));
     const out = opts.output ?? opts.index;
     await writeFile(out, index.save());
     if (!opts.quiet) console.log(`${out}: ${added} vectors added, ${index.size} in all`);

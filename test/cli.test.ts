@@ -110,13 +110,16 @@ describe('vqwasm CLI', () => {
     expect(a.code, a.err).toBe(0);
     expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'once.vqw').code).toBe(0);
     expect(Buffer.from(readFileSync(f('full.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
-    // --threads: the k-means and PQ runs on a pool, the same bytes (ivfpq, pq, pq --opq)
-    for (const extra of [['--type', 'ivfpq', '--nlist', '8'], ['--type', 'pq'], ['--type', 'pq', '--opq']]) {
-      expect(run('train', ...extra, '--m', '4', '--input', 'base.fvecs', '--output', 'one.vqw').code).toBe(0);
-      const t2 = run('train', ...extra, '--m', '4', '--input', 'base.fvecs', '--threads', '2', '--output', 'two.vqw');
+    // --threads: the k-means and PQ runs and the encoding of the added vectors on a pool, the same bytes
+    for (const extra of [['--type', 'ivfpq', '--nlist', '8', '--m', '4'], ['--type', 'pq', '--m', '4'], ['--type', 'pq', '--opq', '--m', '4'], ['--type', 'sq'], ['--type', 'rq', '--levels', '2', '--nbits', '5', '--beam', '3']]) {
+      expect(run('train', ...extra, '--input', 'base.fvecs', '--output', 'one.vqw').code).toBe(0);
+      const t2 = run('train', ...extra, '--input', 'base.fvecs', '--threads', '2', '--output', 'two.vqw');
       expect(t2.code, t2.err).toBe(0);
       expect(Buffer.from(readFileSync(f('two.vqw'))), extra.join(' ')).toEqual(Buffer.from(readFileSync(f('one.vqw'))));
     }
+    const a2 = run('add', '--index', 'empty.vqw', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--threads', '2', '--output', 'full2.vqw');
+    expect(a2.code, a2.err).toBe(0);
+    expect(Buffer.from(readFileSync(f('full2.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
     const back = loadIndex(readFileSync(f('full.vqw')));
     expect(back.size).toBe(n);
     const r = back.search(q, 5, { nprobe: 8 });

@@ -1,7 +1,10 @@
 // FlatIndex and KMeans in the shared saved-file format: bit-identical round trips, refusal of damaged or other-kind
-// files (the PQ classes have their own suites: pq.test.ts, pqindex.test.ts, pq-errors.test.ts).
+// files (the PQ classes have their own suites: pq.test.ts, pqindex.test.ts, pq-errors.test.ts); every index's
+// save({ empty: true }), the trained index without its vectors.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, KMeans, memoryStats, PQIndex, VQError } from '../dist/index.js';
+import {
+  BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, loadIndex, memoryStats, PQIndex, RQIndex, SQIndex, VQError, type AnyIndex,
+} from '../dist/index.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
 
@@ -84,5 +87,48 @@ describe('KMeans save / load', () => {
     const bad = bytes.slice();
     bad[bad.length - 9] ^= 1;
     expect(codeOf(() => KMeans.load(bad))).toBe('CORRUPT_DATA');
+  });
+});
+
+describe('save({ empty: true }): the trained index without its vectors', () => {
+  const d = 12;
+  const x = floatVectors(700, d, 21, 2);
+  const y = floatVectors(90, d, 22, 2);
+  const KINDS: [string, () => AnyIndex][] = [
+    ['FlatIndex', () => new FlatIndex({ d, metric: 'cosine' })],
+    ['PQIndex opq, refine', () => new PQIndex({ d, m: 4, nbits: 5, opq: true, opqIterations: 2, refine: true, seed: 1 })],
+    ['PQIndex fast-scan', () => new PQIndex({ d, m: 6, nbits: 4, seed: 2 })],
+    ['IVFPQIndex refine', () => new IVFPQIndex({ d, m: 4, nlist: 6, refine: true, seed: 3 })],
+    ['IVFPQIndex fast-scan ip', () => new IVFPQIndex({ d, m: 6, nbits: 4, nlist: 5, metric: 'ip', seed: 4 })],
+    ['IVFFlatIndex', () => new IVFFlatIndex({ d, nlist: 7, seed: 5 })],
+    ['SQIndex int8 refine', () => new SQIndex({ d, type: 'int8', refine: true })],
+    ['BinaryIndex', () => new BinaryIndex({ d })],
+    ['RQIndex', () => new RQIndex({ d, levels: 2, nbits: 5, seed: 6 })],
+  ];
+
+  it('loads as the same index with size 0: filled again, the same bytes as the original', () => {
+    for (const [name, make] of KINDS) {
+      const index = track(make());
+      (index as { train?(x: Float32Array): unknown }).train?.(x);
+      const beforeAdd = index.save({ empty: true });
+      index.add(x, Int32Array.from({ length: 700 }, (_, i) => 3 * i));
+      index.add(y);
+      const empty = track(loadIndex(index.save({ empty: true })));
+      expect(empty.constructor.name, name).toBe(index.constructor.name);
+      expect(empty.size, name).toBe(0);
+      expect(empty.save(), name).toEqual(beforeAdd);
+      empty.add(x, Int32Array.from({ length: 700 }, (_, i) => 3 * i));
+      empty.add(y);
+      expect(empty.save(), name).toEqual(index.save());
+      expect(index.size, name).toBe(790); // the original keeps its vectors
+    }
+  });
+
+  it('an untrained index: the same file as save(); a bad option is INVALID_TYPE', () => {
+    const index = track(new IVFPQIndex({ d, m: 4, nlist: 6 }));
+    expect(index.save({ empty: true })).toEqual(index.save());
+    expect(codeOf(() => index.save({ empty: 1 as unknown as boolean }))).toBe('INVALID_TYPE');
+    expect(codeOf(() => index.save(null as unknown as { empty?: boolean }))).toBe('INVALID_TYPE');
+    expect(index.save({})).toEqual(index.save());
   });
 });

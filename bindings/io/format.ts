@@ -23,7 +23,7 @@
  * Within one format version, readers ignore params and sections they do not know, so a writer may add optional ones
  * without a version bump. Anything that changes the meaning of existing fields needs FORMAT_VERSION + 1.
  */
-import { fail, firstNonFinite, raw } from '../errors.js';
+import { checkOptions, fail, firstNonFinite, raw } from '../errors.js';
 
 export const FORMAT_VERSION = 1;
 
@@ -123,6 +123,23 @@ export function crc32(bytes: Uint8Array): number {
 
 function hex(n: number): string {
   return '0x' + n.toString(16).padStart(8, '0');
+}
+
+/**
+ * Options of an index's save(). `empty: true` leaves the vectors out: the file holds the parameters and the trained
+ * parts only, and loads as the same index with size 0 (Faiss: writing the trained index before any add, to fill
+ * copies of it elsewhere).
+ */
+export interface SaveOptions {
+  empty?: boolean;
+}
+
+/** save()'s options, checked: true when the vectors are to be left out. */
+export function saveEmpty(where: string, options: SaveOptions | undefined): boolean {
+  if (options === undefined) return false;
+  const o = checkOptions(where, options);
+  if (o.empty !== undefined && typeof o.empty !== 'boolean') fail('INVALID_TYPE', where, 'options.empty must be a boolean', o.empty, 'true or false');
+  return o.empty === true;
 }
 
 /**

@@ -27,6 +27,8 @@ import { PQIndex } from '../search/PQIndex.js';
 import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
 import type { TrainSteps } from '../training/steps.js';
+import { FlatIndex } from '../search/FlatIndex.js';
+import { concatBatches, type AddBatch, type Addable } from '../search/addBatch.js';
 
 export interface WorkerPoolOptions {
   /** Workers to start. Default: the number of logical cores (os.availableParallelism / navigator.hardwareConcurrency). */
@@ -543,6 +545,72 @@ export class WorkerPool {
       fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex or IVFPQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
     }
     return this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
+  }
+
+  /**
+   * index.add(x, ids) with the work of add() that leaves the index as it is (coarse assignment, encoding) done by the
+   * workers on chunks of x, and the append done here once every chunk is back: the same index, byte for byte, as
+   * add(). Private memories: each worker gets the trained index without its vectors (save({ empty: true })), once per
+   * call. Shared memory: the workers read the trained parts in place. A FlatIndex (nothing to compute) adds here. If
+   * the index is disposed or trained again before the chunks are back, the call rejects and adds nothing; vectors
+   * added here meanwhile come first (default ids continue from the size at the append).
+   */
+  async add(
+    index: AnyIndex, x: Float32Array,
+    run: { ids?: Int32Array; signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void } = {},
+  ): Promise<void> {
+    const where = 'WorkerPool.add';
+    this.open(where);
+    const r = checkOptions(where, run) as { ids?: Int32Array; signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void };
+    checkCallbacks(where, r.signal, r.onProgress);
+    if (index instanceof FlatIndex) {
+      index.add(x, r.ids);
+      return;
+    }
+    if (index === null || typeof index !== 'object' || typeof (index as Partial<Addable>).encodeForAdd !== 'function') {
+      fail('INVALID_TYPE', where, 'index must be a vqwasm index', index, 'a FlatIndex, PQIndex, IVFPQIndex, IVFFlatIndex, RQIndex, SQIndex or BinaryIndex');
+    }
+    const a = index as unknown as Addable;
+    const n = a.checkAdd(where, x, r.ids);
+    if (r.signal?.aborted) throw new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
+    const version = a.addVersion();
+    const d = a.d;
+    const parts = new Map<number, AddBatch>();
+    const encode = (slot: number) =>
+      this.runChunks(where, n, n, 256, r.signal, r.onProgress, async (lane, r0, c) => {
+        const part = x.slice(r0 * d, (r0 + c) * d);
+        parts.set(r0, (await lane.call({ op: 'encodeAdd', slot, q: part }, [part.buffer])) as AddBatch);
+      });
+    let slot: number;
+    let ready: Promise<unknown> = Promise.resolve();
+    let unpin = () => {};
+    if (this.shared) {
+      const view = this.pinView(where, index, 'index');
+      unpin = view.unpin;
+      ({ slot, ready } = this.sendView(view.snap));
+    } else {
+      const bytes = a.save({ empty: true });
+      slot = this.nextSlot++;
+      ready = Promise.all(this.lanes.map((l) => l.call({ op: 'load', slot, bytes, what: 'index' })));
+      ready.catch(() => {});
+    }
+    try {
+      try {
+        await encode(slot);
+      } catch (e) {
+        await ready; // a failed copy or view wins over the failures it causes
+        throw e;
+      }
+      await ready;
+    } finally {
+      unpin();
+      this.dropSlot(slot);
+    }
+    if ((index as { disposed?: boolean }).disposed) fail('DISPOSED', where, 'the index was disposed on this thread while the workers encoded for it', raw(`a disposed ${index.constructor.name}`), 'a live index');
+    if (a.addVersion() !== version) {
+      fail('INVALID_OPTION', where, 'the index was trained again while the workers encoded for it', raw('new trained parts'), 'the ones add started with (add again)');
+    }
+    a.appendBatch(where, concatBatches([...parts.keys()].sort((p, q) => p - q).map((k) => parts.get(k)!)), x, r.ids);
   }
 
   /** Drives training steps (training/steps.ts) with their k-means and PQ trainings on the workers. */

@@ -34,13 +34,14 @@ import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, 
 import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type Shift } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
+import type { Addable } from '../search/addBatch.js';
 import { revive, type Snapshot } from './borrow.js';
 import { SEED_ABORT, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'kmSeed' | 'kmSeedAll' | 'pqJob' | 'load' | 'search' | 'encode' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'kmSeed' | 'kmSeedAll' | 'pqJob' | 'load' | 'search' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -175,6 +176,14 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         if (!quantizer) throw new VQError('DISPOSED', `WorkerPool.encode: the shared quantizer was released (got slot ${req.slot}, expected a live one)`);
         const codes = (quantizer as AnyQuantizer).encode(req.q!);
         post({ id: req.id, ok: true, value: codes }, [codes.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'encodeAdd': {
+        const index = slots.get(req.slot!);
+        if (!index) throw new VQError('DISPOSED', `WorkerPool.add: the index copy was dropped (got slot ${req.slot}, expected a live one)`);
+        const b = (index as unknown as Addable).encodeForAdd('WorkerPool.add', req.q!);
+        const transfer = [b.labels?.buffer, b.codes?.buffer].filter((t) => t !== undefined) as ArrayBuffer[];
+        post({ id: req.id, ok: true, value: b }, transfer);
         return;
       }
       case 'train': {

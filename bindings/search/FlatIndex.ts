@@ -1,5 +1,5 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
-import { paramInt, paramString, readContainer, sectionF32, sectionI32, writeContainer } from '../io/format.js';
+import { paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions } from '../io/format.js';
 import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
@@ -150,11 +150,13 @@ export class FlatIndex extends Owned {
   }
 
   /** The index as bytes (bindings/io/format.ts, kind FlatIndex: VECS the stored vectors f32[n][d], IDS i32[n]). */
-  save(): Uint8Array {
-    const eng = this.alive('FlatIndex.save');
-    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n: this.n }, [
-      { tag: 'VECS', data: this.reconstructRange(0, this.n) },
-      { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n).slice() },
+  save(options?: SaveOptions): Uint8Array {
+    const where = 'FlatIndex.save';
+    const eng = this.alive(where);
+    const n = saveEmpty(where, options) ? 0 : this.n;
+    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n }, [
+      { tag: 'VECS', data: this.reconstructRange(0, n) },
+      { tag: 'IDS ', data: eng.i32(this.idsPtr, n).slice() },
     ]);
   }
 

@@ -1,11 +1,12 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
-import { paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, writeContainer, type Section } from '../io/format.js';
+import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, toUserIds, type PQMetric } from './adc.js';
+import type { AddBatch } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
@@ -170,14 +171,39 @@ export class IVFFlatIndex extends Owned {
   /** Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to size .. size + n - 1. */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'IVFFlatIndex.add';
-    const eng = this.alive(where);
-    const { d } = this;
-    const n = checkVectors(where, 'x', x, d);
+    this.checkAdd(where, x, ids);
+    this.appendBatch(where, this.encodeForAdd(where, x), x, ids);
+  }
+
+  /** @internal add()'s checks (WorkerPool.add too); returns n. */
+  checkAdd(where: string, x: Float32Array, ids: Int32Array | undefined): number {
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
     this.trainedOr(where);
+    if (this.n + n > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${this.n + n}`), 'at most 2^31 - 1');
+    return n;
+  }
+
+  /** @internal add()'s first half: the list of each vector. Changes nothing. */
+  encodeForAdd(where: string, x: Float32Array): AddBatch {
+    this.trainedOr(where);
+    return { labels: this.assign!.search(x, 1).ids, codes: null };
+  }
+
+  /** @internal The centroids a batch was computed with: replaced by every train(). */
+  addVersion(): unknown {
+    return this.centroidsJs;
+  }
+
+  /** @internal add()'s second half: appends the vectors x of batch b (from encodeForAdd with this addVersion()). */
+  appendBatch(where: string, b: AddBatch, x: Float32Array, ids: Int32Array | undefined): void {
+    const eng = this.alive(where);
+    const { d } = this;
+    const labels = b.labels!;
+    const n = labels.length;
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
-    const labels = this.assign!.search(x, 1).ids;
     this.place(labels, n, where);
     eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
     const idView = eng.i32(this.idsPtr, total);
@@ -283,20 +309,22 @@ export class IVFFlatIndex extends Owned {
    * vectors f32[n][d] and IDS user ids i32[n] by position; LIST the list of each position i32[n] (a list's positions
    * are ascending, so the lists are rebuilt exactly).
    */
-  save(): Uint8Array {
-    const eng = this.alive('IVFFlatIndex.save');
+  save(options?: SaveOptions): Uint8Array {
+    const where = 'IVFFlatIndex.save';
+    const eng = this.alive(where);
+    const n = saveEmpty(where, options) ? 0 : this.n;
     const params = {
       d: this.d, nlist: this.nlist, metric: this.metric, seed: this.seed, coarseIterations: this.coarseIterations,
-      coarseInit: this.coarseInit, n: this.n, trained: this.isTrained,
+      coarseInit: this.coarseInit, n, trained: this.isTrained,
     };
     const sections: Section[] = [];
     if (this.centroidsJs) {
-      const list = new Int32Array(this.n);
-      for (let l = 0; l < this.nlist; l++) for (const p of eng.i32(this.listPos[l], this.listSize[l])) list[p] = l;
+      const list = new Int32Array(n);
+      if (n > 0) for (let l = 0; l < this.nlist; l++) for (const p of eng.i32(this.listPos[l], this.listSize[l])) list[p] = l;
       sections.push(
         { tag: 'COAR', data: this.centroidsJs },
-        { tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) },
-        { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) },
+        { tag: 'VECS', data: eng.f32(this.vecPtr, n * this.d) },
+        { tag: 'IDS ', data: eng.i32(this.idsPtr, n) },
         { tag: 'LIST', data: list },
       );
     }

@@ -1,6 +1,6 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import {
-  paramBool, paramInt, paramString, readContainer, sectionF32, sectionI32, sectionU8, writeContainer, type Section,
+  paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section,
 } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
@@ -13,6 +13,7 @@ import {
   candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
+import type { AddBatch } from './addBatch.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
@@ -266,16 +267,43 @@ export class IVFPQIndex extends Owned {
   /** Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to size .. size + n - 1. */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'IVFPQIndex.add';
-    const eng = this.alive(where);
-    const { d } = this;
-    const n = checkVectors(where, 'x', x, d);
+    this.checkAdd(where, x, ids);
+    this.appendBatch(where, this.encodeForAdd(where, x), x, ids);
+  }
+
+  /** @internal add()'s checks (WorkerPool.add too); returns n. */
+  checkAdd(where: string, x: Float32Array, ids: Int32Array | undefined): number {
+    this.alive(where);
+    const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
+    this.trainedOr(where);
+    if (this.n + n > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${this.n + n}`), 'at most 2^31 - 1');
+    return n;
+  }
+
+  /** @internal add()'s first half: the list of each vector and its residual code. Changes nothing. */
+  encodeForAdd(where: string, x: Float32Array): AddBatch {
     const t = this.trainedOr(where);
-    const total = this.n + n;
-    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     const xr = t.rot ? t.rot.rotate(x, where) : x;
     const labels = t.assign.search(xr, 1).ids;
-    const codes = t.pq.encode(residuals(xr, labels, t.centroids, d), this.common.anisotropicThreshold === undefined ? undefined : xr);
+    const codes = t.pq.encode(residuals(xr, labels, t.centroids, this.d), this.common.anisotropicThreshold === undefined ? undefined : xr);
+    return { labels, codes };
+  }
+
+  /** @internal The trained parts a batch was computed with: replaced by every train(). */
+  addVersion(): unknown {
+    return this.trained;
+  }
+
+  /** @internal add()'s second half: appends the vectors x of batch b (from encodeForAdd with this addVersion()). */
+  appendBatch(where: string, b: AddBatch, x: Float32Array, ids: Int32Array | undefined): void {
+    const eng = this.alive(where);
+    const { d } = this;
+    const labels = b.labels!;
+    const codes = b.codes!;
+    const n = labels.length;
+    const total = this.n + n;
+    if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     // reserve everything first: a failure leaves the index as it was (only capacities may have grown)
     const count = new Int32Array(this.nlist);
     for (let i = 0; i < n; i++) count[labels[i]]++;
@@ -520,12 +548,14 @@ export class IVFPQIndex extends Owned {
    * f32[m][ksub][dsub]; with opq ROT + CENT (the OPQ); LSZ list sizes i32[nlist]; LPOS positions i32[n] and LCOD codes
    * u8[n][codeSize], list after list; IDS user ids by position i32[n]; VECS f32[n][d] with refine.
    */
-  save(): Uint8Array {
-    const eng = this.alive('IVFPQIndex.save');
+  save(options?: SaveOptions): Uint8Array {
+    const where = 'IVFPQIndex.save';
+    const eng = this.alive(where);
+    const n = saveEmpty(where, options) ? 0 : this.n;
     const c = this.common;
     const params: Record<string, number | string | boolean> = {
       d: this.d, m: c.m, nbits: c.nbits, nlist: this.nlist, metric: c.metric, opq: c.opq, refine: c.refine, seed: c.seed,
-      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, pqInit: c.pqInit, n: this.n,
+      opqIterations: c.opqIterations, coarseIterations: this.coarseIterations, coarseInit: this.coarseInit, pqInit: c.pqInit, n,
       trained: this.isTrained, fastScan: c.fastScan,
     };
     if (c.anisotropicThreshold !== undefined) params.anisotropicThreshold = c.anisotropicThreshold;
@@ -534,19 +564,20 @@ export class IVFPQIndex extends Owned {
     if (t) {
       sections.push({ tag: 'COAR', data: t.centroids }, ...t.pq.sections('RPQC'));
       if (t.rot) sections.push(...t.rot.sections());
-      sections.push({ tag: 'LSZ ', data: this.listSize });
-      const pos = new Int32Array(this.n);
-      const codes = new Uint8Array(this.n * this.codeSize);
+      const sizes = n > 0 ? this.listSize : new Int32Array(this.nlist);
+      sections.push({ tag: 'LSZ ', data: sizes });
+      const pos = new Int32Array(n);
+      const codes = new Uint8Array(n * this.codeSize);
       let at = 0;
       for (let l = 0; l < this.nlist; l++) {
-        const s = this.listSize[l];
+        const s = sizes[l];
         pos.set(eng.i32(this.listPos[l], s), at);
         // fast-scan blocks are saved as standard packed codes
-        codes.set(this.fastScan ? fsRead(eng, this.listCodes[l], this.m, 0, s, 'IVFPQIndex.save') : eng.u8(this.listCodes[l], s * this.codeSize), at * this.codeSize);
+        codes.set(this.fastScan ? fsRead(eng, this.listCodes[l], this.m, 0, s, where) : eng.u8(this.listCodes[l], s * this.codeSize), at * this.codeSize);
         at += s;
       }
-      sections.push({ tag: 'LPOS', data: pos }, { tag: 'LCOD', data: codes }, { tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
-      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, this.n * this.d) });
+      sections.push({ tag: 'LPOS', data: pos }, { tag: 'LCOD', data: codes }, { tag: 'IDS ', data: eng.i32(this.idsPtr, n) });
+      if (this.refine) sections.push({ tag: 'VECS', data: eng.f32(this.vecPtr, n * this.d) });
     }
     return writeContainer('IVFPQIndex', params, sections);
   }

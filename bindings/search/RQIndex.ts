@@ -1,11 +1,12 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
-import { paramInt, paramString, readContainer, sectionI32, sectionU8, writeContainer, type Section } from '../io/format.js';
+import { paramInt, paramString, readContainer, saveEmpty, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
 import type { SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
+import type { AddBatch } from './addBatch.js';
 import { emptyResult } from './FlatIndex.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows } from './scan.js';
@@ -64,6 +65,8 @@ export class RQIndex extends Owned {
   private readonly rowBytes: number;
   private normMin = 0;
   private normMax = 0;
+  // train() calls so far (addVersion: the quantizer is trained in place)
+  private trainings = 0;
   private n = 0;
   private cap = 0;
   private codesPtr = 0;
@@ -119,6 +122,7 @@ export class RQIndex extends Owned {
     const ksub = 1 << this.nbits;
     if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per level', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
     if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebooks', raw(`size ${this.n}`), 'train before add (or a new index)');
+    this.trainings++;
     const res = this.q.train(x);
     [this.normMin, this.normMax] = this.q.trainedNormRange() ?? [0, 0];
     return res;
@@ -132,13 +136,38 @@ export class RQIndex extends Owned {
   /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'RQIndex.add';
-    const eng = this.alive(where);
+    this.checkAdd(where, x, ids);
+    // encoded before anything is reserved: an encode error leaves the index as it was
+    this.appendBatch(where, this.encodeForAdd(where, x), x, ids);
+  }
+
+  /** @internal add()'s checks (WorkerPool.add too); returns n. */
+  checkAdd(where: string, x: Float32Array, ids: Int32Array | undefined): number {
+    this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw('an untrained RQIndex'), 'train(x) first');
+    if (this.n + n > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${this.n + n}`), 'at most 2^31 - 1');
+    return n;
+  }
+
+  /** @internal add()'s first half: the stored codes (see encodeStored). Changes nothing. */
+  encodeForAdd(where: string, x: Float32Array): AddBatch {
+    return { labels: null, codes: this.encodeStored(x, x.length / this.d, where) };
+  }
+
+  /** @internal What a batch was computed with: the codebooks and the norm range, trained in place (hence the count). */
+  addVersion(): unknown {
+    return this.trainings;
+  }
+
+  /** @internal add()'s second half: appends the vectors of batch b (from encodeForAdd with this addVersion()). */
+  appendBatch(where: string, b: AddBatch, _x: Float32Array, ids: Int32Array | undefined): void {
+    const eng = this.alive(where);
+    const codes = b.codes!;
+    const n = codes.length / this.rowBytes;
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
-    const codes = this.encodeStored(x, n, where); // before reserve: an encode error leaves the index as it was
     this.reserve(total, where);
     eng.u8(this.codesPtr + this.n * this.rowBytes, n * this.rowBytes).set(codes);
     const idView = eng.i32(this.idsPtr, total);
@@ -305,14 +334,16 @@ export class RQIndex extends Owned {
   }
 
   /** The index as bytes (kind RQIndex: the quantizer's CENT section, CODE u8[n][rowBytes], IDS i32[n]). */
-  save(): Uint8Array {
-    const eng = this.alive('RQIndex.save');
+  save(options?: SaveOptions): Uint8Array {
+    const where = 'RQIndex.save';
+    const eng = this.alive(where);
+    const n = saveEmpty(where, options) ? 0 : this.n;
     const sections: Section[] = [...this.q.sections()];
     if (this.q.isTrained) {
-      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, this.n * this.rowBytes) });
-      sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, this.n) });
+      sections.push({ tag: 'CODE', data: eng.u8(this.codesPtr, n * this.rowBytes) });
+      sections.push({ tag: 'IDS ', data: eng.i32(this.idsPtr, n) });
     }
-    return writeContainer('RQIndex', { ...this.q.params(), metric: this.metric, normBits: this.normBits, n: this.n, normMin: this.normMin, normMax: this.normMax }, sections);
+    return writeContainer('RQIndex', { ...this.q.params(), metric: this.metric, normBits: this.normBits, n, normMin: this.normMin, normMax: this.normMax }, sections);
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */

@@ -3,10 +3,11 @@
 // part of load after the index is made. Each index brings its scans and, where its code layout is not the packed
 // codes (PQ fast-scan blocks), the hooks that read and write it.
 import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
-import { paramBool, sectionF32, sectionI32, sectionU8, writeContainer, type Container, type Section } from '../io/format.js';
+import { paramBool, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer, type Container, type SaveOptions, type Section } from '../io/format.js';
 import type { SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import { candidatesPerQuery, type PQMetric, type SearchOptions } from './adc.js';
+import type { AddBatch } from './addBatch.js';
 import { checkFilter, filtered, type PositionFilter } from './filter.js';
 import { emptyResult } from './FlatIndex.js';
 import { FlatStore } from './store.js';
@@ -37,6 +38,8 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   // codes (the layout is the index's), user ids once add() is given some, and the originals with refine
   protected readonly store: FlatStore;
   private readonly kind: CodedKind;
+  // train() calls so far (addVersion: the quantizer is trained in place)
+  private trainings = 0;
 
   /** Call after checking every option: the quantizer is made here, after the engine is known. */
   protected constructor(kind: CodedKind, d: number, metric: PQMetric, refine: boolean, quantizer: () => Q) {
@@ -72,6 +75,7 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   /** Trains the quantizer on x. Training an index that already holds vectors is refused (their codes would be stale). */
   train(x: Float32Array): TrainResult {
     this.checkTrain(x);
+    this.trainings++;
     return this.q.train(x) as TrainResult;
   }
 
@@ -98,16 +102,41 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     this.checkEmpty(where);
     this.q.dispose();
     this.q = q;
+    this.trainings++;
   }
 
   /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = `${this.kind.kind}.add`;
+    this.checkAdd(where, x, ids);
+    // encoded before anything is reserved: an encode error leaves the index as it was
+    this.appendBatch(where, this.encodeForAdd(where, x), x, ids);
+  }
+
+  /** @internal add()'s checks (WorkerPool.add too); returns n. */
+  checkAdd(where: string, x: Float32Array, ids: Int32Array | undefined): number {
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index must be trained before vectors are added', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
-    const codes = this.q.encode(x); // before reserve: an encode error leaves the index as it was
+    return n;
+  }
+
+  /** @internal add()'s first half: the codes (packed, the quantizer's encode()). Changes nothing. */
+  encodeForAdd(_where: string, x: Float32Array): AddBatch {
+    return { labels: null, codes: this.q.encode(x) };
+  }
+
+  /** @internal What a batch was computed with: the quantizer, trained in place by train() (hence the count). */
+  addVersion(): unknown {
+    return this.trainings;
+  }
+
+  /** @internal add()'s second half: appends the vectors x of batch b (from encodeForAdd with this addVersion()). */
+  appendBatch(where: string, b: AddBatch, x: Float32Array, ids: Int32Array | undefined): void {
+    this.alive(where);
+    const codes = b.codes!;
+    const n = codes.length / this.q.codeSize;
     const st = this.store;
     st.reserveAdd(where, n, ids);
     this.putCodes(codes, n, st.codesPtr, st.n, where);
@@ -152,12 +181,14 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
    * params, CODE u8[n][codeSize] as the packed codes whatever the layout in memory, IDS i32[n] when add() was given
    * ids (else the ids are the positions), VECS f32[n][d] with refine).
    */
-  save(): Uint8Array {
+  save(options?: SaveOptions): Uint8Array {
     const where = `${this.kind.kind}.save`;
     this.alive(where);
+    const empty = saveEmpty(where, options);
+    const st = this.store;
     const sections: Section[] = [...this.q.sections()];
-    if (this.q.isTrained) sections.push(...this.store.sections(this.allCodes(where)));
-    return writeContainer(this.kind.kind, { ...this.q.params(), ...this.ownParams(), n: this.store.n, explicitIds: this.store.explicitIds }, sections);
+    if (this.q.isTrained) sections.push(...(empty ? st.emptySections() : st.sections(this.allCodes(where))));
+    return writeContainer(this.kind.kind, { ...this.q.params(), ...this.ownParams(), n: empty ? 0 : st.n, explicitIds: !empty && st.explicitIds }, sections);
   }
 
   /**

@@ -105,6 +105,13 @@ export class FlatStore {
     return out;
   }
 
+  /** sections() of an empty store (save({ empty: true })): no codes, no ids, no originals. */
+  emptySections(): Section[] {
+    const out: Section[] = [{ tag: 'CODE', data: new Uint8Array(0) }];
+    if (this.refine) out.push({ tag: 'VECS', data: new Float32Array(0) });
+    return out;
+  }
+
   /** Fills an empty store with n saved vectors: `writeCodes` puts their codes at codesPtr once the room exists. */
   restore(where: string, n: number, ids: Int32Array | null, vecs: Float32Array | null, writeCodes: (codesPtr: number) => void): void {
     if (n === 0 && !ids) return;

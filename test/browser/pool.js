@@ -1,8 +1,8 @@
 // WorkerPool in a page: module Web Workers, each with its own engine, answer a batch of queries; the result must equal
 // the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search. With ?shared=1 the
 // page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory. Also
-// k-means in a worker and across the workers, and an IVF-PQ index trained across them (pool.trainIndex), each
-// against the same training on the page's thread.
+// k-means in a worker and across the workers, and an IVF-PQ index trained and filled across them (pool.trainIndex,
+// pool.add), each against the same work on the page's thread.
 import * as api from '/dist/index.js';
 
 function lcg(seed) {
@@ -60,6 +60,12 @@ async function run() {
   const a = ivfHere.save();
   const b = ivfPool.save();
   const sameTrainIndex = a.length === b.length && a.every((v, i) => v === b[i]);
+  // the vectors added with their coarse assignment and encoding on the workers: the bytes of add() here
+  ivfHere.add(x);
+  await pool.add(ivfPool, x);
+  const c = ivfHere.save();
+  const e = ivfPool.save();
+  const samePooledAdd = c.length === e.length && c.every((v, i) => v === e[i]);
   ivfHere.dispose();
   ivfPool.dispose();
   km.dispose();
@@ -67,7 +73,7 @@ async function run() {
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex };
+  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd };
 }
 
 run().then(

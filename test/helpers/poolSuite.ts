@@ -409,6 +409,114 @@ export function poolSuite(shared: boolean): void {
     }, 60_000);
   });
 
+  describe('WorkerPool.add: the encoding on the workers, the append here', () => {
+    const y = floatVectors(1500, d, 51, 3); // several chunks per worker (at least 256 rows each)
+    const yIds = Int32Array.from({ length: 1500 }, (_, i) => 7 * i + 3);
+    const ADD_CASES: [string, () => AnyIndex][] = [
+      ['PQIndex 8-bit l2', () => new PQIndex({ d, m: 4, seed: 1 })],
+      ['PQIndex fast-scan ip, refine', () => new PQIndex({ d, m: 8, nbits: 4, metric: 'ip', refine: true, seed: 2 })],
+      ['PQIndex opq 4x6', () => new PQIndex({ d, m: 4, nbits: 6, opq: true, opqIterations: 2, seed: 3 })],
+      ['IVFPQIndex ip 4x8', () => new IVFPQIndex({ d, m: 4, nlist: 8, metric: 'ip', seed: 4 })],
+      ['IVFPQIndex l2 opq, refine', () => new IVFPQIndex({ d, m: 4, nlist: 7, opq: true, opqIterations: 2, refine: true, seed: 5 })],
+      ['IVFPQIndex fast-scan anisotropic', () => new IVFPQIndex({ d, m: 8, nbits: 4, nlist: 9, metric: 'ip', anisotropicThreshold: 0.2, seed: 6 })],
+      ['IVFFlatIndex', () => new IVFFlatIndex({ d, nlist: 8, seed: 7 })],
+      ['SQIndex uint8 l2', () => new SQIndex({ d, type: 'uint8', metric: 'l2' })],
+      ['SQIndex int4 ip, refine', () => new SQIndex({ d, type: 'int4', metric: 'ip', refine: true })],
+      ['BinaryIndex', () => new BinaryIndex({ d })],
+      ['RQIndex l2, beam 4', () => new RQIndex({ d, levels: 3, nbits: 6, beamSize: 4, seed: 8 })],
+      ['FlatIndex cosine (adds on this thread)', () => new FlatIndex({ d, metric: 'cosine' })],
+    ];
+    const fresh = (make: () => AnyIndex): AnyIndex => {
+      const index = track(make());
+      (index as { train?(x: Float32Array): unknown }).train?.(x);
+      return index;
+    };
+
+    it('leaves every kind exactly as add() does: same bytes and searches, after earlier adds, with and without ids', async () => {
+      for (const [name, make] of ADD_CASES) {
+        const local = fresh(make);
+        local.add(x.subarray(0, 40 * d));
+        local.add(y);
+        local.add(x.subarray(40 * d, 300 * d));
+        for (const pool of [pool2, pool3]) {
+          const index = fresh(make);
+          index.add(x.subarray(0, 40 * d));
+          await pool.add(index, y);
+          await pool.add(index, x.subarray(40 * d, 300 * d));
+          expect(index.save(), name).toEqual(local.save());
+          expect(index.search(q, 7), name).toEqual(local.search(q, 7));
+        }
+        const withIds = fresh(make);
+        await pool2.add(withIds, y, { ids: yIds });
+        const localIds = fresh(make);
+        localIds.add(y, yIds);
+        expect(withIds.save(), name).toEqual(localIds.save());
+      }
+    }, 120_000);
+
+    it('reports progress up to n; abort before or during rejects and adds nothing', async () => {
+      const seen: number[] = [];
+      const probe = fresh(() => new IVFPQIndex({ d, m: 4, nlist: 8, seed: 9 }));
+      await pool2.add(probe, y, { onProgress: (p) => {
+        expect(p.total).toBe(1500);
+        seen.push(p.done);
+      } });
+      expect(seen[seen.length - 1]).toBe(1500);
+      expect(seen.every((v, i) => i === 0 || v > seen[i - 1])).toBe(true);
+      const index = fresh(() => new IVFPQIndex({ d, m: 4, nlist: 8, seed: 9 }));
+      index.add(x.subarray(0, 10 * d));
+      const before = index.save();
+      const live0 = memoryStats().liveBytes;
+      const ac = new AbortController();
+      ac.abort();
+      await expect(pool2.add(index, y, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+      const ac2 = new AbortController();
+      await expect(pool2.add(index, y, { signal: ac2.signal, onProgress: () => ac2.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(index.save()).toEqual(before);
+      expect(memoryStats().liveBytes).toBe(live0);
+      await stillServes(pool2);
+    }, 60_000);
+
+    it('a dispose or a new training here meanwhile rejects and adds nothing; an add here meanwhile comes first', async () => {
+      const doomed = new SQIndex({ d, type: 'int8' });
+      doomed.train(x);
+      const p1 = pool2.add(doomed, y);
+      doomed.dispose();
+      await expect(p1).rejects.toMatchObject({ code: 'DISPOSED' });
+      for (const make of [() => new IVFPQIndex({ d, m: 4, nlist: 8, seed: 10 }), () => new PQIndex({ d, m: 4, seed: 11 }), () => new RQIndex({ d, levels: 2, nbits: 5, seed: 12 }), () => new IVFFlatIndex({ d, nlist: 6, seed: 13 })]) {
+        const index = fresh(make);
+        const p2 = pool2.add(index, y);
+        index.train(x.subarray(0, 900 * d)); // allowed: the index is still empty
+        await expect(p2, index.constructor.name).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('trained again') });
+        expect(index.size).toBe(0);
+      }
+      const index = fresh(() => new IVFPQIndex({ d, m: 4, nlist: 8, seed: 14 }));
+      const p3 = pool3.add(index, y);
+      index.add(x.subarray(0, 30 * d));
+      await p3;
+      const local = fresh(() => new IVFPQIndex({ d, m: 4, nlist: 8, seed: 14 }));
+      local.add(x.subarray(0, 30 * d));
+      local.add(y);
+      expect(index.save()).toEqual(local.save());
+    }, 60_000);
+
+    it('refuses what add() refuses, before any work, and leaves the index as it was', async () => {
+      const index = fresh(() => new PQIndex({ d, m: 4, seed: 15 }));
+      index.add(x.subarray(0, 5 * d));
+      const before = index.save();
+      await expect(pool2.add(index, new Float32Array(7))).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      const bad = y.slice();
+      bad[123] = NaN;
+      await expect(pool2.add(index, bad)).rejects.toMatchObject({ code: 'NON_FINITE' });
+      await expect(pool2.add(index, y, { ids: new Int32Array(3) })).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      await expect(pool2.add(index, Array.from(y) as unknown as Float32Array)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+      await expect(pool2.add(index, y, { onProgress: 3 as unknown as () => void })).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+      await expect(pool2.add(track(new IVFPQIndex({ d, m: 4, nlist: 8 })), y)).rejects.toMatchObject({ code: 'NOT_TRAINED' });
+      await expect(pool2.add(new ProductQuantizer({ d, m: 4 }) as unknown as AnyIndex, y)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+      expect(index.save()).toEqual(before);
+    }, 30_000);
+  });
+
   describe('WorkerPool.kmeans: the per-point work of each iteration on all workers', () => {
     const big = floatVectors(30000, 12, 77, 3); // 4 blocks of 8192
     const ints = intVectors(20000, 9, 78);
