@@ -200,6 +200,7 @@ async function main() {
     for (const [label, cls, opts, rounds] of section('index') ? [
       ['IVFPQIndex 1024, 16x8', 'IVFPQIndex', { d, nlist: 1024, m: 16, seed: 1 }, 3],
       ['PQIndex OPQ 16x8, 5 alternations', 'PQIndex', { d, m: 16, opq: true, opqIterations: 5, seed: 1 }, 1],
+      ['RQIndex 4x8', 'RQIndex', { d, levels: 4, seed: 1 }, 3],
     ] : []) {
       await trainingRow(`${label}, n = ${ds.train.length / d}${rounds === 1 ? ' (1 run)' : ''}`, cls, opts, ds.train, async (p) => {
         const index = new ours[cls](opts);

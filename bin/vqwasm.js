@@ -59,8 +59,8 @@ const COMMANDS = {
   --rotate          random rotation before sign bits (binary)
   --seed N          training seed (default 1234)
   --threads N       train and add on N threads (default 1; 0 = every core), with the same index bytes: a
-                    WorkerPool takes the k-means and PQ runs of ivfpq and pq (OPQ's included; other types
-                    train here) and the encoding of the added vectors (every type but flat)`,
+                    WorkerPool takes the k-means and PQ runs of ivfpq, pq and rq (OPQ's included; other
+                    types train here) and the encoding of the added vectors (every type but flat)`,
   },
   add: {
     summary: 'add vectors to a saved index and save it',
@@ -315,7 +315,7 @@ async function cmdTrain(opts) {
       if (typeof index.train === 'function') {
         const bar = progress(opts, 'train');
         bar.note(`${tr.n} x ${tr.d} ...`);
-        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex)) {
+        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex || index instanceof vq.RQIndex)) {
           const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
           await pool.trainIndex(index, tr.x, { onProgress });
         } else {

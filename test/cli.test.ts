@@ -110,7 +110,7 @@ describe('vqwasm CLI', () => {
     expect(a.code, a.err).toBe(0);
     expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'once.vqw').code).toBe(0);
     expect(Buffer.from(readFileSync(f('full.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
-    // --threads: the k-means and PQ runs and the encoding of the added vectors on a pool, the same bytes
+    // --threads: the k-means and PQ runs (rq's levels too) and the encoding of the added vectors on a pool, the same bytes
     for (const extra of [['--type', 'ivfpq', '--nlist', '8', '--m', '4'], ['--type', 'pq', '--m', '4'], ['--type', 'pq', '--opq', '--m', '4'], ['--type', 'sq'], ['--type', 'rq', '--levels', '2', '--nbits', '5', '--beam', '3']]) {
       expect(run('train', ...extra, '--input', 'base.fvecs', '--output', 'one.vqw').code).toBe(0);
       const t2 = run('train', ...extra, '--input', 'base.fvecs', '--threads', '2', '--output', 'two.vqw');

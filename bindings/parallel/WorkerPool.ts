@@ -26,6 +26,7 @@ import type { WorkerReply, WorkerRequest } from './worker.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
+import { RQIndex } from '../search/RQIndex.js';
 import type { TrainSteps } from '../training/steps.js';
 import { FlatIndex } from '../search/FlatIndex.js';
 import { concatBatches, type AddBatch, type Addable } from '../search/addBatch.js';
@@ -516,25 +517,28 @@ export class WorkerPool {
   /**
    * Trains `index` (this thread's; untrained, or trained and empty) with its k-means and PQ trainings on the
    * workers: IVFFlatIndex and IVFPQIndex (the coarse k-means through kmeans(), the residual PQ through trainPQ()),
-   * PQIndex (trainPQ()), and OPQ's PQ trainings in either (its rotation search, the coarse assignment and the
-   * residuals run on this thread). The index ends as index.train(x) leaves it whenever kmeans() equals KMeans.train
-   * (exact f64 sums: see kmeans) and resolves to train()'s result. onProgress: each step's k-means iterations or PQ
-   * sub-spaces (TrainIndexProgress). A PQIndex gets a new quantizer object: read index.quantizer again afterwards. If
+   * PQIndex (trainPQ()), OPQ's PQ trainings in either (its rotation search, the coarse assignment and the residuals
+   * run on this thread), and RQIndex (each level's k-means through kmeans(); the beam search of the training sample
+   * through each new level runs here). The index ends as index.train(x) leaves it whenever kmeans() equals
+   * KMeans.train (exact f64 sums: see kmeans) and resolves to train()'s result. onProgress: each step's k-means
+   * iterations or PQ sub-spaces (TrainIndexProgress). A PQIndex or RQIndex gets a new quantizer object: read
+   * index.quantizer again afterwards. If
    * the index was disposed or given vectors meanwhile, or a step fails or is aborted (signal), it rejects and the
    * index keeps what it had.
    */
-  async trainIndex(index: PQIndex | IVFFlatIndex | IVFPQIndex, x: Float32Array, run: { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void } = {}): Promise<unknown> {
+  async trainIndex(index: PQIndex | IVFFlatIndex | IVFPQIndex | RQIndex, x: Float32Array, run: { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void } = {}): Promise<unknown> {
     const where = 'WorkerPool.trainIndex';
     this.open(where);
     const r = checkOptions(where, run) as { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void };
     checkCallbacks(where, r.signal, r.onProgress);
     if (r.signal?.aborted) throw kmAborted(where);
-    if (index instanceof PQIndex) {
+    if (index instanceof PQIndex || index instanceof RQIndex) {
+      // a quantizer of its own, adopted if the index is still alive and empty at the end
       index.checkTrain(x);
       const fresh = index.freshQuantizer();
       try {
         const result = await this.runSteps(where, fresh.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
-        index.adoptTrained(fresh);
+        (index.adoptTrained as (q: typeof fresh) => void)(fresh);
         return result;
       } catch (e) {
         fresh.dispose();
@@ -542,7 +546,7 @@ export class WorkerPool {
       }
     }
     if (!(index instanceof IVFFlatIndex || index instanceof IVFPQIndex)) {
-      fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex or IVFPQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
+      fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex, IVFPQIndex or RQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
     }
     return this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
   }

@@ -4,6 +4,7 @@ import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptio
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { chunkRows } from '../search/scan.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
+import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
 import { Rng } from '../util/rng.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
@@ -155,6 +156,14 @@ export class ResidualQuantizer extends Owned implements Quantizer {
    * level. Retraining replaces the codebooks; if training throws, the previous ones stay.
    */
   train(x: Float32Array): ResidualQuantizerTrainResult {
+    return runSteps(this.trainSteps(x));
+  }
+
+  /**
+   * @internal train() as steps (training/steps.ts): each level's k-means is a step, for WorkerPool.trainIndex; the
+   * beam search of the sample through each new level runs here, between the steps.
+   */
+  *trainSteps(x: Float32Array): TrainSteps<ResidualQuantizerTrainResult> {
     const where = 'ResidualQuantizer.train';
     const eng = this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
@@ -201,7 +210,8 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       const mse: number[] = [];
       let live = 1;
       for (let l = 0; l < levels; l++) {
-        const cent = this.trainLevel(res, nt * live, l, where);
+        const cent = yield* this.trainLevel(res, nt * live, l, where);
+        this.alive(where); // disposed on this thread while a pool trained the level
         const pl = panels + l * ksub8 * d * 4;
         const [cp] = eng.scratch([ksub * d * 4], where);
         eng.f32(cp, ksub * d).set(cent);
@@ -256,7 +266,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
   }
 
   /** k-means codebook f32[ksub][d] of level l on the residual rows f32[count][d] at resPtr (subsampled with the seed). */
-  private trainLevel(resPtr: number, count: number, l: number, where: string): Float32Array {
+  private *trainLevel(resPtr: number, count: number, l: number, where: string): TrainSteps<Float32Array> {
     const { d, ksub } = this;
     const eng = this.eng;
     const maxRows = this.maxPointsPerCentroid * ksub;
@@ -271,7 +281,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     }
     const km = new KMeans({ d, k: ksub, iterations: this.iterations, seed: this.seed + l, init: this.init, maxPointsPerCentroid: Math.max(1, Math.ceil(sample.length / d / ksub)), minPointsPerCentroid: 0 });
     try {
-      km.train(sample);
+      yield { kind: 'kmeans', model: km, x: sample };
       return km.centroids;
     } finally {
       km.dispose();

@@ -116,16 +116,47 @@ export class RQIndex extends Owned {
 
   /** Trains the quantizer on x (and, for l2, the range of the stored norms). Refused once the index holds vectors. */
   train(x: Float32Array): ResidualQuantizerTrainResult {
+    this.checkTrain(x);
+    this.trainings++;
+    const res = this.q.train(x);
+    [this.normMin, this.normMax] = this.q.trainedNormRange() ?? [0, 0];
+    return res;
+  }
+
+  /** @internal train()'s checks, for WorkerPool.trainIndex too. */
+  checkTrain(x: Float32Array): void {
     const where = 'RQIndex.train';
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     const ksub = 1 << this.nbits;
     if (n < ksub) fail('TOO_FEW_POINTS', where, 'fewer training vectors than codewords per level', raw(`n = ${n}`), `n >= ksub = ${ksub}`);
+    this.checkEmpty(where);
+  }
+
+  private checkEmpty(where: string): void {
     if (this.n > 0) fail('INVALID_OPTION', where, 'the index already holds vectors encoded with the current codebooks', raw(`size ${this.n}`), 'train before add (or a new index)');
+  }
+
+  /** @internal WorkerPool.trainIndex: an untrained quantizer with this index's options (its beam width now included). */
+  freshQuantizer(): ResidualQuantizer {
+    const q = this.q;
+    return new ResidualQuantizer({
+      d: q.d, levels: q.levels, nbits: q.nbits, beamSize: q.beamSize, seed: q.seed, iterations: q.iterations, init: q.init, maxPointsPerCentroid: q.maxPointsPerCentroid,
+    });
+  }
+
+  /**
+   * @internal WorkerPool.trainIndex: replaces the quantizer with q, trained elsewhere as train() would have trained
+   * this one, if the index is still alive and empty (this thread may have disposed or filled it meanwhile).
+   */
+  adoptTrained(q: ResidualQuantizer): void {
+    const where = 'RQIndex.train';
+    this.alive(where);
+    this.checkEmpty(where);
+    this.q.dispose();
+    this.q = q;
+    [this.normMin, this.normMax] = q.trainedNormRange() ?? [0, 0];
     this.trainings++;
-    const res = this.q.train(x);
-    [this.normMin, this.normMax] = this.q.trainedNormRange() ?? [0, 0];
-    return res;
   }
 
   /** Width of one norm step (0 when every training norm was equal). */

@@ -275,7 +275,7 @@ export function poolSuite(shared: boolean): void {
   });
 
   describe('WorkerPool.trainIndex: an index trained with its k-means and PQ runs on the workers', () => {
-    const CASES_T: [string, () => PQIndex | IVFFlatIndex | IVFPQIndex][] = [
+    const CASES_T: [string, () => PQIndex | IVFFlatIndex | IVFPQIndex | RQIndex][] = [
       ['IVFPQIndex l2 8x6', () => new IVFPQIndex({ d, nlist: 12, m: 8, nbits: 6, seed: 31 })],
       ['IVFPQIndex ip 4x8 random coarse seeding', () => new IVFPQIndex({ d, nlist: 9, m: 4, metric: 'ip', seed: 32, coarseInit: 'random' })],
       ['IVFPQIndex opq 4x5', () => new IVFPQIndex({ d, nlist: 7, m: 4, nbits: 5, opq: true, opqIterations: 2, seed: 33 })],
@@ -284,6 +284,8 @@ export function poolSuite(shared: boolean): void {
       ['PQIndex 8x8 l2', () => new PQIndex({ d, m: 8, seed: 36 })],
       ['PQIndex 8x4 fast-scan ip, anisotropic', () => new PQIndex({ d, m: 8, nbits: 4, metric: 'ip', anisotropicThreshold: 0.2, seed: 37 })],
       ['PQIndex opq 4x6', () => new PQIndex({ d, m: 4, nbits: 6, opq: true, opqIterations: 3, seed: 38 })],
+      ['RQIndex l2 3x6', () => new RQIndex({ d, levels: 3, nbits: 6, seed: 39 })],
+      ['RQIndex ip 2x8, beam 4, sampled', () => new RQIndex({ d, levels: 2, nbits: 8, beamSize: 4, metric: 'ip', maxPointsPerCentroid: 3, seed: 40 })],
     ];
 
     it('leaves each kind exactly as index.train(x) does: same bytes, same result, same searches', async () => {
@@ -325,6 +327,7 @@ export function poolSuite(shared: boolean): void {
         [() => new IVFPQIndex({ d, nlist: 8, m: 4, nbits: 5, opq: true, opqIterations: 2, coarseIterations: 3, seed: 49 }), ['pq', 'pq', 'pq', 'kmeans', 'pq']],
         [() => new PQIndex({ d, m: 8, nbits: 5, seed: 50 }), ['pq']],
         [() => new IVFFlatIndex({ d, nlist: 6, coarseIterations: 4, seed: 51 }), ['kmeans']],
+        [() => new RQIndex({ d, levels: 3, nbits: 4, iterations: 5, seed: 52 }), ['kmeans', 'kmeans', 'kmeans']],
       ] as const) {
         const seen: TrainIndexProgress[] = [];
         await pool2.trainIndex(track(make()), x, { onProgress: (p) => seen.push(p) });
@@ -360,6 +363,7 @@ export function poolSuite(shared: boolean): void {
       await expect(pool2.trainIndex(index, x)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('already holds vectors') });
       await expect(pool2.trainIndex(track(new PQIndex({ d, m: 4 })), x.subarray(0, 100 * d))).rejects.toMatchObject({ code: 'TOO_FEW_POINTS' });
       await expect(pool2.trainIndex(track(new IVFFlatIndex({ d, nlist: 8 })), new Float32Array(7))).rejects.toMatchObject({ code: 'INVALID_SIZE' });
+      await expect(pool2.trainIndex(track(new RQIndex({ d, levels: 2, nbits: 8 })), x.subarray(0, 200 * d))).rejects.toMatchObject({ code: 'TOO_FEW_POINTS' });
       await expect(pool2.trainIndex(track(new FlatIndex({ d })) as unknown as PQIndex, x)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
       const gone = new IVFPQIndex({ d, nlist: 8, m: 4 });
       gone.dispose();
@@ -380,7 +384,7 @@ export function poolSuite(shared: boolean): void {
       await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
       expect(idx.isTrained).toBe(false);
       // a trained index filled while it retrains: the new training is dropped, the vectors keep their codes
-      const filled = [track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 43 })), track(new PQIndex({ d, m: 4, seed: 44 }))];
+      const filled = [track(new IVFPQIndex({ d, nlist: 8, m: 4, seed: 43 })), track(new PQIndex({ d, m: 4, seed: 44 })), track(new RQIndex({ d, levels: 2, nbits: 5, seed: 47 }))];
       for (const index of filled) {
         index.train(x);
         const retrain = pool2.trainIndex(index, x.subarray(0, 900 * d));
