@@ -157,6 +157,7 @@ async function main() {
     // `new ours[cls](opts).train(x)` on this thread, `pooled(pool)` on each pool (it resolves to { trained }), and the
     // same training by the independent copies
     const trainingRow = async (label, cls, opts, x, pooled, rounds = 3) => {
+      log(label);
       let want = null;
       let same = true;
       const check = (trained) => {
@@ -216,6 +217,7 @@ async function main() {
       ['PQIndex 16x8', () => new ours.PQIndex({ d, m: 16, seed: 1 })],
       ['RQIndex 4x8, beam 8', () => new ours.RQIndex({ d, levels: 4, beamSize: 8, seed: 1 })],
     ] : []) {
+      log(label);
       const model = make();
       model.train(ds.train);
       const empty = model.save({ empty: true });
