@@ -581,7 +581,8 @@ export class WorkerPool {
     const d = a.d;
     const parts = new Map<number, AddBatch>();
     const encode = (slot: number) =>
-      this.runChunks(where, n, n, 256, r.signal, r.onProgress, async (lane, r0, c) => {
+      // chunks of at most 65536 rows: a copy of one in flight per worker, whatever n
+      this.runChunks(where, n, 1 << 16, 256, r.signal, r.onProgress, async (lane, r0, c) => {
         const part = x.slice(r0 * d, (r0 + c) * d);
         parts.set(r0, (await lane.call({ op: 'encodeAdd', slot, q: part }, [part.buffer])) as AddBatch);
       });

@@ -467,6 +467,21 @@ export function poolSuite(shared: boolean): void {
       } });
       expect(seen[seen.length - 1]).toBe(1500);
       expect(seen.every((v, i) => i === 0 || v > seen[i - 1])).toBe(true);
+      // a large add goes in chunks of at most 65536 rows (a bounded copy per worker), with add()'s bytes
+      const big = floatVectors(300_000, 4, 53, 2);
+      const steps: number[] = [];
+      const [sq, sqLocal] = [0, 1].map(() => {
+        const ix = track(new SQIndex({ d: 4, type: 'int8' }));
+        ix.train(big.subarray(0, 4000));
+        return ix;
+      });
+      await pool2.add(sq, big, { onProgress: (p) => steps.push(p.done) });
+      expect(steps[steps.length - 1]).toBe(300_000);
+      expect(Math.max(...steps.map((v, i) => v - (i ? steps[i - 1] : 0)))).toBe(65536);
+      sqLocal.add(big);
+      expect(Buffer.compare(sq.save(), sqLocal.save())).toBe(0);
+      sq.dispose();
+      sqLocal.dispose();
       const index = fresh(() => new IVFPQIndex({ d, m: 4, nlist: 8, seed: 9 }));
       index.add(x.subarray(0, 10 * d));
       const before = index.save();
