@@ -25,6 +25,7 @@ export { SQIndex, type SQIndexOptions } from './search/SQIndex.js';
 export { BinaryQuantizer, type BinaryQuantizerOptions, type BinaryQuantizerTrainResult } from './quantizers/BinaryQuantizer.js';
 export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION, type SaveOptions } from './io/format.js';
+export type { MergeOptions } from './search/addBatch.js';
 export { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from './io/loadIndex.js';
 export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions, type TrainIndexProgress } from './parallel/WorkerPool.js';
 export {

@@ -32,7 +32,7 @@ const TYPE_EXPORTS = [
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
   'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'TrainIndexProgress', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
   'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',
-  'FaissIndex', 'WriteFaissOptions', 'SaveOptions',
+  'FaissIndex', 'WriteFaissOptions', 'SaveOptions', 'MergeOptions',
 ];
 
 beforeAll(async () => {

@@ -124,6 +124,51 @@ describe('save({ empty: true }): the trained index without its vectors', () => {
     }
   });
 
+  it('mergeFrom: a copy filled elsewhere merges back as if its vectors had been added here (ids + addId)', () => {
+    const xIds = Int32Array.from({ length: 700 }, (_, i) => 3 * i);
+    for (const [name, make] of KINDS) {
+      const index = track(make());
+      (index as { train?(x: Float32Array): unknown }).train?.(x);
+      const shard = track(loadIndex(index.save({ empty: true })));
+      const want = track(loadIndex(index.save({ empty: true })));
+      index.add(x, xIds);
+      shard.add(y); // ids 0..89 there
+      const shardBytes = shard.save();
+      (index.mergeFrom as (o: AnyIndex, opt?: { addId?: number }) => void)(shard, { addId: 5000 });
+      want.add(x, xIds);
+      want.add(y, Int32Array.from({ length: 90 }, (_, i) => 5000 + i));
+      expect(index.save(), name).toEqual(want.save());
+      expect(index.search(y.subarray(0, 5 * d), 4), name).toEqual(want.search(y.subarray(0, 5 * d), 4));
+      expect(shard.save(), name).toEqual(shardBytes); // left as it was
+    }
+  });
+
+  it('mergeFrom refuses another class, another training, a disposed or untrained index, bad addId; the index keeps its bytes', () => {
+    const a = track(new PQIndex({ d, m: 4, seed: 1 }));
+    a.train(x);
+    a.add(x.subarray(0, 50 * d));
+    const before = a.save();
+    const other = track(new PQIndex({ d, m: 4, seed: 2 }));
+    other.train(x);
+    other.add(y);
+    const shard = track(loadIndex(a.save({ empty: true })) as PQIndex);
+    shard.add(y);
+    expect(codeOf(() => a.mergeFrom(other))).toBe('INVALID_OPTION');
+    expect(codeOf(() => a.mergeFrom(track(new SQIndex({ d, type: 'int8' })) as unknown as PQIndex))).toBe('INVALID_TYPE');
+    expect(codeOf(() => a.mergeFrom(null as unknown as PQIndex))).toBe('INVALID_TYPE');
+    expect(codeOf(() => a.mergeFrom(shard, { addId: -1 }))).toBe('INVALID_OPTION');
+    expect(codeOf(() => a.mergeFrom(shard, { addId: 0x7fffffff }))).toBe('INVALID_OPTION');
+    expect(codeOf(() => a.mergeFrom(shard, 3 as unknown as { addId?: number }))).toBe('INVALID_TYPE');
+    expect(codeOf(() => track(new PQIndex({ d, m: 4, seed: 1 })).mergeFrom(shard))).toBe('NOT_TRAINED');
+    const gone = loadIndex(a.save({ empty: true })) as PQIndex;
+    gone.dispose();
+    expect(codeOf(() => a.mergeFrom(gone))).toBe('DISPOSED');
+    expect(codeOf(() => gone.mergeFrom(shard))).toBe('DISPOSED');
+    expect(a.save()).toEqual(before);
+    a.mergeFrom(a); // its own vectors again, a snapshot taken first
+    expect(a.size).toBe(100);
+  });
+
   it('an untrained index: the same file as save(); a bad option is INVALID_TYPE', () => {
     const index = track(new IVFPQIndex({ d, m: 4, nlist: 6 }));
     expect(index.save({ empty: true })).toEqual(index.save());

@@ -4,6 +4,7 @@ import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
+import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows, knnPanels, type Panels } from './scan.js';
 
@@ -57,6 +58,25 @@ export class FlatIndex extends Owned {
     const n = checkVectors(where, 'x', x, this.d);
     if (ids !== undefined) checkUserIds(where, ids, n);
     this.append(x, n, ids, this.metric === 'cosine', where);
+  }
+
+  /**
+   * Appends the vectors of `other`, a FlatIndex of the same d and metric, as stored (cosine ones are not normalized
+   * again), with other's ids plus options.addId (Faiss merge_from). other is left as it was.
+   */
+  mergeFrom(other: FlatIndex, options?: MergeOptions): void {
+    mergeInto('FlatIndex.mergeFrom', this, other, options);
+  }
+
+  /** @internal mergeFrom's snapshot of this index: the stored vectors and ids, by position. */
+  contents(_where: string): Contents {
+    return { batch: { labels: null, codes: null }, x: this.reconstructRange(0, this.n), ids: this.eng.i32(this.idsPtr, this.n).slice() };
+  }
+
+  /** @internal mergeFrom's append: stored vectors x (not normalized again) with ids. */
+  appendBatch(where: string, _b: AddBatch, x: Float32Array, ids: Int32Array | undefined): void {
+    this.alive(where);
+    this.append(x, x.length / this.d, ids, false, where);
   }
 
   /** Appends n checked vectors; `normalize` is false when they are stored vectors coming back from a saved file. */

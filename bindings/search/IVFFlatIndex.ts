@@ -6,7 +6,7 @@ import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, toUserIds, type PQMetric } from './adc.js';
-import type { AddBatch } from './addBatch.js';
+import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
@@ -196,6 +196,28 @@ export class IVFFlatIndex extends Owned {
     return this.centroidsJs;
   }
 
+  /**
+   * Appends the vectors of `other`, an IVFFlatIndex trained as this one is (a copy of this one's save({ empty: true })
+   * filled elsewhere), each into the same list, with other's ids plus options.addId (Faiss merge_from). other is left
+   * as it was. A different training is INVALID_OPTION.
+   */
+  mergeFrom(other: IVFFlatIndex, options?: MergeOptions): void {
+    mergeInto('IVFFlatIndex.mergeFrom', this, other, options);
+  }
+
+  /** @internal mergeFrom's snapshot of this index: each position's list, the vectors, the ids. */
+  contents(_where: string): Contents {
+    const eng = this.eng;
+    return { batch: { labels: this.listOfPositions(), codes: null }, x: eng.f32(this.vecPtr, this.n * this.d).slice(), ids: eng.i32(this.idsPtr, this.n).slice() };
+  }
+
+  /** The list of each position, i32[n]. */
+  private listOfPositions(): Int32Array {
+    const list = new Int32Array(this.n);
+    for (let l = 0; l < this.nlist; l++) for (const p of this.eng.i32(this.listPos[l], this.listSize[l])) list[p] = l;
+    return list;
+  }
+
   /** @internal add()'s second half: appends the vectors x of batch b (from encodeForAdd with this addVersion()). */
   appendBatch(where: string, b: AddBatch, x: Float32Array, ids: Int32Array | undefined): void {
     const eng = this.alive(where);
@@ -319,8 +341,7 @@ export class IVFFlatIndex extends Owned {
     };
     const sections: Section[] = [];
     if (this.centroidsJs) {
-      const list = new Int32Array(n);
-      if (n > 0) for (let l = 0; l < this.nlist; l++) for (const p of eng.i32(this.listPos[l], this.listSize[l])) list[p] = l;
+      const list = n > 0 ? this.listOfPositions() : new Int32Array(0);
       sections.push(
         { tag: 'COAR', data: this.centroidsJs },
         { tag: 'VECS', data: eng.f32(this.vecPtr, n * this.d) },

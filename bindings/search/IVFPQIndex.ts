@@ -13,7 +13,7 @@ import {
   candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
-import type { AddBatch } from './addBatch.js';
+import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
@@ -509,6 +509,15 @@ export class IVFPQIndex extends Owned {
     const t = this.trainedOr(where);
     const { d } = this;
     for (let i = 0; i < pos.length; i++) checkInt(where, `pos[${i}]`, pos[i], 0, this.n - 1);
+    const { listOf, codes } = this.codesAt(pos, where);
+    const r = t.pq.decode(codes);
+    for (let i = 0; i < pos.length; i++) for (let j = 0; j < d; j++) r[i * d + j] += t.centroids[listOf[pos[i]] * d + j];
+    return t.rot ? t.rot.rotateBack(r, where) : r;
+  }
+
+  /** The list of every position (by position) and the packed codes of positions pos (checked), in their order. */
+  private codesAt(pos: Int32Array, where: string): { listOf: Int32Array; codes: Uint8Array } {
+    const eng = this.eng;
     // where each position lives: one pass over the lists
     const listOf = new Int32Array(this.n);
     const slot = new Int32Array(this.n);
@@ -527,9 +536,24 @@ export class IVFPQIndex extends Owned {
       codes = new Uint8Array(pos.length * cs);
       for (let i = 0; i < pos.length; i++) codes.set(eng.u8(this.listCodes[listOf[pos[i]]] + slot[pos[i]] * cs, cs), i * cs);
     }
-    const r = t.pq.decode(codes);
-    for (let i = 0; i < pos.length; i++) for (let j = 0; j < d; j++) r[i * d + j] += t.centroids[listOf[pos[i]] * d + j];
-    return t.rot ? t.rot.rotateBack(r, where) : r;
+    return { listOf, codes };
+  }
+
+  /**
+   * Appends the vectors of `other`, an IVFPQIndex trained as this one is (a copy of this one's save({ empty: true })
+   * filled elsewhere), each into the same list with its code as it is, with other's ids plus options.addId (Faiss
+   * merge_from). other is left as it was. A different training is INVALID_OPTION.
+   */
+  mergeFrom(other: IVFPQIndex, options?: MergeOptions): void {
+    mergeInto('IVFPQIndex.mergeFrom', this, other, options);
+  }
+
+  /** @internal mergeFrom's snapshot of this index: each position's list and code, originals with refine, ids. */
+  contents(where: string): Contents {
+    const pos = Int32Array.from({ length: this.n }, (_, i) => i);
+    const { listOf, codes } = this.codesAt(pos, where);
+    const x = this.refine ? this.eng.f32(this.vecPtr, this.n * this.d).slice() : new Float32Array(0);
+    return { batch: { labels: listOf, codes }, x, ids: this.eng.i32(this.idsPtr, this.n).slice() };
   }
 
   /** Vectors by user id (first occurrence): decoded approximations, or the stored originals with refine. */

@@ -6,7 +6,7 @@ import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
-import type { AddBatch } from './addBatch.js';
+import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { emptyResult } from './FlatIndex.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
 import { chunkRows } from './scan.js';
@@ -190,6 +190,20 @@ export class RQIndex extends Owned {
   /** @internal What a batch was computed with: the codebooks and the norm range, trained in place (hence the count). */
   addVersion(): unknown {
     return this.trainings;
+  }
+
+  /**
+   * Appends the vectors of `other`, an RQIndex trained as this one is (a copy of this one's save({ empty: true })
+   * filled elsewhere), their codes as they are, with other's ids plus options.addId (Faiss merge_from). other is left
+   * as it was. A different training is INVALID_OPTION.
+   */
+  mergeFrom(other: RQIndex, options?: MergeOptions): void {
+    mergeInto('RQIndex.mergeFrom', this, other, options);
+  }
+
+  /** @internal mergeFrom's snapshot of this index: stored codes and ids, by position. */
+  contents(_where: string): Contents {
+    return { batch: { labels: null, codes: this.eng.u8(this.codesPtr, this.n * this.rowBytes).slice() }, x: new Float32Array(0), ids: this.eng.i32(this.idsPtr, this.n).slice() };
   }
 
   /** @internal add()'s second half: appends the vectors of batch b (from encodeForAdd with this addVersion()). */

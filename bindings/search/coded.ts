@@ -7,7 +7,7 @@ import { paramBool, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer
 import type { SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import { candidatesPerQuery, type PQMetric, type SearchOptions } from './adc.js';
-import type { AddBatch } from './addBatch.js';
+import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, type PositionFilter } from './filter.js';
 import { emptyResult } from './FlatIndex.js';
 import { FlatStore } from './store.js';
@@ -130,6 +130,26 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   /** @internal What a batch was computed with: the quantizer, trained in place by train() (hence the count). */
   addVersion(): unknown {
     return this.trainings;
+  }
+
+  /**
+   * Appends the vectors of `other`, an index of this class trained as this one is (a copy of this one's
+   * save({ empty: true }) filled elsewhere), their codes as they are, with other's ids plus options.addId (Faiss
+   * merge_from). other is left as it was. A different training is INVALID_OPTION.
+   */
+  mergeFrom(other: this, options?: MergeOptions): void {
+    mergeInto(`${this.kind.kind}.mergeFrom`, this, other, options);
+  }
+
+  /** @internal mergeFrom's snapshot of this index: codes (packed), originals with refine, ids, by position. */
+  contents(where: string): Contents {
+    const st = this.store;
+    const pos = Int32Array.from({ length: st.n }, (_, i) => i);
+    return {
+      batch: { labels: null, codes: this.allCodes(where).slice() },
+      x: this.refine ? st.originals(pos) : new Float32Array(0),
+      ids: st.userIds(pos),
+    };
   }
 
   /** @internal add()'s second half: appends the vectors x of batch b (from encodeForAdd with this addVersion()). */
