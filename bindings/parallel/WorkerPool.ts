@@ -567,6 +567,7 @@ export class WorkerPool {
     this.open(where);
     const r = checkOptions(where, run) as { ids?: Int32Array; signal?: AbortSignal; onProgress?: (p: { done: number; total: number }) => void };
     checkCallbacks(where, r.signal, r.onProgress);
+    if (r.signal?.aborted) throw new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
     if (index instanceof FlatIndex) {
       index.add(x, r.ids);
       return;
@@ -576,7 +577,6 @@ export class WorkerPool {
     }
     const a = index as unknown as Addable;
     const n = a.checkAdd(where, x, r.ids);
-    if (r.signal?.aborted) throw new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
     const version = a.addVersion();
     const d = a.d;
     const parts = new Map<number, AddBatch>();
