@@ -267,7 +267,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 45_000 });
     const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
       error?: string; build: string; workerBuild: string; threads: number; same: boolean; ticks: number; mainMs: number; poolMs: number;
-      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; samePooledKmeans: boolean; sameTrainIndex: boolean; samePooledAdd: boolean; isolated: boolean; shared: boolean;
+      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; samePooledKmeans: boolean; sameTrainIndex: boolean; samePooledAdd: boolean; sameTrainRQ: boolean; isolated: boolean; shared: boolean;
     };
     if (r.error) throw new Error(`pool page failed: ${r.error}\n${pageLogs.join('\n')}`);
     expect(r.isolated).toBe(true);
@@ -288,6 +288,7 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     expect(r.samePooledKmeans).toBe(true);
     expect(r.sameTrainIndex).toBe(true);
     expect(r.samePooledAdd).toBe(true);
+    expect(r.sameTrainRQ).toBe(true);
     expect(r.trainMs).toBeGreaterThan(50);
     expect(r.trainTicks).toBeGreaterThanOrEqual(Math.floor(r.trainMs / 5 / 4));
     await page.close();

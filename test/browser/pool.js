@@ -1,8 +1,8 @@
 // WorkerPool in a page: module Web Workers, each with its own engine, answer a batch of queries; the result must equal
 // the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search. With ?shared=1 the
 // page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory. Also
-// k-means in a worker and across the workers, and an IVF-PQ index trained and filled across them (pool.trainIndex,
-// pool.add), each against the same work on the page's thread.
+// k-means in a worker and across the workers, an IVF-PQ index trained and filled across them (pool.trainIndex,
+// pool.add) and an RQ index trained across them, each against the same work on the page's thread.
 import * as api from '/dist/index.js';
 
 function lcg(seed) {
@@ -66,6 +66,17 @@ async function run() {
   const c = ivfHere.save();
   const e = ivfPool.save();
   const samePooledAdd = c.length === e.length && c.every((v, i) => v === e[i]);
+  // an RQ index: each level's k-means on the workers, the beam search of the sample here
+  const rqOpts = { d, levels: 2, nbits: 6, beamSize: 2, seed: 5 };
+  const rqHere = new api.RQIndex(rqOpts);
+  rqHere.train(x);
+  const rqPool = new api.RQIndex(rqOpts);
+  await pool.trainIndex(rqPool, x);
+  const f = rqHere.save();
+  const g = rqPool.save();
+  const sameTrainRQ = f.length === g.length && f.every((v, i) => v === g[i]);
+  rqHere.dispose();
+  rqPool.dispose();
   ivfHere.dispose();
   ivfPool.dispose();
   km.dispose();
@@ -73,7 +84,7 @@ async function run() {
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd };
+  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd, sameTrainRQ };
 }
 
 run().then(
