@@ -21,24 +21,11 @@ const NSEEDS = C.envInt('VQ_BENCH_COARSE_SEEDS', 100);
 
 const log = (msg) => process.stderr.write(`[coarse ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-/** Index of the nearest of k centroids (squared L2, float64) for each of n rows. */
+/** Index of the nearest of k centroids (squared L2, plain JS: the same code for both sides' centroids) of n rows. */
 function nearest(x, n, d, cent, k) {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = Infinity;
-    for (let j = 0; j < k; j++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) {
-        const u = x[i * d + t] - cent[j * d + t];
-        s += u * u;
-      }
-      if (s < best) {
-        best = s;
-        out[i] = j;
-      }
-    }
-  }
-  return out;
+  const labels = new Int32Array(n);
+  C.jsAssign(x, n, d, cent, k, labels, new Float64Array(n));
+  return labels;
 }
 
 /** The layout measures of one set of centroids: coverage, mean probed list size, and the items' lists. */

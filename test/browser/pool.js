@@ -51,30 +51,26 @@ async function run() {
   const split = await pool.kmeans({ d, k: 64, iterations: 15, seed: 3 }, x);
   const samePooledKmeans = km.centroids.every((v, i) => Object.is(v, split.trained.centroids[i]));
   split.trained.dispose();
-  // an IVF-PQ index trained with its k-means and PQ runs on the workers: the bytes of train() here
-  const ivfOpts = { d, nlist: 32, m: 8, nbits: 6, seed: 4 };
-  const ivfHere = new api.IVFPQIndex(ivfOpts);
-  ivfHere.train(x);
-  const ivfPool = new api.IVFPQIndex(ivfOpts);
-  await pool.trainIndex(ivfPool, x);
-  const a = ivfHere.save();
-  const b = ivfPool.save();
-  const sameTrainIndex = a.length === b.length && a.every((v, i) => v === b[i]);
-  // the vectors added with their coarse assignment and encoding on the workers: the bytes of add() here
+  // indexes trained with their k-means and PQ runs on the workers (an RQ index: each level's k-means there, the beam
+  // search of the sample here), then filled with add()'s encoding there: the bytes of the same calls on this thread
+  const sameSaved = (p, q) => {
+    const [a, b] = [p.save(), q.save()];
+    return a.length === b.length && a.every((v, i) => v === b[i]);
+  };
+  const trainedBothWays = async (Cls, opts) => {
+    const here = new Cls(opts);
+    here.train(x);
+    const there = new Cls(opts);
+    await pool.trainIndex(there, x);
+    return [here, there];
+  };
+  const [ivfHere, ivfPool] = await trainedBothWays(api.IVFPQIndex, { d, nlist: 32, m: 8, nbits: 6, seed: 4 });
+  const sameTrainIndex = sameSaved(ivfHere, ivfPool);
   ivfHere.add(x);
   await pool.add(ivfPool, x);
-  const c = ivfHere.save();
-  const e = ivfPool.save();
-  const samePooledAdd = c.length === e.length && c.every((v, i) => v === e[i]);
-  // an RQ index: each level's k-means on the workers, the beam search of the sample here
-  const rqOpts = { d, levels: 2, nbits: 6, beamSize: 2, seed: 5 };
-  const rqHere = new api.RQIndex(rqOpts);
-  rqHere.train(x);
-  const rqPool = new api.RQIndex(rqOpts);
-  await pool.trainIndex(rqPool, x);
-  const f = rqHere.save();
-  const g = rqPool.save();
-  const sameTrainRQ = f.length === g.length && f.every((v, i) => v === g[i]);
+  const samePooledAdd = sameSaved(ivfHere, ivfPool);
+  const [rqHere, rqPool] = await trainedBothWays(api.RQIndex, { d, levels: 2, nbits: 6, beamSize: 2, seed: 5 });
+  const sameTrainRQ = sameSaved(rqHere, rqPool);
   rqHere.dispose();
   rqPool.dispose();
   ivfHere.dispose();
