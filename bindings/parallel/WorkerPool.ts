@@ -239,10 +239,8 @@ export class WorkerPool {
       this.pinView(where, obj, what).unpin();
       return this.nextSlot++;
     }
-    const bytes = obj.save();
-    const slot = this.nextSlot++;
-    // one copy of the bytes per worker (structured clone); the workers parse them in parallel
-    await Promise.all(this.lanes.map((l) => l.call({ op: 'load', slot, bytes, what })));
+    const { slot, ready } = this.sendCopy(obj.save(), what);
+    await ready;
     return slot;
   }
 
@@ -587,26 +585,17 @@ export class WorkerPool {
         parts.set(r0, (await lane.call({ op: 'encodeAdd', slot, q: part }, [part.buffer])) as AddBatch);
       });
     let slot: number;
-    let ready: Promise<unknown> = Promise.resolve();
+    let ready: Promise<unknown>;
     let unpin = () => {};
     if (this.shared) {
       const view = this.pinView(where, index, 'index');
       unpin = view.unpin;
       ({ slot, ready } = this.sendView(view.snap));
     } else {
-      const bytes = a.save({ empty: true });
-      slot = this.nextSlot++;
-      ready = Promise.all(this.lanes.map((l) => l.call({ op: 'load', slot, bytes, what: 'index' })));
-      ready.catch(() => {});
+      ({ slot, ready } = this.sendCopy(a.save({ empty: true }), 'index'));
     }
     try {
-      try {
-        await encode(slot);
-      } catch (e) {
-        await ready; // a failed copy or view wins over the failures it causes
-        throw e;
-      }
-      await ready;
+      await whenReady(ready, () => encode(slot));
     } finally {
       unpin();
       this.dropSlot(slot);
@@ -656,8 +645,20 @@ export class WorkerPool {
    * each worker handles them before the chunks queued after them; the promise settles with them.
    */
   sendView(snap: Snapshot): { slot: number; ready: Promise<unknown> } {
+    return this.sendToAll((slot) => ({ op: 'attach', slot, snap }));
+  }
+
+  /**
+   * @internal Private memories: a new slot with the object saved as `bytes` loaded in every worker (one structured
+   * clone of the bytes each; the workers parse them in parallel). Sent as sendView sends.
+   */
+  sendCopy(bytes: Uint8Array, what: 'index' | 'quantizer'): { slot: number; ready: Promise<unknown> } {
+    return this.sendToAll((slot) => ({ op: 'load', slot, bytes, what }));
+  }
+
+  private sendToAll(request: (slot: number) => Omit<WorkerRequest, 'id'>): { slot: number; ready: Promise<unknown> } {
     const slot = this.nextSlot++;
-    const ready = Promise.all(this.lanes.map((l) => l.call({ op: 'attach', slot, snap })));
+    const ready = Promise.all(this.lanes.map((l) => l.call(request(slot))));
     ready.catch(() => {}); // awaited by the caller after its chunks; this only keeps an early failure from going unhandled
     return { slot, ready };
   }
@@ -738,6 +739,20 @@ function toAborted(e: unknown): VQError {
   return new VQError('ABORTED', `WorkerPool: a worker failed (got ${e instanceof Error ? e.message : String(e)}, expected a running worker)`);
 }
 
+/**
+ * Runs work() against a slot whose copy or view requests (`ready`) went out just before it, then waits for them too:
+ * a failed request wins over the failures it causes in work().
+ */
+async function whenReady(ready: Promise<unknown>, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (e) {
+    await ready;
+    throw e;
+  }
+  await ready;
+}
+
 function checkCallbacks(where: string, signal: unknown, onProgress: unknown): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) fail('INVALID_TYPE', where, 'signal must be an AbortSignal', signal, 'an AbortSignal');
   if (onProgress !== undefined && typeof onProgress !== 'function') fail('INVALID_TYPE', where, 'onProgress must be a function', onProgress, 'a function');
@@ -784,13 +799,7 @@ abstract class Shared {
     }
     v.users++;
     try {
-      try {
-        await work(v.slot);
-      } catch (e) {
-        await ready;
-        throw e;
-      }
-      await ready;
+      await whenReady(ready, () => work(v.slot));
     } catch (e) {
       if (this.view === v) this.view = null;
       throw e;
