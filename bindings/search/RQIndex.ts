@@ -1,6 +1,6 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, paramString, readContainer, saveEmpty, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section } from '../io/format.js';
-import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
+import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
 import type { SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -58,6 +58,8 @@ export class RQIndex extends Owned {
   readonly metric: PQMetric;
   readonly normBits: number;
   private q: ResidualQuantizer;
+  // the quantizer's options, checked (freshQuantizer makes another with them)
+  private readonly qOptions: Required<ResidualQuantizerOptions>;
   /** Norm fields per code (0 for ip). */
   private readonly fields: number;
   /** Fields per stored code: levels + fields. */
@@ -83,6 +85,7 @@ export class RQIndex extends Owned {
     const ro = checkRQOptions(W, rest);
     super(W);
     const rq = new ResidualQuantizer(ro);
+    this.qOptions = ro;
     this.q = rq;
     this.d = rq.d;
     this.levels = rq.levels;
@@ -139,10 +142,7 @@ export class RQIndex extends Owned {
 
   /** @internal WorkerPool.trainIndex: an untrained quantizer with this index's options (its beam width now included). */
   freshQuantizer(): ResidualQuantizer {
-    const q = this.q;
-    return new ResidualQuantizer({
-      d: q.d, levels: q.levels, nbits: q.nbits, beamSize: q.beamSize, seed: q.seed, iterations: q.iterations, init: q.init, maxPointsPerCentroid: q.maxPointsPerCentroid,
-    });
+    return new ResidualQuantizer({ ...this.qOptions, beamSize: this.q.beamSize });
   }
 
   /**
