@@ -44,13 +44,6 @@ function layout(ds, cent) {
   return { coverage: covered / nq, probed: probed / nq, items };
 }
 
-/** Mean and standard error of the mean. */
-function meanSe(v) {
-  const mean = v.reduce((a, x) => a + x, 0) / v.length;
-  const sd = Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, v.length - 1));
-  return { mean, se: sd / Math.sqrt(v.length) };
-}
-
 /** The start of part 1: NLIST distinct items drawn by a partial Fisher-Yates shuffle with seededUniform(seed). */
 function startOf(ds, seed) {
   const u = C.seededUniform(seed);
@@ -167,7 +160,7 @@ async function main() {
     }
   }
   const fmt = (v, digits) => {
-    const { mean, se } = meanSe(v);
+    const { mean, se } = C.meanSd(v);
     return `${mean.toFixed(digits)} ± ${se.toFixed(digits)}`;
   };
   const rows = cols.map((c) => [
@@ -180,8 +173,8 @@ async function main() {
   const base = cols.find((c) => c.label === 'Faiss random');
   if (base) {
     for (const c of cols.filter((x) => x !== base)) {
-      const a = meanSe(base.runs.map((r) => r.coverage));
-      const b = meanSe(c.runs.map((r) => r.coverage));
+      const a = C.meanSd(base.runs.map((r) => r.coverage));
+      const b = C.meanSd(c.runs.map((r) => r.coverage));
       rows.push([`${c.label} - Faiss (coverage)`, '', '', `${(b.mean - a.mean >= 0 ? '+' : '')}${(b.mean - a.mean).toFixed(4)} ± ${Math.hypot(a.se, b.se).toFixed(4)}`, '']);
     }
   }

@@ -93,6 +93,10 @@ class Copies {
   terminate() { for (const w of this.workers) w.terminate(); }
 }
 
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 function same(a, b) {
   if (a.ids.length !== b.ids.length) return false;
   for (let i = 0; i < a.ids.length; i++) if (a.ids[i] !== b.ids[i] || !Object.is(a.distances[i], b.distances[i])) return false;
@@ -151,11 +155,9 @@ async function main() {
         index.dispose();
       }
     }
-    // training on the calling thread against both pools: one row (time each, speed-up each, identical bytes)
-    // training on the calling thread against both pools (and, for k-means, the copies' ceiling): interleaved x 3,
-    // medians (one run each swung by up to 30 % on this VM); identical bytes checked on every pooled run
-    // `new ours[cls](opts).train(x)` on this thread, `pooled(pool)` on each pool (it resolves to { trained }), and the
-    // same training by the independent copies
+    // training on the calling thread against both pools and the copies' ceiling: interleaved x 3, medians (one run
+    // each swung by up to 30 % on this VM); identical bytes checked on every pooled run. `new ours[cls](opts).train(x)`
+    // on this thread, `pooled(pool)` on each pool (it resolves to { trained }), and the same training by the copies
     const trainingRow = async (label, cls, opts, x, pooled, rounds = 3) => {
       log(label);
       let want = null;
@@ -163,7 +165,7 @@ async function main() {
       const check = (trained) => {
         const got = trained.save();
         trained.dispose();
-        same &&= got.length === want.length && got.every((v, i) => v === want[i]);
+        same &&= sameBytes(got, want);
       };
       await copies.load({ op: 'train', cls, opts, x });
       const [single, priv, shar, apart] = await interleaved([
@@ -223,13 +225,7 @@ async function main() {
       const empty = model.save({ empty: true });
       model.dispose();
       await copies.load({ op: 'add', bytes: empty, x: ds.base });
-      const want = (() => {
-        const ix = ours.loadIndex(empty);
-        ix.add(ds.base);
-        const b = ix.save();
-        ix.dispose();
-        return b;
-      })();
+      let want = null; // the calling thread's bytes, from its first run
       let same = true;
       const times = [[], [], [], []];
       for (let r = 0; r < 3; r++) {
@@ -240,7 +236,8 @@ async function main() {
           times[i].push(C.now() - t0);
           const got = ix.save();
           ix.dispose();
-          same &&= got.length === want.length && got.every((v, j) => v === want[j]);
+          want ??= got;
+          same &&= sameBytes(got, want);
         }
         times[3].push(Math.max(...(await copies.go())));
       }

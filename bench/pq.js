@@ -676,7 +676,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
   if (MULTI) {
     const rows = [];
     // up to 8 seeds each value; more: the range and the sample standard deviation
-    const sd = (v) => Math.sqrt(v.reduce((a, x) => a + (x - v.reduce((b, y) => b + y, 0) / v.length) ** 2, 0) / Math.max(1, v.length - 1));
+    const sd = (v) => C.meanSd(v).sd;
     const list = (s) => {
       const v = s?.seedRec10;
       if (!v) return '-';

@@ -255,6 +255,14 @@ export function attempt(log, fn) {
   }
 }
 
+/** Mean, sample standard deviation (n - 1) and standard error of the mean of values. */
+export function meanSd(values) {
+  const n = values.length;
+  const mean = values.reduce((a, x) => a + x, 0) / n;
+  const sd = Math.sqrt(values.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, n - 1));
+  return { mean, sd, se: sd / Math.sqrt(n) };
+}
+
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
