@@ -5,6 +5,7 @@ export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd, threadInit } from 
 export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
 export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask, setExclude } from './kernels/topk';
 export { packPanels, unpackPanels, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';
+export { qpanelsBytes, qpanelsPack, qscanWorkBytes, qscanPanels } from './kernels/qpanels';
 export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32,
   l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyLower, centroidShift,

@@ -407,3 +407,61 @@ describe('FlatIndex at scale', () => {
     }
   });
 });
+
+// The int16 prefilter (FlatIndex's default `prefilter: true`, assembly/kernels/qpanels.ts) must not change a single
+// bit of any result: the same searches on an index without it, over adds in pieces, filters, save / load.
+describe('FlatIndex prefilter', () => {
+  function pair(d: number, metric: Metric) {
+    const a = new FlatIndex({ d, metric });
+    const b = new FlatIndex({ d, metric, prefilter: false });
+    live.push(a, b);
+    return [a, b] as const;
+  }
+  function expectSameResults(a: SearchResult, b: SearchResult, what: string) {
+    expect(Array.from(a.ids), `${what} ids`).toEqual(Array.from(b.ids));
+    expect(Array.from(a.distances, (v) => Object.is(v, -0) ? 'neg0' : v), `${what} distances`).toEqual(Array.from(b.distances, (v) => Object.is(v, -0) ? 'neg0' : v));
+  }
+
+  it.each(METRICS)('gives the results of the float32 scan bit for bit, adds in pieces, every k, metric %s', (metric) => {
+    for (const d of [1, 3, 17, 64, 100]) {
+      const [a, b] = pair(d, metric);
+      const x = floatVectors(1300, d, 1700 + d);
+      // a zero vector and an exact copy among the rows
+      x.fill(0, 5 * d, 6 * d);
+      x.copyWithin(9 * d, 2 * d, 3 * d);
+      for (const [from, to] of [[0, 5], [5, 13], [13, 1000], [1000, 1300]]) a.add(x.subarray(from * d, to * d));
+      b.add(x);
+      const q = floatVectors(70, d, 1800 + d);
+      q.fill(0, 0, d); // a zero query
+      for (const k of [1, 2, 10, 1400]) expectSameResults(a.search(q, k), b.search(q, k), `${metric} d=${d} k=${k}`);
+    }
+  });
+
+  it('filtered searches (which scan in float32) agree too', () => {
+    const d = 24;
+    const [a, b] = pair(d, 'ip');
+    const x = floatVectors(500, d, 1900);
+    a.add(x);
+    b.add(x);
+    const q = floatVectors(9, d, 1901);
+    const allow = Int32Array.from({ length: 250 }, (_, i) => 2 * i);
+    expectSameResults(a.search(q, 7, { allow }), b.search(q, 7, { allow }), 'allowIds');
+  });
+
+  it('is kept by save / load (written only when false: default files are as before), and checked', () => {
+    const d = 8;
+    const [a, b] = pair(d, 'l2');
+    const x = floatVectors(40, d, 2000);
+    a.add(x);
+    b.add(x);
+    const la = FlatIndex.load(a.save());
+    const lb = FlatIndex.load(b.save());
+    live.push(la, lb);
+    expect(la.prefilter).toBe(true);
+    expect(lb.prefilter).toBe(false);
+    expect(new TextDecoder('latin1').decode(a.save()).includes('prefilter')).toBe(false);
+    const q = floatVectors(5, d, 2001);
+    expectSameResults(la.search(q, 4), lb.search(q, 4), 'loaded');
+    expect(() => new FlatIndex({ d, prefilter: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+});

@@ -48,6 +48,72 @@ describe.each(builds)('$name build', ({ eng }) => {
     return { codes: mem.u8(op, n * levels), err: mem.f32(ep, n) };
   }
 
+  /** The int16 copy of every level (qpanelsPack on each level's panels and norms): [qp, qinfo] pointers. */
+  function qcodebooks(cb: ReturnType<typeof codebooks>, levels: number, ksub: number, d: number) {
+    const qpl = abi.qpanelsBytes(ksub, d);
+    const qil = cb.ksub8 * 16;
+    const qp = mem.alloc(levels * qpl);
+    const qi = mem.alloc(levels * qil);
+    for (let l = 0; l < levels; l++) abi.qpanelsPack(cb.pp + l * cb.ksub8 * d * 4, cb.cp + l * cb.ksub8 * 4, 0, ksub, d, qp + l * qpl, qi + l * qil);
+    return [qp, qi];
+  }
+
+  describe('rqEncode with int16 codebooks (greedy steps through qscanPanels)', () => {
+    function both(x: Float32Array, n: number, d: number, levels: number, ksub: number, beam: number, cb: ReturnType<typeof codebooks>) {
+      const want = kernelEncode(x, n, d, levels, ksub, beam, cb);
+      const [qp, qi] = qcodebooks(cb, levels, ksub, d);
+      const wp = mem.alloc(abi.rqWorkBytes(n, d, levels, ksub, beam));
+      const op = mem.alloc(n * levels);
+      const ep = mem.alloc(n * 4);
+      abi.rqEncode(mem.put(x), n, d, levels, ksub, beam, cb.pp, cb.cp, wp, op, ep, qp, qi);
+      return { want, got: { codes: mem.u8(op, n * levels), err: mem.f32(ep, n) } };
+    }
+
+    it.each(DIMS)('gives the codes and errors of the f32 steps bit for bit (integers with ties, floats), d = %i', (d) => {
+      for (const ksub of KSUBS) {
+        for (const beam of [1, 3]) {
+          for (const kind of ['int', 'float'] as const) {
+            const levels = 3;
+            const n = 70; // three groups of 32 rows, the last partial
+            const x = kind === 'int' ? intVectors(n, d, 5000 + d + ksub) : floatVectors(n, d, 5100 + d + ksub);
+            const cb = codebooks(levels, ksub, d, 5200 + d + ksub, kind, 0.7);
+            const { want, got } = both(x, n, d, levels, ksub, beam, cb);
+            const what = `${kind} d=${d} ksub=${ksub} beam=${beam}`;
+            expect(exactMismatch(got.codes, want.codes, `codes ${what}`)).toBeNull();
+            expect(exactMismatch(got.err, want.err, `err ${what}`)).toBeNull();
+          }
+        }
+      }
+    });
+
+    it('a level of near-copies of one codeword (where the step drops the prefilter after 64 rows) and exactly coded rows', () => {
+      const d = 16;
+      const ksub = 256;
+      const levels = 2;
+      const n = 300;
+      const rows = floatVectors(levels * ksub, d, 5300);
+      // level 1: every codeword the first one nudged by a few ulps: near-ties the int16 bound cannot separate
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      const rng = new TestRng(5301);
+      for (let c = 0; c < ksub; c++) {
+        for (let t = 0; t < d; t++) {
+          f[0] = rows[ksub * d + t];
+          u[0] += rng.int(-3, 3);
+          rows[(ksub + c) * d + t] = f[0];
+        }
+      }
+      const packed = R.packCodebooks(rows, levels, ksub, d);
+      const cb2 = { cb: rows, panels: packed.panels, cnorm: packed.cnorm, ksub8: packed.ksub8, pp: mem.put(packed.panels), cp: mem.put(packed.cnorm) };
+      const x = floatVectors(n, d, 5302);
+      // rows 0..9: level-0 codewords themselves (zero residual after level 0)
+      x.set(rows.subarray(0, 10 * d));
+      const { want, got } = both(x, n, d, levels, ksub, 1, cb2);
+      expect(exactMismatch(got.codes, want.codes, 'codes')).toBeNull();
+      expect(exactMismatch(got.err, want.err, 'err')).toBeNull();
+    });
+  });
+
   describe('rqEncode', () => {
     it.each(DIMS)('is bit-identical to the reference on integers (choices, ties, errors), d = %i', (d) => {
       for (const ksub of KSUBS) {

@@ -30,6 +30,8 @@
 // Codes outside the kernels are bit-packed with pqPack / pqUnpack (pq.ts) as m = levels codes of nbits.
 
 import { packPays, packQueries, panel1x8, panel4x8, panel4x8P, qpackBase, scorePanels, tileBase } from './panels';
+import { qpanelsBytes, qscanPanels, qscanWorkBytes } from './qpanels';
+import { heapInit } from './topk';
 
 /** Residual rows scored per scorePanels call: groups of whole vectors, 8 register tiles of 4 rows. */
 const GROUP_ROWS: u32 = 32;
@@ -42,9 +44,13 @@ const GROUP_ROWS: u32 = 32;
   return align16(<u64>max(GROUP_ROWS, beam) * (ksub < 8 ? 8 : ksub) * 4);
 }
 
-/** Bytes of rqBeamStep's scratch. */
-export function rqStepWorkBytes(ksub: u32, beam: u32): f64 {
-  return <f64>(scoreBytes(ksub, beam) + align16(<u64>max(beam, 4) * 8));
+/**
+ * Bytes of rqBeamStep's scratch. With d > 0 and beam 1, also room for the greedy step's int16 prefilter (qscanPanels
+ * with k = 1: heaps f32[GROUP_ROWS] + i32[GROUP_ROWS], then its work area), needed when rqBeamStep gets int16 panels.
+ */
+export function rqStepWorkBytes(ksub: u32, beam: u32, d: u32): f64 {
+  const base = <f64>(scoreBytes(ksub, beam) + align16(<u64>max(beam, 4) * 8));
+  return d > 0 && beam == 1 ? base + <f64>(GROUP_ROWS * 8) + qscanWorkBytes(d, 1) : base;
 }
 
 @inline function stateBytes(n: u32, d: u32, levels: u32, beam: u32): u64 {
@@ -54,18 +60,22 @@ export function rqStepWorkBytes(ksub: u32, beam: u32): f64 {
 
 /** Bytes of rqEncode's scratch for n vectors. */
 export function rqWorkBytes(n: u32, d: u32, levels: u32, ksub: u32, beam: u32): f64 {
-  return rqStepWorkBytes(ksub, beam) + 2 * <f64>stateBytes(n, d, levels, beam);
+  return rqStepWorkBytes(ksub, beam, d) + 2 * <f64>stateBytes(n, d, levels, beam);
 }
 
 /**
  * One level of beam search: beam states (resIn, normIn, codesIn) with liveIn beams per vector -> (resOut, normOut,
  * codesOut) with the returned liveOut = min(beam, liveIn * ksub) beams; the new beams take codeword `level` from the
  * level's codebook (panelsPtr, cnormPtr: that level's block). Input and output must not overlap. Codes rows are
- * cstride bytes in both.
+ * cstride bytes in both. qpPtr / qinfoPtr (0: none) are the level's int16 codebook (qpanels.ts, qpanelsPack of its
+ * ksub codewords with cnormPtr as the bias): a greedy step (beam 1) then takes each row's nearest codeword through
+ * qscanPanels, the same choice with most of the f32 work skipped; workPtr must then have rqStepWorkBytes(ksub, 1, d)
+ * bytes.
  */
 export function rqBeamStep(
   n: u32, d: u32, ksub: u32, panelsPtr: usize, cnormPtr: usize, level: u32, liveIn: u32, beam: u32, cstride: u32,
   resIn: usize, normIn: usize, codesIn: usize, resOut: usize, normOut: usize, codesOut: usize, workPtr: usize,
+  qpPtr: usize, qinfoPtr: usize,
 ): u32 {
   const liveOut = <u32>min<u64>(<u64>liveIn * ksub, <u64>beam);
   const g: u32 = liveIn >= GROUP_ROWS ? 1 : GROUP_ROWS / liveIn;
@@ -75,13 +85,28 @@ export function rqBeamStep(
   const rowBytes = <usize>d << 2;
   const panelBytes = <usize>d << 5;
   const last = selS + (<usize>(liveOut - 1) << 2);
+  // the prefilter is dropped for the rest of the step once it has rescored more than 8 codewords a row over 64 rows:
+  // a codebook of near-copies (k-means on residuals that earlier levels code almost exactly) makes it cost more than
+  // the f32 scan. The choices are the same either way.
+  let useQ = qpPtr != 0;
+  let qRows: f64 = 0, qRescored: f64 = 0;
   for (let i0: u32 = 0; i0 < n; i0 += g) {
     const gi = min(g, n - i0);
     const rows = gi * liveIn;
     // ||c||^2 - 2 <res_b, c> of the group's live rows, one panel of 8 codewords at a time so that it stays in L1 while
     // every row passes over it: score f32[ksub8 / 8][rows][8]
     const rowsIn = resIn + <usize>i0 * liveIn * rowBytes;
-    if (liveOut == 1) {
+    if (liveOut == 1 && useQ) {
+      // greedy through the prefilter: the heaps of k = 1 keep the lowest-index minimum, as greedy4 does
+      const hd = selI + (<usize>max(beam, 4) << 2);
+      const hi = hd + (<usize>GROUP_ROWS << 2);
+      heapInit(hd, hi, rows);
+      qRescored += qscanPanels(rowsIn, rows, d, panelsPtr, cnormPtr, ksub, -2, 1, hd, hi, 0, qpPtr, qinfoPtr, hi + (<usize>GROUP_ROWS << 2));
+      qRows += <f64>rows;
+      if (qRows >= 64 && qRescored > 8 * qRows) useQ = false;
+      // no codeword scored below +Infinity (overflowing norms): codeword 0, as greedy4 would take
+      for (let r: u32 = 0; r < rows; r++) store<u32>(score + (<usize>r << 2), <u32>max(0, load<i32>(hi + (<usize>r << 2))));
+    } else if (liveOut == 1) {
       // greedy: the arg-min of every row, u32[rows] at score (liveIn is 1)
       let r: u32 = 0;
       for (; r + 4 <= rows; r += 4) greedy4(rowsIn + <usize>r * rowBytes, rowBytes, d, ksub, panelsPtr, cnormPtr, score + (<usize>r << 2), selS);
@@ -232,15 +257,19 @@ function greedy1(q: usize, d: u32, ksub: u32, panelsPtr: usize, cnormPtr: usize,
 /**
  * Beam-search encoding of xPtr: f32[n][d] through all levels: codesOut u8[n][levels] (the best beam's codes, unpacked)
  * and, when errOut != 0, errOut f32[n] = ||x - x^||^2 as the final residual's squared norm. Scratch: rqWorkBytes.
+ * qpPtr / qinfoPtr (0: none): the int16 codebooks of every level (qpanels.ts), u8[levels][qpanelsBytes(ksub, d)] and
+ * f32[levels][ksub8 / 8][4][8], used by greedy steps (see rqBeamStep).
  */
 export function rqEncode(
   xPtr: usize, n: u32, d: u32, levels: u32, ksub: u32, beam: u32, panelsPtr: usize, cnormPtr: usize, workPtr: usize,
-  codesOut: usize, errOut: usize,
+  codesOut: usize, errOut: usize, qpPtr: usize, qinfoPtr: usize,
 ): void {
   const ksub8: u32 = ksub < 8 ? 8 : ksub;
   const rows = <u64>n * beam;
   const step = workPtr;
-  const a = workPtr + <usize>rqStepWorkBytes(ksub, beam);
+  const a = workPtr + <usize>rqStepWorkBytes(ksub, beam, d);
+  const levelQp = <usize>qpanelsBytes(ksub, d);
+  const levelQinfo = <usize>ksub8 << 4;
   const sb = <usize>stateBytes(n, d, levels, beam);
   const resOff = <usize>align16(rows * d * 4);
   const normOff = resOff + <usize>align16(rows * 4);
@@ -262,6 +291,7 @@ export function rqEncode(
     const next = rqBeamStep(
       n, d, ksub, panelsPtr + <usize>l * levelPanel, cnormPtr + (<usize>l * ksub8 << 2), l, live, beam, levels,
       rIn, nIn, cIn, out, out + resOff, out + normOff, step,
+      qpPtr != 0 ? qpPtr + <usize>l * levelQp : 0, qpPtr != 0 ? qinfoPtr + <usize>l * levelQinfo : 0,
     );
     rIn = out;
     nIn = out + resOff;

@@ -2,7 +2,7 @@ import { checkCodes, decodePacked } from './packed.js';
 import { codebookStats, type CodebookStats } from '../training/codebookStats.js';
 import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
-import { chunkRows } from '../search/scan.js';
+import { chunkRows, qpanelsSizes } from '../search/scan.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
@@ -52,6 +52,9 @@ export interface RQKernelView {
   codeSize: number;
   panelsPtr: number;
   cnormPtr: number;
+  /** The int16 codebooks (assembly/kernels/qpanels.ts), u8[levels][qpBytes] and f32[levels][ksub8 / 8][4][8]. */
+  qpPtr: number;
+  qinfoPtr: number;
 }
 
 /** The options of a ResidualQuantizer, checked and with their defaults (also checked by RQIndex, under its own name). */
@@ -85,7 +88,8 @@ const ENCODE_ROWS = 256;
  * least significant bit first (ProductQuantizer's layout, with levels in place of sub-quantizers).
  *
  * Storage (wasm memory, owned): the codebooks in the panel layout of assembly/kernels/rq.ts, f32[levels][ksub8 / 8][d][8]
- * with ksub8 = max(ksub, 8), and their squared norms f32[levels][ksub8].
+ * with ksub8 = max(ksub, 8), their squared norms f32[levels][ksub8], and their int16 copy per level
+ * (assembly/kernels/qpanels.ts), which greedy (beam 1) encoding scans first.
  */
 export class ResidualQuantizer extends Owned implements Quantizer {
   readonly d: number;
@@ -101,6 +105,8 @@ export class ResidualQuantizer extends Owned implements Quantizer {
   private beam: number;
   private panelsPtr = 0;
   private cnormPtr = 0;
+  private qpPtr = 0;
+  private qinfoPtr = 0;
   /** min / max of ||x^||^2 over the last training sample (RQIndex quantizes stored norms in this range). */
   private normRange: [number, number] | null = null;
 
@@ -193,6 +199,8 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     };
     let panels = 0;
     let cnorm = 0;
+    let qp = 0;
+    let qinfo = 0;
     try {
       const res = take(nt * beam * d * 4);
       const rn = take(nt * beam * 4);
@@ -200,9 +208,12 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       const cres = take(chunk * beam * d * 4);
       const crn = take(chunk * beam * 4);
       const ccodes = take(chunk * beam * levels);
-      const work = take(eng.abi.rqStepWorkBytes(ksub, beam));
+      const work = take(eng.abi.rqStepWorkBytes(ksub, beam, d));
       panels = this.own(levels * ksub8 * d * 4, where);
       cnorm = this.own(levels * ksub8 * 4, where);
+      const [qpLevel, qinfoLevel] = qpanelsSizes(eng, ksub, d);
+      qp = this.own(levels * qpLevel, where);
+      qinfo = this.own(levels * qinfoLevel, where);
       const xs = eng.f32(res, nt * d);
       if (rows) for (let i = 0; i < nt; i++) xs.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
       else xs.set(x);
@@ -217,13 +228,16 @@ export class ResidualQuantizer extends Owned implements Quantizer {
         eng.f32(cp, ksub * d).set(cent);
         eng.abi.packPanels(cp, ksub, d, pl, 0);
         eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
+        const qpl = qp + l * qpLevel;
+        const qil = qinfo + l * qinfoLevel;
+        eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qpl, qil);
         // last chunk first: a chunk's output rows (stride liveOut) only cover input rows of itself and later chunks
         const liveOut = Math.min(beam, live * ksub);
         for (let i0 = Math.floor((nt - 1) / chunk) * chunk; i0 >= 0; i0 -= chunk) {
           const c = Math.min(chunk, nt - i0);
           eng.abi.rqBeamStep(
             c, d, ksub, pl, cnorm + l * ksub8 * 4, l, live, beam, levels,
-            res + i0 * live * d * 4, rn + i0 * live * 4, codes + i0 * live * levels, cres, crn, ccodes, work,
+            res + i0 * live * d * 4, rn + i0 * live * 4, codes + i0 * live * levels, cres, crn, ccodes, work, qpl, qil,
           );
           const mem = new Uint8Array(eng.abi.memory.buffer);
           mem.copyWithin(res + i0 * liveOut * d * 4, cres, cres + c * liveOut * d * 4);
@@ -251,17 +265,14 @@ export class ResidualQuantizer extends Owned implements Quantizer {
         lo = Math.min(lo, s);
         hi = Math.max(hi, s);
       }
-      this.release(this.panelsPtr);
-      this.release(this.cnormPtr);
-      this.panelsPtr = panels;
-      this.cnormPtr = cnorm;
-      panels = cnorm = 0;
+      for (const p of [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
+      [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr] = [panels, cnorm, qp, qinfo];
+      panels = cnorm = qp = qinfo = 0;
       this.normRange = [lo, hi];
       return { nTrain: nt, mse, stats, warnings };
     } finally {
       for (const p of tmp) eng.free(p);
-      this.release(panels);
-      this.release(cnorm);
+      for (const p of [panels, cnorm, qp, qinfo]) this.release(p);
     }
   }
 
@@ -296,24 +307,25 @@ export class ResidualQuantizer extends Owned implements Quantizer {
   private setCentroids(cent: Float32Array, where: string): void {
     const { d, levels, ksub, ksub8 } = this;
     const eng = this.eng;
-    const panels = this.own(levels * ksub8 * d * 4, where);
-    let cnorm = 0;
+    const [qpLevel, qinfoLevel] = qpanelsSizes(eng, ksub, d);
+    const fresh: number[] = [];
     try {
-      cnorm = this.own(levels * ksub8 * 4, where);
-      const [cp] = eng.scratch([ksub * d * 4], where);
-      for (let l = 0; l < levels; l++) {
-        eng.f32(cp, ksub * d).set(cent.subarray(l * ksub * d, (l + 1) * ksub * d));
-        eng.abi.packPanels(cp, ksub, d, panels + l * ksub8 * d * 4, 0);
-        eng.abi.panelNormsSq(panels + l * ksub8 * d * 4, 0, ksub, d, cnorm + l * ksub8 * 4);
-      }
+      for (const bytes of [levels * ksub8 * d * 4, levels * ksub8 * 4, levels * qpLevel, levels * qinfoLevel]) fresh.push(this.own(bytes, where));
     } catch (e) {
-      this.release(panels);
+      for (const p of fresh) this.release(p);
       throw e;
     }
-    this.release(this.panelsPtr);
-    this.release(this.cnormPtr);
-    this.panelsPtr = panels;
-    this.cnormPtr = cnorm;
+    const [panels, cnorm, qp, qinfo] = fresh;
+    const [cp] = eng.scratch([ksub * d * 4], where);
+    for (let l = 0; l < levels; l++) {
+      const pl = panels + l * ksub8 * d * 4;
+      eng.f32(cp, ksub * d).set(cent.subarray(l * ksub * d, (l + 1) * ksub * d));
+      eng.abi.packPanels(cp, ksub, d, pl, 0);
+      eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
+      eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qp + l * qpLevel, qinfo + l * qinfoLevel);
+    }
+    for (const p of [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
+    [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr] = fresh;
   }
 
   /** @internal Kernel handles for indexes that hold this quantizer. */
@@ -321,7 +333,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     this.alive(where);
     this.trainedOr(where);
     const { d, levels, nbits, ksub, ksub8, codeSize } = this;
-    return { d, levels, nbits, ksub, ksub8, codeSize, panelsPtr: this.panelsPtr, cnormPtr: this.cnormPtr };
+    return { d, levels, nbits, ksub, ksub8, codeSize, panelsPtr: this.panelsPtr, cnormPtr: this.cnormPtr, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };
   }
 
   /** @internal The range of ||x^||^2 seen in training (null after load()). */
@@ -375,7 +387,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
         [c * d * 4, work, c * levels, withNorms ? c * d * 4 : 0, withNorms ? c * 4 : 0, c * (opts.extraPerRow ?? 0)], where,
       );
       eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
-      eng.abi.rqEncode(xp, c, d, levels, ksub, beamSize, this.panelsPtr, this.cnormPtr, wp, up, 0);
+      eng.abi.rqEncode(xp, c, d, levels, ksub, beamSize, this.panelsPtr, this.cnormPtr, wp, up, 0, this.qpPtr, this.qinfoPtr);
       if (withNorms) {
         eng.abi.rqDecode(up, c, levels, d, levels, ksub, this.panelsPtr, dp);
         eng.abi.normsSq(dp, c, d, np);

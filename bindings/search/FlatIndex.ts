@@ -1,18 +1,24 @@
-import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
-import { paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions } from '../io/format.js';
+import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
+import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions } from '../io/format.js';
 import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
-import { chunkRows, knnPanels, type Panels } from './scan.js';
+import { chunkRows, knnPanels, qpanelsSizes, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
   /** Vector dimension. */
   d: number;
   /** 'l2' (default): squared Euclidean; 'ip': inner product; 'cosine': vectors normalized on add and on query. */
   metric?: Metric;
+  /**
+   * Keep an int16 copy of the vectors (half the float32 size again) that searches score first, with a proven error
+   * bound, so that only the vectors that may still enter a top k are scored in float32 (default true). Results are
+   * the same bit for bit either way; false saves the memory. Filtered searches use the float32 scan only.
+   */
+  prefilter?: boolean;
 }
 
 /**
@@ -20,11 +26,13 @@ export interface FlatIndexOptions {
  * measured against.
  *
  * Storage (wasm memory, owned): vectors in register panels (assembly/kernels/panels.ts) f32[cap/8][d][8], the score
- * bias f32[cap] (||x||^2 for l2, 0 for ip/cosine, +Infinity on padding), and user ids i32[cap]. Capacity grows by 1.5x.
+ * bias f32[cap] (||x||^2 for l2, 0 for ip/cosine, +Infinity on padding), user ids i32[cap], and with `prefilter` the
+ * int16 copy of the panels and its scales (assembly/kernels/qpanels.ts). Capacity grows by 1.5x.
  */
 export class FlatIndex extends Owned {
   readonly d: number;
   readonly metric: Metric;
+  readonly prefilter: boolean;
   private n = 0;
   private cap = 0;
   // user id -> first position, built by reconstruct() and dropped by every add
@@ -32,14 +40,18 @@ export class FlatIndex extends Owned {
   private panelsPtr = 0;
   private biasPtr = 0;
   private idsPtr = 0;
+  private qpPtr = 0;
+  private qinfoPtr = 0;
 
   constructor(options: FlatIndexOptions) {
     const o = checkOptions('new FlatIndex', options);
     const d = checkInt('new FlatIndex', 'd', o.d, 1, 1 << 20);
     const metric = checkOneOf('new FlatIndex', 'metric', o.metric ?? 'l2', METRICS);
+    const prefilter = checkBool('new FlatIndex', 'prefilter', o.prefilter ?? true);
     super('new FlatIndex');
     this.d = d;
     this.metric = metric;
+    this.prefilter = prefilter;
   }
 
   /** Number of vectors added. */
@@ -96,6 +108,7 @@ export class FlatIndex extends Owned {
       eng.abi.packPanels(xp, c, d, this.panelsPtr, from);
       if (this.metric === 'l2') eng.abi.panelNormsSq(this.panelsPtr, from, from + c, d, this.biasPtr);
       else eng.abi.panelZeroBias(from, from + c, this.biasPtr);
+      if (this.prefilter) eng.abi.qpanelsPack(this.panelsPtr, this.biasPtr, from, from + c, d, this.qpPtr, this.qinfoPtr);
     }
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
@@ -108,16 +121,22 @@ export class FlatIndex extends Owned {
   private reserve(total: number, where: string): void {
     if (total <= this.cap) return;
     const cap = Math.ceil(Math.max(total, this.cap * 1.5, 8) / 8) * 8;
-    const need = cap * this.d * 4 + cap * 8;
+    const [qpBytes, qinfoBytes] = this.prefilter ? qpanelsSizes(this.eng, cap, this.d) : [0, 0];
+    const need = cap * this.d * 4 + cap * 8 + qpBytes + qinfoBytes;
     if (need > MAX_MEMORY_BYTES) {
       fail('OUT_OF_MEMORY', where, `${total} vectors of d = ${this.d} do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     }
     const usedPanels = Math.ceil(this.n / 8) * 8;
-    [this.panelsPtr, this.biasPtr, this.idsPtr] = this.regrow(where, [
+    const bufs = [
       { ptr: this.panelsPtr, bytes: cap * this.d * 4, keep: usedPanels * this.d * 4 },
       { ptr: this.biasPtr, bytes: cap * 4, keep: usedPanels * 4 },
       { ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 },
-    ]);
+    ];
+    if (this.prefilter) {
+      const [qpKeep, qinfoKeep] = qpanelsSizes(this.eng, usedPanels, this.d);
+      bufs.push({ ptr: this.qpPtr, bytes: qpBytes, keep: qpKeep }, { ptr: this.qinfoPtr, bytes: qinfoBytes, keep: this.n > 0 ? qinfoKeep : 0 });
+    }
+    [this.panelsPtr, this.biasPtr, this.idsPtr, this.qpPtr = 0, this.qinfoPtr = 0] = this.regrow(where, bufs);
     this.cap = cap;
   }
 
@@ -132,7 +151,7 @@ export class FlatIndex extends Owned {
     checkInt(where, 'k', k, 1, 1 << 20);
     const spec = checkFilter(where, checkOptions(where, options), nq);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
-    const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d };
+    const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
     const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
     toUserIds(eng, this.idsPtr, this.n, res.ids);
@@ -174,7 +193,8 @@ export class FlatIndex extends Owned {
     const where = 'FlatIndex.save';
     const eng = this.alive(where);
     const n = saveEmpty(where, options) ? 0 : this.n;
-    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n }, [
+    // prefilter is written only when false: files of the default are as before
+    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n, ...(this.prefilter ? {} : { prefilter: false }) }, [
       { tag: 'VECS', data: this.reconstructRange(0, n) },
       { tag: 'IDS ', data: eng.i32(this.idsPtr, n).slice() },
     ]);
@@ -187,10 +207,11 @@ export class FlatIndex extends Owned {
     const d = paramInt(where, c, 'd', 1, 1 << 20);
     const metric = paramString(where, c, 'metric', METRICS);
     const n = paramInt(where, c, 'n', 0, 0x7fffffff);
+    const prefilter = Object.hasOwn(c.params, 'prefilter') ? paramBool(where, c, 'prefilter') : true;
     const vecs = sectionF32(where, c, 'VECS', n * d);
     const ids = sectionI32(where, c, 'IDS ', n);
     for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');
-    const index = new FlatIndex({ d, metric });
+    const index = new FlatIndex({ d, metric, prefilter });
     try {
       if (n > 0) index.append(vecs, n, ids, false, where);
     } catch (e) {

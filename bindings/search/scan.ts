@@ -5,12 +5,23 @@ import type { PositionFilter } from './filter.js';
 /** Scratch budget of one query chunk (query rows + heaps): bounds transient memory whatever nq and k are. */
 const CHUNK_BYTES = 8 * 1024 * 1024;
 
-/** A set of nb vectors packed into panels (assembly/kernels/panels.ts): panels f32[padTo8(nb)/8][d][8], bias f32[padTo8(nb)]. */
+/**
+ * A set of nb vectors packed into panels (assembly/kernels/panels.ts): panels f32[padTo8(nb)/8][d][8], bias
+ * f32[padTo8(nb)]; with qpPtr / qinfoPtr (both non-zero), their int16 copy (assembly/kernels/qpanels.ts), which makes
+ * unfiltered scans skip most f32 work with the same results.
+ */
 export interface Panels {
   panelsPtr: number;
   biasPtr: number;
   nb: number;
   d: number;
+  qpPtr?: number;
+  qinfoPtr?: number;
+}
+
+/** Bytes of the int16 copy of `cap` panel positions of dimension d: [qpanels, qinfo]. */
+export function qpanelsSizes(eng: Engine, cap: number, d: number): [number, number] {
+  return [eng.abi.qpanelsBytes(cap, d), Math.ceil(cap / 8) * 128];
 }
 
 /** Rows of one chunk: at least 4 (one register panel), at most what fits CHUNK_BYTES. */
@@ -31,15 +42,21 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
   const l2 = metric === 'l2';
   const alpha = l2 ? -2 : -1;
   const rows = chunkRows((d + 1 + 2 * k) * 4, nq);
+  // the int16 prefilter cannot see filters (a filtered-out vector's bound would tighten the threshold)
+  const workBytes = p.qpPtr && p.qinfoPtr && !flt ? eng.abi.qscanWorkBytes(d, k) : 0;
   for (let q0 = 0; q0 < nq; q0 += rows) {
     const c = Math.min(rows, nq - q0);
-    const [qp, qn, hd, hi] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4], where);
+    const [qp, qn, hd, hi, work] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4, workBytes], where);
     eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
     if (metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
     if (l2) eng.abi.normsSq(qp, c, d, qn);
     eng.abi.heapInit(hd, hi, c * k);
     flt?.armChunk(eng, hd, k, q0);
-    eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0);
+    if (workBytes > 0) {
+      eng.abi.qscanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0, p.qpPtr!, p.qinfoPtr!, work);
+    } else {
+      eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0);
+    }
     flt?.disarmChunk(eng);
     eng.abi.heapSortRows(hd, hi, c, k);
     eng.abi.heapFinalize(hd, c, k, l2 ? qn : 0, l2 ? 0 : 1);

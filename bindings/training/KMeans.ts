@@ -1,7 +1,7 @@
 import { statsFromCounts, type CodebookStats } from './codebookStats.js';
 import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
-import { knnPanels } from '../search/scan.js';
+import { knnPanels, qpanelsSizes } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -139,6 +139,9 @@ export class KMeans extends Owned {
   // persistent: centroids in panels f32[padTo8(k)/8][d][8] and their squared norms f32[padTo8(k)]
   private panelsPtr = 0;
   private biasPtr = 0;
+  // the centroids' int16 copy (assembly/kernels/qpanels.ts): assign() scans it first
+  private qpPtr = 0;
+  private qinfoPtr = 0;
 
   constructor(options: KMeansOptions) {
     const W = 'new KMeans';
@@ -407,22 +410,11 @@ export class KMeans extends Owned {
       }
     }
     // commit: the kept centroids become this model's (allocated before the old ones are freed)
-    const newPanels = this.own(kp * d * 4, where);
-    let newBias = 0;
-    try {
-      newBias = this.own(kp * 4, where);
-    } catch (e) {
-      this.release(newPanels);
-      throw e;
-    }
-    const mem = new Uint8Array(eng.abi.memory.buffer);
-    mem.copyWithin(newPanels, b.best, b.best + kp * d * 4);
-    mem.copyWithin(newBias, b.bestBias, b.bestBias + kp * 4);
-    this.release(this.panelsPtr);
-    this.release(this.biasPtr);
-    this.panelsPtr = newPanels;
-    this.biasPtr = newBias;
-    this.trained = true;
+    this.adopt(where, (panels, bias) => {
+      const mem = new Uint8Array(eng.abi.memory.buffer);
+      mem.copyWithin(panels, b.best, b.best + kp * d * 4);
+      mem.copyWithin(bias, b.bestBias, b.bestBias + kp * 4);
+    });
     const run = bestRun!;
     return {
       objective: run.objective,
@@ -537,19 +529,40 @@ export class KMeans extends Owned {
     if (!paramBool(where, c, 'trained')) return km;
     try {
       const cent = sectionF32(where, c, 'CENT', k * d);
-      const kp = Math.ceil(k / 8) * 8;
-      km.panelsPtr = km.own(kp * d * 4, where);
-      km.biasPtr = km.own(kp * 4, where);
-      const [cp] = km.eng.scratch([k * d * 4], where);
-      km.eng.f32(cp, k * d).set(cent);
-      km.eng.abi.packPanels(cp, k, d, km.panelsPtr, 0);
-      km.eng.abi.panelNormsSq(km.panelsPtr, 0, k, d, km.biasPtr);
-      km.trained = true;
+      km.adopt(where, (panels, bias) => {
+        const [cp] = km.eng.scratch([k * d * 4], where);
+        km.eng.f32(cp, k * d).set(cent);
+        km.eng.abi.packPanels(cp, k, d, panels, 0);
+        km.eng.abi.panelNormsSq(panels, 0, k, d, bias);
+      });
     } catch (e) {
       km.dispose();
       throw e;
     }
     return km;
+  }
+
+  /**
+   * New centroids: allocates panels f32[kp][d], bias f32[kp] and their int16 copy, lets fill() write the first two,
+   * packs the copy, then frees the old buffers; on any failure the model is as it was.
+   */
+  private adopt(where: string, fill: (panels: number, bias: number) => void): void {
+    const { k, d } = this;
+    const kp = Math.ceil(k / 8) * 8;
+    const [qpBytes, qinfoBytes] = qpanelsSizes(this.eng, k, d);
+    const fresh: number[] = [];
+    try {
+      for (const bytes of [kp * d * 4, kp * 4, qpBytes, qinfoBytes]) fresh.push(this.own(bytes, where));
+    } catch (e) {
+      for (const p of fresh) this.release(p);
+      throw e;
+    }
+    const [panels, bias, qp, qinfo] = fresh;
+    fill(panels, bias);
+    this.eng.abi.qpanelsPack(panels, bias, 0, k, d, qp, qinfo);
+    for (const p of [this.panelsPtr, this.biasPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
+    [this.panelsPtr, this.biasPtr, this.qpPtr, this.qinfoPtr] = fresh;
+    this.trained = true;
   }
 
   /** Nearest centroid of each vector of x (row-major Float32Array of n * d). */
@@ -558,7 +571,7 @@ export class KMeans extends Owned {
     const eng = this.alive(where);
     checkVectors(where, 'x', x, this.d);
     if (!this.trained) fail('NOT_TRAINED', where, 'the model has no centroids yet', raw('an untrained KMeans'), 'train(x) first');
-    const res = knnPanels(eng, where, x, { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.k, d: this.d }, 'l2', 1);
+    const res = knnPanels(eng, where, x, { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.k, d: this.d, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr }, 'l2', 1);
     return { labels: res.ids, distances: res.distances };
   }
 }

@@ -44,6 +44,15 @@ export interface Abi {
   ): void;
   scorePanels(qPtr: number, nq: number, d: number, panelsPtr: number, biasPtr: number, nb: number, alpha: number, outPtr: number): void;
 
+  // kernels/qpanels.ts
+  qpanelsBytes(nb: number, d: number): number;
+  qpanelsPack(panelsPtr: number, biasPtr: number, from: number, to: number, d: number, qpPtr: number, infoPtr: number): void;
+  qscanWorkBytes(d: number, k: number): number;
+  qscanPanels(
+    qPtr: number, nq: number, d: number, panelsPtr: number, biasPtr: number, nb: number, alpha: number,
+    k: number, heapDistPtr: number, heapIdPtr: number, idBase: number, qpPtr: number, infoPtr: number, workPtr: number,
+  ): number;
+
   // kernels/kmeans.ts
   kmeansAccumulate(xPtr: number, n: number, d: number, labelsPtr: number, k: number, sumsPtr: number, countsPtr: number): void;
   kmeansUpdate(sumsPtr: number, countsPtr: number, k: number, d: number, centroidsPtr: number): number;
@@ -92,15 +101,17 @@ export interface Abi {
     k: number, hd0: number, hi0: number, hd1: number, hi1: number, posPtr: number, idBase: number,
   ): void;
   // kernels/rq.ts
-  rqStepWorkBytes(ksub: number, beam: number): number;
+  /** d (0 or left out: none) adds the room a greedy step through int16 codebooks needs. */
+  rqStepWorkBytes(ksub: number, beam: number, d?: number): number;
   rqWorkBytes(n: number, d: number, levels: number, ksub: number, beam: number): number;
   rqBeamStep(
     n: number, d: number, ksub: number, panelsPtr: number, cnormPtr: number, level: number, liveIn: number, beam: number, cstride: number,
     resIn: number, normIn: number, codesIn: number, resOut: number, normOut: number, codesOut: number, workPtr: number,
+    qpPtr?: number, qinfoPtr?: number,
   ): number;
   rqEncode(
     xPtr: number, n: number, d: number, levels: number, ksub: number, beam: number, panelsPtr: number, cnormPtr: number, workPtr: number,
-    codesOut: number, errOut: number,
+    codesOut: number, errOut: number, qpPtr?: number, qinfoPtr?: number,
   ): void;
   rqDecode(codesPtr: number, n: number, stride: number, d: number, levels: number, ksub: number, panelsPtr: number, outPtr: number): void;
   // kernels/sq.ts
@@ -140,6 +151,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask', 'setExclude',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
+  'qpanelsBytes', 'qpanelsPack', 'qscanWorkBytes', 'qscanPanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',

@@ -293,14 +293,14 @@ export class Engine {
     const n = 64;
     const nq = 8;
     const k = 4;
-    const [x, pan, bias, hd, hi, norms, labels, sums, counts, scores] = this.scratch(
-      [n * d * 4, n * d * 4, n * 4, nq * k * 4, nq * k * 4, n * 4, n * 4, d * 8, 8, nq * n * 4],
+    const abi = this.abi;
+    const [x, pan, bias, hd, hi, norms, labels, sums, counts, scores, qp, qinfo, qwork] = this.scratch(
+      [n * d * 4, n * d * 4, n * 4, nq * k * 4, nq * k * 4, n * 4, n * 4, d * 8, 8, nq * n * 4, abi.qpanelsBytes(n, d), n * 16, abi.qscanWorkBytes(d, k)],
       'init',
     );
     this.i32(labels, n).fill(0); // one cluster
     const xs = this.f32(x, n * d);
     for (let i = 0; i < xs.length; i++) xs[i] = ((i * 7919) % 17) - 8;
-    const abi = this.abi;
     for (let r = 0; r < 20; r++) {
       abi.packPanels(x, n, d, pan, 0);
       abi.panelNormsSq(pan, 0, n, d, bias);
@@ -312,6 +312,9 @@ export class Engine {
       abi.l2sqOneToMany(x, x, n, d, norms);
       abi.scorePanels(x, nq, d, pan, bias, n, -2, scores);
       abi.kmeansAccumulate(x, n, d, labels, 1, sums, counts);
+      abi.qpanelsPack(pan, bias, 0, n, d, qp, qinfo);
+      abi.heapInit(hd, hi, nq * k);
+      abi.qscanPanels(x, nq, d, pan, bias, n, -2, k, hd, hi, 0, qp, qinfo, qwork);
     }
     this.warmUpPq();
     this.warmUpRq();
