@@ -474,6 +474,19 @@ async function main() {
           const mb = C.microBench('vqwasm assign', () => km.assign(x), { maxTime: 4 });
           const { labels, distances } = km.assign(x);
           rowsOut.ours = { n: N, seconds: mb.seconds, how: `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})`, labels, distances };
+          // A/B in the same process: the same centroids in a FlatIndex without the int16 prefilter, searched with
+          // k = 1 (the float32 panel scan km.assign ran before the prefilter)
+          const flat = new ours.FlatIndex({ d: D, metric: 'l2', prefilter: false });
+          try {
+            flat.add(km.centroids);
+            flat.search(x.subarray(0, 4096 * D), 1);
+            const mf = C.microBench('vqwasm f32 assign', () => flat.search(x, 1), { maxTime: 4 });
+            const r = flat.search(x, 1);
+            const same = r.ids.every((v, i) => v === labels[i]) && r.distances.every((v, i) => Object.is(v, distances[i]));
+            rowsOut.f32 = { n: N, seconds: mf.seconds, how: `benchmark.js ±${mf.rme.toFixed(1)}% (${mf.samples})`, labels: r.ids, distances: r.distances, same };
+          } finally {
+            flat.dispose();
+          }
         } catch (err) {
           rowsOut.ours = { error: String(err && err.message) };
         }
@@ -561,6 +574,7 @@ async function main() {
       };
       add('Faiss IndexFlatL2 search(x,1)', rowsOut.faiss);
       add(`vqwasm ${build} km.assign(x)`, rowsOut.ours, true);
+      add('  same scan without the int16 prefilter', rowsOut.f32);
       add('plain JS double loop', rowsOut.js);
       C.printTable(
         `nearest-centroid assignment, n=${N} d=${D} k=${K}  [engine build: ${build}]`,
@@ -570,6 +584,7 @@ async function main() {
           `centroids: ${centroidSource}. vectors/s = points / time per call; "vs Faiss" = throughput ratio (higher is better).`,
           `labels = Faiss: share of points given the same centroid as Faiss; dist rel.err: mean |returned - exact f64| / exact`,
           `squared distance to the returned centroid. The plain JS loop is timed on the first ${JS_ASSIGN_N} points.`,
+          ...(rowsOut.f32 ? [`without the prefilter: FlatIndex({ prefilter: false }) of the same centroids, search(x, 1); labels and distances ${rowsOut.f32.same ? 'identical to' : 'DIFFER from'} km.assign's.`] : []),
           ...(rowsOut.ours && rowsOut.ours.error ? [`vqwasm assign error: ${rowsOut.ours.error}`] : []),
         ],
       );

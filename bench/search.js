@@ -31,8 +31,8 @@ function kthScores(ids, width, col, base, q, d, nq, metric) {
 }
 
 /** vqwasm: add is setup (timed apart); search warmed up, then timed (median of runs, or benchmark.js when short). */
-function oursSearch(mod, base, nb, q, nq, d, metric) {
-  const index = new mod.FlatIndex({ d, metric });
+function oursSearch(mod, base, nb, q, nq, d, metric, prefilter = true) {
+  const index = new mod.FlatIndex({ d, metric, prefilter });
   try {
     const t0 = C.now();
     index.add(base);
@@ -156,6 +156,8 @@ async function main() {
       for (const metric of METRICS) {
         log(`vqwasm ${ds.label} ${metric}`);
         oursRes[`${ds.key}/${metric}`] = C.attempt(log, () => oursSearch(ours, ds.base, ds.nb, ds.q, ds.nq, ds.d, metric));
+        // the same index without the int16 prefilter: the float32 scan alone, in the same process (A/B)
+        oursRes[`${ds.key}/${metric}/f32`] = C.attempt(log, () => oursSearch(ours, ds.base, ds.nb, ds.q, ds.nq, ds.d, metric, false));
       }
     }
   }
@@ -217,6 +219,11 @@ async function main() {
         ` BLAS: ${(faissMeta.blas || []).join(', ') || 'unknown'}`,
     ];
   };
+  const samePrefilter = (res) => {
+    const pairs = Object.keys(res).filter((k) => k.endsWith('/f32') && !res[k].error && res[k.slice(0, -4)] && !res[k.slice(0, -4)].error);
+    const same = pairs.filter((k) => { const a = res[k].ids; const b = res[k.slice(0, -4)].ids; return a.length === b.length && a.every((v, i) => v === b[i]); });
+    return `ids identical with and without it in ${same.length} of ${pairs.length} runs.`;
+  };
   const errorNotes = () =>
     Object.entries(oursRes)
       .filter(([, r]) => r.error)
@@ -262,6 +269,7 @@ async function main() {
           : null;
       rows.push(makeRow(synth, metric, 'Faiss 1-thread', f, f, recallFn, false));
       if (ours) rows.push(makeRow(synth, metric, `vqwasm ${build} FlatIndex`, oursRes[key], f, recallFn, true));
+      if (ours) rows.push(makeRow(synth, metric, `  same, prefilter: false`, oursRes[`${key}/f32`], f, recallFn, false));
       rows.push(makeRow(synth, metric, 'plain JS scan', jsRes[key], f, recallFn, false));
     }
     printSection(`exact top-${TOPK}, n=${NB} base, d=${D}, ${NQ} queries  [engine build: ${build}]`, rows, [
@@ -269,6 +277,7 @@ async function main() {
       'benchmark.js mean when short), after a warm-up. QPS = queries / search time; QPS/Faiss: higher is better.',
       `R@10 vs Faiss = |ids ∩ Faiss ids| / 10 (Faiss row: 1 by definition); tie-aware counts an id whose exact float64`,
       `score is at least as good as that of Faiss's 10th hit. Plain JS is timed on the first ${JS_NQ} queries.`,
+      'prefilter: false = the same FlatIndex without its int16 copy (float32 scan only); ' + samePrefilter(oursRes),
       ...faissNote(),
       ...errorNotes(),
     ]);
@@ -290,6 +299,7 @@ async function main() {
         const f = faissRes[key];
         rows.push(makeRow(ds, metric, 'Faiss 1-thread', f, f, recallFn, false));
         if (ours) rows.push(makeRow(ds, metric, `vqwasm ${build} FlatIndex`, oursRes[key], f, recallFn, true));
+        if (ours) rows.push(makeRow(ds, metric, `  same, prefilter: false`, oursRes[`${key}/f32`], f, recallFn, false));
         rows.push(makeRow(ds, metric, 'plain JS scan', jsRes[key], f, recallFn, false));
       }
     }

@@ -412,7 +412,7 @@ describe('FlatIndex at scale', () => {
 // bit of any result: the same searches on an index without it, over adds in pieces, filters, save / load.
 describe('FlatIndex prefilter', () => {
   function pair(d: number, metric: Metric) {
-    const a = new FlatIndex({ d, metric });
+    const a = new FlatIndex({ d, metric, prefilter: true });
     const b = new FlatIndex({ d, metric, prefilter: false });
     live.push(a, b);
     return [a, b] as const;
@@ -448,20 +448,25 @@ describe('FlatIndex prefilter', () => {
     expectSameResults(a.search(q, 7, { allow }), b.search(q, 7, { allow }), 'allowIds');
   });
 
-  it('is kept by save / load (written only when false: default files are as before), and checked', () => {
-    const d = 8;
-    const [a, b] = pair(d, 'l2');
-    const x = floatVectors(40, d, 2000);
-    a.add(x);
-    b.add(x);
-    const la = FlatIndex.load(a.save());
-    const lb = FlatIndex.load(b.save());
-    live.push(la, lb);
-    expect(la.prefilter).toBe(true);
-    expect(lb.prefilter).toBe(false);
-    expect(new TextDecoder('latin1').decode(a.save()).includes('prefilter')).toBe(false);
-    const q = floatVectors(5, d, 2001);
-    expectSameResults(la.search(q, 4), lb.search(q, 4), 'loaded');
-    expect(() => new FlatIndex({ d, prefilter: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  it('is kept by save / load (written only when not the default for d: default files are as before), and checked', () => {
+    const q8 = floatVectors(5, 8, 2001);
+    const q64 = floatVectors(5, 64, 2002);
+    // default: on from d = 48 up
+    for (const [d, q] of [[8, q8], [64, q64]] as const) {
+      const dflt = new FlatIndex({ d });
+      live.push(dflt);
+      expect(dflt.prefilter).toBe(d >= 48);
+      const [a, b] = pair(d, 'l2');
+      const x = floatVectors(40, d, 2000 + d);
+      for (const idx of [dflt, a, b]) idx.add(x);
+      const saved = [dflt, a, b].map((idx) => idx.save());
+      const [ld, la, lb] = saved.map((bytes) => FlatIndex.load(bytes));
+      live.push(ld, la, lb);
+      expect([ld.prefilter, la.prefilter, lb.prefilter]).toEqual([d >= 48, true, false]);
+      expect(new TextDecoder('latin1').decode(saved[0]).includes('prefilter')).toBe(false);
+      expectSameResults(la.search(q, 4), lb.search(q, 4), `loaded d=${d}`);
+      expectSameResults(ld.search(q, 4), lb.search(q, 4), `loaded default d=${d}`);
+    }
+    expect(() => new FlatIndex({ d: 8, prefilter: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 });

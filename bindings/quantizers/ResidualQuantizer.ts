@@ -2,7 +2,7 @@ import { checkCodes, decodePacked } from './packed.js';
 import { codebookStats, type CodebookStats } from '../training/codebookStats.js';
 import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
-import { chunkRows, qpanelsSizes } from '../search/scan.js';
+import { chunkRows, PREFILTER_MIN_D, qpanelsSizes } from '../search/scan.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
@@ -88,7 +88,7 @@ const ENCODE_ROWS = 256;
  * least significant bit first (ProductQuantizer's layout, with levels in place of sub-quantizers).
  *
  * Storage (wasm memory, owned): the codebooks in the panel layout of assembly/kernels/rq.ts, f32[levels][ksub8 / 8][d][8]
- * with ksub8 = max(ksub, 8), their squared norms f32[levels][ksub8], and their int16 copy per level
+ * with ksub8 = max(ksub, 8), their squared norms f32[levels][ksub8], and from d = 24 their int16 copy per level
  * (assembly/kernels/qpanels.ts), which greedy (beam 1) encoding scans first.
  */
 export class ResidualQuantizer extends Owned implements Quantizer {
@@ -211,9 +211,11 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       const work = take(eng.abi.rqStepWorkBytes(ksub, beam, d));
       panels = this.own(levels * ksub8 * d * 4, where);
       cnorm = this.own(levels * ksub8 * 4, where);
-      const [qpLevel, qinfoLevel] = qpanelsSizes(eng, ksub, d);
-      qp = this.own(levels * qpLevel, where);
-      qinfo = this.own(levels * qinfoLevel, where);
+      const [qpLevel, qinfoLevel] = d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(eng, ksub, d) : [0, 0];
+      if (qpLevel > 0) {
+        qp = this.own(levels * qpLevel, where);
+        qinfo = this.own(levels * qinfoLevel, where);
+      }
       const xs = eng.f32(res, nt * d);
       if (rows) for (let i = 0; i < nt; i++) xs.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
       else xs.set(x);
@@ -228,9 +230,9 @@ export class ResidualQuantizer extends Owned implements Quantizer {
         eng.f32(cp, ksub * d).set(cent);
         eng.abi.packPanels(cp, ksub, d, pl, 0);
         eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
-        const qpl = qp + l * qpLevel;
-        const qil = qinfo + l * qinfoLevel;
-        eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qpl, qil);
+        const qpl = qp === 0 ? 0 : qp + l * qpLevel;
+        const qil = qp === 0 ? 0 : qinfo + l * qinfoLevel;
+        if (qp !== 0) eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qpl, qil);
         // last chunk first: a chunk's output rows (stride liveOut) only cover input rows of itself and later chunks
         const liveOut = Math.min(beam, live * ksub);
         for (let i0 = Math.floor((nt - 1) / chunk) * chunk; i0 >= 0; i0 -= chunk) {
@@ -307,10 +309,10 @@ export class ResidualQuantizer extends Owned implements Quantizer {
   private setCentroids(cent: Float32Array, where: string): void {
     const { d, levels, ksub, ksub8 } = this;
     const eng = this.eng;
-    const [qpLevel, qinfoLevel] = qpanelsSizes(eng, ksub, d);
+    const [qpLevel, qinfoLevel] = d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(eng, ksub, d) : [0, 0];
     const fresh: number[] = [];
     try {
-      for (const bytes of [levels * ksub8 * d * 4, levels * ksub8 * 4, levels * qpLevel, levels * qinfoLevel]) fresh.push(this.own(bytes, where));
+      for (const bytes of [levels * ksub8 * d * 4, levels * ksub8 * 4, levels * qpLevel, levels * qinfoLevel]) fresh.push(bytes > 0 ? this.own(bytes, where) : 0);
     } catch (e) {
       for (const p of fresh) this.release(p);
       throw e;
@@ -322,7 +324,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       eng.f32(cp, ksub * d).set(cent.subarray(l * ksub * d, (l + 1) * ksub * d));
       eng.abi.packPanels(cp, ksub, d, pl, 0);
       eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
-      eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qp + l * qpLevel, qinfo + l * qinfoLevel);
+      if (qp !== 0) eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qp + l * qpLevel, qinfo + l * qinfoLevel);
     }
     for (const p of [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
     [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr] = fresh;

@@ -6,7 +6,7 @@ import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
-import { chunkRows, knnPanels, qpanelsSizes, type Panels } from './scan.js';
+import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
   /** Vector dimension. */
@@ -15,8 +15,9 @@ export interface FlatIndexOptions {
   metric?: Metric;
   /**
    * Keep an int16 copy of the vectors (half the float32 size again) that searches score first, with a proven error
-   * bound, so that only the vectors that may still enter a top k are scored in float32 (default true). Results are
-   * the same bit for bit either way; false saves the memory. Filtered searches use the float32 scan only.
+   * bound, so that only the vectors that may still enter a top k are scored in float32. Results are
+   * the same bit for bit either way; false saves the memory. Filtered searches use the float32 scan only. Default:
+   * true from d = 48 up, where it pays (below, the float32 scan alone is as fast).
    */
   prefilter?: boolean;
 }
@@ -47,7 +48,7 @@ export class FlatIndex extends Owned {
     const o = checkOptions('new FlatIndex', options);
     const d = checkInt('new FlatIndex', 'd', o.d, 1, 1 << 20);
     const metric = checkOneOf('new FlatIndex', 'metric', o.metric ?? 'l2', METRICS);
-    const prefilter = checkBool('new FlatIndex', 'prefilter', o.prefilter ?? true);
+    const prefilter = checkBool('new FlatIndex', 'prefilter', o.prefilter ?? d >= PREFILTER_MIN_D.topk);
     super('new FlatIndex');
     this.d = d;
     this.metric = metric;
@@ -193,8 +194,9 @@ export class FlatIndex extends Owned {
     const where = 'FlatIndex.save';
     const eng = this.alive(where);
     const n = saveEmpty(where, options) ? 0 : this.n;
-    // prefilter is written only when false: files of the default are as before
-    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n, ...(this.prefilter ? {} : { prefilter: false }) }, [
+    // prefilter is written only when it is not the default for d: files of the default are as before
+    const dflt = this.d >= PREFILTER_MIN_D.topk;
+    return writeContainer('FlatIndex', { d: this.d, metric: this.metric, n, ...(this.prefilter === dflt ? {} : { prefilter: this.prefilter }) }, [
       { tag: 'VECS', data: this.reconstructRange(0, n) },
       { tag: 'IDS ', data: eng.i32(this.idsPtr, n).slice() },
     ]);
@@ -207,7 +209,7 @@ export class FlatIndex extends Owned {
     const d = paramInt(where, c, 'd', 1, 1 << 20);
     const metric = paramString(where, c, 'metric', METRICS);
     const n = paramInt(where, c, 'n', 0, 0x7fffffff);
-    const prefilter = Object.hasOwn(c.params, 'prefilter') ? paramBool(where, c, 'prefilter') : true;
+    const prefilter = Object.hasOwn(c.params, 'prefilter') ? paramBool(where, c, 'prefilter') : d >= PREFILTER_MIN_D.topk;
     const vecs = sectionF32(where, c, 'VECS', n * d);
     const ids = sectionI32(where, c, 'IDS ', n);
     for (let i = 0; i < n; i++) if (ids[i] < 0) fail('CORRUPT_DATA', where, 'a saved id is negative', ids[i], 'ids >= 0');

@@ -1,7 +1,7 @@
 import { statsFromCounts, type CodebookStats } from './codebookStats.js';
 import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
-import { knnPanels, qpanelsSizes } from '../search/scan.js';
+import { knnPanels, PREFILTER_MIN_D, qpanelsSizes } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -543,23 +543,23 @@ export class KMeans extends Owned {
   }
 
   /**
-   * New centroids: allocates panels f32[kp][d], bias f32[kp] and their int16 copy, lets fill() write the first two,
+   * New centroids: allocates panels f32[kp][d], bias f32[kp] and their int16 copy (from d = 24, where it pays), lets fill() write the first two,
    * packs the copy, then frees the old buffers; on any failure the model is as it was.
    */
   private adopt(where: string, fill: (panels: number, bias: number) => void): void {
     const { k, d } = this;
     const kp = Math.ceil(k / 8) * 8;
-    const [qpBytes, qinfoBytes] = qpanelsSizes(this.eng, k, d);
+    const [qpBytes, qinfoBytes] = d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(this.eng, k, d) : [0, 0];
     const fresh: number[] = [];
     try {
-      for (const bytes of [kp * d * 4, kp * 4, qpBytes, qinfoBytes]) fresh.push(this.own(bytes, where));
+      for (const bytes of [kp * d * 4, kp * 4, qpBytes, qinfoBytes]) fresh.push(bytes > 0 ? this.own(bytes, where) : 0);
     } catch (e) {
       for (const p of fresh) this.release(p);
       throw e;
     }
     const [panels, bias, qp, qinfo] = fresh;
     fill(panels, bias);
-    this.eng.abi.qpanelsPack(panels, bias, 0, k, d, qp, qinfo);
+    if (qp !== 0) this.eng.abi.qpanelsPack(panels, bias, 0, k, d, qp, qinfo);
     for (const p of [this.panelsPtr, this.biasPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
     [this.panelsPtr, this.biasPtr, this.qpPtr, this.qinfoPtr] = fresh;
     this.trained = true;
