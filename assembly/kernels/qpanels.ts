@@ -51,7 +51,7 @@ const QROWS_MAX: u32 = 256;
 const QCHUNK_BYTES: u32 = 16 * 1024;
 /** Bytes of int16 panels per block: kept in L2 while every row group of a chunk passes over it. */
 const QBLOCK_BYTES: u32 = 64 * 1024;
-/** Vectors per block, at most (the lower-bound buffer holds 4 rows of them). */
+/** Vectors per block, at most (the approximate-score buffer holds 4 rows of them). */
 const QBLOCK_MAX: u32 = 1024;
 
 @inline function pairs(d: u32): u32 {
