@@ -21,7 +21,8 @@
 // (rqStepWorkBytes): the scores of a group of rows (whole vectors, `rows` <= max(GROUP_ROWS, beam) residuals) panel by
 // panel, f32[ksub8 / 8][rows][8] (codeword c of row r at ((c >> 3) * rows + r) * 8 + (c & 7)), then the selection
 // f32[max(beam, 4)] scores + i32[max(beam, 4)] (b * ksub + c). A greedy step (beam 1) keeps the scores in registers
-// and writes only each row's choice, u32[rows], at the start of the scores area.
+// and writes only each row's choice, u32[rows], at the start of the scores area; with the int16 codebooks it takes
+// them from k = 1 heaps f32[GROUP_ROWS] + i32[GROUP_ROWS] after the selection, then qscanPanels's work area.
 //
 // rqEncode's scratch (rqWorkBytes(n, d, levels, ksub, beam)): the step scratch, then two beam states of n vectors and
 // `beam` rows, each res f32[n * beam * d] | rnorm f32[n * beam] | codes u8[n * beam * levels], every part starting on

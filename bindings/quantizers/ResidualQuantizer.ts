@@ -2,7 +2,7 @@ import { checkCodes, decodePacked } from './packed.js';
 import { codebookStats, type CodebookStats } from '../training/codebookStats.js';
 import { checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, readContainer, sectionF32, writeContainer } from '../io/format.js';
-import { chunkRows, PREFILTER_MIN_D, qpanelsSizes } from '../search/scan.js';
+import { chunkRows, top1QpanelsSizes } from '../search/scan.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
@@ -52,9 +52,6 @@ export interface RQKernelView {
   codeSize: number;
   panelsPtr: number;
   cnormPtr: number;
-  /** The int16 codebooks (assembly/kernels/qpanels.ts), u8[levels][qpBytes] and f32[levels][ksub8 / 8][4][8]. */
-  qpPtr: number;
-  qinfoPtr: number;
 }
 
 /** The options of a ResidualQuantizer, checked and with their defaults (also checked by RQIndex, under its own name). */
@@ -197,10 +194,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       tmp.push(p);
       return p;
     };
-    let panels = 0;
-    let cnorm = 0;
-    let qp = 0;
-    let qinfo = 0;
+    let books: number[] = [];
     try {
       const res = take(nt * beam * d * 4);
       const rn = take(nt * beam * 4);
@@ -209,13 +203,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       const crn = take(chunk * beam * 4);
       const ccodes = take(chunk * beam * levels);
       const work = take(eng.abi.rqStepWorkBytes(ksub, beam, d));
-      panels = this.own(levels * ksub8 * d * 4, where);
-      cnorm = this.own(levels * ksub8 * 4, where);
-      const [qpLevel, qinfoLevel] = d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(eng, ksub, d) : [0, 0];
-      if (qpLevel > 0) {
-        qp = this.own(levels * qpLevel, where);
-        qinfo = this.own(levels * qinfoLevel, where);
-      }
+      books = this.ownBooks(where);
       const xs = eng.f32(res, nt * d);
       if (rows) for (let i = 0; i < nt; i++) xs.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
       else xs.set(x);
@@ -225,20 +213,13 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       for (let l = 0; l < levels; l++) {
         const cent = yield* this.trainLevel(res, nt * live, l, where);
         this.alive(where); // disposed on this thread while a pool trained the level
-        const pl = panels + l * ksub8 * d * 4;
-        const [cp] = eng.scratch([ksub * d * 4], where);
-        eng.f32(cp, ksub * d).set(cent);
-        eng.abi.packPanels(cp, ksub, d, pl, 0);
-        eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
-        const qpl = qp === 0 ? 0 : qp + l * qpLevel;
-        const qil = qp === 0 ? 0 : qinfo + l * qinfoLevel;
-        if (qp !== 0) eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qpl, qil);
+        const { pl, cn, qpl, qil } = this.packLevel(books, l, cent, where);
         // last chunk first: a chunk's output rows (stride liveOut) only cover input rows of itself and later chunks
         const liveOut = Math.min(beam, live * ksub);
         for (let i0 = Math.floor((nt - 1) / chunk) * chunk; i0 >= 0; i0 -= chunk) {
           const c = Math.min(chunk, nt - i0);
           eng.abi.rqBeamStep(
-            c, d, ksub, pl, cnorm + l * ksub8 * 4, l, live, beam, levels,
+            c, d, ksub, pl, cn, l, live, beam, levels,
             res + i0 * live * d * 4, rn + i0 * live * 4, codes + i0 * live * levels, cres, crn, ccodes, work, qpl, qil,
           );
           const mem = new Uint8Array(eng.abi.memory.buffer);
@@ -267,14 +248,13 @@ export class ResidualQuantizer extends Owned implements Quantizer {
         lo = Math.min(lo, s);
         hi = Math.max(hi, s);
       }
-      for (const p of [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
-      [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr] = [panels, cnorm, qp, qinfo];
-      panels = cnorm = qp = qinfo = 0;
+      this.adoptBooks(books);
+      books = [];
       this.normRange = [lo, hi];
       return { nTrain: nt, mse, stats, warnings };
     } finally {
       for (const p of tmp) eng.free(p);
-      for (const p of [panels, cnorm, qp, qinfo]) this.release(p);
+      for (const p of books) this.release(p);
     }
   }
 
@@ -307,27 +287,45 @@ export class ResidualQuantizer extends Owned implements Quantizer {
 
   /** Replaces the codebooks with cent f32[levels][ksub][d] (finite; checked by the caller). */
   private setCentroids(cent: Float32Array, where: string): void {
+    const { d, levels, ksub } = this;
+    const books = this.ownBooks(where);
+    for (let l = 0; l < levels; l++) this.packLevel(books, l, cent.subarray(l * ksub * d, (l + 1) * ksub * d), where);
+    this.adoptBooks(books);
+  }
+
+  /**
+   * New codebook buffers, all or none: [panels f32[levels][ksub8 / 8][d][8], norms f32[levels][ksub8], and from d = 24
+   * the int16 copy: qpanels and qinfo per level (else 0, 0)].
+   */
+  private ownBooks(where: string): number[] {
     const { d, levels, ksub, ksub8 } = this;
+    const [qp, qinfo] = top1QpanelsSizes(this.eng, ksub, d);
+    return this.ownAll(where, [levels * ksub8 * d * 4, levels * ksub8 * 4, levels * qp, levels * qinfo]);
+  }
+
+  /** Packs level l's codewords cent f32[ksub][d] into its block of the ownBooks buffers; returns the level's pointers. */
+  private packLevel(books: readonly number[], l: number, cent: Float32Array, where: string): { pl: number; cn: number; qpl: number; qil: number } {
+    const { d, ksub, ksub8 } = this;
     const eng = this.eng;
-    const [qpLevel, qinfoLevel] = d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(eng, ksub, d) : [0, 0];
-    const fresh: number[] = [];
-    try {
-      for (const bytes of [levels * ksub8 * d * 4, levels * ksub8 * 4, levels * qpLevel, levels * qinfoLevel]) fresh.push(bytes > 0 ? this.own(bytes, where) : 0);
-    } catch (e) {
-      for (const p of fresh) this.release(p);
-      throw e;
-    }
-    const [panels, cnorm, qp, qinfo] = fresh;
+    const [panels, cnorm, qp, qinfo] = books;
+    const [qpLevel, qinfoLevel] = top1QpanelsSizes(eng, ksub, d);
+    const pl = panels + l * ksub8 * d * 4;
+    const cn = cnorm + l * ksub8 * 4;
     const [cp] = eng.scratch([ksub * d * 4], where);
-    for (let l = 0; l < levels; l++) {
-      const pl = panels + l * ksub8 * d * 4;
-      eng.f32(cp, ksub * d).set(cent.subarray(l * ksub * d, (l + 1) * ksub * d));
-      eng.abi.packPanels(cp, ksub, d, pl, 0);
-      eng.abi.panelNormsSq(pl, 0, ksub, d, cnorm + l * ksub8 * 4);
-      if (qp !== 0) eng.abi.qpanelsPack(pl, cnorm + l * ksub8 * 4, 0, ksub, d, qp + l * qpLevel, qinfo + l * qinfoLevel);
-    }
+    eng.f32(cp, ksub * d).set(cent);
+    eng.abi.packPanels(cp, ksub, d, pl, 0);
+    eng.abi.panelNormsSq(pl, 0, ksub, d, cn);
+    if (qp === 0) return { pl, cn, qpl: 0, qil: 0 };
+    const qpl = qp + l * qpLevel;
+    const qil = qinfo + l * qinfoLevel;
+    eng.abi.qpanelsPack(pl, cn, 0, ksub, d, qpl, qil);
+    return { pl, cn, qpl, qil };
+  }
+
+  /** The ownBooks buffers become the codebooks; the old ones are released. */
+  private adoptBooks(books: readonly number[]): void {
     for (const p of [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr]) this.release(p);
-    [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr] = fresh;
+    [this.panelsPtr, this.cnormPtr, this.qpPtr, this.qinfoPtr] = books;
   }
 
   /** @internal Kernel handles for indexes that hold this quantizer. */
@@ -335,7 +333,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     this.alive(where);
     this.trainedOr(where);
     const { d, levels, nbits, ksub, ksub8, codeSize } = this;
-    return { d, levels, nbits, ksub, ksub8, codeSize, panelsPtr: this.panelsPtr, cnormPtr: this.cnormPtr, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };
+    return { d, levels, nbits, ksub, ksub8, codeSize, panelsPtr: this.panelsPtr, cnormPtr: this.cnormPtr };
   }
 
   /** @internal The range of ||x^||^2 seen in training (null after load()). */

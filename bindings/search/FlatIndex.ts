@@ -135,7 +135,7 @@ export class FlatIndex extends Owned {
     ];
     if (this.prefilter) {
       const [qpKeep, qinfoKeep] = qpanelsSizes(this.eng, usedPanels, this.d);
-      bufs.push({ ptr: this.qpPtr, bytes: qpBytes, keep: qpKeep }, { ptr: this.qinfoPtr, bytes: qinfoBytes, keep: this.n > 0 ? qinfoKeep : 0 });
+      bufs.push({ ptr: this.qpPtr, bytes: qpBytes, keep: qpKeep }, { ptr: this.qinfoPtr, bytes: qinfoBytes, keep: qinfoKeep });
     }
     [this.panelsPtr, this.biasPtr, this.idsPtr, this.qpPtr = 0, this.qinfoPtr = 0] = this.regrow(where, bufs);
     this.cap = cap;

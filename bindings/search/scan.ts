@@ -31,6 +31,11 @@ export function qpanelsSizes(eng: Engine, cap: number, d: number): [number, numb
   return [eng.abi.qpanelsBytes(cap, d), Math.ceil(cap / 8) * 128];
 }
 
+/** qpanelsSizes of a set that top-1 scans read (centroids, RQ codebooks): [0, 0] where the prefilter does not pay. */
+export function top1QpanelsSizes(eng: Engine, n: number, d: number): [number, number] {
+  return d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(eng, n, d) : [0, 0];
+}
+
 /** Rows of one chunk: at least 4 (one register panel), at most what fits CHUNK_BYTES. */
 export function chunkRows(rowBytes: number, total: number): number {
   return Math.max(1, Math.min(total, Math.max(4, Math.floor(CHUNK_BYTES / rowBytes))));

@@ -1,7 +1,7 @@
 import { statsFromCounts, type CodebookStats } from './codebookStats.js';
 import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
-import { knnPanels, PREFILTER_MIN_D, qpanelsSizes } from '../search/scan.js';
+import { knnPanels, top1QpanelsSizes } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -549,14 +549,7 @@ export class KMeans extends Owned {
   private adopt(where: string, fill: (panels: number, bias: number) => void): void {
     const { k, d } = this;
     const kp = Math.ceil(k / 8) * 8;
-    const [qpBytes, qinfoBytes] = d >= PREFILTER_MIN_D.top1 ? qpanelsSizes(this.eng, k, d) : [0, 0];
-    const fresh: number[] = [];
-    try {
-      for (const bytes of [kp * d * 4, kp * 4, qpBytes, qinfoBytes]) fresh.push(bytes > 0 ? this.own(bytes, where) : 0);
-    } catch (e) {
-      for (const p of fresh) this.release(p);
-      throw e;
-    }
+    const fresh = this.ownAll(where, [kp * d * 4, kp * 4, ...top1QpanelsSizes(this.eng, k, d)]);
     const [panels, bias, qp, qinfo] = fresh;
     fill(panels, bias);
     if (qp !== 0) this.eng.abi.qpanelsPack(panels, bias, 0, k, d, qp, qinfo);

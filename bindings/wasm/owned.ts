@@ -63,6 +63,14 @@ export abstract class Owned {
     return ptr;
   }
 
+  /**
+   * Allocates one owned buffer per size (pointer 0 for 0 bytes), all or none: if one fails, those already made are
+   * released (regrow with nothing to move).
+   */
+  protected ownAll(where: string, sizes: readonly number[]): number[] {
+    return this.regrow(where, sizes.map((bytes) => ({ ptr: 0, bytes, keep: 0 })));
+  }
+
   /** Moves owned buffers into larger ones (see regrow below); returns the new pointers in the order of `parts`. */
   protected regrow(where: string, parts: readonly GrowPart[]): number[] {
     return regrow(this.eng, (bytes) => this.own(bytes, where), (ptr) => this.release(ptr), parts);

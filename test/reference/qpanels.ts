@@ -63,7 +63,7 @@ export function roundHalfEven(x: number): number {
  * Reads vector j back from the kernel's buffers: codes from qpanels (i16[np/8][dp][8][2]) and scale, A, B, Z from
  * qinfo (f32[np/8][4][8]).
  */
-export function readQVector(qp: Int16Array, info: Float32Array, j: number, d: number): Omit<QVector, 'codes'> & { codes: Int16Array } {
+export function readQVector(qp: Int16Array, info: Float32Array, j: number, d: number): QVector {
   const dp = (d + 1) >> 1;
   const codes = new Int16Array(d);
   const base = (j >> 3) * dp * 16 + (j & 7) * 2;
