@@ -17,7 +17,7 @@ import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type Train
 import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wasm/engine.js';
 import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
-import { SEED_ABORT, SEED_PENDING, SEED_WORDS } from './seed.js';
+import { abortSeeding, SEED_WORDS } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
@@ -98,6 +98,9 @@ async function spawn(url: URL | null, onReply: (r: WorkerReply) => void, onFail:
     const w = new Worker(url ?? new URL(['.', 'worker.js'].join('/'), import.meta.url));
     w.on('message', (m: WorkerReply) => onReply(m));
     w.on('error', (e: unknown) => onFail(e));
+    // a worker that stops without an 'error' (killed, or its thread torn down) answers nothing more: its pending calls,
+    // and any later ones, fail instead of waiting forever
+    w.on('exit', (code: number) => onFail(new Error(`the worker exited with code ${code}`)));
     // an idle pool must not keep the process alive; a pending call must
     w.unref();
     return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: (on) => (on ? w.ref() : w.unref()) };
@@ -113,6 +116,8 @@ async function spawn(url: URL | null, onReply: (r: WorkerReply) => void, onFail:
 
 class Lane {
   busy = false;
+  /** Set once the worker has failed or stopped: calls are refused with it instead of sent to a worker that will not answer. */
+  private dead: unknown = null;
   private next = 1;
   private readonly pending = new Map<number, Pending>();
   port!: Port;
@@ -136,6 +141,7 @@ class Lane {
   }
 
   failAll(e: unknown): void {
+    this.dead ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
     this.port?.hold(false);
@@ -144,6 +150,7 @@ class Lane {
   call(req: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = [], progress?: (p: unknown) => void): Promise<unknown> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
+      if (this.dead !== null) return reject(this.dead);
       if (this.pending.size === 0) this.port.hold(true);
       this.pending.set(id, { resolve, reject, progress });
       this.port.post({ ...req, id } as WorkerRequest, transfer);
@@ -421,8 +428,8 @@ export class WorkerPool {
                   const req = i === 0 ? { op: 'kmSeedAll' as const, slot, ctrl, totals: blockTotals, block, seed: plan } : { op: 'kmSeed' as const, slot, ctrl, totals: blockTotals, block };
                   block += minD[i].length;
                   const call = lane.call(req);
-                  // a helper that fails never counts down: wake the first worker so that it gives up too
-                  if (i > 0) call.catch(() => { Atomics.store(ctrl, SEED_ABORT, 1); Atomics.notify(ctrl, SEED_PENDING); });
+                  // a helper that fails never counts down, a driver that fails never says stop: the others give up too
+                  call.catch(() => abortSeeding(ctrl));
                   return call;
                 });
                 return (await Promise.all(calls))[0] as number;

@@ -6,7 +6,7 @@
 //   [SEED_PENDING]  helpers still busy with the current command; the last one notifies the driver
 //   [SEED_CMD]      SEED_NEXT / SEED_FIRST (fold the centroid in, or start from it), or SEED_STOP (leave the loop)
 //   [SEED_AT]       where the centroid f32[d] is in the shared memory (a u32 stored as i32)
-//   [SEED_ABORT]    set by the calling thread when a helper failed: the driver stops waiting and fails too
+//   [SEED_ABORT]    set by the calling thread when any worker of the run failed: the others stop waiting and fail too
 export const SEED_GEN = 0;
 export const SEED_PENDING = 1;
 export const SEED_CMD = 2;
@@ -20,12 +20,27 @@ export const SEED_STOP = 3;
 /** Atomics.load polls before a wait falls asleep: about 30-60 microseconds on this machine's cores. */
 const SPIN = 1 << 15;
 
+/** A sleeping side wakes this often (ms) to look at ctrl[SEED_ABORT], so that no lost or missing wake-up can hold it. */
+const WAKE_MS = 20;
+
 /**
- * Returns once ctrl[at] !== value. The two sides of a round usually finish within microseconds of each other, and
+ * Returns once ctrl[at] !== value: true, or false if ctrl[SEED_ABORT] was set first (a worker of the run failed or
+ * stopped: the caller gives up). The two sides of a round usually finish within microseconds of each other, and
  * waking a thread from Atomics.wait costs tens of microseconds per round (a futex wake, and on a VM an interrupt to
- * the other core), so a short poll comes first.
+ * the other core), so a short poll comes first; then waits of WAKE_MS, each followed by a look at the abort word.
  */
-export function waitChange(ctrl: Int32Array, at: number, value: number): void {
-  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctrl, at) !== value) return;
-  Atomics.wait(ctrl, at, value);
+export function waitChange(ctrl: Int32Array, at: number, value: number): boolean {
+  for (let i = 0; i < SPIN; i++) if (Atomics.load(ctrl, at) !== value) return true;
+  for (;;) {
+    if (Atomics.load(ctrl, SEED_ABORT) !== 0) return false;
+    Atomics.wait(ctrl, at, value, WAKE_MS);
+    if (Atomics.load(ctrl, at) !== value) return true;
+  }
+}
+
+/** Tells every side of a seeding run to give up (the calling thread, when one of the workers' calls failed). */
+export function abortSeeding(ctrl: Int32Array): void {
+  Atomics.store(ctrl, SEED_ABORT, 1);
+  Atomics.notify(ctrl, SEED_GEN);
+  Atomics.notify(ctrl, SEED_PENDING);
 }

@@ -36,7 +36,7 @@ import { allocations, attachEngine, engine, init, type Build, type Engine, type 
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
 import { revive, type Snapshot } from './borrow.js';
-import { SEED_ABORT, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
+import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
@@ -139,6 +139,8 @@ class KMeansShare {
   }
 }
 
+const seedAborted = () => new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
+
 const slots = new Map<number, AnyIndex | AnyQuantizer | KMeansShare>();
 
 async function handle(req: WorkerRequest, post: Post): Promise<void> {
@@ -224,7 +226,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const totals = req.totals!;
         let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
         for (;;) {
-          waitChange(ctrl, SEED_GEN, gen);
+          if (!waitChange(ctrl, SEED_GEN, gen)) throw seedAborted();
           gen = Atomics.load(ctrl, SEED_GEN);
           const cmd = Atomics.load(ctrl, SEED_CMD);
           if (cmd === SEED_STOP) break;
@@ -294,8 +296,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
           share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, first)));
           for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
-            if (Atomics.load(ctrl, SEED_ABORT)) throw new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
-            waitChange(ctrl, SEED_PENDING, left);
+            if (!waitChange(ctrl, SEED_PENDING, left)) throw seedAborted();
           }
           let sum = 0;
           for (const t of totals) sum += t;
