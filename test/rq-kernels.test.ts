@@ -66,7 +66,14 @@ describe.each(builds)('$name build', ({ eng }) => {
       const op = mem.alloc(n * levels);
       const ep = mem.alloc(n * 4);
       abi.rqEncode(mem.put(x), n, d, levels, ksub, beam, cb.pp, cb.cp, wp, op, ep, qp, qi);
-      return { want, got: { codes: mem.u8(op, n * levels), err: mem.f32(ep, n) } };
+      const got = { codes: mem.u8(op, n * levels), err: mem.f32(ep, n) };
+      // without errors (errOut 0: what encode() asks for) a greedy encode skips the beams' norms: the same codes
+      for (const [qpa, qia] of [[0, 0], [qp, qi]]) {
+        const op0 = mem.alloc(n * levels);
+        abi.rqEncode(mem.put(x), n, d, levels, ksub, beam, cb.pp, cb.cp, wp, op0, 0, qpa, qia);
+        expect(exactMismatch(mem.u8(op0, n * levels), got.codes, `codes without errors d=${d} ksub=${ksub} beam=${beam} int16=${qpa !== 0}`)).toBeNull();
+      }
+      return { want, got };
     }
 
     it.each(DIMS)('gives the codes and errors of the f32 steps bit for bit (integers with ties, floats), d = %i', (d) => {

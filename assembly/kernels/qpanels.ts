@@ -33,10 +33,10 @@
 // heap's worst). A vector left
 // out has exact score >= lower > that, and k vectors have exact score <= it, so it cannot be in the top k. A zero
 // query row needs no bounds: its scores are the biases, bit for bit.
-// Its work (qscanWorkBytes(d, k)): rows i32[QROWS / 4][dp][4] | row info f32[QROWS][4] (s_q, |alpha| eq,
+// Its work (qscanWorkBytes(d, k)): rows i32[QROWS / 4][dp][4] | row info f32[QROWS][4] (alpha s_q, |alpha| eq,
 // |alpha| ||q||, 1 for a zero row) | 32 bytes of lanes | a rescoring list u32[4][2] | the group's block margins
-// f32[4] (+16 spare) | approximate scores f32[4][QBLOCK] | upper-bound heaps f32[QROWS][max(k, 4)] (for k = 1, a
-// running minimum per lane).
+// f32[4] (+16 spare) | approximate scores f32[4][QBLOCK] | upper-bound heaps f32[QROWS][max(k, 4)] (for k = 1,
+// f32[QROWS][8]: the block's running minimum per lane, then the row's bound: ubWords).
 //
 // Not for filtered searches: a filtered-out vector's upper bound would tighten the threshold. Callers use scanPanels
 // there.
@@ -75,10 +75,18 @@ const QBLOCK_MAX: u32 = 1024;
   return b > QBLOCK_MAX ? QBLOCK_MAX : b;
 }
 
+/**
+ * f32 words per row of upper bounds: a heap of k (4 at least: approx8 writes 4 lanes); for k = 1 the block's running
+ * minimum of the approximations f32[4], then the row's upper bound so far (and 3 spare).
+ */
+@inline function ubWords(k: u32): u32 {
+  return k == 1 ? 8 : max<u32>(k, 4);
+}
+
 /** Bytes of qscanPanels's work area for dimension d and heaps of k. */
 export function qscanWorkBytes(d: u32, k: u32): f64 {
   const r = <f64>qrows(d);
-  return r * <f64>(pairs(d) << 2) + r * 16 + 96 + <f64>(qblock(d) << 4) + r * <f64>max<u32>(k, 4) * 4;
+  return r * <f64>(pairs(d) << 2) + r * 16 + 96 + <f64>(qblock(d) << 4) + r * <f64>ubWords(k) * 4;
 }
 
 /** Bytes of the int16 panels of nb vectors of dimension d (qinfo takes 16 * padTo8(nb) more). */
@@ -138,7 +146,7 @@ export function qpanelsPack(panelsPtr: usize, biasPtr: usize, from: u32, to: u32
 
 /**
  * Quantizes query rows [0, n) of qPtr: f32[n][d] into groups of 4 (the last one padded with zero rows): out
- * i32[ceil(n / 4)][dp][4], and rowInfo f32[4 * ceil(n / 4)][4] = (s_q, |alpha| eq, |alpha| ||q||, zero row). In f32, 8 components at a time: eq and ||q|| are rounded up by more than their sums' error
+ * i32[ceil(n / 4)][dp][4], and rowInfo f32[4 * ceil(n / 4)][4] = (alpha s_q, |alpha| eq, |alpha| ||q||, zero row). In f32, 8 components at a time: eq and ||q|| are rounded up by more than their sums' error
  * (the residual's own rounding is under 4 u ||q||); rows under 1e-30 are all residual (s_q = 0).
  */
 function qQuantize(qPtr: usize, n: u32, d: u32, outPtr: usize, rowInfo: usize, alpha: f32): void {
@@ -205,7 +213,7 @@ function qQuantize(qPtr: usize, n: u32, d: u32, outPtr: usize, rowInfo: usize, a
     const nq = Math.sqrt(n2s) * grow;
     const eq = Math.sqrt(e2s) * grow + nq / 2097152;
     const up = aa * (1 + 1.0 / 1048576);
-    store<f32>(info, s);
+    store<f32>(info, s * alpha);
     store<f32>(info, <f32>(eq * up), 4);
     store<f32>(info, <f32>(nq * up), 8);
     store<f32>(info, n2s == 0 ? 1 : 0, 12);
@@ -282,20 +290,22 @@ function rescorePush(
 }
 
 /**
- * One row's 8 approximate scores, approx = bias + alpha * s_q * scale_j * dot, into the buffer at low; their upper
- * bounds approx + mr (mr: the row's margin over the block, >= every m_j there) offered to the row's heap at ub.
+ * One row's 8 approximate scores, approx = bias + (alpha s_q) * scale_j * dot, into the buffer at low; their upper
+ * bounds approx + mr (mr: the row's margin over the block, >= every m_j there) offered to the row's heap at ub. For
+ * k = 1 the running minimum of the approximations instead: fl(min + mr) = min fl(approx + mr) (rounding is monotone),
+ * so the margin is added once per block, in the rescoring pass.
  */
 @inline function approx8(
-  acc0: v128, acc1: v128, rp: usize, pi: usize, z0: v128, z1: v128, alpha: v128, mr: v128, low: usize, ub: usize, k: u32, tmp: usize,
+  acc0: v128, acc1: v128, rp: usize, pi: usize, z0: v128, z1: v128, mr: v128, low: usize, ub: usize, k: u32, tmp: usize,
 ): void {
   const sq = v128.load32_splat(rp);
-  const x0 = madd(alpha, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(acc0), v128.load(pi)), sq), z0);
-  const x1 = madd(alpha, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(acc1), v128.load(pi, 16)), sq), z1);
+  const x0 = madd(f32x4.mul(f32x4.convert_i32x4_s(acc0), v128.load(pi)), sq, z0);
+  const x1 = madd(f32x4.mul(f32x4.convert_i32x4_s(acc1), v128.load(pi, 16)), sq, z1);
   v128.store(low, x0);
   v128.store(low, x1, 16);
   if (k == 1) {
-    // the k-th smallest upper bound is the smallest: a running minimum, no branch (upper bounds are never NaN)
-    v128.store(ub, f32x4.pmin(v128.load(ub), f32x4.pmin(f32x4.add(x0, mr), f32x4.add(x1, mr))));
+    // the k-th smallest upper bound is the smallest: a running minimum, no branch (approximations are never NaN)
+    v128.store(ub, f32x4.pmin(v128.load(ub), f32x4.pmin(x0, x1)));
   } else {
     ubOffer(ub, k, f32x4.add(x0, mr), f32x4.add(x1, mr), tmp);
   }
@@ -331,7 +341,7 @@ export function qscanPanels(
   const lowPtr = tmp + 96;
   const ubPtr = lowPtr + (<usize>bv << 4);
   const hstep = <usize>k << 2;
-  const ustep = <usize>max<u32>(k, 4) << 2;
+  const ustep = <usize>ubWords(k) << 2;
   let rescored: f64 = 0;
   for (let qa: u32 = 0; qa < nq; qa += qr) {
     const qe = min(qa + qr, nq);
@@ -385,10 +395,10 @@ export function qscanPanels(
           const lo = lowPtr + (<usize>(j - ja) << 2);
           const lstep = <usize>bv << 2;
           // the rows' info comes from memory: kept in registers across the loop it would crowd the accumulators out
-          approx8(a00, a01, ri, pi, z0, z1, av, v128.load32_splat(margins), lo, ub0, k, tmp);
-          if (rows > 1) approx8(a10, a11, ri + 16, pi, z0, z1, av, v128.load32_splat(margins, 4), lo + lstep, ub1, k, tmp);
-          if (rows > 2) approx8(a20, a21, ri + 32, pi, z0, z1, av, v128.load32_splat(margins, 8), lo + 2 * lstep, ub2, k, tmp);
-          if (rows > 3) approx8(a30, a31, ri + 48, pi, z0, z1, av, v128.load32_splat(margins, 12), lo + 3 * lstep, ub3, k, tmp);
+          approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp);
+          if (rows > 1) approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + lstep, ub1, k, tmp);
+          if (rows > 2) approx8(a20, a21, ri + 32, pi, z0, z1, v128.load32_splat(margins, 8), lo + 2 * lstep, ub2, k, tmp);
+          if (rows > 3) approx8(a30, a31, ri + 48, pi, z0, z1, v128.load32_splat(margins, 12), lo + 3 * lstep, ub3, k, tmp);
         }
         // rescore what may still enter each row's top k, 4 at a time
         let cnt: u32 = 0;
@@ -397,7 +407,16 @@ export function qscanPanels(
           const hd = heapDistPtr + <usize>qi * hstep;
           const lrow = lowPtr + <usize>r * (<usize>bv << 2);
           const ub = ubPtr + <usize>(qi - qa) * ustep;
-          const ubRoot = k == 1 ? min(min(load<f32>(ub), load<f32>(ub, 4)), min(load<f32>(ub, 8), load<f32>(ub, 12))) : load<f32>(ub);
+          let ubRoot: f32;
+          if (k == 1) {
+            // this block's smallest approximation plus its margin, into the row's bound; the minimum starts again
+            const low = min(min(load<f32>(ub), load<f32>(ub, 4)), min(load<f32>(ub, 8), load<f32>(ub, 12)));
+            ubRoot = min(load<f32>(ub, 16), low + load<f32>(margins + (<usize>r << 2)));
+            store<f32>(ub, ubRoot, 16);
+            v128.store(ub, f32x4.splat(Infinity));
+          } else {
+            ubRoot = load<f32>(ub);
+          }
           const jend = min(je, nb); // padding vectors (bias +Infinity) never enter
           if (load<f32>(infoRows + (<usize>(qi - qa) << 4), 12) != 0) {
             // a zero row: its f32 scores are bias + alpha * (+0), the biases themselves
