@@ -22,7 +22,7 @@ import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
 import { ProductQuantizer, type PQTrainOptions, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
-import type { WorkerReply, WorkerRequest } from './worker.js';
+import type { KMeansPlace, WorkerReply, WorkerRequest } from './worker.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { IVFFlatIndex } from '../search/IVFFlatIndex.js';
 import { IVFPQIndex } from '../search/IVFPQIndex.js';
@@ -399,8 +399,11 @@ export class WorkerPool {
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
               : l.call({ op: 'kmStart', slot, q: at.rows(r0, r1), d, k, useSep, blockRows: KMEANS_BLOCK }),
           ),
-        )) as { minD: number[]; sums: number[]; counts: number[] }[];
+        )) as { minD: number[]; sums: number[]; counts: number[]; places?: KMeansPlace[] }[];
         const minD = started.map((s) => s.minD);
+        // shared memory: every worker gets every block (all in this memory), so that a step can share them out
+        const places = this.shared ? started.flatMap((s) => s.places!) : [];
+        if (this.shared) await Promise.all(used.map((l) => l.call({ op: 'kmViews', slot, places })));
         // k-means++ draws: each block's sum of nearest distances, in block order, and where each block starts
         let totals: number[] = [];
         const owner: [Lane, number, number, number][] = []; // per block: its worker, its index there, its first row, its rows
@@ -450,26 +453,33 @@ export class WorkerPool {
           },
           step: async (cent, it, shift) => {
             if (signal?.aborted) throw aborted();
-            // shared memory: the workers read the centroids at at.cent (this thread's copy, unchanged until they
-            // answer) and leave their sums where kmStart said; private: both ways by message
-            const outs = (await Promise.all(
-              used.map((l) => l.call(eng ? { op: 'kmStep', slot, base: at.cent, it, shift } : { op: 'kmStep', slot, q: cent, it, shift })),
-            )) as { sums?: Float64Array; counts?: Float64Array; obj: number; rescanned: number }[][];
-            // block order: the workers' runs of blocks are contiguous and in order
             const sums = new Float64Array(k * d);
             const counts = new Float64Array(k);
             let obj = 0;
             let rescanned = 0;
-            outs.forEach((blocks, w) => {
-              blocks.forEach((b, i) => {
-                const bs = b.sums ?? eng!.f64(started[w].sums[i], k * d);
-                const bc = b.counts ?? eng!.f64(started[w].counts[i], k);
-                for (let j = 0; j < sums.length; j++) sums[j] += bs[j];
-                for (let j = 0; j < k; j++) counts[j] += bc[j];
-                obj += b.obj;
-                rescanned += b.rescanned;
-              });
-            });
+            const add = (bs: Float64Array, bc: Float64Array, b: { obj: number; rescanned: number }) => {
+              for (let j = 0; j < sums.length; j++) sums[j] += bs[j];
+              for (let j = 0; j < k; j++) counts[j] += bc[j];
+              obj += b.obj;
+              rescanned += b.rescanned;
+            };
+            if (eng) {
+              // shared memory: the workers read the centroids at at.cent (this thread's copy, unchanged until they
+              // answer), take the blocks one at a time from ctrl[0] and leave each block's sums where kmStart said;
+              // they are added here in block order, whichever worker stepped which
+              const ctrl = new Int32Array(new SharedArrayBuffer(8));
+              const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, base: at.cent, it, shift, ctrl })))) as { block: number; obj: number; rescanned: number }[][];
+              const per: { obj: number; rescanned: number }[] = new Array(places.length);
+              for (const o of outs) for (const b of o) per[b.block] = b;
+              // (the atomic count also orders the workers' writes before these reads)
+              if (Atomics.load(ctrl, 1) !== places.length) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${Atomics.load(ctrl, 1)} blocks`), `${places.length}`);
+              per.forEach((b, i) => add(eng.f64(places[i].sums, k * d), eng.f64(places[i].counts, k), b));
+            } else {
+              // private memories: the centroids out and every block's sums back by message, in block order (the
+              // workers' runs of blocks are contiguous and in order)
+              const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, it, shift })))) as { sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }[][];
+              for (const blocks of outs) for (const b of blocks) add(b.sums, b.counts, b);
+            }
             return { sums, counts, obj, rescanned };
           },
         };

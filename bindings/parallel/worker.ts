@@ -16,22 +16,26 @@
 //           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: { minD, sums, counts } }
 //             (q: this worker's k-means points; on a shared memory base + rows instead: where they are. The reply
 //             says, per block, where it keeps its points' nearest distances f32[rows] and its step's sums f64[k][d]
-//             and counts f64[k]: on a shared memory the calling thread reads them there)
+//             and counts f64[k]: on a shared memory the calling thread reads them there, and places: where all of
+//             each block's buffers are, for kmViews)
 //           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
 //           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed } -> { id, ok, value: the generator's state after }
 //             (shared memory only: this worker runs every k-means++ round, the others' kmSeed loops helping)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
 //                                                              (q: the centroids f32[k][d])
-//           { id, op: 'kmStep', slot, base, it, shift }     -> { id, ok, value: per block { obj, rescanned } }
-//             (shared memory: the centroids read at base, the sums and counts left where kmStart said)
+//           { id, op: 'kmViews', slot, places }            -> { id, ok }  (shared memory: every block of the run, in
+//             order, as kmStart's places said: where its points and buffers are, its sums and counts)
+//           { id, op: 'kmStep', slot, base, it, shift, ctrl } -> { id, ok, value: [{ block, obj, rescanned }] }
+//             (shared memory: the centroids read at base; the blocks taken one at a time from ctrl[0] by every
+//             worker; the sums and counts left where kmStart said)
 //           { id, op: 'kmMin', slot, q, first }             -> { id, ok, value: per block the sum of nearest distances }
 //           { id, op: 'kmPick', slot, block, r }            -> { id, ok, value: the point of that block the draw r falls on }
 //             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type Shift } from '../training/kmeansBlock.js';
+import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type Shift } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
@@ -41,7 +45,7 @@ import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'kmSeed' | 'kmSeedAll' | 'pqJob' | 'load' | 'search' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -68,6 +72,14 @@ export interface WorkerRequest {
   totals?: Float64Array;
   job?: SubspaceJob;
   seed?: SeedPlan;
+  places?: KMeansPlace[];
+}
+
+/** A k-means block of a shared-memory run: where its points and buffers are, and its step's sums and counts. */
+export interface KMeansPlace {
+  place: KMeansBlockPlace;
+  sums: number;
+  counts: number;
 }
 
 /** kmSeedAll's data: the shared buffers of the calling thread and every block of the pool, in block order. */
@@ -99,6 +111,8 @@ type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
 class KMeansShare {
   private readonly mem: ReturnType<typeof allocations>;
   readonly blocks: { block: KMeansBlock; sums: number; counts: number }[] = [];
+  /** Shared memory: every block of the run, all workers', in order (kmViews), for steps that share out blocks. */
+  views: { block: KMeansBlock; sums: number; counts: number }[] | null = null;
   readonly cent: number;
   readonly side: CentroidSide;
   readonly d: number;
@@ -214,7 +228,21 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const share = new KMeansShare(engine('WorkerPool.kmeans'), x, req.d!, req.k!, req.useSep!, req.blockRows!);
         slots.set(req.slot!, share);
         // shared memory: where each block keeps its points' nearest distances, for the k-means++ draws on the caller
-        post({ id: req.id, ok: true, value: { minD: share.blocks.map((b) => b.block.minD), sums: share.blocks.map((b) => b.sums), counts: share.blocks.map((b) => b.counts) } });
+        post({
+          id: req.id, ok: true,
+          value: {
+            minD: share.blocks.map((b) => b.block.minD), sums: share.blocks.map((b) => b.sums), counts: share.blocks.map((b) => b.counts),
+            places: req.q ? undefined : share.blocks.map((b) => ({ place: b.block.place(), sums: b.sums, counts: b.counts })),
+          },
+        });
+        return;
+      }
+      case 'kmViews': {
+        // shared memory: every block of the run (the other workers' too), so that a step can take any of them
+        const share = slots.get(req.slot!) as KMeansShare;
+        const eng = engine('WorkerPool.kmeans');
+        share.views = req.places!.map((p) => ({ block: KMeansBlock.at(eng, p.place, share.d, share.side), sums: p.sums, counts: p.counts }));
+        post({ id: req.id, ok: true });
         return;
       }
       case 'kmSeed': {
@@ -257,16 +285,30 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const share = slots.get(req.slot!) as KMeansShare;
         const eng = engine('WorkerPool.kmeans');
         const { d, k } = share;
-        // shared memory: the calling thread's centroids and, after the step, its reads of the blocks' sums, in place
-        // (no 8 x k x d bytes per block through a message)
-        const inPlace = req.base !== undefined;
-        const cent = inPlace ? req.base! : share.cent;
-        if (!inPlace) eng.f32(share.cent, k * d).set(req.q!);
-        share.side.prepare(cent, req.it!);
+        if (req.base !== undefined) {
+          // shared memory: the calling thread's centroids read in place, and the blocks shared out: each worker takes
+          // the next block of the run from ctrl[0] until none is left (a block's cost depends on how many of its
+          // points the bounds let through, so fixed shares leave one worker waiting for the other); each block's
+          // sums and counts stay where its kmStart said, for the calling thread to read; ctrl[1] counts blocks done
+          const ctrl = req.ctrl!;
+          const views = share.views!;
+          share.side.prepare(req.base, req.it!);
+          const done: { block: number; obj: number; rescanned: number }[] = [];
+          for (let b = Atomics.add(ctrl, 0, 1); b < views.length; b = Atomics.add(ctrl, 0, 1)) {
+            const v = views[b];
+            const r = v.block.step(req.base, req.it!, req.shift ?? null, v.sums, v.counts);
+            done.push({ block: b, obj: r.obj, rescanned: r.rescanned });
+            Atomics.add(ctrl, 1, 1);
+          }
+          post({ id: req.id, ok: true, value: done });
+          return;
+        }
+        // private memories: the centroids in, each own block's sums and counts out, by message
+        eng.f32(share.cent, k * d).set(req.q!);
+        share.side.prepare(share.cent, req.it!);
         const transfer: ArrayBuffer[] = [];
         const out = share.blocks.map(({ block, sums, counts }) => {
-          const r = block.step(cent, req.it!, req.shift ?? null, sums, counts);
-          if (inPlace) return r;
+          const r = block.step(share.cent, req.it!, req.shift ?? null, sums, counts);
           const copy = { sums: eng.f64(sums, k * d).slice(), counts: eng.f64(counts, k).slice(), obj: r.obj, rescanned: r.rescanned };
           transfer.push(copy.sums.buffer as ArrayBuffer, copy.counts.buffer as ArrayBuffer);
           return copy;

@@ -106,11 +106,27 @@ export class CentroidSide {
   }
 }
 
+/** Where a block's points and buffers are (see KMeansBlock): what another thread on the same memory needs to step it. */
+export interface KMeansBlockPlace {
+  xt: number;
+  n: number;
+  xnorm: number;
+  labels: number;
+  dist: number;
+  lower: number;
+  idx: number;
+  gx: number;
+  gnorm: number;
+  hd: number;
+  hi: number;
+}
+
 /**
  * Buffers (all from `take`, freed by the caller): xnorm f32[n] ||x||^2, labels i32[n], dist f32[n] squared distance
  * to the assigned centroid, lower f32[n] Hamerly lower bounds, idx i32[n] + gx f32[n][d] + gnorm f32[n] the points to
  * rescan, hd f32[n][2] + hi i32[n][2] their top-2 heaps. The points xt f32[n][d] are the caller's; the centroid side
- * is shared (CentroidSide).
+ * is shared (CentroidSide). On a shared memory, KMeansBlock.at gives another thread a block over the same buffers
+ * (place()), with its own centroid side; one thread at a time may step it.
  */
 export class KMeansBlock {
   private readonly xnorm: number;
@@ -129,8 +145,12 @@ export class KMeansBlock {
     readonly n: number,
     private readonly d: number,
     private readonly side: CentroidSide,
-    take: (bytes: number) => number,
+    take: ((bytes: number) => number) | KMeansBlockPlace,
   ) {
+    if (typeof take !== 'function') {
+      ({ xnorm: this.xnorm, labels: this.labels, dist: this.dist, lower: this.lower, idx: this.idx, gx: this.gx, gnorm: this.gnorm, hd: this.hd, hi: this.hi } = take);
+      return;
+    }
     this.xnorm = take(n * 4);
     this.labels = take(n * 4);
     this.dist = take(n * 4);
@@ -141,6 +161,17 @@ export class KMeansBlock {
     this.hd = take(n * 8);
     this.hi = take(n * 8);
     eng.abi.normsSq(xt, n, d, this.xnorm);
+  }
+
+  /** A block over the buffers at `place` (another thread's block, on the same shared memory), with this side. */
+  static at(eng: Engine, place: KMeansBlockPlace, d: number, side: CentroidSide): KMeansBlock {
+    return new KMeansBlock(eng, place.xt, place.n, d, side, place);
+  }
+
+  /** Where this block's points and buffers are (for KMeansBlock.at). */
+  place(): KMeansBlockPlace {
+    const { xt, n, xnorm, labels, dist, lower, idx, gx, gnorm, hd, hi } = this;
+    return { xt, n, xnorm, labels, dist, lower, idx, gx, gnorm, hd, hi };
   }
 
   /** The working space of k-means++ seeding (f32[n]: each point's distance to the nearest centroid so far). */
