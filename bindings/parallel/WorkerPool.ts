@@ -399,7 +399,7 @@ export class WorkerPool {
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
               : l.call({ op: 'kmStart', slot, q: at.rows(r0, r1), d, k, useSep, blockRows: KMEANS_BLOCK }),
           ),
-        )) as { minD: number[]; sums: number[]; counts: number[]; places?: KMeansPlace[] }[];
+        )) as { minD: number[]; places?: KMeansPlace[] }[];
         const minD = started.map((s) => s.minD);
         // shared memory: every worker gets every block (all in this memory), so that a step can share them out
         const places = this.shared ? started.flatMap((s) => s.places!) : [];

@@ -13,11 +13,11 @@
 //           { id, op: 'pqJob', job }                        -> { id, ok, value: { centroids, objective, stats } }
 //             (one sub-space k-means of ProductQuantizer training: WorkerPool.trainPQ)
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
-//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: { minD, sums, counts } }
+//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows } -> { id, ok, value: { minD, places } }
 //             (q: this worker's k-means points; on a shared memory base + rows instead: where they are. The reply
-//             says, per block, where it keeps its points' nearest distances f32[rows] and its step's sums f64[k][d]
-//             and counts f64[k]: on a shared memory the calling thread reads them there, and places: where all of
-//             each block's buffers are, for kmViews)
+//             says, per block, where it keeps its points' nearest distances f32[rows]; on a shared memory also
+//             places: where all of each block's buffers are and its step's sums f64[k][d] and counts f64[k], which
+//             the calling thread reads there and kmViews hands to every worker)
 //           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
 //           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed } -> { id, ok, value: the generator's state after }
 //             (shared memory only: this worker runs every k-means++ round, the others' kmSeed loops helping)
@@ -227,11 +227,12 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const x = req.q ?? { xPtr: req.base!, n: req.rows! };
         const share = new KMeansShare(engine('WorkerPool.kmeans'), x, req.d!, req.k!, req.useSep!, req.blockRows!);
         slots.set(req.slot!, share);
-        // shared memory: where each block keeps its points' nearest distances, for the k-means++ draws on the caller
+        // shared memory: where each block keeps its points' nearest distances (the k-means++ draws) and all its
+        // buffers, its sums and counts (kmViews, the calling thread's reads after a step)
         post({
           id: req.id, ok: true,
           value: {
-            minD: share.blocks.map((b) => b.block.minD), sums: share.blocks.map((b) => b.sums), counts: share.blocks.map((b) => b.counts),
+            minD: share.blocks.map((b) => b.block.minD),
             places: req.q ? undefined : share.blocks.map((b) => ({ place: b.block.place(), sums: b.sums, counts: b.counts })),
           },
         });
