@@ -168,9 +168,18 @@ function qQuantize(qPtr: usize, n: u32, d: u32, outPtr: usize, rowInfo: usize, a
       continue;
     }
     const src = qPtr + (<usize>i * d << 2);
-    let mx = f32x4.splat(0);
+    // four running maxima: one chain of d / 4 dependent pmax would be latency-bound
+    let m0 = f32x4.splat(0), m1 = m0, m2 = m0, m3 = m0;
     let t: u32 = 0;
-    for (; t < d8; t += 4) mx = f32x4.pmax(mx, f32x4.abs(v128.load(src + (<usize>t << 2))));
+    for (; t + 16 <= d8; t += 16) {
+      const s = src + (<usize>t << 2);
+      m0 = f32x4.pmax(m0, f32x4.abs(v128.load(s)));
+      m1 = f32x4.pmax(m1, f32x4.abs(v128.load(s, 16)));
+      m2 = f32x4.pmax(m2, f32x4.abs(v128.load(s, 32)));
+      m3 = f32x4.pmax(m3, f32x4.abs(v128.load(s, 48)));
+    }
+    for (; t < d8; t += 4) m0 = f32x4.pmax(m0, f32x4.abs(v128.load(src + (<usize>t << 2))));
+    const mx = f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3));
     let m: f32 = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
     for (; t < d; t++) m = max(m, abs(load<f32>(src + (<usize>t << 2))));
     const tiny = m < <f32>1e-30;
