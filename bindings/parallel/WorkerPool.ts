@@ -17,7 +17,7 @@ import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type Train
 import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wasm/engine.js';
 import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
-import { abortSeeding, SEED_WORDS } from './seed.js';
+import { abortSeeding, SEED_MAIL_HEAD, SEED_WORDS, seedMail } from './seed.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
@@ -45,6 +45,11 @@ export interface WorkerPoolOptions {
   shared?: boolean;
   /** Shared memory only: bytes of each worker's arena for its per-call scratch (default 64 MiB, at least 1 MiB). */
   arenaBytes?: number;
+  /**
+   * @internal Private memories: run k-means++ one message round trip per step even where SharedArrayBuffer exists
+   * (what pools do where it does not; for tests).
+   */
+  seedByMessage?: boolean;
 }
 
 export interface PoolSearchOptions extends Record<string, unknown> {
@@ -171,7 +176,10 @@ export class WorkerPool {
   /** Whether the workers run on this thread's shared memory (see the file comment). */
   readonly shared: boolean;
 
-  private constructor(lanes: Lane[], build: string, private readonly url: URL | null, private readonly arenas: { eng: Engine; ptrs: number[] } | null) {
+  private constructor(
+    lanes: Lane[], build: string, private readonly url: URL | null, private readonly arenas: { eng: Engine; ptrs: number[] } | null,
+    private readonly seedWords: boolean,
+  ) {
     this.lanes = lanes;
     this.threads = lanes.length;
     this.build = build;
@@ -207,7 +215,9 @@ export class WorkerPool {
           return l.call({ op: 'init', shared: arenas.eng.shared, base, arenaBytes });
         }),
       );
-      return new WorkerPool(lanes, String(builds[0]), url, arenas);
+      // private memories can still share words (Node, isolated pages): k-means++ rounds then need no messages
+      const seedWords = arenas !== null || (o.seedByMessage !== true && threadsUnavailable() === null);
+      return new WorkerPool(lanes, String(builds[0]), url, arenas, seedWords);
     } catch (e) {
       for (const l of lanes) l.port.terminate();
       for (const p of arenas?.ptrs ?? []) arenas!.eng.free(p);
@@ -397,7 +407,7 @@ export class WorkerPool {
           parts.map(([l, r0, r1]) =>
             this.shared
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
-              : l.call({ op: 'kmStart', slot, q: at.rows(r0, r1), d, k, useSep, blockRows: KMEANS_BLOCK }),
+              : ((q) => l.call({ op: 'kmStart', slot, q, d, k, useSep, blockRows: KMEANS_BLOCK }, [q.buffer as ArrayBuffer]))(at.rows(r0, r1)),
           ),
         )) as { minD: number[]; places?: KMeansPlace[] }[];
         const minD = started.map((s) => s.minD);
@@ -437,7 +447,33 @@ export class WorkerPool {
                 });
                 return (await Promise.all(calls))[0] as number;
               }
-            : undefined,
+            : this.seedWords
+              ? async (rng) => {
+                  // private memories with shared words: the same rounds, the centroids passing through a mailbox
+                  // (seed.ts); the driving worker sends back which point each centroid is, copied here
+                  const eng = loadedEngine()!;
+                  const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
+                  const blockTotals = new Float64Array(new SharedArrayBuffer(owner.length * 8));
+                  const mail = new SharedArrayBuffer(SEED_MAIL_HEAD + d * 4);
+                  seedMail(mail, d).cent.set(eng.f32(at.cent, d));
+                  const plan = {
+                    rng, k, d, nt, xt: 0, cent: 0, helpers: parts.length - 1,
+                    blocks: owner.map(([, , row0, rows]) => ({ minD: 0, row0, rows })),
+                  };
+                  let block = 0;
+                  const calls = parts.map(([lane], i) => {
+                    const common = { slot, ctrl, totals: blockTotals, block, mail };
+                    const call = lane.call(i === 0 ? { op: 'kmSeedAll' as const, ...common, seed: plan } : { op: 'kmSeed' as const, ...common });
+                    block += minD[i].length;
+                    call.catch(() => abortSeeding(ctrl));
+                    return call;
+                  });
+                  const { state, rows } = (await Promise.all(calls))[0] as { state: number; rows: Int32Array };
+                  const mem = new Uint8Array(eng.abi.memory.buffer);
+                  for (let j = 1; j < k; j++) mem.copyWithin(at.cent + j * d * 4, at.xt + rows[j] * d * 4, at.xt + (rows[j] + 1) * d * 4);
+                  return state;
+                }
+              : undefined,
           // private memories: one round at a time by message (with shared memory, seed above runs them all)
           minUpdate: async (centroid, first) => {
             const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];

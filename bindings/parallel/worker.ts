@@ -18,9 +18,11 @@
 //             says, per block, where it keeps its points' nearest distances f32[rows]; on a shared memory also
 //             places: where all of each block's buffers are and its step's sums f64[k][d] and counts f64[k], which
 //             the calling thread reads there and kmViews hands to every worker)
-//           { id, op: 'kmSeed', slot, ctrl, totals, block }  -> { id, ok }  once ctrl says stop (shared memory only)
-//           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed } -> { id, ok, value: the generator's state after }
-//             (shared memory only: this worker runs every k-means++ round, the others' kmSeed loops helping)
+//           { id, op: 'kmSeed', slot, ctrl, totals, block, mail? }  -> { id, ok }  once ctrl says stop
+//           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed, mail? }
+//             -> { id, ok, value: the generator's state after; with mail, { state, rows: the point of each centroid } }
+//             (this worker runs every k-means++ round, the others' kmSeed loops helping: seed.ts. mail: private
+//             memories, the centroids passing through that mailbox)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift }        -> { id, ok, value: per block { sums, counts, obj, rescanned } }
 //                                                              (q: the centroids f32[k][d])
@@ -40,7 +42,7 @@ import { allocations, attachEngine, engine, init, type Build, type Engine, type 
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
 import { revive, type Snapshot } from './borrow.js';
-import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
+import { SEED_ARG, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_PICK, SEED_ROW, SEED_STOP, seedMail, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
@@ -70,6 +72,7 @@ export interface WorkerRequest {
   rows?: number;
   ctrl?: Int32Array;
   totals?: Float64Array;
+  mail?: SharedArrayBuffer;
   job?: SubspaceJob;
   seed?: SeedPlan;
   places?: KMeansPlace[];
@@ -253,14 +256,30 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const share = slots.get(req.slot!) as KMeansShare;
         const ctrl = req.ctrl!;
         const totals = req.totals!;
+        const eng = engine('WorkerPool.kmeans');
+        const mail = req.mail ? seedMail(req.mail, share.d) : null;
         let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
         for (;;) {
           if (!waitChange(ctrl, SEED_GEN, gen)) throw seedAborted();
           gen = Atomics.load(ctrl, SEED_GEN);
           const cmd = Atomics.load(ctrl, SEED_CMD);
           if (cmd === SEED_STOP) break;
-          const at = Atomics.load(ctrl, SEED_AT) >>> 0;
-          share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, cmd === SEED_FIRST)));
+          if (mail && cmd === SEED_PICK) {
+            const b = Atomics.load(ctrl, SEED_ARG) - req.block!;
+            if (b >= 0 && b < share.blocks.length) {
+              const block = share.blocks[b].block;
+              const r = block.pick(mail.rest[0]);
+              mail.cent.set(eng.f32(block.rowPtr(r), share.d));
+              Atomics.store(ctrl, SEED_ROW, r);
+            }
+          } else {
+            let at = Atomics.load(ctrl, SEED_AT) >>> 0;
+            if (mail) {
+              eng.f32(share.cent, share.d).set(mail.cent);
+              at = share.cent;
+            }
+            share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, cmd === SEED_FIRST)));
+          }
           if (Atomics.sub(ctrl, SEED_PENDING, 1) === 1) Atomics.notify(ctrl, SEED_PENDING);
         }
         post({ id: req.id, ok: true });
@@ -334,23 +353,53 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           Atomics.notify(ctrl, SEED_GEN);
         };
         const rng = new Rng(0).restore(plan.rng);
-        const min = (j: number, first: boolean): number => {
-          const at = cent + j * d * 4;
-          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
-          share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, first)));
+        const waitHelpers = () => {
           for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
             if (!waitChange(ctrl, SEED_PENDING, left)) throw seedAborted();
           }
+        };
+        // private memories: the centroid being folded in passes through the mailbox (it starts with centroid 0) and
+        // the points drawn are sent back for the calling thread to copy; own: this worker's blocks in the pool's order
+        const mail = req.mail ? seedMail(req.mail, d) : null;
+        const rows = new Int32Array(plan.k);
+        const own0 = req.block!;
+        const own1 = own0 + share.blocks.length;
+        const min = (j: number, first: boolean): number => {
+          let at = cent + j * d * 4;
+          if (mail) {
+            eng.f32(share.cent, d).set(mail.cent);
+            at = share.cent;
+          }
+          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
+          share.blocks.forEach((b, i) => (totals[own0 + i] = b.block.minUpdate(at, first)));
+          waitHelpers();
           let sum = 0;
           for (const t of totals) sum += t;
           return sum;
         };
         const pick = (r: number): number => {
           const [b, rest] = drawBlock(totals, r);
-          return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
+          if (!mail) return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
+          if (b >= own0 && b < own1) {
+            const block = share.blocks[b - own0].block;
+            const i = block.pick(rest);
+            mail.cent.set(eng.f32(block.rowPtr(i), d));
+            return blocks[b].row0 + i;
+          }
+          mail.rest[0] = rest;
+          Atomics.store(ctrl, SEED_ARG, b);
+          command(SEED_PICK, helpers, 0);
+          waitHelpers();
+          return blocks[b].row0 + Atomics.load(ctrl, SEED_ROW);
         };
         const copyRow = (i: number, j: number) => {
-          new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
+          if (!mail) {
+            new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
+            return;
+          }
+          // the mailbox holds point i after pick(); after a uniform draw (every point already a centroid: all
+          // distances 0, so every later draw is uniform too) what it holds no longer matters
+          rows[j] = i;
         };
         try {
           const rounds = seedRounds(plan.k, plan.nt, rng, copyRow);
@@ -361,7 +410,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         } finally {
           if (helpers > 0) command(SEED_STOP, 0, 0);
         }
-        post({ id: req.id, ok: true, value: rng.state32 });
+        post({ id: req.id, ok: true, value: mail ? { state: rng.state32, rows } : rng.state32 }, mail ? [rows.buffer] : []);
         return;
       }
       case 'pqJob': {

@@ -184,6 +184,11 @@ export class KMeansBlock {
     return this.eng.abi.minL2Update(this.xt, this.n, this.d, cPtr, this.dist, first ? 1 : 0);
   }
 
+  /** Where point i of this block is (f32[d]). */
+  rowPtr(i: number): number {
+    return this.xt + i * this.d * 4;
+  }
+
   /** k-means++ in this block: the first point where the running sum of minD exceeds r (the last positive if none). */
   pick(r: number): number {
     return this.eng.abi.cumulativeSearch(this.dist, this.n, r);
