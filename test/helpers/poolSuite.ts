@@ -583,6 +583,35 @@ export function poolSuite(shared: boolean): void {
       await expect(pool2.kmeans({ d: 12, k: 0 }, big)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
       await stillServes(pool2);
     }, 60_000);
+    it('a worker that stops mid k-means++ seeding: the call rejects ABORTED, the other worker gives up its loop and answers again', async () => {
+      const { build } = await init({ threads: shared });
+      // (private memories: the same words, where SharedArrayBuffer exists, as here)
+      // which worker stops: the one running the rounds (its helper would wait for the next round forever), or the helper
+      // (the driver would wait for its count-down forever)
+      for (const stop of [0, 1]) {
+        const pool = await WorkerPool.create({ threads: 2, build });
+        try {
+          type LaneLike = { call(req: { op: string }, ...rest: unknown[]): Promise<unknown>; port: { terminate(): unknown } };
+          const lanes = (pool as unknown as { lanes: LaneLike[] }).lanes;
+          const victim = lanes[stop];
+          const call = victim.call.bind(victim);
+          victim.call = (req, ...rest) => {
+            const p = call(req, ...rest);
+            if (req.op === 'kmSeedAll' || req.op === 'kmSeed') setTimeout(() => victim.port.terminate(), 30);
+            return p;
+          };
+          // 1500 k-means++ rounds over 60000 points: well over 30 ms
+          const data = floatVectors(60000, 16, 95);
+          await expect(pool.kmeans({ d: 16, k: 1500, iterations: 1, seed: 3 }, data)).rejects.toMatchObject({ code: 'ABORTED' });
+          // the survivor left its seeding loop: it answers a call (it would not while still waiting on the words)
+          await expect(lanes[1 - stop].call({ op: 'drop', slot: 12345 })).resolves.toBeUndefined();
+          // the stopped one refuses at once instead of taking calls it will never answer
+          await expect(victim.call({ op: 'drop', slot: 12345 })).rejects.toMatchObject({ code: 'ABORTED' });
+        } finally {
+          pool.terminate();
+        }
+      }
+    }, 60_000);
   });
 
   describe('loadIndex', () => {
