@@ -426,54 +426,37 @@ export class WorkerPool {
           reset: async () => {
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
           },
-          // shared memory: every k-means++ round in the first worker, the others helping through Atomics (seed.ts),
-          // without a message per round
-          seed: this.shared
+          // every k-means++ round in the first worker, the others helping through Atomics words (seed.ts), without a
+          // message per round: on the shared memory, and with private memories where SharedArrayBuffer exists (the
+          // centroids then pass through a mailbox, and the driving worker sends back which point each centroid is,
+          // copied here); else undefined, one round at a time by message (minUpdate / pick below)
+          seed: this.seedWords
             ? async (rng) => {
                 const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
                 const blockTotals = new Float64Array(new SharedArrayBuffer(owner.length * 8));
+                const eng = loadedEngine()!;
+                const mail = this.shared ? undefined : new SharedArrayBuffer(SEED_MAIL_HEAD + d * 4);
+                if (mail) seedMail(mail, d).cent.set(eng.f32(at.cent, d));
                 const plan = {
-                  rng, k, d, nt, xt: at.xt, cent: at.cent, helpers: parts.length - 1,
-                  blocks: owner.map(([, , row0, rows], b) => ({ minD: blockMinD[b], row0, rows })),
+                  rng, k, d, nt, xt: mail ? 0 : at.xt, cent: mail ? 0 : at.cent, helpers: parts.length - 1,
+                  blocks: owner.map(([, , row0, rows], b) => ({ minD: mail ? 0 : blockMinD[b], row0, rows })),
                 };
                 let block = 0;
                 const calls = parts.map(([lane], i) => {
-                  const req = i === 0 ? { op: 'kmSeedAll' as const, slot, ctrl, totals: blockTotals, block, seed: plan } : { op: 'kmSeed' as const, slot, ctrl, totals: blockTotals, block };
+                  const common = { slot, ctrl, totals: blockTotals, block, mail };
+                  const call = lane.call(i === 0 ? { op: 'kmSeedAll' as const, ...common, seed: plan } : { op: 'kmSeed' as const, ...common });
                   block += minD[i].length;
-                  const call = lane.call(req);
                   // a helper that fails never counts down, a driver that fails never says stop: the others give up too
                   call.catch(() => abortSeeding(ctrl));
                   return call;
                 });
-                return (await Promise.all(calls))[0] as number;
+                const done = (await Promise.all(calls))[0] as number | { state: number; rows: Int32Array };
+                if (typeof done === 'number') return done;
+                const mem = new Uint8Array(eng.abi.memory.buffer);
+                for (let j = 1; j < k; j++) mem.copyWithin(at.cent + j * d * 4, at.xt + done.rows[j] * d * 4, at.xt + (done.rows[j] + 1) * d * 4);
+                return done.state;
               }
-            : this.seedWords
-              ? async (rng) => {
-                  // private memories with shared words: the same rounds, the centroids passing through a mailbox
-                  // (seed.ts); the driving worker sends back which point each centroid is, copied here
-                  const eng = loadedEngine()!;
-                  const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
-                  const blockTotals = new Float64Array(new SharedArrayBuffer(owner.length * 8));
-                  const mail = new SharedArrayBuffer(SEED_MAIL_HEAD + d * 4);
-                  seedMail(mail, d).cent.set(eng.f32(at.cent, d));
-                  const plan = {
-                    rng, k, d, nt, xt: 0, cent: 0, helpers: parts.length - 1,
-                    blocks: owner.map(([, , row0, rows]) => ({ minD: 0, row0, rows })),
-                  };
-                  let block = 0;
-                  const calls = parts.map(([lane], i) => {
-                    const common = { slot, ctrl, totals: blockTotals, block, mail };
-                    const call = lane.call(i === 0 ? { op: 'kmSeedAll' as const, ...common, seed: plan } : { op: 'kmSeed' as const, ...common });
-                    block += minD[i].length;
-                    call.catch(() => abortSeeding(ctrl));
-                    return call;
-                  });
-                  const { state, rows } = (await Promise.all(calls))[0] as { state: number; rows: Int32Array };
-                  const mem = new Uint8Array(eng.abi.memory.buffer);
-                  for (let j = 1; j < k; j++) mem.copyWithin(at.cent + j * d * 4, at.xt + rows[j] * d * 4, at.xt + (rows[j] + 1) * d * 4);
-                  return state;
-                }
-              : undefined,
+            : undefined,
           // private memories: one round at a time by message (with shared memory, seed above runs them all)
           minUpdate: async (centroid, first) => {
             const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];

@@ -160,6 +160,13 @@ const seedAborted = () => new VQError('ABORTED', 'WorkerPool.kmeans: a worker fa
 
 const slots = new Map<number, AnyIndex | AnyQuantizer | KMeansShare>();
 
+/** k-means++ with private memories: the point of `block` the draw `rest` falls on, put in the mailbox; its row there. */
+function pickToMail(eng: Engine, block: KMeansBlock, rest: number, mail: { cent: Float32Array }, d: number): number {
+  const r = block.pick(rest);
+  mail.cent.set(eng.f32(block.rowPtr(r), d));
+  return r;
+}
+
 async function handle(req: WorkerRequest, post: Post): Promise<void> {
   try {
     switch (req.op) {
@@ -266,12 +273,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           if (cmd === SEED_STOP) break;
           if (mail && cmd === SEED_PICK) {
             const b = Atomics.load(ctrl, SEED_ARG) - req.block!;
-            if (b >= 0 && b < share.blocks.length) {
-              const block = share.blocks[b].block;
-              const r = block.pick(mail.rest[0]);
-              mail.cent.set(eng.f32(block.rowPtr(r), share.d));
-              Atomics.store(ctrl, SEED_ROW, r);
-            }
+            if (b >= 0 && b < share.blocks.length) Atomics.store(ctrl, SEED_ROW, pickToMail(eng, share.blocks[b].block, mail.rest[0], mail, share.d));
           } else {
             let at = Atomics.load(ctrl, SEED_AT) >>> 0;
             if (mail) {
@@ -380,12 +382,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const pick = (r: number): number => {
           const [b, rest] = drawBlock(totals, r);
           if (!mail) return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
-          if (b >= own0 && b < own1) {
-            const block = share.blocks[b - own0].block;
-            const i = block.pick(rest);
-            mail.cent.set(eng.f32(block.rowPtr(i), d));
-            return blocks[b].row0 + i;
-          }
+          if (b >= own0 && b < own1) return blocks[b].row0 + pickToMail(eng, share.blocks[b - own0].block, rest, mail, d);
           mail.rest[0] = rest;
           Atomics.store(ctrl, SEED_ARG, b);
           command(SEED_PICK, helpers, 0);
