@@ -4,6 +4,7 @@
 // rows that cannot be filled, the allow bitmap not outliving its search, memory, and refusals.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex, type SearchResult } from '../dist/index.js';
+import { sortIds, updateIdSort } from '../dist/search/filter.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
 import { allocState, expectRefusal } from './helpers/refusals.js';
@@ -43,6 +44,9 @@ const CASES: Case[] = [
   { name: 'FlatIndex l2', d: 13, make: () => new FlatIndex({ d: 13 }) },
   { name: 'FlatIndex ip', d: 13, make: () => new FlatIndex({ d: 13, metric: 'ip' }) },
   { name: 'FlatIndex cosine', d: 7, make: () => new FlatIndex({ d: 7, metric: 'cosine' }) },
+  // the int16 prefilter (d >= 48): filtered vectors are dropped before its bounds
+  { name: 'FlatIndex l2 int16 prefilter', d: 64, make: () => new FlatIndex({ d: 64 }) },
+  { name: 'FlatIndex ip int16 prefilter', d: 50, make: () => new FlatIndex({ d: 50, metric: 'ip' }) },
   { name: 'PQIndex 8-bit l2', d: 16, make: (x) => trained(new PQIndex({ d: 16, m: 4, seed: 1 }), x) },
   { name: 'PQIndex 8-bit ip (pqScan)', d: 15, make: (x) => trained(new PQIndex({ d: 15, m: 5, metric: 'ip', seed: 2 }), x) },
   { name: 'PQIndex 6-bit', d: 12, make: (x) => trained(new PQIndex({ d: 12, m: 3, nbits: 6, seed: 3 }), x) },
@@ -171,6 +175,92 @@ describe('filtered search equals the unfiltered ranking with the filtered ids re
   }
 });
 
+describe('ids looked up through the sorted ids an index keeps (IdSort)', () => {
+  it('sortIds: every position of every id, ascending, whatever the order and range of the ids', () => {
+    const rng = new TestRng(77);
+    const cases: Int32Array[] = [
+      new Int32Array(0),
+      Int32Array.from({ length: 50 }, (_, i) => i), // identity
+      Int32Array.from({ length: 50 }, (_, i) => 3 * i + 7), // sorted
+      Int32Array.from({ length: 300 }, () => rng.int(-20, 20)), // duplicates, negative
+      Int32Array.from({ length: 300 }, () => rng.int(0, 1) ? 0x7fffffff - rng.int(0, 3) : -0x80000000 + rng.int(0, 3)), // full i32 range
+      Int32Array.from({ length: 200 }, (_, i) => 199 - i), // reversed
+    ];
+    for (const ids of cases) {
+      const srt = sortIds(ids);
+      expect(srt.covered).toBe(ids.length);
+      const identity = ids.every((v, i) => v === i);
+      expect(srt.identity).toBe(identity);
+      if (identity) continue;
+      const want = Array.from(ids, (id, p) => [id, p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      expect(Array.from(srt.ids)).toEqual(want.map((e) => e[0]));
+      expect(Array.from(srt.pos)).toEqual(want.map((e) => e[1]));
+    }
+  });
+
+  it('updateIdSort keeps what it covers while the tail is small, extends an identity, and sorts again past a quarter', () => {
+    const ids = Int32Array.from({ length: 20000 }, (_, i) => (i * 7919) % 20011);
+    const first = sortIds(ids.subarray(0, 16000));
+    expect(updateIdSort(first, ids.subarray(0, 16000))).toBe(first);
+    expect(updateIdSort(first, ids.subarray(0, 20000))).toBe(first); // 4000 new: under max(4096, 16000 / 4)
+    const grown = Int32Array.from({ length: 21000 }, (_, i) => (i * 7919) % 20011);
+    const next = updateIdSort(first, grown); // 5000 new: sorted again
+    expect(next).not.toBe(first);
+    expect(next.covered).toBe(21000);
+    const id = Int32Array.from({ length: 100 }, (_, i) => i);
+    const a = sortIds(id.subarray(0, 60));
+    const b = updateIdSort(a, id);
+    expect([b.identity, b.covered]).toEqual([true, 100]);
+    const broken = id.slice();
+    broken[80] = 5;
+    const c = updateIdSort(a, broken);
+    expect(c.identity).toBe(false);
+    expect(c.covered).toBe(100);
+  });
+
+  it('filtered searches stay right as ids are appended: a tail past the sorted part, a new sort, implicit ids', () => {
+    for (const d of [8, 64]) {
+      const rng = new TestRng(900 + d);
+      const flat = track(new FlatIndex({ d }));
+      const x = floatVectors(9000, d, 901 + d);
+      // custom ids with duplicates across the batches (an id added twice is excluded at both positions)
+      const ids = Int32Array.from({ length: 9000 }, () => rng.int(0, 4000));
+      const q = floatVectors(3, d, 902 + d);
+      const check = (n: number) => {
+        const full = flat.search(q, n);
+        const exclude = Array.from({ length: 3 }, (_, i) => Int32Array.from({ length: 40 }, (_, j) => full.ids[i * n + (j * 3) % 60]));
+        const allow = Int32Array.from({ length: 1500 }, () => rng.int(0, 4000));
+        const allowSet = new Set(allow);
+        for (const [o, keep] of [
+          [{ exclude }, (i: number, id: number) => !exclude[i].includes(id)],
+          [{ allow }, (_i: number, id: number) => allowSet.has(id)],
+        ] as const) {
+          const got = flat.search(q, 10, o);
+          for (let i = 0; i < 3; i++) {
+            const want = filterRow(rowOf(full, i, n), (id) => keep(i, id), 10, Infinity);
+            expect(rowOf(got, i, 10).ids, `d=${d} n=${n}`).toEqual(want.ids);
+          }
+        }
+      };
+      flat.add(x.subarray(0, 4000 * d), ids.subarray(0, 4000));
+      check(4000); // sorts the 4000 ids
+      flat.add(x.subarray(4000 * d, 5000 * d), ids.subarray(4000, 5000));
+      check(5000); // 1000 past the sorted part: looked up in the tail
+      flat.add(x.subarray(5000 * d, 9000 * d), ids.subarray(5000, 9000));
+      check(9000); // 5000 past it: sorted again
+      const implicit = track(new FlatIndex({ d }));
+      implicit.add(x.subarray(0, 3000 * d));
+      const full = implicit.search(q, 3000);
+      const ex = [Int32Array.of(full.ids[0], full.ids[1]), Int32Array.of(), Int32Array.of(full.ids[2 * 3000])];
+      implicit.search(q, 10, { exclude: ex });
+      implicit.add(x.subarray(3000 * d, 3500 * d)); // the identity extends
+      const full2 = implicit.search(q, 3500);
+      const got = implicit.search(q, 10, { exclude: ex });
+      for (let i = 0; i < 3; i++) expect(rowOf(got, i, 10).ids).toEqual(filterRow(rowOf(full2, i, 3500), (id) => !ex[i].includes(id), 10, Infinity).ids);
+    }
+  });
+});
+
 describe('filters: edge cases', () => {
   it('rows that cannot be filled are padded with id -1 (and +-Infinity)', () => {
     const d = 8;
@@ -189,6 +279,43 @@ describe('filters: edge cases', () => {
       // excluding everything
       const all = index.search(x.subarray(0, d), 3, { exclude: [Int32Array.from({ length: 50 }, (_, i) => i)] });
       expect(Array.from(all.ids)).toEqual([-1, -1, -1]);
+    }
+  });
+
+  it('FlatIndex with the int16 prefilter: exclusion lists short and long, k = 1 and 10, groups of one, two and four queries', () => {
+    const d = 64;
+    const n = 3000;
+    const x = clustered(20, n / 20, d, 41).x;
+    const flat = track(new FlatIndex({ d, metric: 'l2' }));
+    flat.add(x);
+    const f32 = track(new FlatIndex({ d, metric: 'l2', prefilter: false }));
+    f32.add(x);
+    const nq = 11;
+    const q = floatVectors(nq, d, 42, 6);
+    const full = flat.search(q, 60);
+    // per query: its own best ids (the ones whose bounds would otherwise set the threshold), and for query 4 also
+    // 1200 ids in a run
+    const exclude = Array.from({ length: nq }, (_, i) => {
+      const own = Array.from(full.ids.subarray(i * 60, i * 60 + (i % 5) * 10 + 1));
+      if (i === 4) for (let id = 0; id < 1200; id++) own.push(id);
+      return Int32Array.from(own);
+    });
+    for (const k of [1, 10]) {
+      // the whole batch, then each query alone (a group of one row), then the first two (a group of two)
+      const batches = [[0, nq], ...Array.from({ length: nq }, (_, i) => [i, i + 1]), [0, 2]];
+      for (const [a, b] of batches) {
+        const qs = q.subarray(a * d, b * d);
+        const ex = exclude.slice(a, b);
+        const got = flat.search(qs, k, { exclude: ex });
+        const want = f32.search(qs, k, { exclude: ex });
+        expect(Array.from(got.ids), `k=${k} queries ${a}..${b - 1}`).toEqual(Array.from(want.ids));
+        expect(Array.from(got.distances), `k=${k} queries ${a}..${b - 1}`).toEqual(Array.from(want.distances));
+        for (let i = a; i < b; i++) {
+          const skip = new Set(exclude[i]);
+          const row = Array.from(full.ids.subarray(i * 60, (i + 1) * 60)).filter((id) => !skip.has(id));
+          if (row.length >= k) expect(Array.from(got.ids.subarray((i - a) * k, (i - a + 1) * k))).toEqual(row.slice(0, k));
+        }
+      }
     }
   });
 

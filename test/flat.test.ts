@@ -437,15 +437,24 @@ describe('FlatIndex prefilter', () => {
     }
   });
 
-  it('filtered searches (which scan in float32) agree too', () => {
-    const d = 24;
-    const [a, b] = pair(d, 'ip');
-    const x = floatVectors(500, d, 1900);
-    a.add(x);
-    b.add(x);
-    const q = floatVectors(9, d, 1901);
-    const allow = Int32Array.from({ length: 250 }, (_, i) => 2 * i);
-    expectSameResults(a.search(q, 7, { allow }), b.search(q, 7, { allow }), 'allowIds');
+  it('filtered searches agree too (the prefilter drops filtered vectors before its bounds): allow, exclude, both', () => {
+    for (const [d, metric] of [[24, 'ip'], [64, 'l2'], [50, 'ip']] as const) {
+      const [a, b] = pair(d, metric);
+      const x = floatVectors(500, d, 1900 + d);
+      a.add(x);
+      b.add(x);
+      for (const nq of [1, 2, 9]) {
+        const q = floatVectors(nq, d, 1901 + d + nq);
+        const best = b.search(q, 20);
+        // each query excludes its own best 1..15 (the vectors whose bounds would otherwise set the threshold)
+        const exclude = Array.from({ length: nq }, (_, i) => best.ids.slice(i * 20, i * 20 + 1 + ((i * 7) % 15)));
+        const allow = Int32Array.from({ length: 250 }, (_, i) => 2 * i);
+        const bits = new Uint8Array(63).fill(0b01101101);
+        for (const [what, o] of [['allow', { allow }], ['allow bitset', { allow: bits }], ['exclude', { exclude }], ['both', { allow, exclude }]] as const) {
+          for (const k of [1, 7]) expectSameResults(a.search(q, k, o), b.search(q, k, o), `d=${d} ${metric} nq=${nq} k=${k} ${what}`);
+        }
+      }
+    }
   });
 
   it('is kept by save / load (written only when not the default for d: default files are as before), and checked', () => {

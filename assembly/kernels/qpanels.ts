@@ -36,13 +36,15 @@
 // Its work (qscanWorkBytes(d, k)): rows i32[QROWS / 4][dp][4] | row info f32[QROWS][4] (alpha s_q, |alpha| eq,
 // |alpha| ||q||, 1 for a zero row) | 32 bytes of lanes | a rescoring list u32[4][2] | the group's block margins
 // f32[4] (+16 spare) | approximate scores f32[4][QBLOCK] | upper-bound heaps f32[QROWS][max(k, 4)] (for k = 1,
-// f32[QROWS][8]: the block's running minimum per lane, then the row's bound: ubWords).
+// f32[QROWS][8]: the block's running minimum per lane, then the row's bound: ubWords) | exclusion cursors
+// u32[QROWS][2] (next, end).
 //
-// Not for filtered searches: a filtered-out vector's upper bound would tighten the threshold. Callers use scanPanels
-// there.
+// Filters (topk.ts): a filtered-out vector's upper bound would tighten the threshold below what k returnable vectors
+// reach, so the scan drops filtered vectors before the bounds (their approximations become +Infinity); what is
+// rescored still goes through heapPush, which checks the filters again.
 
 import { madd } from './simd';
-import { heapPush } from './topk';
+import { armedAllowMask, armedExclLists, exclRange, heapPush } from './topk';
 import { padTo8 } from './panels';
 
 /** Query rows per chunk (a multiple of 4), at most: the row info and heaps stay small. */
@@ -86,7 +88,7 @@ const QBLOCK_MAX: u32 = 1024;
 /** Bytes of qscanPanels's work area for dimension d and heaps of k. */
 export function qscanWorkBytes(d: u32, k: u32): f64 {
   const r = <f64>qrows(d);
-  return r * <f64>(pairs(d) << 2) + r * 16 + 96 + <f64>(qblock(d) << 4) + r * <f64>ubWords(k) * 4;
+  return r * <f64>(pairs(d) << 2) + r * 16 + 96 + <f64>(qblock(d) << 4) + r * <f64>ubWords(k) * 4 + r * 8;
 }
 
 /** Bytes of the int16 panels of nb vectors of dimension d (qinfo takes 16 * padTo8(nb) more). */
@@ -299,17 +301,25 @@ function rescorePush(
 }
 
 /**
- * One row's 8 approximate scores, approx = bias + (alpha s_q) * scale_j * dot, into the buffer at low; their upper
+ * One row's 8 approximate scores, approx = bias + (alpha s_q) * scale_j * dot (+Infinity for the lanes set in fbits:
+ * filtered out), into the buffer at low; their upper
  * bounds approx + mr (mr: the row's margin over the block, >= every m_j there) offered to the row's heap at ub. For
  * k = 1 the running minimum of the approximations instead: fl(min + mr) = min fl(approx + mr) (rounding is monotone),
  * so the margin is added once per block, in the rescoring pass.
  */
 @inline function approx8(
-  acc0: v128, acc1: v128, rp: usize, pi: usize, z0: v128, z1: v128, mr: v128, low: usize, ub: usize, k: u32, tmp: usize,
+  acc0: v128, acc1: v128, rp: usize, pi: usize, z0: v128, z1: v128, mr: v128, low: usize, ub: usize, k: u32, tmp: usize, fbits: u32,
 ): void {
   const sq = v128.load32_splat(rp);
-  const x0 = madd(f32x4.mul(f32x4.convert_i32x4_s(acc0), v128.load(pi)), sq, z0);
-  const x1 = madd(f32x4.mul(f32x4.convert_i32x4_s(acc1), v128.load(pi, 16)), sq, z1);
+  let x0 = madd(f32x4.mul(f32x4.convert_i32x4_s(acc0), v128.load(pi)), sq, z0);
+  let x1 = madd(f32x4.mul(f32x4.convert_i32x4_s(acc1), v128.load(pi, 16)), sq, z1);
+  if (fbits != 0) {
+    // filtered vectors: +Infinity, so that they neither bound the row nor get rescored
+    const inf = f32x4.splat(Infinity);
+    const bit = i32x4(1, 2, 4, 8);
+    x0 = v128.bitselect(inf, x0, i32x4.ne(v128.and(i32x4.splat(fbits), bit), i32x4.splat(0)));
+    x1 = v128.bitselect(inf, x1, i32x4.ne(v128.and(i32x4.splat(fbits >> 4), bit), i32x4.splat(0)));
+  }
   v128.store(low, x0);
   v128.store(low, x1, 16);
   if (k == 1) {
@@ -320,6 +330,33 @@ function rescorePush(
   }
 }
 
+/**
+ * Filtered lanes of the panel of ids id0 .. id0 + 7 for one query row, as 8 bits (bit l: id0 + l): those the armed
+ * allow bitmap leaves out (allowBits, the same for every row: filteredByAllow) and the row's excluded ids, read from
+ * its cursor slot (u32 next, u32 end into armedExclLists), which moves past them. Ids come in ascending order
+ * across a row's calls, so each excluded id is read once.
+ */
+@inline function filteredBits(id0: i32, allowBits: u32, slot: usize, lists: usize): u32 {
+  let bits = allowBits;
+  let c = load<u32>(slot);
+  const e = load<u32>(slot, 4);
+  while (c < e) {
+    const v = load<i32>(lists + (<usize>c << 2)) - id0;
+    if (v >= 8) break;
+    if (v >= 0) bits |= 1 << v;
+    c++;
+  }
+  store<u32>(slot, c);
+  return bits;
+}
+
+/** The ids id0 .. id0 + 7 the armed allow bitmap at mask leaves out, as 8 bits (0 when no bitmap is armed). */
+@inline function filteredByAllow(mask: usize, id0: i32): u32 {
+  if (mask == 0) return 0;
+  // two bytes: id0 need not be a multiple of 8 (the bitmap has 8 bytes of slack past its end)
+  return ~(<u32>load<u16>(mask + (<usize>id0 >>> 3)) >> (<u32>id0 & 7)) & 0xff;
+}
+
 /** Largest lane of a f32x4 (all lanes finite or +Infinity). */
 @inline function hmax(v: v128): f32 {
   return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
@@ -327,8 +364,10 @@ function rescorePush(
 
 /**
  * Top-k scan as scanPanels (same arguments, same heaps out, bit for bit), with the int16 copy qpPtr / infoPtr of the
- * panels (qpanelsPack) and a work area of qscanWorkBytes(d, k) bytes. No filters may be armed. Returns how many
- * (row, vector) pairs were rescored in f32: what the prefilter left of nq * nb.
+ * panels (qpanelsPack) and a work area of qscanWorkBytes(d, k) bytes. The filters armed in topk.ts (allow bitmap,
+ * exclusion lists) are applied before the bounds: a filtered vector gets the approximation +Infinity, so it neither
+ * enters a row's upper bounds (the k-th smallest bound stays one that k returnable vectors reach) nor is rescored.
+ * Returns how many (row, vector) pairs were rescored in f32: what the prefilter left of nq * nb.
  */
 export function qscanPanels(
   qPtr: usize, nq: u32, d: u32, panelsPtr: usize, biasPtr: usize, nb: u32, alpha: f32,
@@ -351,12 +390,22 @@ export function qscanPanels(
   const ubPtr = lowPtr + (<usize>bv << 4);
   const hstep = <usize>k << 2;
   const ustep = <usize>ubWords(k) << 2;
+  const curPtr = ubPtr + <usize>qr * ustep; // per row: u32 next, u32 end of its exclusion list (filteredBits)
+  const allowMask = armedAllowMask();
+  const exclLists = armedExclLists();
+  const armed = allowMask != 0 || exclLists != 0;
   let rescored: f64 = 0;
   for (let qa: u32 = 0; qa < nq; qa += qr) {
     const qe = min(qa + qr, nq);
     qQuantize(qPtr + <usize>qa * qstride, qe - qa, d, rowsPtr, infoRows, alpha);
     const ubCount = <usize>(qe - qa) * (ustep >> 2);
     for (let i: usize = 0; i < ubCount; i++) store<f32>(ubPtr + (i << 2), Infinity);
+    for (let qi = qa; qi < qe; qi++) {
+      const slot = curPtr + (<usize>(qi - qa) << 3);
+      const hd = heapDistPtr + <usize>qi * hstep;
+      store<u32>(slot, exclLists != 0 ? exclRange(hd, 0) : 0);
+      store<u32>(slot, exclLists != 0 ? exclRange(hd, 1) : 0, 4);
+    }
     for (let ja: u32 = 0; ja < np; ja += bv) {
       const je = min(ja + bv, np);
       // the block's largest A_j, B_j, Z_j: one margin per row over the block in the scan loop, where a margin per
@@ -380,34 +429,83 @@ export function qscanPanels(
         }
         const ub0 = ubPtr + <usize>(g - qa) * ustep;
         const ub1 = ub0 + ustep, ub2 = ub1 + ustep, ub3 = ub2 + ustep;
-        for (let j = ja; j < je; j += 8) {
-          let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
-          let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
-          let c = qpPtr + <usize>(j >> 3) * panelBytes;
-          let q = qg;
-          const qend = qg + groupBytes;
-          while (q < qend) {
-            const c0 = v128.load(c), c1 = v128.load(c, 16);
-            const b0 = v128.load32_splat(q);
-            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
-            const b1 = v128.load32_splat(q, 4);
-            a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
-            const b2 = v128.load32_splat(q, 8);
-            a20 = i32x4.add(a20, i32x4.dot_i16x8_s(b2, c0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(b2, c1));
-            const b3 = v128.load32_splat(q, 12);
-            a30 = i32x4.add(a30, i32x4.dot_i16x8_s(b3, c0)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(b3, c1));
-            q += 16;
-            c += 32;
+        const qend = qg + groupBytes;
+        const slots = curPtr + (<usize>(g - qa) << 3);
+        // groups of 1 or 2 rows (a search of one query, the last rows of a batch) get loops of their own: the
+        // 4-row loop would spend 3 / 4 or 1 / 2 of its multiply-adds on rows that are not there
+        if (rows == 1) {
+          for (let j = ja; j < je; j += 8) {
+            let a00 = i32x4.splat(0), a01 = i32x4.splat(0);
+            let c = qpPtr + <usize>(j >> 3) * panelBytes;
+            for (let q = qg; q < qend; q += 16, c += 32) {
+              const b0 = v128.load32_splat(q);
+              a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, v128.load(c)));
+              a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, v128.load(c, 16)));
+            }
+            const z = biasPtr + (<usize>j << 2);
+            const f0 = armed ? filteredBits(idBase + <i32>j, filteredByAllow(allowMask, idBase + <i32>j), slots, exclLists) : 0;
+            approx8(a00, a01, ri, infoPtr + (<usize>j << 4), v128.load(z), v128.load(z, 16), v128.load32_splat(margins), lowPtr + (<usize>(j - ja) << 2), ub0, k, tmp, f0);
           }
-          const pi = infoPtr + (<usize>j << 4);
-          const z0 = v128.load(biasPtr + (<usize>j << 2)), z1 = v128.load(biasPtr + (<usize>j << 2), 16);
-          const lo = lowPtr + (<usize>(j - ja) << 2);
-          const lstep = <usize>bv << 2;
-          // the rows' info comes from memory: kept in registers across the loop it would crowd the accumulators out
-          approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp);
-          if (rows > 1) approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + lstep, ub1, k, tmp);
-          if (rows > 2) approx8(a20, a21, ri + 32, pi, z0, z1, v128.load32_splat(margins, 8), lo + 2 * lstep, ub2, k, tmp);
-          if (rows > 3) approx8(a30, a31, ri + 48, pi, z0, z1, v128.load32_splat(margins, 12), lo + 3 * lstep, ub3, k, tmp);
+        } else if (rows == 2) {
+          for (let j = ja; j < je; j += 8) {
+            let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
+            let c = qpPtr + <usize>(j >> 3) * panelBytes;
+            for (let q = qg; q < qend; q += 16, c += 32) {
+              const c0 = v128.load(c), c1 = v128.load(c, 16);
+              const b0 = v128.load32_splat(q);
+              a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
+              const b1 = v128.load32_splat(q, 4);
+              a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
+            }
+            const pi = infoPtr + (<usize>j << 4);
+            const z0 = v128.load(biasPtr + (<usize>j << 2)), z1 = v128.load(biasPtr + (<usize>j << 2), 16);
+            const lo = lowPtr + (<usize>(j - ja) << 2);
+            let f0: u32 = 0, f1: u32 = 0;
+            if (armed) {
+              const fa = filteredByAllow(allowMask, idBase + <i32>j);
+              f0 = filteredBits(idBase + <i32>j, fa, slots, exclLists);
+              f1 = filteredBits(idBase + <i32>j, fa, slots + 8, exclLists);
+            }
+            approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp, f0);
+            approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + (<usize>bv << 2), ub1, k, tmp, f1);
+          }
+        } else {
+          for (let j = ja; j < je; j += 8) {
+            let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
+            let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
+            let c = qpPtr + <usize>(j >> 3) * panelBytes;
+            let q = qg;
+            while (q < qend) {
+              const c0 = v128.load(c), c1 = v128.load(c, 16);
+              const b0 = v128.load32_splat(q);
+              a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
+              const b1 = v128.load32_splat(q, 4);
+              a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
+              const b2 = v128.load32_splat(q, 8);
+              a20 = i32x4.add(a20, i32x4.dot_i16x8_s(b2, c0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(b2, c1));
+              const b3 = v128.load32_splat(q, 12);
+              a30 = i32x4.add(a30, i32x4.dot_i16x8_s(b3, c0)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(b3, c1));
+              q += 16;
+              c += 32;
+            }
+            const pi = infoPtr + (<usize>j << 4);
+            const z0 = v128.load(biasPtr + (<usize>j << 2)), z1 = v128.load(biasPtr + (<usize>j << 2), 16);
+            const lo = lowPtr + (<usize>(j - ja) << 2);
+            const lstep = <usize>bv << 2;
+            let f0: u32 = 0, f1: u32 = 0, f2: u32 = 0, f3: u32 = 0;
+            if (armed) {
+              const fa = filteredByAllow(allowMask, idBase + <i32>j);
+              f0 = filteredBits(idBase + <i32>j, fa, slots, exclLists);
+              f1 = filteredBits(idBase + <i32>j, fa, slots + 8, exclLists);
+              f2 = filteredBits(idBase + <i32>j, fa, slots + 16, exclLists);
+              if (rows > 3) f3 = filteredBits(idBase + <i32>j, fa, slots + 24, exclLists);
+            }
+            // the rows' info comes from memory: kept in registers across the loop it would crowd the accumulators out
+            approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp, f0);
+            approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + lstep, ub1, k, tmp, f1);
+            approx8(a20, a21, ri + 32, pi, z0, z1, v128.load32_splat(margins, 8), lo + 2 * lstep, ub2, k, tmp, f2);
+            if (rows > 3) approx8(a30, a31, ri + 48, pi, z0, z1, v128.load32_splat(margins, 12), lo + 3 * lstep, ub3, k, tmp, f3);
+          }
         }
         // rescore what may still enter each row's top k, 4 at a time
         let cnt: u32 = 0;

@@ -77,6 +77,21 @@ export function setExclude(heapBase: usize, rowBytes: u32, offsetsPtr: usize, li
   exclLists = listsPtr;
 }
 
+/** The armed allow bitmap (0: none), for scans that drop filtered ids before heapPush (qpanels.ts). */
+@inline export function armedAllowMask(): usize {
+  return allowMask;
+}
+
+/** The armed exclusion lists (0: none): exclLists, i32 ids ascending per query. */
+@inline export function armedExclLists(): usize {
+  return exclOffsets != 0 ? exclLists : 0;
+}
+
+/** Where the exclusion list of the heap row at dist starts (end: exclRange(dist, 1)) in armedExclLists, in ids. */
+@inline export function exclRange(dist: usize, end: u32): u32 {
+  return load<u32>(exclOffsets + (((dist - exclBase) / exclRowBytes) << 2) + (<usize>end << 2));
+}
+
 function excluded(dist: usize, id: i32): bool {
   const q = (dist - exclBase) / exclRowBytes;
   let lo = load<i32>(exclOffsets + (q << 2));

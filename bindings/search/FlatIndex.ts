@@ -5,7 +5,7 @@ import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
-import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
@@ -38,6 +38,8 @@ export class FlatIndex extends Owned {
   private cap = 0;
   // user id -> first position, built by reconstruct() and dropped by every add
   private idMap: Map<number, number> | null = null;
+  // the stored ids sorted, for filters (kept across searches; see IdSort)
+  private idSort: IdSort | null = null;
   private panelsPtr = 0;
   private biasPtr = 0;
   private idsPtr = 0;
@@ -153,7 +155,8 @@ export class FlatIndex extends Owned {
     const spec = checkFilter(where, checkOptions(where, options), nq);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };
-    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    const idView = eng.i32(this.idsPtr, this.n);
+    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
     const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
     toUserIds(eng, this.idsPtr, this.n, res.ids);
     return res;

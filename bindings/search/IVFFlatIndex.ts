@@ -7,7 +7,7 @@ import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, toUserIds, type PQMetric } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
-import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -60,6 +60,8 @@ export class IVFFlatIndex extends Owned {
   private readonly listCap: Int32Array;
   // user id -> first position, built by reconstruct() and dropped by add()
   private idMap: Map<number, number> | null = null;
+  // the stored ids sorted, for filters (kept across searches; see IdSort)
+  private idSort: IdSort | null = null;
 
   constructor(options: IVFFlatIndexOptions) {
     const W = 'new IVFFlatIndex';
@@ -284,7 +286,8 @@ export class IVFFlatIndex extends Owned {
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     // coarse step first, before the filter's bitmap (over this index's positions) is armed
     const coarse = this.probe!.search(q, nprobe);
-    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    const idView = eng.i32(this.idsPtr, this.n);
+    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
     return filtered(eng, where, flt, () => this.scanProbed(q, coarse, nprobe, nq, k, flt));
   }
 

@@ -15,7 +15,7 @@ import {
 } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
-import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -100,6 +100,8 @@ export class IVFPQIndex extends Owned {
   private listSize: Int32Array;
   // user id -> first position, built by reconstruct() and dropped by add()
   private idMap: Map<number, number> | null = null;
+  // the stored ids sorted, for filters (kept across searches; see IdSort)
+  private idSort: IdSort | null = null;
   private listCap: Int32Array;
 
   constructor(options: IVFPQIndexOptions) {
@@ -395,7 +397,8 @@ export class IVFPQIndex extends Owned {
     // coarse step first: FlatIndex.search uses the engine's scratch block, which the scan below reuses (and the
     // filter's bitmap is over this index's positions: it must not be armed while the coarse quantizer searches)
     const coarse = t.probe.search(qr, nprobe);
-    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    const idView = eng.i32(this.idsPtr, this.n);
+    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
     const kk = kc;
     return filtered(eng, where, flt, () => this.scanProbed(q, qr, coarse, nprobe, nq, k, kk, rerank, flt));
   }

@@ -8,7 +8,7 @@ import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { emptyResult } from './FlatIndex.js';
-import { checkFilter, filtered, PositionFilter, type FilterOptions } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { chunkRows } from './scan.js';
 
 export interface RQIndexOptions {
@@ -74,6 +74,8 @@ export class RQIndex extends Owned {
   private codesPtr = 0;
   private idsPtr = 0;
   private idMap: Map<number, number> | null = null;
+  // the stored ids sorted, for filters (kept across searches; see IdSort)
+  private idSort: IdSort | null = null;
 
   constructor(options: RQIndexOptions) {
     const W = 'new RQIndex';
@@ -277,7 +279,8 @@ export class RQIndex extends Owned {
     const spec = checkFilter(where, checkOptions(where, options), nq);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
     if (this.n === 0) return emptyResult(nq, k, this.metric);
-    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n)) : null;
+    const idView = eng.i32(this.idsPtr, this.n);
+    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
     return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, flt));
   }
 

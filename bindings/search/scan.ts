@@ -61,8 +61,8 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
   const l2 = metric === 'l2';
   const alpha = l2 ? -2 : -1;
   const rows = chunkRows((d + 1 + 2 * k) * 4, nq, SCAN_CHUNK_BYTES);
-  // the int16 prefilter cannot see filters (a filtered-out vector's bound would tighten the threshold)
-  const workBytes = p.qpPtr && p.qinfoPtr && !flt ? eng.abi.qscanWorkBytes(d, k) : 0;
+  // the int16 prefilter drops filtered vectors before its bounds (qpanels.ts), so it serves filtered searches too
+  const workBytes = p.qpPtr && p.qinfoPtr ? eng.abi.qscanWorkBytes(d, k) : 0;
   for (let q0 = 0; q0 < nq; q0 += rows) {
     const c = Math.min(rows, nq - q0);
     const [qp, qn, hd, hi, work] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4, workBytes], where);

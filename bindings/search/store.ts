@@ -5,7 +5,7 @@ import type { Section } from '../io/format.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { regrow } from '../wasm/owned.js';
 import { gatherRows, idPositions, positionsOf, toUserIds } from './adc.js';
-import { PositionFilter, type FilterSpec } from './filter.js';
+import { PositionFilter, updateIdSort, type FilterSpec, type IdSort } from './filter.js';
 
 /**
  * Buffers (wasm memory, allocated and freed through the owning index's own / release): codes of codeBytes(cap) bytes
@@ -21,6 +21,8 @@ export class FlatStore {
   explicitIds = false;
   // user id -> first position, built on demand and dropped by every append
   private idMap: Map<number, number> | null = null;
+  // the stored ids sorted, for filters (kept across searches; see IdSort)
+  private idSort: IdSort | null = null;
 
   constructor(
     private readonly eng: Engine,
@@ -82,7 +84,9 @@ export class FlatStore {
 
   /** A search filter resolved against the stored positions. */
   filter(spec: FilterSpec): PositionFilter {
-    return new PositionFilter(spec, this.n, this.explicitIds ? this.eng.i32(this.idsPtr, this.n) : null);
+    if (!this.explicitIds) return new PositionFilter(spec, this.n, null);
+    const view = this.eng.i32(this.idsPtr, this.n);
+    return new PositionFilter(spec, this.n, view, () => (this.idSort = updateIdSort(this.idSort, view)));
   }
 
   /** The positions of user ids (the first position of an id added twice); unknown ids throw. */
