@@ -27,6 +27,8 @@ const OPQ_ITERS = 20;
 const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter
 const TARGET_BYTES = 16;
 const TARGET_RATIO = 0.97;
+/** Users searched one per call (serving: one user per request) for the "QPS 1/call" column. */
+const ONE_USERS = 200;
 const DIMS = (process.env.VQ_BENCH_RECSYS_DIMS || '64,32').split(',').map((s) => Number.parseInt(s, 10));
 // OPQ at 8 and 32 bytes (about 20 s of training) and every byte size at d32: only with VQ_BENCH_RECSYS_FULL=1
 const FULL = process.env.VQ_BENCH_RECSYS_FULL === '1';
@@ -74,7 +76,15 @@ function measure(index, ds, opts) {
   searchExcluding(index, ds.q.subarray(0, 16 * ds.d), K, ds.train.slice(0, 16), opts);
   const s = timedRuns(() => searchExcluding(index, ds.q, K, ds.train, opts), SEARCH);
   const p = timedRuns(() => index.search(ds.q, K, opts), PLAIN_SEARCH);
-  return { qps: ds.nq / s.seconds, plainQps: ds.nq / p.seconds, runs: s.runs, ...quality(ds, s.out.ids, p.out.ids) };
+  // the first ONE_USERS users one per call, their seen items excluded: the serving case; same ids as the batch
+  const users = Math.min(ONE_USERS, ds.nq);
+  const one = timedRuns(() => {
+    const ids = new Int32Array(users * K);
+    for (let i = 0; i < users; i++) ids.set(searchExcluding(index, ds.q.subarray(i * ds.d, (i + 1) * ds.d), K, ds.train.slice(i, i + 1), opts).ids, i * K);
+    return ids;
+  }, SEARCH);
+  const sameIds = one.out.every((id, i) => id === s.out.ids[i]);
+  return { qps: ds.nq / s.seconds, plainQps: ds.nq / p.seconds, oneQps: users / one.seconds, sameIds, runs: s.runs, ...quality(ds, s.out.ids, p.out.ids) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -298,10 +308,10 @@ async function main() {
   const fmt3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '-');
   const table = allRows.map((r) =>
     r.error
-      ? [`d${r.d}`, r.side, r.label, r.config, r.variant, String(r.code), '-', '-', '-', '-', '-', '-', '-', '-', '-', `error: ${r.error}`]
+      ? [`d${r.d}`, r.side, r.label, r.config, r.variant, String(r.code), '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `error: ${r.error}`]
       : [
           `d${r.d}`, r.side, r.label, r.config, r.variant, String(r.code), String(r.refineBytes), r.buildS === undefined ? '-' : C.fmtSeconds(r.buildS),
-          C.fmtRate(r.qps), C.fmtRate(r.plainQps), fmt3(r.recall), fmt3(r.recallRatio), fmt3(r.ndcg), fmt3(r.ndcgRatio), fmt3(r.mips),
+          C.fmtRate(r.qps), C.fmtRate(r.plainQps), r.oneQps === undefined ? '-' : `${C.fmtRate(r.oneQps)}${r.sameIds ? '' : ' (ids differ!)'}`, fmt3(r.recall), fmt3(r.recallRatio), fmt3(r.ndcg), fmt3(r.ndcgRatio), fmt3(r.mips),
           r.code === TARGET_BYTES ? C.mark(r.recallRatio >= TARGET_RATIO) : '',
         ],
   );
@@ -310,7 +320,7 @@ async function main() {
     [
       { title: 'd', align: 'l' }, { title: 'side', align: 'l' }, { title: 'method', align: 'l' }, { title: 'config', align: 'l' },
       { title: 'search', align: 'l' }, { title: 'code B', align: 'r' }, { title: 'B incl. refine', align: 'r' }, { title: 'train+add', align: 'r' },
-      { title: 'QPS', align: 'r' }, { title: 'QPS no excl.', align: 'r' }, { title: 'held R@10', align: 'r' }, { title: 'x exact', align: 'r' }, { title: 'NDCG@10', align: 'r' },
+      { title: 'QPS', align: 'r' }, { title: 'QPS no excl.', align: 'r' }, { title: 'QPS 1/call', align: 'r' }, { title: 'held R@10', align: 'r' }, { title: 'x exact', align: 'r' }, { title: 'NDCG@10', align: 'r' },
       { title: 'x exact', align: 'r' }, { title: 'MIPS R@10', align: 'r' }, { title: `>= ${TARGET_RATIO} @${TARGET_BYTES}B`, align: 'l' },
     ],
     table,
@@ -321,6 +331,7 @@ async function main() {
       'x exact: the value / the exact search\'s (the FlatIndex row of the same d). MIPS R@10: plain top-10 (no exclusion) vs gt_mips_top100, tie-aware.',
       `QPS: the 500 users as one call of searchExcluding (exclusion included), median of runs. ${EXCLUDE_MODE_NOTE}.`,
       'QPS no excl.: the plain top-10 search of the 500 users (the one MIPS R@10 is measured on): what the search itself costs without the over-fetch.',
+      `QPS 1/call: the first ${ONE_USERS} users, each its own search call with its seen items excluded (serving one user per request); "ids differ!" would mark ids other than the batch's.`,
       'Faiss: the same grouping and over-fetch in numpy (bench/faiss_recsys.py), 1 thread; its ids are scored by the same JS code.',
       'code B: bytes of the code per item (no ids, no IVF list overhead). B incl. refine: + 4 d bytes of float vectors kept for the exact re-ranking.',
       `rerank R: the best R candidates by the codes are re-scored exactly with the float vectors (refine: true; Faiss IndexRefineFlat, k_factor = R / k).`,

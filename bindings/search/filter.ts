@@ -262,6 +262,12 @@ function allowBits(allow: Int32Array | Uint8Array, n: number, ids: Int32Array | 
 function excludedPositions(exclude: Int32Array[], n: number, lookup: IdLookup | null, bits: Uint8Array | null): Int32Array[] {
   const allowed = (p: number): boolean => !bits || (bits[p >>> 3] & (1 << (p & 7))) !== 0;
   return exclude.map((list) => {
+    if (!lookup) {
+      // ids are positions: the list itself when it is ascending, within 0 .. n-1 and allowed (the common case)
+      let ok = true;
+      for (let i = 0; i < list.length && ok; i++) ok = list[i] >= 0 && list[i] < n && (i === 0 || list[i] > list[i - 1]) && allowed(list[i]);
+      if (ok) return list;
+    }
     const out: number[] = [];
     for (let i = 0; i < list.length; i++) {
       const id = list[i];
@@ -275,8 +281,12 @@ function excludedPositions(exclude: Int32Array[], n: number, lookup: IdLookup | 
       for (let i = 0; i < out.length; i++) if (allowed(out[i])) out[w++] = out[i];
       out.length = w;
     }
-    const sorted = Int32Array.from(out).sort();
-    // duplicates in a list must not count twice toward extra
+    const sorted = Int32Array.from(out);
+    // lists often come sorted (seen items by index): then no sort; duplicates are dropped either way
+    let ascending = true;
+    for (let i = 1; i < sorted.length && ascending; i++) ascending = sorted[i - 1] < sorted[i];
+    if (ascending) return sorted;
+    sorted.sort();
     let w = 0;
     for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[w++] = sorted[i];
     return sorted.subarray(0, w);
