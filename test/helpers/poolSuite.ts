@@ -35,6 +35,15 @@ export function poolSuite(shared: boolean): void {
   const d = 16;
   const { x } = clustered(10, 120, d, 41);
   const q = floatVectors(203, d, 42, 5);
+  /** Rows of d = 16 as rows of 64: four copies, each rescaled (where FlatIndex keeps its int16 copy). */
+  const widen = (a: Float32Array): Float32Array => {
+    const n = a.length / d;
+    const out = new Float32Array(n * 64);
+    for (let i = 0; i < n; i++) for (let j = 0; j < 64; j++) out[i * 64 + j] = a[i * d + (j % d)] * (1 + (j >> 4) * 0.25);
+    return out;
+  };
+  const qNarrow = q;
+  const qWide = widen(q);
 
   /** After refused or aborted work: the pool still answers a search as this thread does. */
   async function stillServes(pool: WorkerPool): Promise<void> {
@@ -65,12 +74,18 @@ export function poolSuite(shared: boolean): void {
     ['IVFFlatIndex nprobe 2', () => trained(new IVFFlatIndex({ d, nlist: 8, seed: 6 })), { nprobe: 2 }],
     ['BinaryIndex + rerank', () => trained(new BinaryIndex({ d, refine: true })), { rerank: 50 }],
     ['RQIndex', () => trained(new RQIndex({ d, levels: 2, nbits: 6, seed: 4 })), {}],
+    ['FlatIndex l2 d = 64 (int16 prefilter, filters before its bounds), custom ids', () => {
+      const f = new FlatIndex({ d: 64 });
+      f.add(widen(x), Int32Array.from({ length: 1200 }, (_, i) => 5000 - 3 * i));
+      return f;
+    }, {}],
   ];
 
   describe('WorkerPool search equals the main thread', () => {
     for (const [name, make, opts] of CASES) {
       it(name, async () => {
         const index = track(make());
+        const q = name.includes('d = 64') ? qWide : qNarrow;
         const want = index.search(q, 10, opts);
         const exclude = Array.from({ length: 203 }, (_, i) => Int32Array.from(want.ids.subarray(i * 10, i * 10 + 3)));
         const wantEx = index.search(q, 10, { ...opts, exclude });
