@@ -42,8 +42,6 @@ export function poolSuite(shared: boolean): void {
     for (let i = 0; i < n; i++) for (let j = 0; j < 64; j++) out[i * 64 + j] = a[i * d + (j % d)] * (1 + (j >> 4) * 0.25);
     return out;
   };
-  const qNarrow = q;
-  const qWide = widen(q);
 
   /** After refused or aborted work: the pool still answers a search as this thread does. */
   async function stillServes(pool: WorkerPool): Promise<void> {
@@ -60,7 +58,8 @@ export function poolSuite(shared: boolean): void {
     return index;
   }
 
-  const CASES: [string, () => AnyIndex, Record<string, unknown>][] = [
+  // name, index, search options, queries (the suite's q when absent)
+  const CASES: [string, () => AnyIndex, Record<string, unknown>, Float32Array?][] = [
     ['FlatIndex ip', () => {
       const f = new FlatIndex({ d, metric: 'ip' });
       f.add(x);
@@ -78,21 +77,21 @@ export function poolSuite(shared: boolean): void {
       const f = new FlatIndex({ d: 64 });
       f.add(widen(x), Int32Array.from({ length: 1200 }, (_, i) => 5000 - 3 * i));
       return f;
-    }, {}],
+    }, {}, widen(q)],
   ];
 
   describe('WorkerPool search equals the main thread', () => {
-    for (const [name, make, opts] of CASES) {
+    for (const [name, make, opts, cq] of CASES) {
       it(name, async () => {
         const index = track(make());
-        const q = name.includes('d = 64') ? qWide : qNarrow;
-        const want = index.search(q, 10, opts);
+        const qs = cq ?? q;
+        const want = index.search(qs, 10, opts);
         const exclude = Array.from({ length: 203 }, (_, i) => Int32Array.from(want.ids.subarray(i * 10, i * 10 + 3)));
-        const wantEx = index.search(q, 10, { ...opts, exclude });
+        const wantEx = index.search(qs, 10, { ...opts, exclude });
         for (const pool of [pool2, pool3]) {
           const shared = await pool.share(index);
-          expect(await shared.search(q, 10, opts)).toEqual(want);
-          expect(await shared.search(q, 10, { ...opts, exclude })).toEqual(wantEx);
+          expect(await shared.search(qs, 10, opts)).toEqual(want);
+          expect(await shared.search(qs, 10, { ...opts, exclude })).toEqual(wantEx);
           shared.release();
         }
       }, 30_000);
@@ -631,11 +630,11 @@ export function poolSuite(shared: boolean): void {
 
   describe('loadIndex', () => {
     it('restores every index kind from its bytes and refuses quantizer files and damage', () => {
-      for (const [, make, opts] of CASES) {
+      for (const [, make, opts, cq] of CASES) {
         const index = track(make());
         const back = track(loadIndex(index.save()));
         expect(back.constructor).toBe(index.constructor);
-        expect(back.search(q, 5, opts)).toEqual(index.search(q, 5, opts));
+        expect(back.search(cq ?? q, 5, opts)).toEqual(index.search(cq ?? q, 5, opts));
       }
       const pq = track(new ProductQuantizer({ d, m: 4, nbits: 4 }));
       pq.train(x);
