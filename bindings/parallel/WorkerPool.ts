@@ -18,6 +18,7 @@ import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wa
 import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
 import { abortSeeding, SEED_MAIL_HEAD, SEED_WORDS, seedMail } from './seed.js';
+import { PULL_ABORT, PULL_MAX_QUERY_BYTES, PULL_NEXT, searchPullBuffer, searchPullViews } from './pull.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
@@ -46,10 +47,10 @@ export interface WorkerPoolOptions {
   /** Shared memory only: bytes of each worker's arena for its per-call scratch (default 64 MiB, at least 1 MiB). */
   arenaBytes?: number;
   /**
-   * @internal Private memories: run k-means++ one message round trip per step even where SharedArrayBuffer exists
-   * (what pools do where it does not; for tests).
+   * @internal Private memories: do what pools do where SharedArrayBuffer is missing even where it exists (for tests):
+   * k-means++ one message round trip per step, batch searches one message per chunk.
    */
-  seedByMessage?: boolean;
+  byMessage?: boolean;
 }
 
 export interface PoolSearchOptions extends Record<string, unknown> {
@@ -178,7 +179,8 @@ export class WorkerPool {
 
   private constructor(
     lanes: Lane[], build: string, private readonly url: URL | null, private readonly arenas: { eng: Engine; ptrs: number[] } | null,
-    private readonly seedWords: boolean,
+    /** @internal SharedArrayBuffer and Atomics work here (k-means++ rounds and search chunks go through shared words). */
+    readonly sharedWords: boolean,
   ) {
     this.lanes = lanes;
     this.threads = lanes.length;
@@ -215,9 +217,10 @@ export class WorkerPool {
           return l.call({ op: 'init', shared: arenas.eng.shared, base, arenaBytes });
         }),
       );
-      // private memories can still share words (Node, isolated pages): k-means++ rounds then need no messages
-      const seedWords = arenas !== null || (o.seedByMessage !== true && threadsUnavailable() === null);
-      return new WorkerPool(lanes, String(builds[0]), url, arenas, seedWords);
+      // private memories can still share words (Node, isolated pages): k-means++ rounds and the taking of search
+      // chunks then need no messages
+      const sharedWords = arenas !== null || (o.byMessage !== true && threadsUnavailable() === null);
+      return new WorkerPool(lanes, String(builds[0]), url, arenas, sharedWords);
     } catch (e) {
       for (const l of lanes) l.port.terminate();
       for (const p of arenas?.ptrs ?? []) arenas!.eng.free(p);
@@ -297,6 +300,49 @@ export class WorkerPool {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.threads, n)) }, loop));
+    if (signal?.aborted) throw aborted();
+  }
+
+  /**
+   * @internal The searches of nq queries in pull mode (pull.ts): `buf` holds them; each worker, as soon as it holds an
+   * idle lane, takes chunks off the shared counter until none is left, so chunk sizes follow what is left as in
+   * runChunks, and the calling thread only waits. A fired signal or a worker's failure sets the abort word: chunks not
+   * yet taken are not run (a running chunk finishes); the first failure rejects.
+   */
+  async runPull(
+    where: string, buf: SharedArrayBuffer, nq: number, signal: AbortSignal | undefined,
+    onProgress: ((p: { done: number; total: number }) => void) | undefined,
+    request: Omit<WorkerRequest, 'id' | 'op' | 'pull' | 'wantProgress'>,
+  ): Promise<void> {
+    const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
+    if (signal?.aborted) throw aborted();
+    const ctrl = new Int32Array(buf, 0, 8);
+    const stop = () => Atomics.store(ctrl, PULL_ABORT, 1);
+    signal?.addEventListener('abort', stop);
+    let done = 0;
+    const progress = onProgress
+      ? (c: unknown) => {
+          done += c as number;
+          onProgress({ done, total: nq });
+        }
+      : undefined;
+    const one = async () => {
+      const lane = await this.acquire(where);
+      try {
+        if (Atomics.load(ctrl, PULL_NEXT) >= nq || Atomics.load(ctrl, PULL_ABORT) !== 0) return;
+        await lane.call({ ...request, op: 'searchPull', pull: buf, wantProgress: progress !== undefined }, [], progress);
+      } catch (e) {
+        stop();
+        throw e;
+      } finally {
+        this.releaseLane(lane);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(this.threads, nq)) }, one));
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
     if (signal?.aborted) throw aborted();
   }
 
@@ -430,7 +476,7 @@ export class WorkerPool {
           // message per round: on the shared memory, and with private memories where SharedArrayBuffer exists (the
           // centroids then pass through a mailbox, and the driving worker sends back which point each centroid is,
           // copied here); else undefined, one round at a time by message (minUpdate / pick below)
-          seed: this.seedWords
+          seed: this.sharedWords
             ? async (rng) => {
                 const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
                 const blockTotals = new Float64Array(new SharedArrayBuffer(owner.length * 8));
@@ -887,9 +933,18 @@ export class SharedIndex extends Shared {
       // the worker's own check gives the full message; this one only guards the split below
       fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
     }
+    const d = this.d;
+    if (this.pool.sharedWords && nq * d * 4 <= PULL_MAX_QUERY_BYTES) {
+      // the workers take their chunks themselves (pull.ts): one message each way per worker, not per chunk
+      const buf = searchPullBuffer(q, nq, d, k, 16, 2 * this.pool.threads);
+      await this.withView(where, this.origin, 'index', (slot) =>
+        this.pool.runPull(where, buf, nq, signal, onProgress, { slot, k, options: rest, ...(exclude !== undefined ? { exclude: exclude as unknown[] } : {}) }),
+      );
+      const v = searchPullViews(buf);
+      return { ids: v.ids.slice(), distances: v.distances.slice() };
+    }
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
-    const d = this.d;
     await this.withView(where, this.origin, 'index', (slot) =>
       this.pool.runChunks(where, nq, nq, 16, signal, onProgress, async (lane, s0, c) => {
         const part = q.slice(s0 * d, (s0 + c) * d);

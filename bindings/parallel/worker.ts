@@ -8,6 +8,10 @@
 //           { id, op: 'attach', slot, snap }                -> { id, ok }   (a view of the main thread's object: borrow.ts)
 //           { id, op: 'load', slot, bytes, what }           -> { id, ok }          (bytes: a saved index or quantizer)
 //           { id, op: 'search', slot, q, k, options }       -> { id, ok, value: { ids, distances } }
+//           { id, op: 'searchPull', slot, pull, k, options, exclude? } -> { id, ok, value: queries answered }
+//             (pull: a SharedArrayBuffer, searchPullLayout: this worker takes chunks of its queries off a shared
+//             counter until none are left or the abort word is set, and writes their results there; progress on the
+//             way when asked: { id, progress: queries of the chunk })
 //           { id, op: 'encode', slot, q }                   -> { id, ok, value: Uint8Array codes }  (q: the vectors)
 //           { id, op: 'drop', slot }                        -> { id, ok }
 //           { id, op: 'pqJob', job }                        -> { id, ok, value: { centroids, objective, stats } }
@@ -42,12 +46,13 @@ import { allocations, attachEngine, engine, init, type Build, type Engine, type 
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
 import { revive, type Snapshot } from './borrow.js';
+import { claimChunk, searchPullViews } from './pull.js';
 import { SEED_ARG, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_PICK, SEED_ROW, SEED_STOP, seedMail, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'searchPull' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -76,6 +81,9 @@ export interface WorkerRequest {
   job?: SubspaceJob;
   seed?: SeedPlan;
   places?: KMeansPlace[];
+  pull?: SharedArrayBuffer;
+  exclude?: unknown[];
+  wantProgress?: boolean;
 }
 
 /** A k-means block of a shared-memory run: where its points and buffers are, and its step's sums and counts. */
@@ -195,6 +203,27 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const r = (index as { search(q: Float32Array, k: number, o: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } })
           .search(req.q!, req.k!, req.options ?? {});
         post({ id: req.id, ok: true, value: r }, [r.ids.buffer as ArrayBuffer, r.distances.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'searchPull': {
+        const index = slots.get(req.slot!);
+        if (!index) throw new VQError('DISPOSED', `WorkerPool.search: the shared index was released (got slot ${req.slot}, expected a live one)`);
+        const v = searchPullViews(req.pull!);
+        const { nq, d, k, minChunk, parts } = v;
+        let answered = 0;
+        for (;;) {
+          const c0 = claimChunk(v.ctrl, nq, minChunk, parts);
+          if (c0 === null) break;
+          const [r0, c] = c0;
+          const opts = req.exclude ? { ...req.options, exclude: req.exclude.slice(r0, r0 + c) } : (req.options ?? {});
+          const r = (index as { search(q: Float32Array, k: number, o: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } })
+            .search(v.q.subarray(r0 * d, (r0 + c) * d), k, opts);
+          v.ids.set(r.ids, r0 * k);
+          v.distances.set(r.distances, r0 * k);
+          answered += c;
+          if (req.wantProgress) post({ id: req.id, progress: c });
+        }
+        post({ id: req.id, ok: true, value: answered });
         return;
       }
       case 'encode': {

@@ -8,6 +8,7 @@ import {
   RQIndex, ScalarQuantizer, SQIndex, VQError, WorkerPool, memoryStats, type AnyIndex, type AnyQuantizer, type TrainIndexProgress,
 } from '../../dist/index.js';
 import { clustered, floatVectors, intVectors } from './data.js';
+import { claimChunk, searchPullBuffer, searchPullViews } from '../../dist/parallel/pull.js';
 import { disposeAfterEach } from './live.js';
 
 export function poolSuite(shared: boolean): void {
@@ -22,7 +23,7 @@ export function poolSuite(shared: boolean): void {
     const { build } = await init({ threads: shared });
     pool2 = await WorkerPool.create({ threads: 2, build });
     pool3 = await WorkerPool.create({ threads: 3, build });
-    if (!shared) poolMsg = await WorkerPool.create({ threads: 2, build, seedByMessage: true });
+    if (!shared) poolMsg = await WorkerPool.create({ threads: 2, build, byMessage: true });
     expect(pool2.shared).toBe(shared);
   }, 30_000);
 
@@ -88,7 +89,8 @@ export function poolSuite(shared: boolean): void {
         const want = index.search(qs, 10, opts);
         const exclude = Array.from({ length: 203 }, (_, i) => Int32Array.from(want.ids.subarray(i * 10, i * 10 + 3)));
         const wantEx = index.search(qs, 10, { ...opts, exclude });
-        for (const pool of [pool2, pool3]) {
+        // poolMsg (private memories only): chunks sent one message each, as where SharedArrayBuffer is missing
+        for (const pool of [pool2, pool3, ...(poolMsg ? [poolMsg] : [])]) {
           const shared = await pool.share(index);
           expect(await shared.search(qs, 10, opts)).toEqual(want);
           expect(await shared.search(qs, 10, { ...opts, exclude })).toEqual(wantEx);
@@ -144,6 +146,29 @@ export function poolSuite(shared: boolean): void {
         // the first chunk takes 1 / (2 * threads) of the rows, not all of them
         if (n >= 2 * pool.threads * min) expect(chunks[0][1]).toBe(Math.min(max, Math.ceil(n / (2 * pool.threads))));
         if (n === 2000 && max === 2000) expect(chunks[chunks.length - 1][1]).toBeLessThanOrEqual(min);
+      }
+    });
+
+    it('pull mode: claimChunk hands out every query once, in guided chunks that never grow, and none once aborted', () => {
+      for (const [nq, minChunk, parts] of [[2000, 16, 4], [37, 16, 4], [5, 1, 6], [1000, 256, 4]] as const) {
+        const buf = searchPullBuffer(new Float32Array(nq * 2), nq, 2, 3, minChunk, parts);
+        const v = searchPullViews(buf);
+        expect([v.nq, v.d, v.k, v.minChunk, v.parts]).toEqual([nq, 2, 3, minChunk, parts]);
+        let next = 0;
+        let last = Infinity;
+        for (let c0 = claimChunk(v.ctrl, nq, minChunk, parts); c0 !== null; c0 = claimChunk(v.ctrl, nq, minChunk, parts)) {
+          const [r0, c] = c0;
+          expect(r0).toBe(next);
+          if (r0 + c < nq) expect(c).toBeGreaterThanOrEqual(minChunk);
+          expect(c).toBeLessThanOrEqual(last);
+          if (r0 === 0) expect(c).toBe(Math.min(nq, Math.max(minChunk, Math.ceil(nq / parts))));
+          last = c;
+          next = r0 + c;
+        }
+        expect(next).toBe(nq);
+        const again = searchPullViews(searchPullBuffer(new Float32Array(nq * 2), nq, 2, 3, minChunk, parts));
+        Atomics.store(again.ctrl, 1, 1);
+        expect(claimChunk(again.ctrl, nq, minChunk, parts)).toBeNull();
       }
     });
 
