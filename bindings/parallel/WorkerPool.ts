@@ -937,8 +937,10 @@ export class SharedIndex extends Shared {
     if (this.pool.sharedWords && nq * d * 4 <= PULL_MAX_QUERY_BYTES) {
       // the workers take their chunks themselves (pull.ts): one message each way per worker, not per chunk
       const buf = searchPullBuffer(q, nq, d, k, 16, 2 * this.pool.threads);
+      // the exclusion lists go once, beside the options: each worker cuts out its chunks' lists
+      const { exclude: _all, ...plain } = rest;
       await this.withView(where, this.origin, 'index', (slot) =>
-        this.pool.runPull(where, buf, nq, signal, onProgress, { slot, k, options: rest, ...(exclude !== undefined ? { exclude: exclude as unknown[] } : {}) }),
+        this.pool.runPull(where, buf, nq, signal, onProgress, { slot, k, options: plain, ...(exclude !== undefined ? { exclude: exclude as unknown[] } : {}) }),
       );
       const v = searchPullViews(buf);
       return { ids: v.ids.slice(), distances: v.distances.slice() };
