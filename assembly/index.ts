@@ -7,7 +7,7 @@ export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask, setEx
 export { packPanels, unpackPanels, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';
 export { qpanelsBytes, qpanelsPack, qscanWorkBytes, qscanPanels } from './kernels/qpanels';
 export {
-  kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32,
+  kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32, addF64,
   l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyLower, centroidShift,
 } from './kernels/kmeans';
 export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqScan4, pqInterleave4, pqDistances, pqPack, pqUnpack } from './kernels/pq';

@@ -625,6 +625,25 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    it('addF64 adds element by element, every length (the f64x2 loop and its tail), source untouched', () => {
+      const r = new TestRng(37100);
+      for (const n of [0, 1, 2, 3, 5, 7, 15, 16, 17, 33, 100, 16384]) {
+        const a = Float64Array.from({ length: n }, () => (r.float() - 0.5) * 1e6);
+        const b = Float64Array.from({ length: n }, (_, i) => (i % 7 === 3 ? -a[i] : (r.float() - 0.5) * 1e-3));
+        const ap = m.put(a);
+        const bp = m.put(b);
+        abi.addF64(ap, bp, n);
+        const want = a.slice();
+        RK.addF64(want, b, n);
+        expect(Array.from(m.f64(ap, n))).toEqual(Array.from(want));
+        expect(Array.from(m.f64(bp, n))).toEqual(Array.from(b));
+      }
+      // nothing past n is written
+      const g = m.put(new Float64Array([1, 2, 3, 4]));
+      abi.addF64(g, m.put(new Float64Array([10, 10, 10, 10])), 3);
+      expect(Array.from(m.f64(g, 4))).toEqual([11, 12, 13, 4]);
+    });
+
     it('cumulativeSearch returns the first index whose running sum exceeds the target', () => {
       const w = new Float32Array([0, 1.5, 0, 0, 2, 0.25, 0, 3, 0]);
       const n = w.length;

@@ -86,6 +86,19 @@ export function sumF32(ptr: usize, n: u32): f64 {
   return s;
 }
 
+/**
+ * dst f64[n] += src f64[n], element by element (the per-block sums of a pooled k-means step added in block order:
+ * each element's additions in the same order as a scalar loop, so the same bits).
+ */
+export function addF64(dstPtr: usize, srcPtr: usize, n: u32): void {
+  let i: u32 = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 3;
+    v128.store(dstPtr + o, f64x2.add(v128.load(dstPtr + o), v128.load(srcPtr + o)));
+  }
+  if (i < n) store<f64>(dstPtr + (<usize>i << 3), load<f64>(dstPtr + (<usize>i << 3)) + load<f64>(srcPtr + (<usize>i << 3)));
+}
+
 // ---- Hamerly's bounds (G. Hamerly, "Making k-means even faster", SDM 2010) ----
 // Per point i: label a_i, upper_i = ||x_i - c_{a_i}|| (recomputed exactly every iteration, it is O(d)), and
 // lower_i <= the distance to every other centroid. A point whose upper <= lower cannot change cluster, so only the

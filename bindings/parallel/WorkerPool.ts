@@ -467,7 +467,6 @@ export class WorkerPool {
           for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK, Math.min(KMEANS_BLOCK, r1 - r0 - b * KMEANS_BLOCK)]);
         }
         const blockMinD = minD.flat();
-        const eng = this.arenas?.eng;
         return {
           reset: async () => {
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
@@ -516,36 +515,47 @@ export class WorkerPool {
             const [lane, local, row0] = owner[b];
             return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
           },
-          step: async (cent, it, shift) => {
+          step: async (cent, it, shift, into) => {
             if (signal?.aborted) throw aborted();
-            const sums = new Float64Array(k * d);
-            const counts = new Float64Array(k);
             let obj = 0;
             let rescanned = 0;
-            const add = (bs: Float64Array, bc: Float64Array, b: { obj: number; rescanned: number }) => {
-              for (let j = 0; j < sums.length; j++) sums[j] += bs[j];
-              for (let j = 0; j < k; j++) counts[j] += bc[j];
-              obj += b.obj;
-              rescanned += b.rescanned;
-            };
-            if (eng) {
+            const eng = loadedEngine()!;
+            if (this.arenas) {
               // shared memory: the workers read the centroids at at.cent (this thread's copy, unchanged until they
               // answer), take the blocks one at a time from ctrl[0] and leave each block's sums where kmStart said;
-              // they are added here in block order, whichever worker stepped which
+              // they are added here in block order (in wasm), whichever worker stepped which
               const ctrl = new Int32Array(new SharedArrayBuffer(8));
               const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, base: at.cent, it, shift, ctrl })))) as { block: number; obj: number; rescanned: number }[][];
               const per: { obj: number; rescanned: number }[] = new Array(places.length);
               for (const o of outs) for (const b of o) per[b.block] = b;
               // (the atomic count also orders the workers' writes before these reads)
               if (Atomics.load(ctrl, 1) !== places.length) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${Atomics.load(ctrl, 1)} blocks`), `${places.length}`);
-              per.forEach((b, i) => add(eng.f64(places[i].sums, k * d), eng.f64(places[i].counts, k), b));
+              per.forEach((b, i) => {
+                eng.abi.addF64(into.sums, places[i].sums, k * d);
+                eng.abi.addF64(into.counts, places[i].counts, k);
+                obj += b.obj;
+                rescanned += b.rescanned;
+              });
             } else {
               // private memories: the centroids out and every block's sums back by message, in block order (the
               // workers' runs of blocks are contiguous and in order)
               const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, it, shift })))) as { sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }[][];
-              for (const blocks of outs) for (const b of blocks) add(b.sums, b.counts, b);
+              // (added in plain arrays, then copied in once: element access to a threads build's shared memory is
+              // slower from JS)
+              const sums = new Float64Array(k * d);
+              const counts = new Float64Array(k);
+              for (const blocks of outs) {
+                for (const b of blocks) {
+                  for (let j = 0; j < sums.length; j++) sums[j] += b.sums[j];
+                  for (let j = 0; j < k; j++) counts[j] += b.counts[j];
+                  obj += b.obj;
+                  rescanned += b.rescanned;
+                }
+              }
+              eng.f64(into.sums, k * d).set(sums);
+              eng.f64(into.counts, k).set(counts);
             }
-            return { sums, counts, obj, rescanned };
+            return { obj, rescanned };
           },
         };
       }, onIteration);

@@ -5,7 +5,7 @@ import type { KMeansInit } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
 import { procrustes, randomOrthogonal } from '../util/linalg.js';
-import { Rng } from '../util/rng.js';
+import { gatherRows, Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { ProductQuantizer, SEED_LIMIT, type ProductQuantizerTrainResult } from './ProductQuantizer.js';
@@ -146,9 +146,9 @@ export class OPQ extends Owned implements Quantizer {
     let nt = n;
     if (n > this.maxTrainPoints) {
       nt = this.maxTrainPoints;
-      const rows = rng.sample(n, nt).sort();
+      const rows = rng.sortedSample(n, nt);
       xs = new Float32Array(nt * d);
-      for (let i = 0; i < nt; i++) xs.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
+      gatherRows(xs, x, rows, d);
     }
     // centered sample, for the rotation search only (the codes are of r x, uncentered, as in Faiss)
     const mean = new Float64Array(d);

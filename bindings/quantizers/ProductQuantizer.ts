@@ -248,7 +248,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
     let rows: Int32Array | null = null;
     if (n > this.maxPointsPerCentroid * ksub) {
       nt = this.maxPointsPerCentroid * ksub;
-      rows = new Rng(this.seed).sample(n, nt).sort();
+      rows = new Rng(this.seed).sortedSample(n, nt);
     }
     const warnings: string[] = [];
     if (rows) warnings.push(`${where}: sampling ${nt} of ${n} training vectors (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);

@@ -6,7 +6,7 @@ import { chunkRows, top1QpanelsSizes } from '../search/scan.js';
 import { KMeans, type KMeansInit } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { Metric } from '../types.js';
-import { Rng } from '../util/rng.js';
+import { gatherRows, Rng } from '../util/rng.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { SEED_LIMIT } from './ProductQuantizer.js';
@@ -177,7 +177,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     let rows: Int32Array | null = null;
     if (n > maxTrain) {
       nt = maxTrain;
-      rows = new Rng(this.seed).sample(n, nt).sort();
+      rows = new Rng(this.seed).sortedSample(n, nt);
     }
     const warnings: string[] = [];
     if (rows) warnings.push(`${where}: sampling ${nt} of ${n} training vectors (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
@@ -205,7 +205,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
       const work = take(eng.abi.rqStepWorkBytes(ksub, beam, d));
       books = this.ownBooks(where);
       const xs = eng.f32(res, nt * d);
-      if (rows) for (let i = 0; i < nt; i++) xs.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
+      if (rows) gatherRows(xs, x, rows, d);
       else xs.set(x);
       eng.abi.normsSq(res, nt, d, rn);
       const mse: number[] = [];
@@ -265,10 +265,10 @@ export class ResidualQuantizer extends Owned implements Quantizer {
     const maxRows = this.maxPointsPerCentroid * ksub;
     let sample: Float32Array;
     if (count > maxRows) {
-      const pick = new Rng(this.seed + 1 + l).sample(count, maxRows).sort();
+      const pick = new Rng(this.seed + 1 + l).sortedSample(count, maxRows);
       sample = new Float32Array(maxRows * d);
       const all = eng.f32(resPtr, count * d);
-      for (let i = 0; i < maxRows; i++) sample.set(all.subarray(pick[i] * d, pick[i] * d + d), i * d);
+      gatherRows(sample, all, pick, d);
     } else {
       sample = eng.f32(resPtr, count * d).slice();
     }

@@ -2,7 +2,7 @@ import { statsFromCounts, type CodebookStats } from './codebookStats.js';
 import { checkBool, checkInt, checkOneOf, checkOptions, checkVectors, fail, raw, VQError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, sectionF32, writeContainer } from '../io/format.js';
 import { knnPanels, top1QpanelsSizes } from '../search/scan.js';
-import { Rng } from '../util/rng.js';
+import { gatherRows, Rng } from '../util/rng.js';
 import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
@@ -262,10 +262,9 @@ export class KMeans extends Owned {
           await runner.reset();
         } else if (req.kind === 'step') {
           const cent = eng.f32(bufs.cent, this.k * this.d).slice();
-          const out = await runner.step(cent, req.it, req.shift);
-          eng.f64(bufs.sums, this.k * this.d).set(out.sums);
-          eng.f64(bufs.counts, this.k).set(out.counts);
-          reply = { obj: out.obj, rescanned: out.rescanned };
+          eng.f64(bufs.sums, this.k * this.d).fill(0);
+          eng.f64(bufs.counts, this.k).fill(0);
+          reply = await runner.step(cent, req.it, req.shift, { sums: bufs.sums, counts: bufs.counts });
         } else if (req.kind === 'seed') {
           reply = runner.seed ? await runner.seed(req.rng) : null;
         } else if (req.kind === 'min') {
@@ -306,7 +305,7 @@ export class KMeans extends Owned {
     let picked: Int32Array | null = null;
     if (n > this.maxPointsPerCentroid * k) {
       nt = this.maxPointsPerCentroid * k;
-      picked = sampleRng.sample(n, nt).sort();
+      picked = sampleRng.sortedSample(n, nt);
       warn(`KMeans.train: sampling ${nt} of ${n} training points (maxPointsPerCentroid = ${this.maxPointsPerCentroid})`);
     }
     // Hamerly's second test (half the gap to the nearest other centroid) needs the k x k centroid scores each
@@ -323,7 +322,7 @@ export class KMeans extends Owned {
     const { nt, picked } = plan;
     const xt = take(nt * d * 4);
     const view = this.eng.f32(xt, nt * d);
-    if (picked) for (let i = 0; i < nt; i++) view.set(x.subarray(picked[i] * d, picked[i] * d + d), i * d);
+    if (picked) gatherRows(view, x, picked, d);
     else view.set(x);
     return xt;
   }

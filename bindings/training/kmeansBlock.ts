@@ -22,7 +22,12 @@ export interface TrainingSample {
 /** The point side of KMeans.trainOn, run elsewhere: per-centroid sums and counts added over its blocks in block order. */
 export interface BlockRunner {
   reset(): Promise<void>;
-  step(cent: Float32Array, it: number, shift: Shift | null): Promise<{ sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }>;
+  /**
+   * One iteration's point side against the centroids `cent` (also at the sample's `cent`): adds its blocks' sums
+   * f64[k][d] and counts f64[k], in block order, into the calling engine's buffers at into.sums / into.counts (zeroed
+   * by the caller); the objective and the points rescanned.
+   */
+  step(cent: Float32Array, it: number, shift: Shift | null, into: { sums: number; counts: number }): Promise<{ obj: number; rescanned: number }>;
   /** k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. */
   minUpdate(centroid: Float32Array, first: boolean): Promise<number>;
   /** k-means++: the training point (index in the sample) where the running sum of those distances exceeds r. */

@@ -59,6 +59,7 @@ export interface Abi {
   minL2Update(xPtr: number, n: number, d: number, cPtr: number, minPtr: number, first: number): number;
   cumulativeSearch(wPtr: number, n: number, target: number): number;
   sumF32(ptr: number, n: number): number;
+  addF64(dstPtr: number, srcPtr: number, n: number): void;
   l2sqToAssigned(xPtr: number, n: number, d: number, centPtr: number, labelsPtr: number, distPtr: number, idxPtr?: number): void;
   hamerlyGather(
     xPtr: number, n: number, d: number, xnormPtr: number, distPtr: number, lowerPtr: number, labelsPtr: number, sepPtr: number,
@@ -152,7 +153,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask', 'setExclude',
   'packPanels', 'unpackPanels', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'qpanelsBytes', 'qpanelsPack', 'qscanWorkBytes', 'qscanPanels',
-  'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32',
+  'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32', 'addF64',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',

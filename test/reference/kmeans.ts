@@ -60,6 +60,11 @@ export function sumF32(a: Float32Array, n: number): number {
   return s;
 }
 
+/** dst[i] += src[i] for i < n (float64). */
+export function addF64(dst: Float64Array, src: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] += src[i];
+}
+
 /** Nearest centroid of every point (lowest index on ties) and the squared distance to it, in float64. */
 export function assignNearest(x: Float32Array, n: number, d: number, centroids: Float32Array, k: number): { labels: Int32Array; dist: Float64Array } {
   const labels = new Int32Array(n);
