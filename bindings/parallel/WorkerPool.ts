@@ -540,10 +540,9 @@ export class WorkerPool {
               // private memories: the centroids out and every block's sums back by message, in block order (the
               // workers' runs of blocks are contiguous and in order)
               const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, it, shift })))) as { sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }[][];
-              // (added in plain arrays, then copied in once: element access to a threads build's shared memory is
-              // slower from JS)
-              const sums = new Float64Array(k * d);
-              const counts = new Float64Array(k);
+              // (views made after the await, and nothing allocates while they are used)
+              const sums = eng.f64(into.sums, k * d);
+              const counts = eng.f64(into.counts, k);
               for (const blocks of outs) {
                 for (const b of blocks) {
                   for (let j = 0; j < sums.length; j++) sums[j] += b.sums[j];
@@ -552,8 +551,6 @@ export class WorkerPool {
                   rescanned += b.rescanned;
                 }
               }
-              eng.f64(into.sums, k * d).set(sums);
-              eng.f64(into.counts, k).set(counts);
             }
             return { obj, rescanned };
           },
