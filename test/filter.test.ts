@@ -282,7 +282,7 @@ describe('filters: edge cases', () => {
     }
   });
 
-  it('FlatIndex with the int16 prefilter: exclusion lists short and long, k = 1 and 10, groups of one, two and four queries', () => {
+  it('FlatIndex with the int16 prefilter: exclusion lists short and long, k = 1 and 10, groups of one, two, three and four queries', () => {
     const d = 64;
     const n = 3000;
     const x = clustered(20, n / 20, d, 41).x;
@@ -301,8 +301,9 @@ describe('filters: edge cases', () => {
       return Int32Array.from(own);
     });
     for (const k of [1, 10]) {
-      // the whole batch, then each query alone (a group of one row), then the first two (a group of two)
-      const batches = [[0, nq], ...Array.from({ length: nq }, (_, i) => [i, i + 1]), [0, 2]];
+      // the whole batch (groups of 4, 4 and 3 rows), then each query alone (a group of one row), then the first two
+      // (a group of two), then three with query 4's long list among them (a group of three)
+      const batches = [[0, nq], ...Array.from({ length: nq }, (_, i) => [i, i + 1]), [0, 2], [3, 6]];
       for (const [a, b] of batches) {
         const qs = q.subarray(a * d, b * d);
         const ex = exclude.slice(a, b);

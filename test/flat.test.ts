@@ -443,7 +443,7 @@ describe('FlatIndex prefilter', () => {
       const x = floatVectors(500, d, 1900 + d);
       a.add(x);
       b.add(x);
-      for (const nq of [1, 2, 9]) {
+      for (const nq of [1, 2, 3, 9]) {
         const q = floatVectors(nq, d, 1901 + d + nq);
         const best = b.search(q, 20);
         // each query excludes its own best 1..15 (the vectors whose bounds would otherwise set the threshold)

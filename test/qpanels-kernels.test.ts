@@ -85,7 +85,7 @@ describe.each(builds)('$name build', ({ eng }) => {
 
   it.each(DIMS)('equals scanPanels and the reference on integers with many ties, every k, d = %i', (d) => {
     const hi = d <= 4 ? 6 : 2;
-    // nq 1, 2 and 3 (and 6 = 4 + 2, 9 = 8 + 1) reach the loops for groups of one, two and four rows
+    // nq 1, 2, 3 (and 6 = 4 + 2, 9 = 8 + 1, 13 = 12 + 1) reach the loops for groups of one, two, three and four rows
     for (const [nq, nb] of [[1, 1], [2, 20], [3, 7], [6, 41], [9, 33], [13, 70]]) {
       const q = intVectors(nq, d, 100 + d * 7 + nq, -hi, hi);
       const x = intVectors(nb, d, 200 + d * 7 + nb, -hi, hi);
@@ -109,10 +109,10 @@ describe.each(builds)('$name build', ({ eng }) => {
     }
   });
 
-  it.each(DIMS)('equals scanPanels on Gaussian floats, k = 1, 3, 10, nq = 1, 2, 37, d = %i', (d) => {
+  it.each(DIMS)('equals scanPanels on Gaussian floats, k = 1, 3, 10, nq = 1, 2, 3, 7, 37, d = %i', (d) => {
     const nb = 301;
     const x = floatVectors(nb, d, 400 + d);
-    for (const nq of [1, 2, 37]) {
+    for (const nq of [1, 2, 3, 7, 37]) {
       const q = floatVectors(nq, d, 300 + d + nq);
       for (const kind of ['l2', 'ip'] as const) {
         for (const k of [1, 3, 10]) expectSame(q, nq, x, nb, d, kind, k, `${kind} d=${d} nq=${nq} k=${k}`);
