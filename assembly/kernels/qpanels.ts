@@ -431,8 +431,8 @@ export function qscanPanels(
         const ub1 = ub0 + ustep, ub2 = ub1 + ustep, ub3 = ub2 + ustep;
         const qend = qg + groupBytes;
         const slots = curPtr + (<usize>(g - qa) << 3);
-        // groups of 1, 2 or 3 rows (a search of one query, the last rows of a batch) get loops of their own: the
-        // 4-row loop would spend 3 / 4, 1 / 2 or 1 / 4 of its multiply-adds on rows that are not there
+        // groups of 1 or 2 rows (a search of one query, the last rows of a batch) get loops of their own: the
+        // 4-row loop would spend 3 / 4 or 1 / 2 of its multiply-adds on rows that are not there
         if (rows == 1) {
           for (let j = ja; j < je; j += 8) {
             let a00 = i32x4.splat(0), a01 = i32x4.splat(0);
@@ -469,35 +469,6 @@ export function qscanPanels(
             approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp, f0);
             approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + (<usize>bv << 2), ub1, k, tmp, f1);
           }
-        } else if (rows == 3) {
-          for (let j = ja; j < je; j += 8) {
-            let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
-            let a20 = i32x4.splat(0), a21 = i32x4.splat(0);
-            let c = qpPtr + <usize>(j >> 3) * panelBytes;
-            for (let q = qg; q < qend; q += 16, c += 32) {
-              const c0 = v128.load(c), c1 = v128.load(c, 16);
-              const b0 = v128.load32_splat(q);
-              a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
-              const b1 = v128.load32_splat(q, 4);
-              a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
-              const b2 = v128.load32_splat(q, 8);
-              a20 = i32x4.add(a20, i32x4.dot_i16x8_s(b2, c0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(b2, c1));
-            }
-            const pi = infoPtr + (<usize>j << 4);
-            const z0 = v128.load(biasPtr + (<usize>j << 2)), z1 = v128.load(biasPtr + (<usize>j << 2), 16);
-            const lo = lowPtr + (<usize>(j - ja) << 2);
-            const lstep = <usize>bv << 2;
-            let f0: u32 = 0, f1: u32 = 0, f2: u32 = 0;
-            if (armed) {
-              const fa = filteredByAllow(allowMask, idBase + <i32>j);
-              f0 = filteredBits(idBase + <i32>j, fa, slots, exclLists);
-              f1 = filteredBits(idBase + <i32>j, fa, slots + 8, exclLists);
-              f2 = filteredBits(idBase + <i32>j, fa, slots + 16, exclLists);
-            }
-            approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp, f0);
-            approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + lstep, ub1, k, tmp, f1);
-            approx8(a20, a21, ri + 32, pi, z0, z1, v128.load32_splat(margins, 8), lo + 2 * lstep, ub2, k, tmp, f2);
-          }
         } else {
           for (let j = ja; j < je; j += 8) {
             let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
@@ -527,13 +498,13 @@ export function qscanPanels(
               f0 = filteredBits(idBase + <i32>j, fa, slots, exclLists);
               f1 = filteredBits(idBase + <i32>j, fa, slots + 8, exclLists);
               f2 = filteredBits(idBase + <i32>j, fa, slots + 16, exclLists);
-              f3 = filteredBits(idBase + <i32>j, fa, slots + 24, exclLists);
+              if (rows > 3) f3 = filteredBits(idBase + <i32>j, fa, slots + 24, exclLists);
             }
             // the rows' info comes from memory: kept in registers across the loop it would crowd the accumulators out
             approx8(a00, a01, ri, pi, z0, z1, v128.load32_splat(margins), lo, ub0, k, tmp, f0);
             approx8(a10, a11, ri + 16, pi, z0, z1, v128.load32_splat(margins, 4), lo + lstep, ub1, k, tmp, f1);
             approx8(a20, a21, ri + 32, pi, z0, z1, v128.load32_splat(margins, 8), lo + 2 * lstep, ub2, k, tmp, f2);
-            approx8(a30, a31, ri + 48, pi, z0, z1, v128.load32_splat(margins, 12), lo + 3 * lstep, ub3, k, tmp, f3);
+            if (rows > 3) approx8(a30, a31, ri + 48, pi, z0, z1, v128.load32_splat(margins, 12), lo + 3 * lstep, ub3, k, tmp, f3);
           }
         }
         // rescore what may still enter each row's top k, 4 at a time
