@@ -302,7 +302,7 @@ describe('filters: edge cases', () => {
     });
     for (const k of [1, 10]) {
       // the whole batch (groups of 4, 4 and 3 rows), then each query alone (a group of one row), then the first two
-      // (a group of two), then three with query 4's long list among them (the four-row loop with a row missing)
+      // (a group of two), then three with query 4's long list among them (a group of three)
       const batches = [[0, nq], ...Array.from({ length: nq }, (_, i) => [i, i + 1]), [0, 2], [3, 6]];
       for (const [a, b] of batches) {
         const qs = q.subarray(a * d, b * d);

@@ -85,8 +85,7 @@ describe.each(builds)('$name build', ({ eng }) => {
 
   it.each(DIMS)('equals scanPanels and the reference on integers with many ties, every k, d = %i', (d) => {
     const hi = d <= 4 ? 6 : 2;
-    // nq 1, 2, 3 (and 6 = 4 + 2, 9 = 8 + 1, 13 = 12 + 1) reach the loops for groups of one, two and four rows (a group
-    // of three runs the four-row loop with an empty row)
+    // nq 1, 2, 3 (and 6 = 4 + 2, 9 = 8 + 1, 13 = 12 + 1) reach the loops for groups of one, two, three and four rows
     for (const [nq, nb] of [[1, 1], [2, 20], [3, 7], [6, 41], [9, 33], [13, 70]]) {
       const q = intVectors(nq, d, 100 + d * 7 + nq, -hi, hi);
       const x = intVectors(nb, d, 200 + d * 7 + nb, -hi, hi);

@@ -431,8 +431,9 @@ export function qscanPanels(
         const ub1 = ub0 + ustep, ub2 = ub1 + ustep, ub3 = ub2 + ustep;
         const qend = qg + groupBytes;
         const slots = curPtr + (<usize>(g - qa) << 3);
-        // groups of 1 or 2 rows (a search of one query, the last rows of a batch) get loops of their own: the
-        // 4-row loop would spend 3 / 4 or 1 / 2 of its multiply-adds on rows that are not there
+        // groups of 1 or 2 rows (a search of one query, the last rows of a batch) get loops of their own, and 3 rows
+        // an inner loop of their own: the 4-row loop would spend 3 / 4, 1 / 2 or 1 / 4 of its multiply-adds on rows
+        // that are not there
         if (rows == 1) {
           for (let j = ja; j < je; j += 8) {
             let a00 = i32x4.splat(0), a01 = i32x4.splat(0);
@@ -475,18 +476,34 @@ export function qscanPanels(
             let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
             let c = qpPtr + <usize>(j >> 3) * panelBytes;
             let q = qg;
-            while (q < qend) {
-              const c0 = v128.load(c), c1 = v128.load(c, 16);
-              const b0 = v128.load32_splat(q);
-              a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
-              const b1 = v128.load32_splat(q, 4);
-              a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
-              const b2 = v128.load32_splat(q, 8);
-              a20 = i32x4.add(a20, i32x4.dot_i16x8_s(b2, c0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(b2, c1));
-              const b3 = v128.load32_splat(q, 12);
-              a30 = i32x4.add(a30, i32x4.dot_i16x8_s(b3, c0)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(b3, c1));
-              q += 16;
-              c += 32;
+            if (rows == 4) {
+              while (q < qend) {
+                const c0 = v128.load(c), c1 = v128.load(c, 16);
+                const b0 = v128.load32_splat(q);
+                a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
+                const b1 = v128.load32_splat(q, 4);
+                a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
+                const b2 = v128.load32_splat(q, 8);
+                a20 = i32x4.add(a20, i32x4.dot_i16x8_s(b2, c0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(b2, c1));
+                const b3 = v128.load32_splat(q, 12);
+                a30 = i32x4.add(a30, i32x4.dot_i16x8_s(b3, c0)); a31 = i32x4.add(a31, i32x4.dot_i16x8_s(b3, c1));
+                q += 16;
+                c += 32;
+              }
+            } else {
+              // a group of three: the same loop without the fourth row's multiply-adds (a loop of its own with its
+              // own tail would cost 2 KB of wasm, over the size budget; the tail below skips the fourth row)
+              while (q < qend) {
+                const c0 = v128.load(c), c1 = v128.load(c, 16);
+                const b0 = v128.load32_splat(q);
+                a00 = i32x4.add(a00, i32x4.dot_i16x8_s(b0, c0)); a01 = i32x4.add(a01, i32x4.dot_i16x8_s(b0, c1));
+                const b1 = v128.load32_splat(q, 4);
+                a10 = i32x4.add(a10, i32x4.dot_i16x8_s(b1, c0)); a11 = i32x4.add(a11, i32x4.dot_i16x8_s(b1, c1));
+                const b2 = v128.load32_splat(q, 8);
+                a20 = i32x4.add(a20, i32x4.dot_i16x8_s(b2, c0)); a21 = i32x4.add(a21, i32x4.dot_i16x8_s(b2, c1));
+                q += 16;
+                c += 32;
+              }
             }
             const pi = infoPtr + (<usize>j << 4);
             const z0 = v128.load(biasPtr + (<usize>j << 2)), z1 = v128.load(biasPtr + (<usize>j << 2), 16);
