@@ -1,7 +1,8 @@
 // The training samples: Rng.sample's two permutation stores draw the same indices, sortedSample is the sorted draw,
 // and gatherRows copies exactly the rows named (runs of consecutive rows in one copy).
 import { describe, expect, it } from 'vitest';
-import { gatherRows, Rng } from '../dist/util/rng.js';
+import { Rng } from '../dist/util/rng.js';
+import { gatherRows } from '../dist/util/rows.js';
 
 /** Partial Fisher-Yates over a Map, the way sample() draws (one nextInt per index, same order). */
 function referenceSample(seed: number, n: number, count: number): Int32Array {

@@ -18,7 +18,7 @@ import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wa
 import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
 import { abortSeeding, SEED_MAIL_HEAD, SEED_WORDS, seedMail } from './seed.js';
-import { PULL_ABORT, PULL_MAX_QUERY_BYTES, PULL_NEXT, searchPullBuffer, searchPullViews } from './pull.js';
+import { guidedChunk, PULL_ABORT, PULL_MAX_QUERY_BYTES, PULL_NEXT, searchPullBuffer, searchPullViews } from './pull.js';
 import type { SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
@@ -289,7 +289,7 @@ export class WorkerPool {
           if (next >= n) return;
           if (signal?.aborted) throw aborted();
           const r0 = next;
-          const c = Math.min(n - r0, maxChunk, Math.max(minChunk, Math.ceil((n - r0) / parts)));
+          const c = guidedChunk(n - r0, minChunk, parts, maxChunk);
           next += c;
           await task(lane, r0, c);
           done += c;

@@ -49,12 +49,20 @@ export function searchPullViews(buf: SharedArrayBuffer): PullViews {
   };
 }
 
+/**
+ * The guided size of the next chunk when `left` items are left: a parts-th of them, at least minChunk, at most
+ * maxChunk (and what is left). runChunks and claimChunk both cut by it.
+ */
+export function guidedChunk(left: number, minChunk: number, parts: number, maxChunk = Infinity): number {
+  return Math.min(left, maxChunk, Math.max(minChunk, Math.ceil(left / parts)));
+}
+
 /** Takes the next chunk: [first query, count], or null when none is left or the abort word is set. */
 export function claimChunk(ctrl: Int32Array, nq: number, minChunk: number, parts: number): [number, number] | null {
   let r0 = Atomics.load(ctrl, PULL_NEXT);
   for (;;) {
     if (r0 >= nq || Atomics.load(ctrl, PULL_ABORT) !== 0) return null;
-    const c = Math.min(nq - r0, Math.max(minChunk, Math.ceil((nq - r0) / parts)));
+    const c = guidedChunk(nq - r0, minChunk, parts);
     const seen = Atomics.compareExchange(ctrl, PULL_NEXT, r0, r0 + c);
     if (seen === r0) return [r0, c];
     r0 = seen;

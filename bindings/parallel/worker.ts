@@ -86,6 +86,9 @@ export interface WorkerRequest {
   wantProgress?: boolean;
 }
 
+/** What the search ops call on a slot's index. */
+type Searchable = { search(q: Float32Array, k: number, o: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } };
+
 /** A k-means block of a shared-memory run: where its points and buffers are, and its step's sums and counts. */
 export interface KMeansPlace {
   place: KMeansBlockPlace;
@@ -200,7 +203,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       case 'search': {
         const index = slots.get(req.slot!);
         if (!index) throw new VQError('DISPOSED', `WorkerPool.search: the shared index was released (got slot ${req.slot}, expected a live one)`);
-        const r = (index as { search(q: Float32Array, k: number, o: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } })
+        const r = (index as Searchable)
           .search(req.q!, req.k!, req.options ?? {});
         post({ id: req.id, ok: true, value: r }, [r.ids.buffer as ArrayBuffer, r.distances.buffer as ArrayBuffer]);
         return;
@@ -216,7 +219,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           if (c0 === null) break;
           const [r0, c] = c0;
           const opts = req.exclude ? { ...req.options, exclude: req.exclude.slice(r0, r0 + c) } : (req.options ?? {});
-          const r = (index as { search(q: Float32Array, k: number, o: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } })
+          const r = (index as Searchable)
             .search(v.q.subarray(r0 * d, (r0 + c) * d), k, opts);
           v.ids.set(r.ids, r0 * k);
           v.distances.set(r.distances, r0 * k);

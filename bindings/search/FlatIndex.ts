@@ -155,8 +155,7 @@ export class FlatIndex extends Owned {
     const spec = checkFilter(where, checkOptions(where, options), nq);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };
-    const idView = eng.i32(this.idsPtr, this.n);
-    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
     toUserIds(eng, this.idsPtr, this.n, res.ids);
     return res;

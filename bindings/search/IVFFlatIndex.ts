@@ -5,7 +5,7 @@ import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
-import { finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, toUserIds, type PQMetric } from './adc.js';
+import { finishChunk, idPositions, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
@@ -286,8 +286,7 @@ export class IVFFlatIndex extends Owned {
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     // coarse step first, before the filter's bitmap (over this index's positions) is armed
     const coarse = this.probe!.search(q, nprobe);
-    const idView = eng.i32(this.idsPtr, this.n);
-    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     return filtered(eng, where, flt, () => this.scanProbed(q, coarse, nprobe, nq, k, flt));
   }
 
@@ -326,7 +325,7 @@ export class IVFFlatIndex extends Owned {
     const where = 'IVFFlatIndex.reconstruct';
     const eng = this.alive(where);
     const map = (this.idMap ??= idPositions(eng, this.idsPtr, this.n));
-    return gatherRows(eng, this.vecPtr, positionsOf(where, ids, (id) => map.get(id)), this.d);
+    return storedRows(eng, this.vecPtr, positionsOf(where, ids, (id) => map.get(id)), this.d);
   }
 
   /**

@@ -10,7 +10,7 @@ import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import {
-  candidatesPerQuery, checkPQCommon, finishChunk, gatherRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
+  candidatesPerQuery, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
 import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
@@ -397,8 +397,7 @@ export class IVFPQIndex extends Owned {
     // coarse step first: FlatIndex.search uses the engine's scratch block, which the scan below reuses (and the
     // filter's bitmap is over this index's positions: it must not be armed while the coarse quantizer searches)
     const coarse = t.probe.search(qr, nprobe);
-    const idView = eng.i32(this.idsPtr, this.n);
-    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     const kk = kc;
     return filtered(eng, where, flt, () => this.scanProbed(q, qr, coarse, nprobe, nq, k, kk, rerank, flt));
   }
@@ -566,7 +565,7 @@ export class IVFPQIndex extends Owned {
     if (!this.idMap) this.idMap = idPositions(eng, this.idsPtr, this.n);
     const map = this.idMap;
     const pos = positionsOf(where, ids, (id) => map.get(id));
-    if (this.refine) return gatherRows(eng, this.vecPtr, pos, this.d);
+    if (this.refine) return storedRows(eng, this.vecPtr, pos, this.d);
     return this.reconstructPositions(pos);
   }
 

@@ -279,8 +279,7 @@ export class RQIndex extends Owned {
     const spec = checkFilter(where, checkOptions(where, options), nq);
     if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
     if (this.n === 0) return emptyResult(nq, k, this.metric);
-    const idView = eng.i32(this.idsPtr, this.n);
-    const flt = spec ? new PositionFilter(spec, this.n, idView, () => (this.idSort = updateIdSort(this.idSort, idView))) : null;
+    const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, flt));
   }
 

@@ -5,6 +5,7 @@ import type { Container } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, SEED_LIMIT, type PQKernelView } from '../quantizers/ProductQuantizer.js';
 import type { KMeansInit } from '../training/KMeans.js';
+import { gatherRows } from '../util/rows.js';
 import type { Engine } from '../wasm/engine.js';
 import type { FilterOptions, PositionFilter } from './filter.js';
 
@@ -193,10 +194,12 @@ export function positionsOf(where: string, ids: unknown, lookup: (id: number) =>
   return pos;
 }
 
-/** Copies of the stored vectors f32[*][d] at vecPtr, rows `pos`. */
-export function gatherRows(eng: Engine, vecPtr: number, pos: Int32Array, d: number): Float32Array {
+/** Copies of the stored vectors f32[*][d] at vecPtr, rows `pos` (in range: positionsOf). */
+export function storedRows(eng: Engine, vecPtr: number, pos: Int32Array, d: number): Float32Array {
+  let last = -1;
+  for (let i = 0; i < pos.length; i++) last = Math.max(last, pos[i]);
   const out = new Float32Array(pos.length * d);
-  for (let i = 0; i < pos.length; i++) out.set(eng.f32(vecPtr + pos[i] * d * 4, d), i * d);
+  gatherRows(out, eng.f32(vecPtr, (last + 1) * d), pos, d);
   return out;
 }
 

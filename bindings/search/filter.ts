@@ -66,10 +66,11 @@ export class PositionFilter {
 
   /**
    * ids: the user id of each position (null: the id of position i is i); sorted: the index's IdSort of them (see
-   * IdSort), asked for only when ids must be looked up (exclusion lists, an Int32Array allow list).
+   * IdSort; an index keeps it with updateIdSort), asked for only when ids must be looked up (exclusion lists, an
+   * Int32Array allow list).
    */
-  constructor(spec: FilterSpec, n: number, ids: Int32Array | null, sorted?: () => IdSort) {
-    const srt = ids && (spec.exclude || spec.allow instanceof Int32Array) ? (sorted ? sorted() : sortIds(ids)) : null;
+  constructor(spec: FilterSpec, n: number, ids: Int32Array | null, sorted?: (ids: Int32Array) => IdSort) {
+    const srt = ids && (spec.exclude || spec.allow instanceof Int32Array) ? (sorted ? sorted(ids) : sortIds(ids)) : null;
     // ids that are the positions themselves need no lookup
     if (srt?.identity && srt.covered === n) ids = null;
     const lookup = ids && srt ? new IdLookup(ids, srt) : null;

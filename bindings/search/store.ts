@@ -4,7 +4,7 @@ import { checkUserIds, fail, raw } from '../errors.js';
 import type { Section } from '../io/format.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { regrow } from '../wasm/owned.js';
-import { gatherRows, idPositions, positionsOf, toUserIds } from './adc.js';
+import { idPositions, positionsOf, storedRows, toUserIds } from './adc.js';
 import { PositionFilter, updateIdSort, type FilterSpec, type IdSort } from './filter.js';
 
 /**
@@ -85,8 +85,7 @@ export class FlatStore {
   /** A search filter resolved against the stored positions. */
   filter(spec: FilterSpec): PositionFilter {
     if (!this.explicitIds) return new PositionFilter(spec, this.n, null);
-    const view = this.eng.i32(this.idsPtr, this.n);
-    return new PositionFilter(spec, this.n, view, () => (this.idSort = updateIdSort(this.idSort, view)));
+    return new PositionFilter(spec, this.n, this.eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids)));
   }
 
   /** The positions of user ids (the first position of an id added twice); unknown ids throw. */
@@ -98,7 +97,7 @@ export class FlatStore {
 
   /** The stored originals of positions pos (refine only). */
   originals(pos: Int32Array): Float32Array {
-    return gatherRows(this.eng, this.vecPtr, pos, this.d);
+    return storedRows(this.eng, this.vecPtr, pos, this.d);
   }
 
   /** The saved sections: CODE (the given bytes), IDS i32[n] when ids were given, VECS f32[n][d] with refine. */

@@ -49,7 +49,7 @@ export class Rng {
   /** `count` distinct indices from [0, n), in draw order (partial Fisher-Yates over a lazily built permutation). */
   sample(n: number, count: number): Int32Array {
     const out = new Int32Array(count);
-    if (n <= DENSE_SAMPLE_MAX && n <= 64 * count) {
+    if (denseSample(n, count)) {
       // the permutation as an array where it is small beside the draw (a Map costs ~150 ns an entry); same draws
       const perm = new Int32Array(n);
       for (let i = 0; i < n; i++) perm[i] = i;
@@ -74,7 +74,7 @@ export class Rng {
   /** sample(n, count) in ascending order (the training samples: rows read in memory order). */
   sortedSample(n: number, count: number): Int32Array {
     const s = this.sample(n, count);
-    if (n > DENSE_SAMPLE_MAX || n > 64 * count) return s.sort();
+    if (!denseSample(n, count)) return s.sort();
     // a bitmap pass over [0, n) where n is small beside the draw: O(n), against the sort's O(count log count)
     const mark = new Uint8Array(n);
     for (let i = 0; i < count; i++) mark[s[i]] = 1;
@@ -84,18 +84,9 @@ export class Rng {
 }
 
 /**
- * dst[i] = src[rows[i]] for rows of d floats; rows ascending (sortedSample), so that each run of consecutive rows is
- * one copy (a sample of half the rows or more is mostly runs: 3-4x faster than a copy a row).
+ * Whether sample() keeps its permutation in an Int32Array (and sortedSample sorts by a bitmap): n up to 2^24 (64 MB)
+ * and at most 64x the draw, so that the O(n) arrays stay small beside it.
  */
-export function gatherRows(dst: Float32Array, src: Float32Array, rows: Int32Array, d: number): void {
-  const nt = rows.length;
-  for (let i = 0; i < nt; ) {
-    let e = i + 1;
-    while (e < nt && rows[e] === rows[e - 1] + 1) e++;
-    dst.set(src.subarray(rows[i] * d, (rows[e - 1] + 1) * d), i * d);
-    i = e;
-  }
+function denseSample(n: number, count: number): boolean {
+  return n <= 1 << 24 && n <= 64 * count;
 }
-
-/** sample() keeps its permutation in an Int32Array up to this n (64 MB), if n is at most 64x the draw. */
-const DENSE_SAMPLE_MAX = 1 << 24;
