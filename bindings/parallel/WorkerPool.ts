@@ -78,6 +78,9 @@ interface Pending {
 /** Training points per k-means block: fixed, so that the result does not depend on the number of workers. */
 const KMEANS_BLOCK = 8192;
 
+/** Private memories: the largest k-means sample (bytes of f32 points) copied whole into every worker (kmeans). */
+const REPLICATE_MAX_BYTES = 256 * 1024 * 1024;
+
 const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 
 async function defaultThreads(): Promise<number> {
@@ -448,14 +451,33 @@ export class WorkerPool {
           if (b1 > b0) parts.push([this.lanes[i], b0 * KMEANS_BLOCK, Math.min(nt, b1 * KMEANS_BLOCK)]);
         }
         used = parts.map(([l]) => l);
-        // private memories: each worker gets a copy of its points; shared: where they are in this thread's buffer
+        // private memories where SharedArrayBuffer works, and the sample is not too large to copy into every worker:
+        // each worker holds every point, and the steps share the blocks out as on a shared memory (a block's cost
+        // depends on how many of its points the bounds let through, and a worker can lose milliseconds to the OS or
+        // the calling thread's garbage collector: fixed shares left the other waiting: k = 256, 1.61-1.84x on 2
+        // threads against 1.79-1.87x on a shared memory, 2026-11-28). The blocks' labels and bounds travel through
+        // `state` (labels i32[nt], lower f32[nt]: worker.ts KMeansShare), lower = -1 meaning none yet
+        const replicate = !this.shared && this.sharedWords && nt * d * 4 <= REPLICATE_MAX_BYTES;
+        const state = replicate ? new SharedArrayBuffer(nt * 8) : null;
+        const resetState = () => state && new Float32Array(state, nt * 4, nt).fill(-1);
+        resetState();
+        let sample: Float32Array | null = null;
+        if (replicate) {
+          sample = new Float32Array(new SharedArrayBuffer(nt * d * 4));
+          sample.set(loadedEngine()!.f32(at.xt, nt * d));
+        }
+        // private memories: each worker gets a copy of its points (or of all of them, above); shared: where they are
+        // in this thread's buffer
         const started = (await Promise.all(
           parts.map(([l, r0, r1]) =>
             this.shared
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
-              : ((q) => l.call({ op: 'kmStart', slot, q, d, k, useSep, blockRows: KMEANS_BLOCK }, [q.buffer as ArrayBuffer]))(at.rows(r0, r1)),
+              : sample
+                ? l.call({ op: 'kmStart', slot, q: sample, d, k, useSep, blockRows: KMEANS_BLOCK, own: [r0 / KMEANS_BLOCK, Math.ceil(r1 / KMEANS_BLOCK)], state: state! })
+                : ((q) => l.call({ op: 'kmStart', slot, q, d, k, useSep, blockRows: KMEANS_BLOCK }, [q.buffer as ArrayBuffer]))(at.rows(r0, r1)),
           ),
         )) as { minD: number[]; places?: KMeansPlace[] }[];
+        sample = null;
         const minD = started.map((s) => s.minD);
         // shared memory: every worker gets every block (all in this memory), so that a step can share them out
         const places = this.shared ? started.flatMap((s) => s.places!) : [];
@@ -467,8 +489,13 @@ export class WorkerPool {
           for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK, Math.min(KMEANS_BLOCK, r1 - r0 - b * KMEANS_BLOCK)]);
         }
         const blockMinD = minD.flat();
+        // private memories: per worker, the buffer its last step's sums came in, handed back to it with the next
+        const replyBufs: (Float64Array | undefined)[] = [];
+        // private memories, every point: the last step's buffers of block sums, handed back to the workers to fill
+        const spare: Float64Array[] = [];
         return {
           reset: async () => {
+            resetState();
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
           },
           // every k-means++ round in the first worker, the others helping through Atomics words (seed.ts), without a
@@ -536,21 +563,59 @@ export class WorkerPool {
                 obj += b.obj;
                 rescanned += b.rescanned;
               });
-            } else {
-              // private memories: the centroids out and every block's sums back by message, in block order (the
-              // workers' runs of blocks are contiguous and in order)
-              const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, q: cent, it, shift })))) as { sums: Float64Array; counts: Float64Array; obj: number; rescanned: number }[][];
+            } else if (state) {
+              // private memories, every point: the blocks taken one at a time from ctrl[0] by every worker; each
+              // block's sums come back in a buffer of its own (worker.ts), added here in block order
+              const nb = owner.length;
+              const ctrl = new Int32Array(new SharedArrayBuffer(8));
+              const give = spare.splice(0);
+              const each = Math.ceil(give.length / used.length);
+              const res = (await Promise.all(
+                used.map((l, i) => {
+                  const mine = give.slice(i * each, (i + 1) * each);
+                  return l.call({ op: 'kmStep', slot, q: cent, it, shift, ctrl, spare: mine }, mine.map((b) => b.buffer as ArrayBuffer));
+                }),
+              )) as { outs: Float64Array[]; blocks: { block: number; obj: number; rescanned: number }[] }[];
+              if (Atomics.load(ctrl, 1) !== nb) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${Atomics.load(ctrl, 1)} blocks`), `${nb}`);
+              const outs: Float64Array[] = new Array(nb);
+              const per: { obj: number; rescanned: number }[] = new Array(nb);
+              for (const r of res) r.blocks.forEach((b, j) => ((outs[b.block] = r.outs[j]), (per[b.block] = b)));
               // (views made after the await, and nothing allocates while they are used)
               const sums = eng.f64(into.sums, k * d);
               const counts = eng.f64(into.counts, k);
-              for (const blocks of outs) {
-                for (const b of blocks) {
-                  for (let j = 0; j < sums.length; j++) sums[j] += b.sums[j];
-                  for (let j = 0; j < k; j++) counts[j] += b.counts[j];
+              for (let b = 0; b < nb; b++) {
+                const out = outs[b];
+                for (let t = 0; t < k * d; t++) sums[t] += out[t];
+                for (let t = 0; t < k; t++) counts[t] += out[k * d + t];
+                obj += per[b].obj;
+                rescanned += per[b].rescanned;
+              }
+              spare.push(...outs);
+            } else {
+              // private memories: the centroids out and every block's sums back by message, in block order (the
+              // workers' runs of blocks are contiguous and in order); each worker's reply buffer goes back to it
+              // with the next step (worker.ts)
+              const outs = (await Promise.all(
+                used.map((l, i) => {
+                  const out = replyBufs[i];
+                  replyBufs[i] = undefined;
+                  return l.call({ op: 'kmStep', slot, q: cent, it, shift, out }, out ? [out.buffer as ArrayBuffer] : []);
+                }),
+              )) as { out: Float64Array; blocks: { obj: number; rescanned: number }[] }[];
+              // (views made after the await, and nothing allocates while they are used)
+              const sums = eng.f64(into.sums, k * d);
+              const counts = eng.f64(into.counts, k);
+              const per = k * d + k;
+              outs.forEach(({ out, blocks }, i) => {
+                replyBufs[i] = out;
+                blocks.forEach((b, j) => {
+                  const at = j * per;
+                  for (let t = 0; t < k * d; t++) sums[t] += out[at + t];
+                  for (let t = 0; t < k; t++) counts[t] += out[at + k * d + t];
                   obj += b.obj;
                   rescanned += b.rescanned;
-                }
-              }
+                });
+              });
             }
             return { obj, rescanned };
           },

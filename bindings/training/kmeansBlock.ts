@@ -126,6 +126,9 @@ export interface KMeansBlockPlace {
   hi: number;
 }
 
+/** A block's rescan buffers (see KMeansBlock), which blocks stepped by one thread one at a time can share. */
+export type KMeansBlockScratch = Pick<KMeansBlockPlace, 'idx' | 'gx' | 'gnorm' | 'hd' | 'hi'>;
+
 /**
  * Buffers (all from `take`, freed by the caller): xnorm f32[n] ||x||^2, labels i32[n], dist f32[n] squared distance
  * to the assigned centroid, lower f32[n] Hamerly lower bounds, idx i32[n] + gx f32[n][d] + gnorm f32[n] the points to
@@ -144,6 +147,10 @@ export class KMeansBlock {
   private readonly hd: number;
   private readonly hi: number;
 
+  /**
+   * scratch: the rescan buffers (idx, gx, gnorm, hd, hi) of blocks that one thread steps one after the other, made by
+   * KMeansBlock.scratch for the largest of them; without it the block takes its own.
+   */
   constructor(
     private readonly eng: Engine,
     private readonly xt: number,
@@ -151,6 +158,7 @@ export class KMeansBlock {
     private readonly d: number,
     private readonly side: CentroidSide,
     take: ((bytes: number) => number) | KMeansBlockPlace,
+    scratch?: KMeansBlockScratch,
   ) {
     if (typeof take !== 'function') {
       ({ xnorm: this.xnorm, labels: this.labels, dist: this.dist, lower: this.lower, idx: this.idx, gx: this.gx, gnorm: this.gnorm, hd: this.hd, hi: this.hi } = take);
@@ -160,12 +168,28 @@ export class KMeansBlock {
     this.labels = take(n * 4);
     this.dist = take(n * 4);
     this.lower = take(n * 4);
-    this.idx = take(n * 4);
-    this.gx = take(n * d * 4);
-    this.gnorm = take(n * 4);
-    this.hd = take(n * 8);
-    this.hi = take(n * 8);
+    ({ idx: this.idx, gx: this.gx, gnorm: this.gnorm, hd: this.hd, hi: this.hi } = scratch ?? KMeansBlock.scratch(take, n, d));
     eng.abi.normsSq(xt, n, d, this.xnorm);
+  }
+
+  /** Rescan buffers for blocks of up to n points (see the constructor). */
+  static scratch(take: (bytes: number) => number, n: number, d: number): KMeansBlockScratch {
+    return { idx: take(n * 4), gx: take(n * d * 4), gnorm: take(n * 4), hd: take(n * 8), hi: take(n * 8) };
+  }
+
+  /**
+   * What a step hands the next one besides the centroids: each point's label and Hamerly lower bound (the distances
+   * are recomputed). Copied out to / in from labels i32[n] and lower f32[n] elsewhere, so that a worker with a private
+   * memory can step a block that another worker stepped last (WorkerPool.kmeans).
+   */
+  saveState(labels: Int32Array, lower: Float32Array): void {
+    labels.set(this.eng.i32(this.labels, this.n));
+    lower.set(this.eng.f32(this.lower, this.n));
+  }
+
+  loadState(labels: Int32Array, lower: Float32Array): void {
+    this.eng.i32(this.labels, this.n).set(labels);
+    this.eng.f32(this.lower, this.n).set(lower);
   }
 
   /** A block over the buffers at `place` (another thread's block, on the same shared memory), with this side. */
