@@ -49,7 +49,7 @@
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type Shift } from '../training/kmeansBlock.js';
+import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type KMeansBlockScratch, type Shift } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
@@ -137,8 +137,9 @@ type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
  * A worker's share of a k-means run: blocks of points with their bounds, and the buffers of one step. Three forms:
  * - shared memory: this worker's blocks over the calling thread's points, read in place; `views` (kmViews) then holds
  *   every worker's blocks, and a step takes whichever is next;
- * - private memory, every point (`own` given): a copy of all the blocks, stepped one at a time with shared rescan
- *   buffers and one pair of sums; `blocks` are the ones this worker seeds; a step takes whichever block is next and
+ * - private memory, every point (`own` given): every point at hand (a SharedArrayBuffer), each block copied in when
+ *   this worker first needs it, all stepped one at a time with shared rescan buffers and one pair of sums; `blocks`
+ *   are the ones this worker seeds (copied in at once); a step takes whichever block is next and
  *   carries its labels and bounds in and out through `state` (a SharedArrayBuffer of the run: labels i32[nt], then
  *   lower f32[nt]);
  * - private memory, this worker's points only (where SharedArrayBuffer is missing): each step steps all of them.
@@ -148,8 +149,14 @@ class KMeansShare {
   readonly blocks: { block: KMeansBlock; sums: number; counts: number }[] = [];
   /** Shared memory: every block of the run, all workers', in order (kmViews), for steps that share out blocks. */
   views: { block: KMeansBlock; sums: number; counts: number }[] | null = null;
-  /** Private memory, every point: all the blocks in order, and the run's labels and bounds (see above). */
-  readonly all: KMeansBlock[] = [];
+  /**
+   * Private memory, every point: all the blocks in order, each made (its points copied in) when this worker first
+   * seeds or steps it (blockAt), and the run's labels and bounds (see above).
+   */
+  private readonly all: (KMeansBlock | undefined)[] = [];
+  private readonly points: Float32Array | null = null;
+  private readonly scratch: KMeansBlockScratch | null = null;
+  readonly nblocks: number;
   readonly state: { labels: Int32Array; lower: Float32Array } | null = null;
   /** Private memory, every point: where a step's block leaves its sums f64[k][d] and counts f64[k]. */
   readonly pair: { sums: number; counts: number } | null = null;
@@ -174,19 +181,13 @@ class KMeansShare {
       this.cent = take(k * d * 4);
       this.side = new CentroidSide(eng, d, k, useSep, take);
       const n = x instanceof Float32Array ? x.length / d : x.n;
+      this.nblocks = Math.ceil(n / blockRows);
       if (own && x instanceof Float32Array && state) {
         this.state = { labels: new Int32Array(state, 0, n), lower: new Float32Array(state, n * 4, n) };
-        const scratch = KMeansBlock.scratch(take, Math.min(n, blockRows), d);
-        const sums = take(k * d * 8);
-        const counts = take(k * 8);
-        for (let r0 = 0; r0 < n; r0 += blockRows) {
-          const c = Math.min(blockRows, n - r0);
-          const xt = take(c * d * 4);
-          eng.f32(xt, c * d).set(x.subarray(r0 * d, (r0 + c) * d));
-          this.all.push(new KMeansBlock(eng, xt, c, d, this.side, take, scratch));
-        }
-        for (let b = own[0]; b < own[1]; b++) this.blocks.push({ block: this.all[b], sums, counts });
-        this.pair = { sums, counts };
+        this.points = x;
+        this.scratch = KMeansBlock.scratch(take, Math.min(n, blockRows), d);
+        this.pair = { sums: take(k * d * 8), counts: take(k * 8) };
+        for (let b = own[0]; b < own[1]; b++) this.blocks.push({ block: this.blockAt(eng, b), ...this.pair });
         return;
       }
       for (let r0 = 0; r0 < n; r0 += blockRows) {
@@ -204,6 +205,20 @@ class KMeansShare {
       this.dispose();
       throw e;
     }
+  }
+
+  /** Private memory, every point: block b, its points copied into this memory the first time. */
+  blockAt(eng: Engine, b: number): KMeansBlock {
+    let block = this.all[b];
+    if (!block) {
+      const { d, blockRows } = this;
+      const r0 = b * blockRows;
+      const c = Math.min(blockRows, this.points!.length / d - r0);
+      const xt = this.mem.take(c * d * 4);
+      eng.f32(xt, c * d).set(this.points!.subarray(r0 * d, (r0 + c) * d));
+      block = this.all[b] = new KMeansBlock(eng, xt, c, d, this.side, this.mem.take, this.scratch!);
+    }
+    return block;
   }
 
   dispose(): void {
@@ -415,8 +430,8 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           share.side.prepare(share.cent, req.it!);
           const outs: Float64Array[] = [];
           const done: { block: number; obj: number; rescanned: number }[] = [];
-          for (let b = Atomics.add(ctrl, 0, 1); b < share.all.length; b = Atomics.add(ctrl, 0, 1)) {
-            const block = share.all[b];
+          for (let b = Atomics.add(ctrl, 0, 1); b < share.nblocks; b = Atomics.add(ctrl, 0, 1)) {
+            const block = share.blockAt(eng, b);
             const r0 = b * share.blockRows;
             const bl = labels.subarray(r0, r0 + block.n);
             const bb = lower.subarray(r0, r0 + block.n);
