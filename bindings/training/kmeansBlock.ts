@@ -3,6 +3,7 @@
 // labels and bounds from one iteration to the next, so that only centroids go out and per-centroid sums come back.
 import type { Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
+import { PREFILTER_MIN_D, qpanelsSizes } from '../search/scan.js';
 
 /** max, second largest, and argmax of the centroid shifts of the last update (they loosen the lower bounds). */
 export type Shift = [max: number, second: number, argMax: number];
@@ -74,6 +75,14 @@ export function drawBlock(totals: ArrayLike<number>, target: number): [block: nu
 }
 
 /**
+ * Smallest k * d (with d >= PREFILTER_MIN_D.topk) from which a step's top-2 rescan goes through the int16 prefilter.
+ * In-process A/B of KMeans.train, 2026-11-29 (Xeon; plain / relaxed build): d = 64, k = 256 1.17-1.19x / 1.03-1.06x,
+ * k = 1024 1.34x / 1.15x; d = 128, k = 128 1.15x / 1.03x, k = 256 1.29x / 1.15x; but d = 48, k = 64 0.92x / 0.88x,
+ * d = 64, k = 128 1.04x / 0.97x, d = 128, k = 64 1.01x / 0.95x, d = 24 or 32, k = 256 1.01-1.05x / 0.94-0.96x.
+ */
+const STEP_PREFILTER_MIN_KD = 16384;
+
+/**
  * The centroid side of an iteration, shared by the blocks of one engine: panels f32[kp/8][d][8] + bias f32[kp] the
  * centroids being scanned, sep f32[k] half the distance to the nearest other centroid, cc f32[k][k] centroid-centroid
  * scores (useSep). prepare() fills them once per iteration, whatever the number of blocks.
@@ -83,6 +92,10 @@ export class CentroidSide {
   readonly bias: number;
   readonly sep: number;
   private readonly cc: number;
+  /** The panels' int16 copy and the prefilter's work area (qpanels.ts) where it pays (STEP_PREFILTER_MIN_KD); else 0. */
+  readonly qp: number;
+  readonly qinfo: number;
+  readonly work: number;
 
   constructor(
     private readonly eng: Engine,
@@ -96,6 +109,10 @@ export class CentroidSide {
     this.bias = take(kp * 4);
     this.sep = take(k * 4);
     this.cc = useSep ? take(k * k * 4) : 0;
+    const [qpBytes, qinfoBytes] = d >= PREFILTER_MIN_D.topk && k * d >= STEP_PREFILTER_MIN_KD ? qpanelsSizes(eng, k, d) : [0, 0];
+    this.qp = qpBytes ? take(qpBytes) : 0;
+    this.qinfo = qpBytes ? take(qinfoBytes) : 0;
+    this.work = qpBytes ? take(eng.abi.qscanWorkBytes(d, 2)) : 0;
   }
 
   /** Packs the centroids cent f32[k][d] for the scans and, from the second iteration on, their half-separations. */
@@ -104,6 +121,7 @@ export class CentroidSide {
     const abi = eng.abi;
     abi.packPanels(cent, k, d, this.panels, 0);
     abi.panelNormsSq(this.panels, 0, k, d, this.bias);
+    if (this.qp !== 0) abi.qpanelsPack(this.panels, this.bias, 0, k, d, this.qp, this.qinfo);
     if (it > 0 && this.useSep) {
       abi.scorePanels(cent, k, d, this.panels, this.bias, k, -2, this.cc);
       abi.halfSeparation(this.cc, this.bias, k, this.sep);
@@ -244,7 +262,9 @@ export class KMeansBlock {
     const m = abi.hamerlyGather(xt, n, d, this.xnorm, this.dist, this.lower, this.labels, it > 0 && side.useSep ? side.sep : 0, this.idx, this.gx, this.gnorm);
     if (m > 0) {
       abi.heapInit(this.hd, this.hi, m * 2);
-      abi.scanPanels(this.gx, m, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0);
+      // (the int16 prefilter gives the float scan's heaps bit for bit, in a fraction of its float work)
+      if (side.qp !== 0) abi.qscanPanels(this.gx, m, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0, side.qp, side.qinfo, side.work);
+      else abi.scanPanels(this.gx, m, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0);
       abi.heapSortRows(this.hd, this.hi, m, 2);
       abi.hamerlyScatter(m, this.idx, this.hd, this.hi, this.gnorm, side.bias, this.labels, this.dist, this.lower);
       // the objective in the difference form ||x - c||^2 for every point: the kept ones have it already
