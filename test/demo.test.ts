@@ -86,4 +86,26 @@ describe.skipIf(SKIP_CHROMIUM)('recommendation demo in headless Chromium', () =>
     await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'demo.png'), fullPage: true });
     await page.close();
   }, 60_000);
+
+  it('?items=10000: the catalogue padded with variants of the movies (how bench/demoweb.js times 10k items): 10 recommendations, variants among them', async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/examples/recsys/?items=10000`);
+    await page.waitForFunction(() => {
+      const d = (window as unknown as { __demo?: Demo }).__demo;
+      return d !== undefined && (d.ready || d.error !== undefined);
+    }, null, { timeout: 60_000 });
+    const demo = await page.evaluate(() => (window as unknown as { __demo: Demo }).__demo);
+    expect(demo.error).toBeUndefined();
+    console.log(`demo, 10,000 items: first recommendations ${demo.firstRecsMs!.toFixed(0)} ms after navigation`);
+    expect(await page.locator('#stats').textContent()).toMatch(/^10000 movies, d = 32\./);
+    expect(demo.recs).toHaveLength(10);
+    expect(demo.exact).toHaveLength(10);
+    for (const i of demo.liked) expect(demo.recs).not.toContain(i);
+    // the liked movies' variants are close to them: some of the exact list is made of them (rows past 6567), and the
+    // variants carry their movie's title
+    expect(demo.exact.some((i) => i >= 6568)).toBe(true);
+    const titles = await page.locator('#exact li').allTextContents();
+    expect(titles.some((t) => / \(variant 1\)$/.test(t))).toBe(true);
+    await page.close();
+  }, 60_000);
 });

@@ -30,13 +30,40 @@ function parseTitles(tsv) {
   return titles;
 }
 
+/**
+ * Pads the catalogue to `want` items for timing the demo at other sizes (bench/demoweb.js): item n + j is movie j % n
+ * plus Gaussian noise of a tenth of that movie's own spread per component (seeded, so every load is the same),
+ * titled as a variant of it. want <= n: the catalogue as it is.
+ */
+function padCatalogue({ x, n, d }, titles, want) {
+  if (!(want > n)) return { x, n, d };
+  const out = new Float32Array(want * d);
+  out.set(x);
+  let s = 12345;
+  const unit = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) + 0.5) / 4294967296;
+  for (let i = n; i < want; i++) {
+    const src = (i - n) % n;
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += x[src * d + j] ** 2;
+    const sigma = 0.1 * Math.sqrt(ss / d);
+    for (let j = 0; j < d; j++) {
+      const g = Math.sqrt(-2 * Math.log(unit())) * Math.cos(2 * Math.PI * unit()); // Box-Muller
+      out[i * d + j] = x[src * d + j] + sigma * g;
+    }
+    titles[i] = `${titles[src] ?? `movie ${src}`} (variant ${Math.floor((i - n) / n) + 1})`;
+  }
+  return { x: out, n: want, d };
+}
+
 async function main() {
   const data = Promise.all([fetch('./data/items.fvecs').then((r) => r.arrayBuffer()), fetch('./data/movies.tsv').then((r) => r.text())]);
   const info = await vq.init();
   // the workers start while the data downloads
   const [pool, [buf, tsv]] = await Promise.all([vq.WorkerPool.create({ threads: Math.min(2, navigator.hardwareConcurrency || 1), build: info.build }), data]);
-  const { x, n, d } = parseFvecs(buf);
+  const real = parseFvecs(buf);
   const titles = parseTitles(tsv);
+  // ?items=N (N above the 6,568 movies): a larger catalogue, padded with variants of the movies (see padCatalogue)
+  const { x, n, d } = padCatalogue(real, titles, Number(new URLSearchParams(location.search).get('items')) || 0);
 
   // exact search on the page: the reference list
   const exact = new vq.FlatIndex({ d, metric: 'ip' });
