@@ -139,9 +139,8 @@ type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
  *   every worker's blocks, and a step takes whichever is next;
  * - private memory, every point (`own` given): every point at hand (a SharedArrayBuffer), each block copied in when
  *   this worker first needs it, all stepped one at a time with shared rescan buffers and one pair of sums; `blocks`
- *   are the ones this worker seeds (copied in at once); a step takes whichever block is next and
- *   carries its labels and bounds in and out through `state` (a SharedArrayBuffer of the run: labels i32[nt], then
- *   lower f32[nt]);
+ *   are the ones this worker seeds (copied in at once); a step takes whichever block is next and carries its labels
+ *   and bounds in and out through `state` (a SharedArrayBuffer of the run: labels i32[nt], then lower f32[nt]);
  * - private memory, this worker's points only (where SharedArrayBuffer is missing): each step steps all of them.
  */
 class KMeansShare {
@@ -450,7 +449,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           return;
         }
         // private memories: the centroids in, each own block's sums and counts out, by message. The reply buffer
-        // goes back and forth (20 MB of garbage a k = 256 run otherwise, whose collection took CPU from the steps)
+        // goes back and forth (a new one each step made 20 MB of garbage in a k = 256 run)
         eng.f32(share.cent, k * d).set(req.q!);
         share.side.prepare(share.cent, req.it!);
         const per = k * d + k;
