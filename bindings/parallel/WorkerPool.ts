@@ -457,15 +457,20 @@ export class WorkerPool {
         // the calling thread's garbage collector: fixed shares left the other waiting: k = 256, 1.61-1.84x on 2
         // threads against 1.79-1.87x on a shared memory, 2026-11-28). The blocks' labels and bounds travel through
         // `state` (labels i32[nt], lower f32[nt]: worker.ts KMeansShare), lower = -1 meaning none yet
-        const replicate = !this.shared && this.sharedWords && nt * d * 4 <= REPLICATE_MAX_BYTES;
-        const state = replicate ? new SharedArrayBuffer(nt * 8) : null;
+        let state: SharedArrayBuffer | null = null;
+        let sample: Float32Array | null = null;
+        if (!this.shared && this.sharedWords && nt * d * 4 <= REPLICATE_MAX_BYTES) {
+          try {
+            state = new SharedArrayBuffer(nt * 8);
+            sample = new Float32Array(new SharedArrayBuffer(nt * d * 4));
+          } catch {
+            // (the runtime refused the shared buffers: fixed shares, below, need none)
+            state = sample = null;
+          }
+          sample?.set(loadedEngine()!.f32(at.xt, nt * d));
+        }
         const resetState = () => state && new Float32Array(state, nt * 4, nt).fill(-1);
         resetState();
-        let sample: Float32Array | null = null;
-        if (replicate) {
-          sample = new Float32Array(new SharedArrayBuffer(nt * d * 4));
-          sample.set(loadedEngine()!.f32(at.xt, nt * d));
-        }
         // private memories: each worker gets a copy of its points (or of all of them, above); shared: where they are
         // in this thread's buffer
         const started = (await Promise.all(
@@ -1006,9 +1011,16 @@ export class SharedIndex extends Shared {
       fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
     }
     const d = this.d;
+    let buf: SharedArrayBuffer | null = null;
     if (this.pool.sharedWords && nq * d * 4 <= PULL_MAX_QUERY_BYTES) {
+      try {
+        buf = searchPullBuffer(q, nq, d, k, 16, 2 * this.pool.threads);
+      } catch {
+        // (the runtime refused the shared buffer: the chunks go by message, below)
+      }
+    }
+    if (buf) {
       // the workers take their chunks themselves (pull.ts): one message each way per worker, not per chunk
-      const buf = searchPullBuffer(q, nq, d, k, 16, 2 * this.pool.threads);
       // the exclusion lists go once, beside the options: each worker cuts out its chunks' lists
       const { exclude: _all, ...plain } = rest;
       await this.withView(where, this.origin, 'index', (slot) =>

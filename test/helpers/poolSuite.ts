@@ -100,6 +100,18 @@ export function poolSuite(shared: boolean): void {
     }
   });
 
+  describe('WorkerPool search where the runtime refuses a shared buffer', () => {
+    it.skipIf(shared)('private memories: the chunks go by message, same results', async () => {
+      const index = track(new FlatIndex({ d }));
+      index.add(x);
+      const want = index.search(q, 10);
+      const view = await pool2.share(index);
+      const refused = await refusingSharedBuffersOver(1024, async () => expect(await view.search(q, 10)).toEqual(want));
+      expect(refused).toBe(1);
+      view.release();
+    }, 30_000);
+  });
+
   describe('WorkerPool behaviour', () => {
     it('reports progress up to nq, and an aborted signal rejects with ABORTED', async () => {
       const index = track(trained(new PQIndex({ d, m: 4, seed: 5 })));
@@ -611,6 +623,18 @@ export function poolSuite(shared: boolean): void {
       }
     }, 60_000);
 
+    it.skipIf(shared)('private memories: where the runtime refuses the shared buffers of the sample and the bounds, fixed shares of the blocks, same centroids', async () => {
+      const local = track(new KMeans({ d: 12, k: 40, iterations: 6, seed: 8 }));
+      local.train(big);
+      // only the large buffers (the sample, the labels and bounds) are refused; the control words still work
+      const refused = await refusingSharedBuffersOver(65536, async () => {
+        const { trained } = await pool2.kmeans({ d: 12, k: 40, iterations: 6, seed: 8 }, big);
+        track(trained);
+        expect(trained.centroids).toEqual(local.centroids);
+      });
+      expect(refused).toBeGreaterThan(0);
+    }, 60_000);
+
     it('progress runs on this thread; an aborted signal rejects with ABORTED and frees the workers\' blocks', async () => {
       const seen: number[] = [];
       const { trained } = await pool2.kmeans({ d: 12, k: 16, iterations: 4, seed: 1, onProgress: (p) => seen.push(p.iteration) }, big);
@@ -669,4 +693,28 @@ export function poolSuite(shared: boolean): void {
       expect(() => loadIndex(bytes)).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
     });
   });
+}
+
+/**
+ * Runs fn with `new SharedArrayBuffer(n)` throwing a RangeError (what a runtime out of memory for it throws) for every
+ * n over `limit`; returns how many it refused.
+ */
+async function refusingSharedBuffersOver(limit: number, fn: () => Promise<void>): Promise<number> {
+  const Real = globalThis.SharedArrayBuffer;
+  let refused = 0;
+  globalThis.SharedArrayBuffer = class extends Real {
+    constructor(n: number) {
+      if (n > limit) {
+        refused++;
+        throw new RangeError('Array buffer allocation failed');
+      }
+      super(n);
+    }
+  } as SharedArrayBufferConstructor;
+  try {
+    await fn();
+  } finally {
+    globalThis.SharedArrayBuffer = Real;
+  }
+  return refused;
 }
