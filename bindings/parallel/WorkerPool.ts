@@ -477,9 +477,10 @@ export class WorkerPool {
           parts.map(([l, r0, r1]) =>
             this.shared
               ? l.call({ op: 'kmStart', slot, base: at.xt + r0 * d * 4, rows: r1 - r0, d, k, useSep, blockRows: KMEANS_BLOCK })
-              : sample
-                ? l.call({ op: 'kmStart', slot, q: sample, d, k, useSep, blockRows: KMEANS_BLOCK, own: [r0 / KMEANS_BLOCK, Math.ceil(r1 / KMEANS_BLOCK)], state: state! })
-                : ((q) => l.call({ op: 'kmStart', slot, q, d, k, useSep, blockRows: KMEANS_BLOCK }, [q.buffer as ArrayBuffer]))(at.rows(r0, r1)),
+              : ((own: [number, number]) =>
+                  sample
+                    ? l.call({ op: 'kmStart', slot, q: sample, d, k, useSep, blockRows: KMEANS_BLOCK, own, state: state! })
+                    : ((q) => l.call({ op: 'kmStart', slot, q, d, k, useSep, blockRows: KMEANS_BLOCK, own }, [q.buffer as ArrayBuffer]))(at.rows(r0, r1)))([r0 / KMEANS_BLOCK, Math.ceil(r1 / KMEANS_BLOCK)]),
           ),
         )) as { minD: number[]; places?: KMeansPlace[] }[];
         sample = null;
@@ -494,9 +495,7 @@ export class WorkerPool {
           for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK, Math.min(KMEANS_BLOCK, r1 - r0 - b * KMEANS_BLOCK)]);
         }
         const blockMinD = minD.flat();
-        // private memories: per worker, the buffer its last step's sums came in, handed back to it with the next
-        const replyBufs: (Float64Array | undefined)[] = [];
-        // private memories, every point: the last step's buffers of block sums, handed back to the workers to fill
+        // private memories: the last step's buffers of block sums, handed back to the workers to fill
         const spare: Float64Array[] = [];
         return {
           reset: async () => {
@@ -568,11 +567,11 @@ export class WorkerPool {
                 obj += b.obj;
                 rescanned += b.rescanned;
               });
-            } else if (state) {
-              // private memories, every point: the blocks taken one at a time from ctrl[0] by every worker; each
-              // block's sums come back in a buffer of its own (worker.ts), added here in block order
+            } else {
+              // private memories: each block's sums come back in a buffer of its own (worker.ts), added here in block
+              // order; with every point (state) the workers take the blocks off ctrl[0], else each steps its own
               const nb = owner.length;
-              const ctrl = new Int32Array(new SharedArrayBuffer(8));
+              const ctrl = state ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
               const give = spare.splice(0);
               const each = Math.ceil(give.length / used.length);
               const res = (await Promise.all(
@@ -581,10 +580,11 @@ export class WorkerPool {
                   return l.call({ op: 'kmStep', slot, q: cent, it, shift, ctrl, spare: mine }, mine.map((b) => b.buffer as ArrayBuffer));
                 }),
               )) as { outs: Float64Array[]; blocks: { block: number; obj: number; rescanned: number }[] }[];
-              if (Atomics.load(ctrl, 1) !== nb) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${Atomics.load(ctrl, 1)} blocks`), `${nb}`);
               const outs: Float64Array[] = new Array(nb);
               const per: { obj: number; rescanned: number }[] = new Array(nb);
-              for (const r of res) r.blocks.forEach((b, j) => ((outs[b.block] = r.outs[j]), (per[b.block] = b)));
+              let got = 0;
+              for (const r of res) r.blocks.forEach((b, j) => ((outs[b.block] = r.outs[j]), (per[b.block] = b), got++));
+              if (got !== nb) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${got} blocks`), `${nb}`);
               // (views made after the await, and nothing allocates while they are used)
               const sums = eng.f64(into.sums, k * d);
               const counts = eng.f64(into.counts, k);
@@ -596,31 +596,6 @@ export class WorkerPool {
                 rescanned += per[b].rescanned;
               }
               spare.push(...outs);
-            } else {
-              // private memories: the centroids out and every block's sums back by message, in block order (the
-              // workers' runs of blocks are contiguous and in order); each worker's reply buffer goes back to it
-              // with the next step (worker.ts)
-              const outs = (await Promise.all(
-                used.map((l, i) => {
-                  const out = replyBufs[i];
-                  replyBufs[i] = undefined;
-                  return l.call({ op: 'kmStep', slot, q: cent, it, shift, out }, out ? [out.buffer as ArrayBuffer] : []);
-                }),
-              )) as { out: Float64Array; blocks: { obj: number; rescanned: number }[] }[];
-              // (views made after the await, and nothing allocates while they are used)
-              const sums = eng.f64(into.sums, k * d);
-              const counts = eng.f64(into.counts, k);
-              const per = k * d + k;
-              outs.forEach(({ out, blocks }, i) => {
-                replyBufs[i] = out;
-                blocks.forEach((b, j) => {
-                  const at = j * per;
-                  for (let t = 0; t < k * d; t++) sums[t] += out[at + t];
-                  for (let t = 0; t < k; t++) counts[t] += out[at + k * d + t];
-                  obj += b.obj;
-                  rescanned += b.rescanned;
-                });
-              });
             }
             return { obj, rescanned };
           },

@@ -18,9 +18,9 @@
 //             (one sub-space k-means of ProductQuantizer training: WorkerPool.trainPQ)
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
 //           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows, own?, state? } -> { id, ok, value: { minD, places } }
-//             (q: this worker's k-means points, or with own = [b0, b1) every point, this worker seeding blocks b0..b1-1
-//             and the blocks' labels and bounds kept in state (KMeansShare); on a shared memory base + rows instead
-//             of q: where they are. The reply
+//             (private memories: own = [b0, b1) the run's blocks this worker holds and seeds; q its k-means points,
+//             or with state every point, the blocks' labels and bounds kept in state (KMeansShare); on a shared memory
+//             base + rows instead of q and own: where the points are. The reply
 //             says, per block, where it keeps its points' nearest distances f32[rows]; on a shared memory also
 //             places: where all of each block's buffers are and its step's sums f64[k][d] and counts f64[k], which
 //             the calling thread reads there and kmViews hands to every worker)
@@ -30,14 +30,10 @@
 //             (this worker runs every k-means++ round, the others' kmSeed loops helping: seed.ts. mail: private
 //             memories, the centroids passing through that mailbox)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
-//           { id, op: 'kmStep', slot, q, it, shift, ctrl, spare? } -> { id, ok, value: { outs, blocks: [{ block, obj, rescanned }] } }
-//             (private memory, every point: the blocks taken one at a time from ctrl[0]; outs[i] f64[k * d + k] the
-//             sums and counts of blocks[i]; spare: the last step's outs, handed back to be filled again)
-//           { id, op: 'kmStep', slot, q, it, shift, out? }  -> { id, ok, value: { out, blocks: per block { obj, rescanned } } }
-//                                                              (q: the centroids f32[k][d]; out: f64[blocks][k * d + k],
-//                                                              per block its sums f64[k][d] then its counts f64[k],
-//                                                              transferred both ways: the calling thread hands the
-//                                                              last step's back to be filled again)
+//           { id, op: 'kmStep', slot, q, it, shift, ctrl?, spare? } -> { id, ok, value: { outs, blocks: [{ block, obj, rescanned }] } }
+//             (private memories; q: the centroids f32[k][d]; ctrl (every point): the blocks taken one at a time from
+//             ctrl[0], else this worker's own; outs[i] f64[k * d + k] the sums, then the counts, of blocks[i]; spare:
+//             the last step's outs, handed back to be filled again)
 //           { id, op: 'kmViews', slot, places }            -> { id, ok }  (shared memory: every block of the run, in
 //             order, as kmStart's places said: where its points and buffers are, its sums and counts)
 //           { id, op: 'kmStep', slot, base, it, shift, ctrl } -> { id, ok, value: [{ block, obj, rescanned }] }
@@ -76,7 +72,6 @@ export interface WorkerRequest {
   slot?: number;
   bytes?: Uint8Array;
   q?: Float32Array;
-  out?: Float64Array;
   spare?: Float64Array[];
   own?: [number, number];
   state?: SharedArrayBuffer;
@@ -137,7 +132,7 @@ type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
  * A worker's share of a k-means run: blocks of points with their bounds, and the buffers of one step. Three forms:
  * - shared memory: this worker's blocks over the calling thread's points, read in place; `views` (kmViews) then holds
  *   every worker's blocks, and a step takes whichever is next;
- * - private memory, every point (`own` given): every point at hand (a SharedArrayBuffer), each block copied in when
+ * - private memory, every point (`state` given): every point at hand (a SharedArrayBuffer), each block copied in when
  *   this worker first needs it, all stepped one at a time with shared rescan buffers and one pair of sums; `blocks`
  *   are the ones this worker seeds (copied in at once); a step takes whichever block is next and carries its labels
  *   and bounds in and out through `state` (a SharedArrayBuffer of the run: labels i32[nt], then lower f32[nt]);
@@ -156,6 +151,8 @@ class KMeansShare {
   private readonly points: Float32Array | null = null;
   private readonly scratch: KMeansBlockScratch | null = null;
   readonly nblocks: number;
+  /** Private memory: the run's index of this worker's first block (`blocks[0]`). */
+  readonly block0: number;
   readonly state: { labels: Int32Array; lower: Float32Array } | null = null;
   /** Private memory, every point: where a step's block leaves its sums f64[k][d] and counts f64[k]. */
   readonly pair: { sums: number; counts: number } | null = null;
@@ -166,27 +163,28 @@ class KMeansShare {
   readonly k: number;
 
   /**
-   * x: the points, copied into this memory (this worker's, or with `own` every point of the run); or, on a shared
-   * memory, where they are (xPtr f32[n][d], the calling thread's training buffer, read in place). own: the blocks
-   * [b0, b1) this worker seeds; state: see above.
+   * x: the points, copied into this memory (this worker's, or with `state` every point of the run); or, on a shared
+   * memory, where they are (xPtr f32[n][d], the calling thread's training buffer, read in place). own (private
+   * memories): the run's blocks [b0, b1) this worker holds and seeds; state: see above.
    */
   constructor(eng: Engine, x: Float32Array | { xPtr: number; n: number }, d: number, k: number, useSep: boolean, blockRows: number, own?: [number, number], state?: SharedArrayBuffer) {
     this.mem = allocations(eng, 'WorkerPool.kmeans');
     this.d = d;
     this.k = k;
     this.blockRows = blockRows;
+    this.block0 = own?.[0] ?? 0;
     const { take } = this.mem;
     try {
       this.cent = take(k * d * 4);
       this.side = new CentroidSide(eng, d, k, useSep, take);
       const n = x instanceof Float32Array ? x.length / d : x.n;
       this.nblocks = Math.ceil(n / blockRows);
-      if (own && x instanceof Float32Array && state) {
+      if (x instanceof Float32Array && state) {
         this.state = { labels: new Int32Array(state, 0, n), lower: new Float32Array(state, n * 4, n) };
         this.points = x;
         this.scratch = KMeansBlock.scratch(take, Math.min(n, blockRows), d);
         this.pair = { sums: take(k * d * 8), counts: take(k * 8) };
-        for (let b = own[0]; b < own[1]; b++) this.blocks.push({ block: this.blockAt(eng, b), ...this.pair });
+        for (let b = this.block0; b < own![1]; b++) this.blocks.push({ block: this.blockAt(eng, b), ...this.pair });
         return;
       }
       for (let r0 = 0; r0 < n; r0 += blockRows) {
@@ -415,52 +413,38 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           post({ id: req.id, ok: true, value: done });
           return;
         }
-        if (share.state) {
-          // private memory, every point: the blocks shared out as on a shared memory (ctrl[0] the next one, ctrl[1]
-          // blocks done), each block's labels and bounds carried in from the run's state and back out after its
-          // step, each block's sums and counts out by message in a buffer of its own (f64[k * d + k]: sums, then
-          // counts), taken from `spare` (the last step's, handed back) where there is one
-          const ctrl = req.ctrl!;
-          const { labels, lower } = share.state;
-          const per = k * d + k;
-          const spare = req.spare ?? [];
-          const { sums, counts } = share.pair!;
-          eng.f32(share.cent, k * d).set(req.q!);
-          share.side.prepare(share.cent, req.it!);
-          const outs: Float64Array[] = [];
-          const done: { block: number; obj: number; rescanned: number }[] = [];
-          for (let b = Atomics.add(ctrl, 0, 1); b < share.nblocks; b = Atomics.add(ctrl, 0, 1)) {
-            const block = share.blockAt(eng, b);
-            const r0 = b * share.blockRows;
-            const bl = labels.subarray(r0, r0 + block.n);
-            const bb = lower.subarray(r0, r0 + block.n);
-            block.loadState(bl, bb);
-            const r = block.step(share.cent, req.it!, req.shift ?? null, sums, counts);
-            block.saveState(bl, bb);
-            let out = spare.pop();
-            if (out?.length !== per) out = new Float64Array(per);
-            out.set(eng.f64(sums, k * d));
-            out.set(eng.f64(counts, k), k * d);
-            outs.push(out);
-            done.push({ block: b, obj: r.obj, rescanned: r.rescanned });
-            Atomics.add(ctrl, 1, 1);
-          }
-          post({ id: req.id, ok: true, value: { outs, blocks: done } }, outs.map((o) => o.buffer as ArrayBuffer));
-          return;
-        }
-        // private memories: the centroids in, each own block's sums and counts out, by message. The reply buffer
-        // goes back and forth (a new one each step made 20 MB of garbage in a k = 256 run)
+        // private memories: the centroids in, each block's sums and counts out by message in a buffer of its own
+        // (f64[k * d + k]: sums, then counts), taken from `spare` (the last step's, handed back: a new one each step
+        // made 20 MB of garbage in a k = 256 run). With every point (state), the blocks are taken off ctrl[0] as on a
+        // shared memory and each one's labels and bounds carried in from the run's state and back out after its
+        // step; with this worker's points only, its own blocks in order
+        const ctrl = req.ctrl;
+        const state = share.state;
         eng.f32(share.cent, k * d).set(req.q!);
         share.side.prepare(share.cent, req.it!);
         const per = k * d + k;
-        const out = req.out?.length === share.blocks.length * per ? req.out : new Float64Array(share.blocks.length * per);
-        const blocks = share.blocks.map(({ block, sums, counts }, b) => {
+        const spare = req.spare ?? [];
+        const outs: Float64Array[] = [];
+        const done: { block: number; obj: number; rescanned: number }[] = [];
+        let mine = share.block0;
+        const next = () => (ctrl ? Atomics.add(ctrl, 0, 1) : mine++);
+        const end = state ? share.nblocks : share.block0 + share.blocks.length;
+        for (let b = next(); b < end; b = next()) {
+          const { block, sums, counts } = state ? { block: share.blockAt(eng, b), ...share.pair! } : share.blocks[b - share.block0];
+          const r0 = b * share.blockRows;
+          const bl = state?.labels.subarray(r0, r0 + block.n);
+          const bb = state?.lower.subarray(r0, r0 + block.n);
+          if (bl && bb) block.loadState(bl, bb);
           const r = block.step(share.cent, req.it!, req.shift ?? null, sums, counts);
-          out.set(eng.f64(sums, k * d), b * per);
-          out.set(eng.f64(counts, k), b * per + k * d);
-          return { obj: r.obj, rescanned: r.rescanned };
-        });
-        post({ id: req.id, ok: true, value: { out, blocks } }, [out.buffer as ArrayBuffer]);
+          if (bl && bb) block.saveState(bl, bb);
+          let out = spare.pop();
+          if (out?.length !== per) out = new Float64Array(per);
+          out.set(eng.f64(sums, k * d));
+          out.set(eng.f64(counts, k), k * d);
+          outs.push(out);
+          done.push({ block: b, obj: r.obj, rescanned: r.rescanned });
+        }
+        post({ id: req.id, ok: true, value: { outs, blocks: done } }, outs.map((o) => o.buffer as ArrayBuffer));
         return;
       }
       case 'kmSeedAll': {
