@@ -195,6 +195,38 @@ describe('KMeans: Lloyd properties', () => {
     for (const r of res.rescanned) expect(r >= 0 && r <= res.nTrain).toBe(true);
     expect(res.rescanned[9]).toBeLessThan(res.nTrain / 10);
   });
+
+  it.each(INITS)('a fixed point ends the run early with the result the remaining iterations would give (init %s)', (initMode) => {
+    // well-separated blobs settle within a few iterations; the iterations after the fixed point are not run but
+    // reported: the objective repeated, no points rescanned, one onProgress call each
+    const data = clustered(12, 60, 9, 4, 8, 1);
+    const d = 9;
+    const k = 12;
+    const seen: KMeansProgress[] = [];
+    const km = kmeans({ d, k, init: initMode, iterations: 40, seed: 2, onProgress: (p) => seen.push(p) });
+    const res = km.train(data.x);
+    expect(res.objective).toHaveLength(40);
+    expect(seen.map((p) => p.iteration)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(seen.map((p) => p.objective)).toEqual(res.objective);
+    // the first iteration whose update left the centroids as they were: the objective stays put from there on
+    const c = res.objective.findIndex((v, i) => i > 0 && v === res.objective[i - 1]) - 1;
+    expect(c, 'precondition: the run reaches a fixed point well before its 40 iterations').toBeGreaterThanOrEqual(0);
+    expect(c).toBeLessThan(20);
+    for (let i = c + 1; i < 40; i++) expect(res.objective[i]).toBe(res.objective[c]);
+    for (let i = c + 2; i < 40; i++) expect(res.rescanned[i]).toBe(0);
+    // a shorter run stops at the same centroids, to the bit
+    const short = kmeans({ d, k, init: initMode, iterations: c + 2, seed: 2 });
+    const rs = short.train(data.x);
+    expect(bytes(short.centroids)).toEqual(bytes(km.centroids));
+    expect(rs.objective).toEqual(res.objective.slice(0, c + 2));
+    // and a real iteration from the final centroids (a fresh run, nothing skipped) changes nothing: same centroid
+    // bytes, same objective, same cluster sizes
+    const again = kmeans({ d, k, iterations: 1, seed: 2 });
+    const ra = again.train(data.x, { initialCentroids: km.centroids });
+    expect(bytes(again.centroids)).toEqual(bytes(km.centroids));
+    expect(ra.objective[0]).toBe(res.objective[39]);
+    expect(Array.from(ra.clusterSizes)).toEqual(Array.from(res.clusterSizes));
+  });
 });
 
 describe('KMeans: degenerate inputs', () => {

@@ -68,7 +68,8 @@ export interface KMeansTrainResult {
   stats: CodebookStats;
   /**
    * Points compared against all k centroids at each iteration of the kept run; the others were proven by Hamerly's
-   * bounds to keep their cluster (nTrain in the first iteration, usually a small fraction after a few).
+   * bounds to keep their cluster (nTrain in the first iteration, usually a small fraction after a few). 0 for the
+   * iterations after a fixed point (centroids unchanged to the bit): they repeat it exactly, so they are not run.
    */
   rescanned: number[];
 }
@@ -116,6 +117,12 @@ export interface AssignResult {
 const SPLIT_EPS = 1 / 1024;
 // Largest k for which Hamerly's centroid-separation test is used (its k x k score buffer: 64 MiB at 4096)
 const SEPARATION_MAX_K = 4096;
+
+/** a and b hold the same 32-bit words (centroids compared to the bit: -0 and +0 differ). */
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * Lloyd's k-means with k-means++ or random seeding, subsampling, empty-cluster repair and restarts (the options of
@@ -380,7 +387,8 @@ export class KMeans extends Owned {
         const cnt = eng.f64(b.counts, k);
         for (let j = 0; j < k; j++) sizes[j] = cnt[j];
         assigned.set(sizes);
-        repaired += this.splitEmpty(b.cent, sizes, rng);
+        const splits = this.splitEmpty(b.cent, sizes, rng);
+        repaired += splits;
         if (this.spherical) eng.abi.normalizeRows(b.cent, k, d);
         eng.abi.centroidShift(b.old, b.cent, k, d, b.shift);
         const sh = eng.f32(b.shift, k);
@@ -398,6 +406,20 @@ export class KMeans extends Owned {
         const p = { redo, iteration: it + 1, iterations: this.iterations, objective: r.obj };
         this.onProgress?.(p);
         onIteration?.(p);
+        // a fixed point: centroids unchanged to the bit and no split (which draws from rng), so the next assignment
+        // is this one (the scans are deterministic per point), its sums and update the same, and so on: the
+        // iterations left would repeat this one exactly: their objectives are recorded and reported without running
+        // them (no points rescanned).
+        if (max === 0 && splits === 0 && it + 1 < this.iterations && sameWords(eng.i32(b.old, k * d), eng.i32(b.cent, k * d))) {
+          for (let rest = it + 1; rest < this.iterations; rest++) {
+            objective.push(r.obj);
+            rescanned.push(0);
+            const q = { redo, iteration: rest + 1, iterations: this.iterations, objective: r.obj };
+            this.onProgress?.(q);
+            onIteration?.(q);
+          }
+          break;
+        }
       }
       const final = objective[objective.length - 1];
       redoObjectives.push(final);
