@@ -312,12 +312,12 @@ describe('FlatIndex.add', () => {
     const ids3 = Int32Array.from(r.permutation(30), (v) => 2_000_000_000 - v);
     const idx = makeIndex(d, metric);
     idx.add(x1, ids1);
-    idx.add(x2); // default ids: the positions 40..64
+    idx.add(x2); // default ids: one past the largest id stored (5_000_429), not the positions 40..64
     idx.add(x3, ids3);
     const all = concat(x1, x2, x3);
     const allIds = new Int32Array(95);
     allIds.set(ids1);
-    for (let i = 0; i < 25; i++) allIds[40 + i] = 40 + i;
+    for (let i = 0; i < 25; i++) allIds[40 + i] = 5_000_430 + i;
     allIds.set(ids3, 65);
     const idToPos = new Map(Array.from(allIds, (id, pos) => [id, pos] as [number, number]));
     const q = concat(floatVectors(6, d, 1004), x1.subarray(3 * d, 4 * d), x3.subarray(17 * d, 18 * d));

@@ -212,6 +212,23 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    it.each(DIMS)('panelMoveRows keeps the listed positions in order and pads after them, words of width w = %i', (w) => {
+      // kept sets: none removed, the first, the last, runs, every other, all but one, one kept, none kept
+      const n = 37;
+      const all = Array.from({ length: n }, (_, i) => i);
+      const sets = [all, all.slice(1), all.slice(0, -1), all.filter((i) => i < 5 || i > 19), all.filter((i) => i % 2 === 1), [36], [0], []];
+      for (const keepList of sets) {
+        const keep = Int32Array.from(keepList);
+        const cap = RP.padTo8(n) + 8; // a spare panel: must stay untouched
+        const start = Int32Array.from({ length: cap * w }, (_, i) => (i * 2654435761) | 0);
+        const pp = m.put(start);
+        abi.panelMoveRows(pp, w, m.put(keep.length ? keep : Int32Array.of(0)), keep.length, 0x7f800000);
+        const want = start.slice();
+        RP.panelMoveRows(want, w, keep, 0x7f800000);
+        expect(exactMismatch(m.i32(pp, cap * w), want, `panelMoveRows w=${w} kept ${keep.length}`)).toBeNull();
+      }
+    });
+
     it.each(DIMS)('panelNormsSq is exact on integers with +Infinity padding; panelZeroBias pads the same, d = %i', (d) => {
       for (const n of COUNTS) {
         const x = intVectors(n, d, 11000 + d * 5 + n);

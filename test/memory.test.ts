@@ -172,8 +172,10 @@ describe('a FlatIndex that grows across many add() calls', () => {
     const index = new FlatIndex({ d });
     try {
       let n = 0;
-      // explicit ids on odd batches, default positions on even ones
-      const idOf = (i: number, b: number) => (b % 2 === 1 ? 1_000_000 + i : i);
+      // explicit ids on odd batches, default ones on even ones: one past the largest id stored (the positions until
+      // the first explicit batch)
+      let next = 0;
+      const idOf = (i: number, b: number) => (b % 2 === 1 ? 1_000_000 + i : next + i - n);
       const expectedIds = new Int32Array(total);
       const firstBatch = distinctIntRows(0, batches[0], d);
       const heldFirst = index.search(firstBatch, 1); // empty index: padded
@@ -185,6 +187,7 @@ describe('a FlatIndex that grows across many add() calls', () => {
         const x = distinctIntRows(n, m, d);
         const ids = Int32Array.from({ length: m }, (_, j) => idOf(n + j, b));
         for (let j = 0; j < m; j++) expectedIds[n + j] = ids[j];
+        for (const v of ids) next = Math.max(next, v + 1);
         if (b % 2 === 1) index.add(x, ids);
         else index.add(x);
         n += m;

@@ -159,8 +159,8 @@ describe('PQIndex', () => {
     expect(() => index.reconstruct([150])).toThrow(/not in the index/);
     const after = index.search(x.subarray(0, 3 * d), 5);
     for (const id of after.ids) expect(id < 100 || (id >= 50_000 && id < 50_100)).toBe(true);
-    index.add(x.subarray(200 * d)); // implicit ids continue with the positions
-    expect(Array.from(index.search(x.subarray(250 * d, 251 * d), 1).ids)).toEqual([250]);
+    index.add(x.subarray(200 * d)); // default ids continue past the largest stored id (50_099), not the positions
+    expect(Array.from(index.search(x.subarray(250 * d, 251 * d), 1).ids)).toEqual([50_150]);
     const back = track(PQIndex.load(index.save()));
     expect(back.search(x, 5)).toEqual(index.search(x, 5));
     const plain = track(new PQIndex({ d, m: 4, nbits: 8 }));

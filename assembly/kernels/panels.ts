@@ -65,6 +65,27 @@ export function packPanels(xPtr: usize, n: u32, d: u32, panelsPtr: usize, from: 
   }
 }
 
+/**
+ * Moves positions keep[i] (keepPtr: u32[count], ascending, keep[i] >= i) of a panel layout of 4-byte words at ptr,
+ * [np / 8][w][8] (word t of position p at ((p >> 3) * w + t) * 8 + (p & 7): the panels with w = d, the int16 copy
+ * with w = pairs, qinfo with w = 4, a bias with w = 1), to positions i, in order (a destination is never a source
+ * still to read); then sets the padding after position count - 1 in its panel to the word `pad`. For remove().
+ */
+export function panelMoveRows(ptr: usize, w: u32, keepPtr: usize, count: u32, pad: u32): void {
+  const stride = <usize>w << 5;
+  for (let i: u32 = 0; i < count; i++) {
+    const p = load<u32>(keepPtr + (<usize>i << 2));
+    if (p == i) continue;
+    let to = ptr + <usize>(i >> 3) * stride + (<usize>(i & 7) << 2);
+    let from = ptr + <usize>(p >> 3) * stride + (<usize>(p & 7) << 2);
+    for (let t: u32 = 0; t < w; t++, to += 32, from += 32) store<u32>(to, load<u32>(from));
+  }
+  for (let i = count; i < padTo8(count); i++) {
+    let to = ptr + <usize>(i >> 3) * stride + (<usize>(i & 7) << 2);
+    for (let t: u32 = 0; t < w; t++, to += 32) store<u32>(to, pad);
+  }
+}
+
 /** Writes positions [from, from + count) of a panel buffer back as row-major f32[count][d] (the inverse of packPanels). */
 export function unpackPanels(panelsPtr: usize, from: u32, count: u32, d: u32, outPtr: usize): void {
   for (let r: u32 = 0; r < count; r++) {

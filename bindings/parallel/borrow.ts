@@ -25,6 +25,7 @@ import { IVFPQIndex, IVFPQTrained } from '../search/IVFPQIndex.js';
 import { PQIndex } from '../search/PQIndex.js';
 import { RQIndex } from '../search/RQIndex.js';
 import { SQIndex } from '../search/SQIndex.js';
+import { NextId } from '../search/addBatch.js';
 import { FlatStore } from '../search/store.js';
 import { KMeans } from '../training/KMeans.js';
 import { Rng } from '../util/rng.js';
@@ -35,7 +36,7 @@ import { Owned } from '../wasm/owned.js';
 const CLASSES: Record<string, { prototype: object }> = {
   FlatIndex, PQIndex, IVFPQIndex, IVFFlatIndex, RQIndex, SQIndex, BinaryIndex,
   ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer, BinaryQuantizer, KMeans,
-  FlatStore, IVFPQTrained, Rng,
+  FlatStore, IVFPQTrained, Rng, NextId,
 };
 const NAMES = new Map<object, string>(Object.entries(CLASSES).map(([name, c]) => [c.prototype, name]));
 

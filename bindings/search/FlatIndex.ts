@@ -4,7 +4,7 @@ import { METRICS, type Metric, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
-import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from './scan.js';
 
@@ -40,6 +40,8 @@ export class FlatIndex extends Owned {
   private idMap: Map<number, number> | null = null;
   // the stored ids sorted, for filters (kept across searches; see IdSort)
   private idSort: IdSort | null = null;
+  // the ids add() gives when given none
+  private readonly nextId = new NextId();
   private panelsPtr = 0;
   private biasPtr = 0;
   private idsPtr = 0;
@@ -64,8 +66,9 @@ export class FlatIndex extends Owned {
   }
 
   /**
-   * Adds n vectors (row-major Float32Array of n * d). `ids` (Int32Array of n, each >= 0) defaults to the running
-   * positions size .. size + n - 1. On any error the index is left exactly as it was.
+   * Adds n vectors (row-major Float32Array of n * d). `ids` (Int32Array of n, each >= 0) defaults to the ids after the
+   * largest one stored: the running positions size .. size + n - 1 until ids are given or vectors removed. On any
+   * error the index is left exactly as it was.
    */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'FlatIndex.add';
@@ -81,6 +84,56 @@ export class FlatIndex extends Owned {
    */
   mergeFrom(other: FlatIndex, options?: MergeOptions): void {
     mergeInto('FlatIndex.mergeFrom', this, other, options);
+  }
+
+  /**
+   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
+   * remove_ids does; returns how many went. The others keep their ids and order (Faiss's IndexFlat renumbers them;
+   * here an id stays the vector's). O(size): the index is rebuilt within its buffers.
+   */
+  remove(ids: Int32Array | readonly number[]): number {
+    const where = 'FlatIndex.remove';
+    this.alive(where);
+    return removeFrom(where, this, ids);
+  }
+
+  /** @internal remove(): the id of every position. */
+  storedIds(): Int32Array {
+    return this.eng.i32(this.idsPtr, this.n).slice();
+  }
+
+  /**
+   * @internal remove(): the kept positions move down in every buffer (panelMoveRows): panels, bias (+Infinity on the
+   * new padding), the int16 copy and its qinfo (zero padding, as qpanelsPack leaves it), ids. What packPanels and
+   * qpanelsPack would have written for the kept vectors alone, word for word.
+   */
+  compact(where: string, keep: Int32Array): boolean {
+    const eng = this.alive(where);
+    const count = keep.length;
+    const [kp] = eng.scratch([Math.max(4, count * 4)], where); // (the one allocation, before anything moves)
+    eng.i32(kp, count).set(keep);
+    const abi = eng.abi;
+    abi.panelMoveRows(this.panelsPtr, this.d, kp, count, 0);
+    abi.panelMoveRows(this.biasPtr, 1, kp, count, 0x7f800000);
+    if (this.prefilter) {
+      abi.panelMoveRows(this.qpPtr, (this.d + 1) >> 1, kp, count, 0);
+      abi.panelMoveRows(this.qinfoPtr, 4, kp, count, 0);
+    }
+    moveRows(new Uint8Array(abi.memory.buffer), this.idsPtr, 4, keep);
+    this.n = count;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+    return true;
+  }
+
+  /** @internal remove(): empty, keeping the buffers (ids are always stored here). */
+  clearVectors(where: string): void {
+    this.alive(where);
+    this.n = 0;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
   }
 
   /** @internal mergeFrom's snapshot of this index: the stored vectors and ids, by position. */
@@ -100,6 +153,8 @@ export class FlatIndex extends Owned {
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     this.reserve(total, where);
+    // (before anything is written: it throws where the default ids would pass 2^31 - 1)
+    const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
     const d = this.d;
     const rows = chunkRows(d * 4, n);
     for (let i0 = 0; i0 < n; i0 += rows) {
@@ -113,9 +168,13 @@ export class FlatIndex extends Owned {
       else eng.abi.panelZeroBias(from, from + c, this.biasPtr);
       if (this.prefilter) eng.abi.qpanelsPack(this.panelsPtr, this.biasPtr, from, from + c, d, this.qpPtr, this.qinfoPtr);
     }
-    const idView = eng.i32(this.idsPtr, total);
-    if (ids) idView.set(ids, this.n);
-    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    if (ids) {
+      eng.i32(this.idsPtr, total).set(ids, this.n);
+      this.nextId.given(ids);
+    } else {
+      const idView = eng.i32(this.idsPtr, total);
+      for (let i = 0; i < n; i++) idView[this.n + i] = first + i;
+    }
     this.n = total;
     this.idMap = null;
   }

@@ -6,7 +6,7 @@ import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
-import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
@@ -62,6 +62,8 @@ export class IVFFlatIndex extends Owned {
   private idMap: Map<number, number> | null = null;
   // the stored ids sorted, for filters (kept across searches; see IdSort)
   private idSort: IdSort | null = null;
+  // the ids add() gives when given none
+  private readonly nextId = new NextId();
 
   constructor(options: IVFFlatIndexOptions) {
     const W = 'new IVFFlatIndex';
@@ -170,7 +172,10 @@ export class IVFFlatIndex extends Owned {
     this.assign = this.probe = null;
   }
 
-  /** Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to size .. size + n - 1. */
+  /**
+   * Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to the ids after the
+   * largest one stored (size .. size + n - 1 until ids are given or vectors removed).
+   */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'IVFFlatIndex.add';
     this.checkAdd(where, x, ids);
@@ -207,6 +212,60 @@ export class IVFFlatIndex extends Owned {
     mergeInto('IVFFlatIndex.mergeFrom', this, other, options);
   }
 
+  /**
+   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
+   * remove_ids does; returns how many went. The others keep their ids and codes (nothing is encoded again), each list keeps its remaining vectors in order,
+   * and positions are renumbered in order. O(size): the index is rebuilt within its buffers.
+   */
+  remove(ids: Int32Array | readonly number[]): number {
+    const where = 'IVFFlatIndex.remove';
+    this.alive(where);
+    return removeFrom(where, this, ids);
+  }
+
+  /** @internal remove(): the id of every position. */
+  storedIds(): Int32Array {
+    return this.eng.i32(this.idsPtr, this.n).slice();
+  }
+
+  /**
+   * @internal remove(): the kept vectors and ids move down in place, and each list keeps the new positions of its
+   * kept vectors, still ascending (as adding the kept vectors alone would list them).
+   */
+  compact(where: string, keep: Int32Array): boolean {
+    const eng = this.alive(where);
+    const newPos = new Int32Array(this.n).fill(-1);
+    for (let i = 0; i < keep.length; i++) newPos[keep[i]] = i;
+    const mem = new Uint8Array(eng.abi.memory.buffer);
+    moveRows(mem, this.vecPtr, this.d * 4, keep);
+    moveRows(mem, this.idsPtr, 4, keep);
+    const i32 = new Int32Array(eng.abi.memory.buffer);
+    for (let l = 0; l < this.nlist; l++) {
+      const base = this.listPos[l] >>> 2;
+      let w = 0;
+      for (let s = 0; s < this.listSize[l]; s++) {
+        const p = newPos[i32[base + s]];
+        if (p >= 0) i32[base + w++] = p;
+      }
+      this.listSize[l] = w;
+    }
+    this.n = keep.length;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+    return true;
+  }
+
+  /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
+  clearVectors(where: string): void {
+    this.alive(where);
+    this.n = 0;
+    this.listSize.fill(0);
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+  }
+
   /** @internal mergeFrom's snapshot of this index: each position's list, the vectors, the ids. */
   contents(_where: string): Contents {
     const eng = this.eng;
@@ -228,11 +287,14 @@ export class IVFFlatIndex extends Owned {
     const n = labels.length;
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
+    // (before place() writes positions into the lists: it throws where the default ids would pass 2^31 - 1)
+    const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
     this.place(labels, n, where);
     eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
+    if (ids) this.nextId.given(ids);
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
-    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    else for (let i = 0; i < n; i++) idView[this.n + i] = first + i;
     this.n = total;
     this.idMap = null;
   }
@@ -391,6 +453,7 @@ export class IVFFlatIndex extends Owned {
         index.eng.f32(index.vecPtr, n * d).set(vecs);
         index.eng.i32(index.idsPtr, n).set(ids);
         index.n = n;
+        index.nextId.forget();
       }
       return index;
     } catch (e) {

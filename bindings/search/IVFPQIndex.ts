@@ -13,7 +13,7 @@ import {
   candidatesPerQuery, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
-import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
@@ -102,6 +102,8 @@ export class IVFPQIndex extends Owned {
   private idMap: Map<number, number> | null = null;
   // the stored ids sorted, for filters (kept across searches; see IdSort)
   private idSort: IdSort | null = null;
+  // the ids add() gives when given none
+  private readonly nextId = new NextId();
   private listCap: Int32Array;
 
   constructor(options: IVFPQIndexOptions) {
@@ -266,7 +268,10 @@ export class IVFPQIndex extends Owned {
     return new Trained(rot, centroids, pq, assign, probe, precomputed);
   }
 
-  /** Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to size .. size + n - 1. */
+  /**
+   * Adds n vectors to the lists of their nearest centroids; `ids` (Int32Array, each >= 0) default to the ids after the
+   * largest one stored (size .. size + n - 1 until ids are given or vectors removed).
+   */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'IVFPQIndex.add';
     this.checkAdd(where, x, ids);
@@ -311,6 +316,8 @@ export class IVFPQIndex extends Owned {
     for (let i = 0; i < n; i++) count[labels[i]]++;
     this.reserveGlobal(total, where);
     for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.reserveList(l, this.listSize[l] + count[l], where);
+    const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
+    if (ids) this.nextId.given(ids);
     const cs = this.codeSize;
     if (this.fastScan) {
       // rows grouped by list (counting sort), then one block write per list
@@ -340,7 +347,7 @@ export class IVFPQIndex extends Owned {
     }
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
-    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    else for (let i = 0; i < n; i++) idView[this.n + i] = first + i;
     if (this.refine) eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
     this.n = total;
     this.idMap = null;
@@ -550,6 +557,71 @@ export class IVFPQIndex extends Owned {
     mergeInto('IVFPQIndex.mergeFrom', this, other, options);
   }
 
+  /**
+   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
+   * remove_ids does; returns how many went. The others keep their ids and codes (nothing is encoded again), each list keeps its remaining vectors in order,
+   * and positions are renumbered in order. O(size): the index is rebuilt within its buffers.
+   */
+  remove(ids: Int32Array | readonly number[]): number {
+    const where = 'IVFPQIndex.remove';
+    this.alive(where);
+    return removeFrom(where, this, ids);
+  }
+
+  /** @internal remove(): the id of every position. */
+  storedIds(): Int32Array {
+    return this.eng.i32(this.idsPtr, this.n).slice();
+  }
+
+  /**
+   * @internal remove(): ids and originals move down in place, and each list keeps its kept vectors' codes and new
+   * positions in order (as adding the kept vectors alone would list them). Fast-scan blocks are rebuilt instead.
+   */
+  compact(where: string, keep: Int32Array): boolean {
+    const eng = this.alive(where);
+    if (this.fastScan) return false;
+    const newPos = new Int32Array(this.n).fill(-1);
+    for (let i = 0; i < keep.length; i++) newPos[keep[i]] = i;
+    const mem = new Uint8Array(eng.abi.memory.buffer);
+    moveRows(mem, this.idsPtr, 4, keep);
+    if (this.refine) moveRows(mem, this.vecPtr, this.d * 4, keep);
+    const i32 = new Int32Array(eng.abi.memory.buffer);
+    const cs = this.codeSize;
+    for (let l = 0; l < this.nlist; l++) {
+      const base = this.listPos[l] >>> 2;
+      const codes = this.listCodes[l];
+      let w = 0;
+      // runs of kept entries: one code copy each
+      for (let s = 0; s < this.listSize[l]; ) {
+        if (newPos[i32[base + s]] < 0) {
+          s++;
+          continue;
+        }
+        let e = s;
+        for (; e < this.listSize[l] && newPos[i32[base + e]] >= 0; e++) i32[base + w + e - s] = newPos[i32[base + e]];
+        if (w !== s) mem.copyWithin(codes + w * cs, codes + s * cs, codes + e * cs);
+        w += e - s;
+        s = e;
+      }
+      this.listSize[l] = w;
+    }
+    this.n = keep.length;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+    return true;
+  }
+
+  /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
+  clearVectors(where: string): void {
+    this.alive(where);
+    this.n = 0;
+    this.listSize.fill(0);
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+  }
+
   /** @internal mergeFrom's snapshot of this index: each position's list and code, originals with refine, ids. */
   contents(where: string): Contents {
     const pos = Int32Array.from({ length: this.n }, (_, i) => i);
@@ -684,6 +756,7 @@ export class IVFPQIndex extends Owned {
       eng.i32(index.idsPtr, n).set(ids);
       if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);
       index.n = n;
+      index.nextId.forget();
       return index;
     } catch (e) {
       for (const o of made) o.dispose();

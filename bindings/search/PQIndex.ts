@@ -63,6 +63,10 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
   }
 
   /** Bytes of code storage for n vectors (fast-scan: whole blocks of 32). */
+  protected override packedRows(): boolean {
+    return !this.fastScan;
+  }
+
   protected override codeBytes(n: number): number {
     return this.fastScan ? fsBytes(n, this.m) : n * this.q.codeSize;
   }

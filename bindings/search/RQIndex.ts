@@ -6,7 +6,7 @@ import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
-import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { emptyResult } from './FlatIndex.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
 import { chunkRows } from './scan.js';
@@ -76,6 +76,8 @@ export class RQIndex extends Owned {
   private idMap: Map<number, number> | null = null;
   // the stored ids sorted, for filters (kept across searches; see IdSort)
   private idSort: IdSort | null = null;
+  // the ids add() gives when given none
+  private readonly nextId = new NextId();
 
   constructor(options: RQIndexOptions) {
     const W = 'new RQIndex';
@@ -166,7 +168,10 @@ export class RQIndex extends Owned {
     return (this.normMax - this.normMin) / 2 ** (this.fields * this.nbits);
   }
 
-  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
+  /**
+   * Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to the ids after the largest one
+   * stored (size .. size + n - 1 until ids are given or vectors removed).
+   */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = 'RQIndex.add';
     this.checkAdd(where, x, ids);
@@ -203,6 +208,44 @@ export class RQIndex extends Owned {
     mergeInto('RQIndex.mergeFrom', this, other, options);
   }
 
+  /**
+   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
+   * remove_ids does; returns how many went. The others keep their ids and codes (nothing is encoded again),
+   * and positions are renumbered in order. O(size): the index is rebuilt within its buffers.
+   */
+  remove(ids: Int32Array | readonly number[]): number {
+    const where = 'RQIndex.remove';
+    this.alive(where);
+    return removeFrom(where, this, ids);
+  }
+
+  /** @internal remove(): the id of every position. */
+  storedIds(): Int32Array {
+    return this.eng.i32(this.idsPtr, this.n).slice();
+  }
+
+  /** @internal remove(): the kept codes and ids move down in place. */
+  compact(where: string, keep: Int32Array): boolean {
+    const eng = this.alive(where);
+    const mem = new Uint8Array(eng.abi.memory.buffer);
+    moveRows(mem, this.codesPtr, this.rowBytes, keep);
+    moveRows(mem, this.idsPtr, 4, keep);
+    this.n = keep.length;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+    return true;
+  }
+
+  /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
+  clearVectors(where: string): void {
+    this.alive(where);
+    this.n = 0;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+  }
+
   /** @internal mergeFrom's snapshot of this index: stored codes and ids, by position. */
   contents(_where: string): Contents {
     return { batch: { labels: null, codes: this.eng.u8(this.codesPtr, this.n * this.rowBytes).slice() }, x: new Float32Array(0), ids: this.eng.i32(this.idsPtr, this.n).slice() };
@@ -216,10 +259,12 @@ export class RQIndex extends Owned {
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     this.reserve(total, where);
+    const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
+    if (ids) this.nextId.given(ids);
     eng.u8(this.codesPtr + this.n * this.rowBytes, n * this.rowBytes).set(codes);
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
-    else for (let i = 0; i < n; i++) idView[this.n + i] = this.n + i;
+    else for (let i = 0; i < n; i++) idView[this.n + i] = first + i;
     this.n = total;
     this.idMap = null;
   }
@@ -430,6 +475,7 @@ export class RQIndex extends Owned {
         index.eng.u8(index.codesPtr, n * index.rowBytes).set(codes);
         index.eng.i32(index.idsPtr, n).set(ids);
         index.n = n;
+        index.nextId.forget();
       }
       return index;
     } catch (e) {

@@ -7,7 +7,7 @@ import { paramBool, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer
 import type { SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import { candidatesPerQuery, type PQMetric, type SearchOptions } from './adc.js';
-import { mergeInto, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { checkFilter, filtered, type PositionFilter } from './filter.js';
 import { emptyResult } from './FlatIndex.js';
 import { FlatStore } from './store.js';
@@ -105,7 +105,10 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     this.trainings++;
   }
 
-  /** Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to size .. size + n - 1. */
+  /**
+   * Encodes and appends n vectors; `ids` (Int32Array of n, each >= 0) defaults to the ids after the largest one
+   * stored (size .. size + n - 1 until ids are given or vectors removed).
+   */
   add(x: Float32Array, ids?: Int32Array): void {
     const where = `${this.kind.kind}.add`;
     this.checkAdd(where, x, ids);
@@ -159,8 +162,42 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     const n = codes.length / this.q.codeSize;
     const st = this.store;
     st.reserveAdd(where, n, ids);
+    const first = ids ? st.n : st.takeIds(where, n);
     this.putCodes(codes, n, st.codesPtr, st.n, where);
-    st.append(x, ids, n);
+    st.append(x, ids, n, first);
+  }
+
+  /**
+   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
+   * remove_ids does; returns how many went. The others keep their ids, order and codes (nothing is encoded again);
+   * an index whose ids were its positions keeps them as explicit ids (4 more bytes a vector). O(size): the index is
+   * rebuilt within its buffers.
+   */
+  remove(ids: Int32Array | readonly number[]): number {
+    const where = `${this.kind.kind}.remove`;
+    this.alive(where);
+    return removeFrom(where, this, ids);
+  }
+
+  /** @internal remove(): the id of every position. */
+  storedIds(): Int32Array {
+    const pos = new Int32Array(this.store.n);
+    for (let i = 0; i < pos.length; i++) pos[i] = i;
+    return this.store.userIds(pos);
+  }
+
+  /** @internal remove(): row-major codes move down in place; a layout of its own (packedRows() false) is rebuilt. */
+  compact(where: string, keep: Int32Array): boolean {
+    this.alive(where);
+    if (!this.packedRows()) return false;
+    this.store.compact(where, keep, this.q.codeSize);
+    return true;
+  }
+
+  /** @internal remove(): empty, keeping the quantizer and the buffers. */
+  clearVectors(where: string): void {
+    this.alive(where);
+    this.store.clear(where);
   }
 
   /**
@@ -238,6 +275,11 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   }
 
   // Hooks, by default for codes stored as the packed codes u8[n][codeSize].
+
+  /** Whether the storage holds the packed codes u8[n][codeSize] row by row (the hooks below not overridden). */
+  protected packedRows(): boolean {
+    return true;
+  }
 
   /** Bytes of code storage for n vectors. */
   protected codeBytes(n: number): number {

@@ -131,9 +131,10 @@ export class PositionFilter {
  * The stored user ids sorted, kept by an index between filtered searches so that each search looks its ids up in
  * O(log n) instead of passing over all n positions. It covers positions 0 .. covered - 1: ids ascending with pos the
  * positions holding them (an id's positions ascending), or, when the id of every covered position is the position
- * itself (no ids were given), identity and no arrays. Indexes only ever append ids, so an IdSort of an earlier size
- * stays right for what it covers; updateIdSort sorts again once the uncovered tail passes a quarter of it (so sorting
- * costs O(log n) a vector added). A plain object: shared-memory workers get it with their index's view.
+ * itself (no ids were given), identity and no arrays. Indexes only append ids (remove() rebuilds an index and drops
+ * its IdSort), so an IdSort of an earlier size stays right for what it covers; updateIdSort sorts again once the
+ * uncovered tail passes a quarter of it (so sorting costs O(log n) a vector added). A plain object: shared-memory
+ * workers get it with their index's view.
  */
 export interface IdSort {
   covered: number;

@@ -5,6 +5,7 @@ import type { Section } from '../io/format.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { regrow } from '../wasm/owned.js';
 import { idPositions, positionsOf, storedRows, toUserIds } from './adc.js';
+import { moveRows, NextId } from './addBatch.js';
 import { PositionFilter, updateIdSort, type FilterSpec, type IdSort } from './filter.js';
 
 /**
@@ -23,6 +24,8 @@ export class FlatStore {
   private idMap: Map<number, number> | null = null;
   // the stored ids sorted, for filters (kept across searches; see IdSort)
   private idSort: IdSort | null = null;
+  // the ids add() gives when given none (the positions while no ids were given)
+  private readonly nextId = new NextId();
 
   constructor(
     private readonly eng: Engine,
@@ -46,13 +49,25 @@ export class FlatStore {
     this.reserve(total, where, this.explicitIds || ids !== undefined);
   }
 
-  /** After the codes of positions n .. n + count - 1 were written: their ids and originals; size grows by count. */
-  append(x: Float32Array, ids: Int32Array | undefined, count: number): void {
+  /**
+   * The first of the ids add() gives to n vectors given none (see NextId); call before writing their codes (it throws
+   * where they would pass 2^31 - 1).
+   */
+  takeIds(where: string, n: number): number {
+    return this.nextId.take(where, n, () => (this.explicitIds ? this.eng.i32(this.idsPtr, this.n) : Int32Array.of(this.n - 1)));
+  }
+
+  /**
+   * After the codes of positions n .. n + count - 1 were written: their ids (given, or from `first` on: takeIds) and
+   * originals; size grows by count.
+   */
+  append(x: Float32Array, ids: Int32Array | undefined, count: number, first = this.n): void {
     const total = this.n + count;
+    if (ids) this.nextId.given(ids);
     if (this.explicitIds) {
       const idView = this.eng.i32(this.idsPtr, total);
       if (ids) idView.set(ids, this.n);
-      else for (let i = 0; i < count; i++) idView[this.n + i] = this.n + i;
+      else for (let i = 0; i < count; i++) idView[this.n + i] = first + i;
     }
     if (this.refine) this.eng.f32(this.vecPtr + this.n * this.d * 4, count * this.d).set(x);
     this.n = total;
@@ -75,6 +90,35 @@ export class FlatStore {
     if (withIds && !this.explicitIds) for (let i = 0, v = this.eng.i32(this.idsPtr, this.n); i < this.n; i++) v[i] = i;
     this.cap = cap;
     this.explicitIds = withIds;
+  }
+
+  /**
+   * Empties the store for remove(), keeping its buffers; the ids become explicit first (the vectors appended back
+   * keep theirs), the one allocation, made before anything is emptied.
+   */
+  clear(where: string): void {
+    this.reserve(this.n, where, true);
+    this.n = 0;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+  }
+
+  /**
+   * remove()'s move for row-major codes of codeSize bytes: the vectors at positions keep (ascending) become positions
+   * 0 .. keep.length - 1 (codes, ids, originals). The ids become explicit first, the one allocation, made before
+   * anything moves.
+   */
+  compact(where: string, keep: Int32Array, codeSize: number): void {
+    this.reserve(this.n, where, true);
+    const mem = new Uint8Array(this.eng.abi.memory.buffer);
+    moveRows(mem, this.codesPtr, codeSize, keep);
+    moveRows(mem, this.idsPtr, 4, keep);
+    if (this.refine) moveRows(mem, this.vecPtr, this.d * 4, keep);
+    this.n = keep.length;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
   }
 
   /** Positions -> user ids, in place (implicit ids are the positions; -1 stays -1). */
@@ -123,5 +167,6 @@ export class FlatStore {
     if (ids) this.eng.i32(this.idsPtr, n).set(ids);
     if (vecs) this.eng.f32(this.vecPtr, n * this.d).set(vecs);
     this.n = n;
+    this.nextId.forget();
   }
 }

@@ -21,6 +21,17 @@ export function packPanels(x: Float32Array, n: number, d: number, panels: Float3
   for (let i = from + n; i < padTo8(from + n); i++) for (let t = 0; t < d; t++) panels[panelIndex(i, t, d)] = 0;
 }
 
+/**
+ * Positions keep[i] (ascending, keep[i] >= i) of a panel layout of 4-byte words with w words a position (words as
+ * Int32Array) become positions i; then the padding after the last one in its panel is set to `pad`. Computed from a
+ * copy of the input, so it states the result without depending on the order of the moves.
+ */
+export function panelMoveRows(words: Int32Array, w: number, keep: Int32Array, pad: number): void {
+  const src = words.slice();
+  for (let i = 0; i < keep.length; i++) for (let t = 0; t < w; t++) words[panelIndex(i, t, w)] = src[panelIndex(keep[i], t, w)];
+  for (let i = keep.length; i < padTo8(keep.length); i++) for (let t = 0; t < w; t++) words[panelIndex(i, t, w)] = pad;
+}
+
 /** Positions [from, from + count) back to row-major out: f32[count][d]. */
 export function unpackPanels(panels: Float32Array, from: number, count: number, d: number, out: Float32Array): void {
   for (let r = 0; r < count; r++) for (let t = 0; t < d; t++) out[r * d + t] = panels[panelIndex(from + r, t, d)];
