@@ -79,6 +79,20 @@ export function poolSuite(shared: boolean): void {
       f.add(widen(x), Int32Array.from({ length: 1200 }, (_, i) => 5000 - 3 * i));
       return f;
     }, {}, widen(q)],
+    // after remove(): the compacted index (moved in place), and a fast-scan one (rebuilt), then vectors added again
+    ['FlatIndex d = 64 after remove() and add()', () => {
+      const f = new FlatIndex({ d: 64 });
+      f.add(widen(x));
+      f.remove(Int32Array.from({ length: 300 }, (_, i) => 4 * i + 1));
+      f.add(widen(q).subarray(0, 20 * 64));
+      return f;
+    }, {}, widen(q)],
+    ['IVFPQIndex fast-scan after remove() and add()', () => {
+      const v = trained(new IVFPQIndex({ d, m: 8, nbits: 4, nlist: 8, seed: 7 }));
+      v.remove(Int32Array.from({ length: 300 }, (_, i) => 4 * i + 2));
+      v.add(q.subarray(0, 20 * d));
+      return v;
+    }, { nprobe: 4 }],
   ];
 
   describe('WorkerPool search equals the main thread', () => {
