@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The vqwasm command line: train, add, search, eval and info over .fvecs / .npy / .bvecs / .ivecs / raw float32 files
+// The vqwasm command line: train, add, remove, search, eval and info over .fvecs / .npy / .bvecs / .ivecs / raw float32 files
 // and saved indexes (vqwasm's own files, or Faiss index files for search / eval / info). Exit codes: 0 done, 1 the
 // work failed (a VQError or an I/O error: the message says what was got and what was expected), 2 a usage error.
 // A progress bar goes to stderr when it is a TTY; otherwise nothing but errors is written there.
@@ -79,6 +79,20 @@ const COMMANDS = {
   --ids FILE        user ids (.ivecs with d = 1, or a 1-D int32 .npy)
   --threads N       encode on N threads (default 1; 0 = every core): a WorkerPool computes the codes (and IVF
                     lists), this thread appends them; the same index bytes`,
+  },
+  remove: {
+    summary: 'remove vectors by id from a saved index and save it',
+    usage: 'vqwasm remove --index <index.vqw> --ids <ids.ivecs> [--output <index.vqw>]',
+    options: {
+      index: { type: 'string' },
+      ids: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+    },
+    help: `Options:
+  --index FILE      the saved index
+  --ids FILE        the ids to remove (.ivecs with d = 1 or one row, or a 1-D int32 .npy); ids not in the index
+                    are ignored. The other vectors keep their ids (index.remove(ids))
+  --output FILE     where to save the result (default: overwrite --index, after the removal succeeded)`,
   },
   search: {
     summary: 'search a saved index (vqwasm or Faiss file) with query vectors; write the results',
@@ -345,6 +359,20 @@ async function cmdAdd(opts) {
   }
 }
 
+async function cmdRemove(opts) {
+  need(opts, 'index', 'ids');
+  const { index } = await loadAnyIndex(opts.index);
+  try {
+    const ids = await readIds(opts.ids);
+    const removed = index.remove(ids);
+    const out = opts.output ?? opts.index;
+    await writeFile(out, index.save());
+    if (!opts.quiet) console.log(`${out}: ${removed} vectors removed, ${index.size} left`);
+  } finally {
+    index.dispose();
+  }
+}
+
 function searchOptions(opts, index) {
   const o = {};
   const nprobe = int(opts, 'nprobe');
@@ -496,7 +524,7 @@ async function cmdInfo(opts) {
   }
 }
 
-const RUN = { train: cmdTrain, add: cmdAdd, search: cmdSearch, eval: cmdEval, info: cmdInfo };
+const RUN = { train: cmdTrain, add: cmdAdd, remove: cmdRemove, search: cmdSearch, eval: cmdEval, info: cmdInfo };
 
 async function main(argv) {
   const [command, ...rest] = argv;

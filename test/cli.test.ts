@@ -127,6 +127,32 @@ describe('vqwasm CLI', () => {
     back.dispose();
   }, 120_000);
 
+  it('remove: the ids in the file go, the rest keep theirs (index.remove), saved in place or to --output', () => {
+    expect(run('train', '--type', 'sq', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'sq.vqw').code).toBe(0);
+    const gone = Int32Array.from({ length: 500 }, (_, i) => 100000 + 3 * (7 * i + 1));
+    writeFileSync(f('gone.ivecs'), writeIvecs(gone, 1));
+    const r = run('remove', '--index', 'sq.vqw', '--ids', 'gone.ivecs', '--output', 'sq-less.vqw');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toContain(`500 vectors removed, ${n - 500} left`);
+    const api = loadIndex(readFileSync(f('sq.vqw')));
+    expect(api.remove(gone)).toBe(500);
+    expect(Buffer.from(readFileSync(f('sq-less.vqw')))).toEqual(Buffer.from(api.save()));
+    api.dispose();
+    // in place (no --output), then again: nothing left to remove
+    expect(run('remove', '--index', 'sq-less.vqw', '--ids', 'gone.ivecs').out).toContain(`0 vectors removed, ${n - 500} left`);
+    // errors: --ids missing (usage, exit 2), ids that are not int32 (exit 1, saying so); the index file is untouched
+    const before = readFileSync(f('sq-less.vqw'));
+    const u = run('remove', '--index', 'sq-less.vqw');
+    expect(u.code).toBe(2);
+    expect(u.err).toContain('--ids');
+    const e = run('remove', '--index', 'sq-less.vqw', '--ids', 'q.fvecs');
+    expect(e.code).toBe(1);
+    expect(e.err).toContain('int32 ids');
+    expect(readFileSync(f('sq-less.vqw'))).toEqual(before);
+    expect(run('remove', '--help').out).toContain('--ids FILE');
+  }, 60_000);
+
   it('reads Faiss index files for info and search', () => {
     const flat = new FlatIndex({ d, metric: 'l2' });
     flat.add(x.subarray(0, 500 * d));
