@@ -2,7 +2,7 @@
 // grows (its buffers are reallocated, wasm memory grows and every old view is detached), results that are copies, and
 // caller inputs that are never written to.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, KMeans, memoryStats, norms, pairwiseDistances, type MemoryStats } from '../dist/index.js';
+import { FlatIndex, init, IVFPQIndex, KMeans, memoryStats, norms, pairwiseDistances, PQIndex, type MemoryStats } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
 import { uniformVectors } from './helpers/data.js';
 import { TestRng } from './helpers/rng.js';
@@ -85,6 +85,43 @@ describe('create / use / dispose cycles do not leak', () => {
       rounds.push(memoryStats());
     }
     expect(drift(rounds)).toEqual([]);
+  });
+
+  it('remove / add cycles on a live index stay within its buffers (FlatIndex, fast-scan PQIndex; IVFPQIndex within its lists\' regrowth)', () => {
+    const d = 16;
+    const x = uniformVectors(1200, d, 5);
+    const q = uniformVectors(8, d, 6);
+    for (const make of [
+      () => new FlatIndex({ d, prefilter: true }),
+      () => new PQIndex({ d, m: 8, nbits: 4, seed: 1 }), // rebuilt by remove (fast-scan blocks)
+      () => new IVFPQIndex({ d, m: 4, nbits: 6, nlist: 8, seed: 2 }), // compacted in place
+    ]) {
+      const index = make();
+      try {
+        (index as { train?(x: Float32Array): unknown }).train?.(x);
+        index.add(x);
+        const rounds: MemoryStats[] = [];
+        for (let r = 0; r < 60; r++) {
+          // a tenth of the vectors out, as many new ones in (ids past the largest stored)
+          const ids = index.search(q, 120 / 8, index instanceof IVFPQIndex ? { nprobe: 8 } : {}).ids;
+          const removed = index.remove(ids);
+          expect(removed).toBeGreaterThan(0);
+          index.add(x.subarray((r % 10) * 120 * d, ((r % 10) * 120 + removed) * d));
+          expect(index.size).toBe(1200);
+          rounds.push(memoryStats());
+        }
+        if (index instanceof IVFPQIndex) {
+          // lists regrow (by 1.5x) as vectors move between them: the same number of allocations, within twice the bytes
+          for (const st of rounds) expect(st.liveAllocations).toBe(rounds[0].liveAllocations);
+          expect(rounds[59].liveBytes).toBeLessThan(2 * rounds[0].liveBytes);
+        } else {
+          // after the first few rounds (the scratch block reaching its size), nothing grows
+          expect(drift(rounds.slice(5)), index.constructor.name).toEqual([]);
+        }
+      } finally {
+        index.dispose();
+      }
+    }
   });
 
   it('KMeans: 40 x (create, train 1000 x 32 with k = 16, assign, centroids, dispose)', () => {
