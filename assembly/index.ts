@@ -4,7 +4,7 @@
 export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd, threadInit } from './memory';
 export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
 export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask, setExclude } from './kernels/topk';
-export { packPanels, unpackPanels, panelMoveRows, panelNormsSq, panelZeroBias, scanPanels, scorePanels } from './kernels/panels';
+export { packPanels, unpackPanels, panelMoveRows, panelNormsSq, panelZeroBias, scanPanels, scorePanels, rangeHits } from './kernels/panels';
 export { qpanelsBytes, qpanelsPack, qscanWorkBytes, qscanPanels } from './kernels/qpanels';
 export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32, addF64,

@@ -1,7 +1,7 @@
 // The public surface of vqwasm: re-exports only.
 export { init, memoryStats, type InitOptions, type EngineInfo, type WasmSource, type Build, type MemoryStats } from './wasm/engine.js';
 export { VQError, type VQErrorCode } from './errors.js';
-export type { Metric, SearchResult } from './types.js';
+export type { Metric, RangeSearchResult, SearchResult } from './types.js';
 export { FlatIndex, type FlatIndexOptions } from './search/FlatIndex.js';
 export { KMeans, type KMeansOptions, type KMeansInit, type KMeansProgress, type KMeansTrainResult, type AssignResult } from './training/KMeans.js';
 export { OnlineVQ, type OnlineVQOptions, type OnlineVQUpdateResult, type QuantizeResult } from './training/OnlineVQ.js';

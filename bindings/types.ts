@@ -10,3 +10,13 @@ export interface SearchResult {
   ids: Int32Array;
   distances: Float32Array;
 }
+
+/**
+ * rangeSearch()'s result (Faiss RangeSearchResult): the hits of query i are ids / distances [lims[i], lims[i + 1]),
+ * best first (squared L2 ascending, similarity descending), ties by insertion order.
+ */
+export interface RangeSearchResult {
+  lims: Int32Array;
+  ids: Int32Array;
+  distances: Float32Array;
+}

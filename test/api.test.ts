@@ -28,7 +28,7 @@ const TYPE_EXPORTS = [
   'IVFPQIndexOptions', 'IVFPQSearchOptions', 'IVFPQTrainResult', 'PQMetric', 'SearchOptions',
   'OnlineVQOptions', 'OnlineVQUpdateResult', 'QuantizeResult', 'CodebookStats',
   'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
-  'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions',
+  'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions', 'RangeSearchResult',
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
   'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'TrainIndexProgress', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
   'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',

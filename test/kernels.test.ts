@@ -212,6 +212,20 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    it.each(DIMS)('rangeHits lists the columns within the radius with their finished distances, n = %i', (n) => {
+      const scores = floatVectors(1, n, 11000 + n, 3);
+      const sp = m.put(scores);
+      const ip = m.alloc(n * 4);
+      const dp = m.alloc(n * 4);
+      for (const [add, r, l2] of [[2.5, 2.5, true], [9, 1, true], [0, 0.3, false], [0, -5, false], [1, 100, true]] as const) {
+        const cnt = abi.rangeHits(sp, n, add, r, l2 ? 1 : 0, ip, dp);
+        const want = RP.rangeHits(scores, add, r, l2);
+        expect(cnt, `n=${n} add=${add} r=${r} l2=${l2}`).toBe(want.idx.length);
+        expect(Array.from(m.i32(ip, cnt))).toEqual(want.idx);
+        expect(exactMismatch(m.f32(dp, cnt), Float32Array.from(want.dist), `rangeHits n=${n}`)).toBeNull();
+      }
+    });
+
     it.each(DIMS)('panelMoveRows keeps the listed positions in order and pads after them, words of width w = %i', (w) => {
       // kept sets: none removed, the first, the last, runs, every other, all but one, one kept, none kept
       const n = 37;

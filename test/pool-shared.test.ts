@@ -134,6 +134,48 @@ describe('shared memory: arenas, views and pinning', () => {
     }
   }, 30_000);
 
+  it('a remove() during a pooled search: it moves data into fresh buffers, the search sees the index as it was', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      const kinds = [
+        () => new FlatIndex({ d }), // compacted in place when not pinned
+        () => new PQIndex({ d, m: 6, seed: 1 }), // row-major codes
+        () => new PQIndex({ d, m: 6, nbits: 4, seed: 3 }), // fast-scan blocks: rebuilt
+        () => new IVFPQIndex({ d, nlist: 16, m: 6, seed: 2 }), // lists
+      ];
+      for (const make of kinds) {
+        const index = make();
+        if (!(index instanceof FlatIndex)) index.train(x);
+        index.add(x.subarray(0, 3000 * d));
+        const opts = index instanceof IVFPQIndex ? { nprobe: 4 } : {};
+        const before = index.search(q, 5, opts);
+        const sh = await pool.share(index);
+        const pending = sh.search(q, 5, opts);
+        // the ids the searches found and many others: the data after them moves down
+        const gone = Int32Array.from(new Set([...before.ids, ...Array.from({ length: 600 }, (_, i) => 5 * i)]));
+        const removed = index.remove(gone);
+        expect(removed).toBeGreaterThan(600);
+        const eng = engine('test');
+        const scribbles: number[] = [];
+        for (const size of [...Array(64).fill(4096), ...Array(16).fill(65536)]) {
+          const p = eng.alloc(size, 'test');
+          eng.u8(p, size).fill(0xff);
+          scribbles.push(p);
+        }
+        expect(await pending, index.constructor.name).toEqual(before);
+        for (const p of scribbles) eng.free(p);
+        const after = index.search(q, 5, opts);
+        for (const id of after.ids) expect(gone.includes(id)).toBe(false);
+        expect(await sh.search(q, 5, opts)).toEqual(after);
+        sh.release();
+        index.dispose();
+      }
+    } finally {
+      pool.terminate();
+    }
+  }, 30_000);
+
   it('dispose() during a pooled search: the search completes with the right result, then the memory comes back; later searches are DISPOSED', async () => {
     await init({ threads: true });
     const pool = await WorkerPool.create({ threads: 2 });

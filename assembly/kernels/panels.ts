@@ -285,6 +285,36 @@ export function scanPanels(
 }
 
 /**
+ * The columns of one row of scorePanels's scores (scoresPtr: f32[n]) within a radius, with their distances as
+ * heapFinalize gives them: l2 != 0: v = max(score + add, 0) (add = ||q||^2), a hit when v < r; else v = 0 - score,
+ * a hit when v > r. Writes the hits' columns to idxPtr: u32[] and v to distPtr: f32[], ascending; returns their number.
+ */
+export function rangeHits(scoresPtr: usize, n: u32, add: f32, r: f32, l2: u32, idxPtr: usize, distPtr: usize): u32 {
+  const av = f32x4.splat(add), rv = f32x4.splat(r), zero = f32x4.splat(0);
+  let m: u32 = 0;
+  for (let j: u32 = 0; j < n; j += 4) {
+    let bits: i32;
+    if (j + 4 <= n) {
+      const s = v128.load(scoresPtr + (<usize>j << 2));
+      bits = l2 != 0 ? i32x4.bitmask(f32x4.lt(f32x4.max(f32x4.add(s, av), zero), rv)) : i32x4.bitmask(f32x4.gt(f32x4.sub(zero, s), rv));
+    } else {
+      bits = 15 >> (j + 4 - n); // the tail: each lane checked below
+    }
+    while (bits != 0) {
+      const c = j + <u32>ctz(bits);
+      bits &= bits - 1;
+      const s = load<f32>(scoresPtr + (<usize>c << 2));
+      const v: f32 = l2 != 0 ? max(s + add, <f32>0) : <f32>0 - s;
+      if (l2 != 0 ? !(v < r) : !(v > r)) continue;
+      store<u32>(idxPtr + (<usize>m << 2), c);
+      store<f32>(distPtr + (<usize>m << 2), v);
+      m++;
+    }
+  }
+  return m;
+}
+
+/**
  * Full score matrix: outPtr: f32[nq][nb] = score(q, j) (no padding columns). No cache blocking: each group of 4 query
  * rows passes over every panel once (callers keep nb moderate: centroids, or y chunks).
  */

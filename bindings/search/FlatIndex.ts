@@ -1,11 +1,11 @@
 import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions } from '../io/format.js';
-import { METRICS, type Metric, type SearchResult } from '../types.js';
+import { METRICS, type Metric, type RangeSearchResult, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
 import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
-import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type FilterSpec, type IdSort } from './filter.js';
 import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
@@ -110,7 +110,9 @@ export class FlatIndex extends Owned {
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
     const count = keep.length;
-    const [kp] = eng.scratch([Math.max(4, count * 4)], where); // (the one allocation, before anything moves)
+    // (the allocations, before anything moves: new buffers where a pooled call reads the old ones)
+    if (this.pinned) this.reserve(this.n, where, true);
+    const [kp] = eng.scratch([Math.max(4, count * 4)], where);
     eng.i32(kp, count).set(keep);
     const abi = eng.abi;
     abi.panelMoveRows(this.panelsPtr, this.d, kp, count, 0);
@@ -130,6 +132,7 @@ export class FlatIndex extends Owned {
   /** @internal remove(): empty, keeping the buffers (ids are always stored here). */
   clearVectors(where: string): void {
     this.alive(where);
+    if (this.pinned) this.reserve(this.n, where, true);
     this.n = 0;
     this.idMap = null;
     this.idSort = null;
@@ -179,10 +182,13 @@ export class FlatIndex extends Owned {
     this.idMap = null;
   }
 
-  /** Grows the buffers to hold `total` vectors; allocates the new ones before freeing anything. */
-  private reserve(total: number, where: string): void {
-    if (total <= this.cap) return;
-    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 8) / 8) * 8;
+  /**
+   * Grows the buffers to hold `total` vectors (fresh: into new buffers of the same capacity even if they hold it,
+   * for remove() while a pooled call reads the old ones); allocates the new ones before freeing anything.
+   */
+  private reserve(total: number, where: string, fresh = false): void {
+    if (total <= this.cap && !fresh) return;
+    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 8) / 8) * 8;
     const [qpBytes, qinfoBytes] = this.prefilter ? qpanelsSizes(this.eng, cap, this.d) : [0, 0];
     const need = cap * this.d * 4 + cap * 8 + qpBytes + qinfoBytes;
     if (need > MAX_MEMORY_BYTES) {
@@ -218,6 +224,69 @@ export class FlatIndex extends Owned {
     const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
     toUserIds(eng, this.idsPtr, this.n, res.ids);
     return res;
+  }
+
+  /**
+   * Every stored vector within `radius` of each query (Faiss range_search): squared L2 distance < radius for 'l2',
+   * similarity > radius for 'ip' / 'cosine'. Each query's hits come best first (see RangeSearchResult), with the
+   * distances search() returns for the same pairs, bit for bit. Filters (exclude / allow) as for search().
+   */
+  rangeSearch(q: Float32Array, radius: number, options: FilterOptions = {}): RangeSearchResult {
+    const where = 'FlatIndex.rangeSearch';
+    const eng = this.alive(where);
+    const nq = checkVectors(where, 'queries', q, this.d);
+    if (typeof radius !== 'number' || !Number.isFinite(radius)) {
+      fail('INVALID_OPTION', where, 'radius must be a finite number', radius, this.metric === 'l2' ? 'a squared L2 distance' : 'a similarity');
+    }
+    const spec = checkFilter(where, checkOptions(where, options), nq);
+    const { d, n } = this;
+    const l2 = this.metric === 'l2';
+    // the float32 threshold the float32 distances compare against as they would against radius itself
+    const r = f32Threshold(radius, l2);
+    const hits: { pos: number[]; dist: number[] }[] = Array.from({ length: nq }, () => ({ pos: [], dist: [] }));
+    // queries in chunks, the vectors in blocks of whole panels: one f32 score matrix of chunk x block at a time
+    const block = Math.min(n, RANGE_BLOCK);
+    const rows = Math.max(1, Math.min(nq, Math.floor(RANGE_SCORES / block)));
+    for (let q0 = 0; q0 < nq && n > 0; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [qp, qn, out, hitIdx, hitDist] = eng.scratch([c * d * 4, c * 4, c * block * 4, block * 4, block * 4], where);
+      eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      if (this.metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
+      if (l2) eng.abi.normsSq(qp, c, d, qn);
+      for (let j0 = 0; j0 < n; j0 += block) {
+        const nb = Math.min(block, n - j0);
+        eng.abi.scorePanels(qp, c, d, this.panelsPtr + j0 * d * 4, this.biasPtr + j0 * 4, nb, l2 ? -2 : -1, out);
+        for (let i = 0; i < c; i++) {
+          // the distances as search() finishes them (heapFinalize), compared in wasm
+          const qni = l2 ? eng.f32(qn + i * 4, 1)[0] : 0;
+          const m = eng.abi.rangeHits(out + i * nb * 4, nb, qni, r, l2 ? 1 : 0, hitIdx, hitDist);
+          if (m === 0) continue;
+          const h = hits[q0 + i];
+          const idx = eng.i32(hitIdx, m);
+          const dist = eng.f32(hitDist, m);
+          for (let t = 0; t < m; t++) {
+            h.pos.push(j0 + idx[t]);
+            h.dist.push(dist[t]);
+          }
+        }
+      }
+    }
+    const ids = eng.i32(this.idsPtr, n).slice();
+    const drop = spec ? rangeFilter(spec) : null;
+    const lims = new Int32Array(nq + 1);
+    const outIds: number[] = [];
+    const outDist: number[] = [];
+    for (let i = 0; i < nq; i++) {
+      const { pos, dist } = hits[i];
+      const order = Array.from(pos.keys()).filter((t) => !drop?.(i, ids[pos[t]]));
+      order.sort((a, b) => (l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
+      for (const t of order) {
+        outIds.push(ids[pos[t]]);
+        outDist.push(dist[t]);
+      }
+      lims[i + 1] = outIds.length;
+    }
+    return { lims, ids: Int32Array.from(outIds), distances: Float32Array.from(outDist) };
   }
 
   /** Copies of the stored vectors by user id (normalized ones for 'cosine'); an id added twice gives its first vector. */
@@ -283,6 +352,36 @@ export class FlatIndex extends Owned {
     }
     return index;
   }
+}
+
+/** Vectors per block of rangeSearch's score matrix (a multiple of 8: whole panels), and its most scores (4 MB). */
+const RANGE_BLOCK = 8192;
+const RANGE_SCORES = 1 << 20;
+
+/**
+ * The float32 t with (v < t) == (v < radius) for every float32 v (l2; with `below` false, (v > t) == (v > radius)):
+ * radius rounded up (l2) or down (similarities) to a float32 where it is not one.
+ */
+function f32Threshold(radius: number, l2: boolean): number {
+  const f = Math.fround(radius);
+  if (f === radius || !Number.isFinite(f) || (l2 ? f > radius : f < radius)) return f;
+  // one float32 step towards radius (up for l2, down for similarities): the bit pattern moves by one
+  if (f === 0) return l2 ? 1.401298464324817e-45 : -1.401298464324817e-45;
+  const u = new Int32Array(new Float32Array([f]).buffer);
+  u[0] += (f > 0) === l2 ? 1 : -1;
+  return new Float32Array(u.buffer)[0];
+}
+
+/** rangeSearch's filters over its hits: whether query i must drop the vector with user id `id`. */
+function rangeFilter(spec: FilterSpec): (i: number, id: number) => boolean {
+  const allow = spec.allow;
+  const allowSet = allow instanceof Int32Array ? new Set(allow) : null;
+  const excluded = spec.exclude ? spec.exclude.map((l) => new Set(l)) : null;
+  return (i, id) => {
+    if (allow instanceof Uint8Array && !(id >> 3 < allow.length && (allow[id >> 3] & (1 << (id & 7))) !== 0)) return true;
+    if (allowSet && !allowSet.has(id)) return true;
+    return excluded !== null && excluded[i].has(id);
+  };
 }
 
 export function emptyResult(nq: number, k: number, metric: Metric): SearchResult {

@@ -223,6 +223,16 @@ export class IVFFlatIndex extends Owned {
     return removeFrom(where, this, ids);
   }
 
+  /**
+   * remove() while a pooled call reads the buffers in place (pinned): every buffer copied into a new one first, so
+   * that the moves that follow leave the old ones (freed when the call ends) as the call saw them.
+   */
+  private unshare(where: string): void {
+    if (!this.pinned) return;
+    this.reserveGlobal(this.n, where, true);
+    for (let l = 0; l < this.nlist; l++) this.reserveList(l, this.listSize[l], where, true);
+  }
+
   /** @internal remove(): the id of every position. */
   storedIds(): Int32Array {
     return this.eng.i32(this.idsPtr, this.n).slice();
@@ -234,6 +244,7 @@ export class IVFFlatIndex extends Owned {
    */
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
+    this.unshare(where);
     const newPos = new Int32Array(this.n).fill(-1);
     for (let i = 0; i < keep.length; i++) newPos[keep[i]] = i;
     const mem = new Uint8Array(eng.abi.memory.buffer);
@@ -259,6 +270,7 @@ export class IVFFlatIndex extends Owned {
   /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
   clearVectors(where: string): void {
     this.alive(where);
+    this.unshare(where);
     this.n = 0;
     this.listSize.fill(0);
     this.idMap = null;
@@ -312,9 +324,9 @@ export class IVFFlatIndex extends Owned {
     }
   }
 
-  private reserveGlobal(total: number, where: string): void {
-    if (total <= this.cap) return;
-    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+  private reserveGlobal(total: number, where: string, fresh = false): void {
+    if (total <= this.cap && !fresh) return;
+    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = cap * (4 * this.d + 4) + total * 4;
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     [this.vecPtr, this.idsPtr] = this.regrow(where, [
@@ -324,9 +336,9 @@ export class IVFFlatIndex extends Owned {
     this.cap = cap;
   }
 
-  private reserveList(l: number, size: number, where: string): void {
-    if (size <= this.listCap[l]) return;
-    const cap = Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
+  private reserveList(l: number, size: number, where: string, fresh = false): void {
+    if (size <= this.listCap[l] && !(fresh && this.listCap[l] > 0)) return;
+    const cap = size <= this.listCap[l] ? this.listCap[l] : Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
     [this.listPos[l]] = this.regrow(where, [{ ptr: this.listPos[l], bytes: cap * 4, keep: this.listSize[l] * 4 }]);
     this.listCap[l] = cap;
   }

@@ -227,6 +227,7 @@ export class RQIndex extends Owned {
   /** @internal remove(): the kept codes and ids move down in place. */
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
+    if (this.pinned) this.reserve(this.n, where, true);
     const mem = new Uint8Array(eng.abi.memory.buffer);
     moveRows(mem, this.codesPtr, this.rowBytes, keep);
     moveRows(mem, this.idsPtr, 4, keep);
@@ -240,6 +241,7 @@ export class RQIndex extends Owned {
   /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
   clearVectors(where: string): void {
     this.alive(where);
+    if (this.pinned) this.reserve(this.n, where, true);
     this.n = 0;
     this.idMap = null;
     this.idSort = null;
@@ -298,10 +300,10 @@ export class RQIndex extends Owned {
     return out;
   }
 
-  /** Room for `total` vectors. */
-  private reserve(total: number, where: string): void {
-    if (total <= this.cap) return;
-    const cap = Math.ceil(Math.max(total, this.cap * 1.5, 16));
+  /** Room for `total` vectors (fresh: new buffers even if these hold it, for remove() while a pooled call reads them). */
+  private reserve(total: number, where: string, fresh = false): void {
+    if (total <= this.cap && !fresh) return;
+    const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = cap * (this.rowBytes + 4);
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     [this.codesPtr, this.idsPtr] = this.regrow(where, [

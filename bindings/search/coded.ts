@@ -190,14 +190,14 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   compact(where: string, keep: Int32Array): boolean {
     this.alive(where);
     if (!this.packedRows()) return false;
-    this.store.compact(where, keep, this.q.codeSize);
+    this.store.compact(where, keep, this.q.codeSize, this.pinned);
     return true;
   }
 
   /** @internal remove(): empty, keeping the quantizer and the buffers. */
   clearVectors(where: string): void {
     this.alive(where);
-    this.store.clear(where);
+    this.store.clear(where, this.pinned);
   }
 
   /**

@@ -74,9 +74,12 @@ export class FlatStore {
     this.idMap = null;
   }
 
-  /** Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first time). */
-  reserve(total: number, where: string, withIds: boolean): void {
-    if (total <= this.cap && withIds === this.explicitIds) return;
+  /**
+   * Room for `total` vectors (and an id buffer when withIds; the implicit ids 0..n-1 are written into it the first
+   * time); fresh: new buffers even if these hold it (remove() while a pooled call reads them).
+   */
+  reserve(total: number, where: string, withIds: boolean, fresh = false): void {
+    if (total <= this.cap && withIds === this.explicitIds && !fresh) return;
     const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
     const need = this.codeBytes(cap) + cap * ((withIds ? 4 : 0) + (this.refine ? this.d * 4 : 0));
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
@@ -93,11 +96,11 @@ export class FlatStore {
   }
 
   /**
-   * Empties the store for remove(), keeping its buffers; the ids become explicit first (the vectors appended back
-   * keep theirs), the one allocation, made before anything is emptied.
+   * Empties the store for remove(), keeping its buffers (new ones with `fresh`); the ids become explicit first (the
+   * vectors appended back keep theirs), the one allocation, made before anything is emptied.
    */
-  clear(where: string): void {
-    this.reserve(this.n, where, true);
+  clear(where: string, fresh: boolean): void {
+    this.reserve(this.n, where, true, fresh);
     this.n = 0;
     this.idMap = null;
     this.idSort = null;
@@ -106,11 +109,11 @@ export class FlatStore {
 
   /**
    * remove()'s move for row-major codes of codeSize bytes: the vectors at positions keep (ascending) become positions
-   * 0 .. keep.length - 1 (codes, ids, originals). The ids become explicit first, the one allocation, made before
-   * anything moves.
+   * 0 .. keep.length - 1 (codes, ids, originals). The ids become explicit first (and with `fresh` every buffer is
+   * new: a pooled call reads the old ones), the one allocation, made before anything moves.
    */
-  compact(where: string, keep: Int32Array, codeSize: number): void {
-    this.reserve(this.n, where, true);
+  compact(where: string, keep: Int32Array, codeSize: number, fresh: boolean): void {
+    this.reserve(this.n, where, true, fresh);
     const mem = new Uint8Array(this.eng.abi.memory.buffer);
     moveRows(mem, this.codesPtr, codeSize, keep);
     moveRows(mem, this.idsPtr, 4, keep);

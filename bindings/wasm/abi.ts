@@ -37,6 +37,7 @@ export interface Abi {
   packPanels(xPtr: number, n: number, d: number, panelsPtr: number, from: number): void;
   unpackPanels(panelsPtr: number, from: number, count: number, d: number, outPtr: number): void;
   panelMoveRows(ptr: number, w: number, keepPtr: number, count: number, pad: number): void;
+  rangeHits(scoresPtr: number, n: number, add: number, r: number, l2: number, idxPtr: number, distPtr: number): number;
   panelNormsSq(panelsPtr: number, from: number, to: number, d: number, biasPtr: number): void;
   panelZeroBias(from: number, to: number, biasPtr: number): void;
   scanPanels(
@@ -152,7 +153,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd', 'threadInit',
   'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask', 'setExclude',
-  'packPanels', 'unpackPanels', 'panelMoveRows', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
+  'packPanels', 'unpackPanels', 'panelMoveRows', 'rangeHits', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'qpanelsBytes', 'qpanelsPack', 'qscanWorkBytes', 'qscanPanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32', 'addF64',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',

@@ -95,6 +95,14 @@ export abstract class Owned {
     this.pins++;
   }
 
+  /**
+   * Whether a pooled call is reading the buffers in place (pin()): changes that would write over data it may still
+   * read (remove()'s compaction) go to fresh buffers then.
+   */
+  protected get pinned(): boolean {
+    return this.pins > 0;
+  }
+
   /** @internal */
   unpin(): void {
     if (this.pins > 0 && --this.pins === 0) for (const p of this.deferred.splice(0)) this.eng.free(p);

@@ -32,6 +32,23 @@ export function panelMoveRows(words: Int32Array, w: number, keep: Int32Array, pa
   for (let i = keep.length; i < padTo8(keep.length); i++) for (let t = 0; t < w; t++) words[panelIndex(i, t, w)] = pad;
 }
 
+/**
+ * The columns j of scores (one row of scorePanels) within r, with their distances as heapFinalize finishes them:
+ * l2: v = max(fl(score + add), 0), a hit when v < r; else v = 0 - score, a hit when v > r.
+ */
+export function rangeHits(scores: Float32Array, add: number, r: number, l2: boolean): { idx: number[]; dist: number[] } {
+  const idx: number[] = [];
+  const dist: number[] = [];
+  for (let j = 0; j < scores.length; j++) {
+    const v = l2 ? Math.max(f32(scores[j] + add), 0) : f32(0 - scores[j]);
+    if (l2 ? v < r : v > r) {
+      idx.push(j);
+      dist.push(v);
+    }
+  }
+  return { idx, dist };
+}
+
 /** Positions [from, from + count) back to row-major out: f32[count][d]. */
 export function unpackPanels(panels: Float32Array, from: number, count: number, d: number, out: Float32Array): void {
   for (let r = 0; r < count; r++) for (let t = 0; t < d; t++) out[r * d + t] = panels[panelIndex(from + r, t, d)];

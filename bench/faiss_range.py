@@ -1,0 +1,41 @@
+"""Faiss 1-thread range_search timings for bench/range.js: IndexFlatL2 / IndexFlatIP over the base, range_search of
+the queries with the given radius, median of the runs (after one untimed warm-up).
+
+usage: /usr/bin/python3 bench/faiss_range.py SPEC.json
+SPEC = {"base", "queries" (paths .fvecs), "runs", "tasks": [{"name", "metric": "l2"|"ip", "radius", "out_lims", "out_ids" (paths .ivecs)}]}
+Prints ONE JSON object: per task the seconds of each run and the number of hits; the hits go to out_lims / out_ids.
+"""
+
+import time
+
+import numpy as np
+
+from faiss_common import emit_results, load_spec, read_fvecs, setup_faiss, write_vecs
+
+
+def run(faiss, task, xb, xq, runs):
+    d = xb.shape[1]
+    index = faiss.IndexFlatL2(d) if task["metric"] == "l2" else faiss.IndexFlatIP(d)
+    index.add(xb)
+    index.range_search(xq[:8], task["radius"])
+    times = []
+    lims = ids = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        lims, _, ids = index.range_search(xq, task["radius"])
+        times.append(time.perf_counter() - t0)
+    write_vecs(task["out_lims"], lims.astype(np.int32).reshape(1, -1))
+    write_vecs(task["out_ids"], ids.astype(np.int32).reshape(1, -1))
+    return {"name": task["name"], "times": times, "hits": int(lims[-1])}
+
+
+def main():
+    spec = load_spec()
+    faiss = setup_faiss()
+    xb = read_fvecs(spec["base"])
+    xq = read_fvecs(spec["queries"])
+    emit_results(faiss, [run(faiss, t, xb, xq, spec["runs"]) for t in spec["tasks"]])
+
+
+if __name__ == "__main__":
+    main()

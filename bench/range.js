@@ -1,0 +1,123 @@
+// Range search benchmark: vqwasm FlatIndex.rangeSearch against Faiss IndexFlatL2 / IndexFlatIP range_search
+// (1 thread) and a plain-JS double loop, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 1000 queries,
+// the radius at the median (over the queries) of the 50th nearest distance. Quality beside speed: the hits against
+// Faiss's (ids missing or extra; only ties at float rounding on the boundary may differ).
+//   node bench/range.js
+// Speed is never asserted. Env: VQ_BENCH_NO_ENGINE=1, VQ_BENCH_NO_FAISS=1.
+
+import { join } from 'node:path';
+import * as C from './lib/common.js';
+import { makePqSynthetic } from './lib/pq-common.js';
+
+const RUNS = 5;
+const RANK = 50;
+const JS_NQ = 20;
+
+const log = (msg) => process.stderr.write(`[range ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+function hitSets(lims, ids, nq) {
+  return Array.from({ length: nq }, (_, i) => new Set(ids.subarray(lims[i], lims[i + 1])));
+}
+
+async function main() {
+  const { ours, build, faiss } = await C.setUp('range search (Faiss range_search)');
+  const ds = makePqSynthetic({ k: 10, jsNq: 0 });
+  const { d, nb, nq } = ds;
+  console.log(`data: ${ds.label} (n = ${nb}, d = ${d}), ${nq} queries; radius: the median over the queries of their ${RANK}th nearest distance; ${RUNS} runs, median`);
+  const rows = [];
+  const specTasks = [];
+  const mine = {};
+  for (const metric of ['l2', 'ip']) {
+    if (!ours) break;
+    log(`vqwasm ${metric}`);
+    const index = new ours.FlatIndex({ d, metric });
+    try {
+      index.add(ds.base);
+      const top = index.search(ds.q, RANK);
+      const rth = Array.from({ length: nq }, (_, i) => top.distances[i * RANK + RANK - 1]).sort((a, b) => a - b);
+      const radius = rth[nq >> 1];
+      index.rangeSearch(ds.q.subarray(0, 8 * d), radius);
+      const times = [];
+      let res;
+      for (let r = 0; r < RUNS; r++) {
+        const t0 = C.now();
+        res = index.rangeSearch(ds.q, radius);
+        times.push(C.now() - t0);
+      }
+      // plain JS: the same test on every (query, vector) pair, float64 distances, for the first JS_NQ queries
+      const t0 = C.now();
+      let jsHits = 0;
+      for (let i = 0; i < JS_NQ; i++) {
+        for (let j = 0; j < nb; j++) {
+          let s = 0;
+          for (let t = 0; t < d; t++) {
+            const a = ds.q[i * d + t];
+            const b = ds.base[j * d + t];
+            s += metric === 'l2' ? (a - b) * (a - b) : a * b;
+          }
+          if (metric === 'l2' ? s < radius : s > radius) jsHits++;
+        }
+      }
+      const jsSeconds = ((C.now() - t0) * nq) / JS_NQ;
+      mine[metric] = { seconds: C.median(times), res, radius, jsSeconds, jsHits };
+      specTasks.push({
+        name: metric, metric, radius,
+        out_lims: join(C.DATA_DIR, `range_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_${metric}_ids.ivecs`),
+      });
+    } finally {
+      index.dispose();
+    }
+  }
+  let fres = null;
+  if (faiss.ok && specTasks.length) {
+    log('Faiss');
+    try {
+      fres = C.runFaissScript('faiss_range.py', { base: ds.basePath, queries: ds.qPath, runs: RUNS, tasks: specTasks });
+    } catch (e) {
+      log(`Faiss failed: ${e.message}`);
+    }
+  }
+  for (const metric of ['l2', 'ip']) {
+    const m = mine[metric];
+    if (!m) continue;
+    const f = fres?.results.find((t) => t.name === metric);
+    let agree = '';
+    if (f) {
+      const task = specTasks.find((t) => t.name === metric);
+      const lims = C.readIvecs(task.out_lims).data;
+      const ids = C.readIvecs(task.out_ids).data;
+      const theirs = hitSets(lims, ids, nq);
+      const ours = hitSets(m.res.lims, m.res.ids, nq);
+      let missing = 0;
+      let extra = 0;
+      for (let i = 0; i < nq; i++) {
+        for (const id of theirs[i]) if (!ours[i].has(id)) missing++;
+        for (const id of ours[i]) if (!theirs[i].has(id)) extra++;
+      }
+      agree = `${missing} missing, ${extra} extra`;
+    }
+    const fs = f ? C.median(f.times) : null;
+    rows.push([
+      metric === 'l2' ? 'L2' : 'IP (MIPS)', m.radius.toPrecision(5), String(m.res.ids.length), (m.res.ids.length / nq).toFixed(1),
+      C.fmtSeconds(m.seconds), fs === null ? '-' : C.fmtSeconds(fs), fs === null ? '' : (fs / m.seconds).toFixed(2) + 'x',
+      `${C.fmtSeconds(m.jsSeconds)} (est.)`, f ? String(f.hits) : '', agree,
+    ]);
+  }
+  C.printTable(
+    `FlatIndex.rangeSearch, n = ${nb}, d = ${d}, ${nq} queries  [engine build: ${build}]`,
+    [
+      { title: 'metric', align: 'l' }, { title: 'radius' }, { title: 'hits' }, { title: 'per query' }, { title: 'vqwasm' },
+      { title: 'Faiss 1-thread' }, { title: 'vqwasm QPS / Faiss' }, { title: 'plain JS' }, { title: 'Faiss hits' },
+      { title: 'vs Faiss hits' },
+    ],
+    rows,
+    [
+      `times: one rangeSearch of all ${nq} queries, median of ${RUNS}; plain JS: a float64 double loop over the first ${JS_NQ} queries, scaled to ${nq}.`,
+      'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries.',
+      fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
+    ],
+  );
+  C.printMemoryStats(ours);
+}
+
+C.runMain(main);
