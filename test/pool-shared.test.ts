@@ -9,6 +9,19 @@ import { poolSuite } from './helpers/poolSuite.js';
 
 poolSuite(true);
 
+
+/** Allocates blocks on this thread filled with 0xff bytes (NaN as floats); returns the function that frees them. */
+function scribble(): () => void {
+  const eng = engine('test');
+  const scribbles: number[] = [];
+  for (const size of [...Array(64).fill(4096), ...Array(16).fill(65536)]) {
+    const p = eng.alloc(size, 'test');
+    eng.u8(p, size).fill(0xff);
+    scribbles.push(p);
+  }
+  return () => scribbles.forEach((p) => eng.free(p));
+}
+
 describe('shared memory: arenas, views and pinning', () => {
   const d = 24;
   const x = floatVectors(6000, d, 91);
@@ -112,18 +125,12 @@ describe('shared memory: arenas, views and pinning', () => {
         expect(memoryStats().liveBytes).toBeGreaterThan(live0);
         // what this thread allocates next reuses freed blocks first (first fit): fill it with NaN bytes, so that a
         // worker reading a buffer freed under it would return garbage
-        const eng = engine('test');
-        const scribbles: number[] = [];
-        for (const size of [...Array(64).fill(4096), ...Array(16).fill(65536)]) {
-          const p = eng.alloc(size, 'test');
-          eng.u8(p, size).fill(0xff);
-          scribbles.push(p);
-        }
+        const unscribble = scribble();
         // a second call started now sees the grown index, while the first still answers from the old one
         const second = sh.search(q, 5, opts);
         expect(await pending).toEqual(before);
         expect(await second).toEqual(index.search(q, 5, opts));
-        for (const p of scribbles) eng.free(p);
+        unscribble();
         // unpinned: the next pooled search sees all 6000 and equals this thread's
         expect(await sh.search(q, 5, opts)).toEqual(index.search(q, 5, opts));
         sh.release();
@@ -156,15 +163,9 @@ describe('shared memory: arenas, views and pinning', () => {
         const gone = Int32Array.from(new Set([...before.ids, ...Array.from({ length: 600 }, (_, i) => 5 * i)]));
         const removed = index.remove(gone);
         expect(removed).toBeGreaterThan(600);
-        const eng = engine('test');
-        const scribbles: number[] = [];
-        for (const size of [...Array(64).fill(4096), ...Array(16).fill(65536)]) {
-          const p = eng.alloc(size, 'test');
-          eng.u8(p, size).fill(0xff);
-          scribbles.push(p);
-        }
+        const unscribble = scribble();
         expect(await pending, index.constructor.name).toEqual(before);
-        for (const p of scribbles) eng.free(p);
+        unscribble();
         const after = index.search(q, 5, opts);
         for (const id of after.ids) expect(gone.includes(id)).toBe(false);
         expect(await sh.search(q, 5, opts)).toEqual(after);

@@ -2,26 +2,17 @@
 // gives for the same pairs; checked against search(q, size) (which orders everything) and against float64 distances,
 // across dims that hit every SIMD tail, several score blocks, filters, ids, removals and bad arguments.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, VQError } from '../dist/index.js';
+import { FlatIndex, init } from '../dist/index.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
+import { codeOf } from './helpers/refusals.js';
 
 beforeAll(async () => {
   await init();
 });
 
 const track = disposeAfterEach();
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VQError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 const METRICS = ['l2', 'ip', 'cosine'] as const;
 

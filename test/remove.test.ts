@@ -3,26 +3,17 @@
 // removal never repeat a stored one; bad arguments change nothing; a rebuild that fails puts everything back.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, loadIndex, PQIndex, RQIndex, SQIndex, VQError, type AnyIndex,
+  BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, loadIndex, PQIndex, RQIndex, SQIndex, type AnyIndex,
 } from '../dist/index.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
+import { codeOf } from './helpers/refusals.js';
 
 beforeAll(async () => {
   await init();
 });
 
 const track = disposeAfterEach();
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VQError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 type Searchable = AnyIndex & {
   remove(ids: Int32Array | readonly number[]): number;

@@ -689,7 +689,7 @@ export class WorkerPool {
    * add(). Private memories: each worker gets the trained index without its vectors (save({ empty: true })), once per
    * call. Shared memory: the workers read the trained parts in place. A FlatIndex (nothing to compute) adds here. If
    * the index is disposed or trained again before the chunks are back, the call rejects and adds nothing; vectors
-   * added here meanwhile come first (default ids continue from the size at the append).
+   * added here meanwhile come first (default ids are chosen at the append).
    */
   async add(
     index: AnyIndex, x: Float32Array,

@@ -2,10 +2,10 @@ import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVecto
 import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions } from '../io/format.js';
 import { METRICS, type Metric, type RangeSearchResult, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { Owned } from '../wasm/owned.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
-import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
-import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type FilterSpec, type IdSort } from './filter.js';
+import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { IdIndex } from './idIndex.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type FilterSpec } from './filter.js';
 import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
@@ -30,21 +30,13 @@ export interface FlatIndexOptions {
  * bias f32[cap] (||x||^2 for l2, 0 for ip/cosine, +Infinity on padding), user ids i32[cap], and with `prefilter` the
  * int16 copy of the panels and its scales (assembly/kernels/qpanels.ts). Capacity grows by 1.5x.
  */
-export class FlatIndex extends Owned {
+export class FlatIndex extends IdIndex {
   readonly d: number;
   readonly metric: Metric;
   readonly prefilter: boolean;
-  private n = 0;
   private cap = 0;
-  // user id -> first position, built by reconstruct() and dropped by every add
-  private idMap: Map<number, number> | null = null;
-  // the stored ids sorted, for filters (kept across searches; see IdSort)
-  private idSort: IdSort | null = null;
-  // the ids add() gives when given none
-  private readonly nextId = new NextId();
   private panelsPtr = 0;
   private biasPtr = 0;
-  private idsPtr = 0;
   private qpPtr = 0;
   private qinfoPtr = 0;
 
@@ -53,7 +45,7 @@ export class FlatIndex extends Owned {
     const d = checkInt('new FlatIndex', 'd', o.d, 1, 1 << 20);
     const metric = checkOneOf('new FlatIndex', 'metric', o.metric ?? 'l2', METRICS);
     const prefilter = checkBool('new FlatIndex', 'prefilter', o.prefilter ?? d >= PREFILTER_MIN_D.topk);
-    super('new FlatIndex');
+    super('new FlatIndex', 'FlatIndex');
     this.d = d;
     this.metric = metric;
     this.prefilter = prefilter;
@@ -87,22 +79,6 @@ export class FlatIndex extends Owned {
   }
 
   /**
-   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
-   * remove_ids does; returns how many went. The others keep their ids and order (Faiss's IndexFlat renumbers them;
-   * here an id stays the vector's). O(size): the index is rebuilt within its buffers.
-   */
-  remove(ids: Int32Array | readonly number[]): number {
-    const where = 'FlatIndex.remove';
-    this.alive(where);
-    return removeFrom(where, this, ids);
-  }
-
-  /** @internal remove(): the id of every position. */
-  storedIds(): Int32Array {
-    return this.eng.i32(this.idsPtr, this.n).slice();
-  }
-
-  /**
    * @internal remove(): the kept positions move down in every buffer (panelMoveRows): panels, bias (+Infinity on the
    * new padding), the int16 copy and its qinfo (zero padding, as qpanelsPack leaves it), ids. What packPanels and
    * qpanelsPack would have written for the kept vectors alone, word for word.
@@ -110,8 +86,8 @@ export class FlatIndex extends Owned {
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
     const count = keep.length;
-    // (the allocations, before anything moves: new buffers where a pooled call reads the old ones)
-    if (this.pinned) this.reserve(this.n, where, true);
+    // (the allocations, before anything moves)
+    this.unshare(where);
     const [kp] = eng.scratch([Math.max(4, count * 4)], where);
     eng.i32(kp, count).set(keep);
     const abi = eng.abi;
@@ -122,21 +98,12 @@ export class FlatIndex extends Owned {
       abi.panelMoveRows(this.qinfoPtr, 4, kp, count, 0);
     }
     moveRows(new Uint8Array(abi.memory.buffer), this.idsPtr, 4, keep);
-    this.n = count;
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
+    this.resized(count);
     return true;
   }
 
-  /** @internal remove(): empty, keeping the buffers (ids are always stored here). */
-  clearVectors(where: string): void {
-    this.alive(where);
-    if (this.pinned) this.reserve(this.n, where, true);
-    this.n = 0;
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
+  protected freshBuffers(where: string): void {
+    this.reserve(this.n, where, true);
   }
 
   /** @internal mergeFrom's snapshot of this index: the stored vectors and ids, by position. */

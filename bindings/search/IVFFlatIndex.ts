@@ -4,10 +4,10 @@ import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMe
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
-import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
-import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
+import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { IdIndex } from './idIndex.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -41,7 +41,7 @@ export interface IVFFlatSearchOptions extends FilterOptions {
  * negated inner product of the rows it names) and offered to the query's heap by heapPushMany, so filters apply as in
  * every other scan. The coarse centroids live in FlatIndex objects owned by the index.
  */
-export class IVFFlatIndex extends Owned {
+export class IVFFlatIndex extends IdIndex {
   readonly d: number;
   readonly nlist: number;
   readonly metric: PQMetric;
@@ -51,19 +51,11 @@ export class IVFFlatIndex extends Owned {
   private centroidsJs: Float32Array | null = null;
   private assign: FlatIndex | null = null;
   private probe: FlatIndex | null = null;
-  private n = 0;
   private cap = 0;
   private vecPtr = 0;
-  private idsPtr = 0;
   private readonly listPos: number[];
   private readonly listSize: Int32Array;
   private readonly listCap: Int32Array;
-  // user id -> first position, built by reconstruct() and dropped by add()
-  private idMap: Map<number, number> | null = null;
-  // the stored ids sorted, for filters (kept across searches; see IdSort)
-  private idSort: IdSort | null = null;
-  // the ids add() gives when given none
-  private readonly nextId = new NextId();
 
   constructor(options: IVFFlatIndexOptions) {
     const W = 'new IVFFlatIndex';
@@ -74,7 +66,7 @@ export class IVFFlatIndex extends Owned {
     const seed = checkInt(W, 'seed', o.seed ?? 1234, -Number.MAX_SAFE_INTEGER);
     const coarseIterations = checkInt(W, 'coarseIterations', o.coarseIterations ?? 25, 1, 1_000_000);
     const coarseInit = checkOneOf(W, 'coarseInit', o.coarseInit ?? 'kmeans++', ['kmeans++', 'random'] as const);
-    super(W);
+    super(W, 'IVFFlatIndex');
     this.d = d;
     this.nlist = nlist;
     this.metric = metric;
@@ -212,30 +204,9 @@ export class IVFFlatIndex extends Owned {
     mergeInto('IVFFlatIndex.mergeFrom', this, other, options);
   }
 
-  /**
-   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
-   * remove_ids does; returns how many went. The others keep their ids and codes (nothing is encoded again), each list keeps its remaining vectors in order,
-   * and positions are renumbered in order. O(size): the index is rebuilt within its buffers.
-   */
-  remove(ids: Int32Array | readonly number[]): number {
-    const where = 'IVFFlatIndex.remove';
-    this.alive(where);
-    return removeFrom(where, this, ids);
-  }
-
-  /**
-   * remove() while a pooled call reads the buffers in place (pinned): every buffer copied into a new one first, so
-   * that the moves that follow leave the old ones (freed when the call ends) as the call saw them.
-   */
-  private unshare(where: string): void {
-    if (!this.pinned) return;
+  protected freshBuffers(where: string): void {
     this.reserveGlobal(this.n, where, true);
     for (let l = 0; l < this.nlist; l++) this.reserveList(l, this.listSize[l], where, true);
-  }
-
-  /** @internal remove(): the id of every position. */
-  storedIds(): Int32Array {
-    return this.eng.i32(this.idsPtr, this.n).slice();
   }
 
   /**
@@ -245,8 +216,7 @@ export class IVFFlatIndex extends Owned {
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
     this.unshare(where);
-    const newPos = new Int32Array(this.n).fill(-1);
-    for (let i = 0; i < keep.length; i++) newPos[keep[i]] = i;
+    const newPos = this.newPositions(keep);
     const mem = new Uint8Array(eng.abi.memory.buffer);
     moveRows(mem, this.vecPtr, this.d * 4, keep);
     moveRows(mem, this.idsPtr, 4, keep);
@@ -260,22 +230,12 @@ export class IVFFlatIndex extends Owned {
       }
       this.listSize[l] = w;
     }
-    this.n = keep.length;
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
+    this.resized(keep.length);
     return true;
   }
 
-  /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
-  clearVectors(where: string): void {
-    this.alive(where);
-    this.unshare(where);
-    this.n = 0;
+  protected override emptyLists(): void {
     this.listSize.fill(0);
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
   }
 
   /** @internal mergeFrom's snapshot of this index: each position's list, the vectors, the ids. */

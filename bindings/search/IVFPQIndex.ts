@@ -8,14 +8,14 @@ import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMe
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { Owned } from '../wasm/owned.js';
 import {
   candidatesPerQuery, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
-import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { IdIndex } from './idIndex.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
-import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
 
@@ -77,7 +77,7 @@ const UNPACK_BLOCK = 4096;
  * centroids live in FlatIndex objects (exact search), the residual codebook in a ProductQuantizer, the rotation in an
  * OPQ; all owned by the index.
  */
-export class IVFPQIndex extends Owned {
+export class IVFPQIndex extends IdIndex {
   readonly d: number;
   readonly nlist: number;
   readonly m: number;
@@ -91,19 +91,11 @@ export class IVFPQIndex extends Owned {
   readonly coarseInit: KMeansInit;
   private readonly common: PQCommon;
   private trained: Trained | null = null;
-  private n = 0;
   private cap = 0;
-  private idsPtr = 0;
   private vecPtr = 0;
   private listCodes: number[] = [];
   private listPos: number[] = [];
   private listSize: Int32Array;
-  // user id -> first position, built by reconstruct() and dropped by add()
-  private idMap: Map<number, number> | null = null;
-  // the stored ids sorted, for filters (kept across searches; see IdSort)
-  private idSort: IdSort | null = null;
-  // the ids add() gives when given none
-  private readonly nextId = new NextId();
   private listCap: Int32Array;
 
   constructor(options: IVFPQIndexOptions) {
@@ -113,7 +105,7 @@ export class IVFPQIndex extends Owned {
     const nlist = checkInt(W, 'nlist', o.nlist, 1, 1 << 20);
     const coarseIterations = checkInt(W, 'coarseIterations', o.coarseIterations ?? 25, 1, 1_000_000);
     const coarseInit = checkOneOf(W, 'coarseInit', o.coarseInit ?? 'kmeans++', ['kmeans++', 'random'] as const);
-    super(W);
+    super(W, 'IVFPQIndex');
     this.coarseInit = coarseInit;
     this.common = c;
     this.d = c.d;
@@ -557,30 +549,9 @@ export class IVFPQIndex extends Owned {
     mergeInto('IVFPQIndex.mergeFrom', this, other, options);
   }
 
-  /**
-   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
-   * remove_ids does; returns how many went. The others keep their ids and codes (nothing is encoded again), each list keeps its remaining vectors in order,
-   * and positions are renumbered in order. O(size): the index is rebuilt within its buffers.
-   */
-  remove(ids: Int32Array | readonly number[]): number {
-    const where = 'IVFPQIndex.remove';
-    this.alive(where);
-    return removeFrom(where, this, ids);
-  }
-
-  /**
-   * remove() while a pooled call reads the buffers in place (pinned): every buffer copied into a new one first, so
-   * that the moves that follow leave the old ones (freed when the call ends) as the call saw them.
-   */
-  private unshare(where: string): void {
-    if (!this.pinned) return;
+  protected freshBuffers(where: string): void {
     this.reserveGlobal(this.n, where, true);
     for (let l = 0; l < this.nlist; l++) this.reserveList(l, this.listSize[l], where, true);
-  }
-
-  /** @internal remove(): the id of every position. */
-  storedIds(): Int32Array {
-    return this.eng.i32(this.idsPtr, this.n).slice();
   }
 
   /**
@@ -591,8 +562,7 @@ export class IVFPQIndex extends Owned {
     const eng = this.alive(where);
     if (this.fastScan) return false;
     this.unshare(where);
-    const newPos = new Int32Array(this.n).fill(-1);
-    for (let i = 0; i < keep.length; i++) newPos[keep[i]] = i;
+    const newPos = this.newPositions(keep);
     const mem = new Uint8Array(eng.abi.memory.buffer);
     moveRows(mem, this.idsPtr, 4, keep);
     if (this.refine) moveRows(mem, this.vecPtr, this.d * 4, keep);
@@ -616,22 +586,12 @@ export class IVFPQIndex extends Owned {
       }
       this.listSize[l] = w;
     }
-    this.n = keep.length;
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
+    this.resized(keep.length);
     return true;
   }
 
-  /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
-  clearVectors(where: string): void {
-    this.alive(where);
-    this.unshare(where);
-    this.n = 0;
+  protected override emptyLists(): void {
     this.listSize.fill(0);
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
   }
 
   /** @internal mergeFrom's snapshot of this index: each position's list and code, originals with refine, ids. */

@@ -4,11 +4,11 @@ import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerO
 import type { SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { Owned } from '../wasm/owned.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
-import { mergeInto, moveRows, NextId, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
+import { IdIndex } from './idIndex.js';
 import { emptyResult } from './FlatIndex.js';
-import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type IdSort } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { chunkRows } from './scan.js';
 
 export interface RQIndexOptions {
@@ -51,7 +51,7 @@ const CACHE_BUDGET = 256 * 1024;
  * (ProductQuantizer's layout), rowBytes = ceil((levels + F) * nbits / 8) (levels + 1 bytes for nbits 8 with l2); ids
  * i32[cap]. Capacity grows by 1.5x; the quantizer is owned by the index.
  */
-export class RQIndex extends Owned {
+export class RQIndex extends IdIndex {
   readonly d: number;
   readonly levels: number;
   readonly nbits: number;
@@ -69,15 +69,8 @@ export class RQIndex extends Owned {
   private normMax = 0;
   // train() calls so far (addVersion: the quantizer is trained in place)
   private trainings = 0;
-  private n = 0;
   private cap = 0;
   private codesPtr = 0;
-  private idsPtr = 0;
-  private idMap: Map<number, number> | null = null;
-  // the stored ids sorted, for filters (kept across searches; see IdSort)
-  private idSort: IdSort | null = null;
-  // the ids add() gives when given none
-  private readonly nextId = new NextId();
 
   constructor(options: RQIndexOptions) {
     const W = 'new RQIndex';
@@ -87,7 +80,7 @@ export class RQIndex extends Owned {
     const normBits = checkInt(W, 'normBits', o.normBits ?? 8, 1, 24);
     const { metric: _m, normBits: _b, ...rest } = o;
     const ro = checkRQOptions(W, rest);
-    super(W);
+    super(W, 'RQIndex');
     const rq = new ResidualQuantizer(ro);
     this.qOptions = ro;
     this.q = rq;
@@ -208,44 +201,19 @@ export class RQIndex extends Owned {
     mergeInto('RQIndex.mergeFrom', this, other, options);
   }
 
-  /**
-   * Removes every vector whose id is in `ids` (Int32Array or number[]; ids not stored are ignored), as Faiss
-   * remove_ids does; returns how many went. The others keep their ids and codes (nothing is encoded again),
-   * and positions are renumbered in order. O(size): the index is rebuilt within its buffers.
-   */
-  remove(ids: Int32Array | readonly number[]): number {
-    const where = 'RQIndex.remove';
-    this.alive(where);
-    return removeFrom(where, this, ids);
-  }
-
-  /** @internal remove(): the id of every position. */
-  storedIds(): Int32Array {
-    return this.eng.i32(this.idsPtr, this.n).slice();
-  }
-
   /** @internal remove(): the kept codes and ids move down in place. */
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
-    if (this.pinned) this.reserve(this.n, where, true);
+    this.unshare(where);
     const mem = new Uint8Array(eng.abi.memory.buffer);
     moveRows(mem, this.codesPtr, this.rowBytes, keep);
     moveRows(mem, this.idsPtr, 4, keep);
-    this.n = keep.length;
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
+    this.resized(keep.length);
     return true;
   }
 
-  /** @internal remove(): empty, keeping the training and the buffers (ids are always stored here). */
-  clearVectors(where: string): void {
-    this.alive(where);
-    if (this.pinned) this.reserve(this.n, where, true);
-    this.n = 0;
-    this.idMap = null;
-    this.idSort = null;
-    this.nextId.forget();
+  protected freshBuffers(where: string): void {
+    this.reserve(this.n, where, true);
   }
 
   /** @internal mergeFrom's snapshot of this index: stored codes and ids, by position. */

@@ -12,6 +12,13 @@ export function thrown(fn: () => unknown): unknown {
   return undefined;
 }
 
+/** The code of the VQError fn throws, undefined when it returns; anything else it throws is rethrown. */
+export function codeOf(fn: () => unknown): string | undefined {
+  const e = thrown(fn);
+  if (e === undefined || e instanceof VQError) return e?.code;
+  throw e;
+}
+
 export type Part = string | RegExp;
 
 /** Checks one refusal: VQError, code, `where:` prefix, a `(got ..., expected ...)` clause, and the given fragments. */
