@@ -2,7 +2,7 @@
 // gives for the same pairs; checked against search(q, size) (which orders everything) and against float64 distances,
 // across dims that hit every SIMD tail, several score blocks, filters, ids, removals and bad arguments.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init } from '../dist/index.js';
+import { FlatIndex, init, IVFFlatIndex } from '../dist/index.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
@@ -17,9 +17,11 @@ const track = disposeAfterEach();
 const METRICS = ['l2', 'ip', 'cosine'] as const;
 
 /** The hits search(q, size) implies: its rows cut where the distance stops being within r. */
-function fromSearch(index: FlatIndex, q: Float32Array, nq: number, r: number, l2: boolean): { lims: number[]; ids: number[]; distances: number[] } {
+function fromSearch(
+  index: FlatIndex | IVFFlatIndex, q: Float32Array, nq: number, r: number, l2: boolean, options: Record<string, unknown> = {},
+): { lims: number[]; ids: number[]; distances: number[] } {
   const n = index.size;
-  const all = index.search(q, n);
+  const all = index.search(q, n, options);
   const lims = [0];
   const ids: number[] = [];
   const distances: number[] = [];
@@ -33,6 +35,10 @@ function fromSearch(index: FlatIndex, q: Float32Array, nq: number, r: number, l2
     lims.push(ids.length);
   }
   return { lims, ids, distances };
+}
+
+function r30Of(index: IVFFlatIndex, q: Float32Array, d: number): number {
+  return index.search(q.subarray(0, d), 30, { nprobe: 6 }).distances[29];
 }
 
 describe('FlatIndex.rangeSearch', () => {
@@ -129,6 +135,43 @@ describe('FlatIndex.rangeSearch', () => {
     expect(Array.from(got.ids)).toEqual(Array.from(top.ids.subarray(0, want)));
     // and the float32 v itself as the radius leaves it out
     expect(index.rangeSearch(q, v).lims[1]).toBe(top.distances.indexOf(v));
+  });
+
+  it.each([
+    { metric: 'l2' as const, d: 7 },
+    { metric: 'ip' as const, d: 33 },
+  ])('IVFFlatIndex: the probed lists cut at the radius, as search() orders them, metric $metric, d = $d', ({ metric, d }) => {
+    const n = 900;
+    const x = floatVectors(n, d, 80 + d);
+    const q = floatVectors(7, d, 81 + d);
+    const index = track(new IVFFlatIndex({ d, nlist: 6, metric, seed: 3 }));
+    index.train(x);
+    index.add(x, Int32Array.from({ length: n }, (_, i) => 2 * i + 1));
+    const l2 = metric === 'l2';
+    for (const nprobe of [1, 3, 6]) {
+      const r30 = index.search(q.subarray(0, d), 30, { nprobe: 6 }).distances[29];
+      const got = index.rangeSearch(q, r30, { nprobe });
+      const want = fromSearch(index, q, 7, r30, l2, { nprobe });
+      expect(Array.from(got.lims), `nprobe ${nprobe}`).toEqual(want.lims);
+      expect(Array.from(got.ids)).toEqual(want.ids);
+      expect(Array.from(got.distances)).toEqual(want.distances);
+      // every list probed: the hits are FlatIndex's (by ids; the two score in different forms, so the ids are
+      // compared away from the boundary only)
+      if (nprobe === 6) {
+        const flat = track(new FlatIndex({ d, metric }));
+        flat.add(x, Int32Array.from({ length: n }, (_, i) => 2 * i + 1));
+        const f = flat.rangeSearch(q, r30);
+        for (let i = 0; i < 7; i++) {
+          const a = new Set(got.ids.subarray(got.lims[i], got.lims[i + 1]));
+          for (let t = f.lims[i]; t < f.lims[i + 1]; t++) {
+            if (Math.abs(f.distances[t] - r30) > 1e-4 * (1 + Math.abs(r30))) expect(a.has(f.ids[t])).toBe(true);
+          }
+        }
+      }
+    }
+    expect(codeOf(() => index.rangeSearch(q, r30Of(index, q, d), { nprobe: 7 }))).toBe('INVALID_OPTION');
+    const untrained = track(new IVFFlatIndex({ d, nlist: 6 }));
+    expect(codeOf(() => untrained.rangeSearch(q, 1))).toBe('NOT_TRAINED');
   });
 
   it('an empty index, a radius nothing is within, and bad arguments', () => {

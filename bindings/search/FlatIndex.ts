@@ -5,7 +5,8 @@ import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { idPositions, positionsOf, toUserIds } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { IdIndex } from './idIndex.js';
-import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions, type FilterSpec } from './filter.js';
+import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
+import { RangeHits } from './range.js';
 import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from './scan.js';
 
 export interface FlatIndexOptions {
@@ -201,16 +202,9 @@ export class FlatIndex extends IdIndex {
   rangeSearch(q: Float32Array, radius: number, options: FilterOptions = {}): RangeSearchResult {
     const where = 'FlatIndex.rangeSearch';
     const eng = this.alive(where);
-    const nq = checkVectors(where, 'queries', q, this.d);
-    if (typeof radius !== 'number' || !Number.isFinite(radius)) {
-      fail('INVALID_OPTION', where, 'radius must be a finite number', radius, this.metric === 'l2' ? 'a squared L2 distance' : 'a similarity');
-    }
-    const spec = checkFilter(where, checkOptions(where, options), nq);
     const { d, n } = this;
-    const l2 = this.metric === 'l2';
-    // the float32 threshold the float32 distances compare against as they would against radius itself
-    const r = f32Threshold(radius, l2);
-    const hits: { pos: number[]; dist: number[] }[] = Array.from({ length: nq }, () => ({ pos: [], dist: [] }));
+    const hits = new RangeHits(where, q, d, radius, this.metric, options);
+    const { nq, l2 } = hits;
     // queries in chunks, the vectors in blocks of whole panels: one f32 score matrix of chunk x block at a time
     const block = Math.min(n, RANGE_BLOCK);
     const rows = Math.max(1, Math.min(nq, Math.floor(RANGE_SCORES / block)));
@@ -223,37 +217,11 @@ export class FlatIndex extends IdIndex {
       for (let j0 = 0; j0 < n; j0 += block) {
         const nb = Math.min(block, n - j0);
         eng.abi.scorePanels(qp, c, d, this.panelsPtr + j0 * d * 4, this.biasPtr + j0 * 4, nb, l2 ? -2 : -1, out);
-        for (let i = 0; i < c; i++) {
-          // the distances as search() finishes them (heapFinalize), compared in wasm
-          const qni = l2 ? eng.f32(qn + i * 4, 1)[0] : 0;
-          const m = eng.abi.rangeHits(out + i * nb * 4, nb, qni, r, l2 ? 1 : 0, hitIdx, hitDist);
-          if (m === 0) continue;
-          const h = hits[q0 + i];
-          const idx = eng.i32(hitIdx, m);
-          const dist = eng.f32(hitDist, m);
-          for (let t = 0; t < m; t++) {
-            h.pos.push(j0 + idx[t]);
-            h.dist.push(dist[t]);
-          }
-        }
+        // the distances as search() finishes them (heapFinalize: + ||q||^2 for l2)
+        for (let i = 0; i < c; i++) hits.collect(eng, q0 + i, out + i * nb * 4, nb, l2 ? eng.f32(qn + i * 4, 1)[0] : 0, hitIdx, hitDist, (j) => j0 + j);
       }
     }
-    const ids = eng.i32(this.idsPtr, n).slice();
-    const drop = spec ? rangeFilter(spec) : null;
-    const lims = new Int32Array(nq + 1);
-    const outIds: number[] = [];
-    const outDist: number[] = [];
-    for (let i = 0; i < nq; i++) {
-      const { pos, dist } = hits[i];
-      const order = Array.from(pos.keys()).filter((t) => !drop?.(i, ids[pos[t]]));
-      order.sort((a, b) => (l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
-      for (const t of order) {
-        outIds.push(ids[pos[t]]);
-        outDist.push(dist[t]);
-      }
-      lims[i + 1] = outIds.length;
-    }
-    return { lims, ids: Int32Array.from(outIds), distances: Float32Array.from(outDist) };
+    return hits.result(eng.i32(this.idsPtr, n).slice());
   }
 
   /** Copies of the stored vectors by user id (normalized ones for 'cosine'); an id added twice gives its first vector. */
@@ -324,32 +292,6 @@ export class FlatIndex extends IdIndex {
 /** Vectors per block of rangeSearch's score matrix (a multiple of 8: whole panels), and its most scores (4 MB). */
 const RANGE_BLOCK = 8192;
 const RANGE_SCORES = 1 << 20;
-
-/**
- * The float32 t with (v < t) == (v < radius) for every float32 v (l2; with `below` false, (v > t) == (v > radius)):
- * radius rounded up (l2) or down (similarities) to a float32 where it is not one.
- */
-function f32Threshold(radius: number, l2: boolean): number {
-  const f = Math.fround(radius);
-  if (f === radius || !Number.isFinite(f) || (l2 ? f > radius : f < radius)) return f;
-  // one float32 step towards radius (up for l2, down for similarities): the bit pattern moves by one
-  if (f === 0) return l2 ? 1.401298464324817e-45 : -1.401298464324817e-45;
-  const u = new Int32Array(new Float32Array([f]).buffer);
-  u[0] += (f > 0) === l2 ? 1 : -1;
-  return new Float32Array(u.buffer)[0];
-}
-
-/** rangeSearch's filters over its hits: whether query i must drop the vector with user id `id`. */
-function rangeFilter(spec: FilterSpec): (i: number, id: number) => boolean {
-  const allow = spec.allow;
-  const allowSet = allow instanceof Int32Array ? new Set(allow) : null;
-  const excluded = spec.exclude ? spec.exclude.map((l) => new Set(l)) : null;
-  return (i, id) => {
-    if (allow instanceof Uint8Array && !(id >> 3 < allow.length && (allow[id >> 3] & (1 << (id & 7))) !== 0)) return true;
-    if (allowSet && !allowSet.has(id)) return true;
-    return excluded !== null && excluded[i].has(id);
-  };
-}
 
 export function emptyResult(nq: number, k: number, metric: Metric): SearchResult {
   return {

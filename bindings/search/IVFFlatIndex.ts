@@ -2,11 +2,12 @@ import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, r
 import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
-import type { SearchResult } from '../types.js';
+import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { finishChunk, idPositions, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { IdIndex } from './idIndex.js';
+import { RangeHits } from './range.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
 import { chunkRows } from './scan.js';
@@ -322,6 +323,38 @@ export class IVFFlatIndex extends IdIndex {
     const coarse = this.probe!.search(q, nprobe);
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     return filtered(eng, where, flt, () => this.scanProbed(q, coarse, nprobe, nq, k, flt));
+  }
+
+  /**
+   * The vectors within `radius` of each query among its nprobe nearest lists (Faiss IndexIVFFlat range_search):
+   * squared L2 < radius for 'l2', inner product > radius for 'ip'; best first, ties by insertion order, with the
+   * distances search() gives for the same pairs. nprobe = nlist: every vector. Filters as for search().
+   */
+  rangeSearch(q: Float32Array, radius: number, options: IVFFlatSearchOptions = {}): RangeSearchResult {
+    const where = 'IVFFlatIndex.rangeSearch';
+    const eng = this.alive(where);
+    const { d } = this;
+    const hits = new RangeHits(where, q, d, radius, this.metric, options);
+    const nprobe = checkInt(where, 'nprobe', hits.options.nprobe ?? 1, 1, this.nlist);
+    this.trainedOr(where);
+    if (this.n > 0) {
+      const coarse = this.probe!.search(q, nprobe);
+      let maxList = 0;
+      for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+      const [qp, sp, hitIdx, hitDist] = eng.scratch([d * 4, maxList * 4, maxList * 4, maxList * 4], where);
+      for (let qi = 0; qi < hits.nq; qi++) {
+        eng.f32(qp, d).set(q.subarray(qi * d, (qi + 1) * d));
+        for (let p = 0; p < nprobe; p++) {
+          const l = coarse.ids[qi * nprobe + p];
+          if (l < 0 || this.listSize[l] === 0) continue;
+          // exact scores of the list's rows (squared L2, or -<q, x>): rangeHits with nothing to add
+          eng.abi.scoreRows(qp, this.vecPtr, this.listPos[l], this.listSize[l], d, this.metric === 'l2' ? 0 : 1, sp);
+          const pos = eng.i32(this.listPos[l], this.listSize[l]).slice();
+          hits.collect(eng, qi, sp, this.listSize[l], 0, hitIdx, hitDist, (j) => pos[j]);
+        }
+      }
+    }
+    return hits.result(eng.i32(this.idsPtr, this.n).slice());
   }
 
   private scanProbed(q: Float32Array, coarse: SearchResult, nprobe: number, nq: number, k: number, flt: PositionFilter | null): SearchResult {

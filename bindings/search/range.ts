@@ -1,0 +1,98 @@
+// Range search (Faiss range_search), the parts every index's rangeSearch shares: the radius as a float32 threshold,
+// the checks, the hits of each query gathered from wasm (rangeHits, assembly/kernels/panels.ts), and the result:
+// best first, ties by position, filters applied, positions turned into user ids.
+import { checkOptions, checkVectors, fail } from '../errors.js';
+import type { Metric, RangeSearchResult } from '../types.js';
+import type { Engine } from '../wasm/engine.js';
+import { checkFilter, type FilterSpec } from './filter.js';
+
+/**
+ * The float32 t with (v < t) == (v < radius) for every float32 v (l2; for similarities, (v > t) == (v > radius)):
+ * radius rounded up (l2) or down (similarities) to a float32 where it is not one.
+ */
+export function f32Threshold(radius: number, l2: boolean): number {
+  const f = Math.fround(radius);
+  if (f === radius || !Number.isFinite(f) || (l2 ? f > radius : f < radius)) return f;
+  // one float32 step towards radius (up for l2, down for similarities): the bit pattern moves by one
+  if (f === 0) return l2 ? 1.401298464324817e-45 : -1.401298464324817e-45;
+  const u = new Int32Array(new Float32Array([f]).buffer);
+  u[0] += (f > 0) === l2 ? 1 : -1;
+  return new Float32Array(u.buffer)[0];
+}
+
+/** rangeSearch's filters over its hits: whether query i must drop the vector with user id `id`. */
+function rangeFilter(spec: FilterSpec): (i: number, id: number) => boolean {
+  const allow = spec.allow;
+  const allowSet = allow instanceof Int32Array ? new Set(allow) : null;
+  const excluded = spec.exclude ? spec.exclude.map((l) => new Set(l)) : null;
+  return (i, id) => {
+    if (allow instanceof Uint8Array && !(id >> 3 < allow.length && (allow[id >> 3] & (1 << (id & 7))) !== 0)) return true;
+    if (allowSet && !allowSet.has(id)) return true;
+    return excluded !== null && excluded[i].has(id);
+  };
+}
+
+/**
+ * One rangeSearch call: its checked arguments (queries, radius as a float32 threshold, options, filters) and the
+ * hits of each query, added block by block from rangeHits, until result() orders them.
+ */
+export class RangeHits {
+  readonly nq: number;
+  /** The float32 threshold (see f32Threshold). */
+  readonly r: number;
+  readonly l2: boolean;
+  readonly options: Record<string, unknown>;
+  private readonly spec: FilterSpec | null;
+  private readonly pos: number[][];
+  private readonly dist: number[][];
+
+  constructor(where: string, q: Float32Array, d: number, radius: number, metric: Metric, options: unknown) {
+    this.nq = checkVectors(where, 'queries', q, d);
+    this.l2 = metric === 'l2';
+    if (typeof radius !== 'number' || !Number.isFinite(radius)) {
+      fail('INVALID_OPTION', where, 'radius must be a finite number', radius, this.l2 ? 'a squared L2 distance' : 'a similarity');
+    }
+    this.r = f32Threshold(radius, this.l2);
+    this.options = checkOptions(where, options);
+    this.spec = checkFilter(where, this.options, this.nq);
+    this.pos = Array.from({ length: this.nq }, () => []);
+    this.dist = Array.from({ length: this.nq }, () => []);
+  }
+
+  /**
+   * Query qi's hits among `count` scores at scoresPtr (rangeHits's input; add: ||q||^2 for panel scores, 0 for exact
+   * ones): the j-th hit is at position posOf(j); idxPtr / distPtr: rangeHits's outputs, room for count each.
+   */
+  collect(eng: Engine, qi: number, scoresPtr: number, count: number, add: number, idxPtr: number, distPtr: number, posOf: (j: number) => number): void {
+    const m = eng.abi.rangeHits(scoresPtr, count, add, this.r, this.l2 ? 1 : 0, idxPtr, distPtr);
+    if (m === 0) return;
+    const idx = eng.i32(idxPtr, m);
+    const dist = eng.f32(distPtr, m);
+    const p = this.pos[qi];
+    const v = this.dist[qi];
+    for (let t = 0; t < m; t++) {
+      p.push(posOf(idx[t]));
+      v.push(dist[t]);
+    }
+  }
+
+  /** The result: each query's hits best first, ties by position, filtered; ids: the user id of every position. */
+  result(ids: Int32Array): RangeSearchResult {
+    const drop = this.spec ? rangeFilter(this.spec) : null;
+    const lims = new Int32Array(this.nq + 1);
+    const outIds: number[] = [];
+    const outDist: number[] = [];
+    for (let i = 0; i < this.nq; i++) {
+      const pos = this.pos[i];
+      const dist = this.dist[i];
+      const order = Array.from(pos.keys()).filter((t) => !drop?.(i, ids[pos[t]]));
+      order.sort((a, b) => (this.l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
+      for (const t of order) {
+        outIds.push(ids[pos[t]]);
+        outDist.push(dist[t]);
+      }
+      lims[i + 1] = outIds.length;
+    }
+    return { lims, ids: Int32Array.from(outIds), distances: Float32Array.from(outDist) };
+  }
+}
