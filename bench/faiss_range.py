@@ -2,7 +2,8 @@
 the queries with the given radius, median of the runs (after one untimed warm-up).
 
 usage: /usr/bin/python3 bench/faiss_range.py SPEC.json
-SPEC = {"base", "queries" (paths .fvecs), "runs", "tasks": [{"name", "metric": "l2"|"ip", "radius", "out_lims", "out_ids" (paths .ivecs)}]}
+SPEC = {"base", "train", "queries" (paths .fvecs), "runs", "tasks": [{"name", "metric": "l2"|"ip", "radius", "out_lims", "out_ids"
+  (paths .ivecs), optional "nlist" + "nprobe": an IndexIVFFlat trained on "train" instead of the flat index}]}
 Prints ONE JSON object: per task the seconds of each run and the number of hits; the hits go to out_lims / out_ids.
 """
 
@@ -13,9 +14,16 @@ import numpy as np
 from faiss_common import emit_results, load_spec, read_fvecs, setup_faiss, write_vecs
 
 
-def run(faiss, task, xb, xq, runs):
+def run(faiss, task, xt, xb, xq, runs):
     d = xb.shape[1]
-    index = faiss.IndexFlatL2(d) if task["metric"] == "l2" else faiss.IndexFlatIP(d)
+    metric = faiss.METRIC_L2 if task["metric"] == "l2" else faiss.METRIC_INNER_PRODUCT
+    if task.get("nlist"):
+        quantizer = faiss.IndexFlatL2(d) if task["metric"] == "l2" else faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantizer, d, task["nlist"], metric)
+        index.train(xt)
+        index.nprobe = task["nprobe"]
+    else:
+        index = faiss.IndexFlatL2(d) if task["metric"] == "l2" else faiss.IndexFlatIP(d)
     index.add(xb)
     index.range_search(xq[:8], task["radius"])
     times = []
@@ -32,9 +40,10 @@ def run(faiss, task, xb, xq, runs):
 def main():
     spec = load_spec()
     faiss = setup_faiss()
+    xt = read_fvecs(spec["train"])
     xb = read_fvecs(spec["base"])
     xq = read_fvecs(spec["queries"])
-    emit_results(faiss, [run(faiss, t, xb, xq, spec["runs"]) for t in spec["tasks"]])
+    emit_results(faiss, [run(faiss, t, xt, xb, xq, spec["runs"]) for t in spec["tasks"]])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // Range search benchmark: vqwasm FlatIndex.rangeSearch against Faiss IndexFlatL2 / IndexFlatIP range_search
-// (1 thread) and a plain-JS double loop, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 1000 queries,
-// the radius at the median (over the queries) of the 50th nearest distance. Quality beside speed: the hits against
-// Faiss's (ids missing or extra; only ties at float rounding on the boundary may differ).
+// (1 thread) and a plain-JS double loop, and IVFFlatIndex.rangeSearch (1024 lists, nprobe 16) against Faiss
+// IndexIVFFlat, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 1000 queries, the radius at the median
+// (over the queries) of the 50th nearest distance. Quality beside speed: the hits against Faiss's (ids missing or
+// extra; only ties at float rounding on the boundary may differ), and for IVF the share of the exact hits found.
 //   node bench/range.js
 // Speed is never asserted. Env: VQ_BENCH_NO_ENGINE=1, VQ_BENCH_NO_FAISS=1.
 
@@ -12,6 +13,8 @@ import { makePqSynthetic } from './lib/pq-common.js';
 const RUNS = 5;
 const RANK = 50;
 const JS_NQ = 20;
+const NLIST = 1024;
+const NPROBE = 16;
 
 const log = (msg) => process.stderr.write(`[range ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -64,6 +67,26 @@ async function main() {
         name: metric, metric, radius,
         out_lims: join(C.DATA_DIR, `range_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_${metric}_ids.ivecs`),
       });
+      log(`vqwasm IVF ${metric}`);
+      const ivf = new ours.IVFFlatIndex({ d, nlist: NLIST, metric, seed: 1 });
+      try {
+        ivf.train(ds.train);
+        ivf.add(ds.base);
+        const itimes = [];
+        let ires;
+        for (let r = 0; r < RUNS; r++) {
+          const t1 = C.now();
+          ires = ivf.rangeSearch(ds.q, radius, { nprobe: NPROBE });
+          itimes.push(C.now() - t1);
+        }
+        mine[`ivf-${metric}`] = { seconds: C.median(itimes), res: ires, radius, exact: res };
+      } finally {
+        ivf.dispose();
+      }
+      specTasks.push({
+        name: `ivf-${metric}`, metric, radius, nlist: NLIST, nprobe: NPROBE,
+        out_lims: join(C.DATA_DIR, `range_ivf_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_ivf_${metric}_ids.ivecs`),
+      });
     } finally {
       index.dispose();
     }
@@ -72,18 +95,19 @@ async function main() {
   if (faiss.ok && specTasks.length) {
     log('Faiss');
     try {
-      fres = C.runFaissScript('faiss_range.py', { base: ds.basePath, queries: ds.qPath, runs: RUNS, tasks: specTasks });
+      fres = C.runFaissScript('faiss_range.py', { train: ds.trainPath, base: ds.basePath, queries: ds.qPath, runs: RUNS, tasks: specTasks });
     } catch (e) {
       log(`Faiss failed: ${e.message}`);
     }
   }
-  for (const metric of ['l2', 'ip']) {
-    const m = mine[metric];
+  for (const name of ['l2', 'ip', 'ivf-l2', 'ivf-ip']) {
+    const m = mine[name];
     if (!m) continue;
-    const f = fres?.results.find((t) => t.name === metric);
+    const metric = name.endsWith('l2') ? 'l2' : 'ip';
+    const f = fres?.results.find((t) => t.name === name);
     let agree = '';
     if (f) {
-      const task = specTasks.find((t) => t.name === metric);
+      const task = specTasks.find((t) => t.name === name);
       const lims = C.readIvecs(task.out_lims).data;
       const ids = C.readIvecs(task.out_ids).data;
       const theirs = hitSets(lims, ids, nq);
@@ -97,23 +121,37 @@ async function main() {
       agree = `${missing} missing, ${extra} extra`;
     }
     const fs = f ? C.median(f.times) : null;
+    // IVF: the share of the exact (FlatIndex) hits found
+    let found = '';
+    if (m.exact) {
+      const exact = hitSets(m.exact.lims, m.exact.ids, nq);
+      const mineSets = hitSets(m.res.lims, m.res.ids, nq);
+      let all = 0;
+      let got = 0;
+      for (let i = 0; i < nq; i++) {
+        all += exact[i].size;
+        for (const id of exact[i]) if (mineSets[i].has(id)) got++;
+      }
+      found = (got / all).toFixed(4);
+    }
     rows.push([
-      metric === 'l2' ? 'L2' : 'IP (MIPS)', m.radius.toPrecision(5), String(m.res.ids.length), (m.res.ids.length / nq).toFixed(1),
+      `${name.startsWith('ivf') ? `IVFFlat ${NLIST}, nprobe ${NPROBE}` : 'Flat'} ${metric === 'l2' ? 'L2' : 'IP (MIPS)'}`, m.radius.toPrecision(5), String(m.res.ids.length), (m.res.ids.length / nq).toFixed(1),
       C.fmtSeconds(m.seconds), fs === null ? '-' : C.fmtSeconds(fs), fs === null ? '' : (fs / m.seconds).toFixed(2) + 'x',
-      `${C.fmtSeconds(m.jsSeconds)} (est.)`, f ? String(f.hits) : '', agree,
+      m.jsSeconds ? `${C.fmtSeconds(m.jsSeconds)} (est.)` : '', f ? String(f.hits) : '', agree, found,
     ]);
   }
   C.printTable(
-    `FlatIndex.rangeSearch, n = ${nb}, d = ${d}, ${nq} queries  [engine build: ${build}]`,
+    `rangeSearch, n = ${nb}, d = ${d}, ${nq} queries  [engine build: ${build}]`,
     [
       { title: 'metric', align: 'l' }, { title: 'radius' }, { title: 'hits' }, { title: 'per query' }, { title: 'vqwasm' },
       { title: 'Faiss 1-thread' }, { title: 'vqwasm QPS / Faiss' }, { title: 'plain JS' }, { title: 'Faiss hits' },
-      { title: 'vs Faiss hits' },
+      { title: 'vs Faiss hits' }, { title: 'exact hits found' },
     ],
     rows,
     [
       `times: one rangeSearch of all ${nq} queries, median of ${RUNS}; plain JS: a float64 double loop over the first ${JS_NQ} queries, scaled to ${nq}.`,
-      'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries.',
+      'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries (the IVF rows: each its own',
+      `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the IVF search returns (nprobe ${NPROBE} of ${NLIST}).`,
       fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
     ],
   );
