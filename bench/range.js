@@ -6,6 +6,7 @@
 //   node bench/range.js
 // Speed is never asserted. Env: VQ_BENCH_NO_ENGINE=1, VQ_BENCH_NO_FAISS=1.
 
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as C from './lib/common.js';
 import { makePqSynthetic } from './lib/pq-common.js';
@@ -62,7 +63,25 @@ async function main() {
         }
       }
       const jsSeconds = ((C.now() - t0) * nq) / JS_NQ;
-      mine[metric] = { seconds: C.median(times), res, radius, jsSeconds, jsHits };
+      // the same on a WorkerPool of every core (private memories: each worker a copy), the queries split across them
+      let poolSeconds = null;
+      const pool = await ours.WorkerPool.create({ build });
+      try {
+        const shared = await pool.share(index);
+        await shared.rangeSearch(ds.q.subarray(0, 64 * d), radius);
+        const ptimes = [];
+        for (let r = 0; r < RUNS; r++) {
+          const t1 = C.now();
+          const pr = await shared.rangeSearch(ds.q, radius);
+          ptimes.push(C.now() - t1);
+          if (pr.ids.length !== res.ids.length || pr.ids.some((v, i) => v !== res.ids[i])) throw new Error('pooled rangeSearch differs');
+        }
+        poolSeconds = { seconds: C.median(ptimes), threads: pool.threads };
+        shared.release();
+      } finally {
+        pool.terminate();
+      }
+      mine[metric] = { seconds: C.median(times), res, radius, jsSeconds, jsHits, pool: poolSeconds };
       specTasks.push({
         name: metric, metric, radius,
         out_lims: join(C.DATA_DIR, `range_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_${metric}_ids.ivecs`),
@@ -138,6 +157,7 @@ async function main() {
       `${name.startsWith('ivf') ? `IVFFlat ${NLIST}, nprobe ${NPROBE}` : 'Flat'} ${metric === 'l2' ? 'L2' : 'IP (MIPS)'}`, m.radius.toPrecision(5), String(m.res.ids.length), (m.res.ids.length / nq).toFixed(1),
       C.fmtSeconds(m.seconds), fs === null ? '-' : C.fmtSeconds(fs), fs === null ? '' : (fs / m.seconds).toFixed(2) + 'x',
       m.jsSeconds ? `${C.fmtSeconds(m.jsSeconds)} (est.)` : '', f ? String(f.hits) : '', agree, found,
+      m.pool ? `${C.fmtSeconds(m.pool.seconds)} (${(m.seconds / m.pool.seconds).toFixed(2)}x, ${m.pool.threads} threads)` : '',
     ]);
   }
   C.printTable(
@@ -145,13 +165,14 @@ async function main() {
     [
       { title: 'metric', align: 'l' }, { title: 'radius' }, { title: 'hits' }, { title: 'per query' }, { title: 'vqwasm' },
       { title: 'Faiss 1-thread' }, { title: 'vqwasm QPS / Faiss' }, { title: 'plain JS' }, { title: 'Faiss hits' },
-      { title: 'vs Faiss hits' }, { title: 'exact hits found' },
+      { title: 'vs Faiss hits' }, { title: 'exact hits found' }, { title: 'WorkerPool (same hits)' },
     ],
     rows,
     [
       `times: one rangeSearch of all ${nq} queries, median of ${RUNS}; plain JS: a float64 double loop over the first ${JS_NQ} queries, scaled to ${nq}.`,
       'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries (the IVF rows: each its own',
       `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the IVF search returns (nprobe ${NPROBE} of ${NLIST}).`,
+      `WorkerPool: pool.share(index).rangeSearch on ${availableParallelism()} logical cores (a private copy per worker), its speed-up over this thread; load average before: ${loadavg().map((v) => v.toFixed(2)).join(' ')}.`,
       fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
     ],
   );

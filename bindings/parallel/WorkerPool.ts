@@ -19,7 +19,7 @@ import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
 import { abortSeeding, SEED_MAIL_HEAD, SEED_WORDS, seedMail } from './seed.js';
 import { guidedChunk, PULL_ABORT, PULL_MAX_QUERY_BYTES, PULL_NEXT, searchPullBuffer, searchPullViews } from './pull.js';
-import type { SearchResult } from '../types.js';
+import type { RangeSearchResult, SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
 import { drawBlock } from '../training/kmeansBlock.js';
 import { ProductQuantizer, type PQTrainOptions, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
@@ -1017,6 +1017,54 @@ export class SharedIndex extends Shared {
     );
     return { ids, distances };
   }
+  /**
+   * The same result as index.rangeSearch(q, radius, options) on the main thread (FlatIndex, IVFFlatIndex), the queries
+   * split across the pool's workers in chunks by message; options: the index's (nprobe, exclude, allow) plus signal
+   * and onProgress.
+   */
+  async rangeSearch(q: Float32Array, radius: number, options: PoolSearchOptions = {}): Promise<RangeSearchResult> {
+    const where = 'SharedIndex.rangeSearch';
+    this.live(where, 'index', 'pool.share(index)');
+    // (a private copy is checked by its worker, which says the same)
+    if (this.origin && typeof (this.origin as { rangeSearch?: unknown }).rangeSearch !== 'function') {
+      fail('INVALID_TYPE', where, 'range search is for FlatIndex and IVFFlatIndex', raw(`a shared ${this.origin.constructor.name}`), 'a shared FlatIndex or IVFFlatIndex');
+    }
+    const nq = checkVectors(where, 'queries', q, this.d);
+    if (typeof radius !== 'number' || !Number.isFinite(radius)) fail('INVALID_OPTION', where, 'radius must be a finite number', radius, 'a finite number');
+    const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
+    checkCallbacks(where, signal, onProgress);
+    const exclude = rest.exclude;
+    if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {
+      fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
+    }
+    const d = this.d;
+    const parts: RangeSearchResult[] = [];
+    const starts: number[] = [];
+    await this.withView(where, this.origin, 'index', (slot) =>
+      this.pool.runChunks(where, nq, nq, 16, signal, onProgress, async (lane, s0, c) => {
+        const part = q.slice(s0 * d, (s0 + c) * d);
+        const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
+        parts.push((await lane.call({ op: 'rangeSearch', slot, q: part, radius, options: opts }, [part.buffer])) as RangeSearchResult);
+        starts.push(s0);
+      }),
+    );
+    // the chunks in query order, their hits end to end
+    const order = starts.map((s0, i) => [s0, i]).sort((a, b) => a[0] - b[0]);
+    const total = parts.reduce((t, p) => t + p.ids.length, 0);
+    const lims = new Int32Array(nq + 1);
+    const ids = new Int32Array(total);
+    const distances = new Float32Array(total);
+    let at = 0;
+    for (const [s0, i] of order) {
+      const p = parts[i];
+      ids.set(p.ids, at);
+      distances.set(p.distances, at);
+      for (let t = 1; t < p.lims.length; t++) lims[s0 + t] = at + p.lims[t];
+      at += p.ids.length;
+    }
+    return { lims, ids, distances };
+  }
+
 }
 
 /** A quantizer copied into every worker of a pool: encode() splits the vectors across them. */

@@ -8,6 +8,7 @@
 //           { id, op: 'attach', slot, snap }                -> { id, ok }   (a view of the main thread's object: borrow.ts)
 //           { id, op: 'load', slot, bytes, what }           -> { id, ok }          (bytes: a saved index or quantizer)
 //           { id, op: 'search', slot, q, k, options }       -> { id, ok, value: { ids, distances } }
+//           { id, op: 'rangeSearch', slot, q, radius, options } -> { id, ok, value: { lims, ids, distances } }
 //           { id, op: 'searchPull', slot, pull, k, options, exclude? } -> { id, ok, value: queries answered }
 //             (pull: a SharedArrayBuffer, searchPullLayout: this worker takes chunks of its queries off a shared
 //             counter until none are left or the abort word is set, and writes their results there; progress on the
@@ -44,6 +45,7 @@
 //             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
+import type { RangeSearchResult } from '../types.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
 import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type KMeansBlockScratch, type Shift } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
@@ -56,7 +58,7 @@ import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'searchPull' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
+  op: 'init' | 'attach' | 'searchPull' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'rangeSearch' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
   first?: boolean;
   block?: number;
   r?: number;
@@ -76,6 +78,7 @@ export interface WorkerRequest {
   own?: [number, number];
   state?: SharedArrayBuffer;
   k?: number;
+  radius?: number;
   options?: Record<string, unknown>;
   shared?: SharedEngine;
   base?: number;
@@ -262,6 +265,14 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const r = (index as Searchable)
           .search(req.q!, req.k!, req.options ?? {});
         post({ id: req.id, ok: true, value: r }, [r.ids.buffer as ArrayBuffer, r.distances.buffer as ArrayBuffer]);
+        return;
+      }
+      case 'rangeSearch': {
+        const index = slots.get(req.slot!) as unknown as { rangeSearch?: (q: Float32Array, r: number, o: Record<string, unknown>) => RangeSearchResult } | undefined;
+        if (!index) throw new VQError('DISPOSED', `WorkerPool.rangeSearch: the shared index was released (got slot ${req.slot}, expected a live one)`);
+        if (typeof index.rangeSearch !== 'function') throw new VQError('INVALID_TYPE', `SharedIndex.rangeSearch: range search is for FlatIndex and IVFFlatIndex (got a shared ${(index as object).constructor.name}, expected one of those)`);
+        const r = index.rangeSearch(req.q!, req.radius!, req.options ?? {});
+        post({ id: req.id, ok: true, value: r }, [r.lims.buffer as ArrayBuffer, r.ids.buffer as ArrayBuffer, r.distances.buffer as ArrayBuffer]);
         return;
       }
       case 'searchPull': {

@@ -114,6 +114,33 @@ export function poolSuite(shared: boolean): void {
     }
   });
 
+  describe('WorkerPool rangeSearch equals the main thread', () => {
+    it('FlatIndex (l2 with filters, ip) and IVFFlatIndex; other indexes refuse it', async () => {
+      const flat = track(new FlatIndex({ d }));
+      flat.add(x, Int32Array.from({ length: 1200 }, (_, i) => 3 * i));
+      const flatIp = track(new FlatIndex({ d, metric: 'ip' }));
+      flatIp.add(x);
+      const ivf = track(trained(new IVFFlatIndex({ d, nlist: 8, seed: 6 })));
+      for (const pool of [pool2, pool3]) {
+        for (const [index, opts] of [[flat, {}], [flatIp, {}], [ivf, { nprobe: 3 }]] as const) {
+          const r = index.search(q.subarray(0, d), 40, opts).distances[39];
+          const want = index.rangeSearch(q, r, opts);
+          const shared = await pool.share(index);
+          expect(await shared.rangeSearch(q, r, opts)).toEqual(want);
+          if (index === flat) {
+            const exclude = Array.from({ length: 203 }, (_, i) => want.ids.subarray(want.lims[i], want.lims[i] + 2));
+            expect(await shared.rangeSearch(q, r, { exclude })).toEqual(flat.rangeSearch(q, r, { exclude }));
+          }
+          shared.release();
+        }
+        const pq = track(trained(new PQIndex({ d, m: 4, seed: 1 })));
+        const sp = await pool.share(pq);
+        await expect(sp.rangeSearch(q, 1)).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+        sp.release();
+      }
+    }, 30_000);
+  });
+
   describe('WorkerPool search where the runtime refuses a shared buffer', () => {
     it.skipIf(shared)('private memories: the chunks go by message, same results', async () => {
       const index = track(new FlatIndex({ d }));
