@@ -978,13 +978,7 @@ export class SharedIndex extends Shared {
     this.live(where, 'index', 'pool.share(index)');
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
-    const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
-    checkCallbacks(where, signal, onProgress);
-    const exclude = rest.exclude;
-    if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {
-      // the worker's own check gives the full message; this one only guards the split below
-      fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
-    }
+    const { signal, onProgress, rest, exclude } = splitOptions(where, options, nq);
     const d = this.d;
     let buf: SharedArrayBuffer | null = null;
     if (this.pool.sharedWords && nq * d * 4 <= PULL_MAX_QUERY_BYTES) {
@@ -1031,12 +1025,7 @@ export class SharedIndex extends Shared {
     }
     const nq = checkVectors(where, 'queries', q, this.d);
     if (typeof radius !== 'number' || !Number.isFinite(radius)) fail('INVALID_OPTION', where, 'radius must be a finite number', radius, 'a finite number');
-    const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
-    checkCallbacks(where, signal, onProgress);
-    const exclude = rest.exclude;
-    if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {
-      fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
-    }
+    const { signal, onProgress, rest, exclude } = splitOptions(where, options, nq);
     const d = this.d;
     const parts: RangeSearchResult[] = [];
     const starts: number[] = [];
@@ -1065,6 +1054,20 @@ export class SharedIndex extends Shared {
     return { lims, ids, distances };
   }
 
+}
+
+/**
+ * A pooled search's options: signal and onProgress (run here) apart from the index's own (sent to the workers), and
+ * exclude, one list per query, checked enough to be split by query (the worker's own check gives the full message).
+ */
+function splitOptions(where: string, options: PoolSearchOptions, nq: number) {
+  const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
+  checkCallbacks(where, signal, onProgress);
+  const exclude = rest.exclude;
+  if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {
+    fail('INVALID_SIZE', where, 'exclude must hold one id list per query', Array.isArray(exclude) ? `${exclude.length} lists` : exclude, `${nq} (one per query)`);
+  }
+  return { signal, onProgress, rest, exclude };
 }
 
 /** A quantizer copied into every worker of a pool: encode() splits the vectors across them. */
