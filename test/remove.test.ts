@@ -1,6 +1,7 @@
 // remove(ids) on every index (Faiss remove_ids): the index afterwards is the index that would have been built from
 // the kept vectors with their ids, byte for byte and search for search (filters included); default ids after a
-// removal never repeat a stored one; bad arguments change nothing; a rebuild that fails puts everything back.
+// removal never repeat a stored one; bad arguments change nothing; a rebuild that fails puts everything back. And
+// reset(): the trained empty index.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, loadIndex, PQIndex, RQIndex, SQIndex, type AnyIndex,
@@ -147,6 +148,28 @@ describe('remove(ids): the index of the kept vectors', () => {
     index.add(x.subarray(5 * d, 6 * d));
     expect(loaded.save()).toEqual(index.save());
     expect(Array.from(index.search(x.subarray(5 * d, 6 * d), 1).ids)).toEqual([103]);
+  });
+});
+
+describe('reset(): every vector out (Faiss reset)', () => {
+  it.each(KINDS)('%s: the trained empty index; the same vectors added again give the same bytes', (name, make) => {
+    const ids = Int32Array.from({ length: n }, (_, i) => 5 * i + 2);
+    const { index, empty } = made(make, ids);
+    const full = index.save();
+    index.reset();
+    expect(index.size).toBe(0);
+    expect(index.save(), name).toEqual(empty().save());
+    expect(Array.from(index.search(q.subarray(0, d), 2).ids)).toEqual([-1, -1]);
+    // default ids start again at 0, as in a new index
+    index.add(more.subarray(0, 3 * d));
+    const want = empty();
+    want.add(more.subarray(0, 3 * d));
+    expect(index.save(), name).toEqual(want.save());
+    index.reset();
+    index.add(x, ids);
+    expect(index.save(), name).toEqual(full);
+    index.dispose();
+    expect(codeOf(() => index.reset()), name).toBe('DISPOSED');
   });
 });
 

@@ -179,6 +179,13 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     return removeFrom(where, this, ids);
   }
 
+  /** Removes every vector (Faiss reset): the trained index, empty, as save({ empty: true }) would restore it. */
+  reset(): void {
+    const where = `${this.kind.kind}.reset`;
+    this.alive(where);
+    this.store.reset(where, this.pinned);
+  }
+
   /** @internal remove(): the id of every position. */
   storedIds(): Int32Array {
     const pos = new Int32Array(this.store.n);

@@ -35,6 +35,11 @@ export abstract class IdIndex extends Owned implements Removable {
     return removeFrom(where, this, ids);
   }
 
+  /** Removes every vector (Faiss reset): the trained index, empty, as save({ empty: true }) would restore it. */
+  reset(): void {
+    this.clearVectors(`${this.kind}.reset`);
+  }
+
   /** @internal remove(): the id of every position. */
   storedIds(): Int32Array {
     return this.eng.i32(this.idsPtr, this.n).slice();

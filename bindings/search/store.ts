@@ -124,6 +124,27 @@ export class FlatStore {
     this.nextId.forget();
   }
 
+  /**
+   * Empties the store for reset(): back to implicit ids (the id buffer freed), the buffers of codes and originals
+   * kept (new ones with `fresh`: a pooled call reads these). If the new buffers cannot be made, nothing changes.
+   */
+  reset(where: string, fresh: boolean): void {
+    if (this.explicitIds || fresh) {
+      const n = this.n;
+      this.n = 0; // (nothing to copy into the new buffers)
+      try {
+        this.reserve(0, where, false, true);
+      } catch (e) {
+        this.n = n;
+        throw e;
+      }
+    }
+    this.n = 0;
+    this.idMap = null;
+    this.idSort = null;
+    this.nextId.forget();
+  }
+
   /** Positions -> user ids, in place (implicit ids are the positions; -1 stays -1). */
   userIds(pos: Int32Array): Int32Array {
     return this.explicitIds ? toUserIds(this.eng, this.idsPtr, this.n, pos) : pos;
