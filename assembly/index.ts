@@ -8,7 +8,7 @@ export { packPanels, unpackPanels, panelMoveRows, panelNormsSq, panelZeroBias, s
 export { qpanelsBytes, qpanelsPack, qscanWorkBytes, qscanPanels } from './kernels/qpanels';
 export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32, addF64,
-  l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyLower, centroidShift,
+  l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyPartial, centroidShift,
 } from './kernels/kmeans';
 export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqScan4, pqInterleave4, pqDistances, pqPack, pqUnpack } from './kernels/pq';
 export { fsPack, fsUnpack, fsQuantize, fsScores, fsScan, fsScan2 } from './kernels/fastscan';

@@ -783,7 +783,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
-    it.each([1, 3, 16, 17, 33])('hamerlyGather picks exactly the points whose bound does not hold, d = %i', (d) => {
+    it.each([1, 3, 16, 17, 33])('hamerlyGather picks exactly the points whose loosened bound does not hold, d = %i', (d) => {
       const n = 61;
       const k = 4;
       const r = new TestRng(55000 + d);
@@ -795,26 +795,38 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       const lower = Float32Array.from({ length: n }, () => r.int(-1, 6));
       const sep = Float32Array.from({ length: k }, () => r.int(0, 6));
       for (const useSep of [false, true]) {
-        const idx = m.alloc(n * 4);
-        const out = m.alloc(n * d * 4);
-        const normOut = m.alloc(n * 4);
-        const got = abi.hamerlyGather(
-          m.put(x), n, d, m.put(xnorm), m.put(dist), m.put(lower), m.put(labels), useSep ? m.put(sep) : 0, idx, out, normOut,
-        );
-        const wIdx = new Int32Array(n);
-        const wOut = new Float32Array(n * d);
-        const wNorm = new Float32Array(n);
-        const want = RK.hamerlyGather(x, n, d, xnorm, dist, lower, labels, useSep ? sep : null, wIdx, wOut, wNorm);
-        expect(want).toBeGreaterThan(0);
-        expect(want).toBeLessThan(n);
-        expect(got).toBe(want);
-        expect(exactMismatch(m.i32(idx, got), wIdx.subarray(0, want), 'idx')).toBeNull();
-        expect(exactMismatch(m.f32(out, got * d), wOut.subarray(0, want * d), 'rows')).toBeNull();
-        expect(exactMismatch(m.f32(normOut, got), wNorm.subarray(0, want), 'norms')).toBeNull();
+        for (const [maxShift, second, argMax] of [[0, 0, -1], [1, 0.5, 2], [0.25, 0.25, 0], [3, 0, 1]] as const) {
+          const idx = m.alloc(n * 4);
+          const out = m.alloc(n * d * 4);
+          const normOut = m.alloc(n * 4);
+          const lp = m.put(lower);
+          const got = abi.hamerlyGather(
+            m.put(x), n, d, m.put(xnorm), m.put(dist), lp, m.put(labels), useSep ? m.put(sep) : 0, maxShift, second, argMax, idx, out, normOut,
+          );
+          const wIdx = new Int32Array(n);
+          const wOut = new Float32Array(n * d);
+          const wNorm = new Float32Array(n);
+          const wLower = lower.slice();
+          const want = RK.hamerlyGather(x, n, d, xnorm, dist, wLower, labels, useSep ? sep : null, maxShift, second, argMax, wIdx, wOut, wNorm);
+          const what = `sep ${useSep} shift ${maxShift} ${second} ${argMax}`;
+          expect(want, what).toBeGreaterThan(0);
+          expect(want, what).toBeLessThan(n);
+          expect(got, what).toBe(want);
+          expect(exactMismatch(m.i32(idx, got), wIdx.subarray(0, want), `${what} idx`)).toBeNull();
+          expect(exactMismatch(m.f32(out, got * d), wOut.subarray(0, want * d), `${what} rows`)).toBeNull();
+          expect(exactMismatch(m.f32(normOut, got), wNorm.subarray(0, want), `${what} norms`)).toBeNull();
+          expect(exactMismatch(m.f32(lp, n), wLower, `${what} lower`)).toBeNull();
+          // the kept points' bounds are loosened by the largest shift of another centroid; the gathered keep theirs
+          const gathered = new Set(m.i32(idx, got));
+          for (let i = 0; i < n; i++) {
+            const s = labels[i] === argMax ? second : maxShift;
+            expect(m.f32(lp, n)[i], `${what} point ${i}`).toBe(gathered.has(i) ? lower[i] : Math.fround(lower[i] - s));
+          }
+        }
       }
       // the very first iteration: lower = -1 gathers every point, whatever is in dist
       const all = abi.hamerlyGather(
-        m.put(x), n, d, m.put(xnorm), m.alloc(n * 4), m.put(new Float32Array(n).fill(-1)), m.put(labels), 0,
+        m.put(x), n, d, m.put(xnorm), m.alloc(n * 4), m.put(new Float32Array(n).fill(-1)), m.put(labels), 0, 0, 0, -1,
         m.alloc(n * 4), m.alloc(n * d * 4), m.alloc(n * 4),
       );
       expect(all).toBe(n);
@@ -874,7 +886,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
         const idx = m.alloc(n * 4);
         const gx = m.alloc(n * d * 4);
         const gn = m.alloc(n * 4);
-        const cnt = abi.hamerlyGather(xp, n, d, m.put(xnorm), dp, lowp, lp, 0, idx, gx, gn);
+        const cnt = abi.hamerlyGather(xp, n, d, m.put(xnorm), dp, lowp, lp, 0, 0, 0, -1, idx, gx, gn);
         expect(cnt).toBe(n - Math.ceil(n / 3));
         const hd = m.alloc(cnt * 8);
         const hi = m.alloc(cnt * 8);
@@ -908,20 +920,87 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
-    it('hamerlyLower subtracts the largest shift of the other centroids', () => {
-      const n = 37;
-      const r = new TestRng(61000);
-      const labels = Int32Array.from({ length: n }, () => r.int(0, 4));
-      const lower = Float32Array.from({ length: n }, () => r.int(-10, 100) / 8);
-      for (const [maxShift, second, argMax] of [[2.5, 0.75, 3], [0.1, 0.1, 0], [3, 0, -1], [0, 0, -1], [1e-3, 1e-4, 4]] as const) {
-        const lp = m.put(lower);
-        abi.hamerlyLower(n, m.put(labels), lp, maxShift, second, argMax);
-        const want = lower.slice();
-        RK.hamerlyLower(n, labels, want, maxShift, second, argMax);
-        expect(exactMismatch(m.f32(lp, n), want, `hamerlyLower ${maxShift} ${second} ${argMax}`)).toBeNull();
-        if (argMax >= 0) {
-          const i = labels.indexOf(argMax);
-          if (i >= 0) expect(m.f32(lp, n)[i]).toBe(Math.fround(lower[i] - Math.fround(second)));
+    it.each([1, 3, 8, 17, 33, 64])('hamerlyPartial settles a point from the moved centroids only when its bound allows, d = %i', (d) => {
+      const n = 53;
+      const r = new TestRng(61000 + d);
+      for (const k of [2, 5, 9, 16]) {
+        for (const kind of ['int', 'float'] as const) {
+          const x = kind === 'int' ? intVectors(n, d, 61100 + d + k) : floatVectors(n, d, 61200 + d + k, 2);
+          const c = kind === 'int' ? intVectors(k, d, 61300 + d + k) : floatVectors(k, d, 61400 + d + k, 2);
+          const xnorm = Float32Array.from({ length: n }, (_, i) => RD.dot64(x, i, x, i, d));
+          const cs = centroidScores(c, k, d);
+          // a few centroids "moved" (1 to k), in increasing order, one of them at times a point's own
+          const moved = Int32Array.from(Array.from({ length: k }, (_, j) => j).filter((j) => j === 0 || r.int(0, 2) === 0));
+          const td = (i: number, j: number) => l2(x, i, c, j, d);
+          const labels = Int32Array.from({ length: n }, () => r.int(0, k - 1));
+          const dist = Float32Array.from({ length: n }, (_, i) => Math.fround(td(i, labels[i])));
+          // lower: a true bound on the distance to every unmoved centroid other than the label, or a fraction of
+          // one, or -1 (no bound at all: a fresh run); +Infinity when there is no such centroid
+          const lower = Float32Array.from({ length: n }, (_, i) => {
+            let near = Infinity;
+            for (let j = 0; j < k; j++) if (j !== labels[i] && !moved.includes(j)) near = Math.min(near, Math.sqrt(td(i, j)));
+            const f = [1 - 1e-6, 1 - 1e-6, 0.9, 0.5, -1][r.int(0, 4)];
+            return f < 0 ? -1 : Math.fround(near * f);
+          });
+          // the moved centroids' panels and a top-3 scan of every point against them
+          const mc = new Float32Array(moved.length * d);
+          moved.forEach((j, p) => mc.set(c.subarray(j * d, (j + 1) * d), p * d));
+          const mpp = m.alloc(RP.padTo8(moved.length) * d * 4);
+          const mbp = m.alloc(RP.padTo8(moved.length) * 4);
+          abi.packPanels(m.put(mc), moved.length, d, mpp, 0);
+          abi.panelNormsSq(mpp, 0, moved.length, d, mbp);
+          const gx = m.put(x);
+          const hd = m.alloc(n * 12);
+          const hi = m.alloc(n * 12);
+          abi.heapInit(hd, hi, n * 3);
+          abi.scanPanels(gx, n, d, mpp, mbp, moved.length, -2, 3, hd, hi, 0);
+          abi.heapSortRows(hd, hi, n, 3);
+          const idxIn = Int32Array.from({ length: n }, (_, i) => i);
+          const idx = m.put(idxIn);
+          const gn = m.put(xnorm);
+          const lp = m.put(labels);
+          const dp = m.put(dist);
+          const lowp = m.put(lower);
+          const wantIdx = idxIn.slice();
+          const wantGx = x.slice();
+          const wantGn = xnorm.slice();
+          const wantL = labels.slice();
+          const wantD = dist.slice();
+          const wantLow = lower.slice();
+          const hdv = m.f32(hd, n * 3).slice();
+          const hiv = m.i32(hi, n * 3).slice();
+          const left = abi.hamerlyPartial(n, idx, hd, hi, gx, gn, d, m.put(moved), cs.bp, m.put(x), cs.cp, lp, dp, lowp);
+          const want = RK.hamerlyPartial(n, wantIdx, hdv, hiv, wantGx, wantGn, d, moved, cs.bias, x, c, wantL, wantD, wantLow);
+          const what = `partial ${kind} d=${d} k=${k} moved=${moved.length}`;
+          expect(left, what).toBe(want);
+          expect(exactMismatch(m.i32(idx, left), wantIdx.subarray(0, want), `${what} idx`)).toBeNull();
+          expect(exactMismatch(m.f32(gx, left * d), wantGx.subarray(0, want * d), `${what} rows`)).toBeNull();
+          expect(exactMismatch(m.f32(gn, left), wantGn.subarray(0, want), `${what} norms`)).toBeNull();
+          expect(exactMismatch(m.i32(lp, n), wantL, `${what} labels`)).toBeNull();
+          expect(exactMismatch(m.f32(lowp, n), wantLow, `${what} lower`)).toBeNull();
+          if (kind === 'int') expect(exactMismatch(m.f32(dp, n), wantD, `${what} dist`)).toBeNull();
+          else expect(tolMismatch(m.f32(dp, n), wantD, wantD, `${what} dist`)).toBeNull();
+          // what makes it right: a settled point's label is its nearest centroid and its bound is below the distance
+          // to every other; a point left for the full scan is untouched
+          const kept = new Set(m.i32(idx, left));
+          const gotL = m.i32(lp, n);
+          const gotLow = m.f32(lowp, n);
+          let settled = 0;
+          for (let i = 0; i < n; i++) {
+            if (kept.has(i)) {
+              expect(gotL[i]).toBe(labels[i]);
+              expect(gotLow[i]).toBe(lower[i]);
+              continue;
+            }
+            settled++;
+            const a = gotL[i];
+            const all = Array.from({ length: k }, (_, j) => td(i, j));
+            const scale = xnorm[i] + RD.dot64(c, a, c, a, d);
+            expect(all[a] - Math.min(...all), `${what} point ${i}`).toBeLessThanOrEqual(REL_TOL * scale);
+            for (let j = 0; j < k; j++) if (j !== a) expect(gotLow[i], `${what} point ${i} vs ${j}`).toBeLessThanOrEqual(Math.sqrt(all[j]));
+          }
+          if (moved.length > 1) expect(settled, what).toBeGreaterThan(0);
+          expect(left, what).toBeGreaterThan(0); // the points without a bound (-1) at least
         }
       }
     });

@@ -1,7 +1,7 @@
 // k-means steps over row-major training points xPtr: f32[n][d] and centroids f32[k][d]. Assignment itself is
 // scanPanels with k = 1 (panels.ts); these are the other two steps and the k-means++ seeding helpers.
 
-import { l2sq } from './distance';
+import { l2sq, l2sqOneToMany } from './distance';
 
 /**
  * Per-cluster sums and counts of the assignment labelsPtr: i32[n] (labels in [0, k)).
@@ -119,21 +119,30 @@ export function l2sqToAssigned(xPtr: usize, n: u32, d: u32, centPtr: usize, labe
 
 /**
  * Indices i (idxPtr: i32[], returns the count) of points that may have changed cluster: sqrt(dist_i) exceeds both
- * lower_i and, when sepPtr != 0, sep[labels_i] (half the distance from that centroid to its nearest other one: a
- * point closer than that to its centroid is closer to it than to any other). The rows of those points are gathered
- * to outPtr: f32[count][d] and their squared norms to normOutPtr: f32[count].
+ * lower_i - s_i and, when sepPtr != 0, sep[labels_i] (half the distance from that centroid to its nearest other one: a
+ * point closer than that to its centroid is closer to it than to any other), where s_i = the largest shift of a
+ * centroid other than labels_i in the last update (secondShift when labels_i = argMax, else maxShift; 0 and -1 for
+ * none). A point that stays gets lower_i -= s_i; a gathered one keeps lower_i as it was, a bound on its distance to
+ * every other centroid that did not move (hamerlyPartial). The rows of the gathered points go to outPtr: f32[count][d]
+ * and their squared norms to normOutPtr: f32[count].
  */
 export function hamerlyGather(
   xPtr: usize, n: u32, d: u32, xnormPtr: usize, distPtr: usize, lowerPtr: usize, labelsPtr: usize, sepPtr: usize,
-  idxPtr: usize, outPtr: usize, normOutPtr: usize,
+  maxShift: f32, secondShift: f32, argMax: i32, idxPtr: usize, outPtr: usize, normOutPtr: usize,
 ): u32 {
   let m: u32 = 0;
   const bytes = <usize>d << 2;
   for (let i: u32 = 0; i < n; i++) {
     const u = <f32>Math.sqrt(<f64>load<f32>(distPtr + (<usize>i << 2)));
-    let bound = load<f32>(lowerPtr + (<usize>i << 2));
-    if (sepPtr != 0) bound = max(bound, load<f32>(sepPtr + (<usize>load<i32>(labelsPtr + (<usize>i << 2)) << 2)));
-    if (u <= bound) continue;
+    const a = load<i32>(labelsPtr + (<usize>i << 2));
+    const lp = lowerPtr + (<usize>i << 2);
+    const lower = load<f32>(lp) - (a == argMax ? secondShift : maxShift);
+    let bound = lower;
+    if (sepPtr != 0) bound = max(bound, load<f32>(sepPtr + (<usize>a << 2)));
+    if (u <= bound) {
+      store<f32>(lp, lower);
+      continue;
+    }
     store<i32>(idxPtr + (<usize>m << 2), <i32>i);
     memory.copy(outPtr + <usize>m * bytes, xPtr + <usize>i * bytes, bytes);
     store<f32>(normOutPtr + (<usize>m << 2), load<f32>(xnormPtr + (<usize>i << 2)));
@@ -190,15 +199,74 @@ export function hamerlyScatter(
 }
 
 /**
- * After an update that moved centroid j by shift_j (shiftPtr: f32[k]), every other-centroid distance can have
- * shrunk by at most the largest shift of a centroid other than a_i: lower_i -= that.
+ * The points gathered by hamerlyGather after a top-3 scan against only the centroids that moved in the last update:
+ * hd f32[m][3] scores ||c||^2 - 2<x,c> (sorted), hi i32[m][3] positions in movedPtr: i32[] (the moved centroids'
+ * ids; -1 past the last). The other centroids did not move, so lower_i, which hamerlyGather left as it was, still
+ * bounds the distance to each of them. With u = sqrt(dist_i) and b, b' the best two moved centroids other than a_i:
+ *   u <= min(lower_i, lo(b))                     stays: lower_i = min(lower_i, lo(b));
+ *   hi(b)^2 < dist_i - e(a_i), hi(b)^2 < lower_i^2  b is nearest: labels_i = b, dist_i = ||x_i - c_b||^2,
+ *                                                  lower_i = min(lower_i, sqrt(dist_i - e(a_i)), lo(b'));
+ *   otherwise (too close to call, or an unmoved centroid may be nearer): kept for a full scan, its index, row and
+ *   norm moved down to position `count` of idxPtr, gxPtr, gnormPtr. Returns count.
+ * lo / hi: a score's distance lowered / raised by the rounding the expansion can make, e(j) = 1e-5 (||x||^2 +
+ * ||c_j||^2) as in hamerlyScatter; biasPtr: f32[k] = ||c_j||^2, centPtr: f32[k][d] row-major.
  */
-export function hamerlyLower(n: u32, labelsPtr: usize, lowerPtr: usize, maxShift: f32, secondShift: f32, argMax: i32): void {
-  for (let i: u32 = 0; i < n; i++) {
-    const p = lowerPtr + (<usize>i << 2);
-    const s = load<i32>(labelsPtr + (<usize>i << 2)) == argMax ? secondShift : maxShift;
-    store<f32>(p, load<f32>(p) - s);
+export function hamerlyPartial(
+  m: u32, idxPtr: usize, hd: usize, hi: usize, gxPtr: usize, gnormPtr: usize, d: u32, movedPtr: usize, biasPtr: usize,
+  xPtr: usize, centPtr: usize, labelsPtr: usize, distPtr: usize, lowerPtr: usize,
+): u32 {
+  let left: u32 = 0;
+  const bytes = <usize>d << 2;
+  for (let r: u32 = 0; r < m; r++) {
+    const i = <usize>load<i32>(idxPtr + (<usize>r << 2));
+    const xn = load<f32>(gnormPtr + (<usize>r << 2));
+    const a = load<i32>(labelsPtr + (i << 2));
+    const dist = load<f32>(distPtr + (i << 2));
+    const l0 = load<f32>(lowerPtr + (i << 2));
+    let b: i32 = -1, b2: i32 = -1;
+    let s1: f32 = 0, s2: f32 = 0;
+    for (let e: u32 = 0; e < 3; e++) {
+      const p = <usize>(r * 3 + e) << 2;
+      const pos = load<i32>(hi + p);
+      if (pos < 0) break;
+      const j = load<i32>(movedPtr + (<usize>pos << 2));
+      if (j == a) continue;
+      if (b < 0) {
+        b = j;
+        s1 = load<f32>(hd + p);
+      } else if (b2 < 0) {
+        b2 = j;
+        s2 = load<f32>(hd + p);
+      }
+    }
+    const lo1 = lowered(s1, xn, b, biasPtr);
+    if (<f32>Math.sqrt(<f64>dist) <= min(l0, lo1)) {
+      store<f32>(lowerPtr + (i << 2), min(l0, lo1));
+      continue;
+    }
+    if (b >= 0 && l0 > 0) {
+      const hi1 = s1 + xn + <f32>1e-5 * (xn + load<f32>(biasPtr + (<usize>b << 2)));
+      const da = dist - <f32>1e-5 * (xn + load<f32>(biasPtr + (<usize>a << 2)));
+      if (hi1 < da && hi1 < l0 * l0) {
+        store<i32>(labelsPtr + (i << 2), b);
+        l2sqOneToMany(xPtr + i * bytes, centPtr + <usize>b * bytes, 1, d, distPtr + (i << 2));
+        store<f32>(lowerPtr + (i << 2), min(min(l0, <f32>Math.sqrt(<f64>da)), lowered(s2, xn, b2, biasPtr)));
+        continue;
+      }
+    }
+    store<i32>(idxPtr + (<usize>left << 2), <i32>i);
+    memory.copy(gxPtr + <usize>left * bytes, gxPtr + <usize>r * bytes, bytes);
+    store<f32>(gnormPtr + (<usize>left << 2), xn);
+    left++;
   }
+  return left;
+}
+
+/** sqrt(s + xn - e(j)) (0 if not positive; +Infinity when j < 0: no such centroid). */
+function lowered(s: f32, xn: f32, j: i32, biasPtr: usize): f32 {
+  if (j < 0) return Infinity;
+  const d2 = s + xn - <f32>1e-5 * (xn + load<f32>(biasPtr + (<usize>j << 2)));
+  return d2 > 0 ? <f32>Math.sqrt(<f64>d2) : 0;
 }
 
 /** shiftPtr: f32[k] = ||new_j - old_j|| for centroids f32[k][d] row-major. */

@@ -21,7 +21,7 @@ import { abortSeeding, SEED_MAIL_HEAD, SEED_WORDS, seedMail } from './seed.js';
 import { guidedChunk, PULL_ABORT, PULL_MAX_QUERY_BYTES, PULL_NEXT, searchPullBuffer, searchPullViews } from './pull.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
-import { drawBlock } from '../training/kmeansBlock.js';
+import { drawBlock, type StepCounts } from '../training/kmeansBlock.js';
 import { ProductQuantizer, type PQTrainOptions, type ProductQuantizerOptions, type ProductQuantizerTrainResult, type SubspaceResult } from '../quantizers/ProductQuantizer.js';
 import type { KMeansPlace, WorkerReply, WorkerRequest } from './worker.js';
 import { PQIndex } from '../search/PQIndex.js';
@@ -550,14 +550,15 @@ export class WorkerPool {
             if (signal?.aborted) throw aborted();
             let obj = 0;
             let rescanned = 0;
+            let movedOnly = 0;
             const eng = loadedEngine()!;
             if (this.arenas) {
               // shared memory: the workers read the centroids at at.cent (this thread's copy, unchanged until they
               // answer), take the blocks one at a time from ctrl[0] and leave each block's sums where kmStart said;
               // they are added here in block order (in wasm), whichever worker stepped which
               const ctrl = new Int32Array(new SharedArrayBuffer(8));
-              const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, base: at.cent, it, shift, ctrl })))) as { block: number; obj: number; rescanned: number }[][];
-              const per: { obj: number; rescanned: number }[] = new Array(places.length);
+              const outs = (await Promise.all(used.map((l) => l.call({ op: 'kmStep', slot, base: at.cent, it, shift, ctrl })))) as ({ block: number } & StepCounts)[][];
+              const per: StepCounts[] = new Array(places.length);
               for (const o of outs) for (const b of o) per[b.block] = b;
               // (the atomic count also orders the workers' writes before these reads)
               if (Atomics.load(ctrl, 1) !== places.length) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${Atomics.load(ctrl, 1)} blocks`), `${places.length}`);
@@ -566,6 +567,7 @@ export class WorkerPool {
                 eng.abi.addF64(into.counts, places[i].counts, k);
                 obj += b.obj;
                 rescanned += b.rescanned;
+                movedOnly += b.movedOnly;
               });
             } else {
               // private memories: each block's sums come back in a buffer of its own (worker.ts), added here in block
@@ -579,9 +581,9 @@ export class WorkerPool {
                   const mine = give.slice(i * each, (i + 1) * each);
                   return l.call({ op: 'kmStep', slot, q: cent, it, shift, ctrl, spare: mine }, mine.map((b) => b.buffer as ArrayBuffer));
                 }),
-              )) as { outs: Float64Array[]; blocks: { block: number; obj: number; rescanned: number }[] }[];
+              )) as { outs: Float64Array[]; blocks: ({ block: number } & StepCounts)[] }[];
               const outs: Float64Array[] = new Array(nb);
-              const per: { obj: number; rescanned: number }[] = new Array(nb);
+              const per: StepCounts[] = new Array(nb);
               let got = 0;
               for (const r of res) r.blocks.forEach((b, j) => ((outs[b.block] = r.outs[j]), (per[b.block] = b), got++));
               if (got !== nb) fail('INTERNAL', where, 'a k-means step left blocks undone', raw(`${got} blocks`), `${nb}`);
@@ -594,10 +596,11 @@ export class WorkerPool {
                 for (let t = 0; t < k; t++) counts[t] += out[k * d + t];
                 obj += per[b].obj;
                 rescanned += per[b].rescanned;
+                movedOnly += per[b].movedOnly;
               }
               spare.push(...outs);
             }
-            return { obj, rescanned };
+            return { obj, rescanned, movedOnly };
           },
         };
       }, onIteration);

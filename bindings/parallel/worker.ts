@@ -47,7 +47,7 @@
 import { VQError } from '../errors.js';
 import type { RangeSearchResult } from '../types.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type KMeansBlockScratch, type Shift } from '../training/kmeansBlock.js';
+import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type KMeansBlockScratch, type Shift, type StepCounts } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
@@ -413,12 +413,12 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           // sums and counts stay where its kmStart said, for the calling thread to read; ctrl[1] counts blocks done
           const ctrl = req.ctrl!;
           const views = share.views!;
-          share.side.prepare(req.base, req.it!);
-          const done: { block: number; obj: number; rescanned: number }[] = [];
+          share.side.prepare(req.base, req.it!, req.shift ?? null);
+          const done: ({ block: number } & StepCounts)[] = [];
           for (let b = Atomics.add(ctrl, 0, 1); b < views.length; b = Atomics.add(ctrl, 0, 1)) {
             const v = views[b];
             const r = v.block.step(req.base, req.it!, req.shift ?? null, v.sums, v.counts);
-            done.push({ block: b, obj: r.obj, rescanned: r.rescanned });
+            done.push({ block: b, ...r });
             Atomics.add(ctrl, 1, 1);
           }
           post({ id: req.id, ok: true, value: done });
@@ -432,11 +432,11 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const ctrl = req.ctrl;
         const state = share.state;
         eng.f32(share.cent, k * d).set(req.q!);
-        share.side.prepare(share.cent, req.it!);
+        share.side.prepare(share.cent, req.it!, req.shift ?? null);
         const per = k * d + k;
         const spare = req.spare ?? [];
         const outs: Float64Array[] = [];
-        const done: { block: number; obj: number; rescanned: number }[] = [];
+        const done: ({ block: number } & StepCounts)[] = [];
         let mine = share.block0;
         const next = () => (ctrl ? Atomics.add(ctrl, 0, 1) : mine++);
         const end = state ? share.nblocks : share.block0 + share.blocks.length;
@@ -453,7 +453,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           out.set(eng.f64(sums, k * d));
           out.set(eng.f64(counts, k), k * d);
           outs.push(out);
-          done.push({ block: b, obj: r.obj, rescanned: r.rescanned });
+          done.push({ block: b, ...r });
         }
         post({ id: req.id, ok: true, value: { outs, blocks: done } }, outs.map((o) => o.buffer as ArrayBuffer));
         return;

@@ -4,7 +4,7 @@ import { paramBool, paramInt, paramString, readContainer, sectionF32, writeConta
 import { knnPanels, top1QpanelsSizes } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { gatherRows } from '../util/rows.js';
-import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type TrainingSample } from './kmeansBlock.js';
+import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type StepCounts, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -68,10 +68,16 @@ export interface KMeansTrainResult {
   stats: CodebookStats;
   /**
    * Points compared against all k centroids at each iteration of the kept run; the others were proven by Hamerly's
-   * bounds to keep their cluster (nTrain in the first iteration, usually a small fraction after a few). 0 for the
-   * iterations after a fixed point (centroids unchanged to the bit): they repeat it exactly, so they are not run.
+   * bounds to keep their cluster, or settled against the centroids that moved (movedOnly) (nTrain in the first
+   * iteration, usually a small fraction after a few). 0 for the iterations after a fixed point (centroids unchanged
+   * to the bit): they repeat it exactly, so they are not run.
    */
   rescanned: number[];
+  /**
+   * Points that Hamerly's test did not clear but a scan against only the centroids that moved in the last update
+   * settled, at each iteration (0 where too many moved for that scan to pay, or none was needed).
+   */
+  movedOnly: number[];
 }
 
 interface Plan {
@@ -94,7 +100,7 @@ type PointRequest =
   | { kind: 'min'; j: number; first: boolean }
   | { kind: 'pick'; r: number }
   | { kind: 'seed'; rng: number };
-type PointReply = null | { obj: number; rescanned: number } | number;
+type PointReply = null | StepCounts | number;
 
 interface LoopBuffers {
   xt: number;
@@ -223,7 +229,7 @@ export class KMeans extends Owned {
         if (req === null) {
           block.reset();
         } else if (req.kind === 'step') {
-          side.prepare(bufs.cent, req.it);
+          side.prepare(bufs.cent, req.it, req.shift);
           reply = block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts);
         } else if (req.kind === 'seed') {
           reply = null; // round by round, below
@@ -361,7 +367,7 @@ export class KMeans extends Owned {
     const kp = Math.ceil(k / 8) * 8;
     const { nt, initial } = plan;
     let bestObj = Infinity;
-    let bestRun: { objective: number[]; repaired: number; sizes: Int32Array; rescanned: number[] } | null = null;
+    let bestRun: { objective: number[]; repaired: number; sizes: Int32Array; rescanned: number[]; movedOnly: number[] } | null = null;
     let bestRedo = 0;
     const redoObjectives: number[] = [];
     for (let redo = 0; redo < this.nredo; redo++) {
@@ -371,6 +377,7 @@ export class KMeans extends Owned {
       else yield* this.initCentroids(b.xt, nt, b.cent, rng);
       const objective: number[] = [];
       const rescanned: number[] = [];
+      const movedOnly: number[] = [];
       let repaired = 0;
       const sizes = new Int32Array(k); // cluster sizes, halved by splits as Faiss does
       const assigned = new Int32Array(k); // the counts of the last assignment, before any split
@@ -378,8 +385,9 @@ export class KMeans extends Owned {
       yield null;
       let shift: Shift | null = null;
       for (let it = 0; it < this.iterations; it++) {
-        const r = (yield { kind: 'step', it, shift }) as { obj: number; rescanned: number };
+        const r = (yield { kind: 'step', it, shift }) as StepCounts;
         rescanned.push(r.rescanned);
+        movedOnly.push(r.movedOnly);
         objective.push(r.obj);
         // update, repair, and how far each centroid moved (to loosen the lower bounds)
         new Uint8Array(eng.abi.memory.buffer).copyWithin(b.old, b.cent, b.cent + k * d * 4);
@@ -395,14 +403,18 @@ export class KMeans extends Owned {
         let max = 0;
         let second = 0;
         let argMax = -1;
+        let nMoved = 0;
         for (let j = 0; j < k; j++) {
+          if (sh[j] > 0) nMoved++;
           if (sh[j] > max) {
             second = max;
             max = sh[j];
             argMax = j;
           } else if (sh[j] > second) second = sh[j];
         }
-        shift = [max, second, argMax];
+        const moved = new Int32Array(nMoved);
+        for (let j = 0, r = 0; j < k; j++) if (sh[j] > 0) moved[r++] = j;
+        shift = [max, second, argMax, moved];
         const p = { redo, iteration: it + 1, iterations: this.iterations, objective: r.obj };
         this.onProgress?.(p);
         onIteration?.(p);
@@ -414,6 +426,7 @@ export class KMeans extends Owned {
           for (let rest = it + 1; rest < this.iterations; rest++) {
             objective.push(r.obj);
             rescanned.push(0);
+            movedOnly.push(0);
             const q = { redo, iteration: rest + 1, iterations: this.iterations, objective: r.obj };
             this.onProgress?.(q);
             onIteration?.(q);
@@ -426,7 +439,7 @@ export class KMeans extends Owned {
       if (final < bestObj || bestRun === null) {
         bestObj = final;
         bestRedo = redo;
-        bestRun = { objective, repaired, sizes: assigned.slice(), rescanned };
+        bestRun = { objective, repaired, sizes: assigned.slice(), rescanned, movedOnly };
         eng.abi.packPanels(b.cent, k, d, b.best, 0);
         eng.abi.panelNormsSq(b.best, 0, k, d, b.bestBias);
       }
@@ -449,6 +462,7 @@ export class KMeans extends Owned {
       clusterSizes: run.sizes,
       stats: statsFromCounts(run.sizes),
       rescanned: run.rescanned,
+      movedOnly: run.movedOnly,
     };
   }
 

@@ -65,13 +65,16 @@ export interface Abi {
   l2sqToAssigned(xPtr: number, n: number, d: number, centPtr: number, labelsPtr: number, distPtr: number, idxPtr?: number): void;
   hamerlyGather(
     xPtr: number, n: number, d: number, xnormPtr: number, distPtr: number, lowerPtr: number, labelsPtr: number, sepPtr: number,
-    idxPtr: number, outPtr: number, normOutPtr: number,
+    maxShift: number, secondShift: number, argMax: number, idxPtr: number, outPtr: number, normOutPtr: number,
   ): number;
   halfSeparation(scoresPtr: number, biasPtr: number, k: number, sepPtr: number): void;
   hamerlyScatter(
     m: number, idxPtr: number, hd: number, hi: number, gnormPtr: number, biasPtr: number, labelsPtr: number, distPtr: number, lowerPtr: number,
   ): void;
-  hamerlyLower(n: number, labelsPtr: number, lowerPtr: number, maxShift: number, secondShift: number, argMax: number): void;
+  hamerlyPartial(
+    m: number, idxPtr: number, hd: number, hi: number, gxPtr: number, gnormPtr: number, d: number, movedPtr: number, biasPtr: number,
+    xPtr: number, centPtr: number, labelsPtr: number, distPtr: number, lowerPtr: number,
+  ): number;
   centroidShift(oldPtr: number, newPtr: number, k: number, d: number, shiftPtr: number): void;
 
   // kernels/pq.ts
@@ -156,7 +159,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'packPanels', 'unpackPanels', 'panelMoveRows', 'rangeHits', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
   'qpanelsBytes', 'qpanelsPack', 'qscanWorkBytes', 'qscanPanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32', 'addF64',
-  'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyLower', 'centroidShift',
+  'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyPartial', 'centroidShift',
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',

@@ -127,19 +127,24 @@ export function l2sqToAssigned(
 }
 
 /**
- * Points that may have changed cluster: f32 sqrt(dist_i) > max(lower_i, sep[labels_i]) (sep optional). Their indices
- * go to idx, their rows to out, their squared norms to normOut; returns their count.
+ * Points that may have changed cluster: f32 sqrt(dist_i) > max(lower_i - s_i, sep[labels_i]) (sep optional), s_i =
+ * secondShift when labels_i = argMax, else maxShift. Their indices go to idx, their rows to out, their squared norms
+ * to normOut; returns their count. The others get lower_i = lower_i - s_i (float32); the gathered keep theirs.
  */
 export function hamerlyGather(
   x: Float32Array, n: number, d: number, xnorm: Float32Array, dist: Float32Array, lower: Float32Array, labels: Int32Array,
-  sep: Float32Array | null, idx: Int32Array, out: Float32Array, normOut: Float32Array,
+  sep: Float32Array | null, maxShift: number, secondShift: number, argMax: number, idx: Int32Array, out: Float32Array, normOut: Float32Array,
 ): number {
   let m = 0;
   for (let i = 0; i < n; i++) {
     const u = f32(Math.sqrt(dist[i]));
-    let bound = lower[i];
+    const decayed = f32(lower[i] - f32(labels[i] === argMax ? secondShift : maxShift));
+    let bound = decayed;
     if (sep) bound = Math.max(bound, sep[labels[i]]);
-    if (u <= bound) continue;
+    if (u <= bound) {
+      lower[i] = decayed;
+      continue;
+    }
     idx[m] = i;
     for (let t = 0; t < d; t++) out[m * d + t] = x[i * d + t];
     normOut[m] = xnorm[i];
@@ -196,9 +201,59 @@ export function hamerlyScatter(
   }
 }
 
-/** lower[i] -= (labels[i] == argMax ? secondShift : maxShift), in float32 (the shifts are float32 too). */
-export function hamerlyLower(n: number, labels: Int32Array, lower: Float32Array, maxShift: number, secondShift: number, argMax: number): void {
-  for (let i = 0; i < n; i++) lower[i] = f32(lower[i] - f32(labels[i] === argMax ? secondShift : maxShift));
+/** f32 sqrt(s + xn - 1e-5 (xn + bias[j])) (0 if not positive), +Infinity when j < 0. */
+function lowered(s: number, xn: number, j: number, bias: Float32Array): number {
+  if (j < 0) return Infinity;
+  const d2 = f32(f32(s + xn) - f32(f32(1e-5) * f32(xn + bias[j])));
+  return d2 > 0 ? f32(Math.sqrt(d2)) : 0;
+}
+
+/**
+ * After a top-3 scan of the m gathered points idx against the moved centroids only (hd: sorted scores, hi: positions
+ * in moved, -1 past the last): with u = f32 sqrt(dist_i), l0 = lower_i and b, b' the best two moved centroids other
+ * than labels_i, a point stays when u <= min(l0, lo(b)) (lower_i = that min); moves to b when l0 > 0 and
+ * hi(b)^2 = s_b + xn + 1e-5 (xn + ||c_b||^2) is below both dist_i - 1e-5 (xn + ||c_a||^2) and l0^2 (dist_i =
+ * ||x_i - c_b||^2, lower_i = min(l0, sqrt of the former, lo(b'))); otherwise it is kept for a full scan, moved down in
+ * idx / gx / gnorm. Returns how many were kept.
+ */
+export function hamerlyPartial(
+  m: number, idx: Int32Array, hd: Float32Array, hi: Int32Array, gx: Float32Array, gnorm: Float32Array, d: number,
+  moved: Int32Array, bias: Float32Array, x: Float32Array, cent: Float32Array, labels: Int32Array, dist: Float32Array, lower: Float32Array,
+): number {
+  let left = 0;
+  for (let r = 0; r < m; r++) {
+    const i = idx[r];
+    const xn = gnorm[r];
+    const a = labels[i];
+    const l0 = lower[i];
+    const others: [number, number][] = [];
+    for (let e = 0; e < 3 && hi[3 * r + e] >= 0; e++) {
+      const j = moved[hi[3 * r + e]];
+      if (j !== a) others.push([j, hd[3 * r + e]]);
+    }
+    const [b, s1] = others[0] ?? [-1, 0];
+    const [b2, s2] = others[1] ?? [-1, 0];
+    const lo1 = lowered(s1, xn, b, bias);
+    if (f32(Math.sqrt(dist[i])) <= Math.min(l0, lo1)) {
+      lower[i] = Math.min(l0, lo1);
+      continue;
+    }
+    if (b >= 0 && l0 > 0) {
+      const hi1 = f32(f32(s1 + xn) + f32(f32(1e-5) * f32(xn + bias[b])));
+      const da = f32(dist[i] - f32(f32(1e-5) * f32(xn + bias[a])));
+      if (hi1 < da && hi1 < f32(l0 * l0)) {
+        labels[i] = b;
+        dist[i] = f32(l2sq64(x, i, cent, b, d));
+        lower[i] = Math.min(l0, f32(Math.sqrt(da)), lowered(s2, xn, b2, bias));
+        continue;
+      }
+    }
+    idx[left] = i;
+    gx.copyWithin(left * d, r * d, (r + 1) * d);
+    gnorm[left] = xn;
+    left++;
+  }
+  return left;
 }
 
 /** shift[j] = ||new_j - old_j||, float32. */
