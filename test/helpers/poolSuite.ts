@@ -643,9 +643,9 @@ export function poolSuite(shared: boolean): void {
       let movedOnly = 0;
       for (const [data, dd, opts] of [
         [big, 12, { k: 50, iterations: 8, seed: 3 }],
-        // about 25 points a centroid (3 blocks): from step 9 on most centroids keep their place and the steps settle
-        // most points against the few that moved (movedOnly)
-        [big.subarray(0, 16400 * 12), 12, { k: 640, iterations: 12, seed: 3 }],
+        // about 25 points a centroid (3 blocks), d >= 16: from step 9 on most centroids keep their place and the
+        // steps settle most points against the few that moved (movedOnly)
+        [floatVectors(16400, 16, 78, 3), 16, { k: 640, iterations: 10, seed: 3 }],
         [ints, 9, { k: 33, iterations: 6, seed: 4, nredo: 2, init: 'random' as const }],
         [big, 12, { k: 20, iterations: 5, seed: 5, maxPointsPerCentroid: 600 }], // sampled to 12000
         [dups, 3, { k: 9, iterations: 3, seed: 6 }],
