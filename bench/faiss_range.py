@@ -3,7 +3,8 @@ the queries with the given radius, median of the runs (after one untimed warm-up
 
 usage: /usr/bin/python3 bench/faiss_range.py SPEC.json
 SPEC = {"base", "train", "queries" (paths .fvecs), "runs", "tasks": [{"name", "metric": "l2"|"ip", "radius", "out_lims", "out_ids"
-  (paths .ivecs), optional "nlist" + "nprobe": an IndexIVFFlat trained on "train" instead of the flat index}]}
+  (paths .ivecs), optional "nlist" + "nprobe": an IndexIVFFlat trained on "train" instead of the flat index, and with
+  "m" as well an IndexIVFPQ (m x 8 bits, by residual)}]}
 Prints ONE JSON object: per task the seconds of each run and the number of hits; the hits go to out_lims / out_ids.
 """
 
@@ -19,7 +20,10 @@ def run(faiss, task, xt, xb, xq, runs):
     metric = faiss.METRIC_L2 if task["metric"] == "l2" else faiss.METRIC_INNER_PRODUCT
     if task.get("nlist"):
         quantizer = faiss.IndexFlatL2(d) if task["metric"] == "l2" else faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, task["nlist"], metric)
+        if task.get("m"):
+            index = faiss.IndexIVFPQ(quantizer, d, task["nlist"], task["m"], 8, metric)
+        else:
+            index = faiss.IndexIVFFlat(quantizer, d, task["nlist"], metric)
         index.train(xt)
         index.nprobe = task["nprobe"]
     else:

@@ -1,8 +1,11 @@
 // Range search benchmark: vqwasm FlatIndex.rangeSearch against Faiss IndexFlatL2 / IndexFlatIP range_search
-// (1 thread) and a plain-JS double loop, and IVFFlatIndex.rangeSearch (1024 lists, nprobe 16) against Faiss
-// IndexIVFFlat, on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 1000 queries, the radius at the median
-// (over the queries) of the 50th nearest distance. Quality beside speed: the hits against Faiss's (ids missing or
-// extra; only ties at float rounding on the boundary may differ), and for IVF the share of the exact hits found.
+// (1 thread) and a plain-JS double loop, IVFFlatIndex.rangeSearch (1024 lists, nprobe 16) against Faiss
+// IndexIVFFlat, IVFPQIndex (1024 lists, 16 x 8 bits, nprobe 16) against Faiss IndexIVFPQ, and the exhaustive code
+// indexes (PQ 16x8, fast-scan 32x4, SQ int8: Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan or
+// IndexScalarQuantizer), on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 1000 queries, the radius at the
+// median (over the queries) of the 50th nearest distance. Quality beside speed: the hits against Faiss's (ids missing
+// or extra; only ties at float rounding on the boundary may differ), and for every approximate row the share of the
+// exact (Flat) hits found, Faiss's IVF-PQ too.
 //   node bench/range.js
 // Speed is never asserted. Env: VQ_BENCH_NO_ENGINE=1, VQ_BENCH_NO_FAISS=1.
 
@@ -16,6 +19,11 @@ const RANK = 50;
 const JS_NQ = 20;
 const NLIST = 1024;
 const NPROBE = 16;
+const PQ_M = 16;
+const LABELS = {
+  l2: 'Flat', ip: 'Flat', ivf: `IVFFlat ${NLIST}, nprobe ${NPROBE}`, ivfpq: `IVFPQ ${NLIST} ${PQ_M}x8, nprobe ${NPROBE}`,
+  pq: `PQ ${PQ_M}x8`, fs: `PQ ${2 * PQ_M}x4 fast-scan`, sq: 'SQ int8',
+};
 
 const log = (msg) => process.stderr.write(`[range ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -106,6 +114,35 @@ async function main() {
         name: `ivf-${metric}`, metric, radius, nlist: NLIST, nprobe: NPROBE,
         out_lims: join(C.DATA_DIR, `range_ivf_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_ivf_${metric}_ids.ivecs`),
       });
+      // the code indexes: their code distances against the same radius
+      for (const [key, make, opts] of [
+        ['ivfpq', () => new ours.IVFPQIndex({ d, nlist: NLIST, m: PQ_M, metric, seed: 1 }), { nprobe: NPROBE }],
+        ['pq', () => new ours.PQIndex({ d, m: PQ_M, metric, seed: 1 }), {}],
+        ['fs', () => new ours.PQIndex({ d, m: 2 * PQ_M, nbits: 4, metric, seed: 1 }), {}],
+        ['sq', () => new ours.SQIndex({ d, type: 'int8', metric }), {}],
+      ]) {
+        log(`vqwasm ${key} ${metric}`);
+        const cx = make();
+        try {
+          cx.train(ds.train);
+          cx.add(ds.base);
+          cx.rangeSearch(ds.q.subarray(0, 8 * d), radius, opts);
+          const ctimes = [];
+          let cres;
+          for (let r = 0; r < RUNS; r++) {
+            const t1 = C.now();
+            cres = cx.rangeSearch(ds.q, radius, opts);
+            ctimes.push(C.now() - t1);
+          }
+          mine[`${key}-${metric}`] = { seconds: C.median(ctimes), res: cres, radius, exact: res };
+        } finally {
+          cx.dispose();
+        }
+      }
+      specTasks.push({
+        name: `ivfpq-${metric}`, metric, radius, nlist: NLIST, nprobe: NPROBE, m: PQ_M,
+        out_lims: join(C.DATA_DIR, `range_ivfpq_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_ivfpq_${metric}_ids.ivecs`),
+      });
     } finally {
       index.dispose();
     }
@@ -119,7 +156,8 @@ async function main() {
       log(`Faiss failed: ${e.message}`);
     }
   }
-  for (const name of ['l2', 'ip', 'ivf-l2', 'ivf-ip']) {
+  const names = ['l2', 'ip', ...['ivf', 'ivfpq', 'pq', 'fs', 'sq'].flatMap((k) => [`${k}-l2`, `${k}-ip`])];
+  for (const name of names) {
     const m = mine[name];
     if (!m) continue;
     const metric = name.endsWith('l2') ? 'l2' : 'ip';
@@ -138,6 +176,17 @@ async function main() {
         for (const id of ours[i]) if (!theirs[i].has(id)) extra++;
       }
       agree = `${missing} missing, ${extra} extra`;
+      if (name.startsWith('ivfpq')) {
+        // (each side its own k-means and codebooks: the hits differ; how many exact hits each finds is the comparison)
+        const exact = hitSets(m.exact.lims, m.exact.ids, nq);
+        let all = 0;
+        let got = 0;
+        for (let i = 0; i < nq; i++) {
+          all += exact[i].size;
+          for (const id of exact[i]) if (theirs[i].has(id)) got++;
+        }
+        agree = `Faiss finds ${(got / all).toFixed(4)} of the exact hits`;
+      }
     }
     const fs = f ? C.median(f.times) : null;
     // IVF: the share of the exact (FlatIndex) hits found
@@ -154,7 +203,7 @@ async function main() {
       found = (got / all).toFixed(4);
     }
     rows.push([
-      `${name.startsWith('ivf') ? `IVFFlat ${NLIST}, nprobe ${NPROBE}` : 'Flat'} ${metric === 'l2' ? 'L2' : 'IP (MIPS)'}`, m.radius.toPrecision(5), String(m.res.ids.length), (m.res.ids.length / nq).toFixed(1),
+      `${LABELS[name.split('-')[0]]} ${metric === 'l2' ? 'L2' : 'IP (MIPS)'}`, m.radius.toPrecision(5), String(m.res.ids.length), (m.res.ids.length / nq).toFixed(1),
       C.fmtSeconds(m.seconds), fs === null ? '-' : C.fmtSeconds(fs), fs === null ? '' : (fs / m.seconds).toFixed(2) + 'x',
       m.jsSeconds ? `${C.fmtSeconds(m.jsSeconds)} (est.)` : '', f ? String(f.hits) : '', agree, found,
       m.pool ? `${C.fmtSeconds(m.pool.seconds)} (${(m.seconds / m.pool.seconds).toFixed(2)}x, ${m.pool.threads} threads)` : '',
@@ -171,7 +220,8 @@ async function main() {
     [
       `times: one rangeSearch of all ${nq} queries, median of ${RUNS}; plain JS: a float64 double loop over the first ${JS_NQ} queries, scaled to ${nq}.`,
       'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries (the IVF rows: each its own',
-      `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the IVF search returns (nprobe ${NPROBE} of ${NLIST}).`,
+      `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the row returns (code rows: by their code`,
+      `  distances, which also let in vectors outside the radius). Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan, IndexScalarQuantizer.`,
       `WorkerPool: pool.share(index).rangeSearch on ${availableParallelism()} logical cores (a private copy per worker), its speed-up over this thread; load average before: ${loadavg().map((v) => v.toFixed(2)).join(' ')}.`,
       fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
     ],

@@ -2,7 +2,7 @@
 // gives for the same pairs; checked against search(q, size) (which orders everything) and against float64 distances,
 // across dims that hit every SIMD tail, several score blocks, filters, ids, removals and bad arguments.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFFlatIndex } from '../dist/index.js';
+import { BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, PQIndex, SQIndex } from '../dist/index.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
@@ -17,8 +17,10 @@ const track = disposeAfterEach();
 const METRICS = ['l2', 'ip', 'cosine'] as const;
 
 /** The hits search(q, size) implies: its rows cut where the distance stops being within r. */
+type Searchable = { size: number; search(q: Float32Array, k: number, o?: Record<string, unknown>): { ids: Int32Array; distances: Float32Array } };
+
 function fromSearch(
-  index: FlatIndex | IVFFlatIndex, q: Float32Array, nq: number, r: number, l2: boolean, options: Record<string, unknown> = {},
+  index: Searchable, q: Float32Array, nq: number, r: number, l2: boolean, options: Record<string, unknown> = {},
 ): { lims: number[]; ids: number[]; distances: number[] } {
   const n = index.size;
   const all = index.search(q, n, options);
@@ -188,5 +190,132 @@ describe('FlatIndex.rangeSearch', () => {
     expect(codeOf(() => index.rangeSearch(q, 1, { exclude: [] }))).toBe('INVALID_SIZE');
     index.dispose();
     expect(codeOf(() => index.rangeSearch(q, 1))).toBe('DISPOSED');
+  });
+});
+
+// The exhaustive code indexes: the same contract over their code distances (search() without re-ranking), for every
+// scan flavour: 8-bit ADC, bit-packed codes, OPQ, fast-scan (l2 and Faiss's ip tables), scalar codes of each type
+// (the integer scan at d % 16 == 0 returns float-scan distances, which rangeSearch uses), Hamming.
+describe('rangeSearch of PQIndex, SQIndex and BinaryIndex', () => {
+  type Case = { name: string; d: number; make: () => PQIndex | SQIndex | BinaryIndex; l2: boolean };
+  const CASES: Case[] = [
+    { name: 'PQ 7x8 l2', d: 7, make: () => new PQIndex({ d: 7, m: 7, seed: 1 }), l2: true },
+    { name: 'PQ 11x8 ip', d: 33, make: () => new PQIndex({ d: 33, m: 11, metric: 'ip', seed: 2 }), l2: false },
+    { name: 'PQ 8x6 l2 (bit-packed)', d: 16, make: () => new PQIndex({ d: 16, m: 8, nbits: 6, seed: 3 }), l2: true },
+    { name: 'OPQ 4x8 l2', d: 16, make: () => new PQIndex({ d: 16, m: 4, opq: true, seed: 4 }), l2: true },
+    { name: 'PQ 16x4 fast-scan l2', d: 32, make: () => new PQIndex({ d: 32, m: 16, nbits: 4, seed: 5 }), l2: true },
+    { name: 'PQ 11x4 fast-scan ip', d: 33, make: () => new PQIndex({ d: 33, m: 11, nbits: 4, metric: 'ip', seed: 6 }), l2: false },
+    { name: 'PQ 5x4 float scan of 4-bit codes', d: 5, make: () => new PQIndex({ d: 5, m: 5, nbits: 4, fastScan: false, seed: 7 }), l2: true },
+    { name: 'SQ uint8 l2 d16 (integer scan)', d: 16, make: () => new SQIndex({ d: 16, type: 'uint8' }), l2: true },
+    { name: 'SQ int8 ip d33', d: 33, make: () => new SQIndex({ d: 33, type: 'int8', metric: 'ip' }), l2: false },
+    { name: 'SQ int4 l2 d7', d: 7, make: () => new SQIndex({ d: 7, type: 'int4' }), l2: true },
+    { name: 'SQ int4 ip d32 (integer scan)', d: 32, make: () => new SQIndex({ d: 32, type: 'int4', metric: 'ip' }), l2: false },
+    { name: 'SQ fp16 ip d5', d: 5, make: () => new SQIndex({ d: 5, type: 'fp16', metric: 'ip' }), l2: false },
+    { name: 'Binary d33', d: 33, make: () => new BinaryIndex({ d: 33 }), l2: true },
+    { name: 'Binary d64 ip, refine (Hamming ranges)', d: 64, make: () => new BinaryIndex({ d: 64, metric: 'ip', refine: true }), l2: true },
+  ];
+
+  it.each(CASES)('equals search() cut at the radius: $name', ({ d, make, l2 }) => {
+    const n = 900;
+    const x = floatVectors(n, d, 90 + d);
+    const q = floatVectors(7, d, 91 + d);
+    const index = track(make());
+    index.train(x);
+    index.add(x, Int32Array.from({ length: n }, (_, i) => 5 * i + 2));
+    for (const k of [30, 300]) {
+      const r = index.search(q.subarray(0, d), k).distances[k - 1];
+      const got = index.rangeSearch(q, r);
+      const want = fromSearch(index, q, 7, r, l2);
+      expect(Array.from(got.lims), `k ${k}`).toEqual(want.lims);
+      expect(Array.from(got.ids)).toEqual(want.ids);
+      expect(Array.from(got.distances)).toEqual(want.distances);
+      expect(got.lims[1]).toBeGreaterThan(k / 4); // (Hamming distances tie in large groups)
+    }
+  });
+
+  it.each([
+    { name: 'PQ fast-scan', make: (d: number) => new PQIndex({ d, m: 4, nbits: 4, seed: 1 }) },
+    { name: 'PQ 8-bit ip', make: (d: number) => new PQIndex({ d, m: 4, metric: 'ip', seed: 1 }) },
+    { name: 'SQ int8', make: (d: number) => new SQIndex({ d, type: 'int8' }) },
+    { name: 'Binary', make: (d: number) => new BinaryIndex({ d }) },
+  ])('several score blocks (n over 8192), ids, filters, a removal, empty and untrained: $name', ({ make }) => {
+    const d = 8;
+    const n = 9000;
+    const x = floatVectors(n, d, 95);
+    const q = floatVectors(5, d, 96);
+    const ids = Int32Array.from({ length: n }, (_, i) => 3 * i + 7);
+    const untrained = track(make(d));
+    expect(codeOf(() => untrained.rangeSearch(q, 1))).toBe('NOT_TRAINED');
+    const index = track(make(d));
+    index.train(x);
+    const l2 = !(index instanceof PQIndex && index.metric === 'ip');
+    expect(Array.from(index.rangeSearch(q, l2 ? 1e9 : -1e9).lims)).toEqual([0, 0, 0, 0, 0, 0]); // empty
+    index.add(x, ids);
+    const r = index.search(q.subarray(0, d), 400).distances[399];
+    const got = index.rangeSearch(q, r);
+    const want = fromSearch(index, q, 5, r, l2);
+    expect(Array.from(got.ids)).toEqual(want.ids);
+    expect(Array.from(got.distances)).toEqual(want.distances);
+    expect(got.ids.some((id) => (id - 7) / 3 >= 8192)).toBe(true); // hits from the second block
+    const exclude = Array.from({ length: 5 }, (_, i) => got.ids.subarray(got.lims[i], got.lims[i] + 5));
+    const allowIds = Int32Array.from(ids.filter((_, i) => i % 2 === 0));
+    for (const [opts, keep] of [
+      [{ exclude }, (i: number, id: number) => !exclude[i].includes(id)],
+      [{ allow: allowIds, exclude }, (i: number, id: number) => ((id - 7) / 3) % 2 === 0 && !exclude[i].includes(id)],
+    ] as const) {
+      const f = index.rangeSearch(q, r, opts);
+      for (let i = 0; i < 5; i++) {
+        const all = Array.from(got.ids.subarray(got.lims[i], got.lims[i + 1]));
+        expect(Array.from(f.ids.subarray(f.lims[i], f.lims[i + 1]))).toEqual(all.filter((id) => keep(i, id)));
+      }
+    }
+    const gone = got.ids.subarray(got.lims[0], got.lims[0] + 10);
+    index.remove(gone);
+    const after = index.rangeSearch(q, r);
+    expect(Array.from(after.ids.subarray(after.lims[0], after.lims[1]))).toEqual(Array.from(got.ids.subarray(got.lims[0] + 10, got.lims[1])));
+    for (const bad of [NaN, Infinity, '1']) expect(codeOf(() => index.rangeSearch(q, bad as number))).toBe('INVALID_OPTION');
+    expect(codeOf(() => index.rangeSearch(q.subarray(0, 3), 1))).toBe('INVALID_SIZE');
+    index.dispose();
+    expect(codeOf(() => index.rangeSearch(q, 1))).toBe('DISPOSED');
+  });
+});
+
+describe('IVFPQIndex.rangeSearch', () => {
+  it.each([
+    { name: '16x8 l2', d: 32, o: { m: 16 }, l2: true },
+    { name: '11x8 ip', d: 33, o: { m: 11, metric: 'ip' as const }, l2: false },
+    { name: '8x6 l2 (bit-packed)', d: 16, o: { m: 8, nbits: 6 }, l2: true },
+    { name: '4x8 OPQ l2', d: 16, o: { m: 4, opq: true }, l2: true },
+    { name: '16x4 fast-scan l2', d: 32, o: { m: 16, nbits: 4 }, l2: true },
+    { name: '11x4 fast-scan ip', d: 33, o: { m: 11, nbits: 4, metric: 'ip' as const }, l2: false },
+    { name: '7x8 l2, d 7', d: 7, o: { m: 7 }, l2: true },
+  ])('the probed lists cut at the radius, as search() orders them: $name', ({ d, o, l2 }) => {
+    const n = 1500;
+    const x = floatVectors(n, d, 100 + d);
+    const q = floatVectors(6, d, 101 + d);
+    const index = track(new IVFPQIndex({ d, nlist: 5, seed: 9, ...o }));
+    index.train(x);
+    index.add(x, Int32Array.from({ length: n }, (_, i) => 4 * i + 1));
+    for (const nprobe of [1, 3, 5]) {
+      const r = index.search(q.subarray(0, d), 40, { nprobe: 5 }).distances[39];
+      const got = index.rangeSearch(q, r, { nprobe });
+      const want = fromSearch(index, q, 6, r, l2, { nprobe });
+      expect(Array.from(got.lims), `nprobe ${nprobe}`).toEqual(want.lims);
+      expect(Array.from(got.ids)).toEqual(want.ids);
+      expect(Array.from(got.distances)).toEqual(want.distances);
+      if (nprobe === 5) expect(got.lims[1]).toBeGreaterThan(20);
+    }
+    // filters: the unfiltered hits without the filtered ids
+    const all = index.rangeSearch(q, index.search(q.subarray(0, d), 40, { nprobe: 5 }).distances[39], { nprobe: 5 });
+    const exclude = Array.from({ length: 6 }, (_, i) => all.ids.subarray(all.lims[i], all.lims[i] + 3));
+    const f = index.rangeSearch(q, index.search(q.subarray(0, d), 40, { nprobe: 5 }).distances[39], { nprobe: 5, exclude });
+    for (let i = 0; i < 6; i++) {
+      expect(Array.from(f.ids.subarray(f.lims[i], f.lims[i + 1]))).toEqual(Array.from(all.ids.subarray(all.lims[i] + 3, all.lims[i + 1])));
+    }
+    expect(codeOf(() => index.rangeSearch(q, 1, { nprobe: 6 }))).toBe('INVALID_OPTION');
+    const untrained = track(new IVFPQIndex({ d, nlist: 5, ...o }));
+    expect(codeOf(() => untrained.rangeSearch(q, 1))).toBe('NOT_TRAINED');
+    index.reset();
+    expect(Array.from(index.rangeSearch(q, l2 ? 1e9 : -1e9).lims)).toEqual([0, 0, 0, 0, 0, 0, 0]);
   });
 });

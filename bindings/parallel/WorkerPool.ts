@@ -1015,7 +1015,7 @@ export class SharedIndex extends Shared {
     return { ids, distances };
   }
   /**
-   * The same result as index.rangeSearch(q, radius, options) on the main thread (FlatIndex, IVFFlatIndex), the queries
+   * The same result as index.rangeSearch(q, radius, options) on the main thread (every index kind but RQIndex), the queries
    * split across the pool's workers in chunks by message; options: the index's (nprobe, exclude, allow) plus signal
    * and onProgress.
    */
@@ -1024,7 +1024,7 @@ export class SharedIndex extends Shared {
     this.live(where, 'index', 'pool.share(index)');
     // (a private copy is checked by its worker, which says the same)
     if (this.origin && typeof (this.origin as { rangeSearch?: unknown }).rangeSearch !== 'function') {
-      fail('INVALID_TYPE', where, 'range search is for FlatIndex and IVFFlatIndex', raw(`a shared ${this.origin.constructor.name}`), 'a shared FlatIndex or IVFFlatIndex');
+      fail('INVALID_TYPE', where, 'this index kind has no range search', raw(`a shared ${this.origin.constructor.name}`), 'a shared FlatIndex, IVFFlatIndex, PQIndex, IVFPQIndex, SQIndex or BinaryIndex');
     }
     const nq = checkVectors(where, 'queries', q, this.d);
     if (typeof radius !== 'number' || !Number.isFinite(radius)) fail('INVALID_OPTION', where, 'radius must be a finite number', radius, 'a finite number');

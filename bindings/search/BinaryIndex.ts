@@ -6,6 +6,7 @@ import type { SearchResult } from '../types.js';
 import { finishChunk, PQ_METRICS, type PQMetric } from './adc.js';
 import { CodedIndex } from './coded.js';
 import type { PositionFilter } from './filter.js';
+import type { RangeHits } from './range.js';
 import { chunkRows } from './scan.js';
 
 export interface BinaryIndexOptions {
@@ -27,6 +28,9 @@ export interface BinaryIndexOptions {
 
 // Bytes of codes scanned by every query of a chunk before the next block: half of a 1 MiB L2.
 const BLOCK_BYTES = 256 * 1024;
+
+/** Codes per block of rangeSearch's scores. */
+const RANGE_BLOCK = 8192;
 
 /**
  * Exhaustive Hamming search over binary (sign) codes (Faiss IndexBinaryFlat over a BinaryQuantizer's codes; with
@@ -92,6 +96,30 @@ export class BinaryIndex extends CodedIndex<BinaryQuantizer, BinaryQuantizerTrai
       finishChunk(eng, hd, hi, c, kk, k, d, finishMetric, rr, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
+  }
+
+  /** rangeSearch's scores (see CodedIndex.rangeSearch): Hamming distances to the encoded query (hammingDistances). */
+  protected rangeScan(where: string, q: Float32Array, hits: RangeHits): void {
+    const eng = this.eng;
+    const d = this.d;
+    const cs = this.q.codeSize;
+    const n = this.store.n;
+    const block = Math.min(n, RANGE_BLOCK);
+    const rows = chunkRows(cs, hits.nq);
+    for (let q0 = 0; q0 < hits.nq; q0 += rows) {
+      const c = Math.min(rows, hits.nq - q0);
+      const qcodes = this.q.encodeRows(q.subarray(q0 * d, (q0 + c) * d), c, new Uint8Array(c * cs));
+      const [qc, hamming, sc, hitIdx, hitDist] = eng.scratch([c * cs, block * 4, block * 4, block * 4, block * 4], where);
+      eng.u8(qc, c * cs).set(qcodes);
+      for (let b0 = 0; b0 < n; b0 += block) {
+        const cnt = Math.min(block, n - b0);
+        for (let qi = 0; qi < c; qi++) {
+          eng.abi.hammingDistances(this.store.codesPtr + b0 * cs, cnt, cs, qc + qi * cs, hamming);
+          eng.f32(sc, cnt).set(eng.i32(hamming, cnt));
+          hits.collect(eng, q0 + qi, sc, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
+        }
+      }
+    }
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */

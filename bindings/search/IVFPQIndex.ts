@@ -6,7 +6,7 @@ import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
 import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
-import type { SearchResult } from '../types.js';
+import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import {
   candidatesPerQuery, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
@@ -17,6 +17,7 @@ import { IdIndex } from './idIndex.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
+import { RangeHits } from './range.js';
 import { chunkRows } from './scan.js';
 
 export interface IVFPQIndexOptions extends PQCommonOptions {
@@ -399,6 +400,95 @@ export class IVFPQIndex extends IdIndex {
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     const kk = kc;
     return filtered(eng, where, flt, () => this.scanProbed(q, qr, coarse, nprobe, nq, k, kk, rerank, flt));
+  }
+
+  /**
+   * The vectors within `radius` of each query among its nprobe nearest lists by the code distances search() returns
+   * without re-ranking (Faiss IndexIVFPQ range_search): distance < radius for 'l2', similarity > radius for 'ip'; best
+   * first, ties by insertion order, the distances of search() for the same pairs, bit for bit. Filters as for
+   * search(); with refine the originals do not take part.
+   */
+  rangeSearch(q: Float32Array, radius: number, options: IVFPQSearchOptions = {}): RangeSearchResult {
+    const where = 'IVFPQIndex.rangeSearch';
+    const eng = this.alive(where);
+    const { d } = this;
+    const hits = new RangeHits(where, q, d, radius, this.metric, options);
+    const nprobe = checkInt(where, 'nprobe', hits.options.nprobe ?? 1, 1, this.nlist);
+    const t = this.trainedOr(where);
+    if (this.n > 0) {
+      const qr = t.rot ? t.rot.rotate(q, where) : q;
+      // (the coarse search uses the engine's scratch block: before the buffers below)
+      const coarse = t.probe.search(qr, nprobe);
+      const v = t.pq.kernelView(where);
+      const { m, nbits, ksubP } = v;
+      const tsize = m * ksubP;
+      const l2 = this.metric === 'l2';
+      const fast = this.fastScan;
+      let maxList = 0;
+      for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+      const maxBlocks = Math.ceil(maxList / 32);
+      const [qp, t3, tl, rq, up, lut, par, sums, sc, hitIdx, hitDist] = eng.scratch(
+        [
+          d * 4, tsize * 4, tsize * 4, d * 4, nbits === 8 || fast ? 0 : maxList * m + 4, fast ? tsize : 0, fast ? 8 : 0, fast ? maxBlocks * 64 : 0,
+          maxBlocks * 128, maxList * 4, maxList * 4,
+        ], where,
+      );
+      const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
+      for (let qi = 0; qi < hits.nq; qi++) {
+        eng.f32(qp, d).set(qr.subarray(qi * d, (qi + 1) * d));
+        // the tables scanProbed makes, for one query
+        if (!l2 || t.precomputed) eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
+        const ipParams = fast && !l2 ? fsTables(eng, t3, 1, m, lut, par, ipFaiss) : null;
+        for (let p = 0; p < nprobe; p++) {
+          const at = qi * nprobe + p;
+          const l = coarse.ids[at];
+          const size = l < 0 ? 0 : this.listSize[l];
+          if (size === 0) continue;
+          let table = t3;
+          let bias: number;
+          if (l2) {
+            bias = coarse.distances[at];
+            if (t.precomputed) {
+              eng.abi.addTables(t.precomputed + l * tsize * 4, t3, tsize, tl);
+            } else {
+              const rv = eng.f32(rq, d);
+              const qv = eng.f32(qp, d);
+              for (let j = 0; j < d; j++) rv[j] = qv[j] - t.centroids[l * d + j];
+              eng.abi.pqTables(rq, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 0, 1, tl);
+              bias = 0;
+            }
+            table = tl;
+          } else {
+            bias = 0 - coarse.distances[at];
+          }
+          if (fast) {
+            let inv: number;
+            if (ipParams) {
+              inv = ipParams[0];
+              bias += ipParams[1];
+            } else {
+              const pv = fsTables(eng, table, 1, m, lut, par, false);
+              inv = pv[0];
+              bias += pv[1];
+            }
+            // fsScan's distance of every slot: f32(sum) * invScale + bias, in float32
+            eng.abi.fsScores(this.listCodes[l], Math.ceil(size / 32), m, lut, sums);
+            const b32 = Math.fround(bias);
+            const s16 = new Uint16Array(eng.abi.memory.buffer, sums, size);
+            const out = eng.f32(sc, size);
+            for (let j = 0; j < size; j++) out[j] = Math.fround(Math.fround(s16[j] * inv) + b32);
+          } else if (nbits === 8) {
+            eng.abi.pqDistances(this.listCodes[l], size, m, ksubP, table, bias, sc);
+          } else {
+            eng.abi.pqUnpack(this.listCodes[l], size, m, nbits, up);
+            eng.abi.pqDistances(up, size, m, ksubP, table, bias, sc);
+          }
+          const pos = eng.i32(this.listPos[l], size);
+          hits.collect(eng, qi, sc, size, 0, hitIdx, hitDist, (j) => pos[j]);
+        }
+      }
+    }
+    return hits.result(eng.i32(this.idsPtr, this.n).slice());
   }
 
   /** search() after the coarse step: the nprobe lists of each query, scanned with its tables into heaps of kk. */

@@ -10,6 +10,7 @@ import {
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_BLOCK, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { CodedIndex } from './coded.js';
 import type { PositionFilter } from './filter.js';
+import type { RangeHits } from './range.js';
 import { chunkRows } from './scan.js';
 
 export type PQIndexOptions = PQCommonOptions;
@@ -19,6 +20,9 @@ export type { SearchOptions };
 // together half of a 1 MiB L2, so that neither the tables (16 KiB per query at m = 16) nor the codes are reloaded
 // from memory for every query.
 const CACHE_BUDGET = 256 * 1024;
+
+/** Codes per block of rangeSearch's scores (a multiple of 32: whole fast-scan blocks). */
+const RANGE_BLOCK = 8192;
 
 /**
  * Exhaustive search over PQ codes with asymmetric distances (Faiss IndexPQ; with opq, IndexPreTransform(OPQ, PQ); with
@@ -196,6 +200,61 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, rr, ids, distances, q0, flt);
     }
     return { ids: this.store.userIds(ids), distances };
+  }
+
+  /**
+   * rangeSearch's scores (see CodedIndex.rangeSearch): per block of codes (unpacked once) and query, the ADC sums of
+   * pqDistances (those pqScan / pqScan4 offer, bit for bit), or with fast-scan the u16 sums of fsScores turned into
+   * fsScan's distances (f32(sum) * invScale + bias, in float32), then the hits.
+   */
+  protected rangeScan(where: string, q: Float32Array, hits: RangeHits): void {
+    const eng = this.eng;
+    const v = pqOf(this.q, where).kernelView(where);
+    const { d, m, nbits, codeSize } = v;
+    const n = this.store.n;
+    const qc = toCodeSpace(this.q, q, where);
+    const l2 = this.metric === 'l2';
+    const nq = hits.nq;
+    const ksubP = this.fastScan ? 16 : v.ksubP;
+    const tsize = m * ksubP;
+    // blocks of codes (whole fast-scan blocks of 32) whose scores fit in cache; tables of a chunk of queries
+    const block = Math.min(Math.ceil(n / FS_BLOCK) * FS_BLOCK, RANGE_BLOCK);
+    const rows = chunkRows(d * 4 + tsize * 5 + 8, nq);
+    for (let q0 = 0; q0 < nq; q0 += rows) {
+      const c = Math.min(rows, nq - q0);
+      const [qp, tp, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
+        [
+          c * d * 4, c * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0, nbits === 8 || this.fastScan ? 0 : block * m + 4,
+          this.fastScan ? block * 2 : 0, block * 4, block * 4, block * 4,
+        ], where,
+      );
+      eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
+      // the tables search() makes: l2 squared distances, ip negated inner products (fast-scan: +<q, c>, fsTables)
+      const ipFaiss = this.fastScan && !l2 && m <= FS_FAISS_IP_MAX_M;
+      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, ipFaiss ? 1 : -1, tp);
+      const params = this.fastScan ? fsTables(eng, tp, c, m, lut, par, ipFaiss) : null;
+      for (let b0 = 0; b0 < n; b0 += block) {
+        const cnt = Math.min(block, n - b0);
+        let src = this.store.codesPtr + (this.fastScan ? (b0 / FS_BLOCK) * m * 16 : b0 * codeSize);
+        if (!this.fastScan && nbits !== 8) {
+          eng.abi.pqUnpack(src, cnt, m, nbits, up);
+          src = up;
+        }
+        for (let qi = 0; qi < c; qi++) {
+          if (params) {
+            eng.abi.fsScores(src, Math.ceil(cnt / FS_BLOCK), m, lut + qi * tsize, sums);
+            const inv = params[2 * qi];
+            const bias = params[2 * qi + 1];
+            const s16 = new Uint16Array(eng.abi.memory.buffer, sums, cnt);
+            const out = eng.f32(sc, cnt);
+            for (let j = 0; j < cnt; j++) out[j] = Math.fround(Math.fround(s16[j] * inv) + bias);
+          } else {
+            eng.abi.pqDistances(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, sc);
+          }
+          hits.collect(eng, q0 + qi, sc, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
+        }
+      }
+    }
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */

@@ -5,6 +5,7 @@ import type { SearchResult } from '../types.js';
 import { finishChunk, PQ_METRICS, type PQMetric } from './adc.js';
 import { CodedIndex } from './coded.js';
 import type { PositionFilter } from './filter.js';
+import type { RangeHits } from './range.js';
 import { chunkRows } from './scan.js';
 
 export interface SQIndexOptions {
@@ -19,6 +20,32 @@ export interface SQIndexOptions {
 
 // Bytes of codes scanned by every query of a chunk before the next block: half of a 1 MiB L2.
 const BLOCK_BYTES = 256 * 1024;
+
+/** Codes per block of rangeSearch's scores. */
+const RANGE_BLOCK = 8192;
+
+/**
+ * The folded queries of the float scan (layout in assembly/kernels/sq.ts) for rows q0 .. q0 + c - 1 of q, into u
+ * f32[c][d]: fp16 u = q ('l2') or -q ('ip'); the others (ab: a f32[d] then b f32[d]) u = q - a ('l2') or u = -q b with
+ * bias -<q, a> ('ip'). Returns the biases (0 but for 'ip' over 8- and 4-bit codes).
+ */
+function foldQueries(q: Float32Array, q0: number, c: number, d: number, type: number, l2: boolean, ab: Float32Array, u: Float32Array): Float64Array {
+  const bias = new Float64Array(c);
+  for (let i = 0; i < c; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const x = q[(q0 + i) * d + j];
+      if (type === 2) u[i * d + j] = l2 ? x : -x;
+      else if (l2) u[i * d + j] = x - ab[j];
+      else {
+        u[i * d + j] = -x * ab[d + j];
+        s -= x * ab[j];
+      }
+    }
+    bias[i] = s;
+  }
+  return bias;
+}
 
 /**
  * Exhaustive search over scalar-quantized codes (Faiss IndexScalarQuantizer; with refine, IndexRefineFlat around it).
@@ -84,22 +111,8 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
       const [up, bp, qo, hd, hi, sp, rd, ri] = eng.scratch(
         [c * d * 4, c * 4, rerank ? c * d * 4 : 0, c * kk * 4, c * kk * 4, rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0], where,
       );
-      // the folded queries u (layout in assembly/kernels/sq.ts): l2 u = q - a; ip u = -q b, bias = -<q, a>
-      const u = eng.f32(up, c * d);
       const bias = eng.f32(bp, c);
-      for (let i = 0; i < c; i++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) {
-          const x = q[(q0 + i) * d + j];
-          if (type === 2) u[i * d + j] = l2 ? x : -x;
-          else if (l2) u[i * d + j] = x - ab[j];
-          else {
-            u[i * d + j] = -x * ab[d + j];
-            s -= x * ab[j];
-          }
-        }
-        bias[i] = s;
-      }
+      bias.set(foldQueries(q, q0, c, d, type, l2, ab, eng.f32(up, c * d)));
       const biasOf = bias.slice();
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * kk);
@@ -253,15 +266,7 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     const eng = this.eng;
     const { d } = this;
     const l2 = this.metric === 'l2';
-    const u = eng.f32(uf, d);
-    let bias = 0;
-    for (let j = 0; j < d; j++) {
-      if (l2) u[j] = qv[j] - ab[j];
-      else {
-        u[j] = -qv[j] * ab[d + j];
-        bias -= qv[j] * ab[j];
-      }
-    }
+    const bias = foldQueries(qv, 0, 1, d, type, l2, ab, eng.f32(uf, d))[0];
     eng.i32(ci, kk).set(eng.i32(hi, kk));
     const cand = eng.i32(ci, kk);
     const mem = new Uint8Array(eng.abi.memory.buffer);
@@ -273,6 +278,33 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     eng.abi.sqScores(gc, kk, d, type, l2 ? 0 : 1, uf, bPtr, bias, sc);
     eng.abi.heapInit(kd, ki, k);
     eng.abi.heapPushMany(kd, ki, k, sc, ci, kk);
+  }
+
+  /**
+   * rangeSearch's scores (see CodedIndex.rangeSearch): the float scan's, sqScores over blocks of codes with the
+   * folded query, which are the distances search() returns (its integer scan only selects candidates).
+   */
+  protected rangeScan(where: string, q: Float32Array, hits: RangeHits): void {
+    const eng = this.eng;
+    const v = this.q.kernelView(where);
+    const { d, type, bPtr, codeSize } = v;
+    const ab = eng.f32(v.aPtr, 2 * d).slice();
+    const l2 = this.metric === 'l2';
+    const n = this.store.n;
+    const block = Math.min(n, RANGE_BLOCK);
+    const rows = chunkRows(d * 4, hits.nq);
+    for (let q0 = 0; q0 < hits.nq; q0 += rows) {
+      const c = Math.min(rows, hits.nq - q0);
+      const [up, sc, hitIdx, hitDist] = eng.scratch([c * d * 4, block * 4, block * 4, block * 4], where);
+      const bias = foldQueries(q, q0, c, d, type, l2, ab, eng.f32(up, c * d));
+      for (let b0 = 0; b0 < n; b0 += block) {
+        const cnt = Math.min(block, n - b0);
+        for (let qi = 0; qi < c; qi++) {
+          eng.abi.sqScores(this.store.codesPtr + b0 * codeSize, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, bPtr, bias[qi], sc);
+          hits.collect(eng, q0 + qi, sc, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
+        }
+      }
+    }
   }
 
   /** Restores an index written by save(). Needs `await init()` first. */

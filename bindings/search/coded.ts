@@ -4,11 +4,12 @@
 // codes (PQ fast-scan blocks), the hooks that read and write it.
 import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
 import { paramBool, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer, type Container, type SaveOptions, type Section } from '../io/format.js';
-import type { SearchResult } from '../types.js';
+import type { RangeSearchResult, SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
 import { candidatesPerQuery, type PQMetric, type SearchOptions } from './adc.js';
 import { mergeInto, removeFrom, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
-import { checkFilter, filtered, type PositionFilter } from './filter.js';
+import { checkFilter, filtered, type FilterOptions, type PositionFilter } from './filter.js';
+import { RangeHits } from './range.js';
 import { emptyResult } from './FlatIndex.js';
 import { FlatStore } from './store.js';
 
@@ -230,6 +231,28 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
 
   /** search() after its checks, over a non-empty index: heaps of kk candidates per query, then the re-ranking. */
   protected abstract scan(q: Float32Array, nq: number, k: number, kk: number, rerank: boolean, flt: PositionFilter | null): SearchResult;
+
+  /**
+   * Every stored vector within `radius` of each query by the code distances search() returns without re-ranking
+   * (Faiss range_search): distance < radius for 'l2', similarity > radius for 'ip' (BinaryIndex: Hamming distance <
+   * radius, whatever the metric). Each query's hits come best first, ties by insertion order, with the distances
+   * search(q, size) gives for the same pairs, bit for bit. Filters (exclude / allow) as for search(). With refine, the
+   * originals do not take part: re-rank the hits yourself (reconstruct) or search them with rerank.
+   */
+  rangeSearch(q: Float32Array, radius: number, options: FilterOptions = {}): RangeSearchResult {
+    const where = `${this.kind.kind}.rangeSearch`;
+    this.alive(where);
+    const hits = new RangeHits(where, q, this.d, radius, this.resultMetric(false), options);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
+    if (this.store.n > 0) this.rangeScan(where, q, hits);
+    return hits.result(this.storedIds());
+  }
+
+  /**
+   * rangeSearch() after its checks, over a non-empty index: each query's scores, as its scan ranks them (smaller is
+   * better; search() returns them negated for 'ip'), handed to hits.collect block by block with add = 0.
+   */
+  protected abstract rangeScan(where: string, q: Float32Array, hits: RangeHits): void;
 
   /** Vectors by user id: the decoded codes, or the stored originals with refine. An id added twice gives its first vector. */
   reconstruct(ids: Int32Array | readonly number[]): Float32Array {
