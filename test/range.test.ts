@@ -39,6 +39,42 @@ function fromSearch(
   return { lims, ids, distances };
 }
 
+type RangeIndex = Searchable & {
+  rangeSearch(q: Float32Array, r: number, o?: Record<string, unknown>): { lims: Int32Array; ids: Int32Array; distances: Float32Array };
+  remove(ids: Int32Array): number;
+};
+
+/**
+ * An index of n vectors with ids 3 i + 7, more than one score block: the hits equal search() cut at r; filters
+ * (exclude per query, allow as ids and as a bitset) drop exactly the filtered hits; removed ids leave the ranges.
+ */
+function blocksFiltersRemoval(index: RangeIndex, q: Float32Array, nq: number, r: number, n: number, l2: boolean): void {
+  const got = index.rangeSearch(q, r);
+  const want = fromSearch(index, q, nq, r, l2);
+  expect(Array.from(got.ids)).toEqual(want.ids);
+  expect(Array.from(got.distances)).toEqual(want.distances);
+  expect(got.ids.some((id) => (id - 7) / 3 >= 8192)).toBe(true); // hits from the second block
+  const exclude = Array.from({ length: nq }, (_, i) => got.ids.subarray(got.lims[i], got.lims[i] + 5));
+  const allowIds = Int32Array.from({ length: Math.ceil(n / 2) }, (_, i) => 6 * i + 7);
+  const bits = new Uint8Array(((3 * (n - 1) + 7) >> 3) + 1); // up to the largest id, 3 (n - 1) + 7
+  for (const id of allowIds) bits[id >> 3] |= 1 << (id & 7);
+  for (const [opts, keep] of [
+    [{ exclude }, (i: number, id: number) => !exclude[i].includes(id)],
+    [{ allow: allowIds }, (_i: number, id: number) => ((id - 7) / 3) % 2 === 0],
+    [{ allow: bits, exclude }, (i: number, id: number) => ((id - 7) / 3) % 2 === 0 && !exclude[i].includes(id)],
+  ] as const) {
+    const f = index.rangeSearch(q, r, opts);
+    for (let i = 0; i < nq; i++) {
+      const all = Array.from(got.ids.subarray(got.lims[i], got.lims[i + 1]));
+      expect(Array.from(f.ids.subarray(f.lims[i], f.lims[i + 1]))).toEqual(all.filter((id) => keep(i, id)));
+    }
+  }
+  const gone = got.ids.subarray(got.lims[0], got.lims[0] + 10);
+  index.remove(gone);
+  const after = index.rangeSearch(q, r);
+  expect(Array.from(after.ids.subarray(after.lims[0], after.lims[1]))).toEqual(Array.from(got.ids.subarray(got.lims[0] + 10, got.lims[1])));
+}
+
 function r30Of(index: IVFFlatIndex, q: Float32Array, d: number): number {
   return index.search(q.subarray(0, d), 30, { nprobe: 6 }).distances[29];
 }
@@ -89,33 +125,7 @@ describe('FlatIndex.rangeSearch', () => {
     const ids = Int32Array.from({ length: n }, (_, i) => 3 * i + 7);
     const index = track(new FlatIndex({ d }));
     index.add(x, ids);
-    const r = index.search(q.subarray(0, d), 200).distances[199];
-    const got = index.rangeSearch(q, r);
-    const want = fromSearch(index, q, 6, r, true);
-    expect(Array.from(got.ids)).toEqual(want.ids);
-    expect(Array.from(got.distances)).toEqual(want.distances);
-    expect(got.ids.some((id) => (id - 7) / 3 >= 8192)).toBe(true); // hits from the second block
-    // filters: exclude per query, allow as ids and as a bitset; the same as dropping those hits
-    const exclude = Array.from({ length: 6 }, (_, i) => got.ids.subarray(got.lims[i], got.lims[i] + 5));
-    const allowIds = Int32Array.from(ids.filter((_, i) => i % 2 === 0));
-    const bits = new Uint8Array((3 * n + 7) >> 3);
-    for (const id of allowIds) bits[id >> 3] |= 1 << (id & 7);
-    for (const [opts, keep] of [
-      [{ exclude }, (i: number, id: number) => !exclude[i].includes(id)],
-      [{ allow: allowIds }, (_i: number, id: number) => ((id - 7) / 3) % 2 === 0],
-      [{ allow: bits, exclude }, (i: number, id: number) => ((id - 7) / 3) % 2 === 0 && !exclude[i].includes(id)],
-    ] as const) {
-      const f = index.rangeSearch(q, r, opts);
-      for (let i = 0; i < 6; i++) {
-        const all = Array.from(got.ids.subarray(got.lims[i], got.lims[i + 1]));
-        expect(Array.from(f.ids.subarray(f.lims[i], f.lims[i + 1]))).toEqual(all.filter((id) => keep(i, id)));
-      }
-    }
-    // removed vectors are gone from the ranges too
-    const gone = got.ids.subarray(got.lims[0], got.lims[0] + 10);
-    index.remove(gone);
-    const after = index.rangeSearch(q, r);
-    expect(Array.from(after.ids.subarray(after.lims[0], after.lims[1]))).toEqual(Array.from(got.ids.subarray(got.lims[0] + 10, got.lims[1])));
+    blocksFiltersRemoval(index, q, 6, index.search(q.subarray(0, d), 200).distances[199], n, true);
   });
 
   it.each(METRICS)('a radius between two float32 values compares as the number it is, metric %s', (metric) => {
@@ -251,28 +261,7 @@ describe('rangeSearch of PQIndex, SQIndex and BinaryIndex', () => {
     const l2 = !(index instanceof PQIndex && index.metric === 'ip');
     expect(Array.from(index.rangeSearch(q, l2 ? 1e9 : -1e9).lims)).toEqual([0, 0, 0, 0, 0, 0]); // empty
     index.add(x, ids);
-    const r = index.search(q.subarray(0, d), 400).distances[399];
-    const got = index.rangeSearch(q, r);
-    const want = fromSearch(index, q, 5, r, l2);
-    expect(Array.from(got.ids)).toEqual(want.ids);
-    expect(Array.from(got.distances)).toEqual(want.distances);
-    expect(got.ids.some((id) => (id - 7) / 3 >= 8192)).toBe(true); // hits from the second block
-    const exclude = Array.from({ length: 5 }, (_, i) => got.ids.subarray(got.lims[i], got.lims[i] + 5));
-    const allowIds = Int32Array.from(ids.filter((_, i) => i % 2 === 0));
-    for (const [opts, keep] of [
-      [{ exclude }, (i: number, id: number) => !exclude[i].includes(id)],
-      [{ allow: allowIds, exclude }, (i: number, id: number) => ((id - 7) / 3) % 2 === 0 && !exclude[i].includes(id)],
-    ] as const) {
-      const f = index.rangeSearch(q, r, opts);
-      for (let i = 0; i < 5; i++) {
-        const all = Array.from(got.ids.subarray(got.lims[i], got.lims[i + 1]));
-        expect(Array.from(f.ids.subarray(f.lims[i], f.lims[i + 1]))).toEqual(all.filter((id) => keep(i, id)));
-      }
-    }
-    const gone = got.ids.subarray(got.lims[0], got.lims[0] + 10);
-    index.remove(gone);
-    const after = index.rangeSearch(q, r);
-    expect(Array.from(after.ids.subarray(after.lims[0], after.lims[1]))).toEqual(Array.from(got.ids.subarray(got.lims[0] + 10, got.lims[1])));
+    blocksFiltersRemoval(index, q, 5, index.search(q.subarray(0, d), 400).distances[399], n, l2);
     for (const bad of [NaN, Infinity, '1']) expect(codeOf(() => index.rangeSearch(q, bad as number))).toBe('INVALID_OPTION');
     expect(codeOf(() => index.rangeSearch(q.subarray(0, 3), 1))).toBe('INVALID_SIZE');
     index.dispose();
