@@ -2,6 +2,7 @@
 // KMeans.train runs one block over all its points; WorkerPool.kmeans runs blocks in workers, each keeping its points'
 // labels and bounds from one iteration to the next, so that only centroids go out and per-centroid sums come back.
 import type { Rng } from '../util/rng.js';
+import { VQError } from '../errors.js';
 import type { Engine } from '../wasm/engine.js';
 import { PREFILTER_MIN_D, qpanelsSizes } from '../search/scan.js';
 
@@ -126,15 +127,16 @@ export class CentroidSide {
   readonly work: number;
   /**
    * The centroids that moved in the last update, when few enough (PARTIAL_MAX_SHARE): their count (0: none, or too
-   * many), ids i32[nMoved], and panels + bias and, where it pays, the int16 copy, as above but over them only.
+   * many), ids i32[nMoved], and panels + bias and, where it pays, the int16 copy, as above but over them only
+   * (0 where there is no room for them: the scan of the moved centroids only saves time, the results are the same).
    */
   nMoved = 0;
-  readonly movedIds: number;
-  readonly movedPanels: number;
-  readonly movedBias: number;
-  readonly movedQp: number;
-  readonly movedQinfo: number;
-  private readonly maxMoved: number;
+  movedIds = 0;
+  movedPanels = 0;
+  movedBias = 0;
+  movedQp = 0;
+  movedQinfo = 0;
+  private maxMoved = 0;
 
   constructor(
     private readonly eng: Engine,
@@ -151,16 +153,27 @@ export class CentroidSide {
     const [qpBytes, qinfoBytes] = this.usePrefilter(k) ? qpanelsSizes(eng, k, d) : [0, 0];
     this.qp = qpBytes ? take(qpBytes) : 0;
     this.qinfo = qpBytes ? take(qinfoBytes) : 0;
-    this.maxMoved = d >= PARTIAL_MIN_D ? Math.floor(k * PARTIAL_MAX_SHARE) : 0;
-    const mp = Math.ceil(this.maxMoved / 8) * 8;
-    this.movedIds = mp ? take(this.maxMoved * 4) : 0;
-    this.movedPanels = mp ? take(mp * d * 4) : 0;
-    this.movedBias = mp ? take(mp * 4) : 0;
-    const [mqpBytes, mqinfoBytes] = mp && this.usePrefilter(this.maxMoved) ? qpanelsSizes(eng, this.maxMoved, d) : [0, 0];
-    this.movedQp = mqpBytes ? take(mqpBytes) : 0;
-    this.movedQinfo = mqpBytes ? take(mqinfoBytes) : 0;
-    // (k = 3 heaps for the moved scan take the same work area as k = 2)
-    this.work = qpBytes || mqpBytes ? take(eng.abi.qscanWorkBytes(d, 3)) : 0;
+    // (k = 3 heaps for the moved scan take the same work area as k = 2; a moved scan through the prefilter implies
+    // the full one's)
+    this.work = qpBytes ? take(eng.abi.qscanWorkBytes(d, 3)) : 0;
+    const maxMoved = d >= PARTIAL_MIN_D ? Math.floor(k * PARTIAL_MAX_SHARE) : 0;
+    if (maxMoved === 0) return;
+    const mp = Math.ceil(maxMoved / 8) * 8;
+    try {
+      this.movedIds = take(maxMoved * 4);
+      this.movedPanels = take(mp * d * 4);
+      this.movedBias = take(mp * 4);
+      if (this.usePrefilter(maxMoved)) {
+        const [mqpBytes, mqinfoBytes] = qpanelsSizes(eng, maxMoved, d);
+        this.movedQp = take(mqpBytes);
+        this.movedQinfo = take(mqinfoBytes);
+      }
+      this.maxMoved = maxMoved;
+    } catch (e) {
+      // no room (a worker's arena, the 4 GiB): every step scans all k, as it did before this scan existed
+      if (!(e instanceof VQError && e.code === 'OUT_OF_MEMORY')) throw e;
+      this.movedQp = 0;
+    }
   }
 
   /** Whether a top-k scan of nb centroids goes through the int16 prefilter (STEP_PREFILTER_MIN_KD). */
