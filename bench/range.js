@@ -1,11 +1,11 @@
 // Range search benchmark: vqwasm FlatIndex.rangeSearch against Faiss IndexFlatL2 / IndexFlatIP range_search
 // (1 thread) and a plain-JS double loop, IVFFlatIndex.rangeSearch (1024 lists, nprobe 16) against Faiss
 // IndexIVFFlat, IVFPQIndex (1024 lists, 16 x 8 bits, nprobe 16) against Faiss IndexIVFPQ, and the exhaustive code
-// indexes (PQ 16x8, fast-scan 32x4, SQ int8: Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan or
-// IndexScalarQuantizer), on the synthetic 100k x 64 Gaussian mixture of the PQ benches, 1000 queries, the radius at the
-// median (over the queries) of the 50th nearest distance. Quality beside speed: the hits against Faiss's (ids missing
-// or extra; only ties at float rounding on the boundary may differ), and for every approximate row the share of the
-// exact (Flat) hits found, Faiss's IVF-PQ too.
+// indexes (PQ 16x8, fast-scan 32x4, SQ int8, RQ 8x8: Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan,
+// IndexScalarQuantizer or IndexResidualQuantizer), on the synthetic 100k x 64 Gaussian mixture of the PQ benches,
+// 1000 queries, the radius at the median (over the queries) of the 50th nearest distance. Quality beside speed: the
+// hits against Faiss's (ids missing or extra; only ties at float rounding on the boundary may differ), and for every
+// approximate row the share of the exact (Flat) hits found, Faiss's IVF-PQ too.
 //   node bench/range.js
 // Speed is never asserted. Env: VQ_BENCH_NO_ENGINE=1, VQ_BENCH_NO_FAISS=1.
 
@@ -22,7 +22,7 @@ const NPROBE = 16;
 const PQ_M = 16;
 const LABELS = {
   l2: 'Flat', ip: 'Flat', ivf: `IVFFlat ${NLIST}, nprobe ${NPROBE}`, ivfpq: `IVFPQ ${NLIST} ${PQ_M}x8, nprobe ${NPROBE}`,
-  pq: `PQ ${PQ_M}x8`, fs: `PQ ${2 * PQ_M}x4 fast-scan`, sq: 'SQ int8',
+  pq: `PQ ${PQ_M}x8`, fs: `PQ ${2 * PQ_M}x4 fast-scan`, sq: 'SQ int8', rq: 'RQ 8x8',
 };
 
 const log = (msg) => process.stderr.write(`[range ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -120,6 +120,7 @@ async function main() {
         ['pq', () => new ours.PQIndex({ d, m: PQ_M, metric, seed: 1 }), {}],
         ['fs', () => new ours.PQIndex({ d, m: 2 * PQ_M, nbits: 4, metric, seed: 1 }), {}],
         ['sq', () => new ours.SQIndex({ d, type: 'int8', metric }), {}],
+        ['rq', () => new ours.RQIndex({ d, levels: 8, metric, seed: 1 }), {}],
       ]) {
         log(`vqwasm ${key} ${metric}`);
         const cx = make();
@@ -156,7 +157,7 @@ async function main() {
       log(`Faiss failed: ${e.message}`);
     }
   }
-  const names = ['l2', 'ip', ...['ivf', 'ivfpq', 'pq', 'fs', 'sq'].flatMap((k) => [`${k}-l2`, `${k}-ip`])];
+  const names = ['l2', 'ip', ...['ivf', 'ivfpq', 'pq', 'fs', 'sq', 'rq'].flatMap((k) => [`${k}-l2`, `${k}-ip`])];
   for (const name of names) {
     const m = mine[name];
     if (!m) continue;
@@ -221,7 +222,7 @@ async function main() {
       `times: one rangeSearch of all ${nq} queries, median of ${RUNS}; plain JS: a float64 double loop over the first ${JS_NQ} queries, scaled to ${nq}.`,
       'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries (the IVF rows: each its own',
       `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the row returns (code rows: by their code`,
-      `  distances, which also let in vectors outside the radius). Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan, IndexScalarQuantizer.`,
+      `  distances, which also let in vectors outside the radius). Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan, IndexScalarQuantizer, IndexResidualQuantizer.`,
       `WorkerPool: pool.share(index).rangeSearch on ${availableParallelism()} logical cores (a private copy per worker), its speed-up over this thread; load average before: ${loadavg().map((v) => v.toFixed(2)).join(' ')}.`,
       fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
     ],

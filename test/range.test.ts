@@ -2,7 +2,7 @@
 // gives for the same pairs; checked against search(q, size) (which orders everything) and against float64 distances,
 // across dims that hit every SIMD tail, several score blocks, filters, ids, removals and bad arguments.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, PQIndex, SQIndex } from '../dist/index.js';
+import { BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex } from '../dist/index.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
@@ -306,5 +306,56 @@ describe('IVFPQIndex.rangeSearch', () => {
     expect(codeOf(() => untrained.rangeSearch(q, 1))).toBe('NOT_TRAINED');
     index.reset();
     expect(Array.from(index.rangeSearch(q, l2 ? 1e9 : -1e9).lims)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('RQIndex.rangeSearch', () => {
+  it.each([
+    { name: '4 x 8 l2', d: 16, o: { levels: 4 }, l2: true },
+    { name: '3 x 6 ip', d: 33, o: { levels: 3, nbits: 6, metric: 'ip' as const }, l2: false },
+    { name: '2 x 8 l2, 4-bit norms', d: 7, o: { levels: 2, normBits: 4 }, l2: true },
+    { name: '4 x 4 l2, beam 4', d: 17, o: { levels: 4, nbits: 4, beamSize: 4 }, l2: true },
+  ])('equals search() cut at the radius, the table distances as they are: $name', ({ d, o, l2 }) => {
+    const n = 1200;
+    const x = floatVectors(n, d, 110 + d);
+    const q = floatVectors(6, d, 111 + d);
+    const index = track(new RQIndex({ d, seed: 4, ...o }));
+    expect(codeOf(() => index.rangeSearch(q, 1))).toBe('NOT_TRAINED');
+    index.train(x);
+    expect(Array.from(index.rangeSearch(q, l2 ? 1e9 : -1e9).lims)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    // the queries themselves among the vectors: l2 table distances near 0 (negative ones possible: quantized norms)
+    index.add(x.subarray(0, 1000 * d));
+    index.add(q, Int32Array.from({ length: 6 }, (_, i) => 5000 + i));
+    for (const k of [5, 60]) {
+      const r = index.search(q.subarray(0, d), k).distances[k - 1];
+      const got = index.rangeSearch(q, r);
+      const want = fromSearch(index, q, 6, r, l2);
+      expect(Array.from(got.lims), `k ${k}`).toEqual(want.lims);
+      expect(Array.from(got.ids)).toEqual(want.ids);
+      expect(Array.from(got.distances)).toEqual(want.distances);
+      expect(got.lims[1]).toBeGreaterThan(k / 2);
+    }
+    const r = index.search(q.subarray(0, d), 60).distances[59];
+    const all = index.rangeSearch(q, r);
+    const exclude = Array.from({ length: 6 }, (_, i) => all.ids.subarray(all.lims[i], all.lims[i] + 2));
+    const f = index.rangeSearch(q, r, { exclude });
+    for (let i = 0; i < 6; i++) expect(Array.from(f.ids.subarray(f.lims[i], f.lims[i + 1]))).toEqual(Array.from(all.ids.subarray(all.lims[i] + 2, all.lims[i + 1])));
+    index.dispose();
+    expect(codeOf(() => index.rangeSearch(q, 1))).toBe('DISPOSED');
+  });
+
+  it('negative l2 table distances (the quantized norm under the true one) come back as search() gives them', () => {
+    const d = 3;
+    const x = floatVectors(1200, d, 7);
+    const q = x.slice(0, 6 * d);
+    const index = track(new RQIndex({ d, levels: 3, seed: 4 }));
+    index.train(x);
+    index.add(x);
+    const r = index.search(q, 3).distances[1];
+    const got = index.rangeSearch(q, r);
+    const want = fromSearch(index, q, 6, r, true);
+    expect(Array.from(got.ids)).toEqual(want.ids);
+    expect(Array.from(got.distances)).toEqual(want.distances);
+    expect(got.distances.some((v) => v < 0)).toBe(true); // precondition: the case this test is for
   });
 });

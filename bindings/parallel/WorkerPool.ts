@@ -1015,17 +1015,13 @@ export class SharedIndex extends Shared {
     return { ids, distances };
   }
   /**
-   * The same result as index.rangeSearch(q, radius, options) on the main thread (every index kind but RQIndex), the queries
+   * The same result as index.rangeSearch(q, radius, options) on the main thread (any index kind), the queries
    * split across the pool's workers in chunks by message; options: the index's (nprobe, exclude, allow) plus signal
    * and onProgress.
    */
   async rangeSearch(q: Float32Array, radius: number, options: PoolSearchOptions = {}): Promise<RangeSearchResult> {
     const where = 'SharedIndex.rangeSearch';
     this.live(where, 'index', 'pool.share(index)');
-    // (a private copy is checked by its worker, which says the same)
-    if (this.origin && typeof (this.origin as { rangeSearch?: unknown }).rangeSearch !== 'function') {
-      fail('INVALID_TYPE', where, 'this index kind has no range search', raw(`a shared ${this.origin.constructor.name}`), 'a shared FlatIndex, IVFFlatIndex, PQIndex, IVFPQIndex, SQIndex or BinaryIndex');
-    }
     const nq = checkVectors(where, 'queries', q, this.d);
     if (typeof radius !== 'number' || !Number.isFinite(radius)) fail('INVALID_OPTION', where, 'radius must be a finite number', radius, 'a finite number');
     const { signal, onProgress, rest, exclude } = splitOptions(where, options, nq);

@@ -268,9 +268,8 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         return;
       }
       case 'rangeSearch': {
-        const index = slots.get(req.slot!) as unknown as { rangeSearch?: (q: Float32Array, r: number, o: Record<string, unknown>) => RangeSearchResult } | undefined;
+        const index = slots.get(req.slot!) as unknown as { rangeSearch(q: Float32Array, r: number, o: Record<string, unknown>): RangeSearchResult } | undefined;
         if (!index) throw new VQError('DISPOSED', `WorkerPool.rangeSearch: the shared index was released (got slot ${req.slot}, expected a live one)`);
-        if (typeof index.rangeSearch !== 'function') throw new VQError('INVALID_TYPE', `SharedIndex.rangeSearch: this index kind has no range search (got a shared ${(index as object).constructor.name}, expected a shared FlatIndex, IVFFlatIndex, PQIndex, IVFPQIndex, SQIndex or BinaryIndex)`);
         const r = index.rangeSearch(req.q!, req.radius!, req.options ?? {});
         post({ id: req.id, ok: true, value: r }, [r.lims.buffer as ArrayBuffer, r.ids.buffer as ArrayBuffer, r.distances.buffer as ArrayBuffer]);
         return;

@@ -1,7 +1,7 @@
 import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, paramString, readContainer, saveEmpty, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
-import type { SearchResult } from '../types.js';
+import type { RangeSearchResult, SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
@@ -9,6 +9,7 @@ import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } 
 import { IdIndex } from './idIndex.js';
 import { emptyResult } from './FlatIndex.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
+import { RangeHits } from './range.js';
 import { chunkRows } from './scan.js';
 
 export interface RQIndexOptions {
@@ -34,6 +35,9 @@ export interface RQIndexOptions {
 
 // Bytes of distance tables (a group of queries) and of codes (a block) kept in cache while the group scans the block.
 const CACHE_BUDGET = 256 * 1024;
+
+/** Codes per block of rangeSearch's scores. */
+const RANGE_BLOCK = 8192;
 
 /**
  * Exhaustive search over residual-quantizer codes with lookup tables (Faiss IndexResidualQuantizer). Per query one
@@ -309,11 +313,6 @@ export class RQIndex extends IdIndex {
     const l2 = this.metric === 'l2';
     const lw = levels * ksub8; // table entries of the levels
     const tsize = scanM * ksub8; // with the norm rows
-    // the norm rows: constant across queries (field f, value c: c * 2^(f nbits) * step)
-    const step = this.normStep();
-    const normRows = new Float32Array(fields * ksub8);
-    for (let f = 0; f < fields; f++) for (let c = 0; c < 1 << nbits; c++) normRows[f * ksub8 + c] = c * 2 ** (f * nbits) * step;
-    const normBase = this.normMin + 0.5 * step;
     // four queries per pass (interleaved tables) where the codes are bytes, m % 4 == 0, and there is no per-query bias
     const quadScan = !l2 && ksub8 === 256 && scanM % 4 === 0;
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
@@ -329,26 +328,7 @@ export class RQIndex extends IdIndex {
         [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, unpack ? block * scanM + 4 : 0],
         where,
       );
-      const qs = q.subarray(q0 * d, (q0 + c) * d);
-      eng.f32(qp, c * d).set(qs);
-      // heaps keep the smallest: l2 scores -2 <q, x^> (+ norm + ||q||^2 as bias), ip scores -<q, x^>
-      levelTables(eng, v, qp, c, l2 ? -2 : -1, zp, sp);
-      let tab = sp;
-      if (fields > 0) {
-        const mem = new Uint8Array(eng.abi.memory.buffer);
-        for (let i = 0; i < c; i++) mem.copyWithin(tp + i * tsize * 4, sp + i * lw * 4, sp + (i + 1) * lw * 4);
-        const t = eng.f32(tp, c * tsize);
-        for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
-        tab = tp;
-      }
-      const bias = new Float32Array(c);
-      if (l2) {
-        for (let i = 0; i < c; i++) {
-          let s = 0;
-          for (let j = i * d; j < (i + 1) * d; j++) s += qs[j] * qs[j];
-          bias[i] = s + normBase;
-        }
-      }
+      const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, where);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -369,6 +349,88 @@ export class RQIndex extends IdIndex {
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, null, ids, distances, q0, flt);
     }
     return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
+  }
+
+  /**
+   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ksub8] (tp, with the norm rows; sp
+   * without them when there are none) and a bias per query. Heaps keep the smallest: l2 scores -2 <q, x^> (+ norm +
+   * ||q||^2 as bias), ip scores -<q, x^>. zp: lw floats of work, sp: c * lw floats.
+   */
+  private tables(qs: Float32Array, c: number, qp: number, zp: number, sp: number, tp: number, where: string): { tab: number; bias: Float32Array } {
+    const eng = this.eng;
+    const v = this.q.kernelView(where);
+    const { d, levels, ksub8 } = v;
+    const { scanM, fields, nbits } = this;
+    const l2 = this.metric === 'l2';
+    const lw = levels * ksub8;
+    const tsize = scanM * ksub8;
+    eng.f32(qp, c * d).set(qs);
+    levelTables(eng, v, qp, c, l2 ? -2 : -1, zp, sp);
+    let tab = sp;
+    const step = this.normStep();
+    if (fields > 0) {
+      // the norm rows: constant across queries (field f, value c: c * 2^(f nbits) * step)
+      const normRows = new Float32Array(fields * ksub8);
+      for (let f = 0; f < fields; f++) for (let x = 0; x < 1 << nbits; x++) normRows[f * ksub8 + x] = x * 2 ** (f * nbits) * step;
+      const mem = new Uint8Array(eng.abi.memory.buffer);
+      for (let i = 0; i < c; i++) mem.copyWithin(tp + i * tsize * 4, sp + i * lw * 4, sp + (i + 1) * lw * 4);
+      const t = eng.f32(tp, c * tsize);
+      for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
+      tab = tp;
+    }
+    const bias = new Float32Array(c);
+    if (l2) {
+      const normBase = this.normMin + 0.5 * step;
+      for (let i = 0; i < c; i++) {
+        let s = 0;
+        for (let j = i * d; j < (i + 1) * d; j++) s += qs[j] * qs[j];
+        bias[i] = s + normBase;
+      }
+    }
+    return { tab, bias };
+  }
+
+  /**
+   * Every stored vector within `radius` of each query by the table distances search() returns (the same sums, bit for
+   * bit): distance < radius for 'l2', inner product > radius for 'ip'; best first, ties by insertion order; filters as
+   * for search(). (Faiss 1.7.3 has no range_search for IndexResidualQuantizer.)
+   */
+  rangeSearch(q: Float32Array, radius: number, options: FilterOptions = {}): RangeSearchResult {
+    const where = 'RQIndex.rangeSearch';
+    const eng = this.alive(where);
+    const hits = new RangeHits(where, q, this.d, radius, this.metric, options);
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
+    const n = this.n;
+    if (n > 0) {
+      const v = this.q.kernelView(where);
+      const { d, levels, ksub8 } = v;
+      const { scanM, rowBytes, fields, nbits } = this;
+      const lw = levels * ksub8;
+      const tsize = scanM * ksub8;
+      const block = Math.min(n, RANGE_BLOCK);
+      const rows = chunkRows(d * 4 + (lw + 2 * tsize) * 4, hits.nq);
+      for (let q0 = 0; q0 < hits.nq; q0 += rows) {
+        const c = Math.min(rows, hits.nq - q0);
+        const [qp, zp, sp, tp, up, sc] = eng.scratch(
+          [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, nbits !== 8 ? block * scanM + 4 : 0, block * 4], where,
+        );
+        const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, where);
+        for (let b0 = 0; b0 < n; b0 += block) {
+          const cnt = Math.min(block, n - b0);
+          let src = this.codesPtr + b0 * rowBytes;
+          if (nbits !== 8) {
+            eng.abi.pqUnpack(src, cnt, scanM, nbits, up);
+            src = up;
+          }
+          for (let qi = 0; qi < c; qi++) {
+            eng.abi.pqDistances(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], sc);
+            // in JS, not rangeHits: an l2 table distance can be negative (the quantized norm), and search() keeps it so
+            hits.collectScores(q0 + qi, eng.f32(sc, cnt), b0);
+          }
+        }
+      }
+    }
+    return hits.result(eng.i32(this.idsPtr, n).slice());
   }
 
   /** Decoded vectors by user id (an id added twice gives its first vector). */

@@ -76,6 +76,33 @@ export class RangeHits {
     }
   }
 
+  /**
+   * Query qi's hits among scores ranked smaller-first (search()'s heaps: the distance for 'l2', its negation for
+   * similarities) of positions pos0, pos0 + 1, ..., tested here as they are (rangeHits clamps l2 distances at 0).
+   */
+  collectScores(qi: number, scores: Float32Array, pos0: number): void {
+    const p = this.pos[qi];
+    const v = this.dist[qi];
+    const r = this.r;
+    if (this.l2) {
+      for (let j = 0; j < scores.length; j++) {
+        if (scores[j] < r) {
+          p.push(pos0 + j);
+          v.push(scores[j]);
+        }
+      }
+      return;
+    }
+    for (let j = 0; j < scores.length; j++) {
+      // 0 - s as heapFinalize negates (a similarity of 0 is +0)
+      const s = 0 - scores[j];
+      if (s > r) {
+        p.push(pos0 + j);
+        v.push(s);
+      }
+    }
+  }
+
   /** The result: each query's hits best first, ties by position, filtered; ids: the user id of every position. */
   result(ids: Int32Array): RangeSearchResult {
     const drop = this.spec ? rangeFilter(this.spec) : null;
