@@ -96,12 +96,13 @@ const COMMANDS = {
   },
   search: {
     summary: 'search a saved index (vqwasm or Faiss file) with query vectors; write the results',
-    usage: 'vqwasm search --index <index> --queries <vectors> --output <results.ivecs|.json|.csv> [--k 10] [options]',
+    usage: 'vqwasm search --index <index> --queries <vectors> --output <results.ivecs|.json|.csv> [--k 10 | --radius R] [options]',
     options: {
       index: { type: 'string' },
       queries: { type: 'string' },
       output: { type: 'string', short: 'o' },
       k: { type: 'string', short: 'k' },
+      radius: { type: 'string' },
       nprobe: { type: 'string' },
       rerank: { type: 'string' },
       exclude: { type: 'string' },
@@ -114,7 +115,9 @@ const COMMANDS = {
   --output FILE     .ivecs (ids, k per query), .json ({ ids, distances } as nested arrays) or .csv (query,rank,id,distance)
   --distances FILE  with .ivecs output: also write the distances as .fvecs
   --k N             results per query (default 10)
-  --nprobe N        lists to visit (ivfpq)                --rerank R  re-rank R candidates exactly (indexes with refine)
+  --radius R        instead of --k: every vector within R (index.rangeSearch: squared L2 < R, or similarity > R; the
+                    code distances of a code index); rows of .ivecs / .fvecs and .json are as long as each query's hits
+  --nprobe N        lists to visit (IVF indexes)          --rerank R  re-rank R candidates exactly (indexes with refine)
   --exclude FILE    ids each query must not return: an .ivecs with one (ragged) row per query
   --threads N       search on N threads (default 1; 0 = every core): a WorkerPool on one shared memory, same results`,
   },
@@ -378,7 +381,7 @@ function searchOptions(opts, index) {
   const nprobe = int(opts, 'nprobe');
   const rerank = int(opts, 'rerank');
   if (nprobe !== undefined) {
-    if (!(index instanceof vq.IVFPQIndex)) throw new UsageError('--nprobe is for IVF indexes');
+    if (!(index instanceof vq.IVFPQIndex || index instanceof vq.IVFFlatIndex)) throw new UsageError('--nprobe is for IVF indexes');
     o.nprobe = nprobe;
   }
   if (rerank !== undefined) o.rerank = rerank;
@@ -436,8 +439,65 @@ async function withPool(opts, fn) {
   }
 }
 
+/**
+ * --radius: index.rangeSearch in chunks of queries (or on a pool's workers), the chunks' hits end to end:
+ * { lims, ids, distances, seconds }.
+ */
+async function chunkedRange(index, x, n, d, radius, o, exclude, opts, pool) {
+  const bar = progress(opts, 'search');
+  const t0 = performance.now();
+  let r;
+  if (pool) {
+    const shared = await pool.share(index);
+    try {
+      r = await shared.rangeSearch(x, radius, { ...o, ...(exclude ? { exclude } : {}), onProgress: ({ done, total }) => bar.update(done, total) });
+    } finally {
+      shared.release();
+    }
+  } else {
+    const parts = [];
+    const step = 4096;
+    for (let s = 0; s < n; s += step) {
+      const c = Math.min(step, n - s);
+      parts.push(index.rangeSearch(x.subarray(s * d, (s + c) * d), radius, exclude ? { ...o, exclude: exclude.slice(s, s + c) } : o));
+      bar.update(s + c, n);
+    }
+    const lims = new Int32Array(n + 1);
+    const total = parts.reduce((t, p) => t + p.ids.length, 0);
+    const ids = new Int32Array(total);
+    const distances = new Float32Array(total);
+    let q = 0;
+    for (const p of parts) {
+      ids.set(p.ids, lims[q]);
+      distances.set(p.distances, lims[q]);
+      for (let i = 1; i < p.lims.length; i++) lims[q + i] = lims[q] + p.lims[i];
+      q += p.lims.length - 1;
+    }
+    r = { lims, ids, distances };
+  }
+  bar.done();
+  return { ...r, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Ragged rows (row i: values[lims[i] .. lims[i + 1])) as .ivecs / .fvecs: each row its own length. */
+function raggedVecs(lims, values) {
+  const n = lims.length - 1;
+  const out = new DataView(new ArrayBuffer(4 * (n + values.length)));
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    out.setInt32(o, lims[i + 1] - lims[i], true);
+    o += 4;
+    for (let t = lims[i]; t < lims[i + 1]; t++, o += 4) {
+      if (values instanceof Int32Array) out.setInt32(o, values[t], true);
+      else out.setFloat32(o, values[t], true);
+    }
+  }
+  return new Uint8Array(out.buffer);
+}
+
 async function cmdSearch(opts) {
   need(opts, 'index', 'queries', 'output');
+  if (opts.radius !== undefined) return cmdRange(opts);
   const k = int(opts, 'k', { def: 10 });
   const fmt = extname(opts.output).slice(1).toLowerCase();
   if (!['ivecs', 'json', 'csv'].includes(fmt)) throw new UsageError(`--output must end in .ivecs, .json or .csv (got ${JSON.stringify(opts.output)})`);
@@ -461,6 +521,40 @@ async function cmdSearch(opts) {
       await writeFile(opts.output, lines.join('\n') + '\n');
     }
     if (!opts.quiet) console.log(`${opts.output}: top ${k} of ${q.n} queries (${(q.n / r.seconds).toFixed(0)} QPS)`);
+  } finally {
+    index.dispose();
+  }
+}
+
+/** search --radius (see chunkedRange). */
+async function cmdRange(opts) {
+  if (opts.k !== undefined) throw new UsageError('give --k or --radius, not both');
+  if (opts.rerank !== undefined) throw new UsageError('--rerank goes with --k (a range search is over the code distances)');
+  const radius = Number(opts.radius);
+  if (opts.radius.trim() === '' || !Number.isFinite(radius)) throw new UsageError(`--radius must be a finite number (got ${JSON.stringify(opts.radius)})`);
+  const fmt = extname(opts.output).slice(1).toLowerCase();
+  if (!['ivecs', 'json', 'csv'].includes(fmt)) throw new UsageError(`--output must end in .ivecs, .json or .csv (got ${JSON.stringify(opts.output)})`);
+  if (opts.distances !== undefined && fmt !== 'ivecs') throw new UsageError('--distances goes with an .ivecs --output');
+  const { index } = await loadAnyIndex(opts.index);
+  try {
+    const q = await readVectors(opts.queries, opts);
+    if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
+    const exclude = opts.exclude ? await readRagged(opts.exclude) : undefined;
+    if (exclude && exclude.length !== q.n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.exclude} holds ${exclude.length} rows (got ${exclude.length}, expected one per query: ${q.n})`);
+    const r = await withPool(opts, (pool) => chunkedRange(index, q.x, q.n, q.d, radius, searchOptions(opts, index), exclude, opts, pool));
+    const { lims } = r;
+    if (fmt === 'ivecs') {
+      await writeFile(opts.output, raggedVecs(lims, r.ids));
+      if (opts.distances) await writeFile(opts.distances, raggedVecs(lims, r.distances));
+    } else if (fmt === 'json') {
+      const rows = (a) => Array.from({ length: q.n }, (_, i) => Array.from(a.subarray(lims[i], lims[i + 1])));
+      await writeFile(opts.output, JSON.stringify({ radius, ids: rows(r.ids), distances: rows(r.distances) }) + '\n');
+    } else {
+      const lines = ['query,rank,id,distance'];
+      for (let i = 0; i < q.n; i++) for (let t = lims[i]; t < lims[i + 1]; t++) lines.push(`${i},${t - lims[i]},${r.ids[t]},${r.distances[t]}`);
+      await writeFile(opts.output, lines.join('\n') + '\n');
+    }
+    if (!opts.quiet) console.log(`${opts.output}: ${r.ids.length} vectors within ${radius} of ${q.n} queries (${(q.n / r.seconds).toFixed(0)} QPS)`);
   } finally {
     index.dispose();
   }

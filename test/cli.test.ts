@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, loadIndex, PQIndex, parseFvecs, parseIvecs, writeFaissIndex, writeFvecs, writeIvecs } from '../dist/index.js';
+import { FlatIndex, init, IVFFlatIndex, loadIndex, PQIndex, parseFvecs, parseIvecs, writeFaissIndex, writeFvecs, writeIvecs } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { REPO_ROOT } from './helpers/server.js';
 
@@ -164,6 +164,64 @@ describe('vqwasm CLI', () => {
     expect(parseIvecs(readFileSync(f('ff.ivecs'))).data).toEqual(flat.search(q, 3).ids);
     flat.dispose();
   });
+
+  it('search --radius: index.rangeSearch in every output format, on a pool too; --nprobe for IVFFlat files', () => {
+    const t = run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--seed', '3', '--input', 'base.fvecs', '--output', 'ivf.vqw');
+    expect(t.code, t.err).toBe(0);
+    const index = loadIndex(new Uint8Array(readFileSync(f('ivf.vqw')))) as InstanceType<typeof import('../dist/index.js').IVFPQIndex>;
+    const r = index.search(q.subarray(0, d), 30, { nprobe: 3 }).distances[29];
+    const want = index.rangeSearch(q, r, { nprobe: 3 });
+    expect(want.ids.length).toBeGreaterThan(nq * 5);
+    const rows = (a: Int32Array | Float32Array) => Array.from({ length: nq }, (_, i) => Array.from(a.subarray(want.lims[i], want.lims[i + 1])));
+    const args = ['search', '--index', 'ivf.vqw', '--queries', 'q.fvecs', '--radius', String(r), '--nprobe', '3'];
+    // .ivecs / .fvecs: one row per query, as long as its hits (the row length in front, as readRagged reads them)
+    expect(run(...args, '--output', 'rr.ivecs', '--distances', 'rr.fvecs').code).toBe(0);
+    const ragged = (b: Buffer, float: boolean) => {
+      const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      const out: number[][] = [];
+      for (let o = 0; o < b.byteLength; ) {
+        const c = v.getInt32(o, true);
+        out.push(Array.from({ length: c }, (_, j) => (float ? v.getFloat32(o + 4 + 4 * j, true) : v.getInt32(o + 4 + 4 * j, true))));
+        o += 4 + 4 * c;
+      }
+      return out;
+    };
+    expect(ragged(readFileSync(f('rr.ivecs')), false)).toEqual(rows(want.ids));
+    expect(ragged(readFileSync(f('rr.fvecs')), true)).toEqual(rows(want.distances));
+    expect(run(...args, '--output', 'rr.json').code).toBe(0);
+    expect(JSON.parse(readFileSync(f('rr.json'), 'utf8'))).toEqual({ radius: r, ids: rows(want.ids), distances: rows(want.distances) });
+    expect(run(...args, '--output', 'rr.csv').code).toBe(0);
+    const csv = readFileSync(f('rr.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(want.ids.length + 1);
+    const i2 = Array.from({ length: nq }, (_, i) => i).find((i) => i > 0 && want.lims[i + 1] - want.lims[i] >= 2)!;
+    expect(csv[want.lims[i2] + 2]).toBe(`${i2},1,${want.ids[want.lims[i2] + 1]},${want.distances[want.lims[i2] + 1]}`);
+    // the same bytes from a shared-memory pool, and with an exclusion file
+    expect(run(...args, '--threads', '2', '--output', 'rrt.ivecs').code).toBe(0);
+    expect(Buffer.from(readFileSync(f('rrt.ivecs')))).toEqual(Buffer.from(readFileSync(f('rr.ivecs'))));
+    const ex = rows(want.ids).map((row) => row.slice(0, 2));
+    writeFileSync(f('rex.ivecs'), new Uint8Array(Int32Array.from(ex.map((e) => [e.length, ...e]).flat()).buffer));
+    expect(run(...args, '--exclude', 'rex.ivecs', '--output', 'rrx.ivecs').code).toBe(0);
+    expect(ragged(readFileSync(f('rrx.ivecs')), false)).toEqual(rows(want.ids).map((row) => row.slice(2)));
+    index.dispose();
+    // usage errors: both --k and --radius, --rerank with --radius, a radius that is not a number
+    for (const [extra, what] of [[['--k', '5'], '--k or --radius'], [['--rerank', '5'], '--rerank'], [['--radius', 'x'], '--radius']] as const) {
+      const a = extra[0] === '--radius' ? ['search', '--index', 'ivf.vqw', '--queries', 'q.fvecs', ...extra] : [...args, ...extra];
+      const e = run(...a, '--output', 'bad.ivecs');
+      expect(e.code, e.err).toBe(2);
+      expect(e.err).toContain(what);
+    }
+    // an IVFFlat index (here from a Faiss file) takes --nprobe, with --k and with --radius
+    const ivfflat = new IVFFlatIndex({ d, nlist: 6, seed: 2 });
+    ivfflat.train(x.subarray(0, 3000 * d));
+    ivfflat.add(x.subarray(0, 3000 * d));
+    writeFileSync(f('ivfflat.faiss'), writeFaissIndex(ivfflat));
+    expect(run('search', '--index', 'ivfflat.faiss', '--queries', 'q.fvecs', '--k', '4', '--nprobe', '2', '--output', 'iff.ivecs').code).toBe(0);
+    expect(parseIvecs(readFileSync(f('iff.ivecs'))).data).toEqual(ivfflat.search(q, 4, { nprobe: 2 }).ids);
+    const rf = ivfflat.search(q.subarray(0, d), 20, { nprobe: 6 }).distances[19];
+    expect(run('search', '--index', 'ivfflat.faiss', '--queries', 'q.fvecs', '--radius', String(rf), '--nprobe', '6', '--output', 'iff.json').code).toBe(0);
+    expect(JSON.parse(readFileSync(f('iff.json'), 'utf8')).ids.flat()).toEqual(Array.from(ivfflat.rangeSearch(q, rf, { nprobe: 6 }).ids));
+    ivfflat.dispose();
+  }, 120_000);
 
   it('errors: missing and damaged files exit 1, bad usage exits 2, each with a message', () => {
     const missing = run('search', '--index', 'nope.vqw', '--queries', 'q.fvecs', '--output', 'x.ivecs');
