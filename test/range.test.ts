@@ -264,6 +264,7 @@ describe('rangeSearch of PQIndex, SQIndex and BinaryIndex', () => {
     blocksFiltersRemoval(index, q, 5, index.search(q.subarray(0, d), 400).distances[399], n, l2);
     for (const bad of [NaN, Infinity, '1']) expect(codeOf(() => index.rangeSearch(q, bad as number))).toBe('INVALID_OPTION');
     expect(codeOf(() => index.rangeSearch(q.subarray(0, 3), 1))).toBe('INVALID_SIZE');
+    expect(codeOf(() => index.rangeSearch(q, 1, { rerank: 10 } as object))).toBe('INVALID_OPTION');
     index.dispose();
     expect(codeOf(() => index.rangeSearch(q, 1))).toBe('DISPOSED');
   });

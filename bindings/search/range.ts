@@ -54,6 +54,10 @@ export class RangeHits {
     }
     this.r = f32Threshold(radius, this.l2);
     this.options = checkOptions(where, options);
+    // (unknown keys are ignored as everywhere, but rerank would be read as a promise it does not keep)
+    if (this.options.rerank !== undefined) {
+      fail('INVALID_OPTION', where, 'a range search has no rerank: it keeps what is within the radius by the distances search() ranks with', this.options.rerank, 'no rerank (search the hits again with rerank, or reconstruct them)');
+    }
     this.spec = checkFilter(where, this.options, this.nq);
     this.pos = Array.from({ length: this.nq }, () => []);
     this.dist = Array.from({ length: this.nq }, () => []);
