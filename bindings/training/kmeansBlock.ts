@@ -111,6 +111,7 @@ const PARTIAL_MAX_SHARE = 0.6;
  * same, 16 8 % faster, 32 22 % (and KMeans at d = 64 1.4x).
  */
 const PARTIAL_MIN_D = 16;
+
 /**
  * The centroid side of an iteration, shared by the blocks of one engine: panels f32[kp/8][d][8] + bias f32[kp] the
  * centroids being scanned, sep f32[k] half the distance to the nearest other centroid, cc f32[k][k] centroid-centroid
