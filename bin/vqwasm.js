@@ -495,43 +495,23 @@ function raggedVecs(lims, values) {
   return new Uint8Array(out.buffer);
 }
 
+/**
+ * search: the top --k of each query (index.search), or with --radius every vector within it (index.rangeSearch). The
+ * output's rows are [lims[i], lims[i + 1]) of ids / distances (i k .. (i + 1) k for --k).
+ */
 async function cmdSearch(opts) {
   need(opts, 'index', 'queries', 'output');
-  if (opts.radius !== undefined) return cmdRange(opts);
-  const k = int(opts, 'k', { def: 10 });
-  const fmt = extname(opts.output).slice(1).toLowerCase();
-  if (!['ivecs', 'json', 'csv'].includes(fmt)) throw new UsageError(`--output must end in .ivecs, .json or .csv (got ${JSON.stringify(opts.output)})`);
-  if (opts.distances !== undefined && fmt !== 'ivecs') throw new UsageError('--distances goes with an .ivecs --output');
-  const { index } = await loadAnyIndex(opts.index);
-  try {
-    const q = await readVectors(opts.queries, opts);
-    if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
-    const exclude = opts.exclude ? await readRagged(opts.exclude) : undefined;
-    if (exclude && exclude.length !== q.n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.exclude} holds ${exclude.length} rows (got ${exclude.length}, expected one per query: ${q.n})`);
-    const r = await withPool(opts, (pool) => chunkedSearch(index, q.x, q.n, q.d, k, searchOptions(opts, index), exclude, 'search', opts, pool));
-    if (fmt === 'ivecs') {
-      await writeFile(opts.output, vq.writeIvecs(r.ids, k));
-      if (opts.distances) await writeFile(opts.distances, vq.writeFvecs(r.distances, k));
-    } else if (fmt === 'json') {
-      const rows = (a) => Array.from({ length: q.n }, (_, i) => Array.from(a.subarray(i * k, (i + 1) * k)));
-      await writeFile(opts.output, JSON.stringify({ k, ids: rows(r.ids), distances: rows(r.distances) }) + '\n');
-    } else {
-      const lines = ['query,rank,id,distance'];
-      for (let i = 0; i < q.n; i++) for (let j = 0; j < k; j++) lines.push(`${i},${j},${r.ids[i * k + j]},${r.distances[i * k + j]}`);
-      await writeFile(opts.output, lines.join('\n') + '\n');
-    }
-    if (!opts.quiet) console.log(`${opts.output}: top ${k} of ${q.n} queries (${(q.n / r.seconds).toFixed(0)} QPS)`);
-  } finally {
-    index.dispose();
+  const range = opts.radius !== undefined;
+  let k;
+  let radius;
+  if (range) {
+    if (opts.k !== undefined) throw new UsageError('give --k or --radius, not both');
+    if (opts.rerank !== undefined) throw new UsageError('--rerank goes with --k (a range search is over the code distances)');
+    radius = Number(opts.radius);
+    if (opts.radius.trim() === '' || !Number.isFinite(radius)) throw new UsageError(`--radius must be a finite number (got ${JSON.stringify(opts.radius)})`);
+  } else {
+    k = int(opts, 'k', { def: 10 });
   }
-}
-
-/** search --radius (see chunkedRange). */
-async function cmdRange(opts) {
-  if (opts.k !== undefined) throw new UsageError('give --k or --radius, not both');
-  if (opts.rerank !== undefined) throw new UsageError('--rerank goes with --k (a range search is over the code distances)');
-  const radius = Number(opts.radius);
-  if (opts.radius.trim() === '' || !Number.isFinite(radius)) throw new UsageError(`--radius must be a finite number (got ${JSON.stringify(opts.radius)})`);
   const fmt = extname(opts.output).slice(1).toLowerCase();
   if (!['ivecs', 'json', 'csv'].includes(fmt)) throw new UsageError(`--output must end in .ivecs, .json or .csv (got ${JSON.stringify(opts.output)})`);
   if (opts.distances !== undefined && fmt !== 'ivecs') throw new UsageError('--distances goes with an .ivecs --output');
@@ -541,20 +521,25 @@ async function cmdRange(opts) {
     if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
     const exclude = opts.exclude ? await readRagged(opts.exclude) : undefined;
     if (exclude && exclude.length !== q.n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.exclude} holds ${exclude.length} rows (got ${exclude.length}, expected one per query: ${q.n})`);
-    const r = await withPool(opts, (pool) => chunkedRange(index, q.x, q.n, q.d, radius, searchOptions(opts, index), exclude, opts, pool));
-    const { lims } = r;
+    const o = searchOptions(opts, index);
+    const r = await withPool(opts, (pool) =>
+      range ? chunkedRange(index, q.x, q.n, q.d, radius, o, exclude, opts, pool) : chunkedSearch(index, q.x, q.n, q.d, k, o, exclude, 'search', opts, pool),
+    );
+    const lims = r.lims ?? Int32Array.from({ length: q.n + 1 }, (_, i) => i * k);
     if (fmt === 'ivecs') {
+      // (for --k the bytes of writeIvecs / writeFvecs: every row k long)
       await writeFile(opts.output, raggedVecs(lims, r.ids));
       if (opts.distances) await writeFile(opts.distances, raggedVecs(lims, r.distances));
     } else if (fmt === 'json') {
       const rows = (a) => Array.from({ length: q.n }, (_, i) => Array.from(a.subarray(lims[i], lims[i + 1])));
-      await writeFile(opts.output, JSON.stringify({ radius, ids: rows(r.ids), distances: rows(r.distances) }) + '\n');
+      await writeFile(opts.output, JSON.stringify({ ...(range ? { radius } : { k }), ids: rows(r.ids), distances: rows(r.distances) }) + '\n');
     } else {
       const lines = ['query,rank,id,distance'];
       for (let i = 0; i < q.n; i++) for (let t = lims[i]; t < lims[i + 1]; t++) lines.push(`${i},${t - lims[i]},${r.ids[t]},${r.distances[t]}`);
       await writeFile(opts.output, lines.join('\n') + '\n');
     }
-    if (!opts.quiet) console.log(`${opts.output}: ${r.ids.length} vectors within ${radius} of ${q.n} queries (${(q.n / r.seconds).toFixed(0)} QPS)`);
+    const qps = (q.n / r.seconds).toFixed(0);
+    if (!opts.quiet) console.log(range ? `${opts.output}: ${r.ids.length} vectors within ${radius} of ${q.n} queries (${qps} QPS)` : `${opts.output}: top ${k} of ${q.n} queries (${qps} QPS)`);
   } finally {
     index.dispose();
   }
