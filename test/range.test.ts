@@ -75,6 +75,16 @@ function blocksFiltersRemoval(index: RangeIndex, q: Float32Array, nq: number, r:
   expect(Array.from(after.ids.subarray(after.lims[0], after.lims[1]))).toEqual(Array.from(got.ids.subarray(got.lims[0] + 10, got.lims[1])));
 }
 
+/** index.rangeSearch(q, r) equals search() cut at r (lims, ids and distances, bit for bit); returns the range result. */
+function matchesSearch(index: RangeIndex, q: Float32Array, nq: number, r: number, l2: boolean, options: Record<string, unknown> = {}) {
+  const got = index.rangeSearch(q, r, options);
+  const want = fromSearch(index, q, nq, r, l2, options);
+  expect(Array.from(got.lims), `radius ${r}`).toEqual(want.lims);
+  expect(Array.from(got.ids)).toEqual(want.ids);
+  expect(Array.from(got.distances)).toEqual(want.distances);
+  return got;
+}
+
 function r30Of(index: IVFFlatIndex, q: Float32Array, d: number): number {
   return index.search(q.subarray(0, d), 30, { nprobe: 6 }).distances[29];
 }
@@ -233,12 +243,7 @@ describe('rangeSearch of PQIndex, SQIndex and BinaryIndex', () => {
     index.train(x);
     index.add(x, Int32Array.from({ length: n }, (_, i) => 5 * i + 2));
     for (const k of [30, 300]) {
-      const r = index.search(q.subarray(0, d), k).distances[k - 1];
-      const got = index.rangeSearch(q, r);
-      const want = fromSearch(index, q, 7, r, l2);
-      expect(Array.from(got.lims), `k ${k}`).toEqual(want.lims);
-      expect(Array.from(got.ids)).toEqual(want.ids);
-      expect(Array.from(got.distances)).toEqual(want.distances);
+      const got = matchesSearch(index, q, 7, index.search(q.subarray(0, d), k).distances[k - 1], l2);
       expect(got.lims[1]).toBeGreaterThan(k / 4); // (Hamming distances tie in large groups)
     }
   });
@@ -328,12 +333,7 @@ describe('RQIndex.rangeSearch', () => {
     index.add(x.subarray(0, 1000 * d));
     index.add(q, Int32Array.from({ length: 6 }, (_, i) => 5000 + i));
     for (const k of [5, 60]) {
-      const r = index.search(q.subarray(0, d), k).distances[k - 1];
-      const got = index.rangeSearch(q, r);
-      const want = fromSearch(index, q, 6, r, l2);
-      expect(Array.from(got.lims), `k ${k}`).toEqual(want.lims);
-      expect(Array.from(got.ids)).toEqual(want.ids);
-      expect(Array.from(got.distances)).toEqual(want.distances);
+      const got = matchesSearch(index, q, 6, index.search(q.subarray(0, d), k).distances[k - 1], l2);
       expect(got.lims[1]).toBeGreaterThan(k / 2);
     }
     const r = index.search(q.subarray(0, d), 60).distances[59];
