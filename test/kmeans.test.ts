@@ -124,18 +124,21 @@ describe('KMeans: Lloyd properties', () => {
     if (movedOnly) expect(runs[T - 1].res.movedOnly.filter((c) => c > n / 2).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('spherical: every iteration is a Lloyd iteration followed by normalization', () => {
-    const d = 16;
-    const k = 10;
-    const x = blobs.x.slice();
+  it.each([
+    { name: 'blobs, d 16, k 10', data: () => blobs.x.slice(), d: 16, k: 10, T: 6, seed: 8, init: 'kmeans++' as const, movedOnly: false },
+    // unclustered: the late iterations settle most points against the moved centroids only (movedOnly, required)
+    { name: 'unclustered, d 33, k 48', data: () => floatVectors(1200, 33, 77), d: 33, k: 48, T: 14, seed: 3, init: 'random' as const, movedOnly: true },
+  ])('spherical: every iteration is a Lloyd iteration followed by normalization ($name)', ({ data, d, k, T, seed, init, movedOnly }) => {
+    const x = data();
     const n = x.length / d;
     normalizeRows(x, n, d); // spherical k-means is meant for data on the sphere
-    const runs = Array.from({ length: 6 }, (_, t) => {
-      const km = kmeans({ d, k, spherical: true, iterations: t + 1, seed: 8 });
+    const runs = Array.from({ length: T }, (_, t) => {
+      const km = kmeans({ d, k, spherical: true, iterations: t + 1, seed, init, onWarning: () => {} });
       const res = km.train(x);
       return { res, centroids: km.centroids };
     });
-    for (let t = 1; t < 6; t++) {
+    if (movedOnly) expect(runs[T - 1].res.movedOnly.filter((c) => c > n / 2).length).toBeGreaterThanOrEqual(2);
+    for (let t = 1; t < T; t++) {
       const prev = runs[t - 1].centroids;
       const ref = lloydIteration(x, n, d, prev, k);
       expect(ref.empty).toBe(0); // precondition, as for the margins below
