@@ -471,12 +471,11 @@ export class IVFPQIndex extends IdIndex {
               inv = pv[0];
               bias += pv[1];
             }
-            // fsScan's distance of every slot: f32(sum) * invScale + bias, in float32
+            // fsScan's distances: f32(sum) * invScale + bias, the bias as the f32 it is passed as
             eng.abi.fsScores(this.listCodes[l], Math.ceil(size / 32), m, lut, sums);
-            const b32 = Math.fround(bias);
-            const s16 = new Uint16Array(eng.abi.memory.buffer, sums, size);
-            const out = eng.f32(sc, size);
-            for (let j = 0; j < size; j++) out[j] = Math.fround(Math.fround(s16[j] * inv) + b32);
+            const pos = eng.i32(this.listPos[l], size);
+            hits.collectFastScan(qi, new Uint16Array(eng.abi.memory.buffer, sums, size), size, inv, Math.fround(bias), (j) => pos[j]);
+            continue;
           } else if (nbits === 8) {
             eng.abi.pqDistances(this.listCodes[l], size, m, ksubP, table, bias, sc);
           } else {

@@ -204,8 +204,8 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
 
   /**
    * rangeSearch's scores (see CodedIndex.rangeSearch): per block of codes (unpacked once) and query, the ADC sums of
-   * pqDistances (those pqScan / pqScan4 offer, bit for bit), or with fast-scan the u16 sums of fsScores turned into
-   * fsScan's distances (f32(sum) * invScale + bias, in float32), then the hits.
+   * pqDistances (those pqScan / pqScan4 offer, bit for bit), or with fast-scan the u16 sums of fsScores, whose hits
+   * are those under an integer threshold (RangeHits.collectFastScan, fsScan's distances), then the hits.
    */
   protected rangeScan(where: string, q: Float32Array, hits: RangeHits): void {
     const eng = this.eng;
@@ -225,7 +225,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       const [qp, tp, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
           c * d * 4, c * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0, nbits === 8 || this.fastScan ? 0 : block * m + 4,
-          this.fastScan ? block * 2 : 0, block * 4, block * 4, block * 4,
+          this.fastScan ? block * 2 : 0, this.fastScan ? 0 : block * 4, block * 4, block * 4,
         ], where,
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
@@ -243,14 +243,10 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
         for (let qi = 0; qi < c; qi++) {
           if (params) {
             eng.abi.fsScores(src, Math.ceil(cnt / FS_BLOCK), m, lut + qi * tsize, sums);
-            const inv = params[2 * qi];
-            const bias = params[2 * qi + 1];
-            const s16 = new Uint16Array(eng.abi.memory.buffer, sums, cnt);
-            const out = eng.f32(sc, cnt);
-            for (let j = 0; j < cnt; j++) out[j] = Math.fround(Math.fround(s16[j] * inv) + bias);
-          } else {
-            eng.abi.pqDistances(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, sc);
+            hits.collectFastScan(q0 + qi, new Uint16Array(eng.abi.memory.buffer, sums, cnt), cnt, params[2 * qi], params[2 * qi + 1], (j) => b0 + j);
+            continue;
           }
+          eng.abi.pqDistances(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, sc);
           hits.collect(eng, q0 + qi, sc, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
         }
       }

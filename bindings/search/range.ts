@@ -107,6 +107,34 @@ export class RangeHits {
     }
   }
 
+  /**
+   * Query qi's hits among count fast-scan slots: u16 sums s at sums (fsScores), distance f(s) = f32(f32(s) * inv +
+   * bias) as fsScan computes it, ranked smaller-first (negated for similarities), slot j at position posOf(j). f is
+   * non-decreasing in s, so the hits are the slots whose sum is at most the largest s with f(s) within the radius
+   * (found by bisection): one integer compare a slot, and only the hits are turned into distances, as rangeHits would.
+   */
+  collectFastScan(qi: number, sums: Uint16Array, count: number, inv: number, bias: number, posOf: (j: number) => number): void {
+    const f = (s: number) => Math.fround(Math.fround(s * inv) + bias);
+    // within the radius: rangeHits's tests (l2: max(f + 0, 0) < r; similarities: 0 - f > r)
+    const inside = (v: number) => (this.l2 ? Math.max(v + 0, 0) < this.r : 0 - v > this.r);
+    if (!inside(f(0))) return;
+    let lo = 0;
+    let hi = 65536;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (inside(f(mid))) lo = mid;
+      else hi = mid;
+    }
+    const p = this.pos[qi];
+    const v = this.dist[qi];
+    for (let j = 0; j < count; j++) {
+      if (sums[j] > lo) continue;
+      const d = f(sums[j]);
+      p.push(posOf(j));
+      v.push(this.l2 ? Math.max(d + 0, 0) : 0 - d);
+    }
+  }
+
   /** The result: each query's hits best first, ties by position, filtered; ids: the user id of every position. */
   result(ids: Int32Array): RangeSearchResult {
     const drop = this.spec ? rangeFilter(this.spec) : null;
