@@ -187,14 +187,7 @@ export function hamerlyScatter(
     let d1 = load<f32>(hd + (<usize>r << 3)) + xn;
     store<i32>(labelsPtr + (i << 2), a);
     store<f32>(distPtr + (i << 2), d1 < 0 ? 0 : d1);
-    const b = load<i32>(hi + (<usize>r << 3), 4);
-    let lower: f32 = Infinity;
-    if (b >= 0) {
-      const cn = load<f32>(biasPtr + (<usize>b << 2));
-      const d2 = load<f32>(hd + (<usize>r << 3), 4) + xn - <f32>1e-5 * (xn + cn);
-      lower = d2 > 0 ? <f32>Math.sqrt(<f64>d2) : 0;
-    }
-    store<f32>(lowerPtr + (i << 2), lower);
+    store<f32>(lowerPtr + (i << 2), lowered(load<f32>(hd + (<usize>r << 3), 4), xn, load<i32>(hi + (<usize>r << 3), 4), biasPtr));
   }
 }
 

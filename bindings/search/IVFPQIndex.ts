@@ -430,7 +430,7 @@ export class IVFPQIndex extends IdIndex {
       const [qp, t3, tl, rq, up, lut, par, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
           d * 4, tsize * 4, tsize * 4, d * 4, nbits === 8 || fast ? 0 : maxList * m + 4, fast ? tsize : 0, fast ? 8 : 0, fast ? maxBlocks * 64 : 0,
-          maxBlocks * 128, maxList * 4, maxList * 4,
+          fast ? 0 : maxList * 4, fast ? 0 : maxList * 4, fast ? 0 : maxList * 4,
         ], where,
       );
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
@@ -444,50 +444,60 @@ export class IVFPQIndex extends IdIndex {
           const l = coarse.ids[at];
           const size = l < 0 ? 0 : this.listSize[l];
           if (size === 0) continue;
-          let table = t3;
-          let bias: number;
-          if (l2) {
-            bias = coarse.distances[at];
-            if (t.precomputed) {
-              eng.abi.addTables(t.precomputed + l * tsize * 4, t3, tsize, tl);
-            } else {
-              const rv = eng.f32(rq, d);
-              const qv = eng.f32(qp, d);
-              for (let j = 0; j < d; j++) rv[j] = qv[j] - t.centroids[l * d + j];
-              eng.abi.pqTables(rq, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 0, 1, tl);
-              bias = 0;
-            }
-            table = tl;
-          } else {
-            bias = 0 - coarse.distances[at];
-          }
+          const { table, bias } = this.listTable(t, v, l, coarse.distances[at], qp, t3, tl, rq);
+          const pos = eng.i32(this.listPos[l], size);
           if (fast) {
-            let inv: number;
-            if (ipParams) {
-              inv = ipParams[0];
-              bias += ipParams[1];
-            } else {
-              const pv = fsTables(eng, table, 1, m, lut, par, false);
-              inv = pv[0];
-              bias += pv[1];
-            }
+            const f = this.fastTable(v, table, bias, ipParams, 0, lut, par);
             // fsScan's distances: f32(sum) * invScale + bias, the bias as the f32 it is passed as
-            eng.abi.fsScores(this.listCodes[l], Math.ceil(size / 32), m, lut, sums);
-            const pos = eng.i32(this.listPos[l], size);
-            hits.collectFastScan(qi, new Uint16Array(eng.abi.memory.buffer, sums, size), size, inv, Math.fround(bias), (j) => pos[j]);
+            eng.abi.fsScores(this.listCodes[l], Math.ceil(size / 32), m, f.lut, sums);
+            hits.collectFastScan(qi, new Uint16Array(eng.abi.memory.buffer, sums, size), size, f.inv, Math.fround(f.bias), (j) => pos[j]);
             continue;
-          } else if (nbits === 8) {
+          }
+          if (nbits === 8) {
             eng.abi.pqDistances(this.listCodes[l], size, m, ksubP, table, bias, sc);
           } else {
             eng.abi.pqUnpack(this.listCodes[l], size, m, nbits, up);
             eng.abi.pqDistances(up, size, m, ksubP, table, bias, sc);
           }
-          const pos = eng.i32(this.listPos[l], size);
           hits.collect(eng, qi, sc, size, 0, hitIdx, hitDist, (j) => pos[j]);
         }
       }
     }
     return hits.result(eng.i32(this.idsPtr, this.n).slice());
+  }
+
+  /**
+   * The table and bias one query scans list l with (scanProbed and rangeSearch): t3q is the query's f32[m][ksubP]
+   * table made before the lists (-2 <q, r> for l2 with precomputed terms, -<q, r> or, for Faiss-style fast-scan,
+   * +<q, r> for ip). l2: t3q plus the list's precomputed terms into tl, bias ||q - c||^2 (coarseDist); without
+   * precomputed terms, the residual's own table from the query at qPtr (through rq) into tl, bias 0. ip: t3q, bias
+   * -<q, c> (the query-centroid term, added back).
+   */
+  private listTable(t: Trained, v: PQKernelView, l: number, coarseDist: number, qPtr: number, t3q: number, tl: number, rq: number): { table: number; bias: number } {
+    const eng = this.eng;
+    const { d } = this;
+    const { m, ksubP } = v;
+    if (this.metric !== 'l2') return { table: t3q, bias: 0 - coarseDist };
+    if (t.precomputed) {
+      eng.abi.addTables(t.precomputed + l * m * ksubP * 4, t3q, m * ksubP, tl);
+      return { table: tl, bias: coarseDist };
+    }
+    const rv = eng.f32(rq, d);
+    const qv = eng.f32(qPtr, d);
+    for (let j = 0; j < d; j++) rv[j] = qv[j] - t.centroids[l * d + j];
+    eng.abi.pqTables(rq, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 0, 1, tl);
+    return { table: tl, bias: 0 };
+  }
+
+  /**
+   * Fast-scan's quantized table, inv and bias for a list whose float table and bias listTable gave: for ip the query's
+   * one quantized table (ipParams from fsTables over the chunk's tables, query qi's at lut + qi m ksubP) with its own
+   * bias added; for l2 the list's own table, quantized on its own into lut / par.
+   */
+  private fastTable(v: PQKernelView, table: number, bias: number, ipParams: Float32Array | null, qi: number, lut: number, par: number): { lut: number; inv: number; bias: number } {
+    if (ipParams) return { lut: lut + qi * v.m * v.ksubP, inv: ipParams[2 * qi], bias: bias + ipParams[2 * qi + 1] };
+    const pv = fsTables(this.eng, table, 1, v.m, lut, par, false);
+    return { lut, inv: pv[0], bias: bias + pv[1] };
   }
 
   /** search() after the coarse step: the nprobe lists of each query, scanned with its tables into heaps of kk. */
@@ -535,37 +545,10 @@ export class IVFPQIndex extends IdIndex {
           const at = (q0 + qi) * nprobe + p;
           const l = coarse.ids[at];
           if (l < 0 || this.listSize[l] === 0) continue;
-          let table = t3 + qi * tsize * 4;
-          let bias: number;
-          if (l2) {
-            bias = coarse.distances[at]; // ||q - c||^2
-            if (t.precomputed) {
-              eng.abi.addTables(t.precomputed + l * tsize * 4, table, tsize, tl);
-            } else {
-              const rv = eng.f32(rq, d);
-              const qv = eng.f32(qp + qi * d * 4, d);
-              for (let j = 0; j < d; j++) rv[j] = qv[j] - t.centroids[l * d + j];
-              eng.abi.pqTables(rq, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 0, 1, tl);
-              bias = 0;
-            }
-            table = tl;
-          } else {
-            bias = 0 - coarse.distances[at]; // -<q, c>: the query-centroid term, added back
-          }
+          const { table, bias } = this.listTable(t, v, l, coarse.distances[at], qp + qi * d * 4, t3 + qi * tsize * 4, tl, rq);
           if (fast) {
-            let lq = lut + qi * tsize;
-            let inv: number;
-            if (ipParams) {
-              inv = ipParams[2 * qi];
-              bias += ipParams[2 * qi + 1];
-            } else {
-              // l2: this list's own table, quantized on its own
-              lq = lut;
-              const pv = fsTables(eng, table, 1, m, lq, par, false);
-              inv = pv[0];
-              bias += pv[1];
-            }
-            eng.abi.fsScan(this.listCodes[l], this.listSize[l], m, lq, inv, bias, kk, hdq, hiq, this.listPos[l], 0);
+            const f = this.fastTable(v, table, bias, ipParams, qi, lut, par);
+            eng.abi.fsScan(this.listCodes[l], this.listSize[l], m, f.lut, f.inv, f.bias, kk, hdq, hiq, this.listPos[l], 0);
             continue;
           }
           this.scanList(v, l, table, bias, kk, hdq, hiq, up, block, nbits, codeSize);

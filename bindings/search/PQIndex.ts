@@ -225,7 +225,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       const [qp, tp, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
           c * d * 4, c * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0, nbits === 8 || this.fastScan ? 0 : block * m + 4,
-          this.fastScan ? block * 2 : 0, this.fastScan ? 0 : block * 4, block * 4, block * 4,
+          this.fastScan ? block * 2 : 0, this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4,
         ], where,
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
