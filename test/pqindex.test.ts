@@ -4,6 +4,7 @@
 // widths, OPQ, save / load. Recall on the MovieLens embeddings (../shared/data) when present.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FlatIndex, init, IVFPQIndex, PQIndex, type ProductQuantizer, type SearchResult } from '../dist/index.js';
+import { setMaxPrecomputedBytes } from '../dist/search/IVFPQIndex.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
 import { movieLensOrSkip } from './helpers/movielens.js';
@@ -258,6 +259,60 @@ describe('IVFPQIndex', () => {
         expectSameRanking(index.search(q, k, { nprobe: nlist }), bruteForce(rec, q, d, k, metric), k, 5e-5);
       });
     }
+  }
+
+  // L2 tables past 256 MiB (nlist x m x ksub floats) are not precomputed: each visited list gets the table of q - c
+  // instead (listTable). Reached here by lowering the limit to 0 for the index's train() / load().
+  for (const [d, m, nbits, nlist, fastScan] of [[16, 4, 8, 8, false], [33, 3, 6, 12, false], [15, 5, 4, 5, true], [32, 16, 4, 6, true]] as const) {
+    it(`l2 without precomputed tables: search and rangeSearch score q - c against the codes (d = ${d}, m = ${m}, nbits = ${nbits}${fastScan ? ', fast-scan' : ''})`, () => {
+      const { x } = clustered(nlist, 1200 / nlist, d, d + nbits, 4, 1);
+      const q = floatVectors(20, d, 5, 4);
+      const k = 10;
+      const pre = track(new IVFPQIndex({ d, nlist, m, nbits, fastScan }));
+      pre.train(x);
+      pre.add(x);
+      const was = setMaxPrecomputedBytes(0);
+      let per: IVFPQIndex;
+      try {
+        per = track(IVFPQIndex.load(pre.save()));
+      } finally {
+        setMaxPrecomputedBytes(was);
+      }
+      const got = per.search(q, k, { nprobe: nlist });
+      if (!fastScan) {
+        expectSameRanking(got, bruteForce(reconstructAll(per), q, d, k, 'l2'), k, 5e-5);
+      } else {
+        // fast-scan quantizes each list's own table, which differs from the precomputed path's by rounding only:
+        // the same candidates in the same order wherever the quantized sums are apart
+        const want = pre.search(q, k, { nprobe: nlist });
+        let same = 0;
+        for (let i = 0; i < got.ids.length; i++) {
+          expect(Math.abs(got.distances[i] - want.distances[i])).toBeLessThan(0.02 * (1 + Math.abs(want.distances[i])));
+          if (got.ids[i] === want.ids[i]) same++;
+        }
+        expect(same).toBeGreaterThan(got.ids.length * 0.8);
+      }
+      for (const nprobe of [1, 3]) {
+        const a = per.search(q, k, { nprobe });
+        const b = pre.search(q, k, { nprobe });
+        let same = 0;
+        for (let i = 0; i < a.ids.length; i++) if (a.ids[i] === b.ids[i]) same++;
+        expect(same).toBeGreaterThan(a.ids.length * 0.8);
+        // rangeSearch on this path: search() cut at the radius, bit for bit
+        const r = a.distances[k - 1];
+        const all = per.search(q, per.size, { nprobe });
+        const rs = per.rangeSearch(q, r, { nprobe });
+        for (let qi = 0; qi < 20; qi++) {
+          const row = Array.from(all.distances.subarray(qi * per.size, (qi + 1) * per.size));
+          const cut = row.findIndex((v) => !(v < r));
+          const hits = cut < 0 ? row.length : cut;
+          expect(rs.lims[qi + 1] - rs.lims[qi], `query ${qi}`).toBe(hits);
+          expect(Array.from(rs.ids.subarray(rs.lims[qi], rs.lims[qi + 1]))).toEqual(Array.from(all.ids.subarray(qi * per.size, qi * per.size + hits)));
+          expect(Array.from(rs.distances.subarray(rs.lims[qi], rs.lims[qi + 1]))).toEqual(row.slice(0, hits));
+        }
+        expect(rs.ids.length).toBeGreaterThan(20 * 5); // (ties at the 10th distance may cut a row shorter)
+      }
+    });
   }
 
   it('nprobe visits the closest lists: results of nprobe = 1 are the scan of the nearest list only', () => {

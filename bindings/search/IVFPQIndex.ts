@@ -53,7 +53,17 @@ export interface IVFPQTrainResult {
 
 // Largest precomputed L2 table (nlist x m x ksub floats) kept; beyond it, tables are computed per visited list
 // (Faiss's use_precomputed_table has the same trade-off).
-const MAX_PRECOMPUTED_BYTES = 256 * 1024 * 1024;
+let maxPrecomputedBytes = 256 * 1024 * 1024;
+
+/**
+ * @internal Tests: sets the precomputed-table limit that later train() / load() calls see (0: never precompute, so
+ * that the per-list residual tables can be tested without a 256 MiB table); returns the previous limit.
+ */
+export function setMaxPrecomputedBytes(bytes: number): number {
+  const was = maxPrecomputedBytes;
+  maxPrecomputedBytes = bytes;
+  return was;
+}
 // Codes unpacked per block when nbits < 8.
 const UNPACK_BLOCK = 4096;
 
@@ -246,7 +256,7 @@ export class IVFPQIndex extends IdIndex {
     const v = pq.kernelView(where);
     let precomputed = 0;
     const bytes = nlist * v.m * v.ksubP * 4;
-    if (this.metric === 'l2' && bytes <= MAX_PRECOMPUTED_BYTES) {
+    if (this.metric === 'l2' && bytes <= maxPrecomputedBytes) {
       // term ||r||^2 + 2 <c, r> of every (list, sub-space, codeword)
       precomputed = this.own(bytes, where);
       made.push({ dispose: () => this.release(precomputed) });
