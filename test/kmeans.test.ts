@@ -3,7 +3,8 @@
 // (subsampling, warnings, progress, restarts, spherical), and every iteration against the reference Lloyd step: KMeans
 // skips points with Hamerly's bounds, and the skipping must never change what a plain Lloyd iteration computes.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { init, KMeans, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
+import { init, KMeans, VQError, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
+import { engine } from '../dist/wasm/engine.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { assignNearest, lloydIteration } from './reference/kmeans.js';
 import { clustered, concat, distinctIntVectors, floatVectors, intVectors } from './helpers/data.js';
@@ -122,6 +123,43 @@ describe('KMeans: Lloyd properties', () => {
     expect(moved).toBeGreaterThan(2); // precondition: the iterations did real work
     // precondition of the unclustered case: iterations settled points against the moved centroids only
     if (movedOnly) expect(runs[T - 1].res.movedOnly.filter((c) => c > n / 2).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each([
+    { failing: 'ids', bytes: (k: number) => Math.floor(k * 0.6) * 4 },
+    { failing: 'panels', bytes: (k: number, d: number) => Math.ceil(Math.floor(k * 0.6) / 8) * 8 * d * 4 },
+  ])('no room for the moved-centroid buffers ($failing): every step scans all k, same centroids bit for bit', ({ bytes: size }) => {
+    // the scan of the moved centroids only saves time (CentroidSide): where its optional buffers cannot be had
+    // (OUT_OF_MEMORY, e.g. in a worker's arena), the steps take the full scan and must give the same result
+    const d = 33, k = 48;
+    const x = floatVectors(1200, d, 77);
+    const o = { d, k, init: 'random' as const, iterations: 14, seed: 3, onWarning: () => {} };
+    const a = kmeans(o);
+    const ra = a.train(x);
+    expect(ra.movedOnly.some((c) => c > 0)).toBe(true); // precondition: the path is taken when there is room
+    const eng = engine('test') as unknown as { alloc(bytes: number, where: string): number };
+    const alloc = eng.alloc;
+    let refused = 0;
+    eng.alloc = function (this: unknown, bytes: number, where: string): number {
+      if (bytes === size(k, d) && /new CentroidSide/.test(new Error().stack ?? '')) {
+        refused++;
+        throw new VQError('OUT_OF_MEMORY', `${where}: refused by the test`);
+      }
+      return alloc.call(this, bytes, where);
+    };
+    let rb;
+    const b = kmeans(o);
+    try {
+      rb = b.train(x);
+    } finally {
+      delete (eng as { alloc?: unknown }).alloc;
+    }
+    expect(eng.alloc).toBe(alloc);
+    expect(refused).toBe(1);
+    expect(rb.movedOnly.every((c) => c === 0)).toBe(true);
+    expect(rb.objective).toEqual(ra.objective);
+    expect(bytes(b.centroids)).toEqual(bytes(a.centroids));
+    expect(rb.rescanned.reduce((s, c) => s + c, 0)).toBeGreaterThan(ra.rescanned.reduce((s, c) => s + c, 0));
   });
 
   it.each([
