@@ -4,7 +4,8 @@ the queries with the given radius, median of the runs (after one untimed warm-up
 usage: /usr/bin/python3 bench/faiss_range.py SPEC.json
 SPEC = {"base", "train", "queries" (paths .fvecs), "runs", "tasks": [{"name", "metric": "l2"|"ip", "radius", "out_lims", "out_ids"
   (paths .ivecs), optional "nlist" + "nprobe": an IndexIVFFlat trained on "train" instead of the flat index, and with
-  "m" as well an IndexIVFPQ (m x 8 bits, by residual)}]}
+  "m" as well an IndexIVFPQ (m x 8 bits, by residual); optional "spherical": the IVF's cp.spherical (Faiss sets it
+  for inner product)}]}
 Prints ONE JSON object: per task the seconds of each run and the number of hits; the hits go to out_lims / out_ids.
 """
 
@@ -24,6 +25,10 @@ def run(faiss, task, xt, xb, xq, runs):
             index = faiss.IndexIVFPQ(quantizer, d, task["nlist"], task["m"], 8, metric)
         else:
             index = faiss.IndexIVFFlat(quantizer, d, task["nlist"], metric)
+        if "spherical" in task:
+            # IndexIVF turns on spherical k-means for METRIC_INNER_PRODUCT (unit-norm centroids); False trains the
+            # coarse centroids as vqwasm does
+            index.cp.spherical = task["spherical"]
         index.train(xt)
         index.nprobe = task["nprobe"]
     else:

@@ -144,6 +144,15 @@ async function main() {
         name: `ivfpq-${metric}`, metric, radius, nlist: NLIST, nprobe: NPROBE, m: PQ_M,
         out_lims: join(C.DATA_DIR, `range_ivfpq_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_ivfpq_${metric}_ids.ivecs`),
       });
+      // Faiss's IndexIVF trains spherical (unit-norm) coarse centroids for inner product: the residuals of these
+      // unnormalized vectors are then long and its PQ codes them worse. The same index with cp.spherical off trains
+      // its centroids as ours are trained
+      if (metric === 'ip') {
+        specTasks.push({
+          name: 'ivfpq-ip-plain', metric, radius, nlist: NLIST, nprobe: NPROBE, m: PQ_M, spherical: false,
+          out_lims: join(C.DATA_DIR, 'range_ivfpq_ip_plain_lims.ivecs'), out_ids: join(C.DATA_DIR, 'range_ivfpq_ip_plain_ids.ivecs'),
+        });
+      }
     } finally {
       index.dispose();
     }
@@ -187,6 +196,14 @@ async function main() {
           for (const id of exact[i]) if (theirs[i].has(id)) got++;
         }
         agree = `Faiss finds ${(got / all).toFixed(4)} of the exact hits`;
+        const p = fres.results.find((t) => t.name === `${name}-plain`);
+        if (p) {
+          const pt = specTasks.find((t) => t.name === p.name);
+          const pSets = hitSets(C.readIvecs(pt.out_lims).data, C.readIvecs(pt.out_ids).data, nq);
+          let pGot = 0;
+          for (let i = 0; i < nq; i++) for (const id of exact[i]) if (pSets[i].has(id)) pGot++;
+          agree += `; cp.spherical off: ${(pGot / all).toFixed(4)}, ${p.hits} hits, ${C.fmtSeconds(C.median(p.times))} (vqwasm ${(C.median(p.times) / m.seconds).toFixed(2)}x)`;
+        }
       }
     }
     const fs = f ? C.median(f.times) : null;
@@ -223,6 +240,7 @@ async function main() {
       'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries (the IVF rows: each its own',
       `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the row returns (code rows: by their code`,
       `  distances, which also let in vectors outside the radius). Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan, IndexScalarQuantizer, IndexResidualQuantizer.`,
+      '  IVFPQ IP: Faiss\'s IndexIVF trains spherical coarse centroids for inner product (cp.spherical); "cp.spherical off" is the same Faiss index trained as ours is.',
       `WorkerPool: pool.share(index).rangeSearch on ${availableParallelism()} logical cores (a private copy per worker), its speed-up over this thread; load average before: ${loadavg().map((v) => v.toFixed(2)).join(' ')}.`,
       fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
     ],
