@@ -13,7 +13,7 @@ export {
 export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqScan4, pqInterleave4, pqDistances, pqPack, pqUnpack } from './kernels/pq';
 export { fsPack, fsUnpack, fsQuantize, fsScores, fsScan, fsScan2 } from './kernels/fastscan';
 export { rqStepWorkBytes, rqWorkBytes, rqBeamStep, rqEncode, rqDecode } from './kernels/rq';
-export { sqScan, sqScan4, sqScanInt4, sqScanInt1, sqScores, sqDecode, sqEncode4bit } from './kernels/sq';
+export { sqScan, sqScan4, sqScanInt4, sqScanInt1, sqDecode, sqEncode4bit } from './kernels/sq';
 export { hammingDistances, hammingScan, hammingScan4 } from './kernels/binary';
 export { ahWorkBytes, ahEncode } from './kernels/anisotropic';
 

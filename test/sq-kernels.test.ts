@@ -4,8 +4,8 @@
 // Exactness: with integer folded queries and steps (|u| <= 8, b in {0, 1}) and codes below 256, every term and partial
 // sum is an integer below 2^24, so any summation order and fused or unfused multiply-add give the exact value: scores
 // must be bit-identical to the reference. On Gaussian data they must agree within 1e-5 of the sum of |terms|.
-// sqScan and sqScan4 (four queries a pass) must keep exactly the top k of the scores sqScores writes (the same sums),
-// ties by id. Dimensions cover
+// sqScan with k = 0 writes the scores themselves; sqScan and sqScan4 (four queries a pass) must keep exactly the top
+// k of those scores (the same sums), ties by id, and sqScan4 with k = 0 must write the same bits for each query. Dimensions cover
 // every tail of the 16-wide and 4-wide blocks. Every buffer is followed by a guard zone that must come back untouched.
 // int4 (type 3): random code bytes include the padding nibble of odd d, which the references ignore, so every
 // comparison also checks that the kernels ignore it; sqEncode4bit must equal its reference byte for byte (ties to
@@ -72,15 +72,16 @@ describe.each(builds)('$name build', ({ eng }) => {
     return { u, b, bias: Math.fround(bias) };
   }
 
+  /** sqScan with k = 0: the scores f32[n] (no heap). */
   function scores(cp: number, n: number, d: number, type: number, metric: number, u: Float32Array, b: Float32Array, bias: number): Float32Array {
     const op = mem.alloc(n * 4);
-    abi.sqScores(cp, n, d, type, metric, mem.put(u), mem.put(b), bias, op);
+    abi.sqScan(cp, n, d, type, metric, mem.put(u), mem.put(b), bias, 0, op, 0, 0);
     return mem.f32(op, n);
   }
 
   describe.each(TYPES)('type %i (%s)', (type) => {
     describe.each(METRICS)('metric %i (%s)', (metric) => {
-      it.each(DIMS)('sqScores equals the reference exactly on integers, d = %i', (d) => {
+      it.each(DIMS)('sqScan with k = 0 writes the reference scores, exactly on integers, d = %i', (d) => {
         for (const n of COUNTS) {
           const codes = randomCodes(n, d, type, 1000 + d * 10 + n, true);
           const { u, b, bias } = folded(d, 2000 + d, true);
@@ -90,7 +91,7 @@ describe.each(builds)('$name build', ({ eng }) => {
         }
       });
 
-      it.each(DIMS)('sqScores agrees with the reference within 1e-5 on floats, d = %i', (d) => {
+      it.each(DIMS)('sqScan with k = 0 agrees with the reference scores within 1e-5 on floats, d = %i', (d) => {
         for (const n of COUNTS) {
           const codes = randomCodes(n, d, type, 3000 + d * 10 + n, false);
           const { u, b, bias } = folded(d, 4000 + d, false);
@@ -100,7 +101,7 @@ describe.each(builds)('$name build', ({ eng }) => {
         }
       });
 
-      it.each(DIMS)('sqScan keeps the top k of the sqScores values, ties by id, d = %i', (d) => {
+      it.each(DIMS)('sqScan keeps the top k of its k = 0 scores, ties by id, d = %i', (d) => {
         const n = 37;
         for (const k of [1, 5, 40]) {
           const codes = randomCodes(n, d, type, 5000 + d, true);
@@ -123,7 +124,7 @@ describe.each(builds)('$name build', ({ eng }) => {
         }
       });
 
-      it.each(DIMS)('sqScan4 keeps, for each of four queries, the top k of its sqScores values (the same bits), d = %i', (d) => {
+      it.each(DIMS)('sqScan4 keeps, for each of four queries, the top k of its sqScan scores (the same bits), d = %i', (d) => {
         const n = 41;
         for (const k of [1, 6, 50]) {
           for (const ints of [true, false]) {
@@ -151,6 +152,30 @@ describe.each(builds)('$name build', ({ eng }) => {
               expect(exactMismatch(gotI.subarray(t * k, (t + 1) * k), wantIds, `ids q=${t} k=${k}`)).toBeNull();
               expect(exactMismatch(gotD.subarray(t * k, (t + 1) * k), wantD, `dist q=${t} k=${k}`)).toBeNull();
             }
+          }
+        }
+      });
+
+      it.each(DIMS)('sqScan4 with k = 0 writes f32[4][n], each query the scores sqScan writes (the same bits), d = %i', (d) => {
+        for (const n of COUNTS) {
+          for (const ints of [true, false]) {
+            const codes = randomCodes(n, d, type, 9500 + d * 10 + n, ints);
+            const cp = mem.put(codes);
+            const qs = [0, 1, 2, 3].map((t) => folded(d, 9600 + d * 10 + t, ints));
+            const b = qs[0].b;
+            const u4 = new Float32Array(4 * d);
+            qs.forEach((f, t) => u4.set(f.u, t * d));
+            const out = mem.alloc(4 * n * 4);
+            abi.sqScan4(cp, n, d, type, metric, mem.put(u4), mem.put(b), mem.put(Float32Array.from(qs, (f) => f.bias)), 0, out, 0, 0);
+            const got = mem.f32(out, 4 * n).slice();
+            for (let t = 0; t < 4; t++) {
+              const want = scores(cp, n, d, type, metric, qs[t].u, b, qs[t].bias);
+              expect(exactMismatch(got.subarray(t * n, (t + 1) * n), want, `scores q=${t} n=${n}`)).toBeNull();
+            }
+            // and against the reference: the four rows are not one query's scores repeated
+            const ref = R.sqScores(codes, n, d, type, metric, qs[3].u, b, qs[3].bias);
+            if (ints) expect(exactMismatch(got.subarray(3 * n), ref.scores, `reference q=3 n=${n}`)).toBeNull();
+            else expect(tolMismatch(got.subarray(3 * n), ref.scores, ref.scale, `reference q=3 n=${n}`)).toBeNull();
           }
         }
       });

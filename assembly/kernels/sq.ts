@@ -217,7 +217,8 @@ import { heapPush } from './topk';
 
 /**
  * Scan of four queries over n codes: folded queries u4Ptr: f32[4][d], their biases biasPtr: f32[4]; the four heaps
- * are rows 0..3 of (hd, hi) (k each); ids are idBase + i. The scores are those of sqScan, bit for bit.
+ * are rows 0..3 of (hd, hi) (k each); ids are idBase + i. The scores are those of sqScan, bit for bit. k = 0: no
+ * heaps, the scores themselves go to hd: f32[4][n] (query t's at hd + (t n + i) 4; range search, hi unused).
  */
 export function sqScan4(
   codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, u4Ptr: usize, bPtr: usize, biasPtr: usize, k: u32, hd: usize, hi: usize, idBase: i32,
@@ -238,11 +239,19 @@ export function sqScan4(
   const cs = codeBytes(d, type);
   const rowBytes = <usize>k << 2;
   const bias = v128.load(biasPtr);
-  let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
+  // (k = 0: every score is written out; the threshold is +Infinity, which no finite score exceeds)
+  const outRow = <usize>n << 2;
+  let thr = k == 0 ? f32x4.splat(Infinity) : f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
   let code = codesPtr;
   for (let i: u32 = 0; i < n; i++, code += cs) {
     const s = score4(code, d, type, metric, u4Ptr, bPtr, bias);
-    if (v128.any_true(f32x4.le(s, thr))) {
+    if (k == 0) {
+      const o = hd + (<usize>i << 2);
+      v128.store32_lane(o, s, 0);
+      v128.store32_lane(o + outRow, s, 1);
+      v128.store32_lane(o + 2 * outRow, s, 2);
+      v128.store32_lane(o + 3 * outRow, s, 3);
+    } else if (v128.any_true(f32x4.le(s, thr))) {
       // rare once the heaps fill: offer each query's score, then refresh the thresholds
       const id = idBase + <i32>i;
       heapPush(hd, hi, k, f32x4.extract_lane(s, 0), id);
@@ -256,7 +265,7 @@ export function sqScan4(
 
 /**
  * Scan of one query over n codes: offers (score, id) to the heap (hd, hi) of size k, id = idBase + i. uPtr: f32[d],
- * bPtr: f32[d] (unused for fp16), bias as above.
+ * bPtr: f32[d] (unused for fp16), bias as above. k = 0: no heap, the scores go to hd: f32[n] (hi, idBase unused).
  */
 export function sqScan(
   codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, uPtr: usize, bPtr: usize, bias: f32, k: u32, hd: usize, hi: usize, idBase: i32,
@@ -264,33 +273,20 @@ export function sqScan(
   const cs = codeBytes(d, type);
   let code = codesPtr;
   // one loop per (type, metric): the branches in score() fold away
-  if (type == 0 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else if (type == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else if (type == 1 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else if (type == 1) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else if (type == 3 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 3, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else if (type == 3) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 3, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else if (metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 0, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
-  else for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 1, uPtr, bPtr, bias), hd, hi, k, idBase + <i32>i);
+  if (type == 0 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 0, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else if (type == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 0, 1, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else if (type == 1 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 0, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else if (type == 1) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 1, 1, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else if (type == 3 && metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 3, 0, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else if (type == 3) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 3, 1, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else if (metric == 0) for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 0, uPtr, bPtr, bias), hd, hi, k, idBase, i);
+  else for (let i: u32 = 0; i < n; i++, code += cs) push(score(code, d, 2, 1, uPtr, bPtr, bias), hd, hi, k, idBase, i);
 }
 
-@inline function push(dist: f32, hd: usize, hi: usize, k: u32, id: i32): void {
+@inline function push(dist: f32, hd: usize, hi: usize, k: u32, idBase: i32, i: u32): void {
   // cheap reject against the root (the worst kept); heapPush settles ties on id
-  if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, id);
-}
-
-/** Scores without selection: outPtr: f32[n], the same values sqScan offers. */
-export function sqScores(codesPtr: usize, n: u32, d: u32, type: u32, metric: u32, uPtr: usize, bPtr: usize, bias: f32, outPtr: usize): void {
-  const cs = codeBytes(d, type);
-  let code = codesPtr;
-  for (let i: u32 = 0; i < n; i++, code += cs) {
-    let s: f32;
-    if (type == 0) s = metric == 0 ? score(code, d, 0, 0, uPtr, bPtr, bias) : score(code, d, 0, 1, uPtr, bPtr, bias);
-    else if (type == 1) s = metric == 0 ? score(code, d, 1, 0, uPtr, bPtr, bias) : score(code, d, 1, 1, uPtr, bPtr, bias);
-    else if (type == 3) s = metric == 0 ? score(code, d, 3, 0, uPtr, bPtr, bias) : score(code, d, 3, 1, uPtr, bPtr, bias);
-    else s = metric == 0 ? score(code, d, 2, 0, uPtr, bPtr, bias) : score(code, d, 2, 1, uPtr, bPtr, bias);
-    store<f32>(outPtr + (<usize>i << 2), s);
-  }
+  if (k == 0) store<f32>(hd + (<usize>i << 2), dist);
+  else if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, idBase + <i32>i);
 }
 
 /** Decoding: codes u8[n][codeSize] -> outPtr: f32[n][d], component a_j + b_j c (uint8 / int8 / int4) or the half's value. */

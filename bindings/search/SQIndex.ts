@@ -248,7 +248,7 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     const { d, type, bPtr, codeSize } = this.q.kernelView(where);
     const [zp] = this.eng.scratch([d * 4], where);
     this.eng.f32(zp, d).fill(0);
-    this.eng.abi.sqScores(this.store.codesPtr + this.normsN * codeSize, n - this.normsN, d, type, 0, zp, bPtr, 0, this.normsPtr + this.normsN * 4);
+    this.eng.abi.sqScan(this.store.codesPtr + this.normsN * codeSize, n - this.normsN, d, type, 0, zp, bPtr, 0, 0, this.normsPtr + this.normsN * 4, 0, 0);
     this.normsN = n;
     return this.normsPtr;
   }
@@ -275,14 +275,15 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
       if (p >= 0) mem.copyWithin(gc + j * codeSize, this.store.codesPtr + p * codeSize, this.store.codesPtr + (p + 1) * codeSize);
       else mem.fill(0, gc + j * codeSize, gc + (j + 1) * codeSize);
     }
-    eng.abi.sqScores(gc, kk, d, type, l2 ? 0 : 1, uf, bPtr, bias, sc);
+    eng.abi.sqScan(gc, kk, d, type, l2 ? 0 : 1, uf, bPtr, bias, 0, sc, 0, 0);
     eng.abi.heapInit(kd, ki, k);
     eng.abi.heapPushMany(kd, ki, k, sc, ci, kk);
   }
 
   /**
-   * rangeSearch's scores (see CodedIndex.rangeSearch): the float scan's, sqScores over blocks of codes with the
-   * folded query, which are the distances search() returns (its integer scan only selects candidates).
+   * rangeSearch's scores (see CodedIndex.rangeSearch): the float scan's over blocks of codes with the folded queries,
+   * four queries a pass (sqScan4 with k = 0 writes their scores), which are the distances search() returns (its
+   * integer scan only selects candidates).
    */
   protected rangeScan(where: string, q: Float32Array, hits: RangeHits): void {
     const eng = this.eng;
@@ -295,13 +296,18 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     const rows = chunkRows(d * 4, hits.nq);
     for (let q0 = 0; q0 < hits.nq; q0 += rows) {
       const c = Math.min(rows, hits.nq - q0);
-      const [up, sc, hitIdx, hitDist] = eng.scratch([c * d * 4, block * 4, block * 4, block * 4], where);
+      const [up, bp, sc, hitIdx, hitDist] = eng.scratch([c * d * 4, c * 4, 4 * block * 4, block * 4, block * 4], where);
       const bias = foldQueries(q, q0, c, d, type, l2, ab, eng.f32(up, c * d));
+      eng.f32(bp, c).set(bias);
       for (let b0 = 0; b0 < n; b0 += block) {
         const cnt = Math.min(block, n - b0);
-        for (let qi = 0; qi < c; qi++) {
-          eng.abi.sqScores(this.store.codesPtr + b0 * codeSize, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, bPtr, bias[qi], sc);
-          hits.collect(eng, q0 + qi, sc, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
+        const src = this.store.codesPtr + b0 * codeSize;
+        for (let qi = 0; qi < c; ) {
+          // sc: f32[4][cnt], the scores of queries qi .. qi + 3 (or of qi alone)
+          const four = qi + 4 <= c;
+          if (four) eng.abi.sqScan4(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, bPtr, bp + qi * 4, 0, sc, 0, 0);
+          else eng.abi.sqScan(src, cnt, d, type, l2 ? 0 : 1, up + qi * d * 4, bPtr, bias[qi], 0, sc, 0, 0);
+          for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collect(eng, q0 + qi, sc + t * cnt * 4, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
         }
       }
     }

@@ -137,7 +137,6 @@ export interface Abi {
     codesPtr: number, n: number, d: number, type: number, wPtr: number, bias: number, inv: number, normsPtr: number, k: number, hd: number,
     hi: number, idBase: number,
   ): void;
-  sqScores(codesPtr: number, n: number, d: number, type: number, metric: number, uPtr: number, bPtr: number, bias: number, outPtr: number): void;
   sqDecode(codesPtr: number, n: number, d: number, type: number, aPtr: number, bPtr: number, outPtr: number): void;
   sqEncode4bit(xPtr: number, n: number, d: number, minPtr: number, stepPtr: number, codesPtr: number): void;
   // kernels/binary.ts
@@ -163,7 +162,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
-  'sqScan', 'sqScan4', 'sqScanInt4', 'sqScanInt1', 'sqScores', 'sqDecode', 'sqEncode4bit',
+  'sqScan', 'sqScan4', 'sqScanInt4', 'sqScanInt1', 'sqDecode', 'sqEncode4bit',
   'hammingDistances', 'hammingScan', 'hammingScan4',
   'ahWorkBytes', 'ahEncode',
 ];
