@@ -10,7 +10,7 @@ export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32, addF64,
   l2sqToAssigned, hamerlyGather, halfSeparation, hamerlyScatter, hamerlyPartial, centroidShift,
 } from './kernels/kmeans';
-export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqScan4, pqInterleave4, pqDistances, pqPack, pqUnpack } from './kernels/pq';
+export { pqEncode, pqDecode, pqTables, addTables, pqScan, pqScan4, pqInterleave4, pqDistances, pqDistances4, pqPack, pqUnpack } from './kernels/pq';
 export { fsPack, fsUnpack, fsQuantize, fsScores, fsScan, fsScan2 } from './kernels/fastscan';
 export { rqStepWorkBytes, rqWorkBytes, rqBeamStep, rqEncode, rqDecode } from './kernels/rq';
 export { sqScan, sqScan4, sqScanInt4, sqScanInt1, sqDecode, sqEncode4bit } from './kernels/sq';

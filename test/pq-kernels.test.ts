@@ -482,6 +482,26 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
+    it.each([4, 8, 12, 16, 20, 32, 64])('pqDistances4 (pqScan4\'s sums) writes f32[4][n], each query the sums pqDistances writes (the same bits), m = %i', (m) => {
+      for (const kind of ['int', 'float'] as const) {
+        for (const n of [1, 7, 101]) {
+          const t = randomTables(4, m, 256, 99000 + m * 10 + n, kind, 0, 3);
+          const cp = mem.put(randomCodes(n, m, 256, 99500 + m * 10 + n));
+          const tp = mem.put(t);
+          const t4 = mem.alloc(4 * m * 256 * 4);
+          abi.pqInterleave4(tp, m * 256, t4);
+          const out = mem.alloc(4 * n * 4);
+          abi.pqDistances4(cp, n, m, t4, out);
+          const got = mem.f32(out, 4 * n).slice();
+          for (let q = 0; q < 4; q++) {
+            const dp = mem.alloc(n * 4);
+            abi.pqDistances(cp, n, m, 256, tp + q * m * 256 * 4, 0, dp);
+            expect(exactMismatch(got.subarray(q * n, (q + 1) * n), mem.f32(dp, n), `pqDistances4 ${kind} m=${m} n=${n} q=${q}`)).toBeNull();
+          }
+        }
+      }
+    });
+
     it.each(SCAN_MS)('pqScan on float tables: the exact top-k of pqDistances\' sums, within 1e-5 of the reference, m = %i', (m) => {
       let separatedSeen = 0;
       for (const ksub of KSUBS) {

@@ -223,6 +223,7 @@ describe('rangeSearch of PQIndex, SQIndex and BinaryIndex', () => {
     { name: 'PQ 11x8 ip', d: 33, make: () => new PQIndex({ d: 33, m: 11, metric: 'ip', seed: 2 }), l2: false },
     { name: 'PQ 8x6 l2 (bit-packed)', d: 16, make: () => new PQIndex({ d: 16, m: 8, nbits: 6, seed: 3 }), l2: true },
     { name: 'OPQ 4x8 l2', d: 16, make: () => new PQIndex({ d: 16, m: 4, opq: true, seed: 4 }), l2: true },
+    { name: 'PQ 16x8 ip (four queries a pass)', d: 32, make: () => new PQIndex({ d: 32, m: 16, metric: 'ip', seed: 8 }), l2: false },
     { name: 'PQ 16x4 fast-scan l2', d: 32, make: () => new PQIndex({ d: 32, m: 16, nbits: 4, seed: 5 }), l2: true },
     { name: 'PQ 11x4 fast-scan ip', d: 33, make: () => new PQIndex({ d: 33, m: 11, nbits: 4, metric: 'ip', seed: 6 }), l2: false },
     { name: 'PQ 5x4 float scan of 4-bit codes', d: 5, make: () => new PQIndex({ d: 5, m: 5, nbits: 4, fastScan: false, seed: 7 }), l2: true },
@@ -319,6 +320,7 @@ describe('RQIndex.rangeSearch', () => {
   it.each([
     { name: '4 x 8 l2', d: 16, o: { levels: 4 }, l2: true },
     { name: '3 x 6 ip', d: 33, o: { levels: 3, nbits: 6, metric: 'ip' as const }, l2: false },
+    { name: '4 x 8 ip (four queries a pass)', d: 20, o: { levels: 4, metric: 'ip' as const }, l2: false },
     { name: '2 x 8 l2, 4-bit norms', d: 7, o: { levels: 2, normBits: 4 }, l2: true },
     { name: '4 x 4 l2, beam 4', d: 17, o: { levels: 4, nbits: 4, beamSize: 4 }, l2: true },
   ])('equals search() cut at the radius, the table distances as they are: $name', ({ d, o, l2 }) => {

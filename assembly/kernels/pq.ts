@@ -229,6 +229,39 @@ export function pqScan(
   }
 }
 
+/** The four queries' ADC sums of one code (pqScan4's layout), in pqScan's order: (s0 + s1) + (s2 + s3). */
+@inline function adc4(code: usize, m: u32, t4Ptr: usize): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  if (m == 16) {
+    const t4 = t4Ptr;
+    a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code) << 4)));
+    a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 1) << 4), 4096));
+    a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 2) << 4), 8192));
+    a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 3) << 4), 12288));
+    a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 4) << 4), 16384));
+    a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 5) << 4), 20480));
+    a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 6) << 4), 24576));
+    a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 7) << 4), 28672));
+    a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 8) << 4), 32768));
+    a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 9) << 4), 36864));
+    a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 10) << 4), 40960));
+    a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 11) << 4), 45056));
+    a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 12) << 4), 49152));
+    a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 13) << 4), 53248));
+    a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 14) << 4), 57344));
+    a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 15) << 4), 61440));
+  } else {
+    let t4 = t4Ptr;
+    for (let j: u32 = 0; j < m; j += 4, t4 += 16384) {
+      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code + j) << 4)));
+      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code + j, 1) << 4), 4096));
+      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code + j, 2) << 4), 8192));
+      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code + j, 3) << 4), 12288));
+    }
+  }
+  return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+}
+
 /**
  * ADC scan of four queries at once over the same codes (8-bit codes, m % 4 == 0): their tables interleaved as
  * t4Ptr: f32[m][256][4] (pqInterleave4), so one v128 load fetches the entry of a code byte for all four queries and
@@ -241,35 +274,7 @@ export function pqScan4(codesPtr: usize, n: u32, m: u32, t4Ptr: usize, k: u32, h
   let thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
   let code = codesPtr;
   for (let i: u32 = 0; i < n; i++, code += m) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    if (m == 16) {
-      const t4 = t4Ptr;
-      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code) << 4)));
-      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 1) << 4), 4096));
-      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 2) << 4), 8192));
-      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 3) << 4), 12288));
-      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 4) << 4), 16384));
-      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 5) << 4), 20480));
-      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 6) << 4), 24576));
-      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 7) << 4), 28672));
-      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 8) << 4), 32768));
-      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 9) << 4), 36864));
-      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 10) << 4), 40960));
-      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 11) << 4), 45056));
-      a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code, 12) << 4), 49152));
-      a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code, 13) << 4), 53248));
-      a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code, 14) << 4), 57344));
-      a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 15) << 4), 61440));
-    } else {
-      let t4 = t4Ptr;
-      for (let j: u32 = 0; j < m; j += 4, t4 += 16384) {
-        a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code + j) << 4)));
-        a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code + j, 1) << 4), 4096));
-        a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code + j, 2) << 4), 8192));
-        a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code + j, 3) << 4), 12288));
-      }
-    }
-    const dist = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+    const dist = adc4(code, m, t4Ptr);
     if (v128.any_true(f32x4.le(dist, thr))) {
       // rare once the heaps fill: offer each query's distance, then refresh the thresholds
       const id = idBase + <i32>i;
@@ -279,6 +284,20 @@ export function pqScan4(codesPtr: usize, n: u32, m: u32, t4Ptr: usize, k: u32, h
       heapPush(hd + 3 * rowBytes, hi + 3 * rowBytes, k, f32x4.extract_lane(dist, 3), id);
       thr = f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
     }
+  }
+}
+
+/** pqScan4's sums without selection (range search): outPtr: f32[4][n], query t's distance of code i at (t n + i). */
+export function pqDistances4(codesPtr: usize, n: u32, m: u32, t4Ptr: usize, outPtr: usize): void {
+  const outRow = <usize>n << 2;
+  let code = codesPtr;
+  for (let i: u32 = 0; i < n; i++, code += m) {
+    const dist = adc4(code, m, t4Ptr);
+    const o = outPtr + (<usize>i << 2);
+    v128.store32_lane(o, dist, 0);
+    v128.store32_lane(o + outRow, dist, 1);
+    v128.store32_lane(o + 2 * outRow, dist, 2);
+    v128.store32_lane(o + 3 * outRow, dist, 3);
   }
 }
 

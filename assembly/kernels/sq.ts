@@ -239,19 +239,21 @@ export function sqScan4(
   const cs = codeBytes(d, type);
   const rowBytes = <usize>k << 2;
   const bias = v128.load(biasPtr);
-  // (k = 0: every score is written out; the threshold is +Infinity, which no finite score exceeds)
   const outRow = <usize>n << 2;
   let thr = k == 0 ? f32x4.splat(Infinity) : f32x4(load<f32>(hd), load<f32>(hd + rowBytes), load<f32>(hd + 2 * rowBytes), load<f32>(hd + 3 * rowBytes));
   let code = codesPtr;
   for (let i: u32 = 0; i < n; i++, code += cs) {
     const s = score4(code, d, type, metric, u4Ptr, bPtr, bias);
-    if (k == 0) {
-      const o = hd + (<usize>i << 2);
-      v128.store32_lane(o, s, 0);
-      v128.store32_lane(o + outRow, s, 1);
-      v128.store32_lane(o + 2 * outRow, s, 2);
-      v128.store32_lane(o + 3 * outRow, s, 3);
-    } else if (v128.any_true(f32x4.le(s, thr))) {
+    // (k = 0: thr is +Infinity, so every code enters here, off the heaps' hot path)
+    if (v128.any_true(f32x4.le(s, thr))) {
+      if (k == 0) {
+        const o = hd + (<usize>i << 2);
+        v128.store32_lane(o, s, 0);
+        v128.store32_lane(o + outRow, s, 1);
+        v128.store32_lane(o + 2 * outRow, s, 2);
+        v128.store32_lane(o + 3 * outRow, s, 3);
+        continue;
+      }
       // rare once the heaps fill: offer each query's score, then refresh the thresholds
       const id = idBase + <i32>i;
       heapPush(hd, hi, k, f32x4.extract_lane(s, 0), id);

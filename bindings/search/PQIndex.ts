@@ -203,9 +203,10 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
   }
 
   /**
-   * rangeSearch's scores (see CodedIndex.rangeSearch): per block of codes (unpacked once) and query, the ADC sums of
-   * pqDistances (those pqScan / pqScan4 offer, bit for bit), or with fast-scan the u16 sums of fsScores, whose hits
-   * are those under an integer threshold (RangeHits.collectFastScan, fsScan's distances), then the hits.
+   * rangeSearch's scores (see CodedIndex.rangeSearch): per block of codes (unpacked once), the ADC sums search()
+   * offers, bit for bit: four queries a pass where search() takes them so (pqDistances4, pqScan4's sums), else
+   * pqDistances; or with fast-scan the u16 sums of fsScores, whose hits are those under an integer threshold
+   * (RangeHits.collectFastScan, fsScan's distances), then the hits.
    */
   protected rangeScan(where: string, q: Float32Array, hits: RangeHits): void {
     const eng = this.eng;
@@ -219,13 +220,16 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const tsize = m * ksubP;
     // blocks of codes (whole fast-scan blocks of 32) whose scores fit in cache; tables of a chunk of queries
     const block = Math.min(Math.ceil(n / FS_BLOCK) * FS_BLOCK, RANGE_BLOCK);
-    const rows = chunkRows(d * 4 + tsize * 5 + 8, nq);
+    const quadScan = !this.fastScan && ksubP === 256 && m % 4 === 0;
+    const rows = chunkRows(d * 4 + tsize * (quadScan ? 8 : 5) + 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, tp, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
+      const quads = quadScan ? Math.floor(c / 4) : 0;
+      const [qp, tp, t4, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
-          c * d * 4, c * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0, nbits === 8 || this.fastScan ? 0 : block * m + 4,
-          this.fastScan ? block * 2 : 0, this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4,
+          c * d * 4, c * tsize * 4, quads * 4 * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0,
+          nbits === 8 || this.fastScan ? 0 : block * m + 4, this.fastScan ? block * 2 : 0, this.fastScan ? 0 : (quads ? 4 : 1) * block * 4,
+          this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4,
         ], where,
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
@@ -233,6 +237,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       const ipFaiss = this.fastScan && !l2 && m <= FS_FAISS_IP_MAX_M;
       eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, ipFaiss ? 1 : -1, tp);
       const params = this.fastScan ? fsTables(eng, tp, c, m, lut, par, ipFaiss) : null;
+      for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       for (let b0 = 0; b0 < n; b0 += block) {
         const cnt = Math.min(block, n - b0);
         let src = this.store.codesPtr + (this.fastScan ? (b0 / FS_BLOCK) * m * 16 : b0 * codeSize);
@@ -240,14 +245,18 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
           eng.abi.pqUnpack(src, cnt, m, nbits, up);
           src = up;
         }
-        for (let qi = 0; qi < c; qi++) {
+        for (let qi = 0; qi < c; ) {
           if (params) {
             eng.abi.fsScores(src, Math.ceil(cnt / FS_BLOCK), m, lut + qi * tsize, sums);
             hits.collectFastScan(q0 + qi, new Uint16Array(eng.abi.memory.buffer, sums, cnt), cnt, params[2 * qi], params[2 * qi + 1], (j) => b0 + j);
+            qi++;
             continue;
           }
-          eng.abi.pqDistances(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, sc);
-          hits.collect(eng, q0 + qi, sc, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
+          // sc: f32[4][cnt], the distances of queries qi .. qi + 3 (or of qi alone)
+          const four = qi + 4 <= quads * 4;
+          if (four) eng.abi.pqDistances4(src, cnt, m, t4 + qi * tsize * 4, sc);
+          else eng.abi.pqDistances(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, sc);
+          for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collect(eng, q0 + qi, sc + t * cnt * 4, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
         }
       }
     }

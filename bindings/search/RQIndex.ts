@@ -408,13 +408,17 @@ export class RQIndex extends IdIndex {
       const lw = levels * ksub8;
       const tsize = scanM * ksub8;
       const block = Math.min(n, RANGE_BLOCK);
-      const rows = chunkRows(d * 4 + (lw + 2 * tsize) * 4, hits.nq);
+      // four queries a pass where search() takes them so (ip, byte codes, scanM % 4 == 0: no per-query bias)
+      const quadScan = this.metric === 'ip' && ksub8 === 256 && scanM % 4 === 0;
+      const rows = chunkRows(d * 4 + (lw + (quadScan ? 3 : 2) * tsize) * 4, hits.nq);
       for (let q0 = 0; q0 < hits.nq; q0 += rows) {
         const c = Math.min(rows, hits.nq - q0);
-        const [qp, zp, sp, tp, up, sc] = eng.scratch(
-          [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, nbits !== 8 ? block * scanM + 4 : 0, block * 4], where,
+        const quads = quadScan ? Math.floor(c / 4) : 0;
+        const [qp, zp, sp, tp, t4, up, sc] = eng.scratch(
+          [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, nbits !== 8 ? block * scanM + 4 : 0, (quads ? 4 : 1) * block * 4], where,
         );
         const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, where);
+        for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
         for (let b0 = 0; b0 < n; b0 += block) {
           const cnt = Math.min(block, n - b0);
           let src = this.codesPtr + b0 * rowBytes;
@@ -422,10 +426,13 @@ export class RQIndex extends IdIndex {
             eng.abi.pqUnpack(src, cnt, scanM, nbits, up);
             src = up;
           }
-          for (let qi = 0; qi < c; qi++) {
-            eng.abi.pqDistances(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], sc);
+          for (let qi = 0; qi < c; ) {
+            // sc: f32[4][cnt], the distances of queries qi .. qi + 3 (or of qi alone)
+            const four = qi + 4 <= quads * 4;
+            if (four) eng.abi.pqDistances4(src, cnt, scanM, t4 + qi * tsize * 4, sc);
+            else eng.abi.pqDistances(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], sc);
             // in JS, not rangeHits: an l2 table distance can be negative (the quantized norm), and search() keeps it so
-            hits.collectScores(q0 + qi, eng.f32(sc, cnt), b0);
+            for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collectScores(q0 + qi, eng.f32(sc + t * cnt * 4, cnt), b0);
           }
         }
       }

@@ -91,6 +91,7 @@ export interface Abi {
   pqScan4(codesPtr: number, n: number, m: number, t4Ptr: number, k: number, hd: number, hi: number, idBase: number): void;
   pqInterleave4(tPtr: number, count: number, outPtr: number): void;
   pqDistances(codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, outPtr: number): void;
+  pqDistances4(codesPtr: number, n: number, m: number, t4Ptr: number, outPtr: number): void;
   pqPack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
   pqUnpack(inPtr: number, n: number, m: number, nbits: number, outPtr: number): void;
   // kernels/fastscan.ts
@@ -159,7 +160,7 @@ const REQUIRED: readonly (keyof Abi)[] = [
   'qpanelsBytes', 'qpanelsPack', 'qscanWorkBytes', 'qscanPanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32', 'addF64',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyPartial', 'centroidShift',
-  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqPack', 'pqUnpack',
+  'pqEncode', 'pqDecode', 'pqTables', 'addTables', 'pqScan', 'pqScan4', 'pqInterleave4', 'pqDistances', 'pqDistances4', 'pqPack', 'pqUnpack',
   'fsPack', 'fsUnpack', 'fsQuantize', 'fsScores', 'fsScan', 'fsScan2',
   'rqStepWorkBytes', 'rqWorkBytes', 'rqBeamStep', 'rqEncode', 'rqDecode',
   'sqScan', 'sqScan4', 'sqScanInt4', 'sqScanInt1', 'sqDecode', 'sqEncode4bit',
