@@ -139,19 +139,57 @@ export class RangeHits {
   result(ids: Int32Array): RangeSearchResult {
     const drop = this.spec ? rangeFilter(this.spec) : null;
     const lims = new Int32Array(this.nq + 1);
-    const outIds: number[] = [];
-    const outDist: number[] = [];
+    let total = 0;
+    for (const p of this.pos) total += p.length;
+    const outIds = new Int32Array(total);
+    const outDist = new Float32Array(total);
+    let o = 0;
     for (let i = 0; i < this.nq; i++) {
       const pos = this.pos[i];
       const dist = this.dist[i];
-      const order = Array.from(pos.keys()).filter((t) => !drop?.(i, ids[pos[t]]));
-      order.sort((a, b) => (this.l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
-      for (const t of order) {
-        outIds.push(ids[pos[t]]);
-        outDist.push(dist[t]);
+      for (const t of bestFirst(dist, pos, this.l2)) {
+        const id = ids[pos[t]];
+        if (drop?.(i, id)) continue;
+        outIds[o] = id;
+        outDist[o++] = dist[t];
       }
-      lims[i + 1] = outIds.length;
+      lims[i + 1] = o;
     }
-    return { lims, ids: Int32Array.from(outIds), distances: Float32Array.from(outDist) };
+    return { lims, ids: o < total ? outIds.slice(0, o) : outIds, distances: o < total ? outDist.slice(0, o) : outDist };
   }
+}
+
+const TIE_BITS = 2 ** 21;
+const f32Box = new Float32Array(1);
+const u32Box = new Uint32Array(f32Box.buffer);
+
+/**
+ * The order of a query's hits, best first (l2: distance ascending; similarities descending), ties by position. The
+ * distances are float32 values: each one's bits, made monotone as an unsigned integer K, sort as the exact float64
+ * K 2^21 + t (t the hit's index) with the native numeric sort, no comparator (which took a third of an IVF-PQ range
+ * search of 115 hits a query); runs of equal K (equal distances) are then put in position order.
+ */
+function bestFirst(dist: number[], pos: number[], l2: boolean): Int32Array | number[] {
+  const h = dist.length;
+  if (h < 2) return h === 0 ? [] : [0];
+  if (h >= TIE_BITS) {
+    return Array.from(pos.keys()).sort((a, b) => (l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
+  }
+  const keys = new Float64Array(h);
+  for (let t = 0; t < h; t++) {
+    f32Box[0] = (l2 ? dist[t] : -dist[t]) + 0; // (+ 0: -0 sorts as +0)
+    const b = u32Box[0];
+    keys[t] = (b >= 0x80000000 ? ~b >>> 0 : b + 0x80000000) * TIE_BITS + t;
+  }
+  keys.sort();
+  const order = new Int32Array(h);
+  for (let j = 0; j < h; j++) order[j] = keys[j] % TIE_BITS;
+  for (let j = 0; j < h; ) {
+    const k = Math.floor(keys[j] / TIE_BITS);
+    let e = j + 1;
+    while (e < h && Math.floor(keys[e] / TIE_BITS) === k) e++;
+    if (e - j > 1) order.subarray(j, e).sort((a, b) => pos[a] - pos[b]);
+    j = e;
+  }
+  return order;
 }
