@@ -364,6 +364,7 @@ export class Engine {
         abi.heapInit(h4d, h4i, 4 * k);
         abi.pqScan4(x, (n * d * 4) / 16, mm, t4, k, h4d, h4i, 0);
       }
+      abi.pqDistances4(x, (n * d * 4) / 16, 16, t4, out);
       // 4-bit fast-scan (ksubP = 16 tables): quantize, pack, scan, unpack
       abi.fsQuantize(tab, nq, m, lut, par);
       abi.fsPack(codes, n, m, blocks, 0);
