@@ -3,7 +3,9 @@
 // across dims that hit every SIMD tail, several score blocks, filters, ids, removals and bad arguments.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BinaryIndex, FlatIndex, init, IVFFlatIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex } from '../dist/index.js';
+import { bestFirst } from '../dist/search/range.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
+import { TestRng } from './helpers/rng.js';
 import { floatVectors } from './helpers/data.js';
 import { disposeAfterEach } from './helpers/live.js';
 import { codeOf } from './helpers/refusals.js';
@@ -88,6 +90,24 @@ function matchesSearch(index: RangeIndex, q: Float32Array, nq: number, r: number
 function r30Of(index: IVFFlatIndex, q: Float32Array, d: number): number {
   return index.search(q.subarray(0, d), 30, { nprobe: 6 }).distances[29];
 }
+
+describe('the order of a query\'s hits (bestFirst)', () => {
+  // rangeSearch orders each query's hits by a native sort of integer keys built from the float32 bits; checked here
+  // against the comparator it replaced (distance, then position), on distances with many ties, zeros of both signs,
+  // negatives, subnormals and extremes, and through the comparator path it keeps for 2^21 hits and more (keyLimit)
+  const pick = [0, -0, 1, -1, 0.5, -2.5, 1e-45, -1e-45, 3.4e38, -3.4e38, 1.17549435e-38];
+  for (const l2 of [true, false]) {
+    it.each([1, 2, 3, 17, 200, 3000])(`${l2 ? 'l2' : 'similarities'}: ${'%i'} hits in the comparator's order`, (h) => {
+      const rng = new TestRng(41 + h + (l2 ? 0 : 7));
+      for (const keyLimit of [2 ** 21, 4]) {
+        const dist = Array.from({ length: h }, () => Math.fround(rng.int(0, 3) === 0 ? pick[rng.int(0, pick.length - 1)] : rng.int(-20, 20) / 4));
+        const pos = Array.from(rng.permutation(h), (p) => 3 * p + 1);
+        const want = Array.from(pos.keys()).sort((a, b) => (l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
+        expect(Array.from(bestFirst(dist, pos, l2, keyLimit)), `keyLimit ${keyLimit}`).toEqual(want);
+      }
+    });
+  }
+});
 
 describe('FlatIndex.rangeSearch', () => {
   it.each(METRICS.flatMap((metric) => [1, 3, 5, 7, 17, 33, 64, 100].map((d) => ({ metric, d }))))(

@@ -168,11 +168,13 @@ const u32Box = new Uint32Array(f32Box.buffer);
  * distances are float32 values: each one's bits, made monotone as an unsigned integer K, sort as the exact float64
  * K 2^21 + t (t the hit's index) with the native numeric sort, no comparator (which took a third of an IVF-PQ range
  * search of 115 hits a query); runs of equal K (equal distances) are then put in position order.
+ * @internal exported for its test (keyLimit: the hit count from which the comparator sort is used instead,
+ * 2^21 where the keys stop being exact).
  */
-function bestFirst(dist: number[], pos: number[], l2: boolean): Int32Array | number[] {
+export function bestFirst(dist: number[], pos: number[], l2: boolean, keyLimit = TIE_BITS): Int32Array | number[] {
   const h = dist.length;
   if (h < 2) return h === 0 ? [] : [0];
-  if (h >= TIE_BITS) {
+  if (h >= keyLimit) {
     return Array.from(pos.keys()).sort((a, b) => (l2 ? dist[a] - dist[b] : dist[b] - dist[a]) || pos[a] - pos[b]);
   }
   const keys = new Float64Array(h);
