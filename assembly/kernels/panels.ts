@@ -211,9 +211,12 @@ export function packQueries(q0: usize, g: u32, d: u32, out: usize): void {
   const t = tileBase() + (<usize>r << 5);
   const s0 = v128.load(t), s1 = v128.load(t, 16);
   const thr = f32x4.splat(load<f32>(hd));
-  // strict <: a tie with the root has a larger id (ids rise along the scan), so it could not enter anyway
-  if (!v128.any_true(v128.or(f32x4.lt(s0, thr), f32x4.lt(s1, thr)))) return;
-  for (let l: u32 = 0; l < 8; l++) {
+  // strict <: a tie with the root has a larger id (ids rise along the scan), so it could not enter anyway. Only the
+  // lanes under the root as it was are visited (the root only falls as entries go in), in lane order
+  let bits = i32x4.bitmask(f32x4.lt(s0, thr)) | (i32x4.bitmask(f32x4.lt(s1, thr)) << 4);
+  while (bits != 0) {
+    const l = <u32>ctz(bits);
+    bits &= bits - 1;
     const s = load<f32>(t + (<usize>l << 2));
     if (s < load<f32>(hd)) heapPush(hd, hi, k, s, j0 + <i32>l);
   }

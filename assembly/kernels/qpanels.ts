@@ -254,10 +254,16 @@ function qQuantize(qPtr: usize, n: u32, d: u32, outPtr: usize, rowInfo: usize, a
 /** Offers the upper bounds of 8 vectors (two f32x4) to the heap at h when any beats its root. */
 @inline function ubOffer(h: usize, k: u32, u0: v128, u1: v128, tmp: usize): void {
   const root = v128.load32_splat(h);
-  if (!v128.any_true(v128.or(f32x4.lt(u0, root), f32x4.lt(u1, root)))) return;
+  let bits = i32x4.bitmask(f32x4.lt(u0, root)) | (i32x4.bitmask(f32x4.lt(u1, root)) << 4);
+  if (bits == 0) return;
   v128.store(tmp, u0);
   v128.store(tmp, u1, 16);
-  for (let l: u32 = 0; l < 8; l++) ubPush(h, k, load<f32>(tmp + (<usize>l << 2)));
+  // only the lanes under the root as it was (the root only falls), in lane order
+  while (bits != 0) {
+    const l = <u32>ctz(bits);
+    bits &= bits - 1;
+    ubPush(h, k, load<f32>(tmp + (<usize>l << 2)));
+  }
 }
 
 /**
