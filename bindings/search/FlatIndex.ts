@@ -221,7 +221,7 @@ export class FlatIndex extends IdIndex {
         for (let i = 0; i < c; i++) hits.collect(eng, q0 + i, out + i * nb * 4, nb, l2 ? eng.f32(qn + i * 4, 1)[0] : 0, hitIdx, hitDist, (j) => j0 + j);
       }
     }
-    return hits.result(eng.i32(this.idsPtr, n).slice());
+    return hits.result(this.storedIds());
   }
 
   /** Copies of the stored vectors by user id (normalized ones for 'cosine'); an id added twice gives its first vector. */

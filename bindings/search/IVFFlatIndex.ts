@@ -4,7 +4,7 @@ import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMe
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { finishChunk, idPositions, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
+import { finishChunk, idPositions, largestList, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { IdIndex } from './idIndex.js';
 import { RangeHits } from './range.js';
@@ -339,8 +339,7 @@ export class IVFFlatIndex extends IdIndex {
     this.trainedOr(where);
     if (this.n > 0) {
       const coarse = this.probe!.search(q, nprobe);
-      let maxList = 0;
-      for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+      const maxList = largestList(this.listSize);
       const [qp, sp, hitIdx, hitDist] = eng.scratch([d * 4, maxList * 4, maxList * 4, maxList * 4], where);
       for (let qi = 0; qi < hits.nq; qi++) {
         eng.f32(qp, d).set(q.subarray(qi * d, (qi + 1) * d));
@@ -354,7 +353,7 @@ export class IVFFlatIndex extends IdIndex {
         }
       }
     }
-    return hits.result(eng.i32(this.idsPtr, this.n).slice());
+    return hits.result(this.storedIds());
   }
 
   private scanProbed(q: Float32Array, coarse: SearchResult, nprobe: number, nq: number, k: number, flt: PositionFilter | null): SearchResult {
@@ -362,8 +361,7 @@ export class IVFFlatIndex extends IdIndex {
     const eng = this.eng;
     const { d } = this;
     const metric = this.metric === 'l2' ? 0 : 1;
-    let maxList = 0;
-    for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+    const maxList = largestList(this.listSize);
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const rows = chunkRows(d * 4 + k * 8, nq);

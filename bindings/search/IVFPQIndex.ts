@@ -9,7 +9,7 @@ import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import {
-  candidatesPerQuery, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
+  candidatesPerQuery, largestList, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
@@ -434,8 +434,7 @@ export class IVFPQIndex extends IdIndex {
       const tsize = m * ksubP;
       const l2 = this.metric === 'l2';
       const fast = this.fastScan;
-      let maxList = 0;
-      for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+      const maxList = largestList(this.listSize);
       const maxBlocks = Math.ceil(maxList / 32);
       const [qp, t3, tl, rq, up, lut, par, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
@@ -473,7 +472,7 @@ export class IVFPQIndex extends IdIndex {
         }
       }
     }
-    return hits.result(eng.i32(this.idsPtr, this.n).slice());
+    return hits.result(this.storedIds());
   }
 
   /**
@@ -525,8 +524,7 @@ export class IVFPQIndex extends IdIndex {
     const l2 = this.metric === 'l2';
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
-    let maxList = 0;
-    for (let l = 0; l < this.nlist; l++) maxList = Math.max(maxList, this.listSize[l]);
+    const maxList = largestList(this.listSize);
     const block = Math.min(UNPACK_BLOCK, maxList);
     const fast = this.fastScan;
     const rows = chunkRows(d * 8 + tsize * 5 + 8 + kk * 12, nq);

@@ -296,7 +296,7 @@ export class RQIndex extends IdIndex {
     const nq = checkVectors(where, 'queries', q, this.d);
     checkInt(where, 'k', k, 1, 1 << 20);
     const spec = checkFilter(where, checkOptions(where, options), nq);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
+    this.trainedOr(where);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
     return filtered(eng, where, flt, () => this.scanCodes(q, nq, k, flt));
@@ -351,6 +351,11 @@ export class RQIndex extends IdIndex {
     return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
+  /** search() and rangeSearch(): NOT_TRAINED before a train(). */
+  private trainedOr(where: string): void {
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
+  }
+
   /**
    * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ksub8] (tp, with the norm rows; sp
    * without them when there are none) and a bias per query. Heaps keep the smallest: l2 scores -2 <q, x^> (+ norm +
@@ -399,7 +404,7 @@ export class RQIndex extends IdIndex {
     const where = 'RQIndex.rangeSearch';
     const eng = this.alive(where);
     const hits = new RangeHits(where, q, this.d, radius, this.metric, options);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw('an untrained RQIndex'), 'train(x) first');
+    this.trainedOr(where);
     const n = this.n;
     if (n > 0) {
       const v = this.q.kernelView(where);
@@ -437,7 +442,7 @@ export class RQIndex extends IdIndex {
         }
       }
     }
-    return hits.result(eng.i32(this.idsPtr, n).slice());
+    return hits.result(this.storedIds());
   }
 
   /** Decoded vectors by user id (an id added twice gives its first vector). */

@@ -181,6 +181,13 @@ export function idPositions(eng: Engine, idsPtr: number, n: number): Map<number,
   return map;
 }
 
+/** The size of the longest inverted list (the IVF indexes' per-list scratch). */
+export function largestList(listSize: Int32Array): number {
+  let most = 0;
+  for (let l = 0; l < listSize.length; l++) most = Math.max(most, listSize[l]);
+  return most;
+}
+
 /** The positions of user ids (an Int32Array or array of integers), each looked up with `lookup`; unknown ids throw. */
 export function positionsOf(where: string, ids: unknown, lookup: (id: number) => number | undefined): Int32Array {
   if (!(ids instanceof Int32Array) && !Array.isArray(ids)) fail('INVALID_TYPE', where, 'ids must be an Int32Array or an array of integers', ids, 'an Int32Array');

@@ -222,11 +222,16 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     const o = checkOptions(where, options);
     const spec = checkFilter(where, o, nq);
     const kk = candidatesPerQuery(where, k, this.refine, o.rerank);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
+    this.trainedOr(where);
     const rerank = o.rerank !== undefined;
     if (this.store.n === 0) return emptyResult(nq, k, this.resultMetric(rerank));
     const flt = spec ? this.store.filter(spec) : null;
     return filtered(eng, where, flt, () => this.scan(q, nq, k, kk, rerank, flt));
+  }
+
+  /** search() and rangeSearch(): NOT_TRAINED before a train(). */
+  private trainedOr(where: string): void {
+    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
   }
 
   /** search() after its checks, over a non-empty index: heaps of kk candidates per query, then the re-ranking. */
@@ -243,7 +248,7 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     const where = `${this.kind.kind}.rangeSearch`;
     this.alive(where);
     const hits = new RangeHits(where, q, this.d, radius, this.resultMetric(false), options);
-    if (!this.q.isTrained) fail('NOT_TRAINED', where, 'the index is not trained', raw(`an untrained ${this.kind.kind}`), 'train(x) first');
+    this.trainedOr(where);
     if (this.store.n > 0) this.rangeScan(where, q, hits);
     return hits.result(this.storedIds());
   }
