@@ -116,12 +116,12 @@ describe.each(builds)('$name build', ({ eng }) => {
 
   /** Runs pqScan of nq queries (one table each, f32[nq][m][ksubP] at tp) into fresh heaps, sorts them, returns copies. */
   function kernelScan(
-    cp: number, n: number, m: number, ksubP: number, tp: number, nq: number, bias: number, k: number, idsP: number, idBase: number,
+    cp: number, n: number, m: number, ksubP: number, tp: number, nq: number, bias: number, k: number, idsP: number, idBase: number, normsP = 0,
   ) {
     const hd = mem.alloc(nq * k * 4);
     const hi = mem.alloc(nq * k * 4);
     abi.heapInit(hd, hi, nq * k);
-    for (let q = 0; q < nq; q++) abi.pqScan(cp, n, m, ksubP, tp + q * m * ksubP * 4, bias, k, hd + q * k * 4, hi + q * k * 4, idsP, idBase);
+    for (let q = 0; q < nq; q++) abi.pqScan(cp, n, m, ksubP, tp + q * m * ksubP * 4, bias, normsP, k, hd + q * k * 4, hi + q * k * 4, idsP, idBase);
     abi.heapSortRows(hd, hi, nq, k);
     return { dist: mem.f32(hd, nq * k), ids: mem.i32(hi, nq * k) };
   }
@@ -418,7 +418,7 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
-    it.each(SCAN_MS)('pqScan top-k equals the reference on integer tables (ties to the lower id; ids from idBase or an array; k = 1, 5, n + 3), m = %i', (m) => {
+    it.each(SCAN_MS)('pqScan top-k equals the reference on integer tables (ties to the lower id; ids from idBase or an array; k = 1, 5, n + 3; with and without per-code norms), m = %i', (m) => {
       const nq = 2;
       for (const ksub of KSUBS) {
         for (const n of [1, 7, 13, 101]) {
@@ -432,16 +432,21 @@ describe.each(builds)('$name build', ({ eng }) => {
           const r = new TestRng(94000 + m + n);
           const ids = Int32Array.from(r.permutation(n), (v) => 3 * v + 17);
           const idsP = mem.put(ids);
-          // every k with every id source, the bias alternating
-          const cases: [number, boolean, number, number][] = [];
+          // integer per-code norms in a range that reorders codes (and makes more ties)
+          const norms = Float32Array.from({ length: n }, () => r.int(-3, 3));
+          const normsP = mem.put(norms);
+          // every k with every id source, the bias alternating, each with and without norms
+          const cases: [number, boolean, number, number, boolean][] = [];
           for (const k of [1, 5, n + 3]) {
-            for (const [useIds, idBase] of [[false, 0], [false, 1000], [true, 0]] as const) cases.push([k, useIds, idBase, cases.length % 2 ? -2.5 : 0]);
+            for (const [useIds, idBase] of [[false, 0], [false, 1000], [true, 0]] as const) {
+              for (const useNorms of [false, true]) cases.push([k, useIds, idBase, cases.length % 4 < 2 ? -2.5 : 0, useNorms]);
+            }
           }
-          for (const [k, useIds, idBase, bias] of cases) {
-            const got = kernelScan(cp, n, m, ksubP, tp, nq, bias, k, useIds ? idsP : 0, idBase);
-            const what = `pqScan m=${m} ksub=${ksub} n=${n} k=${k} bias=${bias} ${useIds ? 'ids' : `idBase=${idBase}`}`;
+          for (const [k, useIds, idBase, bias, useNorms] of cases) {
+            const got = kernelScan(cp, n, m, ksubP, tp, nq, bias, k, useIds ? idsP : 0, idBase, useNorms ? normsP : 0);
+            const what = `pqScan m=${m} ksub=${ksub} n=${n} k=${k} bias=${bias} ${useIds ? 'ids' : `idBase=${idBase}`} norms ${useNorms}`;
             for (let q = 0; q < nq; q++) {
-              const want = RQ.pqScan(codes, n, m, ksubP, t.subarray(q * m * ksubP, (q + 1) * m * ksubP), bias, k, useIds ? ids : null, idBase);
+              const want = RQ.pqScan(codes, n, m, ksubP, t.subarray(q * m * ksubP, (q + 1) * m * ksubP), bias, k, useIds ? ids : null, idBase, useNorms ? norms : null);
               expect(exactMismatch(got.ids.subarray(q * k, (q + 1) * k), want.ids, `${what} q=${q} ids`)).toBeNull();
               expect(exactMismatch(got.dist.subarray(q * k, (q + 1) * k), want.dist, `${what} q=${q} dist`)).toBeNull();
               if (k > n) {
@@ -594,8 +599,8 @@ describe.each(builds)('$name build', ({ eng }) => {
           const idBase = 200;
           for (let q = 0; q < nq; q++) {
             const tq = tp + q * m * ksubP * 4;
-            abi.pqScan(ap, nA, m, ksubP, tq, 0.5, k, hd + q * k * 4, hi + q * k * 4, 0, idBase);
-            abi.pqScan(bp, nB, m, ksubP, tq, 0.5, k, hd + q * k * 4, hi + q * k * 4, 0, idBase + nA);
+            abi.pqScan(ap, nA, m, ksubP, tq, 0.5, 0, k, hd + q * k * 4, hi + q * k * 4, 0, idBase);
+            abi.pqScan(bp, nB, m, ksubP, tq, 0.5, 0, k, hd + q * k * 4, hi + q * k * 4, 0, idBase + nA);
           }
           abi.heapSortRows(hd, hi, nq, k);
           const gotI = mem.i32(hi, nq * k);

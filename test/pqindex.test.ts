@@ -261,10 +261,11 @@ describe('IVFPQIndex', () => {
     }
   }
 
-  // L2 tables past 256 MiB (nlist x m x ksub floats) are not precomputed: each visited list gets the table of q - c
-  // instead (listTable). Reached here by lowering the limit to 0 for the index's train() / load().
+  // Fast-scan L2 tables past 256 MiB (nlist x m x ksub floats) are not precomputed: each visited list gets the table
+  // of q - c instead (listTable). Reached here by lowering the limit to 0 for the index's train() / load(). Float ADC
+  // L2 never uses the table (each vector keeps its own term): the limit must change nothing there.
   for (const [d, m, nbits, nlist, fastScan] of [[16, 4, 8, 8, false], [33, 3, 6, 12, false], [15, 5, 4, 5, true], [32, 16, 4, 6, true]] as const) {
-    it(`l2 without precomputed tables: search and rangeSearch score q - c against the codes (d = ${d}, m = ${m}, nbits = ${nbits}${fastScan ? ', fast-scan' : ''})`, () => {
+    it(`l2 without precomputed tables: search and rangeSearch score q - c against the codes, or per-vector terms (d = ${d}, m = ${m}, nbits = ${nbits}${fastScan ? ', fast-scan' : ''})`, () => {
       const { x } = clustered(nlist, 1200 / nlist, d, d + nbits, 4, 1);
       const q = floatVectors(20, d, 5, 4);
       const k = 10;
@@ -281,6 +282,9 @@ describe('IVFPQIndex', () => {
       const got = per.search(q, k, { nprobe: nlist });
       if (!fastScan) {
         expectSameRanking(got, bruteForce(reconstructAll(per), q, d, k, 'l2'), k, 5e-5);
+        const want = pre.search(q, k, { nprobe: nlist });
+        expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
+        expect(Array.from(got.distances)).toEqual(Array.from(want.distances));
       } else {
         // fast-scan quantizes each list's own table, which differs from the precomputed path's by rounding only:
         // the same candidates in the same order wherever the quantized sums are apart

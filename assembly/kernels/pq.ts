@@ -14,6 +14,7 @@
 
 import { madd } from './simd';
 import { heapPush } from './topk';
+import { kernelScratch } from '../memory';
 
 /** Index of the smallest lane (smallest index among equal values) given lane values and their indices. */
 @inline export function argminLanes(v: v128, idx: v128): i32 {
@@ -185,18 +186,36 @@ export function addTables(aPtr: usize, bPtr: usize, count: u32, outPtr: usize): 
 }
 
 /**
- * ADC scan of one query over n codes u8[n][m] with its table f32[m][ksubP]: offers (bias + sum_j table[j][code_j],
- * id) to the heap (hd, hi) of size k, id = ids[i] when idsPtr != 0, idBase + i otherwise. The sum is
- * (s0 + s1) + (s2 + s3) with s_r the sum over j = r (mod 4) in increasing j (the tail j >= m - m % 4 goes to s0).
+ * ADC scan of one query over n codes u8[n][m] with its table f32[m][ksubP]: offers ((bias + sum_j table[j][code_j])
+ * + norms[i], id) to the heap (hd, hi) of size k, id = ids[i] when idsPtr != 0, idBase + i otherwise. norms: f32[n]
+ * per-code terms (IVF-PQ's L2 ||r||^2 + 2 <c, r>), or normsPtr = 0 for none (+0 then: the same ordering and values,
+ * a -0 sum aside). The sum is (s0 + s1) + (s2 + s3) with s_r the sum over j = r (mod 4) in increasing j (the tail
+ * j >= m - m % 4 goes to s0).
  */
 export function pqScan(
-  codesPtr: usize, n: u32, m: u32, ksubP: u32, tablePtr: usize, bias: f32, k: u32, hd: usize, hi: usize, idsPtr: usize, idBase: i32,
+  codesPtr: usize, n: u32, m: u32, ksubP: u32, tablePtr: usize, bias: f32, normsPtr: usize, k: u32, hd: usize, hi: usize, idsPtr: usize, idBase: i32,
 ): void {
+  // without norms every code reads one +0 from the scratch (the panels tile, unused here): no branch in the loops
+  let nrm = normsPtr;
+  let step: usize = 4;
+  if (normsPtr == 0) {
+    nrm = kernelScratch();
+    store<f32>(nrm, 0);
+    step = 0;
+  }
   if (ksubP == 256 && (m == 8 || m == 16 || m == 32)) {
     if (m == 16) {
       let code = codesPtr;
-      for (let i: u32 = 0; i < n; i++, code += 16) {
-        const dist = bias + adcUnrolled16(code, tablePtr);
+      if (step == 0) {
+        // (the common m without norms: its own loop, without the +0 load, 4-5 % of an IVF-PQ ip search)
+        for (let i: u32 = 0; i < n; i++, code += 16) {
+          const dist = bias + adcUnrolled16(code, tablePtr);
+          if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, idsPtr != 0 ? load<i32>(idsPtr + (<usize>i << 2)) : idBase + <i32>i);
+        }
+        return;
+      }
+      for (let i: u32 = 0; i < n; i++, code += 16, nrm += step) {
+        const dist = bias + adcUnrolled16(code, tablePtr) + load<f32>(nrm);
         // cheap reject against the root (the worst kept); heapPush settles ties on id
         if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, idsPtr != 0 ? load<i32>(idsPtr + (<usize>i << 2)) : idBase + <i32>i);
       }
@@ -204,8 +223,8 @@ export function pqScan(
     }
     if (m == 8) {
       let code = codesPtr;
-      for (let i: u32 = 0; i < n; i++, code += 8) {
-        const dist = bias + adcUnrolled8(code, tablePtr);
+      for (let i: u32 = 0; i < n; i++, code += 8, nrm += step) {
+        const dist = bias + adcUnrolled8(code, tablePtr) + load<f32>(nrm);
         // cheap reject against the root (the worst kept); heapPush settles ties on id
         if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, idsPtr != 0 ? load<i32>(idsPtr + (<usize>i << 2)) : idBase + <i32>i);
       }
@@ -213,8 +232,8 @@ export function pqScan(
     }
     if (m == 32) {
       let code = codesPtr;
-      for (let i: u32 = 0; i < n; i++, code += 32) {
-        const dist = bias + adcUnrolled32(code, tablePtr);
+      for (let i: u32 = 0; i < n; i++, code += 32, nrm += step) {
+        const dist = bias + adcUnrolled32(code, tablePtr) + load<f32>(nrm);
         // cheap reject against the root (the worst kept); heapPush settles ties on id
         if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, idsPtr != 0 ? load<i32>(idsPtr + (<usize>i << 2)) : idBase + <i32>i);
       }
@@ -223,8 +242,8 @@ export function pqScan(
   }
   let code = codesPtr;
   const fast = ksubP == 256 && (m & 3) == 0;
-  for (let i: u32 = 0; i < n; i++, code += m) {
-    const dist = bias + (fast ? adc256(code, m, tablePtr) : adcAny(code, m, ksubP, tablePtr));
+  for (let i: u32 = 0; i < n; i++, code += m, nrm += step) {
+    const dist = bias + (fast ? adc256(code, m, tablePtr) : adcAny(code, m, ksubP, tablePtr)) + load<f32>(nrm);
     if (dist <= load<f32>(hd)) heapPush(hd, hi, k, dist, idsPtr != 0 ? load<i32>(idsPtr + (<usize>i << 2)) : idBase + <i32>i);
   }
 }

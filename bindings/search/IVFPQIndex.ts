@@ -106,6 +106,8 @@ export class IVFPQIndex extends IdIndex {
   private vecPtr = 0;
   private listCodes: number[] = [];
   private listPos: number[] = [];
+  // L2 ADC codes (not fast-scan): each vector's ||r||^2 + 2 <c, r>, f32[listCap[l]] per list (see fillNorms)
+  private listNorms: number[] = [];
   private listSize: Int32Array;
   private listCap: Int32Array;
 
@@ -132,6 +134,18 @@ export class IVFPQIndex extends IdIndex {
     this.listCap = new Int32Array(nlist);
     this.listCodes = new Array<number>(nlist).fill(0);
     this.listPos = new Array<number>(nlist).fill(0);
+    this.listNorms = new Array<number>(nlist).fill(0);
+  }
+
+  /**
+   * Whether vectors keep their L2 term ||r||^2 + 2 <c, r> (4 bytes each): L2 with float ADC. search() then scans a
+   * list with the query's own table -2 <q, r> (one per query, as for ip), the list's ||q - c||^2 and each vector's
+   * term, instead of adding a precomputed nlist x m x ksub table to it for every visited list (Faiss's
+   * use_precomputed_table), whose 16 KB reads a list (m = 16, 8 bits) from a table of megabytes cost as much as the
+   * scan. Fast-scan keeps the precomputed table: its u16 sums have no room for a per-vector float.
+   */
+  private get usesNorms(): boolean {
+    return this.metric === 'l2' && !this.fastScan;
   }
 
   get isTrained(): boolean {
@@ -147,9 +161,9 @@ export class IVFPQIndex extends IdIndex {
     return Math.ceil((this.m * this.nbits) / 8);
   }
 
-  /** Bytes per vector: code, list position and user id (4 + 4), plus 4 d with refine. */
+  /** Bytes per vector: code, list position and user id (4 + 4), the L2 term (4, L2 float ADC), plus 4 d with refine. */
   get bytesPerVector(): number {
-    return this.codeSize + 8 + (this.refine ? 4 * this.d : 0);
+    return this.codeSize + 8 + (this.usesNorms ? 4 : 0) + (this.refine ? 4 * this.d : 0);
   }
 
   /** Vectors per list. */
@@ -256,7 +270,7 @@ export class IVFPQIndex extends IdIndex {
     const v = pq.kernelView(where);
     let precomputed = 0;
     const bytes = nlist * v.m * v.ksubP * 4;
-    if (this.metric === 'l2' && bytes <= maxPrecomputedBytes) {
+    if (this.metric === 'l2' && this.fastScan && bytes <= maxPrecomputedBytes) {
       // term ||r||^2 + 2 <c, r> of every (list, sub-space, codeword)
       precomputed = this.own(bytes, where);
       made.push({ dispose: () => this.release(precomputed) });
@@ -339,6 +353,9 @@ export class IVFPQIndex extends IdIndex {
         this.listSize[l] += count[l];
       }
     } else {
+      // (the norms' scratch before anything changes: taking it may grow memory)
+      const sc = this.usesNorms ? this.normScratch(where) : null;
+      const before = this.listSize.slice();
       const mem = new Uint8Array(eng.abi.memory.buffer);
       const i32 = new Int32Array(eng.abi.memory.buffer);
       for (let i = 0; i < n; i++) {
@@ -347,6 +364,7 @@ export class IVFPQIndex extends IdIndex {
         mem.set(codes.subarray(i * cs, (i + 1) * cs), this.listCodes[l] + at * cs);
         i32[(this.listPos[l] >>> 2) + at] = this.n + i;
       }
+      if (sc) for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.fillNorms(l, before[l], sc);
     }
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
@@ -359,7 +377,7 @@ export class IVFPQIndex extends IdIndex {
   private reserveGlobal(total: number, where: string, fresh = false): void {
     if (total <= this.cap && !fresh) return;
     const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
-    const need = cap * (4 + (this.refine ? this.d * 4 : 0)) + total * (this.codeSize + 4);
+    const need = cap * (4 + (this.refine ? this.d * 4 : 0)) + total * (this.codeSize + 4 + (this.usesNorms ? 4 : 0));
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
     const vecBytes = this.refine ? this.d * 4 : 0;
     [this.idsPtr, this.vecPtr] = this.regrow(where, [
@@ -373,11 +391,46 @@ export class IVFPQIndex extends IdIndex {
     if (size <= this.listCap[l] && !(fresh && this.listCap[l] > 0)) return;
     const cap = size <= this.listCap[l] ? this.listCap[l] : Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
     const used = this.listSize[l];
-    [this.listCodes[l], this.listPos[l]] = this.regrow(where, [
+    const norms = this.usesNorms ? 4 : 0;
+    [this.listCodes[l], this.listPos[l], this.listNorms[l]] = this.regrow(where, [
       { ptr: this.listCodes[l], bytes: this.codeBytes(cap), keep: used > 0 ? this.codeBytes(used) : 0 },
       { ptr: this.listPos[l], bytes: cap * 4, keep: used * 4 },
+      { ptr: this.listNorms[l], bytes: cap * norms, keep: used * norms },
     ]);
     this.listCap[l] = cap;
+  }
+
+  /** fillNorms' scratch: the centroid, its term table f32[m][ksubP] and, below 8 bits, a block of unpacked codes. */
+  private normScratch(where: string): { cp: number; tab: number; up: number; block: number } {
+    const v = this.trainedOr(where).pq.kernelView(where);
+    const block = Math.min(UNPACK_BLOCK, Math.max(1, largestList(this.listSize)));
+    const [cp, tab, up] = this.eng.scratch([this.d * 4, v.m * v.ksubP * 4, v.nbits === 8 ? 0 : block * v.m + 4], where);
+    return { cp, tab, up, block };
+  }
+
+  /**
+   * The L2 terms ||r||^2 + 2 <c, r> = sum_j (||r_j||^2 + 2 <c_j, r_j>) of list l's vectors from position `from` on,
+   * from their codes: list l's row of Faiss's precomputed table (made here, then dropped) summed over each code as
+   * pqDistances sums a table. `sc` from normScratch (taken before the lists changed).
+   */
+  private fillNorms(l: number, from: number, sc: { cp: number; tab: number; up: number; block: number }): void {
+    const eng = this.eng;
+    const t = this.trained!;
+    const v = t.pq.kernelView('IVFPQIndex.fillNorms');
+    const { d } = this;
+    eng.f32(sc.cp, d).set(t.centroids.subarray(l * d, (l + 1) * d));
+    eng.abi.pqTables(sc.cp, 1, d, v.m, v.ksubP, v.centTPtr, v.cnormPtr, 2, 2, sc.tab);
+    const cs = this.codeSize;
+    const size = this.listSize[l];
+    for (let b0 = from; b0 < size; b0 += sc.block) {
+      const cnt = Math.min(sc.block, size - b0);
+      let codes = this.listCodes[l] + b0 * cs;
+      if (v.nbits !== 8) {
+        eng.abi.pqUnpack(codes, cnt, v.m, v.nbits, sc.up);
+        codes = sc.up;
+      }
+      eng.abi.pqDistances(codes, cnt, v.m, v.ksubP, sc.tab, 0, this.listNorms[l] + b0 * 4);
+    }
   }
 
   /** Bytes of code storage for n vectors of one list. */
@@ -446,7 +499,7 @@ export class IVFPQIndex extends IdIndex {
       for (let qi = 0; qi < hits.nq; qi++) {
         eng.f32(qp, d).set(qr.subarray(qi * d, (qi + 1) * d));
         // the tables scanProbed makes, for one query
-        if (!l2 || t.precomputed) eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
+        if (!l2 || this.usesNorms || t.precomputed) eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
         const ipParams = fast && !l2 ? fsTables(eng, t3, 1, m, lut, par, ipFaiss) : null;
         for (let p = 0; p < nprobe; p++) {
           const at = qi * nprobe + p;
@@ -468,6 +521,12 @@ export class IVFPQIndex extends IdIndex {
             eng.abi.pqUnpack(this.listCodes[l], size, m, nbits, up);
             eng.abi.pqDistances(up, size, m, ksubP, table, bias, sc);
           }
+          if (this.usesNorms) {
+            // pqScan's (bias + sum) + norm, in float32
+            const sv = eng.f32(sc, size);
+            const nv = eng.f32(this.listNorms[l], size);
+            for (let j = 0; j < size; j++) sv[j] += nv[j];
+          }
           hits.collect(eng, qi, sc, size, 0, hitIdx, hitDist, (j) => pos[j]);
         }
       }
@@ -487,6 +546,7 @@ export class IVFPQIndex extends IdIndex {
     const { d } = this;
     const { m, ksubP } = v;
     if (this.metric !== 'l2') return { table: t3q, bias: 0 - coarseDist };
+    if (this.usesNorms) return { table: t3q, bias: coarseDist };
     if (t.precomputed) {
       eng.abi.addTables(t.precomputed + l * m * ksubP * 4, t3q, m * ksubP, tl);
       return { table: tl, bias: coarseDist };
@@ -540,7 +600,7 @@ export class IVFPQIndex extends IdIndex {
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip; +<q, r> for fast-scan, see fsTables)
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
-      if (!l2 || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
+      if (!l2 || this.usesNorms || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
       // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs), quantized as
       // PQIndex quantizes it
       const ipParams = fast && !l2 ? fsTables(eng, t3, c, m, lut, par, ipFaiss) : null;
@@ -572,13 +632,13 @@ export class IVFPQIndex extends IdIndex {
     const abi = this.eng.abi;
     const size = this.listSize[l];
     if (nbits === 8) {
-      abi.pqScan(this.listCodes[l], size, v.m, v.ksubP, table, bias, kk, hd, hi, this.listPos[l], 0);
+      abi.pqScan(this.listCodes[l], size, v.m, v.ksubP, table, bias, this.listNorms[l], kk, hd, hi, this.listPos[l], 0);
       return;
     }
     for (let b0 = 0; b0 < size; b0 += block) {
       const cnt = Math.min(block, size - b0);
       abi.pqUnpack(this.listCodes[l] + b0 * codeSize, cnt, v.m, nbits, up);
-      abi.pqScan(up, cnt, v.m, v.ksubP, table, bias, kk, hd, hi, this.listPos[l] + b0 * 4, 0);
+      abi.pqScan(up, cnt, v.m, v.ksubP, table, bias, this.listNorms[l] && this.listNorms[l] + b0 * 4, kk, hd, hi, this.listPos[l] + b0 * 4, 0);
     }
   }
 
@@ -660,7 +720,10 @@ export class IVFPQIndex extends IdIndex {
         }
         let e = s;
         for (; e < this.listSize[l] && newPos[i32[base + e]] >= 0; e++) i32[base + w + e - s] = newPos[i32[base + e]];
-        if (w !== s) mem.copyWithin(codes + w * cs, codes + s * cs, codes + e * cs);
+        if (w !== s) {
+          mem.copyWithin(codes + w * cs, codes + s * cs, codes + e * cs);
+          if (this.usesNorms) mem.copyWithin(this.listNorms[l] + w * 4, this.listNorms[l] + s * 4, this.listNorms[l] + e * 4);
+        }
         w += e - s;
         s = e;
       }
@@ -804,6 +867,11 @@ export class IVFPQIndex extends IdIndex {
         eng.i32(index.listPos[l], s).set(pos.subarray(at, at + s));
         index.listSize[l] = s;
         at += s;
+      }
+      // the L2 terms are not saved: recomputed from the codes (as Faiss recomputes its precomputed table)
+      if (index.usesNorms && n > 0) {
+        const sc = index.normScratch(where);
+        for (let l = 0; l < nlist; l++) if (sizes[l] > 0) index.fillNorms(l, 0, sc);
       }
       eng.i32(index.idsPtr, n).set(ids);
       if (vecs) eng.f32(index.vecPtr, n * d).set(vecs);

@@ -343,7 +343,7 @@ export class RQIndex extends IdIndex {
           }
           let qi = g0;
           for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) eng.abi.pqScan4(src, cnt, scanM, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
-          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, null, ids, distances, q0, flt);

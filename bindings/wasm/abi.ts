@@ -85,8 +85,8 @@ export interface Abi {
   ): void;
   addTables(aPtr: number, bPtr: number, count: number, outPtr: number): void;
   pqScan(
-    codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, k: number, hd: number, hi: number,
-    idsPtr: number, idBase: number,
+    codesPtr: number, n: number, m: number, ksubP: number, tablePtr: number, bias: number, normsPtr: number, k: number, hd: number,
+    hi: number, idsPtr: number, idBase: number,
   ): void;
   pqScan4(codesPtr: number, n: number, m: number, t4Ptr: number, k: number, hd: number, hi: number, idBase: number): void;
   pqInterleave4(tPtr: number, count: number, outPtr: number): void;

@@ -351,13 +351,13 @@ export class Engine {
       abi.pqTables(x, nq, d, m, ksubP, cb, cn, r % 3, -1, tab);
       abi.addTables(tab, tab, m * ksubP, tab2);
       abi.heapInit(hd, hi, k);
-      abi.pqScan(codes, n, m, ksubP, tab2, 0, k, hd, hi, 0, 0);
-      abi.pqScan(codes, n, m, ksubP, tab2, 0, k, hd, hi, idx, 0);
+      abi.pqScan(codes, n, m, ksubP, tab2, 0, 0, k, hd, hi, 0, 0);
+      abi.pqScan(codes, n, m, ksubP, tab2, 0, 0, k, hd, hi, idx, 0);
       abi.pqDistances(codes, n, m, ksubP, tab2, 0, out);
       abi.scoreRows(x, x, idx, k, d, r % 2, out);
       for (const mm of [8, 16, 32]) {
         abi.heapInit(hd, hi, k);
-        abi.pqScan(x, (n * d * 4) / mm, mm, 256, tab256, 0, k, hd, hi, 0, 0);
+        abi.pqScan(x, (n * d * 4) / mm, mm, 256, tab256, 0, 0, k, hd, hi, 0, 0);
       }
       abi.pqInterleave4(tab256, 16 * 256, t4);
       for (const mm of [16, 8]) {

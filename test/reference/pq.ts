@@ -166,12 +166,13 @@ export function pqDistances(codes: Uint8Array, n: number, m: number, ksubP: numb
  */
 export function pqScan(
   codes: Uint8Array, n: number, m: number, ksubP: number, table: Float32Array, bias: number, k: number,
-  ids: Int32Array | null, idBase: number,
+  ids: Int32Array | null, idBase: number, norms: Float32Array | null = null,
 ): { dist: Float32Array; ids: Int32Array } {
   const hd = new Float32Array(k);
   const hi = new Int32Array(k);
   heapInit(hd, hi, k);
-  for (let i = 0; i < n; i++) heapPush(hd, hi, k, adcDistance(codes, i, m, ksubP, table, bias), ids ? ids[i] : idBase + i);
+  // per-code terms (IVF-PQ's L2 norms) are added to the float32 ADC sum
+  for (let i = 0; i < n; i++) heapPush(hd, hi, k, f32(adcDistance(codes, i, m, ksubP, table, bias) + (norms ? norms[i] : 0)), ids ? ids[i] : idBase + i);
   heapSortRows(hd, hi, 1, k);
   return { dist: hd, ids: hi };
 }
