@@ -64,6 +64,12 @@ const CASES: Case[] = [
   { name: 'IVFPQIndex l2 nprobe 3', d: 16, opts: { nprobe: 3 }, make: (x) => trained(new IVFPQIndex({ d: 16, m: 4, nlist: 8, seed: 9 }), x) },
   { name: 'IVFPQIndex ip nprobe 8', d: 16, opts: { nprobe: 8 }, make: (x) => trained(new IVFPQIndex({ d: 16, m: 4, nlist: 8, metric: 'ip', seed: 10 }), x) },
   { name: 'IVFPQIndex fast-scan', d: 16, opts: { nprobe: 4 }, make: (x) => trained(new IVFPQIndex({ d: 16, m: 8, nbits: 4, nlist: 8, seed: 11 }), x) },
+  // bit-packed float ADC: the probed lists scanned list by list for all queries of a chunk (scanPacked)
+  { name: 'IVFPQIndex 6-bit l2 nprobe 3', d: 16, opts: { nprobe: 3 }, make: (x) => trained(new IVFPQIndex({ d: 16, m: 4, nbits: 6, nlist: 8, seed: 13 }), x) },
+  {
+    name: 'IVFPQIndex 5-bit ip refine + rerank', d: 15, opts: { nprobe: 5 }, rerank: 30,
+    make: (x) => trained(new IVFPQIndex({ d: 15, m: 5, nbits: 5, nlist: 8, metric: 'ip', refine: true, seed: 14 }), x),
+  },
   {
     name: 'IVFPQIndex refine + rerank', d: 16, opts: { nprobe: 4 }, rerank: 30,
     make: (x) => trained(new IVFPQIndex({ d: 16, m: 4, nlist: 8, refine: true, seed: 12 }), x),

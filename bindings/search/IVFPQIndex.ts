@@ -9,7 +9,7 @@ import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import {
-  candidatesPerQuery, largestList, checkPQCommon, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
+  candidatesPerQuery, largestList, checkPQCommon, SCAN_KSUB, widenTables, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
@@ -484,14 +484,16 @@ export class IVFPQIndex extends IdIndex {
       const coarse = t.probe.search(qr, nprobe);
       const v = t.pq.kernelView(where);
       const { m, nbits, ksubP } = v;
-      const tsize = m * ksubP;
       const l2 = this.metric === 'l2';
       const fast = this.fastScan;
+      // (the tables search() scans: rows 256 apart for float ADC)
+      const wide = !fast && ksubP !== SCAN_KSUB;
+      const tsize = m * (wide ? SCAN_KSUB : ksubP);
       const maxList = largestList(this.listSize);
       const maxBlocks = Math.ceil(maxList / 32);
-      const [qp, t3, tl, rq, up, lut, par, sums, sc, hitIdx, hitDist] = eng.scratch(
+      const [qp, t3, t3n, tl, rq, up, lut, par, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
-          d * 4, tsize * 4, tsize * 4, d * 4, nbits === 8 || fast ? 0 : maxList * m + 4, fast ? tsize : 0, fast ? 8 : 0, fast ? maxBlocks * 64 : 0,
+          d * 4, tsize * 4, wide ? m * ksubP * 4 : 0, tsize * 4, d * 4, nbits === 8 || fast ? 0 : maxList * m + 4, fast ? tsize : 0, fast ? 8 : 0, fast ? maxBlocks * 64 : 0,
           fast ? 0 : maxList * 4, fast ? 0 : maxList * 4, fast ? 0 : maxList * 4,
         ], where,
       );
@@ -499,7 +501,10 @@ export class IVFPQIndex extends IdIndex {
       for (let qi = 0; qi < hits.nq; qi++) {
         eng.f32(qp, d).set(qr.subarray(qi * d, (qi + 1) * d));
         // the tables scanProbed makes, for one query
-        if (!l2 || this.usesNorms || t.precomputed) eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
+        if (!l2 || this.usesNorms || t.precomputed) {
+          eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
+          if (wide) widenTables(eng, t3n, 1, m, ksubP, t3);
+        }
         const ipParams = fast && !l2 ? fsTables(eng, t3, 1, m, lut, par, ipFaiss) : null;
         for (let p = 0; p < nprobe; p++) {
           const at = qi * nprobe + p;
@@ -516,10 +521,10 @@ export class IVFPQIndex extends IdIndex {
             continue;
           }
           if (nbits === 8) {
-            eng.abi.pqDistances(this.listCodes[l], size, m, ksubP, table, bias, sc);
+            eng.abi.pqDistances(this.listCodes[l], size, m, SCAN_KSUB, table, bias, sc);
           } else {
             eng.abi.pqUnpack(this.listCodes[l], size, m, nbits, up);
-            eng.abi.pqDistances(up, size, m, ksubP, table, bias, sc);
+            eng.abi.pqDistances(up, size, m, SCAN_KSUB, table, bias, sc);
           }
           if (this.usesNorms) {
             // pqScan's (bias + sum) + norm, in float32
@@ -580,19 +585,21 @@ export class IVFPQIndex extends IdIndex {
     const t = this.trainedOr(where);
     const v = t.pq.kernelView(where);
     const { m, nbits, ksubP, codeSize } = v;
-    const tsize = m * ksubP;
+    const fast = this.fastScan;
+    // float ADC tables are scanned with rows 256 apart whatever the code width (widenTables)
+    const wide = !fast && ksubP !== SCAN_KSUB;
+    const tsize = m * (wide ? SCAN_KSUB : ksubP);
     const l2 = this.metric === 'l2';
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const maxList = largestList(this.listSize);
     const block = Math.min(UNPACK_BLOCK, maxList);
-    const fast = this.fastScan;
-    const rows = chunkRows(d * 8 + tsize * 5 + 8 + kk * 12, nq);
+    const rows = chunkRows(d * 8 + tsize * 5 + (wide ? m * ksubP * 4 : 0) + 8 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, qo, t3, tl, rq, hd, hi, up, sp, rd, ri, lut, par] = eng.scratch(
+      const [qp, qo, t3, t3n, tl, rq, hd, hi, up, sp, rd, ri, lut, par] = eng.scratch(
         [
-          c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 || fast ? 0 : block * m + 4,
+          c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, wide ? c * m * ksubP * 4 : 0, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 || fast ? 0 : block * m + 4,
           rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0, fast ? c * tsize : 0, fast ? c * 8 : 0,
         ], where,
       );
@@ -600,13 +607,18 @@ export class IVFPQIndex extends IdIndex {
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip; +<q, r> for fast-scan, see fsTables)
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
-      if (!l2 || this.usesNorms || t.precomputed) eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, t3);
+      if (!l2 || this.usesNorms || t.precomputed) {
+        eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
+        if (wide) widenTables(eng, t3n, c, m, ksubP, t3);
+      }
       // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs), quantized as
       // PQIndex quantizes it
       const ipParams = fast && !l2 ? fsTables(eng, t3, c, m, lut, par, ipFaiss) : null;
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
-      for (let qi = 0; qi < c; qi++) {
+      if (!fast && nbits !== 8) {
+        this.scanPacked(v, coarse, nprobe, q0, c, t3, tsize, kk, hd, hi, up, block);
+      } else for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
         const hiq = hi + qi * kk * 4;
         for (let p = 0; p < nprobe; p++) {
@@ -619,7 +631,7 @@ export class IVFPQIndex extends IdIndex {
             eng.abi.fsScan(this.listCodes[l], this.listSize[l], m, f.lut, f.inv, f.bias, kk, hdq, hiq, this.listPos[l], 0);
             continue;
           }
-          this.scanList(v, l, table, bias, kk, hdq, hiq, up, block, nbits, codeSize);
+          this.scanList(v, l, table, bias, kk, hdq, hiq);
         }
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.vecPtr, scorePtr: sp, rd, ri } : null;
@@ -628,17 +640,54 @@ export class IVFPQIndex extends IdIndex {
     return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
-  private scanList(v: PQKernelView, l: number, table: number, bias: number, kk: number, hd: number, hi: number, up: number, block: number, nbits: number, codeSize: number): void {
+  /** One query's scan of list l's 8-bit codes with its table (rows SCAN_KSUB apart) and bias, into its heap. */
+  private scanList(v: PQKernelView, l: number, table: number, bias: number, kk: number, hd: number, hi: number): void {
+    this.eng.abi.pqScan(this.listCodes[l], this.listSize[l], v.m, SCAN_KSUB, table, bias, this.listNorms[l], kk, hd, hi, this.listPos[l], 0);
+  }
+
+  /**
+   * The scan of a chunk's c queries (q0 ..) over bit-packed codes (nbits < 8, float ADC), list by list: each probed
+   * list is unpacked (a block of up to `block` codes at a time) once for all the chunk's queries that probe it, not
+   * once per query (unpacking cost 5x the scan itself). Each query's heap gets the same offers as in probe order, so
+   * the same top-k ((distance, id) order decides, not arrival). Tables: the queries' t3 (rows SCAN_KSUB apart).
+   */
+  private scanPacked(
+    v: PQKernelView, coarse: SearchResult, nprobe: number, q0: number, c: number, t3: number, tsize: number, kk: number, hd: number, hi: number,
+    up: number, block: number,
+  ): void {
     const abi = this.eng.abi;
-    const size = this.listSize[l];
-    if (nbits === 8) {
-      abi.pqScan(this.listCodes[l], size, v.m, v.ksubP, table, bias, this.listNorms[l], kk, hd, hi, this.listPos[l], 0);
-      return;
+    const { m, nbits, codeSize } = v;
+    const l2 = this.metric === 'l2';
+    // the chunk's (query, probe) visits grouped by list: a counting sort of the probed lists
+    const start = new Int32Array(this.nlist + 1);
+    const base = q0 * nprobe;
+    const visits = c * nprobe;
+    for (let i = 0; i < visits; i++) {
+      const l = coarse.ids[base + i];
+      if (l >= 0) start[l + 1]++;
     }
-    for (let b0 = 0; b0 < size; b0 += block) {
-      const cnt = Math.min(block, size - b0);
-      abi.pqUnpack(this.listCodes[l] + b0 * codeSize, cnt, v.m, nbits, up);
-      abi.pqScan(up, cnt, v.m, v.ksubP, table, bias, this.listNorms[l] && this.listNorms[l] + b0 * 4, kk, hd, hi, this.listPos[l] + b0 * 4, 0);
+    for (let l = 0; l < this.nlist; l++) start[l + 1] += start[l];
+    const fill = start.slice(0, this.nlist);
+    const order = new Int32Array(start[this.nlist]);
+    for (let i = 0; i < visits; i++) {
+      const l = coarse.ids[base + i];
+      if (l >= 0) order[fill[l]++] = i;
+    }
+    for (let l = 0; l < this.nlist; l++) {
+      const size = this.listSize[l];
+      if (size === 0 || start[l] === start[l + 1]) continue;
+      for (let b0 = 0; b0 < size; b0 += block) {
+        const cnt = Math.min(block, size - b0);
+        abi.pqUnpack(this.listCodes[l] + b0 * codeSize, cnt, m, nbits, up);
+        const norms = this.listNorms[l] && this.listNorms[l] + b0 * 4;
+        for (let o = start[l]; o < start[l + 1]; o++) {
+          const i = order[o];
+          const qi = Math.floor(i / nprobe);
+          const coarseDist = coarse.distances[base + i];
+          // listTable's table and bias for float ADC: the query's own table; l2 ||q - c||^2, ip -<q, c>
+          abi.pqScan(up, cnt, m, SCAN_KSUB, t3 + qi * tsize * 4, l2 ? coarseDist : 0 - coarseDist, norms, kk, hd + qi * kk * 4, hi + qi * kk * 4, this.listPos[l] + b0 * 4, 0);
+        }
+      }
     }
   }
 

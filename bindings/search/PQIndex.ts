@@ -4,7 +4,7 @@ import type { OPQ } from '../quantizers/OPQ.js';
 import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
 import {
-  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, toCodeSpace,
+  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, SCAN_KSUB, toCodeSpace, widenTables,
   type PQCommon, type PQCommonOptions, type SearchOptions,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_BLOCK, FS_FAISS_IP_MAX_M } from './fastscan.js';
@@ -110,26 +110,30 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
-    // 8-bit codes with m % 4 == 0 scan four queries per pass over interleaved tables (pqScan4)
-    const quadScan = ksubP === 256 && m % 4 === 0;
+    // tables are scanned with rows 256 apart whatever the code width (widenTables); m % 4 == 0 scans four queries per
+    // pass over interleaved tables (pqScan4)
+    const wide = ksubP !== SCAN_KSUB;
+    const tsize = m * SCAN_KSUB;
+    const quadScan = m % 4 === 0;
     // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
-    const group = Math.max(4, Math.floor(CACHE_BUDGET / (m * ksubP * 4) / 4) * 4);
+    const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.store.n);
-    const rows = chunkRows(d * 8 + m * ksubP * 4 + kk * 12, nq);
+    const rows = chunkRows(d * 8 + m * ksubP * 4 + (wide ? tsize * 4 : 0) + (quadScan ? tsize * 4 : 0) + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const quads = quadScan ? Math.floor(c / 4) : 0;
-      const [qp, qo, tp, t4, hd, hi, up, sp, rd, ri] = eng.scratch(
+      const [qp, qo, tn, tw, t4, hd, hi, up, sp, rd, ri] = eng.scratch(
         [
-          c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, quads * 4 * m * ksubP * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
+          c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
           rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
         ], where,
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // l2: table entries are squared distances; ip: negated inner products (the heaps keep the smallest)
-      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tp);
-      const tsize = m * ksubP;
+      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tn);
+      const tp = wide ? tw : tn;
+      if (wide) widenTables(eng, tn, c, m, ksubP, tw);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -148,7 +152,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
           for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) {
             eng.abi.pqScan4(src, cnt, m, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
           }
-          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, SCAN_KSUB, tp + qi * tsize * 4, 0, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
@@ -217,17 +221,19 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const l2 = this.metric === 'l2';
     const nq = hits.nq;
     const ksubP = this.fastScan ? 16 : v.ksubP;
-    const tsize = m * ksubP;
+    // float tables with rows 256 apart, as search() scans them (widenTables)
+    const wide = !this.fastScan && ksubP !== SCAN_KSUB;
+    const tsize = m * (this.fastScan ? 16 : SCAN_KSUB);
     // blocks of codes (whole fast-scan blocks of 32) whose scores fit in cache; tables of a chunk of queries
     const block = Math.min(Math.ceil(n / FS_BLOCK) * FS_BLOCK, RANGE_BLOCK);
-    const quadScan = !this.fastScan && ksubP === 256 && m % 4 === 0;
-    const rows = chunkRows(d * 4 + tsize * (quadScan ? 8 : 5) + 8, nq);
+    const quadScan = !this.fastScan && m % 4 === 0;
+    const rows = chunkRows(d * 4 + tsize * (quadScan ? 8 : 5) + (wide ? m * ksubP * 4 : 0) + 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const quads = quadScan ? Math.floor(c / 4) : 0;
-      const [qp, tp, t4, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
+      const [qp, tn, tw, t4, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
-          c * d * 4, c * tsize * 4, quads * 4 * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0,
+          c * d * 4, c * m * ksubP * 4, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0,
           nbits === 8 || this.fastScan ? 0 : block * m + 4, this.fastScan ? block * 2 : 0, this.fastScan ? 0 : (quads ? 4 : 1) * block * 4,
           this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4,
         ], where,
@@ -235,7 +241,9 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
       // the tables search() makes: l2 squared distances, ip negated inner products (fast-scan: +<q, c>, fsTables)
       const ipFaiss = this.fastScan && !l2 && m <= FS_FAISS_IP_MAX_M;
-      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, ipFaiss ? 1 : -1, tp);
+      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, ipFaiss ? 1 : -1, tn);
+      const tp = wide ? tw : tn;
+      if (wide) widenTables(eng, tn, c, m, ksubP, tw);
       const params = this.fastScan ? fsTables(eng, tp, c, m, lut, par, ipFaiss) : null;
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       for (let b0 = 0; b0 < n; b0 += block) {
@@ -255,7 +263,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
           // sc: f32[4][cnt], the distances of queries qi .. qi + 3 (or of qi alone)
           const four = qi + 4 <= quads * 4;
           if (four) eng.abi.pqDistances4(src, cnt, m, t4 + qi * tsize * 4, sc);
-          else eng.abi.pqDistances(src, cnt, m, ksubP, tp + qi * tsize * 4, 0, sc);
+          else eng.abi.pqDistances(src, cnt, m, SCAN_KSUB, tp + qi * tsize * 4, 0, sc);
           for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collect(eng, q0 + qi, sc + t * cnt * 4, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
         }
       }

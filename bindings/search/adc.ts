@@ -181,6 +181,20 @@ export function idPositions(eng: Engine, idsPtr: number, n: number): Map<number,
   return map;
 }
 
+/** Row stride of the ADC tables the scans read: every code width's tables are laid out as 8-bit ones (widenTables). */
+export const SCAN_KSUB = 256;
+
+/**
+ * Copies count tables f32[m][ksubP] at src into f32[m][256] at dst (row j at j * 256; the entries past ksubP are
+ * left as they are: codes never index them). With the rows 256 apart, codes of fewer than 8 bits are scanned by the
+ * 8-bit kernels (unrolled for m = 8, 16, 32, four queries a pass where m % 4 == 0) instead of the generic loop, with
+ * the same sums bit for bit (the same entries added in the same order).
+ */
+export function widenTables(eng: Engine, src: number, count: number, m: number, ksubP: number, dst: number): void {
+  const f = new Float32Array(eng.abi.memory.buffer);
+  for (let r = 0; r < count * m; r++) f.copyWithin((dst >>> 2) + r * SCAN_KSUB, (src >>> 2) + r * ksubP, (src >>> 2) + (r + 1) * ksubP);
+}
+
 /** The size of the longest inverted list (the IVF indexes' per-list scratch). */
 export function largestList(listSize: Int32Array): number {
   let most = 0;
