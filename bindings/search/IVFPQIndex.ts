@@ -9,7 +9,7 @@ import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import {
-  candidatesPerQuery, largestList, checkPQCommon, SCAN_KSUB, widenTables, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
+  candidatesPerQuery, largestList, checkPQCommon, scanKsub, widenTables, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
@@ -486,9 +486,10 @@ export class IVFPQIndex extends IdIndex {
       const { m, nbits, ksubP } = v;
       const l2 = this.metric === 'l2';
       const fast = this.fastScan;
-      // (the tables search() scans: rows 256 apart for float ADC)
-      const wide = !fast && ksubP !== SCAN_KSUB;
-      const tsize = m * (wide ? SCAN_KSUB : ksubP);
+      // (the tables search() scans: float ADC rows as scanKsub lays them out)
+      const ks = fast ? ksubP : scanKsub(m, ksubP);
+      const wide = ks !== ksubP;
+      const tsize = m * ks;
       const maxList = largestList(this.listSize);
       const maxBlocks = Math.ceil(maxList / 32);
       const [qp, t3, t3n, tl, rq, up, lut, par, sums, sc, hitIdx, hitDist] = eng.scratch(
@@ -521,10 +522,10 @@ export class IVFPQIndex extends IdIndex {
             continue;
           }
           if (nbits === 8) {
-            eng.abi.pqDistances(this.listCodes[l], size, m, SCAN_KSUB, table, bias, sc);
+            eng.abi.pqDistances(this.listCodes[l], size, m, ks, table, bias, sc);
           } else {
             eng.abi.pqUnpack(this.listCodes[l], size, m, nbits, up);
-            eng.abi.pqDistances(up, size, m, SCAN_KSUB, table, bias, sc);
+            eng.abi.pqDistances(up, size, m, ks, table, bias, sc);
           }
           if (this.usesNorms) {
             // pqScan's (bias + sum) + norm, in float32
@@ -586,9 +587,10 @@ export class IVFPQIndex extends IdIndex {
     const v = t.pq.kernelView(where);
     const { m, nbits, ksubP, codeSize } = v;
     const fast = this.fastScan;
-    // float ADC tables are scanned with rows 256 apart whatever the code width (widenTables)
-    const wide = !fast && ksubP !== SCAN_KSUB;
-    const tsize = m * (wide ? SCAN_KSUB : ksubP);
+    // float ADC tables are scanned with rows 256 apart where m % 4 == 0, whatever the code width (scanKsub)
+    const ks = fast ? ksubP : scanKsub(m, ksubP);
+    const wide = ks !== ksubP;
+    const tsize = m * ks;
     const l2 = this.metric === 'l2';
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
@@ -640,16 +642,16 @@ export class IVFPQIndex extends IdIndex {
     return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
-  /** One query's scan of list l's 8-bit codes with its table (rows SCAN_KSUB apart) and bias, into its heap. */
+  /** One query's scan of list l's 8-bit codes with its table and bias, into its heap. */
   private scanList(v: PQKernelView, l: number, table: number, bias: number, kk: number, hd: number, hi: number): void {
-    this.eng.abi.pqScan(this.listCodes[l], this.listSize[l], v.m, SCAN_KSUB, table, bias, this.listNorms[l], kk, hd, hi, this.listPos[l], 0);
+    this.eng.abi.pqScan(this.listCodes[l], this.listSize[l], v.m, v.ksubP, table, bias, this.listNorms[l], kk, hd, hi, this.listPos[l], 0);
   }
 
   /**
    * The scan of a chunk's c queries (q0 ..) over bit-packed codes (nbits < 8, float ADC), list by list: each probed
    * list is unpacked (a block of up to `block` codes at a time) once for all the chunk's queries that probe it, not
    * once per query (unpacking cost 5x the scan itself). Each query's heap gets the same offers as in probe order, so
-   * the same top-k ((distance, id) order decides, not arrival). Tables: the queries' t3 (rows SCAN_KSUB apart).
+   * the same top-k ((distance, id) order decides, not arrival). Tables: the queries' t3 (rows scanKsub apart).
    */
   private scanPacked(
     v: PQKernelView, coarse: SearchResult, nprobe: number, q0: number, c: number, t3: number, tsize: number, kk: number, hd: number, hi: number,
@@ -685,7 +687,7 @@ export class IVFPQIndex extends IdIndex {
           const qi = Math.floor(i / nprobe);
           const coarseDist = coarse.distances[base + i];
           // listTable's table and bias for float ADC: the query's own table; l2 ||q - c||^2, ip -<q, c>
-          abi.pqScan(up, cnt, m, SCAN_KSUB, t3 + qi * tsize * 4, l2 ? coarseDist : 0 - coarseDist, norms, kk, hd + qi * kk * 4, hi + qi * kk * 4, this.listPos[l] + b0 * 4, 0);
+          abi.pqScan(up, cnt, m, scanKsub(m, v.ksubP), t3 + qi * tsize * 4, l2 ? coarseDist : 0 - coarseDist, norms, kk, hd + qi * kk * 4, hi + qi * kk * 4, this.listPos[l] + b0 * 4, 0);
         }
       }
     }

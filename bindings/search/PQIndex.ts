@@ -4,7 +4,7 @@ import type { OPQ } from '../quantizers/OPQ.js';
 import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
 import {
-  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, SCAN_KSUB, toCodeSpace, widenTables,
+  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, scanKsub, toCodeSpace, widenTables,
   type PQCommon, type PQCommonOptions, type SearchOptions,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_BLOCK, FS_FAISS_IP_MAX_M } from './fastscan.js';
@@ -110,11 +110,12 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
-    // tables are scanned with rows 256 apart whatever the code width (widenTables); m % 4 == 0 scans four queries per
-    // pass over interleaved tables (pqScan4)
-    const wide = ksubP !== SCAN_KSUB;
-    const tsize = m * SCAN_KSUB;
-    const quadScan = m % 4 === 0;
+    // tables are scanned with rows 256 apart where m % 4 == 0, whatever the code width (scanKsub, widenTables), and
+    // then four queries per pass over interleaved tables (pqScan4)
+    const ks = scanKsub(m, ksubP);
+    const wide = ks !== ksubP;
+    const tsize = m * ks;
+    const quadScan = ks === 256 && m % 4 === 0;
     // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.store.n);
@@ -152,7 +153,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
           for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) {
             eng.abi.pqScan4(src, cnt, m, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
           }
-          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, SCAN_KSUB, tp + qi * tsize * 4, 0, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, m, ks, tp + qi * tsize * 4, 0, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
       const rr = rerank ? { qPtr: qo, vecPtr: this.store.vecPtr, scorePtr: sp, rd, ri } : null;
@@ -221,12 +222,13 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const l2 = this.metric === 'l2';
     const nq = hits.nq;
     const ksubP = this.fastScan ? 16 : v.ksubP;
-    // float tables with rows 256 apart, as search() scans them (widenTables)
-    const wide = !this.fastScan && ksubP !== SCAN_KSUB;
-    const tsize = m * (this.fastScan ? 16 : SCAN_KSUB);
+    // float tables with rows as search() scans them (scanKsub, widenTables)
+    const ks = this.fastScan ? 16 : scanKsub(m, ksubP);
+    const wide = ks !== ksubP;
+    const tsize = m * ks;
     // blocks of codes (whole fast-scan blocks of 32) whose scores fit in cache; tables of a chunk of queries
     const block = Math.min(Math.ceil(n / FS_BLOCK) * FS_BLOCK, RANGE_BLOCK);
-    const quadScan = !this.fastScan && m % 4 === 0;
+    const quadScan = !this.fastScan && ks === 256 && m % 4 === 0;
     const rows = chunkRows(d * 4 + tsize * (quadScan ? 8 : 5) + (wide ? m * ksubP * 4 : 0) + 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
@@ -263,7 +265,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
           // sc: f32[4][cnt], the distances of queries qi .. qi + 3 (or of qi alone)
           const four = qi + 4 <= quads * 4;
           if (four) eng.abi.pqDistances4(src, cnt, m, t4 + qi * tsize * 4, sc);
-          else eng.abi.pqDistances(src, cnt, m, SCAN_KSUB, tp + qi * tsize * 4, 0, sc);
+          else eng.abi.pqDistances(src, cnt, m, ks, tp + qi * tsize * 4, 0, sc);
           for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collect(eng, q0 + qi, sc + t * cnt * 4, cnt, 0, hitIdx, hitDist, (j) => b0 + j);
         }
       }

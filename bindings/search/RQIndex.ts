@@ -4,7 +4,7 @@ import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerO
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { finishChunk, idPositions, PQ_METRICS, positionsOf, toUserIds, type PQMetric } from './adc.js';
+import { finishChunk, idPositions, PQ_METRICS, positionsOf, scanKsub, toUserIds, widenTables, type PQMetric } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { IdIndex } from './idIndex.js';
 import { emptyResult } from './FlatIndex.js';
@@ -312,23 +312,28 @@ export class RQIndex extends IdIndex {
     const { scanM, rowBytes, fields, nbits } = this;
     const l2 = this.metric === 'l2';
     const lw = levels * ksub8; // table entries of the levels
-    const tsize = scanM * ksub8; // with the norm rows
-    // four queries per pass (interleaved tables) where the codes are bytes, m % 4 == 0, and there is no per-query bias
-    const quadScan = !l2 && ksub8 === 256 && scanM % 4 === 0;
+    const ks = scanKsub(scanM, ksub8); // rows as tables() lays them out
+    const wide = ks !== ksub8;
+    const tsize = scanM * ks; // with the norm rows
+    // four queries per pass (interleaved tables) where m % 4 == 0 and there is no per-query bias
+    const quadScan = !l2 && ks === 256 && scanM % 4 === 0;
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / scanM)), this.n);
     const unpack = nbits !== 8;
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
-    const rows = chunkRows(d * 4 + (lw + 2 * tsize) * 4 + kk * 8, nq);
+    const rows = chunkRows(d * 4 + (lw + scanM * ksub8 + (wide ? 2 : 1) * tsize) * 4 + kk * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const quads = quadScan ? Math.floor(c / 4) : 0;
-      const [qp, zp, sp, tp, t4, hd, hi, up] = eng.scratch(
-        [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, unpack ? block * scanM + 4 : 0],
+      const [qp, zp, sp, tp, tw, t4, hd, hi, up] = eng.scratch(
+        [
+          c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * scanM * ksub8 * 4 : 0, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4,
+          unpack ? block * scanM + 4 : 0,
+        ],
         where,
       );
-      const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, where);
+      const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -343,7 +348,7 @@ export class RQIndex extends IdIndex {
           }
           let qi = g0;
           for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) eng.abi.pqScan4(src, cnt, scanM, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
-          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ks, tab + qi * tsize * 4, bias[qi], 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, null, ids, distances, q0, flt);
@@ -357,11 +362,12 @@ export class RQIndex extends IdIndex {
   }
 
   /**
-   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ksub8] (tp, with the norm rows; sp
-   * without them when there are none) and a bias per query. Heaps keep the smallest: l2 scores -2 <q, x^> (+ norm +
-   * ||q||^2 as bias), ip scores -<q, x^>. zp: lw floats of work, sp: c * lw floats.
+   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks = scanKsub(scanM, ksub8), as the
+   * scans read them: in tw, widened from tp, with the norm rows, or sp without them, when ks > ksub8) and a bias per query.
+   * Heaps keep the smallest: l2 scores -2 <q, x^> (+ norm + ||q||^2 as bias), ip scores -<q, x^>. zp: lw floats of
+   * work, sp: c * lw floats.
    */
-  private tables(qs: Float32Array, c: number, qp: number, zp: number, sp: number, tp: number, where: string): { tab: number; bias: Float32Array } {
+  private tables(qs: Float32Array, c: number, qp: number, zp: number, sp: number, tp: number, tw: number, where: string): { tab: number; bias: Float32Array } {
     const eng = this.eng;
     const v = this.q.kernelView(where);
     const { d, levels, ksub8 } = v;
@@ -382,6 +388,10 @@ export class RQIndex extends IdIndex {
       const t = eng.f32(tp, c * tsize);
       for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
       tab = tp;
+    }
+    if (scanKsub(scanM, ksub8) !== ksub8) {
+      widenTables(eng, tab, c, scanM, ksub8, tw);
+      tab = tw;
     }
     const bias = new Float32Array(c);
     if (l2) {
@@ -411,18 +421,23 @@ export class RQIndex extends IdIndex {
       const { d, levels, ksub8 } = v;
       const { scanM, rowBytes, fields, nbits } = this;
       const lw = levels * ksub8;
-      const tsize = scanM * ksub8;
+      const ks = scanKsub(scanM, ksub8);
+      const wide = ks !== ksub8;
+      const tsize = scanM * ks;
       const block = Math.min(n, RANGE_BLOCK);
-      // four queries a pass where search() takes them so (ip, byte codes, scanM % 4 == 0: no per-query bias)
-      const quadScan = this.metric === 'ip' && ksub8 === 256 && scanM % 4 === 0;
-      const rows = chunkRows(d * 4 + (lw + (quadScan ? 3 : 2) * tsize) * 4, hits.nq);
+      // four queries a pass where search() takes them so (ip, scanM % 4 == 0: no per-query bias)
+      const quadScan = this.metric === 'ip' && ks === 256 && scanM % 4 === 0;
+      const rows = chunkRows(d * 4 + (lw + scanM * ksub8 + ((quadScan ? 2 : 1) + (wide ? 1 : 0)) * tsize) * 4, hits.nq);
       for (let q0 = 0; q0 < hits.nq; q0 += rows) {
         const c = Math.min(rows, hits.nq - q0);
         const quads = quadScan ? Math.floor(c / 4) : 0;
-        const [qp, zp, sp, tp, t4, up, sc] = eng.scratch(
-          [c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * tsize * 4 : 0, quads * 4 * tsize * 4, nbits !== 8 ? block * scanM + 4 : 0, (quads ? 4 : 1) * block * 4], where,
+        const [qp, zp, sp, tp, tw, t4, up, sc] = eng.scratch(
+          [
+            c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * scanM * ksub8 * 4 : 0, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4,
+            nbits !== 8 ? block * scanM + 4 : 0, (quads ? 4 : 1) * block * 4,
+          ], where,
         );
-        const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, where);
+        const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
         for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
         for (let b0 = 0; b0 < n; b0 += block) {
           const cnt = Math.min(block, n - b0);
@@ -435,7 +450,7 @@ export class RQIndex extends IdIndex {
             // sc: f32[4][cnt], the distances of queries qi .. qi + 3 (or of qi alone)
             const four = qi + 4 <= quads * 4;
             if (four) eng.abi.pqDistances4(src, cnt, scanM, t4 + qi * tsize * 4, sc);
-            else eng.abi.pqDistances(src, cnt, scanM, ksub8, tab + qi * tsize * 4, bias[qi], sc);
+            else eng.abi.pqDistances(src, cnt, scanM, ks, tab + qi * tsize * 4, bias[qi], sc);
             // in JS, not rangeHits: an l2 table distance can be negative (the quantized norm), and search() keeps it so
             for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collectScores(q0 + qi, eng.f32(sc + t * cnt * 4, cnt), b0);
           }

@@ -181,18 +181,24 @@ export function idPositions(eng: Engine, idsPtr: number, n: number): Map<number,
   return map;
 }
 
-/** Row stride of the ADC tables the scans read: every code width's tables are laid out as 8-bit ones (widenTables). */
-export const SCAN_KSUB = 256;
+/**
+ * Row stride of the ADC tables the scans read for m codes of ksubP entries: 256 where m % 4 == 0, whatever the code
+ * width, so that codes of fewer than 8 bits take the 8-bit kernels (unrolled for m = 8, 16, 32, four queries a pass)
+ * instead of the generic loop, with the same sums bit for bit (the same entries added in the same order); other m
+ * keep ksubP (the generic loop either way: wider rows would only spread the table over more cache).
+ */
+export function scanKsub(m: number, ksubP: number): number {
+  return m % 4 === 0 ? 256 : ksubP;
+}
 
 /**
- * Copies count tables f32[m][ksubP] at src into f32[m][256] at dst (row j at j * 256; the entries past ksubP are
- * left as they are: codes never index them). With the rows 256 apart, codes of fewer than 8 bits are scanned by the
- * 8-bit kernels (unrolled for m = 8, 16, 32, four queries a pass where m % 4 == 0) instead of the generic loop, with
- * the same sums bit for bit (the same entries added in the same order).
+ * Copies count tables f32[m][ksubP] at src into f32[m][ks] at dst (row j at j * ks, ks = scanKsub(m, ksubP); the
+ * entries past ksubP are left as they are: codes never index them).
  */
 export function widenTables(eng: Engine, src: number, count: number, m: number, ksubP: number, dst: number): void {
   const f = new Float32Array(eng.abi.memory.buffer);
-  for (let r = 0; r < count * m; r++) f.copyWithin((dst >>> 2) + r * SCAN_KSUB, (src >>> 2) + r * ksubP, (src >>> 2) + (r + 1) * ksubP);
+  const ks = scanKsub(m, ksubP);
+  for (let r = 0; r < count * m; r++) f.copyWithin((dst >>> 2) + r * ks, (src >>> 2) + r * ksubP, (src >>> 2) + (r + 1) * ksubP);
 }
 
 /** The size of the longest inverted list (the IVF indexes' per-list scratch). */
