@@ -596,12 +596,15 @@ export class IVFPQIndex extends IdIndex {
     const distances = new Float32Array(nq * k);
     const maxList = largestList(this.listSize);
     const block = Math.min(UNPACK_BLOCK, maxList);
-    const rows = chunkRows(d * 8 + tsize * 5 + (wide ? m * ksubP * 4 : 0) + 8 + kk * 12, nq);
+    // 8-bit float ADC makes each query's table just before its lists (one 16 KB table stays in cache, where a chunk's
+    // tables made up front took megabytes); list by list (bit-packed) and fast-scan need the chunk's tables at once
+    const oneTable = !fast && nbits === 8;
+    const rows = chunkRows(d * 8 + tsize * (oneTable ? 1 : 5) + (wide ? m * ksubP * 4 : 0) + 8 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const [qp, qo, t3, t3n, tl, rq, hd, hi, up, sp, rd, ri, lut, par] = eng.scratch(
         [
-          c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, wide ? c * m * ksubP * 4 : 0, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 || fast ? 0 : block * m + 4,
+          c * d * 4, rerank ? c * d * 4 : 0, (oneTable ? 1 : c) * tsize * 4, wide ? c * m * ksubP * 4 : 0, tsize * 4, d * 4, c * kk * 4, c * kk * 4, nbits === 8 || fast ? 0 : block * m + 4,
           rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0, fast ? c * tsize : 0, fast ? c * 8 : 0,
         ], where,
       );
@@ -609,7 +612,7 @@ export class IVFPQIndex extends IdIndex {
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip; +<q, r> for fast-scan, see fsTables)
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
-      if (!l2 || this.usesNorms || t.precomputed) {
+      if (!oneTable && (!l2 || this.usesNorms || t.precomputed)) {
         eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
         if (wide) widenTables(eng, t3n, c, m, ksubP, t3);
       }
@@ -623,11 +626,13 @@ export class IVFPQIndex extends IdIndex {
       } else for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
         const hiq = hi + qi * kk * 4;
+        if (oneTable) eng.abi.pqTables(qp + qi * d * 4, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : -1, t3);
+        const t3q = oneTable ? t3 : t3 + qi * tsize * 4;
         for (let p = 0; p < nprobe; p++) {
           const at = (q0 + qi) * nprobe + p;
           const l = coarse.ids[at];
           if (l < 0 || this.listSize[l] === 0) continue;
-          const { table, bias } = this.listTable(t, v, l, coarse.distances[at], qp + qi * d * 4, t3 + qi * tsize * 4, tl, rq);
+          const { table, bias } = this.listTable(t, v, l, coarse.distances[at], qp + qi * d * 4, t3q, tl, rq);
           if (fast) {
             const f = this.fastTable(v, table, bias, ipParams, qi, lut, par);
             eng.abi.fsScan(this.listCodes[l], this.listSize[l], m, f.lut, f.inv, f.bias, kk, hdq, hiq, this.listPos[l], 0);
