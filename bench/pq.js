@@ -502,7 +502,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       'Faiss time / vqwasm time (higher is better). recon. MSE = mean over the base vectors of ||x - decode(encode(x))||^2,',
       'computed by the same JS code for both (Faiss writes its sa_decode output; vqwasm: quantizer.decode / IVF reconstruct).',
       'code B = code bytes per vector; B/vector = what the index stores per vector (Faiss IVF: code + int64 id; vqwasm IVF:',
-      `code + int32 position + int32 id). Same m, nbits, nlist and seed ${SEED} for both (different RNGs; PQ k-means seeding:`,
+      `code + int32 position + int32 id, + f32 ||r||^2 + 2 <c, r> for L2; Faiss L2 instead keeps an nlist x m x 256 table). Same m, nbits, nlist and seed ${SEED} for both (different RNGs; PQ k-means seeding:`,
       `vqwasm k-means++ for IP and random for L2 (its defaults), Faiss random; IVF coarse k-means: vqwasm k-means++, Faiss random). OPQ: ${OPQ_ITERS} alternating steps for both (Faiss OPQMatrix niter; niter_pq 4, niter_pq_0 40,`,
       `max_train_points 65536, as vqwasm's defaults). IVF coarse k-means: ${COARSE_ITERS} iterations for both (Faiss's default);`,
       "Faiss IP IVF uses its IndexFlatIP quantizer with spherical k-means (its factory's choice), vqwasm assigns by L2.",

@@ -139,13 +139,13 @@ const fsRun = timed((q) => fs.search(q, TOPK));
 row('PQ 4-bit fast-scan', recall(fsRun.res.ids), fsRun.qps, M);
 for (const nprobe of [1, 4, 16]) {
   const run = timed((q) => ivf.search(q, TOPK, { nprobe }));
-  row(`IVF-PQ, nprobe = ${nprobe}`, recall(run.res.ids), run.qps, `${ivf.codeSize + 8} *`);
+  row(`IVF-PQ, nprobe = ${nprobe}`, recall(run.res.ids), run.qps, `${ivf.bytesPerVector - 4 * D} *`);
 }
 for (const nprobe of [4, 16]) {
   const run = timed((q) => ivf.search(q, TOPK, { nprobe, rerank: 100 }));
   row(`IVF-PQ, nprobe = ${nprobe}, rerank 100`, recall(run.res.ids), run.qps, ivf.bytesPerVector);
 }
-console.log(`  * code + list position + id; this index also keeps the originals (refine: true) for the rerank rows`);
+console.log(`  * code + list position + id + its L2 term ||r||^2 + 2 <c, r>; this index also keeps the originals (refine: true) for the rerank rows`);
 
 // semantic IDs: 3 residual levels of 256 codes plus a collision token, balanced against collapsed codes
 const tok = new SemanticIdTokenizer({ d: D, levels: 3, codebookSize: 256, balance: true, seed: 1 });
