@@ -403,7 +403,8 @@ export class IVFPQIndex extends IdIndex {
   /** fillNorms' scratch: the centroid, its term table f32[m][ksubP] and, below 8 bits, a block of unpacked codes. */
   private normScratch(where: string): { cp: number; tab: number; up: number; block: number } {
     const v = this.trainedOr(where).pq.kernelView(where);
-    const block = Math.min(UNPACK_BLOCK, Math.max(1, largestList(this.listSize)));
+    // (a fixed block: lists may be empty yet when the scratch is taken)
+    const block = UNPACK_BLOCK;
     const [cp, tab, up] = this.eng.scratch([this.d * 4, v.m * v.ksubP * 4, v.nbits === 8 ? 0 : block * v.m + 4], where);
     return { cp, tab, up, block };
   }
