@@ -460,7 +460,7 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
-    it.each([4, 8, 12, 16, 20, 32, 64])('pqScan4 (four queries over interleaved tables) gives the bits of four pqScan calls, m = %i', (m) => {
+    it.each([1, 2, 3, 4, 5, 7, 8, 10, 12, 16, 17, 20, 32, 33, 64])('pqScan4 (four queries over interleaved tables) gives the bits of four pqScan calls, m = %i (a tail of m % 4 codes too)', (m) => {
       for (const kind of ['int', 'float'] as const) {
         for (const n of [1, 7, 101]) {
           for (const k of [1, 5, n + 3]) {
@@ -487,7 +487,7 @@ describe.each(builds)('$name build', ({ eng }) => {
       }
     });
 
-    it.each([4, 8, 12, 16, 20, 32, 64])('pqDistances4 (pqScan4\'s sums) writes f32[4][n], each query the sums pqDistances writes (the same bits), m = %i', (m) => {
+    it.each([1, 2, 3, 4, 5, 7, 8, 10, 12, 16, 17, 20, 32, 33, 64])('pqDistances4 (pqScan4\'s sums) writes f32[4][n], each query the sums pqDistances writes (the same bits), m = %i', (m) => {
       for (const kind of ['int', 'float'] as const) {
         for (const n of [1, 7, 101]) {
           const t = randomTables(4, m, 256, 99000 + m * 10 + n, kind, 0, 3);

@@ -220,8 +220,12 @@ function unpack(bytes: Uint8Array, off: number, l: number, nbits: number): numbe
 
 describe('RQIndex', () => {
   // levels 4 at nbits 8: ip scans four queries per pass (pqScan4), l2 one (5 fields); levels 3 at nbits 8 with l2: 4 fields
-  // normBits 16 at nbits 8: two norm fields; at nbits 3: 6 fields (18 bits)
-  for (const [metric, nbits, levels, normBits] of [['ip', 8, 4, 8], ['l2', 8, 4, 8], ['l2', 3, 4, 8], ['ip', 5, 4, 8], ['l2', 8, 3, 8], ['ip', 8, 7, 8], ['l2', 8, 4, 16], ['l2', 3, 2, 16]] as const) {
+  // normBits 16 at nbits 8: two norm fields; at nbits 3: 6 fields (18 bits). ip with levels % 4 != 0 (7 at 8 bits, 6
+  // and 3 below 8 bits: tables widened to rows 256 apart) scans four queries per pass with a tail of levels % 4
+  for (const [metric, nbits, levels, normBits] of [
+    ['ip', 8, 4, 8], ['l2', 8, 4, 8], ['l2', 3, 4, 8], ['ip', 5, 4, 8], ['l2', 8, 3, 8], ['ip', 8, 7, 8], ['l2', 8, 4, 16], ['l2', 3, 2, 16],
+    ['ip', 6, 6, 8], ['ip', 4, 3, 8],
+  ] as const) {
     it(`search equals brute force over the reconstructions (${metric}, nbits ${nbits}, ${levels} levels, normBits ${normBits})`, () => {
       const d = 16;
       const x = floatVectors(1200, d, 21);

@@ -271,18 +271,21 @@ export function pqScan(
     a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code, 15) << 4), 61440));
   } else {
     let t4 = t4Ptr;
-    for (let j: u32 = 0; j < m; j += 4, t4 += 16384) {
+    let j: u32 = 0;
+    for (; j + 4 <= m; j += 4, t4 += 16384) {
       a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code + j) << 4)));
       a1 = f32x4.add(a1, v128.load(t4 + (<usize>load<u8>(code + j, 1) << 4), 4096));
       a2 = f32x4.add(a2, v128.load(t4 + (<usize>load<u8>(code + j, 2) << 4), 8192));
       a3 = f32x4.add(a3, v128.load(t4 + (<usize>load<u8>(code + j, 3) << 4), 12288));
     }
+    // the tail j >= m - m % 4 into a0, as pqScan sums it
+    for (; j < m; j++, t4 += 4096) a0 = f32x4.add(a0, v128.load(t4 + (<usize>load<u8>(code + j) << 4)));
   }
   return f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
 }
 
 /**
- * ADC scan of four queries at once over the same codes (8-bit codes, m % 4 == 0): their tables interleaved as
+ * ADC scan of four queries at once over the same codes (one byte per code, any m): their tables interleaved as
  * t4Ptr: f32[m][256][4] (pqInterleave4), so one v128 load fetches the entry of a code byte for all four queries and
  * one add accumulates it: a quarter of the loads and adds of four single-query scans. The four heaps are rows
  * 0..3 of (hd, hi) (k each); ids are idBase + i. Each query's sum has the order of pqScan, so the distances are the

@@ -505,7 +505,7 @@ export class IVFPQIndex extends IdIndex {
         // the tables scanProbed makes, for one query
         if (!l2 || this.usesNorms || t.precomputed) {
           eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
-          if (wide) widenTables(eng, t3n, 1, m, ksubP, t3);
+          if (wide) widenTables(eng, t3n, 1, m, ksubP, ks, t3);
         }
         const ipParams = fast && !l2 ? fsTables(eng, t3, 1, m, lut, par, ipFaiss) : null;
         for (let p = 0; p < nprobe; p++) {
@@ -615,7 +615,7 @@ export class IVFPQIndex extends IdIndex {
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
       if (!oneTable && (!l2 || this.usesNorms || t.precomputed)) {
         eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
-        if (wide) widenTables(eng, t3n, c, m, ksubP, t3);
+        if (wide) widenTables(eng, t3n, c, m, ksubP, ks, t3);
       }
       // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs), quantized as
       // PQIndex quantizes it

@@ -110,19 +110,18 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
-    // tables are scanned with rows 256 apart where m % 4 == 0, whatever the code width (scanKsub, widenTables), and
-    // then four queries per pass over interleaved tables (pqScan4)
-    const ks = scanKsub(m, ksubP);
+    // four queries per pass over interleaved tables (pqScan4), their rows 256 apart whatever the code width
+    // (scanKsub, widenTables)
+    const ks = scanKsub(m, ksubP, true);
     const wide = ks !== ksubP;
     const tsize = m * ks;
-    const quadScan = ks === 256 && m % 4 === 0;
     // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.store.n);
-    const rows = chunkRows(d * 8 + m * ksubP * 4 + (wide ? tsize * 4 : 0) + (quadScan ? tsize * 4 : 0) + kk * 12, nq);
+    const rows = chunkRows(d * 8 + m * ksubP * 4 + (wide ? tsize * 4 : 0) + tsize * 4 + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const quads = quadScan ? Math.floor(c / 4) : 0;
+      const quads = Math.floor(c / 4);
       const [qp, qo, tn, tw, t4, hd, hi, up, sp, rd, ri] = eng.scratch(
         [
           c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
@@ -134,7 +133,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       // l2: table entries are squared distances; ip: negated inner products (the heaps keep the smallest)
       eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tn);
       const tp = wide ? tw : tn;
-      if (wide) widenTables(eng, tn, c, m, ksubP, tw);
+      if (wide) widenTables(eng, tn, c, m, ksubP, ks, tw);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -223,12 +222,12 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const nq = hits.nq;
     const ksubP = this.fastScan ? 16 : v.ksubP;
     // float tables with rows as search() scans them (scanKsub, widenTables)
-    const ks = this.fastScan ? 16 : scanKsub(m, ksubP);
+    const ks = this.fastScan ? 16 : scanKsub(m, ksubP, true);
     const wide = ks !== ksubP;
     const tsize = m * ks;
     // blocks of codes (whole fast-scan blocks of 32) whose scores fit in cache; tables of a chunk of queries
     const block = Math.min(Math.ceil(n / FS_BLOCK) * FS_BLOCK, RANGE_BLOCK);
-    const quadScan = !this.fastScan && ks === 256 && m % 4 === 0;
+    const quadScan = !this.fastScan;
     const rows = chunkRows(d * 4 + tsize * (quadScan ? 8 : 5) + (wide ? m * ksubP * 4 : 0) + 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
@@ -245,7 +244,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       const ipFaiss = this.fastScan && !l2 && m <= FS_FAISS_IP_MAX_M;
       eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, ipFaiss ? 1 : -1, tn);
       const tp = wide ? tw : tn;
-      if (wide) widenTables(eng, tn, c, m, ksubP, tw);
+      if (wide) widenTables(eng, tn, c, m, ksubP, ks, tw);
       const params = this.fastScan ? fsTables(eng, tp, c, m, lut, par, ipFaiss) : null;
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       for (let b0 = 0; b0 < n; b0 += block) {

@@ -312,11 +312,11 @@ export class RQIndex extends IdIndex {
     const { scanM, rowBytes, fields, nbits } = this;
     const l2 = this.metric === 'l2';
     const lw = levels * ksub8; // table entries of the levels
-    const ks = scanKsub(scanM, ksub8); // rows as tables() lays them out
+    // four queries per pass (interleaved tables) where there is no per-query bias
+    const quadScan = !l2;
+    const ks = scanKsub(scanM, ksub8, quadScan); // rows as tables() lays them out
     const wide = ks !== ksub8;
     const tsize = scanM * ks; // with the norm rows
-    // four queries per pass (interleaved tables) where m % 4 == 0 and there is no per-query bias
-    const quadScan = !l2 && ks === 256 && scanM % 4 === 0;
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / scanM)), this.n);
     const unpack = nbits !== 8;
@@ -362,7 +362,7 @@ export class RQIndex extends IdIndex {
   }
 
   /**
-   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks = scanKsub(scanM, ksub8), as the
+   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks = scanKsub(scanM, ksub8, ip), as the
    * scans read them: in tw, widened from tp, with the norm rows, or sp without them, when ks > ksub8) and a bias per query.
    * Heaps keep the smallest: l2 scores -2 <q, x^> (+ norm + ||q||^2 as bias), ip scores -<q, x^>. zp: lw floats of
    * work, sp: c * lw floats.
@@ -389,8 +389,9 @@ export class RQIndex extends IdIndex {
       for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
       tab = tp;
     }
-    if (scanKsub(scanM, ksub8) !== ksub8) {
-      widenTables(eng, tab, c, scanM, ksub8, tw);
+    const ks = scanKsub(scanM, ksub8, !l2);
+    if (ks !== ksub8) {
+      widenTables(eng, tab, c, scanM, ksub8, ks, tw);
       tab = tw;
     }
     const bias = new Float32Array(c);
@@ -421,12 +422,12 @@ export class RQIndex extends IdIndex {
       const { d, levels, ksub8 } = v;
       const { scanM, rowBytes, fields, nbits } = this;
       const lw = levels * ksub8;
-      const ks = scanKsub(scanM, ksub8);
+      // four queries a pass where search() takes them so (ip: no per-query bias)
+      const quadScan = this.metric === 'ip';
+      const ks = scanKsub(scanM, ksub8, quadScan);
       const wide = ks !== ksub8;
       const tsize = scanM * ks;
       const block = Math.min(n, RANGE_BLOCK);
-      // four queries a pass where search() takes them so (ip, scanM % 4 == 0: no per-query bias)
-      const quadScan = this.metric === 'ip' && ks === 256 && scanM % 4 === 0;
       const rows = chunkRows(d * 4 + (lw + scanM * ksub8 + ((quadScan ? 2 : 1) + (wide ? 1 : 0)) * tsize) * 4, hits.nq);
       for (let q0 = 0; q0 < hits.nq; q0 += rows) {
         const c = Math.min(rows, hits.nq - q0);

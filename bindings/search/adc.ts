@@ -182,22 +182,22 @@ export function idPositions(eng: Engine, idsPtr: number, n: number): Map<number,
 }
 
 /**
- * Row stride of the ADC tables the scans read for m codes of ksubP entries: 256 where m % 4 == 0, whatever the code
- * width, so that codes of fewer than 8 bits take the 8-bit kernels (unrolled for m = 8, 16, 32, four queries a pass)
- * instead of the generic loop, with the same sums bit for bit (the same entries added in the same order); other m
- * keep ksubP (the generic loop either way: wider rows would only spread the table over more cache).
+ * Row stride of the ADC tables the scans read for m codes of ksubP entries: 256 where the scan is four queries a pass
+ * (`quad`: pqScan4 reads f32[m][256][4], any m) or m % 4 == 0, whatever the code width, so that codes of fewer than
+ * 8 bits take the 8-bit kernels (unrolled for m = 8, 16, 32) instead of the generic loop, with the same sums bit for
+ * bit (the same entries added in the same order); one-query scans of other m keep ksubP (the generic loop either
+ * way: wider rows would only spread the table over more cache).
  */
-export function scanKsub(m: number, ksubP: number): number {
-  return m % 4 === 0 ? 256 : ksubP;
+export function scanKsub(m: number, ksubP: number, quad = false): number {
+  return quad || m % 4 === 0 ? 256 : ksubP;
 }
 
 /**
- * Copies count tables f32[m][ksubP] at src into f32[m][ks] at dst (row j at j * ks, ks = scanKsub(m, ksubP); the
- * entries past ksubP are left as they are: codes never index them).
+ * Copies count tables f32[m][ksubP] at src into f32[m][ks] at dst (row j at j * ks, ks from scanKsub; the entries
+ * past ksubP are left as they are: codes never index them).
  */
-export function widenTables(eng: Engine, src: number, count: number, m: number, ksubP: number, dst: number): void {
+export function widenTables(eng: Engine, src: number, count: number, m: number, ksubP: number, ks: number, dst: number): void {
   const f = new Float32Array(eng.abi.memory.buffer);
-  const ks = scanKsub(m, ksubP);
   for (let r = 0; r < count * m; r++) f.copyWithin((dst >>> 2) + r * ks, (src >>> 2) + r * ksubP, (src >>> 2) + (r + 1) * ksubP);
 }
 
