@@ -310,11 +310,9 @@ export class RQIndex extends IdIndex {
     const v = this.q.kernelView(where);
     const { d, levels, ksub8 } = v;
     const { scanM, rowBytes, fields, nbits } = this;
-    const l2 = this.metric === 'l2';
     const lw = levels * ksub8; // table entries of the levels
-    // four queries per pass (interleaved tables) where there is no per-query bias
-    const quadScan = !l2;
-    const ks = scanKsub(scanM, ksub8, quadScan); // rows as tables() lays them out
+    // four queries per pass (interleaved tables; l2's per-query bias is in the tables), rows as tables() lays them out
+    const ks = scanKsub(scanM, ksub8, true);
     const wide = ks !== ksub8;
     const tsize = scanM * ks; // with the norm rows
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
@@ -325,7 +323,7 @@ export class RQIndex extends IdIndex {
     const rows = chunkRows(d * 4 + (lw + scanM * ksub8 + (wide ? 2 : 1) * tsize) * 4 + kk * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const quads = quadScan ? Math.floor(c / 4) : 0;
+      const quads = Math.floor(c / 4);
       const [qp, zp, sp, tp, tw, t4, hd, hi, up] = eng.scratch(
         [
           c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * scanM * ksub8 * 4 : 0, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4,
@@ -333,7 +331,7 @@ export class RQIndex extends IdIndex {
         ],
         where,
       );
-      const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
+      const tab = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -348,7 +346,7 @@ export class RQIndex extends IdIndex {
           }
           let qi = g0;
           for (; qi + 4 <= g1 && qi + 4 <= quads * 4; qi += 4) eng.abi.pqScan4(src, cnt, scanM, t4 + qi * tsize * 4, kk, hd + qi * kk * 4, hi + qi * kk * 4, b0);
-          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ks, tab + qi * tsize * 4, bias[qi], 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
+          for (; qi < g1; qi++) eng.abi.pqScan(src, cnt, scanM, ks, tab + qi * tsize * 4, 0, 0, kk, hd + qi * kk * 4, hi + qi * kk * 4, 0, b0);
         }
       }
       finishChunk(eng, hd, hi, c, kk, k, d, this.metric, null, ids, distances, q0, flt);
@@ -362,12 +360,12 @@ export class RQIndex extends IdIndex {
   }
 
   /**
-   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks = scanKsub(scanM, ksub8, ip), as the
-   * scans read them: in tw, widened from tp, with the norm rows, or sp without them, when ks > ksub8) and a bias per query.
-   * Heaps keep the smallest: l2 scores -2 <q, x^> (+ norm + ||q||^2 as bias), ip scores -<q, x^>. zp: lw floats of
-   * work, sp: c * lw floats.
+   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks = scanKsub(scanM, ksub8, true), as
+   * the four-query scans read them: in tw, widened from tp, with the norm rows, or sp without them, when ks > ksub8).
+   * Heaps keep the smallest: l2 scores -2 <q, x^> + norm + ||q||^2 (the last in the first row), ip scores -<q, x^>. zp:
+   * lw floats of work, sp: c * lw floats.
    */
-  private tables(qs: Float32Array, c: number, qp: number, zp: number, sp: number, tp: number, tw: number, where: string): { tab: number; bias: Float32Array } {
+  private tables(qs: Float32Array, c: number, qp: number, zp: number, sp: number, tp: number, tw: number, where: string): number {
     const eng = this.eng;
     const v = this.q.kernelView(where);
     const { d, levels, ksub8 } = v;
@@ -389,21 +387,24 @@ export class RQIndex extends IdIndex {
       for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
       tab = tp;
     }
-    const ks = scanKsub(scanM, ksub8, !l2);
+    const ks = scanKsub(scanM, ksub8, true);
     if (ks !== ksub8) {
       widenTables(eng, tab, c, scanM, ksub8, ks, tw);
       tab = tw;
     }
-    const bias = new Float32Array(c);
     if (l2) {
+      // the query's ||q||^2 + the norms' base goes into its first table row, so that every query is scanned without a
+      // bias of its own, four a pass (pqScan4 has none), and search() and rangeSearch() sum the same entries
       const normBase = this.normMin + 0.5 * step;
+      const t = eng.f32(tab, c * scanM * ks);
       for (let i = 0; i < c; i++) {
         let s = 0;
         for (let j = i * d; j < (i + 1) * d; j++) s += qs[j] * qs[j];
-        bias[i] = s + normBase;
+        const bias = Math.fround(s + normBase);
+        for (let x = i * scanM * ks; x < i * scanM * ks + ksub8; x++) t[x] += bias;
       }
     }
-    return { tab, bias };
+    return tab;
   }
 
   /**
@@ -422,23 +423,22 @@ export class RQIndex extends IdIndex {
       const { d, levels, ksub8 } = v;
       const { scanM, rowBytes, fields, nbits } = this;
       const lw = levels * ksub8;
-      // four queries a pass where search() takes them so (ip: no per-query bias)
-      const quadScan = this.metric === 'ip';
-      const ks = scanKsub(scanM, ksub8, quadScan);
+      // four queries a pass, as search() takes them
+      const ks = scanKsub(scanM, ksub8, true);
       const wide = ks !== ksub8;
       const tsize = scanM * ks;
       const block = Math.min(n, RANGE_BLOCK);
-      const rows = chunkRows(d * 4 + (lw + scanM * ksub8 + ((quadScan ? 2 : 1) + (wide ? 1 : 0)) * tsize) * 4, hits.nq);
+      const rows = chunkRows(d * 4 + (lw + scanM * ksub8 + (2 + (wide ? 1 : 0)) * tsize) * 4, hits.nq);
       for (let q0 = 0; q0 < hits.nq; q0 += rows) {
         const c = Math.min(rows, hits.nq - q0);
-        const quads = quadScan ? Math.floor(c / 4) : 0;
+        const quads = Math.floor(c / 4);
         const [qp, zp, sp, tp, tw, t4, up, sc] = eng.scratch(
           [
             c * d * 4, lw * 4, c * lw * 4, fields > 0 ? c * scanM * ksub8 * 4 : 0, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4,
             nbits !== 8 ? block * scanM + 4 : 0, (quads ? 4 : 1) * block * 4,
           ], where,
         );
-        const { tab, bias } = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
+        const tab = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
         for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
         for (let b0 = 0; b0 < n; b0 += block) {
           const cnt = Math.min(block, n - b0);
@@ -451,7 +451,7 @@ export class RQIndex extends IdIndex {
             // sc: f32[4][cnt], the distances of queries qi .. qi + 3 (or of qi alone)
             const four = qi + 4 <= quads * 4;
             if (four) eng.abi.pqDistances4(src, cnt, scanM, t4 + qi * tsize * 4, sc);
-            else eng.abi.pqDistances(src, cnt, scanM, ks, tab + qi * tsize * 4, bias[qi], sc);
+            else eng.abi.pqDistances(src, cnt, scanM, ks, tab + qi * tsize * 4, 0, sc);
             // in JS, not rangeHits: an l2 table distance can be negative (the quantized norm), and search() keeps it so
             for (let t = 0; t < (four ? 4 : 1); t++, qi++) hits.collectScores(q0 + qi, eng.f32(sc + t * cnt * 4, cnt), b0);
           }
