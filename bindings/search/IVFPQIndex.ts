@@ -72,9 +72,10 @@ const UNPACK_BLOCK = 4096;
  * quantizer splits the space into nlist cells, each vector is stored in the list of its nearest centroid c as the PQ
  * code of x - c, and a search visits the nprobe lists nearest to the query.
  *
- * Distances. L2: ||q - c - r||^2 = ||q - c||^2 + (||r||^2 + 2 <c, r>) - 2 <q, r>; the middle term is a per-list table
- * precomputed at training (nlist x m x ksub floats, up to 256 MiB; above that, the table of q - c is built per visited
- * list), the last one table per query, so a visited list costs one table addition and a scan. Inner product:
+ * Distances. L2: ||q - c - r||^2 = ||q - c||^2 + (||r||^2 + 2 <c, r>) - 2 <q, r>; the middle term is kept per vector
+ * (float ADC: listNorms, see usesNorms) or, for fast-scan, a per-list table precomputed at training (nlist x m x ksub
+ * floats, up to 256 MiB; above that, the table of q - c is built per visited list) added to the query's for each
+ * visited list; the last term is one table per query. Inner product:
  * <q, c + r> = <q, c> + <q, r>: one table per query, and the query-centroid term <q, c> is added back for each list.
  * Lists are chosen by nearest centroid (l2) or largest <q, c> (ip); vectors always go to their nearest centroid in L2.
  *
@@ -542,11 +543,12 @@ export class IVFPQIndex extends IdIndex {
   }
 
   /**
-   * The table and bias one query scans list l with (scanProbed and rangeSearch): t3q is the query's f32[m][ksubP]
-   * table made before the lists (-2 <q, r> for l2 with precomputed terms, -<q, r> or, for Faiss-style fast-scan,
-   * +<q, r> for ip). l2: t3q plus the list's precomputed terms into tl, bias ||q - c||^2 (coarseDist); without
-   * precomputed terms, the residual's own table from the query at qPtr (through rq) into tl, bias 0. ip: t3q, bias
-   * -<q, c> (the query-centroid term, added back).
+   * The table and bias one query scans list l with (scanProbed and rangeSearch): t3q is the query's table made before
+   * the lists (-2 <q, r> for l2 with per-vector terms or precomputed ones, -<q, r> or, for Faiss-style fast-scan,
+   * +<q, r> for ip). l2 float ADC: t3q, bias ||q - c||^2 (coarseDist; the scan adds each vector's term). l2 fast-scan:
+   * t3q plus the list's precomputed terms into tl, bias ||q - c||^2; without precomputed terms, the residual's own
+   * table from the query at qPtr (through rq) into tl, bias 0. ip: t3q, bias -<q, c> (the query-centroid term, added
+   * back).
    */
   private listTable(t: Trained, v: PQKernelView, l: number, coarseDist: number, qPtr: number, t3q: number, tl: number, rq: number): { table: number; bias: number } {
     const eng = this.eng;
