@@ -9,7 +9,7 @@ import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import {
-  candidatesPerQuery, largestList, checkPQCommon, scanKsub, widenTables, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
+  candidatesPerQuery, largestList, checkPQCommon, scanKsub, scanTables, finishChunk, storedRows, idPositions, positionsOf, PQ_METRICS, savedAnisotropicThreshold, toUserIds, type PQCommon, type PQCommonOptions,
   type PQMetric,
 } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
@@ -504,10 +504,7 @@ export class IVFPQIndex extends IdIndex {
       for (let qi = 0; qi < hits.nq; qi++) {
         eng.f32(qp, d).set(qr.subarray(qi * d, (qi + 1) * d));
         // the tables scanProbed makes, for one query
-        if (!l2 || this.usesNorms || t.precomputed) {
-          eng.abi.pqTables(qp, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
-          if (wide) widenTables(eng, t3n, 1, m, ksubP, ks, t3);
-        }
+        if (!l2 || this.usesNorms || t.precomputed) scanTables(eng, v, qp, 1, 1, l2 ? -2 : ipFaiss ? 1 : -1, ks, t3n, t3);
         const ipParams = fast && !l2 ? fsTables(eng, t3, 1, m, lut, par, ipFaiss) : null;
         for (let p = 0; p < nprobe; p++) {
           const at = qi * nprobe + p;
@@ -554,8 +551,7 @@ export class IVFPQIndex extends IdIndex {
     const eng = this.eng;
     const { d } = this;
     const { m, ksubP } = v;
-    if (this.metric !== 'l2') return { table: t3q, bias: 0 - coarseDist };
-    if (this.usesNorms) return { table: t3q, bias: coarseDist };
+    if (!this.fastScan || this.metric !== 'l2') return { table: t3q, bias: this.adcBias(coarseDist) };
     if (t.precomputed) {
       eng.abi.addTables(t.precomputed + l * m * ksubP * 4, t3q, m * ksubP, tl);
       return { table: tl, bias: coarseDist };
@@ -565,6 +561,11 @@ export class IVFPQIndex extends IdIndex {
     for (let j = 0; j < d; j++) rv[j] = qv[j] - t.centroids[l * d + j];
     eng.abi.pqTables(rq, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 0, 1, tl);
     return { table: tl, bias: 0 };
+  }
+
+  /** A list's bias beside the query's own table: l2 ||q - c||^2 (coarseDist), ip -<q, c> (added back). */
+  private adcBias(coarseDist: number): number {
+    return this.metric === 'l2' ? coarseDist : 0 - coarseDist;
   }
 
   /**
@@ -615,17 +616,14 @@ export class IVFPQIndex extends IdIndex {
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip; +<q, r> for fast-scan, see fsTables)
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
-      if (!oneTable && (!l2 || this.usesNorms || t.precomputed)) {
-        eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : ipFaiss ? 1 : -1, wide ? t3n : t3);
-        if (wide) widenTables(eng, t3n, c, m, ksubP, ks, t3);
-      }
+      if (!oneTable && (!l2 || this.usesNorms || t.precomputed)) scanTables(eng, v, qp, c, 1, l2 ? -2 : ipFaiss ? 1 : -1, ks, t3n, t3);
       // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs), quantized as
       // PQIndex quantizes it
       const ipParams = fast && !l2 ? fsTables(eng, t3, c, m, lut, par, ipFaiss) : null;
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
       if (!fast && nbits !== 8) {
-        this.scanPacked(v, coarse, nprobe, q0, c, t3, tsize, kk, hd, hi, up, block);
+        this.scanPacked(v, coarse, nprobe, q0, c, t3, ks, kk, hd, hi, up, block);
       } else for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
         const hiq = hi + qi * kk * 4;
@@ -659,15 +657,15 @@ export class IVFPQIndex extends IdIndex {
    * The scan of a chunk's c queries (q0 ..) over bit-packed codes (nbits < 8, float ADC), list by list: each probed
    * list is unpacked (a block of up to `block` codes at a time) once for all the chunk's queries that probe it, not
    * once per query (unpacking cost 5x the scan itself). Each query's heap gets the same offers as in probe order, so
-   * the same top-k ((distance, id) order decides, not arrival). Tables: the queries' t3 (rows scanKsub apart).
+   * the same top-k ((distance, id) order decides, not arrival). Tables: the queries' t3, f32[c][m][ks].
    */
   private scanPacked(
-    v: PQKernelView, coarse: SearchResult, nprobe: number, q0: number, c: number, t3: number, tsize: number, kk: number, hd: number, hi: number,
+    v: PQKernelView, coarse: SearchResult, nprobe: number, q0: number, c: number, t3: number, ks: number, kk: number, hd: number, hi: number,
     up: number, block: number,
   ): void {
     const abi = this.eng.abi;
     const { m, nbits, codeSize } = v;
-    const l2 = this.metric === 'l2';
+    const tsize = m * ks;
     // the chunk's (query, probe) visits grouped by list: a counting sort of the probed lists
     const start = new Int32Array(this.nlist + 1);
     const base = q0 * nprobe;
@@ -693,9 +691,8 @@ export class IVFPQIndex extends IdIndex {
         for (let o = start[l]; o < start[l + 1]; o++) {
           const i = order[o];
           const qi = Math.floor(i / nprobe);
-          const coarseDist = coarse.distances[base + i];
-          // listTable's table and bias for float ADC: the query's own table; l2 ||q - c||^2, ip -<q, c>
-          abi.pqScan(up, cnt, m, scanKsub(m, v.ksubP), t3 + qi * tsize * 4, l2 ? coarseDist : 0 - coarseDist, norms, kk, hd + qi * kk * 4, hi + qi * kk * 4, this.listPos[l] + b0 * 4, 0);
+          // (float ADC: the query's own table, as listTable gives it)
+          abi.pqScan(up, cnt, m, ks, t3 + qi * tsize * 4, this.adcBias(coarse.distances[base + i]), norms, kk, hd + qi * kk * 4, hi + qi * kk * 4, this.listPos[l] + b0 * 4, 0);
         }
       }
     }

@@ -4,7 +4,7 @@ import type { OPQ } from '../quantizers/OPQ.js';
 import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
 import {
-  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, scanKsub, toCodeSpace, widenTables,
+  checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, scanKsub, scanTables, toCodeSpace,
   type PQCommon, type PQCommonOptions, type SearchOptions,
 } from './adc.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_BLOCK, FS_FAISS_IP_MAX_M } from './fastscan.js';
@@ -111,29 +111,27 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const distances = new Float32Array(nq * k);
     const l2 = this.metric === 'l2';
     // four queries per pass over interleaved tables (pqScan4), their rows 256 apart whatever the code width
-    // (scanKsub, widenTables)
+    // (scanKsub, scanTables)
     const ks = scanKsub(m, ksubP, true);
     const wide = ks !== ksubP;
     const tsize = m * ks;
     // cache budget: the tables of a query group and one block of (unpacked) codes, 256 KiB each; groups are whole quads
     const group = Math.max(4, Math.floor(CACHE_BUDGET / (tsize * 4) / 4) * 4);
     const block = Math.min(Math.max(1024, Math.floor(CACHE_BUDGET / m)), this.store.n);
-    const rows = chunkRows(d * 8 + m * ksubP * 4 + (wide ? tsize * 4 : 0) + tsize * 4 + kk * 12, nq);
+    const rows = chunkRows(d * 8 + 2 * tsize * 4 + (wide ? m * ksubP * 4 : 0) + kk * 12, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const quads = Math.floor(c / 4);
-      const [qp, qo, tn, tw, t4, hd, hi, up, sp, rd, ri] = eng.scratch(
+      const [qp, qo, tp, tn, t4, hd, hi, up, sp, rd, ri] = eng.scratch(
         [
-          c * d * 4, rerank ? c * d * 4 : 0, c * m * ksubP * 4, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
+          c * d * 4, rerank ? c * d * 4 : 0, c * tsize * 4, wide ? c * m * ksubP * 4 : 0, quads * 4 * tsize * 4, c * kk * 4, c * kk * 4, nbits === 8 ? 0 : block * m + 4,
           rerank ? kk * 4 : 0, rerank ? c * k * 4 : 0, rerank ? c * k * 4 : 0,
         ], where,
       );
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // l2: table entries are squared distances; ip: negated inner products (the heaps keep the smallest)
-      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, -1, tn);
-      const tp = wide ? tw : tn;
-      if (wide) widenTables(eng, tn, c, m, ksubP, ks, tw);
+      scanTables(eng, v, qp, c, l2 ? 0 : 1, -1, ks, tn, tp);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -221,7 +219,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     const l2 = this.metric === 'l2';
     const nq = hits.nq;
     const ksubP = this.fastScan ? 16 : v.ksubP;
-    // float tables with rows as search() scans them (scanKsub, widenTables)
+    // float tables with rows as search() scans them (scanKsub, scanTables)
     const ks = this.fastScan ? 16 : scanKsub(m, ksubP, true);
     const wide = ks !== ksubP;
     const tsize = m * ks;
@@ -232,9 +230,9 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const quads = quadScan ? Math.floor(c / 4) : 0;
-      const [qp, tn, tw, t4, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
+      const [qp, tp, tn, t4, lut, par, up, sums, sc, hitIdx, hitDist] = eng.scratch(
         [
-          c * d * 4, c * m * ksubP * 4, wide ? c * tsize * 4 : 0, quads * 4 * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0,
+          c * d * 4, c * tsize * 4, wide ? c * m * ksubP * 4 : 0, quads * 4 * tsize * 4, this.fastScan ? c * tsize : 0, this.fastScan ? c * 8 : 0,
           nbits === 8 || this.fastScan ? 0 : block * m + 4, this.fastScan ? block * 2 : 0, this.fastScan ? 0 : (quads ? 4 : 1) * block * 4,
           this.fastScan ? 0 : block * 4, this.fastScan ? 0 : block * 4,
         ], where,
@@ -242,9 +240,7 @@ export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
       eng.f32(qp, c * d).set(qc.subarray(q0 * d, (q0 + c) * d));
       // the tables search() makes: l2 squared distances, ip negated inner products (fast-scan: +<q, c>, fsTables)
       const ipFaiss = this.fastScan && !l2 && m <= FS_FAISS_IP_MAX_M;
-      eng.abi.pqTables(qp, c, d, m, ksubP, v.centTPtr, v.cnormPtr, l2 ? 0 : 1, ipFaiss ? 1 : -1, tn);
-      const tp = wide ? tw : tn;
-      if (wide) widenTables(eng, tn, c, m, ksubP, ks, tw);
+      scanTables(eng, v, qp, c, l2 ? 0 : 1, ipFaiss ? 1 : -1, ks, tn, tp);
       const params = this.fastScan ? fsTables(eng, tp, c, m, lut, par, ipFaiss) : null;
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tp + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       for (let b0 = 0; b0 < n; b0 += block) {

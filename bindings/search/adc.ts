@@ -201,6 +201,16 @@ export function widenTables(eng: Engine, src: number, count: number, m: number, 
   for (let r = 0; r < count * m; r++) f.copyWithin((dst >>> 2) + r * ks, (src >>> 2) + r * ksubP, (src >>> 2) + (r + 1) * ksubP);
 }
 
+/**
+ * The ADC tables of c queries at qPtr (pqTables with mode and scale) at `out` with rows ks apart (scanKsub): made
+ * there directly when ks == ksubP, else made at `narrow` (c * m * ksubP floats) and widened into `out`.
+ */
+export function scanTables(eng: Engine, v: PQKernelView, qPtr: number, c: number, mode: number, scale: number, ks: number, narrow: number, out: number): void {
+  const { d, m, ksubP } = v;
+  eng.abi.pqTables(qPtr, c, d, m, ksubP, v.centTPtr, v.cnormPtr, mode, scale, ks === ksubP ? out : narrow);
+  if (ks !== ksubP) widenTables(eng, narrow, c, m, ksubP, ks, out);
+}
+
 /** The size of the longest inverted list (the IVF indexes' per-list scratch). */
 export function largestList(listSize: Int32Array): number {
   let most = 0;
