@@ -473,7 +473,7 @@ async function main() {
           km.assign(x);
           const mb = C.microBench('vqwasm assign', () => km.assign(x), { maxTime: 4 });
           const { labels, distances } = km.assign(x);
-          rowsOut.ours = { n: N, seconds: mb.seconds, how: `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})`, labels, distances };
+          rowsOut.ours = { n: N, seconds: mb.seconds, how: C.microHow(mb), labels, distances };
           // A/B in the same process: the same centroids in a FlatIndex without the int16 prefilter, searched with
           // k = 1 (the float32 panel scan km.assign ran before the prefilter)
           const flat = new ours.FlatIndex({ d: D, metric: 'l2', prefilter: false });
@@ -483,7 +483,7 @@ async function main() {
             const mf = C.microBench('vqwasm f32 assign', () => flat.search(x, 1), { maxTime: 4 });
             const r = flat.search(x, 1);
             const same = r.ids.every((v, i) => v === labels[i]) && r.distances.every((v, i) => Object.is(v, distances[i]));
-            rowsOut.f32 = { n: N, seconds: mf.seconds, how: `benchmark.js ±${mf.rme.toFixed(1)}% (${mf.samples})`, labels: r.ids, distances: r.distances, same };
+            rowsOut.f32 = { n: N, seconds: mf.seconds, how: C.microHow(mf), labels: r.ids, distances: r.distances, same };
           } finally {
             flat.dispose();
           }
@@ -536,7 +536,7 @@ async function main() {
         const mb = C.microBench('js assign', () => C.jsAssign(x, JS_ASSIGN_N, D, centroids, K, labels, dists), {
           maxTime: 4,
         });
-        rowsOut.js = { n: JS_ASSIGN_N, seconds: mb.seconds, how: `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})`, labels, distances: dists };
+        rowsOut.js = { n: JS_ASSIGN_N, seconds: mb.seconds, how: C.microHow(mb), labels, distances: dists };
       }
       const f = rowsOut.faiss && !rowsOut.faiss.error ? rowsOut.faiss : null;
       const fRate = f ? f.n / f.seconds : undefined;

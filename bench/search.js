@@ -48,7 +48,7 @@ function oursSearch(mod, base, nb, q, nq, d, metric, prefilter = true) {
     if (first < 0.2) {
       const mb = C.microBench(`vqwasm ${metric}`, () => index.search(q, TOPK), { maxTime: 2 });
       seconds = mb.seconds;
-      how = `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})`;
+      how = C.microHow(mb);
     } else {
       const times = [];
       for (let r = 0; r < REPEATS; r++) {
@@ -75,7 +75,7 @@ function jsTimed(base, nb, q, nqTimed, d, metric) {
   const first = C.now() - t0;
   if (first < 0.5) {
     const mb = C.microBench(`js ${metric}`, () => C.jsSearch(base, nb, d, qs, nqTimed, TOPK, metric), { maxTime: 2 });
-    return { ...res, seconds: mb.seconds, nq: nqTimed, how: `benchmark.js ±${mb.rme.toFixed(1)}% (${mb.samples})` };
+    return { ...res, seconds: mb.seconds, nq: nqTimed, how: C.microHow(mb) };
   }
   const times = [first];
   while (times.length < 3 && sum(times) < 4) {
@@ -274,7 +274,7 @@ async function main() {
     }
     printSection(`exact top-${TOPK}, n=${NB} base, d=${D}, ${NQ} queries  [engine build: ${build}]`, rows, [
       'add (setup) = building the index, timed apart; search time = one search of all timed queries (median of runs, or',
-      'benchmark.js mean when short), after a warm-up. QPS = queries / search time; QPS/Faiss: higher is better.',
+      'the median of benchmark.js samples when short, as on the Faiss side), after a warm-up. QPS = queries / search time; QPS/Faiss: higher is better.',
       `R@10 vs Faiss = |ids ∩ Faiss ids| / 10 (Faiss row: 1 by definition); tie-aware counts an id whose exact float64`,
       `score is at least as good as that of Faiss's 10th hit. Plain JS is timed on the first ${JS_NQ} queries.`,
       'prefilter: false = the same FlatIndex without its int16 copy (float32 scan only); ' + samePrefilter(oursRes),

@@ -278,14 +278,21 @@ export function envInt(name, fallback) {
 }
 
 /**
- * benchmark.js micro-measurement of a synchronous function (for short operations). Returns seconds per call
- * (mean of the samples), the relative margin of error (%) and the sample count.
+ * benchmark.js micro-measurement of a synchronous function (for short operations). Returns seconds per call as the
+ * median of the samples (each a cycle's mean time per call), the rule the Faiss side uses for its runs, so that a
+ * stall of the VM in one sample moves neither; also their mean, its relative margin of error (%) and the sample count.
  */
 export function microBench(name, fn, { maxTime = 3, minSamples = 5 } = {}) {
   const bench = new Benchmark(name, fn, { maxTime, minSamples, async: false, defer: false });
   bench.run();
   if (bench.error) throw bench.error;
-  return { seconds: bench.stats.mean, rme: bench.stats.rme, samples: bench.stats.sample.length };
+  const sample = bench.stats.sample;
+  return { seconds: median(sample), mean: bench.stats.mean, rme: bench.stats.rme, samples: sample.length };
+}
+
+/** How microBench measured: the column text of the result tables. */
+export function microHow(mb) {
+  return `benchmark.js, median of ${mb.samples} (mean ${fmtSeconds(mb.mean)} ±${mb.rme.toFixed(1)}%)`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
