@@ -292,3 +292,23 @@ describe('shared memory: arenas, views and pinning', () => {
     await expect(WorkerPool.create({ arenaBytes: 1000 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   }, 30_000);
 });
+
+describe('sameSnapshot: whether the workers views are still current', () => {
+  // the compare behind every shared search (borrow.ts): true only when nothing a view reads has changed
+  it('arrays compare element by element, nested, by length and against non-arrays', async () => {
+    const { sameSnapshot } = await import('../dist/parallel/borrow.js');
+    const make = (ptr: number) => ({ $t: 'cls', c: 'IVFPQIndex', id: 0, v: { lists: { $t: 'arr', id: 1, v: [8, 16, ptr, 32] }, n: 3 } });
+    expect(sameSnapshot(make(24), make(24))).toBe(true);
+    // one element of an array of pointers moved (a list reallocated), the length the same
+    expect(sameSnapshot(make(24), make(40))).toBe(false);
+    expect(sameSnapshot([1, 2, 3], [1, 2])).toBe(false);
+    expect(sameSnapshot([1, 2], [1, 2, 3])).toBe(false);
+    expect(sameSnapshot([1, [2, 3]], [1, [2, 4]])).toBe(false);
+    expect(sameSnapshot([1, [2, 3]], [1, [2, 3]])).toBe(true);
+    expect(sameSnapshot([1, 2], { 0: 1, 1: 2 })).toBe(false);
+    expect(sameSnapshot({ 0: 1, 1: 2 }, [1, 2])).toBe(false);
+    expect(sameSnapshot([new Int32Array([1, 2])], [new Int32Array([1, 3])])).toBe(false);
+    expect(sameSnapshot([new Int32Array([1, 2])], [new Int32Array([1, 2])])).toBe(true);
+    expect(sameSnapshot([NaN], [NaN])).toBe(true);
+  });
+});
