@@ -356,7 +356,7 @@ export class IVFPQIndex extends IdIndex {
     } else {
       // (the norms' scratch before anything changes: taking it may grow memory)
       const sc = this.usesNorms ? this.normScratch(where) : null;
-      const before = this.listSize.slice();
+      const before = sc ? this.listSize.slice() : null;
       const mem = new Uint8Array(eng.abi.memory.buffer);
       const i32 = new Int32Array(eng.abi.memory.buffer);
       for (let i = 0; i < n; i++) {
@@ -365,7 +365,7 @@ export class IVFPQIndex extends IdIndex {
         mem.set(codes.subarray(i * cs, (i + 1) * cs), this.listCodes[l] + at * cs);
         i32[(this.listPos[l] >>> 2) + at] = this.n + i;
       }
-      if (sc) for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.fillNorms(l, before[l], sc);
+      if (sc && before) for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.fillNorms(l, before[l], sc);
     }
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
@@ -616,7 +616,8 @@ export class IVFPQIndex extends IdIndex {
       if (rerank) eng.f32(qo, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       // per-query tables: -2 <q, r> (l2 with precomputed terms) or -<q, r> (ip; +<q, r> for fast-scan, see fsTables)
       const ipFaiss = fast && !l2 && m <= FS_FAISS_IP_MAX_M;
-      if (!oneTable && (!l2 || this.usesNorms || t.precomputed)) scanTables(eng, v, qp, c, 1, l2 ? -2 : ipFaiss ? 1 : -1, ks, t3n, t3);
+      const scale = l2 ? -2 : ipFaiss ? 1 : -1;
+      if (!oneTable && (!l2 || this.usesNorms || t.precomputed)) scanTables(eng, v, qp, c, 1, scale, ks, t3n, t3);
       // fast-scan, ip: one quantized table per query serves every list (only the bias <q, c> differs), quantized as
       // PQIndex quantizes it
       const ipParams = fast && !l2 ? fsTables(eng, t3, c, m, lut, par, ipFaiss) : null;
@@ -627,7 +628,7 @@ export class IVFPQIndex extends IdIndex {
       } else for (let qi = 0; qi < c; qi++) {
         const hdq = hd + qi * kk * 4;
         const hiq = hi + qi * kk * 4;
-        if (oneTable) eng.abi.pqTables(qp + qi * d * 4, 1, d, m, ksubP, v.centTPtr, v.cnormPtr, 1, l2 ? -2 : -1, t3);
+        if (oneTable) scanTables(eng, v, qp + qi * d * 4, 1, 1, scale, ks, t3n, t3);
         const t3q = oneTable ? t3 : t3 + qi * tsize * 4;
         for (let p = 0; p < nprobe; p++) {
           const at = (q0 + qi) * nprobe + p;

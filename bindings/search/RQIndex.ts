@@ -331,7 +331,7 @@ export class RQIndex extends IdIndex {
         ],
         where,
       );
-      const tab = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
+      const tab = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, ks, qp, zp, sp, tp, tw, where);
       for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
       eng.abi.heapInit(hd, hi, c * kk);
       flt?.armChunk(eng, hd, kk, q0);
@@ -360,12 +360,12 @@ export class RQIndex extends IdIndex {
   }
 
   /**
-   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks = scanKsub(scanM, ksub8, true), as
+   * The scan tables of c queries qs (row-major) copied to qp: f32[c][scanM][ks] (ks: the callers' scanKsub(scanM, ksub8, true), as
    * the four-query scans read them: in tw, widened from tp, with the norm rows, or sp without them, when ks > ksub8).
    * Heaps keep the smallest: l2 scores -2 <q, x^> + norm + ||q||^2 (the last in the first row), ip scores -<q, x^>. zp:
    * lw floats of work, sp: c * lw floats.
    */
-  private tables(qs: Float32Array, c: number, qp: number, zp: number, sp: number, tp: number, tw: number, where: string): number {
+  private tables(qs: Float32Array, c: number, ks: number, qp: number, zp: number, sp: number, tp: number, tw: number, where: string): number {
     const eng = this.eng;
     const v = this.q.kernelView(where);
     const { d, levels, ksub8 } = v;
@@ -387,7 +387,6 @@ export class RQIndex extends IdIndex {
       for (let i = 0; i < c; i++) t.set(normRows, i * tsize + lw);
       tab = tp;
     }
-    const ks = scanKsub(scanM, ksub8, true);
     if (ks !== ksub8) {
       widenTables(eng, tab, c, scanM, ksub8, ks, tw);
       tab = tw;
@@ -438,7 +437,7 @@ export class RQIndex extends IdIndex {
             nbits !== 8 ? block * scanM + 4 : 0, (quads ? 4 : 1) * block * 4,
           ], where,
         );
-        const tab = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, qp, zp, sp, tp, tw, where);
+        const tab = this.tables(q.subarray(q0 * d, (q0 + c) * d), c, ks, qp, zp, sp, tp, tw, where);
         for (let g = 0; g < quads; g++) eng.abi.pqInterleave4(tab + g * 4 * tsize * 4, tsize, t4 + g * 4 * tsize * 4);
         for (let b0 = 0; b0 < n; b0 += block) {
           const cnt = Math.min(block, n - b0);
