@@ -1,7 +1,7 @@
 // Runs the benchmarks, each as a child process twice: with plain `node` (the engine picks the plain SIMD build on
 // Node 20) and with `node --experimental-wasm-relaxed-simd` (it picks the relaxed-SIMD build).
 //   npm run bench                  all benches
-//   node bench/run.js kmeans       only the named ones (kmeans, search, pq, coarse, fastscan, onlinevq, semanticid, rq, sq, binary, anisotropic, pool, recsys, remove, range)
+//   node bench/run.js kmeans       only the named ones (kmeans, search, pq, coarse, fastscan, onlinevq, semanticid, rq, sq, binary, anisotropic, pool, recsys, remove, range, ceilings)
 // Speed is never asserted; the exit code is non-zero only when a bench process fails.
 
 import { spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, REPO_ROOT, fmtSeconds, printTable } from './lib/common.js';
 
-const BENCHES = ['kmeans', 'search', 'pq', 'coarse', 'fastscan', 'onlinevq', 'semanticid', 'rq', 'sq', 'binary', 'anisotropic', 'pool', 'recsys', 'remove', 'range'];
+const BENCHES = ['kmeans', 'search', 'pq', 'coarse', 'fastscan', 'onlinevq', 'semanticid', 'rq', 'sq', 'binary', 'anisotropic', 'pool', 'recsys', 'remove', 'range', 'ceilings'];
 const PASSES = [
   { label: 'plain SIMD', flags: [], expect: 'simd' },
   { label: 'relaxed SIMD', flags: ['--experimental-wasm-relaxed-simd'], expect: 'relaxed' },
