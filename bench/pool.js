@@ -1,6 +1,7 @@
-// Batch search, k-means, training and add on all cores: vqwasm WorkerPool (worker_threads) in both of its forms, private memories (one
-// engine and a full index copy per worker) and one shared memory (the threads build: the workers search this thread's
-// index in place), against the same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of
+// Batch search, k-means, training and add on all cores: vqwasm WorkerPool (worker_threads) in its three forms, private memories (one
+// engine and a full index copy per worker), the same without SharedArrayBuffer (byMessage: what a page without
+// cross-origin isolation gets) and one shared memory (the threads build: the workers search this thread's index in
+// place), against the same index searched on the main thread, on the synthetic 100k x 64 Gaussian mixture of
 // the PQ benches, 2000 queries in one batch. Prints QPS, the speed-ups, whether the ids and distances are identical,
 // the machine's ceiling for each row (the same single-thread call run by independent copies in as many workers at
 // once: what the cores give that work with no pool), and the load average before and after (the speed-up needs free
@@ -134,6 +135,8 @@ async function main() {
   ];
   const pool = await ours.WorkerPool.create({ threads, build, shared: false });
   const spool = await ours.WorkerPool.create({ threads, shared: true });
+  // private memories and no SharedArrayBuffer anywhere (byMessage): what a page without cross-origin isolation gets
+  const mpool = await ours.WorkerPool.create({ threads, build, shared: false, byMessage: true });
   const copies = await Copies.create(threads, { threads: true });
   const rows = [];
   const kmRows = [];
@@ -149,24 +152,28 @@ async function main() {
         const shared = await pool.share(index);
         const shareS = C.now() - t0;
         const sshared = await spool.share(index);
+        const mshared = await mpool.share(index);
         await copies.load({ op: 'index', bytes: index.save(), q, k: K, opts });
         // interleaved (main, private, shared, copies) x 5, medians: the machine's drift hits the four alike; after 4
         // untimed rounds: a fresh worker runs its first searches 1.5-2x slower while V8 optimizes its code (measured:
         // IVF-PQ, 2000 queries, 107, 76, 57, 50 ms then 44 ms a search), and each worker sees half the queries
-        const fns = [() => index.search(q, K, opts), () => shared.search(q, K, opts), () => sshared.search(q, K, opts), () => copies.go()];
-        const [single, pooled, spooled, apart] = await interleaved(fns, 5, 4);
+        const fns = [() => index.search(q, K, opts), () => shared.search(q, K, opts), () => sshared.search(q, K, opts), () => mshared.search(q, K, opts), () => copies.go()];
+        const [single, pooled, spooled, mpooled, apart] = await interleaved(fns, 5, 4);
         // the same four, each turn SEARCH_BLOCK runs back to back: every run but a turn's first follows one of its
         // own kind (a pooled search right after this thread's 40-80 ms search can find its data out of the core's
         // caches: IVF-PQ ran 1.76x interleaved, 1.89x back to back, measured 2026-11-28)
-        const [single3, pooled3, spooled3] = await interleaved(fns.slice(0, 3), 3, 0, SEARCH_BLOCK);
+        const [single3, pooled3, spooled3, mpooled3] = await interleaved(fns.slice(0, 4), 3, 0, SEARCH_BLOCK);
         shared.release();
         sshared.release();
+        mshared.release();
         rows.push([
           name, Math.round(NQ / single.seconds), Math.round(NQ / pooled.seconds), (single.seconds / pooled.seconds).toFixed(2) + 'x',
           Math.round(NQ / spooled.seconds), (single.seconds / spooled.seconds).toFixed(2) + 'x',
-          same(single.out, pooled.out) && same(single.out, spooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
+          Math.round(NQ / mpooled.seconds), (single.seconds / mpooled.seconds).toFixed(2) + 'x',
+          same(single.out, pooled.out) && same(single.out, spooled.out) && same(single.out, mpooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
           ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x',
           (single3.seconds / pooled3.seconds).toFixed(2) + 'x', (single3.seconds / spooled3.seconds).toFixed(2) + 'x',
+          (single3.seconds / mpooled3.seconds).toFixed(2) + 'x',
         ]);
       } finally {
         index.dispose();
@@ -185,7 +192,7 @@ async function main() {
         same &&= sameBytes(got, want);
       };
       await copies.load({ op: 'train', cls, opts, x });
-      const [single, priv, shar, apart] = await interleaved([
+      const [single, priv, shar, msg, apart] = await interleaved([
         async () => {
           const mine = new ours[cls](opts);
           mine.train(x);
@@ -194,11 +201,13 @@ async function main() {
         },
         async () => check((await pooled(pool)).trained),
         async () => check((await pooled(spool)).trained),
+        async () => check((await pooled(mpool)).trained),
         () => copies.go(),
       ], rounds);
       const sp = (t) => (single.seconds / t.seconds).toFixed(2) + 'x';
       kmRows.push([
         label, C.fmtSeconds(single.seconds), C.fmtSeconds(priv.seconds), sp(priv), C.fmtSeconds(shar.seconds), sp(shar),
+        C.fmtSeconds(msg.seconds), sp(msg),
         same ? 'yes' : 'NO', ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x',
       ]);
     };
@@ -244,9 +253,9 @@ async function main() {
       await copies.load({ op: 'add', bytes: empty, x: ds.base });
       let want = null; // the calling thread's bytes, from its first run
       let same = true;
-      const times = [[], [], [], []];
+      const times = [[], [], [], [], []];
       for (let r = 0; r < 3; r++) {
-        for (const [i, run] of [(ix) => ix.add(ds.base), (ix) => pool.add(ix, ds.base), (ix) => spool.add(ix, ds.base)].entries()) {
+        for (const [i, run] of [(ix) => ix.add(ds.base), (ix) => pool.add(ix, ds.base), (ix) => spool.add(ix, ds.base), (ix) => mpool.add(ix, ds.base)].entries()) {
           const ix = ours.loadIndex(empty);
           const t0 = C.now();
           await run(ix);
@@ -256,49 +265,57 @@ async function main() {
           want ??= got;
           same &&= sameBytes(got, want);
         }
-        times[3].push(Math.max(...(await copies.go())));
+        times[4].push(Math.max(...(await copies.go())));
       }
-      const [single, priv, shar, apart] = times.map((t) => C.median(t));
+      const [single, priv, shar, msg, apart] = times.map((t) => C.median(t));
       const sp = (t) => (single / t).toFixed(2) + 'x';
       addRows.push([
-        `${label}, ${ds.nb} vectors`, C.fmtSeconds(single), C.fmtSeconds(priv), sp(priv), C.fmtSeconds(shar), sp(shar), same ? 'yes' : 'NO',
+        `${label}, ${ds.nb} vectors`, C.fmtSeconds(single), C.fmtSeconds(priv), sp(priv), C.fmtSeconds(shar), sp(shar), C.fmtSeconds(msg), sp(msg), same ? 'yes' : 'NO',
         ((threads * single) / apart).toFixed(2) + 'x',
       ]);
     }
   } finally {
     pool.terminate();
     spool.terminate();
+    mpool.terminate();
     copies.terminate();
   }
   C.printTable(
-    `batch search, ${NQ} queries (median of 5 after 4 untimed rounds, the four interleaved)`,
+    `batch search, ${NQ} queries (median of 5 after 4 untimed rounds, the five interleaved)`,
     [
       { title: 'index' }, { title: 'main thread QPS' }, { title: `private ${threads} threads QPS` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads QPS` }, { title: 'speed-up' }, { title: 'identical' }, { title: 'share() private' },
-      { title: `ceiling: ${threads} copies` }, { title: `back to back: private` }, { title: 'shared' },
+      { title: `shared ${threads} threads QPS` }, { title: 'speed-up' }, { title: `by message ${threads} threads QPS` }, { title: 'speed-up' },
+      { title: 'identical' }, { title: 'share() private' },
+      { title: `ceiling: ${threads} copies` }, { title: `back to back: private` }, { title: 'shared' }, { title: 'by message' },
     ],
     rows,
     [
-      `back to back: the speed-ups again, from 3 rounds in which each of the three (this thread, private, shared) runs ${SEARCH_BLOCK} searches in a row (median of all; every run but the first of a turn follows one of its own kind: throughput in a steady state)`,
+      `back to back: the speed-ups again, from 3 rounds in which each of the four (this thread, private, shared, by message) runs ${SEARCH_BLOCK} searches in a row (median of all; every run but the first of a turn follows one of its own kind: throughput in a steady state)`,
       `ceiling: ${threads} independent copies of the index, each in a worker of its own searching the whole batch at the same moment; ${threads} x its time alone / their wall time (what the cores give this scan, with no pool)`,
       'private: each worker holds a copy; share() = save() here, then a parse and load in every worker (once per snapshot, not per search)',
       'shared: the workers search this thread\'s index in its shared memory; each search sends them a view of its JS state (no copy, share() is free)',
+      'by message: private memories with no SharedArrayBuffer (byMessage: true, what a page without cross-origin isolation gets): the queries go to the workers chunk by chunk in messages',
     ],
   );
   C.printTable(
-    'k-means, PQ and index training (median of 3, the four interleaved; pool.kmeans, pool.trainPQ, pool.trainIndex)',
+    'k-means, PQ and index training (median of 3, the five interleaved; pool.kmeans, pool.trainPQ, pool.trainIndex)',
     [
       { title: 'training' }, { title: 'KMeans.train' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
+      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: `by message ${threads} threads` }, { title: 'speed-up' },
+      { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
     kmRows,
-    [`ceiling: ${threads} KMeans.train (ProductQuantizer.train, IVFPQIndex.train) runs at once, one per worker, as above`],
+    [
+      `ceiling: ${threads} KMeans.train (ProductQuantizer.train, IVFPQIndex.train) runs at once, one per worker, as above`,
+      'by message: k-means++ takes two message round trips a centroid (every worker\'s distance update, then the draw in the block that holds it), and each worker steps its own blocks',
+    ],
   );
   C.printTable(
     'add into a trained empty index (median of 3, interleaved; pool.add)',
     [
       { title: 'index' }, { title: 'index.add' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
+      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: `by message ${threads} threads` }, { title: 'speed-up' },
+      { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
     addRows,
     [
