@@ -312,3 +312,42 @@ describe('sameSnapshot: whether the workers views are still current', () => {
     expect(sameSnapshot([NaN], [NaN])).toBe(true);
   });
 });
+
+describe('revive: the objects a shared-memory worker searches', () => {
+  // borrow.ts rebuilds each index object around the same buffers from its snapshot; the worker then runs the class's
+  // own methods on it, so it must have the class, every field in the original order, and the shared references
+  it('a view has the class and fields of its original, nested instances and shared references, and answers alike', async () => {
+    const { snapshot, revive } = await import('../dist/parallel/borrow.js');
+    await init({ threads: true });
+    const d = 16;
+    const x = floatVectors(3000, d, 93);
+    const q = floatVectors(50, d, 94);
+    const index = new IVFPQIndex({ d, nlist: 16, m: 4, seed: 3 });
+    try {
+      index.train(x);
+      index.add(x);
+      const view = revive(structuredClone(snapshot(index).snap), engine('test')) as IVFPQIndex;
+      expect(view).toBeInstanceOf(IVFPQIndex);
+      expect(view).not.toBe(index);
+      expect(Object.keys(view)).toEqual(Object.keys(index));
+      // nested class instances keep their classes (the coarse quantizer is a FlatIndex inside the trained state)
+      const trained = (index as unknown as { trained: Record<string, unknown> }).trained;
+      const vtrained = (view as unknown as { trained: Record<string, unknown> }).trained;
+      expect(Object.getPrototypeOf(vtrained)).toBe(Object.getPrototypeOf(trained));
+      for (const key of Object.keys(trained)) {
+        const a = trained[key];
+        if (a !== null && typeof a === 'object' && !ArrayBuffer.isView(a) && !Array.isArray(a)) expect(Object.getPrototypeOf(vtrained[key])).toBe(Object.getPrototypeOf(a));
+      }
+      // an object met twice in the original is one object in the view: an l2 index probes with its assign index
+      expect(trained.probe).toBe(trained.assign);
+      expect(vtrained.probe).toBe(vtrained.assign);
+      expect(vtrained.probe).toBeInstanceOf(FlatIndex);
+      const want = index.search(q, 5, { nprobe: 4 });
+      const got = view.search(q, 5, { nprobe: 4 });
+      expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
+      expect(Array.from(got.distances)).toEqual(Array.from(want.distances));
+    } finally {
+      index.dispose();
+    }
+  });
+});

@@ -107,9 +107,14 @@ export function revive(snap: Snapshot, eng: Engine): unknown {
         return out;
       }
       default: {
-        const out: Record<string, unknown> = t.$t === 'obj' ? {} : Object.create(CLASSES[t.c!].prototype);
+        // filled as a plain object, then given its class: V8 turns an Object.create(prototype) object into a
+        // dictionary (hash-table properties) after about 20 properties set by key, and a worker then ran an IVF-PQ
+        // view's (31 fields) per-list JS with generic property loads and its small methods not inlined (a plain
+        // object keeps fast properties, and so does setPrototypeOf on it)
+        const out: Record<string, unknown> = {};
         made.set(t.id, out);
         for (const [key, val] of Object.entries(t.v as Record<string, unknown>)) out[key] = walk(val);
+        if (t.$t !== 'obj') Object.setPrototypeOf(out, CLASSES[t.c!].prototype);
         if (out instanceof Owned) Owned.borrowed(out, eng);
         return out;
       }
