@@ -6,7 +6,7 @@
 //     multiply-adds a second FlatIndex's scan amounts to (n x queries x d), and the peak rates of Wasm's multiply-add
 //     instructions in register-only loops (bench/ceilings/mac.ts).
 //   node bench/ceilings.js                                   (plain SIMD)
-//   node --experimental-wasm-relaxed-simd bench/ceilings.js  (relaxed SIMD: relaxed_swizzle, relaxed_madd, i8 dot)
+//   node --experimental-wasm-relaxed-simd bench/ceilings.js  (relaxed SIMD: relaxed_swizzle, the i8 dot)
 // The probe module is compiled here with the project's pinned asc into bench/.data/ (never shipped). Speed is never
 // asserted.
 
@@ -31,16 +31,17 @@ async function probeModule(relaxed) {
   return instance.exports;
 }
 
-/** Median seconds of one call of fn, over 7 runs of `calls` calls after a warm-up call. */
-function perCall(fn, calls) {
-  fn();
-  const times = [];
-  for (let r = 0; r < 7; r++) {
-    const t0 = C.now();
-    for (let i = 0; i < calls; i++) fn();
-    times.push((C.now() - t0) / calls);
+/** Median seconds of a search of every query for the top K, on the index make() gives, trained on `train` and filled. */
+function searchSeconds(make, train, ds) {
+  const index = make();
+  try {
+    index.train?.(train);
+    index.add(ds.base);
+    index.search(ds.q, K);
+    return timedRuns(() => index.search(ds.q, K), { minSeconds: 1 });
+  } finally {
+    index.dispose();
   }
-  return C.median(times);
 }
 
 const gRate = (x) => `${(x / 1e9).toFixed(2)} G`;
@@ -58,16 +59,8 @@ async function main() {
   log('PQIndex 16x8 and 32x4');
   const lib = [];
   for (const [label, opts] of [['8-bit ADC, PQIndex 16x8', { d, m: 16, nbits: 8, seed: 1234 }], ['fast-scan, PQIndex 32x4', { d, m: 32, nbits: 4, seed: 1234 }]]) {
-    const index = new ours.PQIndex(opts);
-    try {
-      index.train(ds.train);
-      index.add(ds.base);
-      index.search(ds.q, K);
-      const r = timedRuns(() => index.search(ds.q, K), { minSeconds: 1 });
-      lib.push({ label, codesPerS: (nb * nq) / r.seconds, runs: r.runs });
-    } finally {
-      index.dispose();
-    }
+    const r = searchSeconds(() => new ours.PQIndex(opts), ds.train, ds);
+    lib.push({ label, codesPerS: (nb * nq) / r.seconds, runs: r.runs });
   }
   const adc8 = lib[0].codesPerS;
   const target = 2.5 * adc8;
@@ -102,8 +95,7 @@ async function main() {
     const f = px[fn];
     const count = f(codes, nblocks, m, lut0, lut1, thr);
     counts.set(fn, [queries, count]);
-    const s = perCall(() => f(codes, nblocks, m, lut0, lut1, thr), 10);
-    const rate = (nblocks * 32 * queries) / s;
+    const rate = (nblocks * 32 * queries) / C.microBench(fn, () => f(codes, nblocks, m, lut0, lut1, thr), { maxTime: 1 }).seconds;
     loopRows.push([fn, what, String(bits), mRate(rate), (rate / adc8).toFixed(2) + 'x', rate >= target ? 'yes' : 'no']);
   }
   // same slots counted by every loop of a kind (one query: the first query's table)
@@ -131,18 +123,10 @@ async function main() {
   const rows = [];
   let flatMacs = 0;
   for (const [label, make] of [['FlatIndex (exact)', () => new ours.FlatIndex({ d, metric: 'ip' })], ['SQIndex int8', () => new ours.SQIndex({ d, type: 'int8', metric: 'ip' })]]) {
-    const index = make();
-    try {
-      index.train?.(ds.base);
-      index.add(ds.base);
-      index.search(ds.q, K);
-      const r = timedRuns(() => index.search(ds.q, K), { minSeconds: 1 });
-      const macs = (nb * nq * d) / r.seconds;
-      if (!flatMacs) flatMacs = macs;
-      rows.push([label, C.fmtRate(nq / r.seconds), `${gRate(macs)}`, (macs / flatMacs).toFixed(2) + 'x']);
-    } finally {
-      index.dispose();
-    }
+    const r = searchSeconds(make, ds.base, ds);
+    const macs = (nb * nq * d) / r.seconds;
+    if (!flatMacs) flatMacs = macs;
+    rows.push([label, C.fmtRate(nq / r.seconds), `${gRate(macs)}`, (macs / flatMacs).toFixed(2) + 'x']);
   }
   log('peak multiply-add loops');
   new Uint8Array(px.memory.buffer, 0, 64).fill(3);
@@ -151,8 +135,7 @@ async function main() {
     ['dotI16', 'i32x4.dot_i16x8_s + i32x4.add (6 chains)', 48],
     ...(build === 'relaxed' ? [['dotI8', 'i32x4.relaxed_dot_i8x16_i7x16_add_s (6 chains)', 96]] : []),
   ].map(([fn, what, perTrip]) => {
-    const s = perCall(() => px[fn](trips, 0), 1);
-    const rate = (trips * perTrip) / s;
+    const rate = (trips * perTrip) / C.microBench(fn, () => px[fn](trips, 0), { maxTime: 1 }).seconds;
     return [fn, what, gRate(rate), (rate / flatMacs).toFixed(2) + 'x', rate >= 3 * flatMacs ? 'yes' : 'no'];
   });
   C.printTable(

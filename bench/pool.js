@@ -133,10 +133,14 @@ async function main() {
     ['IVFPQIndex 1024, 16x8, nprobe 16', () => new ours.IVFPQIndex({ d, nlist: 1024, m: 16 }), { nprobe: 16 }],
     ['SQIndex int8 ip', () => new ours.SQIndex({ d, type: 'int8', metric: 'ip' }), {}],
   ];
-  const pool = await ours.WorkerPool.create({ threads, build, shared: false });
-  const spool = await ours.WorkerPool.create({ threads, shared: true });
-  // private memories and no SharedArrayBuffer anywhere (byMessage): what a page without cross-origin isolation gets
-  const mpool = await ours.WorkerPool.create({ threads, build, shared: false, byMessage: true });
+  // the pool kinds, in column order: private memories, one shared memory, and private memories with no
+  // SharedArrayBuffer anywhere (byMessage: what a page without cross-origin isolation gets)
+  const pools = [
+    ['private', await ours.WorkerPool.create({ threads, build, shared: false })],
+    ['shared', await ours.WorkerPool.create({ threads, shared: true })],
+    ['by message', await ours.WorkerPool.create({ threads, build, shared: false, byMessage: true })],
+  ];
+  const ratio = (a, b) => (a / b).toFixed(2) + 'x';
   const copies = await Copies.create(threads, { threads: true });
   const rows = [];
   const kmRows = [];
@@ -148,38 +152,36 @@ async function main() {
       try {
         if (index.train) index.train(ds.train);
         index.add(ds.base);
-        const t0 = C.now();
-        const shared = await pool.share(index);
-        const shareS = C.now() - t0;
-        const sshared = await spool.share(index);
-        const mshared = await mpool.share(index);
+        // share() timed on the private pool (the first: a copy in every worker)
+        const views = [];
+        let shareS = 0;
+        for (const [, p] of pools) {
+          const t0 = C.now();
+          views.push(await p.share(index));
+          shareS ||= C.now() - t0;
+        }
         await copies.load({ op: 'index', bytes: index.save(), q, k: K, opts });
-        // interleaved (main, private, shared, copies) x 5, medians: the machine's drift hits the four alike; after 4
-        // untimed rounds: a fresh worker runs its first searches 1.5-2x slower while V8 optimizes its code (measured:
-        // IVF-PQ, 2000 queries, 107, 76, 57, 50 ms then 44 ms a search), and each worker sees half the queries
-        const fns = [() => index.search(q, K, opts), () => shared.search(q, K, opts), () => sshared.search(q, K, opts), () => mshared.search(q, K, opts), () => copies.go()];
-        const [single, pooled, spooled, mpooled, apart] = await interleaved(fns, 5, 4);
-        // the same four, each turn SEARCH_BLOCK runs back to back: every run but a turn's first follows one of its
-        // own kind (a pooled search right after this thread's 40-80 ms search can find its data out of the core's
-        // caches: IVF-PQ ran 1.76x interleaved, 1.89x back to back, measured 2026-11-28)
-        const [single3, pooled3, spooled3, mpooled3] = await interleaved(fns.slice(0, 4), 3, 0, SEARCH_BLOCK);
-        shared.release();
-        sshared.release();
-        mshared.release();
+        // interleaved (main, each pool, copies) x 5, medians: the machine's drift hits them alike; after 4 untimed
+        // rounds: a fresh worker runs its first searches 1.5-2x slower while V8 optimizes its code (measured: IVF-PQ,
+        // 2000 queries, 107, 76, 57, 50 ms then 44 ms a search), and each worker sees half the queries
+        const fns = [() => index.search(q, K, opts), ...views.map((v) => () => v.search(q, K, opts)), () => copies.go()];
+        const [single, ...pooled] = await interleaved(fns, 5, 4);
+        const apart = pooled.pop();
+        // the same without the copies, each turn SEARCH_BLOCK runs back to back: every run but a turn's first follows
+        // one of its own kind (a pooled search right after this thread's 40-80 ms search can find its data out of
+        // the core's caches: IVF-PQ ran 1.76x interleaved, 1.89x back to back, measured 2026-11-28)
+        const [single3, ...pooled3] = await interleaved(fns.slice(0, -1), 3, 0, SEARCH_BLOCK);
+        for (const v of views) v.release();
         rows.push([
-          name, Math.round(NQ / single.seconds), Math.round(NQ / pooled.seconds), (single.seconds / pooled.seconds).toFixed(2) + 'x',
-          Math.round(NQ / spooled.seconds), (single.seconds / spooled.seconds).toFixed(2) + 'x',
-          Math.round(NQ / mpooled.seconds), (single.seconds / mpooled.seconds).toFixed(2) + 'x',
-          same(single.out, pooled.out) && same(single.out, spooled.out) && same(single.out, mpooled.out) ? 'yes' : 'NO', C.fmtSeconds(shareS),
-          ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x',
-          (single3.seconds / pooled3.seconds).toFixed(2) + 'x', (single3.seconds / spooled3.seconds).toFixed(2) + 'x',
-          (single3.seconds / mpooled3.seconds).toFixed(2) + 'x',
+          name, Math.round(NQ / single.seconds), ...pooled.flatMap((r) => [Math.round(NQ / r.seconds), ratio(single.seconds, r.seconds)]),
+          pooled.every((r) => same(single.out, r.out)) ? 'yes' : 'NO', C.fmtSeconds(shareS),
+          ratio(threads * single.seconds, apart.seconds), ...pooled3.map((r) => ratio(single3.seconds, r.seconds)),
         ]);
       } finally {
         index.dispose();
       }
     }
-    // training on the calling thread against both pools and the copies' ceiling: interleaved x 3, medians (one run
+    // training on the calling thread against each pool and the copies' ceiling: interleaved x 3, medians (one run
     // each swung by up to 30 % on this VM); identical bytes checked on every pooled run. `new ours[cls](opts).train(x)`
     // on this thread, `pooled(pool)` on each pool (it resolves to { trained }), and the same training by the copies
     const trainingRow = async (label, cls, opts, x, pooled, rounds = 3) => {
@@ -192,23 +194,20 @@ async function main() {
         same &&= sameBytes(got, want);
       };
       await copies.load({ op: 'train', cls, opts, x });
-      const [single, priv, shar, msg, apart] = await interleaved([
+      const [single, ...trained] = await interleaved([
         async () => {
           const mine = new ours[cls](opts);
           mine.train(x);
           want ??= mine.save();
           mine.dispose();
         },
-        async () => check((await pooled(pool)).trained),
-        async () => check((await pooled(spool)).trained),
-        async () => check((await pooled(mpool)).trained),
+        ...pools.map(([, p]) => async () => check((await pooled(p)).trained)),
         () => copies.go(),
       ], rounds);
-      const sp = (t) => (single.seconds / t.seconds).toFixed(2) + 'x';
+      const apart = trained.pop();
       kmRows.push([
-        label, C.fmtSeconds(single.seconds), C.fmtSeconds(priv.seconds), sp(priv), C.fmtSeconds(shar.seconds), sp(shar),
-        C.fmtSeconds(msg.seconds), sp(msg),
-        same ? 'yes' : 'NO', ((threads * single.seconds) / apart.seconds).toFixed(2) + 'x',
+        label, C.fmtSeconds(single.seconds), ...trained.flatMap((r) => [C.fmtSeconds(r.seconds), ratio(single.seconds, r.seconds)]),
+        same ? 'yes' : 'NO', ratio(threads * single.seconds, apart.seconds),
       ]);
     };
     // k-means: the per-point work of each iteration on the workers (WorkerPool.kmeans) against KMeans.train
@@ -253,9 +252,10 @@ async function main() {
       await copies.load({ op: 'add', bytes: empty, x: ds.base });
       let want = null; // the calling thread's bytes, from its first run
       let same = true;
-      const times = [[], [], [], [], []];
+      const runs = [(ix) => ix.add(ds.base), ...pools.map(([, p]) => (ix) => p.add(ix, ds.base))];
+      const times = [...runs, copies].map(() => []);
       for (let r = 0; r < 3; r++) {
-        for (const [i, run] of [(ix) => ix.add(ds.base), (ix) => pool.add(ix, ds.base), (ix) => spool.add(ix, ds.base), (ix) => mpool.add(ix, ds.base)].entries()) {
+        for (const [i, run] of runs.entries()) {
           const ix = ours.loadIndex(empty);
           const t0 = C.now();
           await run(ix);
@@ -265,28 +265,26 @@ async function main() {
           want ??= got;
           same &&= sameBytes(got, want);
         }
-        times[4].push(Math.max(...(await copies.go())));
+        times[runs.length].push(Math.max(...(await copies.go())));
       }
-      const [single, priv, shar, msg, apart] = times.map((t) => C.median(t));
-      const sp = (t) => (single / t).toFixed(2) + 'x';
+      const [single, ...added] = times.map((t) => C.median(t));
+      const apart = added.pop();
       addRows.push([
-        `${label}, ${ds.nb} vectors`, C.fmtSeconds(single), C.fmtSeconds(priv), sp(priv), C.fmtSeconds(shar), sp(shar), C.fmtSeconds(msg), sp(msg), same ? 'yes' : 'NO',
-        ((threads * single) / apart).toFixed(2) + 'x',
+        `${label}, ${ds.nb} vectors`, C.fmtSeconds(single), ...added.flatMap((t) => [C.fmtSeconds(t), ratio(single, t)]), same ? 'yes' : 'NO',
+        ratio(threads * single, apart),
       ]);
     }
   } finally {
-    pool.terminate();
-    spool.terminate();
-    mpool.terminate();
+    for (const [, p] of pools) p.terminate();
     copies.terminate();
   }
+  // per pool: its figure and its speed-up over the calling thread
+  const poolColumns = (unit) => pools.flatMap(([label]) => [{ title: `${label} ${threads} threads${unit}` }, { title: 'speed-up' }]);
   C.printTable(
     `batch search, ${NQ} queries (median of 5 after 4 untimed rounds, the five interleaved)`,
     [
-      { title: 'index' }, { title: 'main thread QPS' }, { title: `private ${threads} threads QPS` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads QPS` }, { title: 'speed-up' }, { title: `by message ${threads} threads QPS` }, { title: 'speed-up' },
-      { title: 'identical' }, { title: 'share() private' },
-      { title: `ceiling: ${threads} copies` }, { title: `back to back: private` }, { title: 'shared' }, { title: 'by message' },
+      { title: 'index' }, { title: 'main thread QPS' }, ...poolColumns(' QPS'), { title: 'identical' }, { title: 'share() private' },
+      { title: `ceiling: ${threads} copies` }, ...pools.map(([label], i) => ({ title: i === 0 ? `back to back: ${label}` : label })),
     ],
     rows,
     [
@@ -300,9 +298,7 @@ async function main() {
   C.printTable(
     'k-means, PQ and index training (median of 3, the five interleaved; pool.kmeans, pool.trainPQ, pool.trainIndex)',
     [
-      { title: 'training' }, { title: 'KMeans.train' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: `by message ${threads} threads` }, { title: 'speed-up' },
-      { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
+      { title: 'training' }, { title: 'KMeans.train' }, ...poolColumns(''), { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
     kmRows,
     [
@@ -313,9 +309,7 @@ async function main() {
   C.printTable(
     'add into a trained empty index (median of 3, interleaved; pool.add)',
     [
-      { title: 'index' }, { title: 'index.add' }, { title: `private ${threads} threads` }, { title: 'speed-up' },
-      { title: `shared ${threads} threads` }, { title: 'speed-up' }, { title: `by message ${threads} threads` }, { title: 'speed-up' },
-      { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
+      { title: 'index' }, { title: 'index.add' }, ...poolColumns(''), { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
     addRows,
     [
