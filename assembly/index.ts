@@ -2,9 +2,9 @@
 // memory (read them back with `>>> 0`: values >= 2 GiB come back negative); sizes are element counts.
 
 export { alloc, free, heapLiveBytes, heapLiveBlocks, heapEnd, threadInit } from './memory';
-export { l2sqOneToMany, dotOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
+export { l2sqOneToMany, normsSq, normalizeRows, scoreRows } from './kernels/distance';
 export { heapInit, heapPushMany, heapSortRows, heapFinalize, setAllowMask, setExclude } from './kernels/topk';
-export { packPanels, unpackPanels, panelMoveRows, panelNormsSq, panelZeroBias, scanPanels, scorePanels, rangeHits } from './kernels/panels';
+export { packPanels, unpackPanels, panelMoveRows, panelNormsSq, panelZeroBias, scanPanels, scanWorkBytes, scorePanels, rangeHits } from './kernels/panels';
 export { qpanelsBytes, qpanelsPack, qscanWorkBytes, qscanPanels } from './kernels/qpanels';
 export {
   kmeansAccumulate, kmeansUpdate, minL2Update, cumulativeSearch, sumF32, addF64,

@@ -55,7 +55,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
 
   // -------------------------------------------------------------------------------------------------------------
   describe('distance.ts', () => {
-    it.each(DIMS)('l2sqOneToMany / dotOneToMany / normsSq are exact on integers, d = %i', (d) => {
+    it.each(DIMS)('l2sqOneToMany / dot (scoreRows) / normsSq are exact on integers, d = %i', (d) => {
       for (const n of COUNTS) {
         const x = intVectors(1, d, 1000 + d);
         const y = intVectors(n, d, 2000 + d * 31 + n);
@@ -68,9 +68,10 @@ describe.each(builds)('$name build', ({ name, eng }) => {
         RD.l2sqOneToMany(x, y, n, d, want);
         expect(exactMismatch(m.f32(out, n), want, `l2sq d=${d} n=${n}`)).toBeNull();
 
-        abi.dotOneToMany(xp, yp, n, d, out);
+        // dot (no export of its own): scoreRows's inner-product scores, 0 - <x, y_i>
+        abi.scoreRows(xp, yp, m.put(Int32Array.from({ length: n }, (_, i) => i)), n, d, 1, out);
         RD.dotOneToMany(x, y, n, d, want);
-        expect(exactMismatch(m.f32(out, n), want, `dot d=${d} n=${n}`)).toBeNull();
+        expect(exactMismatch(m.f32(out, n), want.map((v) => 0 - v), `dot d=${d} n=${n}`)).toBeNull();
 
         abi.normsSq(yp, n, d, out);
         RD.normsSq(y, n, d, want);
@@ -78,7 +79,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
-    it.each(DIMS)('l2sqOneToMany / dotOneToMany / normsSq agree within 1e-5 on floats, d = %i', (d) => {
+    it.each(DIMS)('l2sqOneToMany / dot (scoreRows) / normsSq agree within 1e-5 on floats, d = %i', (d) => {
       for (const n of COUNTS) {
         const x = floatVectors(1, d, 3000 + d, 3, 0.5);
         const y = floatVectors(n, d, 4000 + d * 31 + n, 3, -0.25);
@@ -99,9 +100,9 @@ describe.each(builds)('$name build', ({ name, eng }) => {
         RD.l2sqOneToMany(x, y, n, d, want);
         expect(tolMismatch(m.f32(out, n), want, sL2, `l2sq d=${d} n=${n}`)).toBeNull();
 
-        abi.dotOneToMany(xp, yp, n, d, out);
+        abi.scoreRows(xp, yp, m.put(Int32Array.from({ length: n }, (_, i) => i)), n, d, 1, out);
         RD.dotOneToMany(x, y, n, d, want);
-        expect(tolMismatch(m.f32(out, n), want, sDot, `dot d=${d} n=${n}`)).toBeNull();
+        expect(tolMismatch(m.f32(out, n), want.map((v) => 0 - v), sDot, `dot d=${d} n=${n}`)).toBeNull();
 
         abi.normsSq(yp, n, d, out);
         RD.normsSq(y, n, d, want);
@@ -345,12 +346,23 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    /**
+     * scanPanels's work buffer: with `reservoir`, the reservoirs of large k (none below 16: checked, so that the
+     * tests that ask for them run them), else 0 (the heaps).
+     */
+    function scanWork(d: number, k: number, reservoir: boolean): number {
+      const bytes = abi.scanWorkBytes(d, k);
+      if (k < 16) expect(bytes).toBe(0);
+      if (reservoir) expect(bytes).toBeGreaterThan(0);
+      return reservoir ? m.alloc(bytes) : 0;
+    }
+
     /** Runs the kernel scan into fresh heaps (or given ones), sorts them, returns copies. */
-    function kernelKnn(qp: number, nq: number, d: number, pp: number, bp: number, nb: number, alpha: number, k: number, idBase = 0) {
+    function kernelKnn(qp: number, nq: number, d: number, pp: number, bp: number, nb: number, alpha: number, k: number, idBase = 0, reservoir = false) {
       const hd = m.alloc(nq * k * 4);
       const hi = m.alloc(nq * k * 4);
       abi.heapInit(hd, hi, nq * k);
-      abi.scanPanels(qp, nq, d, pp, bp, nb, alpha, k, hd, hi, idBase);
+      abi.scanPanels(qp, nq, d, pp, bp, nb, alpha, k, hd, hi, idBase, scanWork(d, k, reservoir));
       abi.heapSortRows(hd, hi, nq, k);
       return { dist: m.f32(hd, nq * k), ids: m.i32(hi, nq * k), hd, hi };
     }
@@ -365,10 +377,10 @@ describe.each(builds)('$name build', ({ name, eng }) => {
           const qp = m.put(q);
           for (const kind of ['l2', 'ip'] as const) {
             const db = database(x, nb, d, kind);
-            for (const k of [1, 5, nb + 3]) {
-              const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k);
+            for (const [k, reservoir] of [[1, false], [5, false], [nb + 3, false], [16, true], [nb + 16, true]] as const) {
+              const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k, 0, reservoir);
               const want = RP.knnPanels(q, nq, d, db.panels, db.bias, nb, db.alpha, k);
-              const what = `scan ${kind} d=${d} nq=${nq} nb=${nb} k=${k}`;
+              const what = `scan ${kind} d=${d} nq=${nq} nb=${nb} k=${k} reservoir ${reservoir}`;
               expect(exactMismatch(got.ids, want.ids, `${what} ids`)).toBeNull();
               expect(exactMismatch(got.dist, want.dist, `${what} dist`)).toBeNull();
               if (k > nb) {
@@ -431,6 +443,27 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    it.each([1, 3, 17])('scanPanels reservoirs where every score ties: the k lowest ids, d = %i', (d) => {
+      // a reservoir's cut cannot split equal scores by value and falls back to the exact selection, which orders ties
+      // by id; copies of one vector make every score equal (nb > 3k: every k is cut)
+      const nq = 5;
+      const nb = 300;
+      const one = intVectors(1, d, 26000 + d, -2, 2);
+      const x = new Float32Array(nb * d);
+      for (let j = 0; j < nb; j++) x.set(one, j * d);
+      const q = intVectors(nq, d, 27000 + d, -2, 2);
+      const qp = m.put(q);
+      for (const kind of ['l2', 'ip'] as const) {
+        const db = database(x, nb, d, kind);
+        for (const k of [16, 40, 80]) {
+          const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k, 0, true);
+          const want = RP.knnPanels(q, nq, d, db.panels, db.bias, nb, db.alpha, k);
+          for (let r = 0; r < nq; r++) expect(Array.from(got.ids.subarray(r * k, (r + 1) * k))).toEqual(Array.from({ length: k }, (_, j) => j));
+          expect(exactMismatch(got.dist, want.dist, `ties ${kind} d=${d} k=${k} dist`)).toBeNull();
+        }
+      }
+    });
+
     it.each([1, 5, 17, 33])('two scans into the same heaps with idBase merge like one scan, d = %i', (d) => {
       const nq = 9;
       for (const [nA, nB] of [[13, 7], [8, 9], [1, 33], [33, 1]]) {
@@ -445,13 +478,15 @@ describe.each(builds)('$name build', ({ name, eng }) => {
           const a = database(xa, nA, d, kind);
           const b = database(xb, nB, d, kind);
           const ab = database(all, nA + nB, d, kind);
-          for (const k of [1, 5, nA + nB + 2]) {
+          // k >= 16 through the reservoirs, which start from the heaps the first scan left
+          for (const k of [1, 5, 16, nA + nB + 2]) {
             const hd = m.alloc(nq * k * 4);
             const hi = m.alloc(nq * k * 4);
             abi.heapInit(hd, hi, nq * k);
             const idBase = 100;
-            abi.scanPanels(qp, nq, d, a.pp, a.bp, nA, a.alpha, k, hd, hi, idBase);
-            abi.scanPanels(qp, nq, d, b.pp, b.bp, nB, b.alpha, k, hd, hi, idBase + nA);
+            const work = scanWork(d, k, k >= 16);
+            abi.scanPanels(qp, nq, d, a.pp, a.bp, nA, a.alpha, k, hd, hi, idBase, work);
+            abi.scanPanels(qp, nq, d, b.pp, b.bp, nB, b.alpha, k, hd, hi, idBase + nA, work);
             abi.heapSortRows(hd, hi, nq, k);
             const want = RP.knnPanels(q, nq, d, ab.panels, ab.bias, nA + nB, ab.alpha, k, idBase);
             const what = `merge ${kind} d=${d} ${nA}+${nB} k=${k}`;
@@ -474,11 +509,14 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       const qp = m.put(q);
       for (const kind of ['l2', 'ip'] as const) {
         const db = database(x, nb, d, kind);
-        const k = 7;
-        const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k);
-        const want = RP.knnPanels(q, nq, d, db.panels, db.bias, nb, db.alpha, k);
-        expect(exactMismatch(got.ids, want.ids, `blocked ${kind} ids`)).toBeNull();
-        expect(exactMismatch(got.dist, want.dist, `blocked ${kind} dist`)).toBeNull();
+        // k 16, 17 and 60: the reservoirs fill and are cut many times a query (many ties at their bar; 3k not a multiple
+        // of 4 at k = 17)
+        for (const [k, reservoir] of [[7, false], [16, true], [17, true], [60, true], [60, false]] as const) {
+          const got = kernelKnn(qp, nq, d, db.pp, db.bp, nb, db.alpha, k, 0, reservoir);
+          const want = RP.knnPanels(q, nq, d, db.panels, db.bias, nb, db.alpha, k);
+          expect(exactMismatch(got.ids, want.ids, `blocked ${kind} k=${k} reservoir ${reservoir} ids`)).toBeNull();
+          expect(exactMismatch(got.dist, want.dist, `blocked ${kind} k=${k} reservoir ${reservoir} dist`)).toBeNull();
+        }
       }
     });
   });
@@ -734,7 +772,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
         abi.packPanels(cent, k, d, pp, 0);
         abi.panelNormsSq(pp, 0, k, d, bp);
         abi.heapInit(dist, labels, n);
-        abi.scanPanels(xp, n, d, pp, bp, k, -2, 1, dist, labels, 0);
+        abi.scanPanels(xp, n, d, pp, bp, k, -2, 1, dist, labels, 0, 0);
         abi.heapFinalize(dist, n, 1, xn, 0);
         const objective = abi.sumF32(dist, n);
         abi.kmeansAccumulate(xp, n, d, labels, k, sums, counts);
@@ -891,7 +929,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
         const hd = m.alloc(cnt * 8);
         const hi = m.alloc(cnt * 8);
         abi.heapInit(hd, hi, cnt * 2);
-        abi.scanPanels(gx, cnt, d, cs.pp, cs.bp, k, -2, 2, hd, hi, 0);
+        abi.scanPanels(gx, cnt, d, cs.pp, cs.bp, k, -2, 2, hd, hi, 0, 0);
         abi.heapSortRows(hd, hi, cnt, 2);
         abi.hamerlyScatter(cnt, idx, hd, hi, gn, cs.bp, lp, dp, lowp);
 
@@ -953,7 +991,7 @@ describe.each(builds)('$name build', ({ name, eng }) => {
           const hd = m.alloc(n * 12);
           const hi = m.alloc(n * 12);
           abi.heapInit(hd, hi, n * 3);
-          abi.scanPanels(gx, n, d, mpp, mbp, moved.length, -2, 3, hd, hi, 0);
+          abi.scanPanels(gx, n, d, mpp, mbp, moved.length, -2, 3, hd, hi, 0, 0);
           abi.heapSortRows(hd, hi, n, 3);
           const idxIn = Int32Array.from({ length: n }, (_, i) => i);
           const idx = m.put(idxIn);

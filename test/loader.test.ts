@@ -44,10 +44,10 @@ interface RawAbi {
   free(ptr: number): number;
   heapLiveBlocks(): number;
   l2sqOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
-  dotOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
+  normsSq(xPtr: number, n: number, d: number, outPtr: number): void;
 }
 
-/** Uses a freshly loaded instance directly: one-to-many L2 and dot products on integers must be exact. */
+/** Uses a freshly loaded instance directly: one-to-many L2 distances and squared norms on integers must be exact. */
 function checkInstanceWorks(exports: WebAssembly.Exports): void {
   const abi = exports as unknown as RawAbi;
   expect(abi.memory).toBeInstanceOf(WebAssembly.Memory);
@@ -67,21 +67,21 @@ function checkInstanceWorks(exports: WebAssembly.Exports): void {
   new Float32Array(abi.memory.buffer, px, x.length).set(x);
   new Float32Array(abi.memory.buffer, py, y.length).set(y);
   const wantL2: number[] = [];
-  const wantDot: number[] = [];
+  const wantNorm: number[] = [];
   for (let i = 0; i < n; i++) {
     let s = 0;
     let p = 0;
     for (let j = 0; j < d; j++) {
       s += (x[j] - y[i * d + j]) ** 2;
-      p += x[j] * y[i * d + j];
+      p += y[i * d + j] ** 2;
     }
     wantL2.push(s);
-    wantDot.push(p);
+    wantNorm.push(p);
   }
   abi.l2sqOneToMany(px, py, n, d, po);
   expect(Array.from(new Float32Array(abi.memory.buffer, po, n))).toEqual(wantL2);
-  abi.dotOneToMany(px, py, n, d, po);
-  expect(Array.from(new Float32Array(abi.memory.buffer, po, n))).toEqual(wantDot);
+  abi.normsSq(py, n, d, po);
+  expect(Array.from(new Float32Array(abi.memory.buffer, po, n))).toEqual(wantNorm);
   abi.free(px);
   abi.free(py);
   abi.free(po);

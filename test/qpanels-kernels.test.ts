@@ -68,7 +68,7 @@ describe.each(builds)('$name build', ({ eng }) => {
         const work = m.alloc(abi.qscanWorkBytes(d, k));
         rescored = abi.qscanPanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, k, hd, hi, 0, db.qp, db.ip, work);
       } else {
-        abi.scanPanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, k, hd, hi, 0);
+        abi.scanPanels(qp, nq, d, db.pp, db.bp, nb, db.alpha, k, hd, hi, 0, 0);
       }
       abi.heapSortRows(hd, hi, nq, k);
       return { dist: m.f32(hd, nq * k), ids: m.i32(hi, nq * k), rescored };

@@ -2,6 +2,7 @@
 // loop runs over the first d & ~15 (then d & ~3) components and a scalar loop takes the rest.
 
 import { madd, hsum } from './simd';
+import { kernelScratch } from '../memory';
 
 /** Squared L2 distance between two d-vectors. */
 @inline export function l2sq(a: usize, b: usize, d: u32): f32 {
@@ -67,14 +68,6 @@ export function l2sqOneToMany(xPtr: usize, yPtr: usize, n: u32, d: u32, outPtr: 
   }
 }
 
-/** outPtr: f32[n] = <x, y_i>. */
-export function dotOneToMany(xPtr: usize, yPtr: usize, n: u32, d: u32, outPtr: usize): void {
-  const stride = <usize>d << 2;
-  for (let i: u32 = 0; i < n; i++) {
-    store<f32>(outPtr + (<usize>i << 2), dot(xPtr, yPtr + <usize>i * stride, d));
-  }
-}
-
 /** outPtr: f32[n] = ||x_i||^2 for rows of xPtr: f32[n][d]. */
 export function normsSq(xPtr: usize, n: u32, d: u32, outPtr: usize): void {
   const stride = <usize>d << 2;
@@ -87,9 +80,13 @@ export function normsSq(xPtr: usize, n: u32, d: u32, outPtr: usize): void {
 /** Scales every row of xPtr: f32[n][d] to unit L2 norm in place; all-zero rows stay zero. */
 export function normalizeRows(xPtr: usize, n: u32, d: u32): void {
   const stride = <usize>d << 2;
+  // each row's squared norm through normsSq (the same bits), into the thread's scratch: one copy of dot's unrolled
+  // loop fewer in the module (a call a row costs nothing next to the row)
+  const sq = kernelScratch();
   for (let i: u32 = 0; i < n; i++) {
     const row = xPtr + <usize>i * stride;
-    const nrm = <f32>Math.sqrt(<f64>dot(row, row, d));
+    normsSq(row, 1, d, sq);
+    const nrm = <f32>Math.sqrt(<f64>load<f32>(sq));
     if (nrm == 0) continue;
     const inv = <f32>1 / nrm;
     const s = f32x4.splat(inv);

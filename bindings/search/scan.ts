@@ -75,7 +75,9 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
   const rows = chunkRows((d + 1 + 2 * k) * 4, nq, SCAN_CHUNK_BYTES);
   // the int16 prefilter drops filtered vectors before its bounds (qpanels.ts), so it serves filtered searches too;
   // a k that is large for nb goes to the float32 scan (prefilterPays), which the panels always hold
-  const workBytes = p.qpPtr && p.qinfoPtr && prefilterPays(nb, k) ? eng.abi.qscanWorkBytes(d, k) : 0;
+  const prefilter = !!p.qpPtr && !!p.qinfoPtr && prefilterPays(nb, k);
+  // the prefilter's work buffer, or the float32 scan's reservoirs (large k)
+  const workBytes = prefilter ? eng.abi.qscanWorkBytes(d, k) : eng.abi.scanWorkBytes(d, k);
   for (let q0 = 0; q0 < nq; q0 += rows) {
     const c = Math.min(rows, nq - q0);
     const [qp, qn, hd, hi, work] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4, workBytes], where);
@@ -84,10 +86,10 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
     if (l2) eng.abi.normsSq(qp, c, d, qn);
     eng.abi.heapInit(hd, hi, c * k);
     flt?.armChunk(eng, hd, k, q0);
-    if (workBytes > 0) {
+    if (prefilter) {
       eng.abi.qscanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0, p.qpPtr!, p.qinfoPtr!, work);
     } else {
-      eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0);
+      eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0, workBytes > 0 ? work : 0);
     }
     flt?.disarmChunk(eng);
     eng.abi.heapSortRows(hd, hi, c, k);

@@ -360,7 +360,7 @@ export class KMeansBlock {
       abi.heapInit(this.hd, this.hi, m * 3);
       if (side.movedQp !== 0 && side.usePrefilter(nm)) {
         abi.qscanPanels(this.gx, m, d, side.movedPanels, side.movedBias, nm, -2, 3, this.hd, this.hi, 0, side.movedQp, side.movedQinfo, side.work);
-      } else abi.scanPanels(this.gx, m, d, side.movedPanels, side.movedBias, nm, -2, 3, this.hd, this.hi, 0);
+      } else abi.scanPanels(this.gx, m, d, side.movedPanels, side.movedBias, nm, -2, 3, this.hd, this.hi, 0, 0);
       abi.heapSortRows(this.hd, this.hi, m, 3);
       full = abi.hamerlyPartial(m, this.idx, this.hd, this.hi, this.gx, this.gnorm, d, side.movedIds, side.bias, xt, cent, this.labels, this.dist, this.lower);
     }
@@ -368,7 +368,7 @@ export class KMeansBlock {
       abi.heapInit(this.hd, this.hi, full * 2);
       // (the int16 prefilter gives the float scan's heaps bit for bit, in a fraction of its float work)
       if (side.qp !== 0) abi.qscanPanels(this.gx, full, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0, side.qp, side.qinfo, side.work);
-      else abi.scanPanels(this.gx, full, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0);
+      else abi.scanPanels(this.gx, full, d, side.panels, side.bias, k, -2, 2, this.hd, this.hi, 0, 0);
       abi.heapSortRows(this.hd, this.hi, full, 2);
       abi.hamerlyScatter(full, this.idx, this.hd, this.hi, this.gnorm, side.bias, this.labels, this.dist, this.lower);
       // the objective in the difference form ||x - c||^2 for every point: the others have it already

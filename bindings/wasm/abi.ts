@@ -20,7 +20,6 @@ export interface Abi {
 
   // kernels/distance.ts
   l2sqOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
-  dotOneToMany(xPtr: number, yPtr: number, n: number, d: number, outPtr: number): void;
   normsSq(xPtr: number, n: number, d: number, outPtr: number): void;
   normalizeRows(xPtr: number, n: number, d: number): void;
   scoreRows(qPtr: number, xPtr: number, idxPtr: number, count: number, d: number, metric: number, outPtr: number): void;
@@ -42,8 +41,10 @@ export interface Abi {
   panelZeroBias(from: number, to: number, biasPtr: number): void;
   scanPanels(
     qPtr: number, nq: number, d: number, panelsPtr: number, biasPtr: number, nb: number, alpha: number,
-    k: number, heapDistPtr: number, heapIdPtr: number, idBase: number,
+    k: number, heapDistPtr: number, heapIdPtr: number, idBase: number, workPtr: number,
   ): void;
+  /** Bytes of scanPanels's workPtr for top-k over d dimensions (0: pass 0, the heaps serve). */
+  scanWorkBytes(d: number, k: number): number;
   scorePanels(qPtr: number, nq: number, d: number, panelsPtr: number, biasPtr: number, nb: number, alpha: number, outPtr: number): void;
 
   // kernels/qpanels.ts
@@ -154,9 +155,9 @@ export interface Abi {
 
 const REQUIRED: readonly (keyof Abi)[] = [
   'memory', 'buildFlavor', 'alloc', 'free', 'heapLiveBytes', 'heapLiveBlocks', 'heapEnd', 'threadInit',
-  'l2sqOneToMany', 'dotOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
+  'l2sqOneToMany', 'normsSq', 'normalizeRows', 'scoreRows',
   'heapInit', 'heapPushMany', 'heapSortRows', 'heapFinalize', 'setAllowMask', 'setExclude',
-  'packPanels', 'unpackPanels', 'panelMoveRows', 'rangeHits', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scorePanels',
+  'packPanels', 'unpackPanels', 'panelMoveRows', 'rangeHits', 'panelNormsSq', 'panelZeroBias', 'scanPanels', 'scanWorkBytes', 'scorePanels',
   'qpanelsBytes', 'qpanelsPack', 'qscanWorkBytes', 'qscanPanels',
   'kmeansAccumulate', 'kmeansUpdate', 'minL2Update', 'cumulativeSearch', 'sumF32', 'addF64',
   'l2sqToAssigned', 'hamerlyGather', 'halfSeparation', 'hamerlyScatter', 'hamerlyPartial', 'centroidShift',

@@ -306,7 +306,7 @@ export class Engine {
       abi.panelNormsSq(pan, 0, n, d, bias);
       abi.normsSq(x, nq, d, norms);
       abi.heapInit(hd, hi, nq * k);
-      abi.scanPanels(x, nq, d, pan, bias, n, -2, k, hd, hi, 0);
+      abi.scanPanels(x, nq, d, pan, bias, n, -2, k, hd, hi, 0, 0);
       abi.heapSortRows(hd, hi, nq, k);
       abi.heapFinalize(hd, nq, k, norms, 0);
       abi.l2sqOneToMany(x, x, n, d, norms);
