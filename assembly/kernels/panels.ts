@@ -248,8 +248,9 @@ export function scanWorkBytes(d: u32, k: u32): f64 {
 }
 
 /**
- * Reservoir `row` (of the chunk) cut, when it holds over 2k entries and a bar keeps at most 2k; then, with `flush` or
- * when no bar could cut it (ties), what it holds goes into the heap (hd, hi). Sets the row's bar.
+ * Reservoir `row` (of the chunk) cut, when it holds over 2k entries (with `flush`, over k + k / 8) and a bar keeps at
+ * most 2k; then, with `flush` or when no bar could cut it (ties), what it holds goes into the heap (hd, hi). Sets the
+ * row's bar.
  */
 function resSettle(row: usize, hd: usize, hi: usize, flush: bool): void {
   const k = resK;
@@ -257,7 +258,10 @@ function resSettle(row: usize, hd: usize, hi: usize, flush: bool): void {
   const ids = resIds + row * (<usize>resCap << 2);
   let n = load<u32>(resCount + (row << 2));
   let t: f32 = Infinity;
-  if (n > 2 * k) {
+  // the last cut of a chunk aims closer to k: what it keeps goes into the heap one entry at a time (1-4 % off a top-64
+  // to top-256 search against aiming at 1.5k there too)
+  const aim = flush ? k + (k >> 3) : k + (k >> 1);
+  if (n > (flush ? aim : 2 * k)) {
     let lo = load<f32>(dist);
     let top = lo;
     for (let i: u32 = 1; i < n; i++) {
@@ -266,7 +270,7 @@ function resSettle(row: usize, hd: usize, hi: usize, flush: bool): void {
       top = max(top, v);
     }
     let kept = n;
-    for (let it = 0; it < 24 && kept > k + (k >> 1); it++) {
+    for (let it = 0; it < 24 && kept > aim; it++) {
       const mid = lo + (top - lo) * 0.5;
       if (!(mid > lo && mid < top)) break;
       // how many are <= mid, 4 lanes at a time; the last n % 4 are left out: a count that can only fall short keeps
