@@ -232,6 +232,8 @@ export function packQueries(q0: usize, g: u32, d: u32, out: usize): void {
 // workPtr (scanWorkBytes): bar f32[qc] | count u32[qc] | dist f32[qc][cap] | ids i32[qc][cap], qc = chunkRows(d),
 // cap = 3k (a cut keeps at most 2k, or empties the reservoir into the heap, so it never stays full).
 const RES_MIN_K: u32 = 16;
+// Entries a reservoir holds, in k (more than 2: see above).
+const RES_CAP: u32 = 3;
 // Above this the heaps serve (a small d has many rows per chunk; a k in the thousands is rare).
 const RES_MAX_BYTES: f64 = 8 * 1024 * 1024;
 let resBar: usize = 0;
@@ -243,7 +245,7 @@ let resK: u32 = 0;
 
 /** Bytes of the reservoirs scanPanels needs for top-k over d dimensions (0: k is small, the heaps serve). */
 export function scanWorkBytes(d: u32, k: u32): f64 {
-  const bytes = <f64>chunkRows(d) * (8 + 24 * <f64>k);
+  const bytes = <f64>chunkRows(d) * (8 + 8 * <f64>RES_CAP * <f64>k);
   return k >= RES_MIN_K && bytes <= RES_MAX_BYTES ? bytes : 0;
 }
 
@@ -317,6 +319,7 @@ function resTile(rows: u32, row0: usize, hd: usize, hi: usize, j0: i32): void {
     const barP = resBar + (row << 2);
     const thr = f32x4.splat(load<f32>(barP));
     let bits = i32x4.bitmask(f32x4.lt(v128.load(t), thr)) | (i32x4.bitmask(f32x4.lt(v128.load(t, 16), thr)) << 4);
+    if (bits == 0) continue; // most tile rows, once the bars settle
     const dist = resDist + row * (<usize>resCap << 2);
     const ids = resIds + row * (<usize>resCap << 2);
     const hr = <usize>r * (<usize>resK << 2);
@@ -369,7 +372,7 @@ export function scanPanels(
   const res = workPtr != 0 && armedAllowMask() == 0 && armedExclLists() == 0;
   if (res) {
     resK = k;
-    resCap = 3 * k;
+    resCap = RES_CAP * k;
     resBar = workPtr;
     resCount = workPtr + (<usize>qc << 2);
     resDist = resCount + (<usize>qc << 2);

@@ -89,6 +89,7 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
     if (prefilter) {
       eng.abi.qscanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0, p.qpPtr!, p.qinfoPtr!, work);
     } else {
+      // (scratch() hands out a pointer for 0 bytes too: 0 tells the kernel there are no reservoirs)
       eng.abi.scanPanels(qp, c, d, p.panelsPtr, p.biasPtr, nb, alpha, k, hd, hi, 0, workBytes > 0 ? work : 0);
     }
     flt?.disarmChunk(eng);
