@@ -303,7 +303,8 @@ async function main() {
     kmRows,
     [
       `ceiling: ${threads} KMeans.train (ProductQuantizer.train, IVFPQIndex.train) runs at once, one per worker, as above`,
-      'by message: k-means++ takes two message round trips a centroid (every worker\'s distance update, then the draw in the block that holds it), and each worker steps its own blocks',
+      'k-means++ on the seeding subsample (initPointsPerCentroid 16): shared, the first worker drives the rounds and the other folds half of each; private and by message, one worker runs them all',
+      'by message: each worker steps its own blocks (no shared counter to even out what the bounds leave)',
     ],
   );
   C.printTable(

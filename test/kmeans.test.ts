@@ -1,12 +1,14 @@
 // KMeans: the Lloyd properties (the objective never rises, the same seed gives the same bytes), the degenerate inputs
 // (duplicates, k == n), assignment against a brute-force nearest centroid, recovery of planted clusters, the options
-// (subsampling, warnings, progress, restarts, spherical), and every iteration against the reference Lloyd step: KMeans
+// (subsampling, k-means++ on a subsample, warnings, progress, restarts, spherical), and every iteration against the reference Lloyd step: KMeans
 // skips points with Hamerly's bounds, and the skipping must never change what a plain Lloyd iteration computes.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { init, KMeans, VQError, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
-import { assignNearest, lloydIteration } from './reference/kmeans.js';
+import { assignNearest, cumulativeSearch, lloydIteration, minL2Update } from './reference/kmeans.js';
+import { Rng } from '../dist/util/rng.js';
+import { readContainer, writeContainer } from '../dist/io/format.js';
 import { clustered, concat, distinctIntVectors, floatVectors, intVectors } from './helpers/data.js';
 
 beforeAll(async () => {
@@ -82,20 +84,22 @@ describe('KMeans: Lloyd properties', () => {
   // d = 64, k = 256: the steps' top-2 rescans go through the int16 prefilter (kmeansBlock.ts STEP_PREFILTER_MIN_KD)
   const wide = clustered(256, 16, 64, 7, 2, 1);
   const LLOYD_CASES = [
-    ...INITS.map((initMode) => ({ initMode, x: blobs.x, d: 16, k: 10, T: 9 })),
+    // (k-means++ with seed 7: with seeds 3-6, 8 and 9 its seeds either leave a point within float rounding of two
+    // centroids or settle in two iterations, which the preconditions below rule out)
+    ...INITS.map((initMode) => ({ initMode, x: blobs.x, d: 16, k: 10, T: 9, seed: initMode === 'kmeans++' ? 7 : 3 })),
     // (random seeding leaves a cluster empty there, which the reference step does not repair)
     { initMode: 'kmeans++' as const, x: wide.x, d: 64, k: 256, T: 5 },
     // unclustered points: most centroids settle while a few still move, so the late iterations settle most points
     // against the moved centroids only (movedOnly, hamerlyPartial), which this case requires
     { initMode: 'random' as const, x: floatVectors(1200, 33, 77), d: 33, k: 48, T: 14, movedOnly: true },
   ];
-  it.each(LLOYD_CASES)('every iteration is a Lloyd iteration: the reference step from our centroids after t iterations gives ours after t + 1 (init $initMode, d $d, k $k)', ({ initMode, x, d, k, T, movedOnly }) => {
+  it.each(LLOYD_CASES)('every iteration is a Lloyd iteration: the reference step from our centroids after t iterations gives ours after t + 1 (init $initMode, d $d, k $k)', ({ initMode, x, d, k, T, movedOnly, seed }) => {
     // KMeans skips points with Hamerly's bounds; this checks that the skipping never changes the assignment: for
     // t = 1..T-1, one reference Lloyd iteration from the centroids of a t-iteration run must give the objective at
     // iteration t + 1 and the centroids of a (t + 1)-iteration run with the same seed.
     const n = x.length / d;
     const runs = Array.from({ length: T }, (_, t) => {
-      const km = kmeans({ d, k, init: initMode, iterations: t + 1, seed: 3, onWarning: () => {} });
+      const km = kmeans({ d, k, init: initMode, iterations: t + 1, seed: seed ?? 3, onWarning: () => {} });
       const res = km.train(x);
       return { res, centroids: km.centroids };
     });
@@ -542,5 +546,82 @@ describe('KMeans options', () => {
     plain.train(x);
     const c = plain.centroids;
     expect(Array.from({ length: 7 }, (_, j) => Math.abs(Math.sqrt(dot64(c, j, c, j, d)) - 1)).some((e) => e > 1e-2)).toBe(true);
+  });
+});
+
+describe('KMeans: k-means++ on a subsample (initPointsPerCentroid)', () => {
+  /**
+   * The seeds as KMeans documents them, in plain TypeScript: run 0 draws with Rng(seed + 1) a sorted uniform sample
+   * of min(n, initPointsPerCentroid * k) points (none when that is all of them), centroid 0 uniformly from it, then
+   * k - 1 D^2 draws from it.
+   */
+  function referenceSeeds(x: Float32Array, d: number, k: number, seed: number, perCentroid: number): Float32Array {
+    const n = x.length / d;
+    const rng = new Rng(seed + 1);
+    const ns = Math.min(n, perCentroid * k);
+    let xs = x;
+    if (ns < n) {
+      const idx = rng.sortedSample(n, ns);
+      xs = new Float32Array(ns * d);
+      idx.forEach((i, r) => xs.set(x.subarray(i * d, (i + 1) * d), r * d));
+    }
+    const cent = new Float32Array(k * d);
+    const row = (i: number) => xs.subarray(i * d, (i + 1) * d);
+    cent.set(row(rng.nextInt(ns)), 0);
+    const min = new Float32Array(ns);
+    let total = minL2Update(xs, ns, d, cent.subarray(0, d), min, true);
+    for (let j = 1; j < k; j++) {
+      const i = total > 0 ? cumulativeSearch(min, ns, rng.nextFloat() * total) : rng.nextInt(ns);
+      cent.set(row(i), j * d);
+      total = minL2Update(xs, ns, d, cent.subarray(j * d, (j + 1) * d), min, false);
+    }
+    return cent;
+  }
+
+  it.each([
+    { perCentroid: undefined, n: 3000, d: 7, k: 12 }, // default 16: 192 of 3000 points
+    { perCentroid: 5, n: 2000, d: 17, k: 30 }, // 150 of 2000
+    { perCentroid: 1, n: 500, d: 3, k: 20 }, // the sample is k points: each becomes a centroid
+    { perCentroid: 256, n: 2000, d: 5, k: 10 }, // >= n / k: every point, no sample drawn
+  ])('one iteration from the seeds drawn on the subsample is the reference Lloyd step from the reference seeds (per centroid $perCentroid, n $n, k $k)', ({ perCentroid, n, d, k }) => {
+    const x = floatVectors(n, d, 90 + k);
+    const km = kmeans({ d, k, iterations: 1, seed: 11, initPointsPerCentroid: perCentroid });
+    expect(km.initPointsPerCentroid).toBe(perCentroid ?? 16);
+    km.train(x);
+    const seeds = referenceSeeds(x, d, k, 11, perCentroid ?? 16);
+    const ref = lloydIteration(x, n, d, seeds, k);
+    expect(ref.empty).toBe(0); // precondition: no repair after the step
+    const c = km.centroids;
+    for (let i = 0; i < k * d; i++) expect(Math.abs(c[i] - ref.centroids[i]), `centroid value ${i}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref.centroids[i])));
+    // and the subsample matters: seeding on every point gives other centroids (unless the sample is every point)
+    const all = kmeans({ d, k, iterations: 1, seed: 11, initPointsPerCentroid: 256 });
+    all.train(x);
+    if ((perCentroid ?? 16) * k < n) expect(all.centroids).not.toEqual(c);
+    else expect(all.centroids).toEqual(c);
+  });
+
+  it('refuses a bad value; saves and loads it; files written before it seed on every point', () => {
+    for (const bad of [0, -3, 1.5, Number.NaN, Infinity, '8']) {
+      expect(() => new KMeans({ d: 4, k: 2, initPointsPerCentroid: bad as number })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining('initPointsPerCentroid') }));
+    }
+    const x = floatVectors(2000, 6, 93);
+    const km = kmeans({ d: 6, k: 8, iterations: 2, seed: 2, initPointsPerCentroid: 7 });
+    km.train(x);
+    const back = KMeans.load(km.save());
+    live.push(back);
+    expect(back.initPointsPerCentroid).toBe(7);
+    back.train(x);
+    expect(back.centroids).toEqual(km.centroids);
+    // a file without the param (as written before it existed): every training point, as those versions seeded
+    const c = readContainer('test', km.save(), 'KMeans');
+    const { initPointsPerCentroid: _, ...params } = c.params as Record<string, unknown>;
+    const old = KMeans.load(writeContainer('KMeans', params, [...c.sections].map(([tag, data]) => ({ tag, data: data.slice() }))));
+    live.push(old);
+    expect(old.initPointsPerCentroid).toBeGreaterThanOrEqual(old.maxPointsPerCentroid);
+    const every = kmeans({ d: 6, k: 8, iterations: 2, seed: 2, initPointsPerCentroid: 256 });
+    every.train(x);
+    old.train(x);
+    expect(old.centroids).toEqual(every.centroids);
+    expect(old.centroids).not.toEqual(km.centroids);
   });
 });

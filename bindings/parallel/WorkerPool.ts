@@ -17,7 +17,7 @@ import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type Train
 import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wasm/engine.js';
 import type { Owned } from '../wasm/owned.js';
 import { sameSnapshot, snapshot, type Snapshot } from './borrow.js';
-import { abortSeeding, SEED_MAIL_HEAD, SEED_WORDS, seedMail } from './seed.js';
+import { abortSeeding, SEED_WORDS } from './seed.js';
 import { guidedChunk, PULL_ABORT, PULL_MAX_QUERY_BYTES, PULL_NEXT, searchPullBuffer, searchPullViews } from './pull.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { KMeans, type KMeansOptions, type KMeansProgress, type KMeansTrainResult } from '../training/KMeans.js';
@@ -482,19 +482,11 @@ export class WorkerPool {
                     ? l.call({ op: 'kmStart', slot, q: sample, d, k, useSep, blockRows: KMEANS_BLOCK, own, state: state! })
                     : ((q) => l.call({ op: 'kmStart', slot, q, d, k, useSep, blockRows: KMEANS_BLOCK, own }, [q.buffer as ArrayBuffer]))(at.rows(r0, r1)))([r0 / KMEANS_BLOCK, Math.ceil(r1 / KMEANS_BLOCK)]),
           ),
-        )) as { minD: number[]; places?: KMeansPlace[] }[];
+        )) as { places?: KMeansPlace[] }[];
         sample = null;
-        const minD = started.map((s) => s.minD);
         // shared memory: every worker gets every block (all in this memory), so that a step can share them out
         const places = this.shared ? started.flatMap((s) => s.places!) : [];
         if (this.shared) await Promise.all(used.map((l) => l.call({ op: 'kmViews', slot, places })));
-        // k-means++ draws: each block's sum of nearest distances, in block order, and where each block starts
-        let totals: number[] = [];
-        const owner: [Lane, number, number, number][] = []; // per block: its worker, its index there, its first row, its rows
-        for (const [l, r0, r1] of parts) {
-          for (let b = 0; b * KMEANS_BLOCK < r1 - r0; b++) owner.push([l, b, r0 + b * KMEANS_BLOCK, Math.min(KMEANS_BLOCK, r1 - r0 - b * KMEANS_BLOCK)]);
-        }
-        const blockMinD = minD.flat();
         // private memories: the last step's buffers of block sums, handed back to the workers to fill
         const spare: Float64Array[] = [];
         return {
@@ -502,49 +494,37 @@ export class WorkerPool {
             resetState();
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
           },
-          // every k-means++ round in the first worker, the others helping through Atomics words (seed.ts), without a
-          // message per round: on the shared memory, and with private memories where SharedArrayBuffer exists (the
-          // centroids then pass through a mailbox, and the driving worker sends back which point each centroid is,
-          // copied here); else undefined, one round at a time by message (minUpdate / pick below)
-          seed: this.sharedWords
-            ? async (rng) => {
-                const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
-                const blockTotals = new Float64Array(new SharedArrayBuffer(owner.length * 8));
-                const eng = loadedEngine()!;
-                const mail = this.shared ? undefined : new SharedArrayBuffer(SEED_MAIL_HEAD + d * 4);
-                if (mail) seedMail(mail, d).cent.set(eng.f32(at.cent, d));
-                const plan = {
-                  rng, k, d, nt, xt: mail ? 0 : at.xt, cent: mail ? 0 : at.cent, helpers: parts.length - 1,
-                  blocks: owner.map(([, , row0, rows], b) => ({ minD: mail ? 0 : blockMinD[b], row0, rows })),
-                };
-                let block = 0;
-                const calls = parts.map(([lane], i) => {
-                  const common = { slot, ctrl, totals: blockTotals, block, mail };
-                  const call = lane.call(i === 0 ? { op: 'kmSeedAll' as const, ...common, seed: plan } : { op: 'kmSeed' as const, ...common });
-                  block += minD[i].length;
-                  // a helper that fails never counts down, a driver that fails never says stop: the others give up too
-                  call.catch(() => abortSeeding(ctrl));
-                  return call;
-                });
-                const done = (await Promise.all(calls))[0] as number | { state: number; rows: Int32Array };
-                if (typeof done === 'number') return done;
-                const mem = new Uint8Array(eng.abi.memory.buffer);
-                for (let j = 1; j < k; j++) mem.copyWithin(at.cent + j * d * 4, at.xt + done.rows[j] * d * 4, at.xt + (done.rows[j] + 1) * d * 4);
-                return done.state;
+          // k-means++ over KMeans's seeding sample (at most initPointsPerCentroid * k points): on a shared memory
+          // every round in the first worker, the others folding each centroid into their part of the sample through
+          // Atomics words (seed.ts) instead of a message a round; with private memories every round in one worker,
+          // over a copy of the sample (a message round trip per round, 0.15-0.3 ms here, cost more than the round)
+          seed: async (sample, rng) => {
+            const eng = loadedEngine()!;
+            if (this.shared) {
+              const blocks: { row0: number; rows: number }[] = [];
+              for (let i = 0; i < used.length; i++) {
+                const r0 = Math.floor((i * sample.n) / used.length);
+                const r1 = Math.floor(((i + 1) * sample.n) / used.length);
+                if (r1 > r0) blocks.push({ row0: r0, rows: r1 - r0 });
               }
-            : undefined,
-          // private memories: one round at a time by message (with shared memory, seed above runs them all)
-          minUpdate: async (centroid, first) => {
-            const per = (await Promise.all(used.map((l) => l.call({ op: 'kmMin', slot, q: centroid, first })))) as number[][];
-            totals = per.flat();
-            let sum = 0;
-            for (const t of totals) sum += t;
-            return sum;
-          },
-          pick: async (target) => {
-            const [b, r] = drawBlock(totals, target);
-            const [lane, local, row0] = owner[b];
-            return row0 + ((await lane.call({ op: 'kmPick', slot, block: local, r })) as number);
+              const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
+              const totals = new Float64Array(new SharedArrayBuffer(blocks.length * 8));
+              const plan = { rng, k, d, x: sample.x, n: sample.n, minD: sample.minD, cent: sample.cent, blocks, helpers: blocks.length - 1 };
+              const calls = blocks.map((_, i) => {
+                const common = { ctrl, totals, seed: plan, own: [i, i + 1] as [number, number] };
+                const call = used[i].call(i === 0 ? { op: 'kmSeedAll' as const, ...common } : { op: 'kmSeed' as const, ...common });
+                // a helper that fails never counts down, a driver that fails never says stop: the others give up too
+                call.catch(() => abortSeeding(ctrl));
+                return call;
+              });
+              return (await Promise.all(calls))[0] as number;
+            }
+            const q = eng.f32(sample.x, sample.n * d).slice();
+            const done = (await used[0].call({ op: 'kmSeedOne', q, d, k, rng, first: sample.first }, [q.buffer as ArrayBuffer])) as { state: number; rows: Int32Array };
+            const mem = new Uint8Array(eng.abi.memory.buffer);
+            const row = d * 4;
+            for (let j = 1; j < k; j++) mem.copyWithin(sample.cent + j * row, sample.x + done.rows[j] * row, sample.x + (done.rows[j] + 1) * row);
+            return done.state;
           },
           step: async (cent, it, shift, into) => {
             if (signal?.aborted) throw aborted();
@@ -572,7 +552,6 @@ export class WorkerPool {
             } else {
               // private memories: each block's sums come back in a buffer of its own (worker.ts), added here in block
               // order; with every point (state) the workers take the blocks off ctrl[0], else each steps its own
-              const nb = owner.length;
               const ctrl = state ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
               const give = spare.splice(0);
               const each = Math.ceil(give.length / used.length);

@@ -1,39 +1,21 @@
 // The k-means++ rounds of a shared-memory WorkerPool.kmeans run in one worker (kmSeedAll), the others helping through
-// words of a SharedArrayBuffer instead of messages: a round is a few hundred microseconds of work, about what a message
-// round trip costs. Control words (Int32Array of SEED_WORDS):
+// words of a SharedArrayBuffer instead of messages: a round is tens to hundreds of microseconds of work, less than a
+// message round trip. Control words (Int32Array of SEED_WORDS):
 //   [SEED_GEN]      bumped by the driving worker for each command; helpers wait on it (waitChange: a short poll,
 //                   then Atomics.wait)
 //   [SEED_PENDING]  helpers still busy with the current command; the last one notifies the driver
 //   [SEED_CMD]      SEED_NEXT / SEED_FIRST (fold the centroid in, or start from it), or SEED_STOP (leave the loop)
 //   [SEED_AT]       where the centroid f32[d] is in the shared memory (a u32 stored as i32)
 //   [SEED_ABORT]    set by the calling thread when any worker of the run failed: the others stop waiting and fail too
-//   [SEED_ARG]      private memories: the block SEED_PICK asks for, in the pool's order
-//   [SEED_ROW]      private memories: the answer to SEED_PICK, the point's row in its block
-//
-// Private memories (a pool whose workers each hold their own points, where SharedArrayBuffer exists: Node, isolated
-// pages): the same rounds through the same words, the centroid passing through a mailbox instead of the shared wasm
-// memory, a SharedArrayBuffer of SEED_MAIL_HEAD + 4 d bytes: f64 the draw left for SEED_PICK | f32[d] the centroid.
-// SEED_NEXT / SEED_FIRST: each helper copies the mailbox's centroid into its memory and folds it in; SEED_PICK: the
-// helper holding block ctrl[SEED_ARG] finds the point the draw falls on and puts its row in ctrl[SEED_ROW] and the
-// point in the mailbox. Every helper counts ctrl[SEED_PENDING] down for every command, whether it had anything to do.
 export const SEED_GEN = 0;
 export const SEED_PENDING = 1;
 export const SEED_CMD = 2;
 export const SEED_AT = 3;
 export const SEED_ABORT = 4;
-export const SEED_ARG = 5;
-export const SEED_ROW = 6;
 export const SEED_WORDS = 8;
 export const SEED_NEXT = 1;
 export const SEED_FIRST = 2;
 export const SEED_STOP = 3;
-export const SEED_PICK = 4;
-export const SEED_MAIL_HEAD = 8;
-
-/** The mailbox of a private-memory seeding run (see above). */
-export function seedMail(buf: SharedArrayBuffer, d: number): { rest: Float64Array; cent: Float32Array } {
-  return { rest: new Float64Array(buf, 0, 1), cent: new Float32Array(buf, SEED_MAIL_HEAD, d) };
-}
 
 /** Atomics.load polls before a wait falls asleep: about 30-60 microseconds on this machine's cores. */
 const SPIN = 1 << 15;

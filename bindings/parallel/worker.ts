@@ -18,18 +18,19 @@
 //           { id, op: 'pqJob', job }                        -> { id, ok, value: { centroids, objective, stats } }
 //             (one sub-space k-means of ProductQuantizer training: WorkerPool.trainPQ)
 //           { id, op: 'train', kind, options, q, add }      -> { id, ok, value: { bytes, result } }  (q: training set)
-//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows, own?, state? } -> { id, ok, value: { minD, places } }
-//             (private memories: own = [b0, b1) the run's blocks this worker holds and seeds; q its k-means points,
-//             or with state every point, the blocks' labels and bounds kept in state (KMeansShare); on a shared memory
-//             base + rows instead of q and own: where the points are. The reply
-//             says, per block, where it keeps its points' nearest distances f32[rows]; on a shared memory also
-//             places: where all of each block's buffers are and its step's sums f64[k][d] and counts f64[k], which
-//             the calling thread reads there and kmViews hands to every worker)
-//           { id, op: 'kmSeed', slot, ctrl, totals, block, mail? }  -> { id, ok }  once ctrl says stop
-//           { id, op: 'kmSeedAll', slot, ctrl, totals, block, seed, mail? }
-//             -> { id, ok, value: the generator's state after; with mail, { state, rows: the point of each centroid } }
-//             (this worker runs every k-means++ round, the others' kmSeed loops helping: seed.ts. mail: private
-//             memories, the centroids passing through that mailbox)
+//           { id, op: 'kmStart', slot, q, d, k, useSep, blockRows, own?, state? } -> { id, ok, value: { places } }
+//             (private memories: own = [b0, b1) the run's blocks this worker holds; q its k-means points, or with
+//             state every point, the blocks' labels and bounds kept in state (KMeansShare); on a shared memory base +
+//             rows instead of q and own: where the points are, and the reply's places: where all of each block's
+//             buffers are and its step's sums f64[k][d] and counts f64[k], which the calling thread reads there and
+//             kmViews hands to every worker)
+//           { id, op: 'kmSeed', ctrl, totals, seed, own }  -> { id, ok }  once ctrl says stop
+//           { id, op: 'kmSeedAll', ctrl, totals, seed, own } -> { id, ok, value: the generator's state after }
+//             (shared memory: this worker runs every k-means++ round over the seeding sample, the others' kmSeed
+//             loops folding each centroid into their blocks of it, own = [b0, b1) of seed.blocks: seed.ts)
+//           { id, op: 'kmSeedOne', q, d, k, rng, first } -> { id, ok, value: { state, rows } }
+//             (private memories: every k-means++ round here over the seeding sample q f32[n][d], centroid 0 its row
+//             `first`; rows: the point each centroid is, for the calling thread to copy)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift, ctrl?, spare? } -> { id, ok, value: { outs, blocks: [{ block, obj, rescanned }] } }
 //             (private memories; q: the centroids f32[k][d]; ctrl (every point): the blocks taken one at a time from
@@ -40,28 +41,25 @@
 //           { id, op: 'kmStep', slot, base, it, shift, ctrl } -> { id, ok, value: [{ block, obj, rescanned }] }
 //             (shared memory: the centroids read at base; the blocks taken one at a time from ctrl[0] by every
 //             worker; the sums and counts left where kmStart said)
-//           { id, op: 'kmMin', slot, q, first }             -> { id, ok, value: per block the sum of nearest distances }
-//           { id, op: 'kmPick', slot, block, r }            -> { id, ok, value: the point of that block the draw r falls on }
 //             with KMeans, progress on the way: { id, progress: { redo, iteration, iterations, objective } }
 // Failures  { id, ok: false, error: { code, message } }      (a VQError's code, or INTERNAL for anything else)
 import { VQError } from '../errors.js';
 import type { RangeSearchResult } from '../types.js';
 import { loadIndex, loadQuantizer, TRAINABLE, type AnyIndex, type AnyQuantizer, type TrainableKind } from '../io/loadIndex.js';
-import { CentroidSide, drawBlock, KMeansBlock, seedRounds, type KMeansBlockPlace, type KMeansBlockScratch, type Shift, type StepCounts } from '../training/kmeansBlock.js';
+import { CentroidSide, drawBlock, KMeansBlock, seedHere, seedRounds, type KMeansBlockPlace, type KMeansBlockScratch, type Shift, type StepCounts } from '../training/kmeansBlock.js';
 import { allocations, attachEngine, engine, init, type Build, type Engine, type SharedEngine } from '../wasm/engine.js';
 import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer.js';
 import type { Addable } from '../search/addBatch.js';
 import { revive, type Snapshot } from './borrow.js';
 import { claimChunk, searchPullViews } from './pull.js';
-import { SEED_ARG, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_PICK, SEED_ROW, SEED_STOP, seedMail, waitChange } from './seed.js';
+import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
   id: number;
-  op: 'init' | 'attach' | 'searchPull' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'rangeSearch' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmMin' | 'kmPick';
-  first?: boolean;
-  block?: number;
-  r?: number;
+  op: 'init' | 'attach' | 'searchPull' | 'kmSeed' | 'kmSeedAll' | 'kmViews' | 'pqJob' | 'load' | 'search' | 'rangeSearch' | 'encode' | 'encodeAdd' | 'drop' | 'train' | 'kmStart' | 'kmReset' | 'kmStep' | 'kmSeedOne';
+  first?: number;
+  rng?: number;
   d?: number;
   useSep?: boolean;
   blockRows?: number;
@@ -87,7 +85,6 @@ export interface WorkerRequest {
   rows?: number;
   ctrl?: Int32Array;
   totals?: Float64Array;
-  mail?: SharedArrayBuffer;
   job?: SubspaceJob;
   seed?: SeedPlan;
   places?: KMeansPlace[];
@@ -106,19 +103,29 @@ export interface KMeansPlace {
   counts: number;
 }
 
-/** kmSeedAll's data: the shared buffers of the calling thread and every block of the pool, in block order. */
+/** kmSeedAll's data: the calling thread's seeding sample and centroids, cut into blocks, in the shared memory. */
 export interface SeedPlan {
   rng: number;
   k: number;
   d: number;
-  nt: number;
-  /** The training points f32[nt][d] and the centroids f32[k][d], in the shared memory. */
-  xt: number;
+  /** The seeding sample f32[n][d] and its working distances f32[n] (KMeans's SeedSample), the centroids f32[k][d]. */
+  x: number;
+  n: number;
+  minD: number;
   cent: number;
-  /** Per block of the pool (all workers', in order): its minD pointer, its first row and its rows. */
-  blocks: { minD: number; row0: number; rows: number }[];
+  /** The sample's blocks, in order: first row and rows (the workers' shares are runs of them: own). */
+  blocks: { row0: number; rows: number }[];
   /** Workers running a kmSeed loop on ctrl. */
   helpers: number;
+}
+
+/** Folds the centroid at cPtr into the plan's blocks [b0, b1) (first: start from it), their totals into `totals`. */
+function foldBlocks(eng: Engine, plan: SeedPlan, own: [number, number], cPtr: number, first: boolean, totals: Float64Array): void {
+  const { d, x, minD } = plan;
+  for (let b = own[0]; b < own[1]; b++) {
+    const { row0, rows } = plan.blocks[b];
+    totals[b] = eng.abi.minL2Update(x + row0 * d * 4, rows, d, cPtr, minD + row0 * 4, first ? 1 : 0);
+  }
 }
 
 export interface WorkerReply {
@@ -136,8 +143,8 @@ type Post = (msg: WorkerReply, transfer?: ArrayBuffer[]) => void;
  * - shared memory: this worker's blocks over the calling thread's points, read in place; `views` (kmViews) then holds
  *   every worker's blocks, and a step takes whichever is next;
  * - private memory, every point (`state` given): every point at hand (a SharedArrayBuffer), each block copied in when
- *   this worker first needs it, all stepped one at a time with shared rescan buffers and one pair of sums; `blocks`
- *   are the ones this worker seeds (copied in at once); a step takes whichever block is next and carries its labels
+ *   this worker first needs it, all stepped one at a time with shared rescan buffers and one pair of sums (`blocks`
+ *   stays empty); a step takes whichever block is next and carries its labels
  *   and bounds in and out through `state` (a SharedArrayBuffer of the run: labels i32[nt], then lower f32[nt]);
  * - private memory, this worker's points only (where SharedArrayBuffer is missing): each step steps all of them.
  */
@@ -148,13 +155,13 @@ class KMeansShare {
   views: { block: KMeansBlock; sums: number; counts: number }[] | null = null;
   /**
    * Private memory, every point: all the blocks in order, each made (its points copied in) when this worker first
-   * seeds or steps it (blockAt), and the run's labels and bounds (see above).
+   * steps it (blockAt), and the run's labels and bounds (see above).
    */
   private readonly all: (KMeansBlock | undefined)[] = [];
   private readonly points: Float32Array | null = null;
   private readonly scratch: KMeansBlockScratch | null = null;
   readonly nblocks: number;
-  /** Private memory: the run's index of this worker's first block (`blocks[0]`). */
+  /** Private memory, this worker's points only: the run's index of its first block (`blocks[0]`). */
   readonly block0: number;
   readonly state: { labels: Int32Array; lower: Float32Array } | null = null;
   /** Private memory, every point: where a step's block leaves its sums f64[k][d] and counts f64[k]. */
@@ -168,7 +175,7 @@ class KMeansShare {
   /**
    * x: the points, copied into this memory (this worker's, or with `state` every point of the run); or, on a shared
    * memory, where they are (xPtr f32[n][d], the calling thread's training buffer, read in place). own (private
-   * memories): the run's blocks [b0, b1) this worker holds and seeds; state: see above.
+   * memories without state): the run's blocks [b0, b1) this worker holds; state: see above.
    */
   constructor(eng: Engine, x: Float32Array | { xPtr: number; n: number }, d: number, k: number, useSep: boolean, blockRows: number, own?: [number, number], state?: SharedArrayBuffer) {
     this.mem = allocations(eng, 'WorkerPool.kmeans');
@@ -187,7 +194,6 @@ class KMeansShare {
         this.points = x;
         this.scratch = KMeansBlock.scratch(take, Math.min(n, blockRows), d);
         this.pair = { sums: take(k * d * 8), counts: take(k * 8) };
-        for (let b = this.block0; b < own![1]; b++) this.blocks.push({ block: this.blockAt(eng, b), ...this.pair });
         return;
       }
       for (let r0 = 0; r0 < n; r0 += blockRows) {
@@ -229,13 +235,6 @@ class KMeansShare {
 const seedAborted = () => new VQError('ABORTED', 'WorkerPool.kmeans: a worker failed during k-means++ seeding (got no answer from it, expected every worker to fold each centroid in)');
 
 const slots = new Map<number, AnyIndex | AnyQuantizer | KMeansShare>();
-
-/** k-means++ with private memories: the point of `block` the draw `rest` falls on, put in the mailbox; its row there. */
-function pickToMail(eng: Engine, block: KMeansBlock, rest: number, mail: { cent: Float32Array }, d: number): number {
-  const r = block.pick(rest);
-  mail.cent.set(eng.f32(block.rowPtr(r), d));
-  return r;
-}
 
 async function handle(req: WorkerRequest, post: Post): Promise<void> {
   try {
@@ -335,15 +334,9 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         const x = req.q ?? { xPtr: req.base!, n: req.rows! };
         const share = new KMeansShare(engine('WorkerPool.kmeans'), x, req.d!, req.k!, req.useSep!, req.blockRows!, req.own, req.state);
         slots.set(req.slot!, share);
-        // shared memory: where each block keeps its points' nearest distances (the k-means++ draws) and all its
-        // buffers, its sums and counts (kmViews, the calling thread's reads after a step)
-        post({
-          id: req.id, ok: true,
-          value: {
-            minD: share.blocks.map((b) => b.block.minD),
-            places: req.q ? undefined : share.blocks.map((b) => ({ place: b.block.place(), sums: b.sums, counts: b.counts })),
-          },
-        });
+        // shared memory: where each block keeps all its buffers, its sums and counts (kmViews, the calling thread's
+        // reads after a step)
+        post({ id: req.id, ok: true, value: { places: req.q ? undefined : share.blocks.map((b) => ({ place: b.block.place(), sums: b.sums, counts: b.counts })) } });
         return;
       }
       case 'kmViews': {
@@ -356,49 +349,48 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       }
       case 'kmSeed': {
         // k-means++ rounds driven through shared words instead of messages (see WorkerPool.kmeans): this worker
-        // sleeps on ctrl[GEN] and, per round, folds the centroid at ctrl[AT] into its blocks' distances, writes their
-        // totals to totals[block0 + b] and counts ctrl[PENDING] down; ctrl[CMD] = SEED_STOP ends the loop
-        const share = slots.get(req.slot!) as KMeansShare;
+        // sleeps on ctrl[GEN] and, per round, folds the centroid at ctrl[AT] into its blocks of the sample, writes
+        // their totals and counts ctrl[PENDING] down; ctrl[CMD] = SEED_STOP ends the loop
         const ctrl = req.ctrl!;
-        const totals = req.totals!;
         const eng = engine('WorkerPool.kmeans');
-        const mail = req.mail ? seedMail(req.mail, share.d) : null;
         let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
         for (;;) {
           if (!waitChange(ctrl, SEED_GEN, gen)) throw seedAborted();
           gen = Atomics.load(ctrl, SEED_GEN);
           const cmd = Atomics.load(ctrl, SEED_CMD);
           if (cmd === SEED_STOP) break;
-          if (mail && cmd === SEED_PICK) {
-            const b = Atomics.load(ctrl, SEED_ARG) - req.block!;
-            if (b >= 0 && b < share.blocks.length) Atomics.store(ctrl, SEED_ROW, pickToMail(eng, share.blocks[b].block, mail.rest[0], mail, share.d));
-          } else {
-            let at = Atomics.load(ctrl, SEED_AT) >>> 0;
-            if (mail) {
-              eng.f32(share.cent, share.d).set(mail.cent);
-              at = share.cent;
-            }
-            share.blocks.forEach((b, i) => (totals[req.block! + i] = b.block.minUpdate(at, cmd === SEED_FIRST)));
-          }
+          foldBlocks(eng, req.seed!, req.own!, Atomics.load(ctrl, SEED_AT) >>> 0, cmd === SEED_FIRST, req.totals!);
           if (Atomics.sub(ctrl, SEED_PENDING, 1) === 1) Atomics.notify(ctrl, SEED_PENDING);
         }
         post({ id: req.id, ok: true });
         return;
       }
+      case 'kmSeedOne': {
+        // private memories: every round here, over a copy of the sample
+        const { d, k } = { d: req.d!, k: req.k! };
+        const q = req.q!;
+        const n = q.length / d;
+        const eng = engine('WorkerPool.kmeans');
+        const { take, freeAll } = allocations(eng, 'WorkerPool.kmeans');
+        try {
+          const x = take(n * d * 4);
+          const minD = take(n * 4);
+          const cent = take(k * d * 4);
+          eng.f32(x, n * d).set(q);
+          eng.f32(cent, d).set(q.subarray(req.first! * d, (req.first! + 1) * d));
+          const rng = new Rng(0).restore(req.rng!);
+          const rows = new Int32Array(k);
+          rows[0] = req.first!;
+          seedHere(eng, x, n, d, k, cent, minD, rng, rows);
+          post({ id: req.id, ok: true, value: { state: rng.state32, rows } }, [rows.buffer]);
+        } finally {
+          freeAll();
+        }
+        return;
+      }
       case 'kmReset': {
         for (const b of (slots.get(req.slot!) as KMeansShare).blocks) b.block.reset();
         post({ id: req.id, ok: true });
-        return;
-      }
-      case 'kmMin': {
-        const share = slots.get(req.slot!) as KMeansShare;
-        engine('WorkerPool.kmeans').f32(share.cent, req.q!.length).set(req.q!);
-        post({ id: req.id, ok: true, value: share.blocks.map((b) => b.block.minUpdate(share.cent, req.first!)) });
-        return;
-      }
-      case 'kmPick': {
-        const share = slots.get(req.slot!) as KMeansShare;
-        post({ id: req.id, ok: true, value: share.blocks[req.block!].block.pick(req.r!) });
         return;
       }
       case 'kmStep': {
@@ -458,14 +450,13 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         return;
       }
       case 'kmSeedAll': {
-        // every k-means++ round here, without the calling thread: this worker folds each centroid into its own blocks,
-        // has the helpers (kmSeed loops on ctrl) fold it into theirs, waits for them on ctrl[PENDING], then draws the
-        // next centroid from the blocks' distances (all in the shared memory) exactly as KMeans would
-        const share = slots.get(req.slot!) as KMeansShare;
+        // every k-means++ round here, without the calling thread: this worker folds each centroid into its blocks of
+        // the sample, has the helpers (kmSeed loops on ctrl) fold it into theirs, waits for them on ctrl[PENDING],
+        // then draws the next centroid from the blocks' distances (all in the shared memory) exactly as seedHere
         const eng = engine('WorkerPool.kmeans');
         const plan = req.seed!;
         const { ctrl, totals } = { ctrl: req.ctrl!, totals: req.totals! };
-        const { d, xt, cent, blocks, helpers } = plan;
+        const { d, x, minD, cent, blocks, helpers } = plan;
         const command = (cmd: number, pending: number, at: number) => {
           Atomics.store(ctrl, SEED_PENDING, pending);
           Atomics.store(ctrl, SEED_CMD, cmd);
@@ -474,51 +465,25 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           Atomics.notify(ctrl, SEED_GEN);
         };
         const rng = new Rng(0).restore(plan.rng);
-        const waitHelpers = () => {
+        const min = (j: number, first: boolean): number => {
+          const at = cent + j * d * 4;
+          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
+          foldBlocks(eng, plan, req.own!, at, first, totals);
           for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
             if (!waitChange(ctrl, SEED_PENDING, left)) throw seedAborted();
           }
-        };
-        // private memories: the centroid being folded in passes through the mailbox (it starts with centroid 0) and
-        // the points drawn are sent back for the calling thread to copy; own: this worker's blocks in the pool's order
-        const mail = req.mail ? seedMail(req.mail, d) : null;
-        const rows = new Int32Array(plan.k);
-        const own0 = req.block!;
-        const own1 = own0 + share.blocks.length;
-        const min = (j: number, first: boolean): number => {
-          let at = cent + j * d * 4;
-          if (mail) {
-            eng.f32(share.cent, d).set(mail.cent);
-            at = share.cent;
-          }
-          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
-          share.blocks.forEach((b, i) => (totals[own0 + i] = b.block.minUpdate(at, first)));
-          waitHelpers();
           let sum = 0;
           for (const t of totals) sum += t;
           return sum;
         };
         const pick = (r: number): number => {
           const [b, rest] = drawBlock(totals, r);
-          if (!mail) return blocks[b].row0 + eng.abi.cumulativeSearch(blocks[b].minD, blocks[b].rows, rest);
-          if (b >= own0 && b < own1) return blocks[b].row0 + pickToMail(eng, share.blocks[b - own0].block, rest, mail, d);
-          mail.rest[0] = rest;
-          Atomics.store(ctrl, SEED_ARG, b);
-          command(SEED_PICK, helpers, 0);
-          waitHelpers();
-          return blocks[b].row0 + Atomics.load(ctrl, SEED_ROW);
+          const { row0, rows } = blocks[b];
+          return row0 + eng.abi.cumulativeSearch(minD + row0 * 4, rows, rest);
         };
-        const copyRow = (i: number, j: number) => {
-          if (!mail) {
-            new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
-            return;
-          }
-          // the mailbox holds point i after pick(); after a uniform draw (every point already a centroid: all
-          // distances 0, so every later draw is uniform too) what it holds no longer matters
-          rows[j] = i;
-        };
+        const copyRow = (i: number, j: number) => new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, x + i * d * 4, x + (i + 1) * d * 4);
         try {
-          const rounds = seedRounds(plan.k, plan.nt, rng, copyRow);
+          const rounds = seedRounds(plan.k, plan.n, rng, copyRow);
           for (let r = rounds.next(); !r.done; ) {
             const q = r.value;
             r = rounds.next(q.kind === 'min' ? min(q.j, q.first) : pick(q.r));
@@ -526,7 +491,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         } finally {
           if (helpers > 0) command(SEED_STOP, 0, 0);
         }
-        post({ id: req.id, ok: true, value: mail ? { state: rng.state32, rows } : rng.state32 }, mail ? [rows.buffer] : []);
+        post({ id: req.id, ok: true, value: rng.state32 });
         return;
       }
       case 'pqJob': {

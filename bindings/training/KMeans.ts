@@ -4,7 +4,7 @@ import { paramBool, paramInt, paramString, readContainer, sectionF32, writeConta
 import { knnPanels, top1QpanelsSizes } from '../search/scan.js';
 import { Rng } from '../util/rng.js';
 import { gatherRows } from '../util/rows.js';
-import { CentroidSide, KMeansBlock, seedRounds, type BlockRunner, type Shift, type StepCounts, type TrainingSample } from './kmeansBlock.js';
+import { CentroidSide, KMeansBlock, seedHere, type BlockRunner, type SeedSample, type Shift, type StepCounts, type TrainingSample } from './kmeansBlock.js';
 import { allocations, MAX_MEMORY_BYTES } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 
@@ -42,6 +42,14 @@ export interface KMeansOptions {
   maxPointsPerCentroid?: number;
   /** Fewer than minPointsPerCentroid * k points raise a warning. Default 39 (Faiss). */
   minPointsPerCentroid?: number;
+  /**
+   * k-means++ draws its centroids from at most initPointsPerCentroid * k of the training points, a uniform subsample
+   * drawn with the run's seed (as scikit-learn's MiniBatchKMeans seeds on init_size points). Default 16: seeding on
+   * every point (up to 256 a centroid) cost a quarter of KMeans.train's time at k = 256 and a third at k = 1024 (it is
+   * k sequential passes), and 16 a centroid end at the same objective (README, k-means). At least
+   * maxPointsPerCentroid: every training point. 'random' init ignores it.
+   */
+  initPointsPerCentroid?: number;
   /** Called after every iteration. */
   onProgress?: (p: KMeansProgress) => void;
   /** Receives warnings (too few points per centroid, subsampling) instead of the console. */
@@ -82,6 +90,8 @@ export interface KMeansTrainResult {
 
 interface Plan {
   nt: number;
+  /** k-means++'s points: all nt, or a subsample (initPointsPerCentroid); 0 when no run seeds by k-means++. */
+  seedN: number;
   picked: Int32Array | null;
   useSep: boolean;
   warnings: string[];
@@ -90,16 +100,13 @@ interface Plan {
 
 /**
  * What lloyd() asks of the point side: null = drop the bounds (a new run); an iteration against the centroids at
- * cent; 'min' = k-means++ seeding, fold centroid j into every point's distance to its nearest centroid (first: the
- * distances start from it) and answer their sum; 'pick' = the first point where the running sum of those distances
- * exceeds r (the last with a positive distance if none).
+ * cent; 'seed' = k-means++'s rounds over the seeding sample with the generator at state rng (answer the state after
+ * them, or null to have them run here).
  */
 type PointRequest =
   | null
   | { kind: 'step'; it: number; shift: Shift | null }
-  | { kind: 'min'; j: number; first: boolean }
-  | { kind: 'pick'; r: number }
-  | { kind: 'seed'; rng: number };
+  | { kind: 'seed'; sample: SeedSample; rng: number };
 type PointReply = null | StepCounts | number;
 
 interface LoopBuffers {
@@ -107,6 +114,9 @@ interface LoopBuffers {
   cent: number;
   old: number;
   shift: number;
+  /** k-means++'s subsample f32[seedN][d] (= xt when seedN = nt) and its working distances f32[seedN]. */
+  seedX: number;
+  seedMin: number;
   sums: number;
   counts: number;
   best: number;
@@ -147,6 +157,7 @@ export class KMeans extends Owned {
   readonly spherical: boolean;
   readonly maxPointsPerCentroid: number;
   readonly minPointsPerCentroid: number;
+  readonly initPointsPerCentroid: number;
   private readonly onProgress?: (p: KMeansProgress) => void;
   private readonly onWarning?: (message: string) => void;
   private trained = false;
@@ -169,6 +180,7 @@ export class KMeans extends Owned {
     const spherical = checkBool(W, 'spherical', o.spherical ?? false);
     const maxPPC = checkInt(W, 'maxPointsPerCentroid', o.maxPointsPerCentroid ?? 256, 1);
     const minPPC = checkInt(W, 'minPointsPerCentroid', o.minPointsPerCentroid ?? 39, 0);
+    const initPPC = checkInt(W, 'initPointsPerCentroid', o.initPointsPerCentroid ?? 16, 1);
     if (minPPC > maxPPC) fail('INVALID_OPTION', W, 'minPointsPerCentroid exceeds maxPointsPerCentroid', raw(`${minPPC} > ${maxPPC}`), 'min <= max');
     for (const name of ['onProgress', 'onWarning'] as const) {
       if (o[name] !== undefined && typeof o[name] !== 'function') fail('INVALID_OPTION', W, `${name} must be a function`, o[name], 'a function or undefined');
@@ -185,6 +197,7 @@ export class KMeans extends Owned {
     this.spherical = spherical;
     this.maxPointsPerCentroid = maxPPC;
     this.minPointsPerCentroid = minPPC;
+    this.initPointsPerCentroid = initPPC;
     this.onProgress = o.onProgress as KMeans['onProgress'];
     this.onWarning = o.onWarning as KMeans['onWarning'];
   }
@@ -219,8 +232,7 @@ export class KMeans extends Owned {
       // one block over every training point, here
       const side = new CentroidSide(eng, this.d, this.k, useSep, take);
       const block = new KMeansBlock(eng, xt, nt, this.d, side, take);
-      const bufs = this.loopBuffers(take, xt);
-      const abi = eng.abi;
+      const bufs = this.loopBuffers(take, xt, plan);
       const run = this.lloyd(plan, bufs);
       let r = run.next();
       while (!r.done) {
@@ -231,12 +243,8 @@ export class KMeans extends Owned {
         } else if (req.kind === 'step') {
           side.prepare(bufs.cent, req.it, req.shift);
           reply = block.step(bufs.cent, req.it, req.shift, bufs.sums, bufs.counts);
-        } else if (req.kind === 'seed') {
-          reply = null; // round by round, below
-        } else if (req.kind === 'min') {
-          reply = abi.minL2Update(xt, nt, this.d, bufs.cent + req.j * this.d * 4, block.minD, req.first ? 1 : 0);
         } else {
-          reply = abi.cumulativeSearch(block.minD, nt, req.r);
+          reply = null; // 'seed': the rounds run here, in initCentroids
         }
         r = run.next(reply);
       }
@@ -263,7 +271,7 @@ export class KMeans extends Owned {
     const { take, freeAll } = allocations(eng, where);
     try {
       const xt = this.trainingPoints(plan, x, take);
-      const bufs = this.loopBuffers(take, xt);
+      const bufs = this.loopBuffers(take, xt, plan);
       const d4 = this.d * 4;
       const rows = (r0: number, r1: number) => eng.f32(xt + r0 * d4, (r1 - r0) * this.d).slice();
       const runner = await start({ nt: plan.nt, xt, cent: bufs.cent, rows }, plan.useSep);
@@ -279,12 +287,8 @@ export class KMeans extends Owned {
           eng.f64(bufs.sums, this.k * this.d).fill(0);
           eng.f64(bufs.counts, this.k).fill(0);
           reply = await runner.step(cent, req.it, req.shift, { sums: bufs.sums, counts: bufs.counts });
-        } else if (req.kind === 'seed') {
-          reply = runner.seed ? await runner.seed(req.rng) : null;
-        } else if (req.kind === 'min') {
-          reply = await runner.minUpdate(eng.f32(bufs.cent + req.j * this.d * 4, this.d).slice(), req.first);
         } else {
-          reply = await runner.pick(req.r);
+          reply = await runner.seed(req.sample, req.rng);
         }
         r = run.next(reply);
       }
@@ -325,9 +329,10 @@ export class KMeans extends Owned {
     // Hamerly's second test (half the gap to the nearest other centroid) needs the k x k centroid scores each
     // iteration: worth it while that costs a small part of the n x k scan and its buffer stays small.
     const useSep = k <= SEPARATION_MAX_K && k * 8 <= nt;
-    const trainBytes = nt * (2 * d + 24) * 4 + kp * d * 4 * 2 + kp * 8 + k * d * 16 + k * 16 + (useSep ? k * k * 4 : 0);
+    const seedN = this.init === 'kmeans++' && !initial ? Math.min(nt, this.initPointsPerCentroid * k) : 0;
+    const trainBytes = nt * (2 * d + 24) * 4 + kp * d * 4 * 2 + kp * 8 + k * d * 16 + k * 16 + (useSep ? k * k * 4 : 0) + (seedN < nt ? seedN * d * 4 : 0) + seedN * 4;
     if (trainBytes > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, 'the training set does not fit in WebAssembly memory', raw(`${nt} x ${d}`), 'under 4 GiB; lower maxPointsPerCentroid');
-    return { nt, picked, useSep, warnings, initial: (initial as Float32Array | undefined) ?? null };
+    return { nt, seedN, picked, useSep, warnings, initial: (initial as Float32Array | undefined) ?? null };
   }
 
   /** The training points xt f32[nt][d] (the sample when there is one), in wasm memory from `take`. */
@@ -345,12 +350,14 @@ export class KMeans extends Owned {
    * The buffers of the centroid side: cent / old f32[k][d] centroids now and before the update, shift f32[k],
    * sums f64[k][d], counts f64[k], best + bestBias: the kept run's centroids in panels.
    */
-  private loopBuffers(take: (bytes: number) => number, xt: number): LoopBuffers {
+  private loopBuffers(take: (bytes: number) => number, xt: number, plan: Plan): LoopBuffers {
     const { d, k } = this;
+    const { nt, seedN } = plan;
     const kp = Math.ceil(k / 8) * 8;
     return {
       xt, cent: take(k * d * 4), old: take(k * d * 4), shift: take(k * 4), sums: take(k * d * 8), counts: take(k * 8),
-      best: take(kp * d * 4), bestBias: take(kp * 4),
+      best: take(kp * d * 4), bestBias: take(kp * 4), seedX: seedN > 0 && seedN < nt ? take(seedN * d * 4) : xt,
+      seedMin: seedN > 0 ? take(seedN * 4) : 0,
     };
   }
 
@@ -374,7 +381,7 @@ export class KMeans extends Owned {
       // run r initialises exactly like a single run with seed + r (on the same training sample)
       const rng = new Rng(this.seed + redo + 1);
       if (initial) eng.f32(b.cent, k * d).set(initial);
-      else yield* this.initCentroids(b.xt, nt, b.cent, rng);
+      else yield* this.initCentroids(b, plan, rng);
       const objective: number[] = [];
       const rescanned: number[] = [];
       const movedOnly: number[] = [];
@@ -467,30 +474,30 @@ export class KMeans extends Owned {
   }
 
   /**
-   * Seeds cent f32[k][d] from the training points xt f32[nt][d]. k-means++ asks the point side for the distance
-   * updates and the D^2 draws ('min' / 'pick'), so that they can run where the points are.
+   * Seeds cent f32[k][d] from the training points xt f32[nt][d]. k-means++ draws from plan.seedN of them: all, or a
+   * uniform subsample gathered into seedX (sorted indices drawn from the run's generator, so a run's sample and seeds
+   * follow from its seed alone); it asks the point side to run the rounds ('seed': a pool runs them in its workers)
+   * and runs them here if it answers null.
    */
-  private *initCentroids(xt: number, nt: number, cent: number, rng: Rng): Generator<PointRequest, void, PointReply> {
+  private *initCentroids(b: LoopBuffers, plan: Plan, rng: Rng): Generator<PointRequest, void, PointReply> {
     const { d, k } = this;
+    const { nt, seedN } = plan;
     const eng = this.eng;
-    const mem = () => new Uint8Array(eng.abi.memory.buffer);
-    const copyRow = (i: number, j: number) => mem().copyWithin(cent + j * d * 4, xt + i * d * 4, xt + (i + 1) * d * 4);
+    const row = d * 4;
+    const copyRow = (x: number, i: number, j: number) => new Uint8Array(eng.abi.memory.buffer).copyWithin(b.cent + j * row, x + i * row, x + (i + 1) * row);
     if (this.init === 'random') {
       const idx = rng.sample(nt, k);
-      for (let j = 0; j < k; j++) copyRow(idx[j], j);
+      for (let j = 0; j < k; j++) copyRow(b.xt, idx[j], j);
     } else {
-      copyRow(rng.nextInt(nt), 0);
-      // a point side that can run seedRounds in one go where its points are answers with the generator's state
-      // after them; null: one request per round, yielded below
-      const done = (yield { kind: 'seed', rng: rng.state32 }) as number | null;
-      if (done !== null) {
-        rng.restore(done);
-        if (this.spherical) eng.abi.normalizeRows(cent, k, d);
-        return;
-      }
-      yield* seedRounds(k, nt, rng, copyRow) as Generator<PointRequest, void, PointReply>;
+      if (seedN < nt) gatherRows(eng.f32(b.seedX, seedN * d), eng.f32(b.xt, nt * d), rng.sortedSample(nt, seedN), d);
+      const first = rng.nextInt(seedN);
+      copyRow(b.seedX, first, 0);
+      const sample: SeedSample = { x: b.seedX, n: seedN, first, minD: b.seedMin, cent: b.cent };
+      const done = (yield { kind: 'seed', sample, rng: rng.state32 }) as number | null;
+      if (done !== null) rng.restore(done);
+      else seedHere(eng, b.seedX, seedN, d, k, b.cent, b.seedMin, rng);
     }
-    if (this.spherical) eng.abi.normalizeRows(cent, k, d);
+    if (this.spherical) eng.abi.normalizeRows(b.cent, k, d);
   }
 
   /**
@@ -534,7 +541,8 @@ export class KMeans extends Owned {
     this.alive('KMeans.save');
     const params = {
       d: this.d, k: this.k, iterations: this.iterations, seed: this.seed, init: this.init, nredo: this.nredo, spherical: this.spherical,
-      maxPointsPerCentroid: this.maxPointsPerCentroid, minPointsPerCentroid: this.minPointsPerCentroid, trained: this.trained,
+      maxPointsPerCentroid: this.maxPointsPerCentroid, minPointsPerCentroid: this.minPointsPerCentroid, initPointsPerCentroid: this.initPointsPerCentroid,
+      trained: this.trained,
     };
     return writeContainer('KMeans', params, this.trained ? [{ tag: 'CENT', data: this.centroids }] : []);
   }
@@ -554,6 +562,8 @@ export class KMeans extends Owned {
       spherical: paramBool(where, c, 'spherical'),
       maxPointsPerCentroid: paramInt(where, c, 'maxPointsPerCentroid', 1, Number.MAX_SAFE_INTEGER),
       minPointsPerCentroid: paramInt(where, c, 'minPointsPerCentroid', 0, Number.MAX_SAFE_INTEGER),
+      // (files written before the option existed seeded on every point: a value >= maxPointsPerCentroid does that)
+      initPointsPerCentroid: Object.hasOwn(c.params, 'initPointsPerCentroid') ? paramInt(where, c, 'initPointsPerCentroid', 1, Number.MAX_SAFE_INTEGER) : Number.MAX_SAFE_INTEGER,
     };
     let km: KMeans;
     try {

@@ -43,15 +43,26 @@ export interface BlockRunner {
    * by the caller); the objective and the points scanned (StepCounts).
    */
   step(cent: Float32Array, it: number, shift: Shift | null, into: { sums: number; counts: number }): Promise<StepCounts>;
-  /** k-means++: fold a new centroid into the points' nearest distances (first: start from it); their total. */
-  minUpdate(centroid: Float32Array, first: boolean): Promise<number>;
-  /** k-means++: the training point (index in the sample) where the running sum of those distances exceeds r. */
-  pick(r: number): Promise<number>;
   /**
-   * k-means++, optional: every round at once (seedRounds), after centroid 0 is in place, with the generator at state
-   * `rng`; resolves to the generator's state after them, or null to be driven round by round (minUpdate / pick).
+   * k-means++ over the seeding sample (SeedSample, after centroid 0 is in place) with the generator at state `rng`:
+   * every round where the runner decides, the centroids left at the sample's `cent`; resolves to the generator's state
+   * after them.
    */
-  seed?(rng: number): Promise<number | null>;
+  seed(sample: SeedSample, rng: number): Promise<number>;
+}
+
+/**
+ * k-means++'s points: n points f32[n][d] at x (the training points, or the uniform subsample of at most
+ * initPointsPerCentroid * k of them that KMeans gathered), minD f32[n] their working distances, centroids f32[k][d]
+ * at cent; all in the calling engine's memory.
+ */
+export interface SeedSample {
+  x: number;
+  n: number;
+  /** The point centroid 0 is. */
+  first: number;
+  minD: number;
+  cent: number;
 }
 
 /** What a k-means++ round asks of the points: fold centroid j into their nearest distances ('min', first: start from
@@ -59,9 +70,9 @@ export interface BlockRunner {
 export type SeedRequest = { kind: 'min'; j: number; first: boolean } | { kind: 'pick'; r: number };
 
 /**
- * The k-means++ rounds after the first centroid, the one copy of them: KMeans's initCentroids yields the requests to
- * wherever its points are; a worker of a shared-memory pool answers them in place (kmSeedAll). copyRow(i, j) makes
- * point i centroid j. The same generator state gives the same draws, so the same centroids, on either side.
+ * The k-means++ rounds after the first centroid, the one copy of them: seedHere runs them on one engine, and a worker
+ * of a shared-memory pool with helpers (kmSeedAll). copyRow(i, j) makes point i centroid j. The same generator state
+ * gives the same draws, so the same centroids, on either side.
  */
 export function* seedRounds(k: number, nt: number, rng: Rng, copyRow: (i: number, j: number) => void): Generator<SeedRequest, void, number> {
   let total = yield { kind: 'min', j: 0, first: true };
@@ -70,6 +81,23 @@ export function* seedRounds(k: number, nt: number, rng: Rng, copyRow: (i: number
     const i = total > 0 ? yield { kind: 'pick', r: rng.nextFloat() * total } : rng.nextInt(nt);
     copyRow(i, j);
     total = yield { kind: 'min', j, first: false };
+  }
+}
+
+/**
+ * Every k-means++ round on one engine, over points f32[n][d] at x with working distances minD f32[n], centroid 0
+ * already at cent f32[k][d]; rows (if given) gets the point each centroid j >= 1 is.
+ */
+export function seedHere(eng: Engine, x: number, n: number, d: number, k: number, cent: number, minD: number, rng: Rng, rows?: Int32Array): void {
+  const abi = eng.abi;
+  const row = d * 4;
+  const rounds = seedRounds(k, n, rng, (i, j) => {
+    new Uint8Array(abi.memory.buffer).copyWithin(cent + j * row, x + i * row, x + (i + 1) * row);
+    if (rows) rows[j] = i;
+  });
+  for (let r = rounds.next(); !r.done; ) {
+    const q = r.value;
+    r = rounds.next(q.kind === 'min' ? abi.minL2Update(x, n, d, cent + q.j * row, minD, q.first ? 1 : 0) : abi.cumulativeSearch(minD, n, q.r));
   }
 }
 
@@ -310,26 +338,6 @@ export class KMeansBlock {
   place(): KMeansBlockPlace {
     const { xt, n, xnorm, labels, dist, lower, idx, gx, gnorm, hd, hi } = this;
     return { xt, n, xnorm, labels, dist, lower, idx, gx, gnorm, hd, hi };
-  }
-
-  /** The working space of k-means++ seeding (f32[n]: each point's distance to the nearest centroid so far). */
-  get minD(): number {
-    return this.dist;
-  }
-
-  /** k-means++ in this block: minD = min(minD, ||x - c||^2) (first: = ||x - c||^2) for c f32[d] at cPtr; the sum. */
-  minUpdate(cPtr: number, first: boolean): number {
-    return this.eng.abi.minL2Update(this.xt, this.n, this.d, cPtr, this.dist, first ? 1 : 0);
-  }
-
-  /** Where point i of this block is (f32[d]). */
-  rowPtr(i: number): number {
-    return this.xt + i * this.d * 4;
-  }
-
-  /** k-means++ in this block: the first point where the running sum of minD exceeds r (the last positive if none). */
-  pick(r: number): number {
-    return this.eng.abi.cumulativeSearch(this.dist, this.n, r);
   }
 
   /** Before a new run: no bounds, so every point is rescanned in the first iteration. */

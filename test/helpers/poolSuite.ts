@@ -697,10 +697,10 @@ export function poolSuite(shared: boolean): void {
     }, 60_000);
     it('a worker that stops mid k-means++ seeding: the call rejects ABORTED, the other worker gives up its loop and answers again', async () => {
       const { build } = await init({ threads: shared });
-      // (private memories: the same words, where SharedArrayBuffer exists, as here)
-      // which worker stops: the one running the rounds (its helper would wait for the next round forever), or the helper
-      // (the driver would wait for its count-down forever)
-      for (const stop of [0, 1]) {
+      // which worker stops: on a shared memory the one running the rounds (its helper would wait for the next round
+      // forever), or the helper (the driver would wait for its count-down forever); with private memories the one
+      // worker that runs them all (kmSeedOne)
+      for (const stop of shared ? [0, 1] : [0]) {
         const pool = await WorkerPool.create({ threads: 2, build });
         try {
           type LaneLike = { call(req: { op: string }, ...rest: unknown[]): Promise<unknown>; port: { terminate(): unknown } };
@@ -709,10 +709,10 @@ export function poolSuite(shared: boolean): void {
           const call = victim.call.bind(victim);
           victim.call = (req, ...rest) => {
             const p = call(req, ...rest);
-            if (req.op === 'kmSeedAll' || req.op === 'kmSeed') setTimeout(() => victim.port.terminate(), 30);
+            if (req.op === 'kmSeedAll' || req.op === 'kmSeed' || req.op === 'kmSeedOne') setTimeout(() => victim.port.terminate(), 30);
             return p;
           };
-          // 1500 k-means++ rounds over 60000 points: well over 30 ms
+          // 1500 k-means++ rounds over 24000 points (initPointsPerCentroid 16): well over 30 ms
           const data = floatVectors(60000, 16, 95);
           await expect(pool.kmeans({ d: 16, k: 1500, iterations: 1, seed: 3 }, data)).rejects.toMatchObject({ code: 'ABORTED' });
           // the survivor left its seeding loop: it answers a call (it would not while still waiting on the words)
