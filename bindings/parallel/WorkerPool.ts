@@ -78,6 +78,9 @@ interface Pending {
 /** Training points per k-means block: fixed, so that the result does not depend on the number of workers. */
 const KMEANS_BLOCK = 8192;
 
+/** Chunks queued per worker in a batch search by message (runChunks's depth). */
+const PIPELINE_DEPTH = 2;
+
 /** Private memories: the largest k-means sample (bytes of f32 points) copied whole into every worker (kmeans). */
 const REPLICATE_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -272,12 +275,16 @@ export class WorkerPool {
    * the first failure rejects. Chunks shrink as the rows run out (guided scheduling): each takes a 2 * threads-th of
    * what is left, at most maxChunk and at least minChunk rows, so that early chunks are large and the last ones leave
    * no worker idle for long while another finishes a large one (a fixed size of n / (4 * threads) left up to an
-   * eighth of the work on one worker at the end).
+   * eighth of the work on one worker at the end). depth > 1: a worker keeps its lane until the rows run out, with
+   * `depth` chunks queued on it, so that it starts the next chunk as soon as one is done instead of idling for a
+   * message round trip (0.15-0.3 ms a hop here: a batch search by message lost 5-10 % to it); a chunk already queued
+   * when the signal fires still runs.
    */
   async runChunks(
     where: string, n: number, maxChunk: number, minChunk: number, signal: AbortSignal | undefined,
     onProgress: ((p: { done: number; total: number }) => void) | undefined,
     task: (lane: Lane, r0: number, count: number) => Promise<void>,
+    depth = 1,
   ): Promise<void> {
     const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
     if (signal?.aborted) throw aborted();
@@ -285,18 +292,30 @@ export class WorkerPool {
     let next = 0;
     const parts = Math.max(1, 2 * this.threads);
     // one loop per worker: each takes the next chunk once it holds an idle lane, so sizes follow what is left then
+    const take = (lane: Lane): Promise<void> => {
+      if (signal?.aborted) throw aborted();
+      const r0 = next;
+      const c = guidedChunk(n - r0, minChunk, parts, maxChunk);
+      next += c;
+      return task(lane, r0, c).then(() => {
+        done += c;
+        onProgress?.({ done, total: n });
+      });
+    };
     const loop = async () => {
       while (next < n) {
         const lane = await this.acquire(where);
+        const queued: Promise<void>[] = [];
         try {
-          if (next >= n) return;
-          if (signal?.aborted) throw aborted();
-          const r0 = next;
-          const c = guidedChunk(n - r0, minChunk, parts, maxChunk);
-          next += c;
-          await task(lane, r0, c);
-          done += c;
-          onProgress?.({ done, total: n });
+          for (let i = 0; i < depth && next < n; i++) queued.push(take(lane));
+          while (queued.length > 0) {
+            await queued.shift();
+            if (depth > 1 && next < n) queued.push(take(lane));
+          }
+        } catch (e) {
+          // (what is still queued on the lane settles before it is released)
+          await Promise.allSettled(queued);
+          throw e;
         } finally {
           this.releaseLane(lane);
         }
@@ -989,7 +1008,7 @@ export class SharedIndex extends Shared {
         const r = (await lane.call({ op: 'search', slot, q: part, k, options: opts }, [part.buffer])) as SearchResult;
         ids.set(r.ids, s0 * k);
         distances.set(r.distances, s0 * k);
-      }),
+      }, PIPELINE_DEPTH),
     );
     return { ids, distances };
   }
@@ -1013,7 +1032,7 @@ export class SharedIndex extends Shared {
         const opts = exclude !== undefined ? { ...rest, exclude: (exclude as unknown[]).slice(s0, s0 + c) } : rest;
         parts.push((await lane.call({ op: 'rangeSearch', slot, q: part, radius, options: opts }, [part.buffer])) as RangeSearchResult);
         starts.push(s0);
-      }),
+      }, PIPELINE_DEPTH),
     );
     // the chunks in query order, their hits end to end
     const order = starts.map((s0, i) => [s0, i]).sort((a, b) => a[0] - b[0]);

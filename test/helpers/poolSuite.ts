@@ -154,6 +154,39 @@ export function poolSuite(shared: boolean): void {
   });
 
   describe('WorkerPool behaviour', () => {
+    it.each([1, 2])('runChunks with depth %i: every row once, at most depth chunks queued on a worker, none taken after an abort', async (depth) => {
+      type Lane = unknown;
+      const run = (pool2 as unknown as {
+        runChunks(w: string, n: number, max: number, min: number, s: AbortSignal | undefined, p: undefined, t: (l: Lane, r0: number, c: number) => Promise<void>, depth: number): Promise<void>;
+      }).runChunks.bind(pool2);
+      const n = 1000;
+      const hits = new Int32Array(n);
+      const open = new Map<Lane, number>();
+      let most = 0;
+      const task = async (lane: Lane, r0: number, c: number) => {
+        open.set(lane, (open.get(lane) ?? 0) + 1);
+        most = Math.max(most, open.get(lane)!);
+        await new Promise((r) => setTimeout(r, 2));
+        for (let i = r0; i < r0 + c; i++) hits[i]++;
+        open.set(lane, open.get(lane)! - 1);
+      };
+      await run('test', n, n, 16, undefined, undefined, task, depth);
+      expect(Array.from(hits).every((h) => h === 1)).toBe(true);
+      expect(most).toBe(depth); // (two lanes; the chunks outnumber them)
+      // aborted after the first chunk is done: what was queued by then finishes, nothing is taken after
+      const ac = new AbortController();
+      let taken = 0;
+      let after = 0;
+      await expect(run('test', n, n, 16, ac.signal, undefined, async (lane, r0, c) => {
+        taken++;
+        if (ac.signal.aborted) after++;
+        await task(lane, r0, c);
+        ac.abort();
+      }, depth)).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(after).toBe(0);
+      expect(taken).toBeLessThanOrEqual(2 * depth);
+    });
+
     it('reports progress up to nq, and an aborted signal rejects with ABORTED', async () => {
       const index = track(trained(new PQIndex({ d, m: 4, seed: 5 })));
       const shared = await pool2.share(index);
