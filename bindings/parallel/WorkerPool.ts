@@ -48,7 +48,7 @@ export interface WorkerPoolOptions {
   arenaBytes?: number;
   /**
    * @internal Private memories: do what pools do where SharedArrayBuffer is missing even where it exists (for tests):
-   * k-means++ one message round trip per step, batch searches one message per chunk.
+   * k-means++ in one worker, batch searches one message per chunk (two queued per worker).
    */
   byMessage?: boolean;
 }
@@ -513,36 +513,59 @@ export class WorkerPool {
             resetState();
             await Promise.all(used.map((l) => l.call({ op: 'kmReset', slot })));
           },
-          // k-means++ over KMeans's seeding sample (at most initPointsPerCentroid * k points): on a shared memory
-          // every round in the first worker, the others folding each centroid into their part of the sample through
-          // Atomics words (seed.ts) instead of a message a round; with private memories every round in one worker,
-          // over a copy of the sample (a message round trip per round, 0.15-0.3 ms here, cost more than the round)
+          // k-means++ over KMeans's seeding sample (at most initPointsPerCentroid * k points): every round in the
+          // first worker, the others folding each centroid into their part of the sample through Atomics words
+          // (seed.ts) instead of a message a round: in place on a shared memory; with private memories where
+          // SharedArrayBuffer exists, on copies of their parts (the sample passed in a SharedArrayBuffer, the
+          // centroids named by row); without it, every round in one worker over a copy of the sample (a message
+          // round trip a round, 0.15-0.3 ms here, cost more than the round's work)
           seed: async (sample, rng) => {
             const eng = loadedEngine()!;
-            if (this.shared) {
-              const blocks: { row0: number; rows: number }[] = [];
-              for (let i = 0; i < used.length; i++) {
-                const r0 = Math.floor((i * sample.n) / used.length);
-                const r1 = Math.floor(((i + 1) * sample.n) / used.length);
-                if (r1 > r0) blocks.push({ row0: r0, rows: r1 - r0 });
-              }
-              const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
-              const totals = new Float64Array(new SharedArrayBuffer(blocks.length * 8));
-              const plan = { rng, k, d, x: sample.x, n: sample.n, minD: sample.minD, cent: sample.cent, blocks, helpers: blocks.length - 1 };
-              const calls = blocks.map((_, i) => {
-                const common = { ctrl, totals, seed: plan, own: [i, i + 1] as [number, number] };
-                const call = used[i].call(i === 0 ? { op: 'kmSeedAll' as const, ...common } : { op: 'kmSeed' as const, ...common });
-                // a helper that fails never counts down, a driver that fails never says stop: the others give up too
-                call.catch(() => abortSeeding(ctrl));
-                return call;
-              });
-              return (await Promise.all(calls))[0] as number;
-            }
-            const q = eng.f32(sample.x, sample.n * d).slice();
-            const done = (await used[0].call({ op: 'kmSeedOne', q, d, k, rng, first: sample.first }, [q.buffer as ArrayBuffer])) as { state: number; rows: Int32Array };
-            const mem = new Uint8Array(eng.abi.memory.buffer);
             const row = d * 4;
-            for (let j = 1; j < k; j++) mem.copyWithin(sample.cent + j * row, sample.x + done.rows[j] * row, sample.x + (done.rows[j] + 1) * row);
+            const copyRows = (rows: Int32Array) => {
+              const mem = new Uint8Array(eng.abi.memory.buffer);
+              for (let j = 1; j < k; j++) mem.copyWithin(sample.cent + j * row, sample.x + rows[j] * row, sample.x + (rows[j] + 1) * row);
+            };
+            let sab: SharedArrayBuffer | undefined;
+            let mail: SharedArrayBuffer | undefined;
+            if (!this.shared && this.sharedWords) {
+              try {
+                sab = new SharedArrayBuffer(sample.n * row);
+                mail = new SharedArrayBuffer(8);
+                new Float32Array(sab).set(eng.f32(sample.x, sample.n * d));
+              } catch {
+                // (the runtime refused the buffers: one worker, below)
+                sab = mail = undefined;
+              }
+            }
+            if (!this.shared && !sab) {
+              const q = eng.f32(sample.x, sample.n * d).slice();
+              const done = (await used[0].call({ op: 'kmSeedOne', q, d, k, rng, first: sample.first }, [q.buffer as ArrayBuffer])) as { state: number; rows: Int32Array };
+              copyRows(done.rows);
+              return done.state;
+            }
+            const blocks: { row0: number; rows: number }[] = [];
+            for (let i = 0; i < used.length; i++) {
+              const r0 = Math.floor((i * sample.n) / used.length);
+              const r1 = Math.floor(((i + 1) * sample.n) / used.length);
+              if (r1 > r0) blocks.push({ row0: r0, rows: r1 - r0 });
+            }
+            const ctrl = new Int32Array(new SharedArrayBuffer(SEED_WORDS * 4));
+            const totals = new Float64Array(new SharedArrayBuffer(blocks.length * 8));
+            const plan = {
+              rng, k, d, n: sample.n, first: sample.first, blocks, helpers: blocks.length - 1,
+              ...(sab ? { x: 0, minD: 0, cent: 0, sab, mail } : { x: sample.x, minD: sample.minD, cent: sample.cent }),
+            };
+            const calls = blocks.map((_, i) => {
+              const common = { ctrl, totals, seed: plan, own: [i, i + 1] as [number, number] };
+              const call = used[i].call(i === 0 ? { op: 'kmSeedAll' as const, ...common } : { op: 'kmSeed' as const, ...common });
+              // a helper that fails never counts down, a driver that fails never says stop: the others give up too
+              call.catch(() => abortSeeding(ctrl));
+              return call;
+            });
+            const done = (await Promise.all(calls))[0] as number | { state: number; rows: Int32Array };
+            if (typeof done === 'number') return done;
+            copyRows(done.rows);
             return done.state;
           },
           step: async (cent, it, shift, into) => {

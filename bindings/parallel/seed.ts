@@ -7,15 +7,24 @@
 //   [SEED_CMD]      SEED_NEXT / SEED_FIRST (fold the centroid in, or start from it), or SEED_STOP (leave the loop)
 //   [SEED_AT]       where the centroid f32[d] is in the shared memory (a u32 stored as i32)
 //   [SEED_ABORT]    set by the calling thread when any worker of the run failed: the others stop waiting and fail too
+//   [SEED_ARG]      private memories: the block SEED_PICK asks for
+//   [SEED_ROW]      private memories: the answer to SEED_PICK, the sample's row the draw falls on
+// Private memories (each worker holding a copy of its blocks of the sample, where SharedArrayBuffer exists: Node,
+// isolated pages): SEED_AT names the centroid by its row in the sample (a SharedArrayBuffer every worker reads), and
+// SEED_PICK hands the draw (an f64 in a small mailbox) to the worker that holds the block it falls in. Every helper
+// counts ctrl[SEED_PENDING] down for every command, whether it had anything to do.
 export const SEED_GEN = 0;
 export const SEED_PENDING = 1;
 export const SEED_CMD = 2;
 export const SEED_AT = 3;
 export const SEED_ABORT = 4;
+export const SEED_ARG = 5;
+export const SEED_ROW = 6;
 export const SEED_WORDS = 8;
 export const SEED_NEXT = 1;
 export const SEED_FIRST = 2;
 export const SEED_STOP = 3;
+export const SEED_PICK = 4;
 
 /** Atomics.load polls before a wait falls asleep: about 30-60 microseconds on this machine's cores. */
 const SPIN = 1 << 15;

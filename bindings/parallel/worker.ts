@@ -25,12 +25,14 @@
 //             buffers are and its step's sums f64[k][d] and counts f64[k], which the calling thread reads there and
 //             kmViews hands to every worker)
 //           { id, op: 'kmSeed', ctrl, totals, seed, own }  -> { id, ok }  once ctrl says stop
-//           { id, op: 'kmSeedAll', ctrl, totals, seed, own } -> { id, ok, value: the generator's state after }
-//             (shared memory: this worker runs every k-means++ round over the seeding sample, the others' kmSeed
-//             loops folding each centroid into their blocks of it, own = [b0, b1) of seed.blocks: seed.ts)
+//           { id, op: 'kmSeedAll', ctrl, totals, seed, own }
+//             -> { id, ok, value: the generator's state after; private memories: { state, rows } }
+//             (this worker runs every k-means++ round over the seeding sample, the others' kmSeed loops folding each
+//             centroid into their blocks of it, own = [b0, b1) of seed.blocks: seed.ts; in place on a shared memory,
+//             else on copies of the blocks, rows: the sample's row each centroid is, for the calling thread to copy)
 //           { id, op: 'kmSeedOne', q, d, k, rng, first } -> { id, ok, value: { state, rows } }
-//             (private memories: every k-means++ round here over the seeding sample q f32[n][d], centroid 0 its row
-//             `first`; rows: the point each centroid is, for the calling thread to copy)
+//             (private memories without SharedArrayBuffer: every k-means++ round here over the seeding sample q
+//             f32[n][d], centroid 0 its row `first`; rows as above)
 //           { id, op: 'kmReset', slot }                     -> { id, ok }
 //           { id, op: 'kmStep', slot, q, it, shift, ctrl?, spare? } -> { id, ok, value: { outs, blocks: [{ block, obj, rescanned }] } }
 //             (private memories; q: the centroids f32[k][d]; ctrl (every point): the blocks taken one at a time from
@@ -52,7 +54,7 @@ import { runSubspaceJob, type SubspaceJob } from '../quantizers/ProductQuantizer
 import type { Addable } from '../search/addBatch.js';
 import { revive, type Snapshot } from './borrow.js';
 import { claimChunk, searchPullViews } from './pull.js';
-import { SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_STOP, waitChange } from './seed.js';
+import { SEED_ARG, SEED_AT, SEED_CMD, SEED_FIRST, SEED_GEN, SEED_NEXT, SEED_PENDING, SEED_PICK, SEED_ROW, SEED_STOP, waitChange } from './seed.js';
 import { Rng } from '../util/rng.js';
 
 export interface WorkerRequest {
@@ -103,28 +105,97 @@ export interface KMeansPlace {
   counts: number;
 }
 
-/** kmSeedAll's data: the calling thread's seeding sample and centroids, cut into blocks, in the shared memory. */
+/**
+ * kmSeedAll's data: the calling thread's seeding sample, cut into blocks. Shared memory: the sample f32[n][d] at x,
+ * its working distances f32[n] at minD and the centroids f32[k][d] at cent (KMeans's SeedSample), all read and
+ * written in place. Private memories: the sample in `sab` (each worker copies its blocks in), the draw handed to the
+ * block's holder in `mail` (f64), and 0 for the pointers; the centroids are named by their row in the sample.
+ */
 export interface SeedPlan {
   rng: number;
   k: number;
   d: number;
-  /** The seeding sample f32[n][d] and its working distances f32[n] (KMeans's SeedSample), the centroids f32[k][d]. */
   x: number;
   n: number;
   minD: number;
   cent: number;
+  /** The sample's row that centroid 0 is. */
+  first: number;
   /** The sample's blocks, in order: first row and rows (the workers' shares are runs of them: own). */
   blocks: { row0: number; rows: number }[];
   /** Workers running a kmSeed loop on ctrl. */
   helpers: number;
+  sab?: SharedArrayBuffer;
+  mail?: SharedArrayBuffer;
 }
 
-/** Folds the centroid at cPtr into the plan's blocks [b0, b1) (first: start from it), their totals into `totals`. */
-function foldBlocks(eng: Engine, plan: SeedPlan, own: [number, number], cPtr: number, first: boolean, totals: Float64Array): void {
-  const { d, x, minD } = plan;
-  for (let b = own[0]; b < own[1]; b++) {
-    const { row0, rows } = plan.blocks[b];
-    totals[b] = eng.abi.minL2Update(x + row0 * d * 4, rows, d, cPtr, minD + row0 * 4, first ? 1 : 0);
+/**
+ * One worker's blocks [b0, b1) of a seeding run: in place on a shared memory, else a copy of their rows in this
+ * memory (x f32[rows][d], minD f32[rows], cent f32[d] the centroid being folded in, copied from the sample's row).
+ */
+class SeedPart {
+  private readonly mem: ReturnType<typeof allocations> | null = null;
+  private readonly x: number;
+  private readonly minD: number;
+  private readonly cent: number = 0;
+  /** The sample's row at x. */
+  private readonly base: number;
+
+  constructor(
+    private readonly eng: Engine,
+    private readonly plan: SeedPlan,
+    private readonly own: [number, number],
+  ) {
+    const { d, blocks, sab } = plan;
+    if (!sab) {
+      this.x = plan.x;
+      this.minD = plan.minD;
+      this.base = 0;
+      return;
+    }
+    const r0 = blocks[own[0]].row0;
+    const r1 = blocks[own[1] - 1].row0 + blocks[own[1] - 1].rows;
+    this.mem = allocations(eng, 'WorkerPool.kmeans');
+    try {
+      this.x = this.mem.take((r1 - r0) * d * 4);
+      this.minD = this.mem.take((r1 - r0) * 4);
+      this.cent = this.mem.take(d * 4);
+      eng.f32(this.x, (r1 - r0) * d).set(new Float32Array(sab, r0 * d * 4, (r1 - r0) * d));
+      this.base = r0;
+    } catch (e) {
+      this.mem.freeAll();
+      throw e;
+    }
+  }
+
+  /** Folds in the centroid at `at` (shared: its pointer; private: its row in the sample); totals per block. */
+  fold(at: number, first: boolean, totals: Float64Array): void {
+    const { eng, plan } = this;
+    const { d } = plan;
+    let c = at;
+    if (plan.sab) {
+      eng.f32(this.cent, d).set(new Float32Array(plan.sab, at * d * 4, d));
+      c = this.cent;
+    }
+    for (let b = this.own[0]; b < this.own[1]; b++) {
+      const { row0, rows } = plan.blocks[b];
+      const r = row0 - this.base;
+      totals[b] = eng.abi.minL2Update(this.x + r * d * 4, rows, d, c, this.minD + r * 4, first ? 1 : 0);
+    }
+  }
+
+  holds(b: number): boolean {
+    return b >= this.own[0] && b < this.own[1];
+  }
+
+  /** The row of block b (this worker's) in the sample where the draw `rest` falls. */
+  pick(b: number, rest: number): number {
+    const { row0, rows } = this.plan.blocks[b];
+    return row0 + this.eng.abi.cumulativeSearch(this.minD + (row0 - this.base) * 4, rows, rest);
+  }
+
+  dispose(): void {
+    this.mem?.freeAll();
   }
 }
 
@@ -349,18 +420,30 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       }
       case 'kmSeed': {
         // k-means++ rounds driven through shared words instead of messages (see WorkerPool.kmeans): this worker
-        // sleeps on ctrl[GEN] and, per round, folds the centroid at ctrl[AT] into its blocks of the sample, writes
-        // their totals and counts ctrl[PENDING] down; ctrl[CMD] = SEED_STOP ends the loop
+        // sleeps on ctrl[GEN] and, per round, folds the centroid ctrl[AT] names into its blocks of the sample and
+        // writes their totals, or (SEED_PICK, private memories) finds the row the draw in the mailbox falls on in
+        // block ctrl[ARG] if it holds it; then counts ctrl[PENDING] down; ctrl[CMD] = SEED_STOP ends the loop
         const ctrl = req.ctrl!;
-        const eng = engine('WorkerPool.kmeans');
-        let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
-        for (;;) {
-          if (!waitChange(ctrl, SEED_GEN, gen)) throw seedAborted();
-          gen = Atomics.load(ctrl, SEED_GEN);
-          const cmd = Atomics.load(ctrl, SEED_CMD);
-          if (cmd === SEED_STOP) break;
-          foldBlocks(eng, req.seed!, req.own!, Atomics.load(ctrl, SEED_AT) >>> 0, cmd === SEED_FIRST, req.totals!);
-          if (Atomics.sub(ctrl, SEED_PENDING, 1) === 1) Atomics.notify(ctrl, SEED_PENDING);
+        const plan = req.seed!;
+        const part = new SeedPart(engine('WorkerPool.kmeans'), plan, req.own!);
+        try {
+          const rest = plan.mail ? new Float64Array(plan.mail) : null;
+          let gen = 0; // the value ctrl was created with: a command sent before this loop started is not missed
+          for (;;) {
+            if (!waitChange(ctrl, SEED_GEN, gen)) throw seedAborted();
+            gen = Atomics.load(ctrl, SEED_GEN);
+            const cmd = Atomics.load(ctrl, SEED_CMD);
+            if (cmd === SEED_STOP) break;
+            if (cmd === SEED_PICK) {
+              const b = Atomics.load(ctrl, SEED_ARG);
+              if (part.holds(b)) Atomics.store(ctrl, SEED_ROW, part.pick(b, rest![0]));
+            } else {
+              part.fold(Atomics.load(ctrl, SEED_AT) >>> 0, cmd === SEED_FIRST, req.totals!);
+            }
+            if (Atomics.sub(ctrl, SEED_PENDING, 1) === 1) Atomics.notify(ctrl, SEED_PENDING);
+          }
+        } finally {
+          part.dispose();
         }
         post({ id: req.id, ok: true });
         return;
@@ -452,11 +535,12 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       case 'kmSeedAll': {
         // every k-means++ round here, without the calling thread: this worker folds each centroid into its blocks of
         // the sample, has the helpers (kmSeed loops on ctrl) fold it into theirs, waits for them on ctrl[PENDING],
-        // then draws the next centroid from the blocks' distances (all in the shared memory) exactly as seedHere
+        // then draws the next centroid from the blocks' distances exactly as seedHere: in the shared memory, or with
+        // private memories by asking the helper that holds the block the draw falls in (SEED_PICK)
         const eng = engine('WorkerPool.kmeans');
         const plan = req.seed!;
         const { ctrl, totals } = { ctrl: req.ctrl!, totals: req.totals! };
-        const { d, x, minD, cent, blocks, helpers } = plan;
+        const { d, x, cent, helpers, sab } = plan;
         const command = (cmd: number, pending: number, at: number) => {
           Atomics.store(ctrl, SEED_PENDING, pending);
           Atomics.store(ctrl, SEED_CMD, cmd);
@@ -464,24 +548,43 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           Atomics.add(ctrl, SEED_GEN, 1);
           Atomics.notify(ctrl, SEED_GEN);
         };
-        const rng = new Rng(0).restore(plan.rng);
-        const min = (j: number, first: boolean): number => {
-          const at = cent + j * d * 4;
-          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
-          foldBlocks(eng, plan, req.own!, at, first, totals);
+        const waitHelpers = () => {
           for (let left = Atomics.load(ctrl, SEED_PENDING); left !== 0; left = Atomics.load(ctrl, SEED_PENDING)) {
             if (!waitChange(ctrl, SEED_PENDING, left)) throw seedAborted();
           }
+        };
+        const rng = new Rng(0).restore(plan.rng);
+        // private memories: the row of each centroid in the sample (what the helpers read the centroid from, and what
+        // the calling thread copies the centroids from)
+        const rows = new Int32Array(plan.k);
+        rows[0] = plan.first;
+        const part = new SeedPart(eng, plan, req.own!);
+        const min = (j: number, first: boolean): number => {
+          const at = sab ? rows[j] : cent + j * d * 4;
+          if (helpers > 0) command(first ? SEED_FIRST : SEED_NEXT, helpers, at);
+          part.fold(at, first, totals);
+          waitHelpers();
           let sum = 0;
           for (const t of totals) sum += t;
           return sum;
         };
         const pick = (r: number): number => {
           const [b, rest] = drawBlock(totals, r);
-          const { row0, rows } = blocks[b];
-          return row0 + eng.abi.cumulativeSearch(minD + row0 * 4, rows, rest);
+          if (part.holds(b)) return part.pick(b, rest);
+          if (!sab) {
+            const { row0, rows: nb } = plan.blocks[b];
+            return row0 + eng.abi.cumulativeSearch(plan.minD + row0 * 4, nb, rest);
+          }
+          new Float64Array(plan.mail!)[0] = rest;
+          Atomics.store(ctrl, SEED_ARG, b);
+          command(SEED_PICK, helpers, 0);
+          waitHelpers();
+          return Atomics.load(ctrl, SEED_ROW);
         };
-        const copyRow = (i: number, j: number) => new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, x + i * d * 4, x + (i + 1) * d * 4);
+        const copyRow = (i: number, j: number) => {
+          rows[j] = i;
+          if (!sab) new Uint8Array(eng.abi.memory.buffer).copyWithin(cent + j * d * 4, x + i * d * 4, x + (i + 1) * d * 4);
+        };
         try {
           const rounds = seedRounds(plan.k, plan.n, rng, copyRow);
           for (let r = rounds.next(); !r.done; ) {
@@ -490,8 +593,9 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
           }
         } finally {
           if (helpers > 0) command(SEED_STOP, 0, 0);
+          part.dispose();
         }
-        post({ id: req.id, ok: true, value: rng.state32 });
+        post({ id: req.id, ok: true, value: sab ? { state: rng.state32, rows } : rng.state32 }, sab ? [rows.buffer] : []);
         return;
       }
       case 'pqJob': {

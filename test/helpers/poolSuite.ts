@@ -730,11 +730,11 @@ export function poolSuite(shared: boolean): void {
     }, 60_000);
     it('a worker that stops mid k-means++ seeding: the call rejects ABORTED, the other worker gives up its loop and answers again', async () => {
       const { build } = await init({ threads: shared });
-      // which worker stops: on a shared memory the one running the rounds (its helper would wait for the next round
-      // forever), or the helper (the driver would wait for its count-down forever); with private memories the one
-      // worker that runs them all (kmSeedOne)
-      for (const stop of shared ? [0, 1] : [0]) {
-        const pool = await WorkerPool.create({ threads: 2, build });
+      // which worker stops: the one running the rounds (its helper would wait for the next round forever), or the
+      // helper (the driver would wait for its count-down forever); by message (no SharedArrayBuffer) the one worker
+      // that runs them all (kmSeedOne)
+      for (const [byMessage, stop] of [[false, 0], [false, 1], ...(shared ? [] : [[true, 0]])] as const) {
+        const pool = await WorkerPool.create({ threads: 2, build, ...(byMessage ? { byMessage } : {}) });
         try {
           type LaneLike = { call(req: { op: string }, ...rest: unknown[]): Promise<unknown>; port: { terminate(): unknown } };
           const lanes = (pool as unknown as { lanes: LaneLike[] }).lanes;
