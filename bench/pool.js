@@ -303,7 +303,7 @@ async function main() {
     kmRows,
     [
       `ceiling: ${threads} KMeans.train (ProductQuantizer.train, IVFPQIndex.train) runs at once, one per worker, as above`,
-      'k-means++ on the seeding subsample (initPointsPerCentroid 16): shared, the first worker drives the rounds and the other folds half of each; private and by message, one worker runs them all',
+      'k-means++ on the seeding subsample (initPointsPerCentroid 16): the first worker drives the rounds and the other folds half of each (private: on a copy of its half); by message, one worker runs them all',
       'by message: each worker steps its own blocks (no shared counter to even out what the bounds leave)',
     ],
   );
