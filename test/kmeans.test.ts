@@ -587,7 +587,7 @@ describe('KMeans: k-means++ on a subsample (initPointsPerCentroid)', () => {
     const x = floatVectors(n, d, 90 + k);
     const km = kmeans({ d, k, iterations: 1, seed: 11, initPointsPerCentroid: perCentroid });
     expect(km.initPointsPerCentroid).toBe(perCentroid ?? 16);
-    km.train(x);
+    expect(km.train(x).nSeed).toBe(Math.min(n, (perCentroid ?? 16) * k));
     const seeds = referenceSeeds(x, d, k, 11, perCentroid ?? 16);
     const ref = lloydIteration(x, n, d, seeds, k);
     expect(ref.empty).toBe(0); // precondition: no repair after the step
@@ -595,7 +595,8 @@ describe('KMeans: k-means++ on a subsample (initPointsPerCentroid)', () => {
     for (let i = 0; i < k * d; i++) expect(Math.abs(c[i] - ref.centroids[i]), `centroid value ${i}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref.centroids[i])));
     // and the subsample matters: seeding on every point gives other centroids (unless the sample is every point)
     const all = kmeans({ d, k, iterations: 1, seed: 11, initPointsPerCentroid: 256 });
-    all.train(x);
+    expect(all.train(x).nSeed).toBe(n);
+    expect(kmeans({ d, k, iterations: 1, init: 'random' }).train(x).nSeed).toBe(0);
     if ((perCentroid ?? 16) * k < n) expect(all.centroids).not.toEqual(c);
     else expect(all.centroids).toEqual(c);
   });

@@ -45,8 +45,8 @@ export interface KMeansOptions {
   /**
    * k-means++ draws its centroids from at most initPointsPerCentroid * k of the training points, a uniform subsample
    * drawn with the run's seed (as scikit-learn's MiniBatchKMeans seeds on init_size points). Default 16: seeding on
-   * every point (up to 256 a centroid) cost a quarter of KMeans.train's time at k = 256 and a third at k = 1024 (it is
-   * k sequential passes), and 16 a centroid end at the same objective (README, k-means). At least
+   * every point (up to 256 a centroid) cost a fifth of KMeans.train's time at k = 256 and more than a quarter at k =
+   * 1024 (it is k sequential passes), and 16 a centroid end at the same objective (README, k-means). At least
    * maxPointsPerCentroid: every training point. 'random' init ignores it.
    */
   initPointsPerCentroid?: number;
@@ -62,6 +62,8 @@ export interface KMeansTrainResult {
   iterations: number;
   /** Training points used (after subsampling). */
   nTrain: number;
+  /** Training points k-means++ drew its seeds from (initPointsPerCentroid); 0 with 'random' init or initialCentroids. */
+  nSeed: number;
   /** Empty clusters repaired by splitting a large one, summed over the kept run's iterations. */
   emptyClustersRepaired: number;
   /** Index of the kept run (0 when nredo = 1). */
@@ -462,6 +464,7 @@ export class KMeans extends Owned {
       objective: run.objective,
       iterations: this.iterations,
       nTrain: nt,
+      nSeed: plan.seedN,
       emptyClustersRepaired: run.repaired,
       bestRedo,
       redoObjectives,
