@@ -12,7 +12,8 @@
 // (the same kernels; bench/run.js's other benches use the plain build). Env: VQ_POOL_THREADS (default:
 // os.availableParallelism()), VQ_POOL_SEARCH_BLOCK (searches in a row per turn in the search rows' second, back-to-back
 // measure; default 3), VQ_POOL_ONLY (a comma list of the sections to run: search, kmeans, pq, index, add; default
-// all). Speed is never asserted.
+// all), VQ_POOL_KMEANS_ROUNDS (timed rounds of the k-means rows, each the median of them; default 3). Speed is never
+// asserted.
 
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -115,6 +116,8 @@ function same(a, b) {
   return true;
 }
 
+const KM_ROUNDS = C.envInt('VQ_POOL_KMEANS_ROUNDS', 3);
+
 async function main() {
   const { ours, build } = await C.setUp('WorkerPool batch search (threads vs the main thread)', '', { threads: true });
   if (!ours) return;
@@ -214,7 +217,7 @@ async function main() {
     log('k-means');
     for (const [k, iterations] of section('kmeans') ? [[1024, 10], [256, 20]] : []) {
       const opts = { d, k, iterations, seed: 1 };
-      await trainingRow(`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, 'KMeans', opts, ds.base, (p) => p.kmeans(opts, ds.base));
+      await trainingRow(`KMeans k = ${k}, ${iterations} iterations, n = ${ds.nb}`, 'KMeans', opts, ds.base, (p) => p.kmeans(opts, ds.base), KM_ROUNDS);
     }
     // ProductQuantizer training: its m sub-space k-means runs spread over the workers (WorkerPool.trainPQ)
     log('PQ training');
@@ -296,7 +299,7 @@ async function main() {
     ],
   );
   C.printTable(
-    'k-means, PQ and index training (median of 3, the five interleaved; pool.kmeans, pool.trainPQ, pool.trainIndex)',
+    `k-means, PQ and index training (median of 3, k-means of ${KM_ROUNDS}, the five interleaved; pool.kmeans, pool.trainPQ, pool.trainIndex)`,
     [
       { title: 'training' }, { title: 'KMeans.train' }, ...poolColumns(''), { title: 'same bytes' }, { title: `ceiling: ${threads} copies` },
     ],
