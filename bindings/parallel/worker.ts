@@ -188,7 +188,7 @@ class SeedPart {
     return b >= this.own[0] && b < this.own[1];
   }
 
-  /** The row of block b (this worker's) in the sample where the draw `rest` falls. */
+  /** The row of block b in the sample where the draw `rest` falls (private memories: a block this worker holds). */
   pick(b: number, rest: number): number {
     const { row0, rows } = this.plan.blocks[b];
     return row0 + this.eng.abi.cumulativeSearch(this.minD + (row0 - this.base) * 4, rows, rest);
@@ -450,7 +450,8 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
       }
       case 'kmSeedOne': {
         // private memories: every round here, over a copy of the sample
-        const { d, k } = { d: req.d!, k: req.k! };
+        const d = req.d!;
+        const k = req.k!;
         const q = req.q!;
         const n = q.length / d;
         const eng = engine('WorkerPool.kmeans');
@@ -570,11 +571,8 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
         };
         const pick = (r: number): number => {
           const [b, rest] = drawBlock(totals, r);
-          if (part.holds(b)) return part.pick(b, rest);
-          if (!sab) {
-            const { row0, rows: nb } = plan.blocks[b];
-            return row0 + eng.abi.cumulativeSearch(plan.minD + row0 * 4, nb, rest);
-          }
+          // (on a shared memory every block's distances are at hand)
+          if (part.holds(b) || !sab) return part.pick(b, rest);
           new Float64Array(plan.mail!)[0] = rest;
           Atomics.store(ctrl, SEED_ARG, b);
           command(SEED_PICK, helpers, 0);
