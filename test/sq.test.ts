@@ -358,6 +358,45 @@ describe('SQIndex', () => {
     }
   });
 
+
+  it('l2 integer scan: after remove() and after reset() + a retrain, searches give what a fresh index of the kept vectors gives (the kept norms follow the codes)', () => {
+    for (const type of ['uint8', 'int8', 'int4'] as const) {
+      const d = 32;
+      const n = 600;
+      const x = floatVectors(n, d, 1410, 1, 0.5);
+      const y = floatVectors(n, d, 1411, 3, -1);
+      const q = floatVectors(8, d, 1412, 1, 0);
+      const index = track(new SQIndex({ d, type, metric: 'l2' }));
+      index.train(x);
+      index.add(x);
+      index.search(q, 5); // the norms of all n codes are kept from here
+      const gone = Int32Array.from({ length: 150 }, (_, i) => 4 * i);
+      index.remove(gone);
+      const kept = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i % 4 !== 0);
+      const fresh = track(new SQIndex({ d, type, metric: 'l2' }));
+      fresh.train(x);
+      const rows = new Float32Array(kept.length * d);
+      kept.forEach((i, r) => rows.set(x.subarray(i * d, (i + 1) * d), r * d));
+      fresh.add(rows, kept);
+      for (const nq of [1, 8]) {
+        const a = index.search(q.subarray(0, nq * d), 5);
+        const b = fresh.search(q.subarray(0, nq * d), 5);
+        expect(a.ids, `${type} after remove, nq ${nq}`).toEqual(b.ids);
+        expect(a.distances).toEqual(b.distances);
+      }
+      // emptied, trained on other data (other ranges), filled again with fewer vectors than the norms once covered
+      index.reset();
+      index.train(y);
+      index.add(y.subarray(0, 400 * d));
+      const again = track(new SQIndex({ d, type, metric: 'l2' }));
+      again.train(y);
+      again.add(y.subarray(0, 400 * d));
+      const a = index.search(q, 5);
+      const b = again.search(q, 5);
+      expect(a.ids, `${type} after reset`).toEqual(b.ids);
+      expect(a.distances).toEqual(b.distances);
+    }
+  });
   it('results do not depend on how queries are grouped (four-query and one-query scans give the same bits)', () => {
     for (const type of TYPES) {
       for (const metric of METRICS) {

@@ -231,6 +231,32 @@ export class SQIndex extends CodedIndex<ScalarQuantizer, ScalarQuantizerTrainRes
     if (this.usesCodeNorms && this.q.isTrained && this.store.n > 0) this.codeNorms(where);
   }
 
+  /** remove() and reset(), as CodedIndex, and then the kept code norms start again (they follow the codes' positions). */
+  override compact(where: string, keep: Int32Array): boolean {
+    const moved = super.compact(where, keep);
+    this.dropNorms();
+    return moved;
+  }
+
+  override clearVectors(where: string): void {
+    super.clearVectors(where);
+    this.dropNorms();
+  }
+
+  override reset(): void {
+    super.reset();
+    this.dropNorms();
+  }
+
+  /**
+   * Forgets the kept code norms once codes moved or went: the next search computes them again, into a new buffer (a
+   * pooled call may still read the old one, which a pin keeps until it ends).
+   */
+  private dropNorms(): void {
+    this.normsN = 0;
+    this.normsCap = 0;
+  }
+
   /**
    * ||b c_i||^2 of every stored code (f32[size], the float scan's score with u = 0, so the same bits as before it was
    * kept), for the 'l2' integer scan: computed for the codes added since the last search and kept in an owned buffer
