@@ -73,6 +73,8 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
   progress?: (p: unknown) => void;
+  /** What the caller's progress callback threw (the first time): the call rejects with it once the worker answers. */
+  progressError?: { e: unknown };
 }
 
 /** Training points per k-means block: fixed, so that the result does not depend on the number of workers. */
@@ -143,12 +145,21 @@ class Lane {
     const p = this.pending.get(r.id);
     if (!p) return;
     if (r.progress !== undefined) {
-      p.progress?.(r.progress);
+      // the caller's callback runs inside the port's message listener: a throw there would be uncaught (Node ends the
+      // process), so it is kept and the call rejects with it instead
+      if (!p.progressError) {
+        try {
+          p.progress?.(r.progress);
+        } catch (e) {
+          p.progressError = { e };
+        }
+      }
       return;
     }
     this.pending.delete(r.id);
     if (this.pending.size === 0) this.port.hold(false);
-    if (r.ok) p.resolve(r.value);
+    if (p.progressError) p.reject(p.progressError.e);
+    else if (r.ok) p.resolve(r.value);
     else p.reject(new VQError((r.error?.code ?? 'INTERNAL') as VQErrorCode, r.error?.message ?? 'worker failed'));
   }
 
@@ -178,6 +189,8 @@ export class WorkerPool {
   private nextSlot = 1;
   private closed = false;
   private readonly waiters: (() => void)[] = [];
+  /** Workers of their own that train() started for a call (abortable, or next to a shared memory). */
+  private readonly ownLanes = new Set<Lane>();
   private kmeansTurn: Promise<void> = Promise.resolve();
 
   /** Whether the workers run on this thread's shared memory (see the file comment). */
@@ -259,6 +272,8 @@ export class WorkerPool {
     if (obj === null || typeof obj !== 'object' || typeof (obj as { save?: unknown }).save !== 'function') {
       fail('INVALID_TYPE', where, `the argument must be a vqwasm ${what}`, obj, what === 'index' ? 'a FlatIndex, PQIndex, IVFPQIndex, RQIndex, SQIndex or BinaryIndex' : 'a ProductQuantizer, OPQ, ResidualQuantizer, ScalarQuantizer or BinaryQuantizer');
     }
+    // (a disposed IVF index reads as untrained: DISPOSED says what happened)
+    if ((obj as { disposed?: boolean }).disposed === true) fail('DISPOSED', where, `the ${what} was disposed`, raw(`a disposed ${obj.constructor.name}`), `a live ${what}`);
     if ((obj as { isTrained?: boolean }).isTrained === false) fail('NOT_TRAINED', where, `the ${what} is not trained`, raw(`an untrained ${obj.constructor.name}`), 'train(x) first');
     if (this.shared) {
       // nothing to copy: views go out with the calls (Shared.withView); this checks that one can be made
@@ -290,6 +305,7 @@ export class WorkerPool {
     if (signal?.aborted) throw aborted();
     let done = 0;
     let next = 0;
+    let threw = false;
     const parts = Math.max(1, 2 * this.threads);
     // one loop per worker: each takes the next chunk once it holds an idle lane, so sizes follow what is left then
     const take = (lane: Lane): Promise<void> => {
@@ -299,7 +315,15 @@ export class WorkerPool {
       next += c;
       return task(lane, r0, c).then(() => {
         done += c;
-        onProgress?.({ done, total: n });
+        if (threw) return;
+        try {
+          onProgress?.({ done, total: n });
+        } catch (e) {
+          // the call rejects with e; no more chunks are taken and the callback is not called again
+          threw = true;
+          next = n;
+          throw e;
+        }
       });
     };
     const loop = async () => {
@@ -342,10 +366,20 @@ export class WorkerPool {
     const stop = () => Atomics.store(ctrl, PULL_ABORT, 1);
     signal?.addEventListener('abort', stop);
     let done = 0;
+    let threw = false;
     const progress = onProgress
       ? (c: unknown) => {
           done += c as number;
-          onProgress({ done, total: nq });
+          if (threw) return;
+          try {
+            onProgress({ done, total: nq });
+          } catch (e) {
+            // the workers take no more chunks, the callback is not called again, and the call rejects with e
+            // (Lane.reply)
+            threw = true;
+            stop();
+            throw e;
+          }
         }
       : undefined;
     const one = async () => {
@@ -405,15 +439,22 @@ export class WorkerPool {
       // abortable: a worker of its own, which abort terminates at once without touching the pool's workers
       const lane = new Lane();
       lane.port = await spawn(this.url, (m) => lane.reply(m), (e) => lane.failAll(toAborted(e)));
+      if (this.closed) {
+        lane.port.terminate();
+        throw new VQError('ABORTED', `${where}: the pool was terminated (got a training that was starting its worker, expected the pool to stay open)`);
+      }
       const onAbort = () => {
         lane.port.terminate();
         lane.failAll(aborted());
       };
       r.signal?.addEventListener('abort', onAbort, { once: true });
+      // terminate() stops it as it stops the pool's own workers
+      this.ownLanes.add(lane);
       try {
         await lane.call({ op: 'init', build: this.build as Build });
         value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
       } finally {
+        this.ownLanes.delete(lane);
         r.signal?.removeEventListener('abort', onAbort);
         lane.port.terminate();
       }
@@ -840,6 +881,11 @@ export class WorkerPool {
       if (!running) this.arenas!.eng.free(arena);
       else if (stopped) void stopped.then(() => this.arenas!.eng.free(arena));
     });
+    for (const l of this.ownLanes) {
+      l.port.terminate();
+      l.failAll(new VQError('ABORTED', 'WorkerPool: the pool was terminated (got a training running in its worker, expected none)'));
+    }
+    this.ownLanes.clear();
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -854,14 +900,16 @@ export class WorkerPool {
 
   /** @internal an idle lane, waiting for one when all are busy */
   async acquire(where: string): Promise<Lane> {
+    this.open(where);
     for (;;) {
-      this.open(where);
       const free = this.lanes.find((l) => !l.busy);
       if (free) {
         free.busy = true;
         return free;
       }
       await new Promise<void>((r) => this.waiters.push(r));
+      // a call that was waiting for a worker is pending work, as one already sent is: ABORTED, not DISPOSED
+      if (this.closed) throw new VQError('ABORTED', `${where}: the pool was terminated (got a call waiting for a worker, expected the pool to stay open until it ran)`);
     }
   }
 

@@ -206,6 +206,22 @@ export function poolSuite(shared: boolean): void {
       await expect(shared.search(q, 5)).rejects.toMatchObject({ code: 'DISPOSED' });
     });
 
+    it('an onProgress that throws rejects the call with its error (search, and train in a worker); the process and the pool go on', async () => {
+      const index = track(trained(new PQIndex({ d, m: 4, seed: 5 })));
+      const boom = new Error('callback failed');
+      for (const pool of [pool2, pool3, ...(poolMsg ? [poolMsg] : [])]) {
+        const shared = await pool.share(index);
+        let calls = 0;
+        const p = shared.search(q, 5, { onProgress: () => { calls++; throw boom; } });
+        await expect(p).rejects.toBe(boom);
+        expect(calls).toBe(1);
+        expect(await shared.search(q, 5)).toEqual(index.search(q, 5));
+        shared.release();
+      }
+      await expect(pool2.train('KMeans', { d, k: 6, iterations: 5, seed: 3 }, x, { onProgress: () => { throw boom; } })).rejects.toBe(boom);
+      await stillServes(pool2);
+    });
+
     it('hands out every row once, in chunks that shrink as the rows run out (guided), within the given bounds', async () => {
       for (const [pool, n, max, min] of [[pool2, 2000, 2000, 16], [pool3, 2000, 300, 16], [pool2, 37, 37, 16], [pool3, 5, 5, 1], [pool2, 1000, 1000, 256]] as const) {
         const chunks: [number, number][] = [];
@@ -293,6 +309,41 @@ export function poolSuite(shared: boolean): void {
       const index = track(trained(new PQIndex({ d, m: 4, seed: 7 })));
       await expect(p.share(index)).rejects.toMatchObject({ code: 'DISPOSED' });
       await expect(WorkerPool.create({ threads: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    });
+
+    it('terminate() rejects with ABORTED every accepted call: those running, those queued for a worker, and a train() in a worker of its own', async () => {
+      const { build } = await init({ threads: shared });
+      const p = await WorkerPool.create({ threads: 2, build });
+      const big = floatVectors(20000, 32, 6);
+      const flat = track(new FlatIndex({ d: 32 }));
+      flat.add(big);
+      const s = await p.share(flat);
+      // four searches on two workers: two run, two wait for a worker (private memories; the shared memory's pull
+      // mode takes one lane per worker per call as well)
+      const searches = [0, 1, 2, 3].map(() => s.search(big.subarray(0, 4000 * 32), 10).then(() => 'resolved', (e: VQError) => e.code));
+      // a signal gives the training a worker of its own (the shared memory always does)
+      const training = p.train('KMeans', { d: 32, k: 256, iterations: 200, seed: 1 }, big, { signal: new AbortController().signal })
+        .then(() => 'resolved', (e: VQError) => e.code);
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      p.terminate();
+      expect(await Promise.all(searches)).toEqual(['ABORTED', 'ABORTED', 'ABORTED', 'ABORTED']);
+      expect(await training).toBe('ABORTED');
+      // at once, not after 200 iterations of 20000 x 256 x 32
+      expect(performance.now() - t0).toBeLessThan(2000);
+      await expect(s.search(big.subarray(0, 32), 1)).rejects.toMatchObject({ code: 'DISPOSED' });
+    }, 30_000);
+
+    it('sharing a disposed index or quantizer is DISPOSED (an IVF index reads as untrained once disposed)', async () => {
+      for (const make of [() => new IVFPQIndex({ d, nlist: 4, m: 4, seed: 1 }), () => new IVFFlatIndex({ d, nlist: 4, seed: 1 }), () => new PQIndex({ d, m: 4, seed: 1 })]) {
+        const index = trained(make());
+        index.dispose();
+        await expect(pool2.share(index)).rejects.toMatchObject({ code: 'DISPOSED' });
+      }
+      const pq = new ProductQuantizer({ d, m: 4, seed: 1 });
+      pq.train(x);
+      pq.dispose();
+      await expect(pool2.shareQuantizer(pq)).rejects.toMatchObject({ code: 'DISPOSED' });
     });
   });
 
