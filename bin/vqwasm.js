@@ -297,13 +297,15 @@ async function addFile(index, path, opts, idsPath, label, pool = null) {
     // for the bar
     const total = bar.active ? await countRows(path, opts) : 0;
     for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 16384 })) {
+      sameD(path, c.d, index);
       if (ids && c.start + c.n > ids.length) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got more vectors than that in ${path}, expected one id per vector)`);
       await add(c.data, ids ? ids.subarray(c.start, c.start + c.n) : undefined);
       added += c.n;
       bar.update(added, total);
     }
   } else {
-    const { n, x } = await readVectors(path, opts);
+    const { n, d, x } = await readVectors(path, opts);
+    sameD(path, d, index);
     if (ids && ids.length !== n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got ${n} vectors, expected one id per vector)`);
     await add(x, ids);
     added = n;
@@ -312,6 +314,11 @@ async function addFile(index, path, opts, idsPath, label, pool = null) {
   if (ids && ids.length !== added) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got ${added} vectors, expected one id per vector)`);
   bar.done();
   return added;
+}
+
+/** A vector file's d against the index's: rows of another d would be cut into the index's d, silently. */
+function sameD(path, d, index) {
+  if (d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${path} holds vectors of d = ${d} (got ${d}, expected the index's d = ${index.d})`);
 }
 
 async function countRows(path, opts) {
@@ -518,7 +525,7 @@ async function cmdSearch(opts) {
   const { index } = await loadAnyIndex(opts.index);
   try {
     const q = await readVectors(opts.queries, opts);
-    if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
+    sameD(opts.queries, q.d, index);
     const exclude = opts.exclude ? await readRagged(opts.exclude) : undefined;
     if (exclude && exclude.length !== q.n) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.exclude} holds ${exclude.length} rows (got ${exclude.length}, expected one per query: ${q.n})`);
     const o = searchOptions(opts, index);
@@ -552,7 +559,7 @@ async function cmdEval(opts) {
   const { index } = await loadAnyIndex(opts.index);
   try {
     const q = await readVectors(opts.queries, opts);
-    if (q.d !== index.d) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${opts.queries} holds vectors of d = ${q.d} (got ${q.d}, expected the index's d = ${index.d})`);
+    sameD(opts.queries, q.d, index);
     const o = searchOptions(opts, index);
     const { gt, gtK, r } = await withPool(opts, async (pool) => {
       let gt;

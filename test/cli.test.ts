@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFFlatIndex, loadIndex, PQIndex, parseFvecs, parseIvecs, writeFaissIndex, writeFvecs, writeIvecs } from '../dist/index.js';
+import { FlatIndex, init, IVFFlatIndex, loadIndex, PQIndex, parseFvecs, parseIvecs, writeFaissIndex, writeFvecs, writeIvecs, writeNpy } from '../dist/index.js';
 import { clustered, floatVectors } from './helpers/data.js';
 import { REPO_ROOT } from './helpers/server.js';
 
@@ -258,6 +258,21 @@ describe('vqwasm CLI', () => {
     const dm = run('search', '--index', 'pq.vqw', '--queries', 'q8.fvecs', '--output', 'r.ivecs');
     expect(dm.code).toBe(1);
     expect(dm.err).toMatch(/d = 8.*d = 16/);
+    // and between index and vectors to add (10 rows of 8 would otherwise be cut into 5 rows of 16), by add and by
+    // train --input, in chunks (.fvecs) and whole (.npy): exit 1, the index file untouched
+    writeFileSync(f('x8.fvecs'), writeFvecs(floatVectors(10, 8, 2), 8));
+    writeFileSync(f('x8.npy'), writeNpy(floatVectors(10, 8, 2), 8));
+    const before = readFileSync(f('pq.vqw'));
+    for (const file of ['x8.fvecs', 'x8.npy']) {
+      const add = run('add', '--index', 'pq.vqw', '--input', file);
+      expect(add.code, file).toBe(1);
+      expect(add.err).toMatch(/d = 8.*d = 16/);
+      const tr = run('train', '--type', 'flat', '--train', 'base.fvecs', '--input', file, '--output', 'z.vqw');
+      expect(tr.code, file).toBe(1);
+      expect(tr.err).toMatch(/d = 8.*d = 16/);
+    }
+    expect(readFileSync(f('pq.vqw'))).toEqual(before);
+    expect(existsSync(f('z.vqw'))).toBe(false);
   }, 60_000);
 
   it.skipIf(!existsSync('/usr/bin/script'))('a progress bar on a TTY (run under script(1)), none otherwise', () => {
