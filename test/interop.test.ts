@@ -379,14 +379,22 @@ describe('Faiss index files', () => {
     const W = 'writeFaissIndex';
     const cos = new FlatIndex({ d, metric: 'cosine' });
     const refine = new SQIndex({ d, type: 'fp16', refine: true });
+    const int4 = new SQIndex({ d, type: 'int4' });
     try {
       refusal(() => writeFaissIndex(cos), 'UNSUPPORTED', W, 'cosine');
       refusal(() => writeFaissIndex(refine), 'UNSUPPORTED', W, 'refine');
+      // trained and filled too (it wrote a file of half the codes its header promised)
+      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4');
+      const x = Float32Array.from({ length: 50 * d }, (_, i) => Math.sin(i));
+      int4.train(x);
+      int4.add(x);
+      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4');
       refusal(() => writeFaissIndex({} as FlatIndex), 'UNSUPPORTED', W);
       refusal(() => writeFaissIndex(cos, { nprobe: 0 }), 'INVALID_OPTION', W);
     } finally {
       cos.dispose();
       refine.dispose();
+      int4.dispose();
     }
   });
 

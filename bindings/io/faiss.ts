@@ -862,7 +862,7 @@ function isIdentity(ids: Int32Array): boolean {
  * reconstructions), fp16 -> QT_fp16; IVFPQIndex -> IndexIVFPQ (by residual, flat coarse quantizer); with opq, an
  * IndexPreTransform whose OPQMatrix is the rotation; user ids other than 0..n-1 on a flat / PQ / SQ index -> an
  * IndexIDMap around it. Refused with UNSUPPORTED: 'cosine' FlatIndex (store normalized vectors in an 'ip' index),
- * refine indexes (Faiss keeps the originals in a separate IndexRefineFlat), and other classes.
+ * refine indexes (Faiss keeps the originals in a separate IndexRefineFlat), int4 SQIndex, and other classes.
  */
 export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = {}): Uint8Array {
   const nprobe = options?.nprobe ?? 1;
@@ -882,6 +882,9 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   const metric = P.metric as Metric | 'cosine';
   if (metric === 'cosine') fail('UNSUPPORTED', WW, "a 'cosine' FlatIndex has no Faiss metric", raw("metric 'cosine'"), "an 'ip' index over normalized vectors (what Faiss users do for cosine)");
   if (P.refine === true) fail('UNSUPPORTED', WW, 'refine indexes are not written (Faiss keeps the originals in an IndexRefineFlat)', raw('refine: true'), 'an index built with refine: false');
+  // (not mapped to Faiss's QT_4bit, which readFaissIndex does not read either: written as QT_8bit, it gave a file
+  // holding half the codes its header promised)
+  if (kind === 'SQIndex' && P.type === 'int4') fail('UNSUPPORTED', WW, "SQIndex type 'int4' is not written as a Faiss index", raw("type 'int4'"), "an SQIndex of type 'uint8', 'int8' or 'fp16'");
   const w = new Writer();
   const trained = kind === 'FlatIndex' ? true : P.trained === true;
   const ids = kind === 'IVFPQIndex' || kind === 'IVFFlatIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' || kind === 'RQIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
