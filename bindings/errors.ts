@@ -10,7 +10,7 @@ export type VQErrorCode =
   | 'INVALID_TYPE' // wrong JS type (number[] or Float64Array where Float32Array is expected, null, ...)
   | 'INVALID_SIZE' // a length that does not fit (not a multiple of d, empty input, wrong id count)
   | 'INVALID_OPTION' // an option out of range or not one of the listed values
-  | 'NON_FINITE' // NaN or +-Infinity in input data
+  | 'NON_FINITE' // NaN or +-Infinity in input data, or a value of magnitude 2^50 (about 1.1e15) or more
   | 'TOO_FEW_POINTS' // fewer training points than clusters
   | 'NOT_TRAINED' // an operation that needs a trained object
   | 'DISPOSED' // use after dispose()
@@ -80,6 +80,21 @@ export function checkOneOf<T extends string>(where: string, name: string, v: unk
   return v as T;
 }
 
+/** Most entries one result array may hold: 2^30 (4 GiB of int32 or float32, both beyond what a page can hold). */
+export const MAX_RESULT_ENTRIES = 2 ** 30;
+
+/**
+ * A search's k (an integer in [1, 2^20]) for nq queries: OUT_OF_MEMORY when the nq x k results (ids and distances)
+ * would not fit in typed arrays, before any work (a RangeError from the allocation otherwise).
+ */
+export function checkK(where: string, k: unknown, nq: number): number {
+  const kk = checkInt(where, 'k', k, 1, 1 << 20);
+  if (nq * kk > MAX_RESULT_ENTRIES) {
+    fail('OUT_OF_MEMORY', where, 'the results do not fit in typed arrays', raw(`${nq} queries x k = ${kk}: ${nq * kk} results`), 'at most 2^30 (nq x k); search in smaller batches');
+  }
+  return kk;
+}
+
 export function checkBool(where: string, name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') fail('INVALID_OPTION', where, `${name} must be a boolean`, v, 'true or false');
   return v;
@@ -131,8 +146,47 @@ export function firstNonFinite(x: Float32Array | Float64Array): number {
 }
 
 /**
- * Checks a batch of d-dimensional row-major vectors and returns n. Scans every value for NaN/Infinity:
- * one pass over the data, far cheaper than the work that follows, and it keeps garbage out of codebooks.
+ * Largest magnitude an input value may have: 2^50 (about 1.1e15). The kernels work in float32, whose largest value is
+ * about 3.4e38 = 2^128: a squared distance of values up to 2^50 (differences up to 2^51) summed over d up to 2^20 stays
+ * under 2^123, where values of 1e20 overflowed to Infinity and then read as missing vectors or NaN centroids.
+ */
+export const MAX_INPUT_MAGNITUDE = 2 ** 50;
+
+/**
+ * Index of the first value of x that is NaN, +-Infinity or of magnitude >= MAX_INPUT_MAGNITUDE, or -1. The same bit
+ * test as firstNonFinite with a lower threshold: the biased exponent of a float32 >= 2^50 is >= 177, and then
+ * (bits & 0x7f800000) + (79 << 23) reaches 2^31, the sign bit of the OR-ed int32.
+ */
+export function firstOutOfRange(x: Float32Array): number {
+  const b = new Int32Array(x.buffer, x.byteOffset, x.length);
+  const len = b.length;
+  const BLOCK = 4096;
+  const C = 79 << 23;
+  for (let s = 0; s < len; s += BLOCK) {
+    const e = Math.min(len, s + BLOCK);
+    let f0 = 0;
+    let f1 = 0;
+    let f2 = 0;
+    let f3 = 0;
+    let i = s;
+    for (; i + 4 <= e; i += 4) {
+      f0 |= (b[i] & 0x7f800000) + C;
+      f1 |= (b[i + 1] & 0x7f800000) + C;
+      f2 |= (b[i + 2] & 0x7f800000) + C;
+      f3 |= (b[i + 3] & 0x7f800000) + C;
+    }
+    for (; i < e; i++) f0 |= (b[i] & 0x7f800000) + C;
+    if ((f0 | f1 | f2 | f3) < 0) {
+      for (let j = s; j < e; j++) if (!(Math.abs(x[j]) < MAX_INPUT_MAGNITUDE)) return j;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Checks a batch of d-dimensional row-major vectors and returns n. Scans every value for NaN/Infinity and for
+ * magnitudes of 2^50 and more (MAX_INPUT_MAGNITUDE; code NON_FINITE too: values that float32 arithmetic cannot
+ * square): one pass over the data, far cheaper than the work that follows, and it keeps garbage out of codebooks.
  */
 export function checkVectors(where: string, name: string, x: unknown, d: number, opts: { minRows?: number } = {}): number {
   if (!(x instanceof Float32Array)) fail('INVALID_TYPE', where, `${name} must be a Float32Array`, x, `a Float32Array of n * ${d} values`);
@@ -140,8 +194,12 @@ export function checkVectors(where: string, name: string, x: unknown, d: number,
   if (x.length % d !== 0) fail('INVALID_SIZE', where, `${name}.length must be a multiple of d = ${d}`, raw(`length ${x.length}`), `n * ${d}`);
   const n = x.length / d;
   if (n < minRows) fail('INVALID_SIZE', where, `${name} holds too few vectors`, raw(`${n} vectors`), `at least ${minRows}`);
-  const i = firstNonFinite(x);
-  if (i >= 0) fail('NON_FINITE', where, `${name} holds a non-finite value at vector ${Math.floor(i / d)}, component ${i % d}`, x[i], 'finite numbers');
+  const i = firstOutOfRange(x);
+  if (i >= 0) {
+    const at = `at vector ${Math.floor(i / d)}, component ${i % d}`;
+    if (Number.isFinite(x[i])) fail('NON_FINITE', where, `${name} holds a value too large for float32 distances ${at}`, x[i], 'magnitudes below 2^50 (about 1.1e15)');
+    fail('NON_FINITE', where, `${name} holds a non-finite value ${at}`, x[i], 'finite numbers');
+  }
   return n;
 }
 

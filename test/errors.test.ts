@@ -66,6 +66,21 @@ function vectorCases(where: string, arg: string, d: number, n: number, seed: num
       });
     }
   }
+  // finite, but beyond what float32 distances can square (1e20 overflowed to Infinity and read as a missing vector)
+  for (const [label, v, got] of [['1e20', 1e20, /got 100000002004087730000\b/], ['-2^50', -(2 ** 50), /got -1125899906842624\b/]] as const) {
+    const p = positions[1];
+    cases.push({
+      name: `${arg} with ${label} at ${p} of ${n * d}`,
+      call: () => {
+        const x = uniformVectors(n, d, seed);
+        x[p] = v;
+        return call(x);
+      },
+      code: 'NON_FINITE',
+      where,
+      parts: [arg, /too large/, `vector ${Math.floor(p / d)}, component ${p % d}`, got, /below 2\^50/],
+    });
+  }
   return cases;
 }
 
@@ -713,6 +728,61 @@ describe('a fresh process (module state before init())', () => {
   it.each([['init([])'], ['init(Float64Array)']])('%s -> INVALID_TYPE (not an options object)', (step) => {
     const r = runChild([step]).get(step)!;
     checkRefusal(asError(r), 'INVALID_TYPE', 'init', ['options']);
+  });
+});
+
+describe('results too large for typed arrays', () => {
+  it('a search of nq x k results over 2^30, and a pairwiseDistances of nx x ny over 2^30, are OUT_OF_MEMORY before any work', async () => {
+    const { IVFFlatIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex, BinaryIndex } = await import('../dist/index.js');
+    const d = 8;
+    const x = uniformVectors(300, d, 5);
+    const indexes = [
+      new FlatIndex({ d }), new PQIndex({ d, m: 2, nbits: 4 }), new IVFPQIndex({ d, nlist: 2, m: 2, nbits: 4 }), new IVFFlatIndex({ d, nlist: 2 }),
+      new RQIndex({ d, levels: 2, nbits: 4 }), new SQIndex({ d, type: 'int8' }), new BinaryIndex({ d }),
+    ];
+    try {
+      const q = new Float32Array(1025 * d); // 1025 x 2^20 > 2^30
+      for (const index of indexes) {
+        (index as { train?(x: Float32Array): unknown }).train?.(x);
+        index.add(x);
+        const before = memoryStats();
+        checkRefusal(thrown(() => index.search(q, 2 ** 20)), 'OUT_OF_MEMORY', `${index.constructor.name}.search`, ['1025 queries x k = 1048576', '2^30']);
+        expect(memoryStats()).toEqual(before);
+        // and the index still answers
+        expect(index.search(q.subarray(0, 2 * d), 400).ids.length).toBe(800);
+      }
+    } finally {
+      for (const index of indexes) index.dispose();
+    }
+    checkRefusal(thrown(() => pairwiseDistances(new Float32Array(40000), new Float32Array(30000), 1)), 'OUT_OF_MEMORY', 'pairwiseDistances', ['40000 x 30000', '2^30']);
+  });
+});
+
+describe('firstOutOfRange (the scan of every input vector)', () => {
+  it('finds the first NaN / +-Infinity / magnitude >= 2^50 at any position and nothing else', async () => {
+    const { firstOutOfRange, MAX_INPUT_MAGNITUDE } = await import('../dist/errors.js');
+    expect(MAX_INPUT_MAGNITUDE).toBe(2 ** 50);
+    // the largest float32 below 2^50, and small values, pass
+    const below = 2 ** 50 - 2 ** 26;
+    expect(Math.fround(below)).toBe(below);
+    expect(firstOutOfRange(new Float32Array([below, -below, 1e-45, -0, 0, 1e15, -1e15]))).toBe(-1);
+    const bad = [2 ** 50, -(2 ** 50), 1e20, -3.4e38, NaN, Infinity, -Infinity];
+    for (const len of [1, 3, 4, 5, 4095, 4096, 4097, 8195]) {
+      const x = new Float32Array(len).map((_, i) => ((i * 7919) % 201) - 100.5);
+      expect(firstOutOfRange(x)).toBe(-1);
+      for (const at of new Set([0, 3, len - 1, 4095, 4096, 4100].filter((p) => p >= 0 && p < len))) {
+        for (const v of bad) {
+          const y = x.slice();
+          y[at] = v;
+          expect(firstOutOfRange(y), `${v} at ${at} of ${len}`).toBe(at);
+        }
+      }
+    }
+    const big = new Float32Array(20).fill(1);
+    big[2] = 1e30;
+    expect(firstOutOfRange(big.subarray(3))).toBe(-1);
+    big[10] = -1e30;
+    expect(firstOutOfRange(big.subarray(3))).toBe(7);
   });
 });
 

@@ -251,6 +251,15 @@ describe('streaming chunks', () => {
       }
       await asyncRefusal(() => readVectorFile(join(dir, 'a.txt')), 'INVALID_OPTION', 'readVectorFile', 'cannot tell the format');
       await asyncRefusal(() => readVectorFile(join(dir, 'a.txt'), { format: 'npy' }), 'CORRUPT_DATA', 'parseNpy', 'not a .npy file');
+      // files that cannot be read are VQErrors naming the path and the reason, as are dimensions that do not match d
+      await asyncRefusal(() => readVectorFile(join(dir, 'nope.fvecs')), 'INVALID_OPTION', 'readVectorFile', 'nope.fvecs', 'ENOENT');
+      await asyncRefusal(() => readVectorFile(join(dir, 'nope.fvecs'), { format: 'fvecs' }), 'INVALID_OPTION', 'readVectorFile', 'ENOENT');
+      await asyncRefusal(() => collect(vectorFileChunks(join(dir, 'nope.npy'))), 'INVALID_OPTION', 'vectorFileChunks', 'nope.npy', 'ENOENT');
+      await asyncRefusal(() => readVectorFile(dir, { format: 'fvecs' }), 'INVALID_OPTION', 'readVectorFile', 'EISDIR');
+      for (const file of ['a.fvecs', 'a.npy']) {
+        await asyncRefusal(() => readVectorFile(join(dir, file), { d: d + 1 }), 'INVALID_SIZE', 'readVectorFile', `d = ${d}`, `d = ${d + 1}`);
+        expect((await readVectorFile(join(dir, file), { d })).d).toBe(d);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -115,6 +115,20 @@ describe('OnlineVQ', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBeCloseTo(180, 6); // 0.5 * 180 (k-means) + 0.5 * 180 (batch)
   });
 
+  it('kmeansInit: a cluster k-means leaves empty keeps its centroid through the first update (not the origin)', () => {
+    // two distinct points, four codes: k-means splits the clusters, and two of the copies end up with no point
+    const batch = new Float32Array(40);
+    for (let i = 0; i < 20; i++) batch.fill(i % 2 ? 5 : 3, 2 * i, 2 * i + 2);
+    const vq = track(new OnlineVQ({ d: 2, k: 4, seed: 1 }));
+    vq.update(batch);
+    const cb = vq.codebook;
+    for (let c = 0; c < 4; c++) {
+      const [a, b] = [cb[2 * c], cb[2 * c + 1]];
+      const near = Math.min(Math.hypot(a - 3, b - 3), Math.hypot(a - 5, b - 5));
+      expect(near, `codeword ${c} = (${a}, ${b})`).toBeLessThan(0.1);
+    }
+  });
+
   it('dead codes take batch vectors, with size reset to the threshold; without a threshold nothing is replaced', () => {
     const d = 4, k = 8;
     const rng = new TestRng(2);

@@ -86,7 +86,8 @@ function pad4(n: number): number {
 }
 
 function article(kind: string): string {
-  return kind === 'OPQ' || kind === 'IVFPQIndex' ? `an ${kind}` : `a ${kind}`;
+  // by sound: "an OPQ", "an IVFFlatIndex", "an RQIndex", "an SQIndex"
+  return /^(OPQ|IVF|RQ|SQ)/.test(kind) ? `an ${kind}` : `a ${kind}`;
 }
 
 function kindList(kinds: readonly Kind[]): string {

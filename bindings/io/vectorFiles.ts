@@ -39,7 +39,15 @@ async function fsp(where: string): Promise<typeof import('node:fs/promises')> {
 export async function readVectorFile(path: string | URL, options: ReadVectorFileOptions = {}): Promise<Vectors> {
   const where = 'readVectorFile';
   const format = formatOf(where, path, options?.format);
-  const bytes = await (await fsp(where)).readFile(path);
+  const fs = await fsp(where);
+  const bytes = await fs.readFile(path).catch((e: unknown) => unreadable(where, path, e));
+  const v = parse(format, bytes, options.d);
+  // d is checked against the file, as vectorFileChunks checks it
+  if (options.d !== undefined && format !== 'f32' && v.d !== options.d) fail('INVALID_SIZE', where, 'the file holds vectors of another dimension', raw(`d = ${v.d}`), `d = ${options.d}`);
+  return v;
+}
+
+function parse(format: VectorFormat, bytes: Uint8Array, d: number | undefined): Vectors {
   switch (format) {
     case 'npy':
       return parseNpy(bytes);
@@ -50,8 +58,14 @@ export async function readVectorFile(path: string | URL, options: ReadVectorFile
     case 'bvecs':
       return parseBvecs(bytes);
     case 'f32':
-      return parseRawF32(bytes, options.d as number);
+      return parseRawF32(bytes, d as number);
   }
+}
+
+/** A file that cannot be opened or read (missing, a directory, no permission): INVALID_OPTION naming path and reason. */
+function unreadable(where: string, path: string | URL, e: unknown): never {
+  const code = (e as { code?: unknown })?.code;
+  return fail('INVALID_OPTION', where, `cannot read ${String(path)}`, raw(typeof code === 'string' ? code : String(e)), 'a readable file');
 }
 
 /**
@@ -63,7 +77,7 @@ export async function* vectorFileChunks(path: string | URL, options: Partial<Vec
   const where = 'vectorFileChunks';
   const format = formatOf(where, path, options?.format);
   if (format !== 'fvecs' && format !== 'npy' && format !== 'f32') fail('UNSUPPORTED', where, `.${format} files are not read in chunks`, format, "'fvecs', 'npy' or 'f32'");
-  const fh = await (await fsp(where)).open(path, 'r');
+  const fh = await (await fsp(where)).open(path, 'r').catch((e: unknown) => unreadable(where, path, e));
   try {
     const { size } = await fh.stat();
     const source: ByteSource = {

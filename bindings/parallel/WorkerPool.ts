@@ -12,7 +12,7 @@
 //   buffers are pinned (owned.ts): an add() during a pooled search stays invisible to it and frees nothing it reads.
 //   This thread remains the only one that allocates from the heap or grows memory.
 // Either way a query is answered whole by one worker (no merge), so results cannot depend on the split.
-import { checkInt, checkOptions, checkVectors, fail, raw, VQError, type VQErrorCode } from '../errors.js';
+import { checkInt, checkK, checkOptions, checkVectors, fail, raw, type VQErrorCode, VQError } from '../errors.js';
 import { TRAINABLE, type AnyIndex, type AnyQuantizer, type Trainable, type TrainableKind } from '../io/loadIndex.js';
 import { loadedEngine, threadsUnavailable, type Build, type Engine } from '../wasm/engine.js';
 import type { Owned } from '../wasm/owned.js';
@@ -1049,7 +1049,7 @@ export class SharedIndex extends Shared {
     const where = 'SharedIndex.search';
     this.live(where, 'index', 'pool.share(index)');
     const nq = checkVectors(where, 'queries', q, this.d);
-    checkInt(where, 'k', k, 1, 1 << 20);
+    checkK(where, k, nq);
     const { signal, onProgress, rest, exclude } = splitOptions(where, options, nq);
     const d = this.d;
     let buf: SharedArrayBuffer | null = null;

@@ -21,7 +21,8 @@ export interface ScalarQuantizerOptions {
   d: number;
   /**
    * 'uint8' / 'int8' (one byte per component, per-dimension min-max range), 'int4' (4 bits per component, two per byte,
-   * the same kind of range with 16 levels) or 'fp16' (half floats, no training needed).
+   * the same kind of range with 16 levels) or 'fp16' (half floats: nothing is learned, but train() is still
+   * called first, as for every quantizer: encode() before it is NOT_TRAINED).
    */
   type: SQType;
 }

@@ -1,4 +1,4 @@
-import { checkBool, checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
+import { checkBool, checkInt, checkK, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions } from '../io/format.js';
 import { METRICS, type Metric, type RangeSearchResult, type SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -184,7 +184,7 @@ export class FlatIndex extends IdIndex {
     const where = 'FlatIndex.search';
     const eng = this.alive(where);
     const nq = checkVectors(where, 'queries', q, this.d);
-    checkInt(where, 'k', k, 1, 1 << 20);
+    checkK(where, k, nq);
     const spec = checkFilter(where, checkOptions(where, options), nq);
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };

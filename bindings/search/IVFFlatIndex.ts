@@ -1,4 +1,4 @@
-import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { checkInt, checkK, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
@@ -313,7 +313,7 @@ export class IVFFlatIndex extends IdIndex {
     const eng = this.alive(where);
     const { d } = this;
     const nq = checkVectors(where, 'queries', q, d);
-    checkInt(where, 'k', k, 1, 1 << 20);
+    checkK(where, k, nq);
     const o = checkOptions(where, options);
     const nprobe = checkInt(where, 'nprobe', o.nprobe ?? 1, 1, this.nlist);
     const spec = checkFilter(where, o, nq);

@@ -1,4 +1,4 @@
-import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { checkInt, checkK, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import {
   paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section,
 } from '../io/format.js';
@@ -450,7 +450,7 @@ export class IVFPQIndex extends IdIndex {
     const eng = this.alive(where);
     const { d } = this;
     const nq = checkVectors(where, 'queries', q, d);
-    checkInt(where, 'k', k, 1, 1 << 20);
+    checkK(where, k, nq);
     const o = checkOptions(where, options);
     const nprobe = checkInt(where, 'nprobe', o.nprobe ?? 1, 1, this.nlist);
     const spec = checkFilter(where, o, nq);

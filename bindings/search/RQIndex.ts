@@ -1,4 +1,4 @@
-import { checkInt, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { checkInt, checkK, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, paramString, readContainer, saveEmpty, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
@@ -294,7 +294,7 @@ export class RQIndex extends IdIndex {
     const where = 'RQIndex.search';
     const eng = this.alive(where);
     const nq = checkVectors(where, 'queries', q, this.d);
-    checkInt(where, 'k', k, 1, 1 << 20);
+    checkK(where, k, nq);
     const spec = checkFilter(where, checkOptions(where, options), nq);
     this.trainedOr(where);
     if (this.n === 0) return emptyResult(nq, k, this.metric);

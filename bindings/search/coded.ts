@@ -2,7 +2,7 @@
 // a FlatStore, and around them the getters, train / add / reconstruct, the checks in front of search, save, and the
 // part of load after the index is made. Each index brings its scans and, where its code layout is not the packed
 // codes (PQ fast-scan blocks), the hooks that read and write it.
-import { checkInt, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
+import { checkInt, checkK, checkOptions, checkUserIds, checkVectors, fail, raw } from '../errors.js';
 import { paramBool, saveEmpty, sectionF32, sectionI32, sectionU8, writeContainer, type Container, type SaveOptions, type Section } from '../io/format.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { Owned } from '../wasm/owned.js';
@@ -218,7 +218,7 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
     const where = `${this.kind.kind}.search`;
     const eng = this.alive(where);
     const nq = checkVectors(where, 'queries', q, this.d);
-    checkInt(where, 'k', k, 1, 1 << 20);
+    checkK(where, k, nq);
     const o = checkOptions(where, options);
     const spec = checkFilter(where, o, nq);
     const kk = candidatesPerQuery(where, k, this.refine, o.rerank);

@@ -240,7 +240,9 @@ export class OnlineVQ extends Owned {
       try {
         const res = km.train(x);
         cent = km.centroids;
-        sizes = Float64Array.from(res.clusterSizes);
+        // a cluster that k-means left empty starts at size 1, not 0: its EMA sum (centroid x size) would be 0, and the
+        // first update would put its codeword at sum / size = the origin, away from the data
+        sizes = Float64Array.from(res.clusterSizes, (s) => Math.max(s, 1));
       } finally {
         km.dispose();
       }
