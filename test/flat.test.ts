@@ -479,3 +479,84 @@ describe('FlatIndex prefilter', () => {
     expect(() => new FlatIndex({ d: 8, prefilter: 1 as unknown as boolean })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 });
+
+describe('FlatIndex l2 far from the origin (distances measured from a stored vector)', () => {
+  /** n vectors around `offset` (every component), Gaussian-like spread `spread`, seeded. */
+  function offsetVectors(n: number, d: number, seed: number, offset: number, spread: number): Float32Array {
+    const rng = new TestRng(seed);
+    return Float32Array.from({ length: n * d }, () => offset + spread * (rng.float() + rng.float() + rng.float() - 1.5));
+  }
+
+  // Offsets of 100-10^4 times the spread: the float32 expansion ||x||^2 - 2 <q, x> + ||q||^2 lost these distances
+  // (70-100 of the 100 ids wrong, distances 0 or 100x off). Measured from stored vector 0, what is left is the f32
+  // sum <q - x_0, x>: errors of a few d 2^-24 ||q - x_0|| ||x||.
+  it.each([3, 17, 64, 128].flatMap((d) => [[d, 100, 1], [d, 100, 0.1], [d, 1000, 1], [d, 1000, 0.1], [d, 1e4, 1]] as const))(
+    'd = %i, offset %s, spread %s: distances within the f32 bound of the float64 ones, the float64 neighbours up to it',
+    (d, offset, spread) => {
+      const n = 500;
+      const nq = 20;
+      const k = 5;
+      const x = offsetVectors(n, d, 7 + d, offset, spread);
+      const q = offsetVectors(nq, d, 8 + d, offset, spread);
+      const index = makeIndex(d, 'l2');
+      index.add(x);
+      const got = index.search(q, k);
+      const want = bruteForce(x, q, d, k, 'l2');
+      let maxNorm = 0;
+      for (let j = 0; j < n; j++) maxNorm = Math.max(maxNorm, Math.sqrt(dot64(x, j, x, j, d)));
+      let same = 0;
+      for (let qi = 0; qi < nq; qi++) {
+        const kth = want.distances[qi * k + k - 1];
+        const tol = 16 * d * 2 ** -24 * Math.sqrt(l2sq64(q, qi, x, 0, d)) * maxNorm + 1e-4 * kth;
+        for (let r = 0; r < k; r++) {
+          const id = got.ids[qi * k + r];
+          expect(id).toBeGreaterThanOrEqual(0);
+          const truth = l2sq64(q, qi, x, id, d);
+          expect(Math.abs(got.distances[qi * k + r] - truth), `query ${qi}, rank ${r}`).toBeLessThanOrEqual(tol);
+          expect(truth).toBeLessThanOrEqual(kth + 2 * tol);
+          if (r > 0) expect(got.distances[qi * k + r]).toBeGreaterThanOrEqual(got.distances[qi * k + r - 1]);
+          if (id === want.ids[qi * k + r]) same++;
+        }
+      }
+      // (ids differ only at near ties)
+      expect(same).toBeGreaterThanOrEqual(0.8 * nq * k);
+    },
+  );
+
+  it('the result depends on the contents only: adds in pieces, save / load, and a removal of vector 0 give what a fresh index of the same vectors gives, bit for bit', async () => {
+    const { loadIndex } = await import('../dist/index.js');
+    for (const d of [3, 64]) {
+      const n = 400;
+      const x = offsetVectors(n, d, 31, 1000, 0.1);
+      const q = offsetVectors(12, d, 32, 1000, 0.1);
+      const whole = makeIndex(d, 'l2');
+      whole.add(x);
+      const pieces = makeIndex(d, 'l2');
+      for (const [a, b] of [[0, 1], [1, 2], [2, 150], [150, n]]) pieces.add(x.subarray(a * d, b * d));
+      const want = whole.search(q, 10);
+      expect(pieces.search(q, 10)).toEqual(want);
+      const back = loadIndex(whole.save()) as FlatIndex;
+      live.push(back);
+      expect(back.search(q, 10)).toEqual(want);
+      // vector 0 goes: vectors 1 and 2 are the first two now, as in an index built from the kept ones
+      whole.remove([0, 5]);
+      const kept = makeIndex(d, 'l2');
+      const rows = new Float32Array((n - 2) * d);
+      const ids = new Int32Array(n - 2);
+      for (let i = 0, r = 0; i < n; i++) {
+        if (i === 0 || i === 5) continue;
+        rows.set(x.subarray(i * d, (i + 1) * d), r * d);
+        ids[r++] = i;
+      }
+      kept.add(rows, ids);
+      expect(whole.search(q, 10)).toEqual(kept.search(q, 10));
+      // rangeSearch gives search()'s distances, bit for bit, cut at the radius
+      const top = kept.search(q.subarray(0, d), 30);
+      const r30 = top.distances[29];
+      const hits = kept.rangeSearch(q.subarray(0, d), r30);
+      const cut = Array.from(top.distances).filter((v) => v < r30);
+      expect(Array.from(hits.distances)).toEqual(cut);
+      expect(Array.from(hits.ids)).toEqual(Array.from(top.ids.subarray(0, cut.length)));
+    }
+  });
+});

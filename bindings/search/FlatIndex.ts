@@ -30,6 +30,15 @@ export interface FlatIndexOptions {
  * Storage (wasm memory, owned): vectors in register panels (assembly/kernels/panels.ts) f32[cap/8][d][8], the score
  * bias f32[cap] (||x||^2 for l2, 0 for ip/cosine, +Infinity on padding), user ids i32[cap], and with `prefilter` the
  * int16 copy of the panels and its scales (assembly/kernels/qpanels.ts). Capacity grows by 1.5x.
+ *
+ * l2 is scored as ||x||^2 - 2 <q, x> + ||q||^2 in float32 (as Faiss's BLAS path does), which loses the distances when
+ * the vectors sit far from the origin against their spread: every term is about ||x||^2 and they cancel (vectors
+ * around 1000 with a spread of 0.1 came back with distances 0 and most neighbours wrong). So when the first two stored
+ * vectors say so (||x_0||^2 > CENTER_RATIO ||x_0 - x_1||^2), distances are taken from x_0 instead: the bias is
+ * ||x - x_0||^2 (float64 sums), a query q searches as q' = q - x_0, and its scores get ||q'||^2 + 2 <q', x_0> in the
+ * end, which gives the same distances with errors of the order of ||q'|| ||x|| instead of ||x||^2. x_0 and x_1 are the
+ * stored vectors at positions 0 and 1, so the choice depends on the index's contents only (not on how they were
+ * added, saved or loaded), and is made again when a removal moves them.
  */
 export class FlatIndex extends IdIndex {
   readonly d: number;
@@ -40,6 +49,8 @@ export class FlatIndex extends IdIndex {
   private biasPtr = 0;
   private qpPtr = 0;
   private qinfoPtr = 0;
+  // l2: the point distances are measured from (a copy of the stored vector 0), or null (see the class comment)
+  private center: Float32Array | null = null;
 
   constructor(options: FlatIndexOptions) {
     const o = checkOptions('new FlatIndex', options);
@@ -100,7 +111,52 @@ export class FlatIndex extends IdIndex {
     }
     moveRows(new Uint8Array(abi.memory.buffer), this.idsPtr, 4, keep);
     this.resized(count);
+    // (vectors 0 and 1 may be others now)
+    this.recenter(where);
     return true;
+  }
+
+  /** @internal remove() / reset(): empty; no center until two vectors are stored again. */
+  override clearVectors(where: string): void {
+    super.clearVectors(where);
+    this.center = null;
+  }
+
+  /**
+   * The center the stored vectors 0 and 1 call for (class comment); when it changes, every bias (and the int16 copy's
+   * margins, which read it) is computed again.
+   */
+  private recenter(where: string): void {
+    if (this.metric !== 'l2') return;
+    const want = this.n >= 2 ? centerFor(this.reconstructRange(0, 1), this.reconstructRange(1, 1)) : null;
+    if (sameCenter(want, this.center)) return;
+    this.center = want;
+    this.rebias(0, this.n, where);
+  }
+
+  /** Centered biases at positions from.., and +Infinity on the rest of the last panel (as panelNormsSq leaves it). */
+  private putBias(from: number, norms: Float32Array): void {
+    const to = from + norms.length;
+    const bias = this.eng.f32(this.biasPtr, Math.ceil(to / 8) * 8);
+    bias.set(norms, from);
+    bias.fill(Infinity, to);
+  }
+
+  /** The bias of stored positions [from, to) from the vectors as stored (l2), and the int16 copy's info with it. */
+  private rebias(from: number, to: number, where: string): void {
+    if (to <= from) return;
+    const eng = this.eng;
+    const rows = chunkRows(this.d * 4, to - from);
+    for (let i0 = from; i0 < to; i0 += rows) {
+      const c = Math.min(rows, to - i0);
+      if (this.center) {
+        this.putBias(i0, centeredNorms(this.reconstructRange(i0, c), c, this.d, this.center));
+      } else {
+        eng.abi.panelNormsSq(this.panelsPtr, i0, i0 + c, this.d, this.biasPtr);
+      }
+      if (this.prefilter) eng.abi.qpanelsPack(this.panelsPtr, this.biasPtr, i0, i0 + c, this.d, this.qpPtr, this.qinfoPtr);
+    }
+    void where;
   }
 
   protected freshBuffers(where: string): void {
@@ -127,15 +183,28 @@ export class FlatIndex extends IdIndex {
     // (before anything is written: it throws where the default ids would pass 2^31 - 1)
     const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
     const d = this.d;
+    if (this.metric === 'l2' && this.n < 2 && total >= 2) {
+      // vectors 0 and 1 are stored now: the center they call for, before any bias is written with it
+      const x0 = this.n === 1 ? this.reconstructRange(0, 1) : x.subarray(0, d);
+      const x1 = this.n === 1 ? x.subarray(0, d) : x.subarray(d, 2 * d);
+      const want = centerFor(x0, x1);
+      if (!sameCenter(want, this.center)) {
+        this.center = want;
+        this.rebias(0, this.n, where);
+      }
+    }
     const rows = chunkRows(d * 4, n);
     for (let i0 = 0; i0 < n; i0 += rows) {
       const c = Math.min(rows, n - i0);
+      // (computed before the scratch is taken: no view of wasm memory is kept across an allocation)
+      const norms = this.center ? centeredNorms(x.subarray(i0 * d, (i0 + c) * d), c, d, this.center) : null;
       const [xp] = eng.scratch([c * d * 4], where);
       eng.f32(xp, c * d).set(x.subarray(i0 * d, (i0 + c) * d));
       if (normalize) eng.abi.normalizeRows(xp, c, d);
       const from = this.n + i0;
       eng.abi.packPanels(xp, c, d, this.panelsPtr, from);
-      if (this.metric === 'l2') eng.abi.panelNormsSq(this.panelsPtr, from, from + c, d, this.biasPtr);
+      if (norms) this.putBias(from, norms);
+      else if (this.metric === 'l2') eng.abi.panelNormsSq(this.panelsPtr, from, from + c, d, this.biasPtr);
       else eng.abi.panelZeroBias(from, from + c, this.biasPtr);
       if (this.prefilter) eng.abi.qpanelsPack(this.panelsPtr, this.biasPtr, from, from + c, d, this.qpPtr, this.qinfoPtr);
     }
@@ -189,7 +258,8 @@ export class FlatIndex extends IdIndex {
     if (this.n === 0) return emptyResult(nq, k, this.metric);
     const p: Panels = { panelsPtr: this.panelsPtr, biasPtr: this.biasPtr, nb: this.n, d: this.d, qpPtr: this.qpPtr, qinfoPtr: this.qinfoPtr };
     const flt = spec ? new PositionFilter(spec, this.n, eng.i32(this.idsPtr, this.n), (ids) => (this.idSort = updateIdSort(this.idSort, ids))) : null;
-    const res = filtered(eng, where, flt, () => knnPanels(eng, where, q, p, this.metric, k, flt));
+    const s = this.center ? shiftQueries(q, nq, this.d, this.center) : null;
+    const res = filtered(eng, where, flt, () => knnPanels(eng, where, s ? s.q : q, p, this.metric, k, flt, s ? s.add : null));
     toUserIds(eng, this.idsPtr, this.n, res.ids);
     return res;
   }
@@ -208,12 +278,16 @@ export class FlatIndex extends IdIndex {
     // queries in chunks, the vectors in blocks of whole panels: one f32 score matrix of chunk x block at a time
     const block = Math.min(n, RANGE_BLOCK);
     const rows = Math.max(1, Math.min(nq, Math.floor(RANGE_SCORES / block)));
+    // (centered vectors: the queries moved, and what their scores get in the end, as search() does)
+    const s = this.center && n > 0 ? shiftQueries(q, nq, d, this.center) : null;
+    const qs = s ? s.q : q;
     for (let q0 = 0; q0 < nq && n > 0; q0 += rows) {
       const c = Math.min(rows, nq - q0);
       const [qp, qn, out, hitIdx, hitDist] = eng.scratch([c * d * 4, c * 4, c * block * 4, block * 4, block * 4], where);
-      eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
+      eng.f32(qp, c * d).set(qs.subarray(q0 * d, (q0 + c) * d));
       if (this.metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
-      if (l2) eng.abi.normsSq(qp, c, d, qn);
+      if (s) eng.f32(qn, c).set(s.add.subarray(q0, q0 + c));
+      else if (l2) eng.abi.normsSq(qp, c, d, qn);
       for (let j0 = 0; j0 < n; j0 += block) {
         const nb = Math.min(block, n - j0);
         eng.abi.scorePanels(qp, c, d, this.panelsPtr + j0 * d * 4, this.biasPtr + j0 * 4, nb, l2 ? -2 : -1, out);
@@ -287,6 +361,61 @@ export class FlatIndex extends IdIndex {
     }
     return index;
   }
+}
+
+/**
+ * How far from the origin against their spread the vectors must sit before l2 is measured from a center (class
+ * comment): ||x_0||^2 > CENTER_RATIO ||x_0 - x_1||^2. At that ratio the float32 terms ||x||^2 and 2 <q, x> cancel
+ * about 6 bits of the distance; embeddings and pixel data sit at ratios of 0.3-3.
+ */
+export const CENTER_RATIO = 64;
+
+/** The center vectors x0 and x1 (the stored 0 and 1) call for: a copy of x0, or null. */
+function centerFor(x0: Float32Array, x1: Float32Array): Float32Array | null {
+  let far = 0;
+  let gap = 0;
+  for (let j = 0; j < x0.length; j++) {
+    far += x0[j] * x0[j];
+    gap += (x0[j] - x1[j]) ** 2;
+  }
+  return far > CENTER_RATIO * gap ? x0.slice() : null;
+}
+
+function sameCenter(a: Float32Array | null, b: Float32Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  for (let j = 0; j < a.length; j++) if (!Object.is(a[j], b[j])) return false;
+  return true;
+}
+
+/** ||x_i - c||^2 of n rows (float64 sums, rounded once): the bias of centered vectors. */
+function centeredNorms(x: Float32Array, n: number, d: number, c: Float32Array): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += (x[i * d + j] - c[j]) ** 2;
+    out[i] = s;
+  }
+  return out;
+}
+
+/**
+ * Queries against centered vectors: q' = q - c (float32) and, per query, ||q'||^2 + 2 <q', c> (float64 sums, rounded
+ * once), which heapFinalize / rangeHits add to the scores bias - 2 <q', x> = ||x - c||^2 - 2 <q', x> to give
+ * ||q - x||^2.
+ */
+function shiftQueries(q: Float32Array, nq: number, d: number, c: Float32Array): { q: Float32Array; add: Float32Array } {
+  const qs = new Float32Array(nq * d);
+  const add = new Float32Array(nq);
+  for (let i = 0; i < nq; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const v = Math.fround(q[i * d + j] - c[j]);
+      qs[i * d + j] = v;
+      s += v * v + 2 * v * c[j];
+    }
+    add[i] = s;
+  }
+  return { q: qs, add };
 }
 
 /** Vectors per block of rangeSearch's score matrix (a multiple of 8: whole panels), and its most scores (4 MB). */

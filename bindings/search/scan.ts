@@ -65,7 +65,11 @@ export function chunkRows(rowBytes: number, total: number, budget = CHUNK_BYTES)
  * 0..nb-1. With metric 'cosine' the vectors must have been normalized when packed; the queries are normalized here.
  * Returns positions (not user ids) and user-facing distances (see SearchResult).
  */
-export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels, metric: Metric, k: number, flt: PositionFilter | null = null): SearchResult {
+export function knnPanels(
+  eng: Engine, where: string, q: Float32Array, p: Panels, metric: Metric, k: number, flt: PositionFilter | null = null,
+  /** l2: what each query's scores get added in the end, instead of ||q||^2 (FlatIndex's centered vectors). */
+  qAdd: Float32Array | null = null,
+): SearchResult {
   const { d, nb } = p;
   const nq = q.length / d;
   const ids = new Int32Array(nq * k);
@@ -83,7 +87,8 @@ export function knnPanels(eng: Engine, where: string, q: Float32Array, p: Panels
     const [qp, qn, hd, hi, work] = eng.scratch([c * d * 4, c * 4, c * k * 4, c * k * 4, workBytes], where);
     eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
     if (metric === 'cosine') eng.abi.normalizeRows(qp, c, d);
-    if (l2) eng.abi.normsSq(qp, c, d, qn);
+    if (l2 && qAdd) eng.f32(qn, c).set(qAdd.subarray(q0, q0 + c));
+    else if (l2) eng.abi.normsSq(qp, c, d, qn);
     eng.abi.heapInit(hd, hi, c * k);
     flt?.armChunk(eng, hd, k, q0);
     if (prefilter) {
