@@ -626,8 +626,17 @@ async function main(argv) {
   const spec = COMMANDS[command];
   if (!spec) throw new UsageError(`unknown command ${JSON.stringify(command)} (expected one of ${Object.keys(COMMANDS).join(', ')})`);
   let opts;
+  const options = { ...COMMON, ...spec.options };
+  // `--k -3` as `--k=-3`: parseArgs takes a value that starts with '-' for another option ("ambiguous"); a negative
+  // number is the option's value (a negative --radius is meaningful for ip), and gets the command's own range check
+  const args = [];
+  for (let i = 0; i < rest.length; i++) {
+    const name = /^--([^=]+)$/.exec(rest[i])?.[1];
+    if (name && options[name]?.type === 'string' && /^-\d|^-\.\d/.test(rest[i + 1] ?? '')) args.push(`${rest[i]}=${rest[++i]}`);
+    else args.push(rest[i]);
+  }
   try {
-    ({ values: opts } = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, strict: true, allowPositionals: false }));
+    ({ values: opts } = parseArgs({ args, options, strict: true, allowPositionals: false }));
   } catch (e) {
     throw new UsageError(`${command}: ${e.message}`);
   }

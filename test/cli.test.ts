@@ -253,6 +253,10 @@ describe('vqwasm CLI', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err.length + r.out.length, args.join(' ')).toBeGreaterThan(0);
     }
+    // a negative number is the option's value, checked as such (parseArgs alone called it "ambiguous")
+    const neg = run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.ivecs', '--k', '-3');
+    expect(neg.code).toBe(2);
+    expect(neg.err).toMatch(/--k must be an integer >= 1 \(got "-3"\)/);
     // d mismatch between index and queries is the library's error, exit 1
     writeFileSync(f('q8.fvecs'), writeFvecs(floatVectors(3, 8, 1), 8));
     const dm = run('search', '--index', 'pq.vqw', '--queries', 'q8.fvecs', '--output', 'r.ivecs');

@@ -367,6 +367,33 @@ describe('KMeans: degenerate inputs', () => {
   });
 });
 
+describe('KMeans: seeds', () => {
+  it('|seed| <= 2^52: the restarts near the limit are distinct runs; beyond it INVALID_OPTION naming the range', () => {
+    const x = floatVectors(600, 3, 77);
+    for (const seed of [2 ** 52, -(2 ** 52)]) {
+      const km = new KMeans({ d: 3, k: 6, seed, nredo: 3, iterations: 3, init: 'random' });
+      try {
+        const r = km.train(x);
+        // seed, seed + 1, seed + 2: three different random inits (at 2^53 - 1 they were one number, and one run)
+        expect(new Set(r.redoObjectives).size, `seed ${seed}`).toBe(3);
+      } finally {
+        km.dispose();
+      }
+    }
+    for (const seed of [2 ** 52 + 2, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1.5]) {
+      let e: unknown;
+      try {
+        new KMeans({ d: 3, k: 6, seed }).dispose();
+      } catch (err) {
+        e = err;
+      }
+      expect(e).toBeInstanceOf(VQError);
+      expect((e as VQError).code).toBe('INVALID_OPTION');
+      expect((e as VQError).message).toMatch(/seed must be an integer in \[-4503599627370496, 4503599627370496\]/);
+    }
+  });
+});
+
 describe('KMeans.assign', () => {
   it('equals the brute-force nearest centroid, lowest index on ties, exactly on integer centroids', () => {
     // k == n on distinct integer points makes the centroids the (integer) points themselves; integer queries then

@@ -972,6 +972,8 @@ abstract class Shared {
    * running on an older state keeps reading that one), with the number of calls using it.
    */
   private view: { slot: number; snap: Snapshot; users: number } | null = null;
+  /** Calls accepted and not yet settled: release() drops the copies once they are done. */
+  private inflight = 0;
 
   constructor(
     protected readonly pool: WorkerPool,
@@ -991,6 +993,16 @@ abstract class Shared {
    * request wins over the failures it causes in `work`.
    */
   protected async withView(where: string, origin: AnyIndex | AnyQuantizer | null, what: string, work: (slot: number) => Promise<void>): Promise<void> {
+    // a release() meanwhile lets the call finish (in every pool kind): the slot goes when the last call is done
+    this.inflight++;
+    try {
+      await this.onSlot(where, origin, what, work);
+    } finally {
+      if (--this.inflight === 0 && this.released) this.pool.dropSlot(this.slot);
+    }
+  }
+
+  private async onSlot(where: string, origin: AnyIndex | AnyQuantizer | null, what: string, work: (slot: number) => Promise<void>): Promise<void> {
     if (!origin) return work(this.slot);
     const { snap, unpin } = this.pool.pinView(where, origin, what);
     let v = this.view;
@@ -1021,12 +1033,13 @@ abstract class Shared {
     if (v && v.users === 0) this.pool.dropSlot(v.slot);
   }
 
-  /** Frees the copies (or views) in the workers. */
+  /** Frees the copies (or views) in the workers, once the calls already accepted have settled. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.pool.dropSlot(this.slot);
-    if (this.view) this.pool.dropSlot(this.view.slot);
+    if (this.inflight === 0) this.pool.dropSlot(this.slot);
+    // (a view still in use is dropped by its last call: withView's retire)
+    this.retire(this.view);
     this.view = null;
   }
 

@@ -12,7 +12,10 @@ import { chunkRows, knnPanels, PREFILTER_MIN_D, qpanelsSizes, type Panels } from
 export interface FlatIndexOptions {
   /** Vector dimension. */
   d: number;
-  /** 'l2' (default): squared Euclidean; 'ip': inner product; 'cosine': vectors normalized on add and on query. */
+  /**
+   * 'l2' (default): squared Euclidean; 'ip': inner product; 'cosine': vectors normalized on add and on query (float32:
+   * a vector of norm below about 1e-19 counts as zero, its squared norm underflowing).
+   */
   metric?: Metric;
   /**
    * Keep an int16 copy of the vectors (half the float32 size again) that searches score first, with a proven error

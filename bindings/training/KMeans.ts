@@ -20,6 +20,12 @@ export interface KMeansProgress {
   objective: number;
 }
 
+/**
+ * Largest |seed| of a KMeans: 2^52, so that seed + r (restart r; the quantizers' sub-space and level runs add their
+ * index) is still an exact integer, and each run its own (at 2^53 - 1, seed + 1 and seed + 2 were the same number).
+ */
+export const KMEANS_SEED_LIMIT = 2 ** 52;
+
 export interface KMeansOptions {
   /** Vector dimension. */
   d: number;
@@ -27,7 +33,11 @@ export interface KMeansOptions {
   k: number;
   /** Lloyd iterations per run. Default 25 (Faiss niter). */
   iterations?: number;
-  /** Seed of every random choice (sampling, initialisation, splits). Default 1234 (Faiss). */
+  /**
+   * Seed of every random choice (sampling, initialisation, splits): an integer in [-2^52, 2^52], so that the restarts'
+   * seed + 1, seed + 2, ... stay distinct. The generator keeps 32 bits: seeds that differ by a multiple of 2^32 give the
+   * same run. Default 1234 (Faiss).
+   */
   seed?: number;
   /** 'kmeans++' (default): D^2 seeding (Arthur & Vassilvitskii 2007); 'random': k distinct training points (Faiss). */
   init?: KMeansInit;
@@ -176,7 +186,7 @@ export class KMeans extends Owned {
     const d = checkInt(W, 'd', o.d, 1, 1 << 20);
     const k = checkInt(W, 'k', o.k, 1, 1 << 24);
     const iterations = checkInt(W, 'iterations', o.iterations ?? 25, 1, 1_000_000);
-    const seed = checkInt(W, 'seed', o.seed ?? 1234, -Number.MAX_SAFE_INTEGER);
+    const seed = checkInt(W, 'seed', o.seed ?? 1234, -KMEANS_SEED_LIMIT, KMEANS_SEED_LIMIT);
     const init = checkOneOf(W, 'init', o.init ?? 'kmeans++', ['kmeans++', 'random'] as const);
     const nredo = checkInt(W, 'nredo', o.nredo ?? 1, 1, 1000);
     const spherical = checkBool(W, 'spherical', o.spherical ?? false);
@@ -559,7 +569,7 @@ export class KMeans extends Owned {
     const opts: KMeansOptions = {
       d, k,
       iterations: paramInt(where, c, 'iterations', 1, 1_000_000),
-      seed: paramInt(where, c, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      seed: paramInt(where, c, 'seed', -KMEANS_SEED_LIMIT, KMEANS_SEED_LIMIT),
       init: paramString(where, c, 'init', ['kmeans++', 'random'] as const),
       nredo: paramInt(where, c, 'nredo', 1, 1000),
       spherical: paramBool(where, c, 'spherical'),

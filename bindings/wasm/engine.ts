@@ -213,6 +213,7 @@ export async function attachEngine(shared: SharedEngine, base: number, bytes: nu
   }
   const info: EngineInfo = { build: abi.buildFlavor() === 1 ? 'relaxed' : 'simd', relaxedSimdSupported: abi.buildFlavor() === 1, shared: true };
   const eng = new Engine(instance.exports, info, shared);
+  eng.arenaBytes = bytes;
   eng.warmUp();
   current = eng;
   return info;
@@ -235,6 +236,8 @@ export class Engine {
 
   /** The threads build's module and shared memory (what a WorkerPool hands its workers); undefined otherwise. */
   readonly shared: SharedEngine | undefined;
+  /** A shared-memory worker's engine: the bytes of its arena, which bound its allocations (0 elsewhere). */
+  arenaBytes = 0;
 
   constructor(exports: WebAssembly.Exports, info: EngineInfo, shared?: SharedEngine) {
     this.abi = exports as unknown as Abi;
@@ -249,6 +252,9 @@ export class Engine {
     }
     const ptr = this.abi.alloc(bytes) >>> 0;
     if (ptr === 0) {
+      if (this.arenaBytes > 0) {
+        throw new VQError('OUT_OF_MEMORY', `${where}: could not allocate ${fmtBytes(bytes)} in this worker's arena (got ${fmtBytes(this.abi.heapLiveBytes())} already in use of its ${fmtBytes(this.arenaBytes)}, expected the call's scratch to fit: a larger WorkerPool arenaBytes, or smaller batches or k)`);
+      }
       throw new VQError('OUT_OF_MEMORY', `${where}: could not allocate ${fmtBytes(bytes)} (got ${fmtBytes(this.abi.heapLiveBytes())} already in use, expected the total to stay under the 4 GiB wasm32 limit and what the runtime grants)`);
     }
     return ptr;

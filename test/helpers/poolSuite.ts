@@ -222,6 +222,42 @@ export function poolSuite(shared: boolean): void {
       await stillServes(pool2);
     });
 
+    it.runIf(shared)('a worker whose arena is too small for a call says so (OUT_OF_MEMORY naming the arena and arenaBytes), and the pool goes on', async () => {
+      const { build } = await init({ threads: shared });
+      const p = await WorkerPool.create({ threads: 2, build, arenaBytes: 2 ** 20 });
+      try {
+        const big = floatVectors(20000, 64, 10);
+        const flat = track(new FlatIndex({ d: 64 }));
+        flat.add(big);
+        const s = await p.share(flat);
+        // 400 queries x k = 2000: heaps of megabytes per chunk, over the 1 MiB arena (the calling thread answers)
+        expect(flat.search(big.subarray(0, 400 * 64), 2000).ids.length).toBe(800000);
+        await expect(s.search(big.subarray(0, 400 * 64), 2000)).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', message: expect.stringMatching(/arena.*1\.0 MiB.*arenaBytes/) });
+        expect(await s.search(big.subarray(0, 4 * 64), 5)).toEqual(flat.search(big.subarray(0, 4 * 64), 5));
+      } finally {
+        p.terminate();
+      }
+    }, 30_000);
+
+    it('release() lets the searches already accepted finish (at once or a moment later), in every pool kind; later ones are DISPOSED', async () => {
+      const big = floatVectors(20000, d, 9);
+      const flat = track(new FlatIndex({ d }));
+      flat.add(big);
+      const qs = big.subarray(0, 3000 * d);
+      const want = flat.search(qs, 5);
+      for (const pool of [pool2, pool3, ...(poolMsg ? [poolMsg] : [])]) {
+        for (const wait of [0, 5]) {
+          const s = await pool.share(flat);
+          const p = s.search(qs, 5);
+          if (wait) await new Promise((r) => setTimeout(r, wait));
+          s.release();
+          expect(await p).toEqual(want);
+          await expect(s.search(qs, 5)).rejects.toMatchObject({ code: 'DISPOSED' });
+        }
+      }
+      await stillServes(pool2);
+    }, 60_000);
+
     it('hands out every row once, in chunks that shrink as the rows run out (guided), within the given bounds', async () => {
       for (const [pool, n, max, min] of [[pool2, 2000, 2000, 16], [pool3, 2000, 300, 16], [pool2, 37, 37, 16], [pool3, 5, 5, 1], [pool2, 1000, 1000, 256]] as const) {
         const chunks: [number, number][] = [];
