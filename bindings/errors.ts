@@ -120,48 +120,18 @@ export function firstNonFinite(x: Float32Array | Float64Array): number {
     for (let i = 0; i < x.length; i++) if (x[i] - x[i] !== 0) return i;
     return -1;
   }
-  const b = new Int32Array(x.buffer, x.byteOffset, x.length);
-  const len = b.length;
-  const BLOCK = 4096;
-  for (let s = 0; s < len; s += BLOCK) {
-    const e = Math.min(len, s + BLOCK);
-    let f0 = 0;
-    let f1 = 0;
-    let f2 = 0;
-    let f3 = 0;
-    let i = s;
-    for (; i + 4 <= e; i += 4) {
-      f0 |= (b[i] & 0x7f800000) + 0x00800000;
-      f1 |= (b[i + 1] & 0x7f800000) + 0x00800000;
-      f2 |= (b[i + 2] & 0x7f800000) + 0x00800000;
-      f3 |= (b[i + 3] & 0x7f800000) + 0x00800000;
-    }
-    for (; i < e; i++) f0 |= (b[i] & 0x7f800000) + 0x00800000;
-    if ((f0 | f1 | f2 | f3) < 0) {
-      // v - v is NaN exactly when v is NaN or +-Infinity
-      for (let j = s; j < e; j++) if (x[j] - x[j] !== 0) return j;
-    }
-  }
-  return -1;
+  return firstExponentAtLeast(x, 255);
 }
 
 /**
- * Largest magnitude an input value may have: 2^50 (about 1.1e15). The kernels work in float32, whose largest value is
- * about 3.4e38 = 2^128: a squared distance of values up to 2^50 (differences up to 2^51) summed over d up to 2^20 stays
- * under 2^123, where values of 1e20 overflowed to Infinity and then read as missing vectors or NaN centroids.
+ * Index of the first value of x whose biased float32 exponent is minExp or more (255: NaN or +-Infinity), or -1:
+ * (bits & 0x7f800000) + ((256 - minExp) << 23) reaches 2^31, the sign bit of the OR-ed int32, exactly then.
  */
-export const MAX_INPUT_MAGNITUDE = 2 ** 50;
-
-/**
- * Index of the first value of x that is NaN, +-Infinity or of magnitude >= MAX_INPUT_MAGNITUDE, or -1. The same bit
- * test as firstNonFinite with a lower threshold: the biased exponent of a float32 >= 2^50 is >= 177, and then
- * (bits & 0x7f800000) + (79 << 23) reaches 2^31, the sign bit of the OR-ed int32.
- */
-export function firstOutOfRange(x: Float32Array): number {
+function firstExponentAtLeast(x: Float32Array, minExp: number): number {
   const b = new Int32Array(x.buffer, x.byteOffset, x.length);
   const len = b.length;
   const BLOCK = 4096;
-  const C = 79 << 23;
+  const C = (256 - minExp) << 23;
   for (let s = 0; s < len; s += BLOCK) {
     const e = Math.min(len, s + BLOCK);
     let f0 = 0;
@@ -177,10 +147,23 @@ export function firstOutOfRange(x: Float32Array): number {
     }
     for (; i < e; i++) f0 |= (b[i] & 0x7f800000) + C;
     if ((f0 | f1 | f2 | f3) < 0) {
-      for (let j = s; j < e; j++) if (!(Math.abs(x[j]) < MAX_INPUT_MAGNITUDE)) return j;
+      for (let j = s; j < e; j++) if (((b[j] >>> 23) & 0xff) >= minExp) return j;
     }
   }
   return -1;
+}
+
+/**
+ * Largest magnitude an input value may have: 2^50 (about 1.1e15). The kernels work in float32, whose largest value is
+ * about 3.4e38 = 2^128: a squared distance of values up to 2^50 (differences up to 2^51) summed over d up to 2^20 stays
+ * under 2^123, where values of 1e20 overflowed to Infinity and then read as missing vectors or NaN centroids.
+ */
+export const MAX_INPUT_MAGNITUDE = 2 ** 50;
+
+/** Index of the first value of x that is NaN, +-Infinity or of magnitude >= MAX_INPUT_MAGNITUDE, or -1. */
+export function firstOutOfRange(x: Float32Array): number {
+  // the biased exponent of a float32 of magnitude >= 2^50 is 127 + 50 = 177 or more
+  return firstExponentAtLeast(x, 177);
 }
 
 /**
