@@ -3,7 +3,7 @@
 // (subsampling, k-means++ on a subsample, warnings, progress, restarts, spherical), and every iteration against the reference Lloyd step: KMeans
 // skips points with Hamerly's bounds, and the skipping must never change what a plain Lloyd iteration computes.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { init, KMeans, VQError, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
+import { init, IVFFlatIndex, KMeans, VQError, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { assignNearest, cumulativeSearch, lloydIteration, minL2Update } from './reference/kmeans.js';
@@ -390,6 +390,8 @@ describe('KMeans: seeds', () => {
       expect(e).toBeInstanceOf(VQError);
       expect((e as VQError).code).toBe('INVALID_OPTION');
       expect((e as VQError).message).toMatch(/seed must be an integer in \[-4503599627370496, 4503599627370496\]/);
+      // an IVFFlatIndex hands its seed to its coarse KMeans: the same range, refused at construction
+      expect(() => new IVFFlatIndex({ d: 3, nlist: 2, seed }).dispose()).toThrow(/new IVFFlatIndex: seed must be an integer in/);
     }
   });
 });

@@ -1,6 +1,6 @@
 import { checkInt, checkK, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer, saveEmpty, sectionF32, sectionI32, writeContainer, type SaveOptions, type Section } from '../io/format.js';
-import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
+import { KMeans, KMEANS_SEED_LIMIT, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -64,7 +64,8 @@ export class IVFFlatIndex extends IdIndex {
     const d = checkInt(W, 'd', o.d, 1, 1 << 14);
     const nlist = checkInt(W, 'nlist', o.nlist, 1, 1 << 20);
     const metric = checkOneOf(W, 'metric', o.metric ?? 'l2', PQ_METRICS);
-    const seed = checkInt(W, 'seed', o.seed ?? 1234, -Number.MAX_SAFE_INTEGER);
+    // (its coarse KMeans takes the seed as it is)
+    const seed = checkInt(W, 'seed', o.seed ?? 1234, -KMEANS_SEED_LIMIT, KMEANS_SEED_LIMIT);
     const coarseIterations = checkInt(W, 'coarseIterations', o.coarseIterations ?? 25, 1, 1_000_000);
     const coarseInit = checkOneOf(W, 'coarseInit', o.coarseInit ?? 'kmeans++', ['kmeans++', 'random'] as const);
     super(W, 'IVFFlatIndex');
@@ -431,7 +432,7 @@ export class IVFFlatIndex extends IdIndex {
     let index: IVFFlatIndex;
     try {
       index = new IVFFlatIndex({
-        d, nlist, metric, seed: paramInt(where, c, 'seed', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+        d, nlist, metric, seed: paramInt(where, c, 'seed', -KMEANS_SEED_LIMIT, KMEANS_SEED_LIMIT),
         coarseIterations: paramInt(where, c, 'coarseIterations', 1, 1_000_000), coarseInit: paramString(where, c, 'coarseInit', ['kmeans++', 'random'] as const),
       });
     } catch (e) {
