@@ -523,6 +523,24 @@ describe('FlatIndex l2 far from the origin (distances measured from a stored vec
     },
   );
 
+  it('two copies of an outlier stored first do not make it the center: the bulk near the origin keeps its precision', () => {
+    const d = 8;
+    const bulk = offsetVectors(1000, d, 41, 0, 0.1);
+    const q = offsetVectors(10, d, 42, 0, 0.1);
+    for (const first of [true, false]) {
+      const x = new Float32Array(1002 * d);
+      const out = new Float32Array(2 * d).fill(100);
+      x.set(first ? out : bulk, 0);
+      x.set(first ? bulk : out, first ? 2 * d : 1000 * d);
+      const index = makeIndex(d, 'l2');
+      index.add(x);
+      const got = index.search(q, 10);
+      const want = bruteForce(x, q, d, 10, 'l2');
+      expect(Array.from(got.ids), `outliers ${first ? 'first' : 'last'}`).toEqual(Array.from(want.ids));
+      for (let i = 0; i < got.distances.length; i++) expect(Math.abs(got.distances[i] - want.distances[i])).toBeLessThanOrEqual(1e-4 * want.distances[i] + 1e-7);
+    }
+  });
+
   it('the result depends on the contents only: adds in pieces, save / load, and a removal of vector 0 give what a fresh index of the same vectors gives, bit for bit', async () => {
     const { loadIndex } = await import('../dist/index.js');
     for (const d of [3, 64]) {

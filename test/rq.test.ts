@@ -306,6 +306,43 @@ describe('RQIndex', () => {
   });
 });
 
+describe('RQIndex l2 far from the origin', () => {
+  // an audit's case: vectors around 1000 (spread 0.3), 16-bit norms; float32 sums of ||q||^2 + norm base and
+  // -2 <q, c_0> (both about 1.6e7) lost the distances (14.9 norm half-steps off, recall 0.54 against the exact distances
+  // to the reconstructions); the first table row summed in float64 keeps them (what is left: the stored norms of
+  // reconstructions, computed in float32)
+  it.each([[100, 1.5, 0.97], [1000, 6, 0.5]] as const)('offset %d: returned distances within %d norm half-steps of ||q - x^||^2, recall@10 >= %d', (offset, steps, recall) => {
+    const d = 16;
+    const { x: raw } = clustered(30, 50, d, 42, 1, 0.3);
+    const x = raw.map((v) => v + offset);
+    const q = x.slice(0, 5 * d).map((v, i) => v + 0.05 * Math.sin(i));
+    const index = track(new RQIndex({ d, levels: 4, nbits: 8, normBits: 16, metric: 'l2', seed: 1, iterations: 8 }));
+    index.train(x);
+    index.add(x);
+    const { normMin, normMax } = index as unknown as { normMin: number; normMax: number };
+    const half = (normMax - normMin) / (2 ** 16 - 1) / 2;
+    const xh = index.quantizer.decode(index.quantizer.encode(x));
+    const n = x.length / d;
+    const k = 10;
+    const r = index.search(q, k);
+    let hits = 0;
+    for (let a = 0; a < 5; a++) {
+      const ref = Array.from({ length: n }, (_, i) => {
+        let s = 0;
+        for (let t = 0; t < d; t++) s += (q[a * d + t] - xh[i * d + t]) ** 2;
+        return s;
+      });
+      const top = new Set(ref.map((_, i) => i).sort((u, v) => ref[u] - ref[v]).slice(0, k));
+      for (let t = 0; t < k; t++) {
+        const id = r.ids[a * k + t];
+        if (top.has(id)) hits++;
+        expect(Math.abs(r.distances[a * k + t] - ref[id])).toBeLessThanOrEqual(steps * half);
+      }
+    }
+    expect(hits / (5 * k)).toBeGreaterThanOrEqual(recall);
+  });
+});
+
 describe('bad input', () => {
   const W = 'new ResidualQuantizer';
   it.each([

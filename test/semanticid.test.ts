@@ -193,6 +193,11 @@ describe('SemanticIdTokenizer', () => {
     expectRefusal(() => SemanticIdTokenizer.load(dup), 'CORRUPT_DATA', 'SemanticIdTokenizer.load', ['share an ID']);
     const badTok = writeContainer('SemanticIdTokenizer', params, [{ tag: 'CENT', data: new Float32Array(2 * 8 * 4) }, { tag: 'IDS ', data: Int32Array.from([1, 9, 0, 1, 2, 0]) }]);
     expectRefusal(() => SemanticIdTokenizer.load(badTok), 'CORRUPT_DATA', 'SemanticIdTokenizer.load', ['level 1']);
+    // a codebook value no input could have given (2^50 and more): damage, not the caller's input
+    const huge = new Float32Array(2 * 8 * 4);
+    huge[5] = 1e30;
+    const bigCent = writeContainer('SemanticIdTokenizer', params, [{ tag: 'CENT', data: huge }, { tag: 'IDS ', data: Int32Array.from([1, 2, 0, 1, 3, 0]) }]);
+    expectRefusal(() => SemanticIdTokenizer.load(bigCent), 'CORRUPT_DATA', 'SemanticIdTokenizer.load', ['CENT', 'too large', 'index 5']);
     tok.dispose();
     expectRefusal(() => tok.lookup([]), 'DISPOSED', 'SemanticIdTokenizer.lookup');
   });

@@ -36,12 +36,13 @@ export interface FlatIndexOptions {
  *
  * l2 is scored as ||x||^2 - 2 <q, x> + ||q||^2 in float32 (as Faiss's BLAS path does), which loses the distances when
  * the vectors sit far from the origin against their spread: every term is about ||x||^2 and they cancel (vectors
- * around 1000 with a spread of 0.1 came back with distances 0 and most neighbours wrong). So when the first two stored
- * vectors say so (||x_0||^2 > CENTER_RATIO ||x_0 - x_1||^2), distances are taken from x_0 instead: the bias is
- * ||x - x_0||^2 (float64 sums), a query q searches as q' = q - x_0, and its scores get ||q'||^2 + 2 <q', x_0> in the
- * end, which gives the same distances with errors of the order of ||q'|| ||x|| instead of ||x||^2. x_0 and x_1 are the
- * stored vectors at positions 0 and 1, so the choice depends on the index's contents only (not on how they were
- * added, saved or loaded), and is made again when a removal moves them.
+ * around 1000 with a spread of 0.1 came back with distances 0 and most neighbours wrong). So when the first stored
+ * vectors say so (each of the first CENTER_ROWS within ||x_0|| / 8 of x_0), distances are taken from x_0 instead: the
+ * bias is ||x - x_0||^2 (float64 sums), a query q searches as q' = q - x_0, and its scores get ||q'||^2 + 2 <q', x_0>
+ * in the end, which gives the same distances with errors of the order of ||q - x_0|| ||x|| instead of ||x||^2 (for
+ * vectors added later far from x_0, the error grows with their distance to it, as it grows with the distance to the
+ * origin without a center). The choice depends on the stored vectors at positions 0 .. CENTER_ROWS - 1 only (not on
+ * how they were added, saved or loaded), and is made again when they change (adds while fewer are stored, removals).
  */
 export class FlatIndex extends IdIndex {
   readonly d: number;
@@ -131,7 +132,8 @@ export class FlatIndex extends IdIndex {
    */
   private recenter(where: string): void {
     if (this.metric !== 'l2') return;
-    const want = this.n >= 2 ? centerFor(this.reconstructRange(0, 1), this.reconstructRange(1, 1)) : null;
+    const m = Math.min(this.n, CENTER_ROWS);
+    const want = centerFor(this.reconstructRange(0, m), m, this.d);
     if (sameCenter(want, this.center)) return;
     this.center = want;
     this.rebias(0, this.n, where);
@@ -186,11 +188,13 @@ export class FlatIndex extends IdIndex {
     // (before anything is written: it throws where the default ids would pass 2^31 - 1)
     const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
     const d = this.d;
-    if (this.metric === 'l2' && this.n < 2 && total >= 2) {
-      // vectors 0 and 1 are stored now: the center they call for, before any bias is written with it
-      const x0 = this.n === 1 ? this.reconstructRange(0, 1) : x.subarray(0, d);
-      const x1 = this.n === 1 ? x.subarray(0, d) : x.subarray(d, 2 * d);
-      const want = centerFor(x0, x1);
+    if (this.metric === 'l2' && this.n < CENTER_ROWS) {
+      // positions below CENTER_ROWS get vectors: the center those call for, before any bias is written with it
+      const m = Math.min(total, CENTER_ROWS);
+      const first = new Float32Array(m * d);
+      first.set(this.reconstructRange(0, this.n));
+      first.set(x.subarray(0, (m - this.n) * d), this.n * d);
+      const want = centerFor(first, m, d);
       if (!sameCenter(want, this.center)) {
         this.center = want;
         this.rebias(0, this.n, where);
@@ -368,20 +372,26 @@ export class FlatIndex extends IdIndex {
 
 /**
  * How far from the origin against their spread the vectors must sit before l2 is measured from a center (class
- * comment): ||x_0||^2 > CENTER_RATIO ||x_0 - x_1||^2. At that ratio the float32 terms ||x||^2 and 2 <q, x> cancel
- * about 6 bits of the distance; embeddings and pixel data sit at ratios of 0.3-3.
+ * comment): ||x_0||^2 > CENTER_RATIO ||x_i - x_0||^2 for every i < CENTER_ROWS. At that ratio the float32 terms
+ * ||x||^2 and 2 <q, x> cancel about 6 bits of the distance; embeddings and pixel data sit at ratios of 0.3-3. Every
+ * one of the first CENTER_ROWS vectors must be near x_0, not only x_1: two copies of an outlier at positions 0 and 1
+ * (an audit's case) would otherwise center the whole index on the outlier, which loses the precision of every
+ * vector away from it.
  */
 export const CENTER_RATIO = 64;
+export const CENTER_ROWS = 64;
 
-/** The center vectors x0 and x1 (the stored 0 and 1) call for: a copy of x0, or null. */
-function centerFor(x0: Float32Array, x1: Float32Array): Float32Array | null {
+/** The center the first m stored vectors (rows f32[m][d]) call for: a copy of row 0, or null. */
+function centerFor(rows: Float32Array, m: number, d: number): Float32Array | null {
+  if (m < 2) return null;
   let far = 0;
-  let gap = 0;
-  for (let j = 0; j < x0.length; j++) {
-    far += x0[j] * x0[j];
-    gap += (x0[j] - x1[j]) ** 2;
+  for (let j = 0; j < d; j++) far += rows[j] * rows[j];
+  for (let i = 1; i < m; i++) {
+    let gap = 0;
+    for (let j = 0; j < d; j++) gap += (rows[i * d + j] - rows[j]) ** 2;
+    if (!(far > CENTER_RATIO * gap)) return null;
   }
-  return far > CENTER_RATIO * gap ? x0.slice() : null;
+  return rows.slice(0, d);
 }
 
 function sameCenter(a: Float32Array | null, b: Float32Array | null): boolean {

@@ -49,7 +49,8 @@ const RANGE_BLOCK = 8192;
  * ||x^||^2 seen in training (values outside are clamped), F = ceil(normBits / nbits) so at least normBits bits (8 by
  * default, as Faiss), as F extra fields of nbits after the level codes. The dequantized norm min + (code + 1/2) step is linear in the code, so each field gets a
  * constant table row (field f: v * 2^(f nbits) * step) and the scan stays a pure table sum. The stored norm is within
- * step / 2 of ||x^||^2, so an L2 distance is within step / 2 of ||q - x^||^2.
+ * step / 2 of ||x^||^2, so an L2 distance is within step / 2 of ||q - x^||^2, give or take float32 rounding: far from the
+ * origin, where ||q||^2, ||x^||^2 and 2 <q, x^> are large and cancel, that rounding is more (see tables()).
  *
  * Storage (wasm memory, owned): codes u8[cap][rowBytes], each the bit-packed stream of levels + F fields of nbits
  * (ProductQuantizer's layout), rowBytes = ceil((levels + F) * nbits / 8) (levels + 1 bytes for nbits 8 with l2); ids
@@ -396,11 +397,26 @@ export class RQIndex extends IdIndex {
       // bias of its own, four a pass (pqScan4 has none), and search() and rangeSearch() sum the same entries
       const normBase = this.normMin + 0.5 * step;
       const t = eng.f32(tab, c * scanM * ks);
+      // level 0's codewords f32[ksub8 / 8][d][8] (panels), read in place: no scratch is taken while the caller's is live
+      const book = eng.f32(v.panelsPtr, ksub8 * d);
       for (let i = 0; i < c; i++) {
         let s = 0;
         for (let j = i * d; j < (i + 1) * d; j++) s += qs[j] * qs[j];
         const bias = Math.fround(s + normBase);
-        for (let x = i * scanM * ks; x < i * scanM * ks + ksub8; x++) t[x] += bias;
+        const row = i * scanM * ks;
+        if (bias > step * 2 ** 17) {
+          // far from the origin (an audit: vectors around 1000, spread 0.3): bias and -2 <q, c> are both about
+          // ||q||^2 and cancel, so their float32 sum lost several norm steps; summed in float64 and rounded once, the
+          // first row keeps the distance (the later levels' codewords are small)
+          for (let x = 0; x < v.ksub; x++) {
+            let dot = 0;
+            for (let u = 0; u < d; u++) dot += qs[i * d + u] * book[(x >> 3) * d * 8 + u * 8 + (x & 7)];
+            t[row + x] = s + normBase - 2 * dot;
+          }
+          for (let x = v.ksub; x < ksub8; x++) t[row + x] += bias;
+        } else {
+          for (let x = row; x < row + ksub8; x++) t[x] += bias;
+        }
       }
     }
     return tab;

@@ -1,4 +1,4 @@
-import { checkBool, checkInt, checkOptions, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
+import { checkBool, checkInt, checkOptions, checkVectors, fail, firstOutOfRange, raw, savedOptionsError } from '../errors.js';
 import { paramBool, paramInt, readContainer, sectionF32, sectionI32, writeContainer } from '../io/format.js';
 import { SEED_LIMIT } from '../quantizers/ProductQuantizer.js';
 import { FlatIndex } from '../search/FlatIndex.js';
@@ -430,6 +430,9 @@ export class SemanticIdTokenizer {
       return tok;
     }
     const cent = sectionF32(where, c, 'CENT', levels * codebookSize * d);
+    // (finite already; the codebooks go through FlatIndex.add, which refuses magnitudes of 2^50 and more)
+    const big = firstOutOfRange(cent);
+    if (big >= 0) fail('CORRUPT_DATA', where, `section 'CENT' holds a value too large at index ${big}`, cent[big], 'magnitudes below 2^50');
     const L = levels + 1;
     const ids = sectionI32(where, c, 'IDS ', n * L);
     const seen = new Set<string>();
