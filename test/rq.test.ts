@@ -308,10 +308,10 @@ describe('RQIndex', () => {
 
 describe('RQIndex l2 far from the origin', () => {
   // an audit's case: vectors around 1000 (spread 0.3), 16-bit norms; float32 sums of ||q||^2 + norm base and
-  // -2 <q, c_0> (both about 1.6e7) lost the distances (14.9 norm half-steps off, recall 0.54 against the exact distances
-  // to the reconstructions); the first table row summed in float64 keeps them (what is left: the stored norms of
-  // reconstructions, computed in float32)
-  it.each([[100, 1.5, 0.97], [1000, 6, 0.5]] as const)('offset %d: returned distances within %d norm half-steps of ||q - x^||^2, recall@10 >= %d', (offset, steps, recall) => {
+  // -2 <q, c_0> (both about 1.6e7), and the stored ||x^||^2 summed in float32, lost the distances (14.9 norm
+  // half-steps off, recall 0.54 against the exact distances to the reconstructions); with the first table row and
+  // the stored norms in float64, the documented bound (half a step, the norm's quantization) holds again
+  it.each([[100, 1.2, 0.9], [1000, 1.2, 0.8]] as const)('offset %d: returned distances within %d norm half-steps of ||q - x^||^2, recall@10 >= %d', (offset, steps, recall) => {
     const d = 16;
     const { x: raw } = clustered(30, 50, d, 42, 1, 0.3);
     const x = raw.map((v) => v + offset);

@@ -49,8 +49,9 @@ const RANGE_BLOCK = 8192;
  * ||x^||^2 seen in training (values outside are clamped), F = ceil(normBits / nbits) so at least normBits bits (8 by
  * default, as Faiss), as F extra fields of nbits after the level codes. The dequantized norm min + (code + 1/2) step is linear in the code, so each field gets a
  * constant table row (field f: v * 2^(f nbits) * step) and the scan stays a pure table sum. The stored norm is within
- * step / 2 of ||x^||^2, so an L2 distance is within step / 2 of ||q - x^||^2, give or take float32 rounding: far from the
- * origin, where ||q||^2, ||x^||^2 and 2 <q, x^> are large and cancel, that rounding is more (see tables()).
+ * step / 2 of ||x^||^2, so an L2 distance is within step / 2 of ||q - x^||^2, give or take float32 rounding. Far from
+ * the origin ||q||^2, ||x^||^2 and 2 <q, x^> are large and cancel: there the stored norms are summed in float64
+ * (encodeStored) and so is each query's first table row (tables()).
  *
  * Storage (wasm memory, owned): codes u8[cap][rowBytes], each the bit-packed stream of levels + F fields of nbits
  * (ProductQuantizer's layout), rowBytes = ceil((levels + F) * nbits / 8) (levels + 1 bytes for nbits 8 with l2); ids
@@ -252,11 +253,15 @@ export class RQIndex extends IdIndex {
     const step = this.normStep();
     const top = 2 ** (fields * nbits) - 1;
     const mask = (1 << nbits) - 1;
+    // far from the origin (as tables() tells it), ||x^||^2 is large against a norm step and its float32 sum is off by
+    // whole steps: it is taken again in float64 from the codewords (read in place), so that only the quantization is left
+    const far = fields > 0 && this.normMin > step * 2 ** 17;
+    const v = far ? this.q.kernelView(where) : null;
     this.q.encodeRows(x, n, where, { withNorms: fields > 0, extraPerRow: scanM + rowBytes }, (up, np, ep, i0, c) => {
       let src = up;
       if (fields > 0) {
         const u = eng.u8(up, c * levels);
-        const norms = eng.f32(np, c);
+        const norms = v ? reconstructionNorms(eng.f32(v.panelsPtr, levels * v.ksub8 * v.d), u, c, levels, v.ksub8, v.d) : eng.f32(np, c);
         const dst = eng.u8(ep, c * scanM);
         for (let i = 0; i < c; i++) {
           dst.set(u.subarray(i * levels, (i + 1) * levels), i * scanM);
@@ -563,4 +568,25 @@ export class RQIndex extends IdIndex {
     this.q.dispose();
     super.dispose();
   }
+}
+
+/**
+ * ||x^||^2 of c vectors from their level codes u8[c][levels] (float64 sums of the decoded components, rounded once):
+ * book is the codebooks in panels, f32[levels][ksub8 / 8][d][8] (assembly/kernels/rq.ts).
+ */
+function reconstructionNorms(book: Float32Array, u: Uint8Array, c: number, levels: number, ksub8: number, d: number): Float64Array {
+  const out = new Float64Array(c);
+  const xh = new Float64Array(d);
+  for (let i = 0; i < c; i++) {
+    xh.fill(0);
+    for (let l = 0; l < levels; l++) {
+      const j = u[i * levels + l];
+      const base = l * ksub8 * d + (j >> 3) * d * 8 + (j & 7);
+      for (let t = 0; t < d; t++) xh[t] += book[base + t * 8];
+    }
+    let s = 0;
+    for (let t = 0; t < d; t++) s += xh[t] * xh[t];
+    out[i] = s;
+  }
+  return out;
 }
