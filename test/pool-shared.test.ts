@@ -189,6 +189,31 @@ describe('shared memory: arenas, views and pinning', () => {
     }
   }, 30_000);
 
+  it('an add() that gives a FlatIndex its center (far from the origin) during a pooled search: the search sees the biases as they were', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      // vectors around 1000: the first one alone has no center; seven more (within the first buffer's capacity of 8)
+      // make vector 0 the center, and every stored bias is taken again
+      const far = x.subarray(0, 8 * d).map((v) => 1000 + 0.3 * v);
+      const index = new FlatIndex({ d });
+      index.add(far.subarray(0, d));
+      const qs = q.subarray(0, 64 * d).map((v) => 1000 + 0.3 * v);
+      const before = index.search(qs, 1);
+      const sh = await pool.share(index);
+      const pending = sh.search(qs, 1);
+      index.add(far.subarray(d));
+      const unscribble = scribble();
+      expect(await pending).toEqual(before);
+      unscribble();
+      expect(await sh.search(qs, 3)).toEqual(index.search(qs, 3));
+      sh.release();
+      index.dispose();
+    } finally {
+      pool.terminate();
+    }
+  }, 30_000);
+
   it('dispose() during a pooled search: the search completes with the right result, then the memory comes back; later searches are DISPOSED', async () => {
     await init({ threads: true });
     const pool = await WorkerPool.create({ threads: 2 });

@@ -196,6 +196,9 @@ export class FlatIndex extends IdIndex {
       first.set(x.subarray(0, (m - this.n) * d), this.n * d);
       const want = centerFor(first, m, d);
       if (!sameCenter(want, this.center)) {
+        // the stored biases change in place: new buffers first where a pooled call reads these (it answers from the
+        // index as it was)
+        this.unshare(where);
         this.center = want;
         this.rebias(0, this.n, where);
       }
