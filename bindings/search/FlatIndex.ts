@@ -115,28 +115,28 @@ export class FlatIndex extends IdIndex {
     }
     moveRows(new Uint8Array(abi.memory.buffer), this.idsPtr, 4, keep);
     this.resized(count);
-    // (vectors 0 and 1 may be others now)
-    this.recenter(where);
+    // (the first CENTER_ROWS vectors may be others now)
+    this.recenter();
     return true;
   }
 
-  /** @internal remove() / reset(): empty; no center until two vectors are stored again. */
+  /** @internal remove() / reset(): empty, and no center until vectors are stored again. */
   override clearVectors(where: string): void {
     super.clearVectors(where);
     this.center = null;
   }
 
   /**
-   * The center the stored vectors 0 and 1 call for (class comment); when it changes, every bias (and the int16 copy's
-   * margins, which read it) is computed again.
+   * The center the first CENTER_ROWS stored vectors call for (class comment); when it changes, every bias (and the
+   * int16 copy's margins, which read it) is computed again.
    */
-  private recenter(where: string): void {
+  private recenter(): void {
     if (this.metric !== 'l2') return;
     const m = Math.min(this.n, CENTER_ROWS);
     const want = centerFor(this.reconstructRange(0, m), m, this.d);
     if (sameCenter(want, this.center)) return;
     this.center = want;
-    this.rebias(0, this.n, where);
+    this.rebias(0, this.n);
   }
 
   /** Centered biases at positions from.., and +Infinity on the rest of the last panel (as panelNormsSq leaves it). */
@@ -148,7 +148,7 @@ export class FlatIndex extends IdIndex {
   }
 
   /** The bias of stored positions [from, to) from the vectors as stored (l2), and the int16 copy's info with it. */
-  private rebias(from: number, to: number, where: string): void {
+  private rebias(from: number, to: number): void {
     if (to <= from) return;
     const eng = this.eng;
     const rows = chunkRows(this.d * 4, to - from);
@@ -161,7 +161,6 @@ export class FlatIndex extends IdIndex {
       }
       if (this.prefilter) eng.abi.qpanelsPack(this.panelsPtr, this.biasPtr, i0, i0 + c, this.d, this.qpPtr, this.qinfoPtr);
     }
-    void where;
   }
 
   protected freshBuffers(where: string): void {
@@ -191,16 +190,16 @@ export class FlatIndex extends IdIndex {
     if (this.metric === 'l2' && this.n < CENTER_ROWS) {
       // positions below CENTER_ROWS get vectors: the center those call for, before any bias is written with it
       const m = Math.min(total, CENTER_ROWS);
-      const first = new Float32Array(m * d);
-      first.set(this.reconstructRange(0, this.n));
-      first.set(x.subarray(0, (m - this.n) * d), this.n * d);
-      const want = centerFor(first, m, d);
+      const head = new Float32Array(m * d);
+      head.set(this.reconstructRange(0, this.n));
+      head.set(x.subarray(0, (m - this.n) * d), this.n * d);
+      const want = centerFor(head, m, d);
       if (!sameCenter(want, this.center)) {
         // the stored biases change in place: new buffers first where a pooled call reads these (it answers from the
         // index as it was)
         this.unshare(where);
         this.center = want;
-        this.rebias(0, this.n, where);
+        this.rebias(0, this.n);
       }
     }
     const rows = chunkRows(d * 4, n);
