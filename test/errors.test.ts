@@ -731,6 +731,50 @@ describe('a fresh process (module state before init())', () => {
   });
 });
 
+describe("an index's quantizer, handed out by its getter", () => {
+  it('refuses a retrain while the index holds vectors (the codes would be read against another codebook), and takes one once it is empty; disposed by hand, the index refuses as disposed', async () => {
+    const { BinaryIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex } = await import('../dist/index.js');
+    const d = 16;
+    const x = uniformVectors(600, d, 21);
+    const y = uniformVectors(600, d, 22).map((v) => 10 * v + 3);
+    const q = x.subarray(0, 3 * d);
+    const makers = [
+      () => new PQIndex({ d, m: 4, nbits: 6 }), () => new SQIndex({ d, type: 'uint8' }), () => new RQIndex({ d, levels: 2, nbits: 4 }),
+      () => new BinaryIndex({ d }), () => new IVFPQIndex({ d, nlist: 4, m: 4, nbits: 6 }),
+    ];
+    for (const make of makers) {
+      const index = make();
+      try {
+        index.train(x);
+        index.add(x);
+        const bytes = index.save();
+        const before = index.search(q, 3);
+        const name = index.constructor.name;
+        checkRefusal(thrown(() => (index.quantizer as { train(x: Float32Array): unknown }).train(y)), 'INVALID_OPTION', `${index.quantizer.constructor.name}.train`, ['belongs to an index', `${name} of size 600`, 'loadQuantizer']);
+        expect(index.save(), name).toEqual(bytes);
+        expect(index.search(q, 3)).toEqual(before);
+        index.quantizer.dispose();
+        checkRefusal(thrown(() => index.search(q, 3)), 'DISPOSED', `${name}.search`, []);
+        checkRefusal(thrown(() => index.save()), 'DISPOSED', `${name}.save`, []);
+      } finally {
+        index.dispose();
+      }
+    }
+    // an emptied index's quantizer may be trained again (nothing is encoded with it)
+    const pq = new PQIndex({ d, m: 4, nbits: 6 });
+    try {
+      pq.train(x);
+      pq.add(x);
+      pq.reset();
+      pq.quantizer.train(y);
+      pq.add(y);
+      expect(pq.size).toBe(600);
+    } finally {
+      pq.dispose();
+    }
+  });
+});
+
 describe('results too large for typed arrays', () => {
   it('a search of nq x k results over 2^30, and a pairwiseDistances of nx x ny over 2^30, are OUT_OF_MEMORY before any work', async () => {
     const { IVFFlatIndex, IVFPQIndex, PQIndex, RQIndex, SQIndex, BinaryIndex } = await import('../dist/index.js');

@@ -3,7 +3,7 @@
 // (subsampling, k-means++ on a subsample, warnings, progress, restarts, spherical), and every iteration against the reference Lloyd step: KMeans
 // skips points with Hamerly's bounds, and the skipping must never change what a plain Lloyd iteration computes.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { init, IVFFlatIndex, KMeans, VQError, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
+import { init, IVFFlatIndex, KMeans, memoryStats, VQError, type KMeansOptions, type KMeansProgress } from '../dist/index.js';
 import { engine } from '../dist/wasm/engine.js';
 import { dot64, l2sq64, normalizeRows } from './reference/distance.js';
 import { assignNearest, cumulativeSearch, lloydIteration, minL2Update } from './reference/kmeans.js';
@@ -364,6 +364,33 @@ describe('KMeans: degenerate inputs', () => {
       for (let i = 0; i < 33; i++) s += x[i * 4 + t];
       expect(c[t]).toBe(Math.fround(s / 33));
     }
+  });
+});
+
+/** Live blocks and bytes of the engine (the scratch block included: it is reused, not grown, by these runs). */
+const memoryStatsNow = () => { const m = memoryStats(); return { blocks: m.liveAllocations, bytes: m.liveBytes }; };
+
+describe('KMeans: dispose() from its own callbacks', () => {
+  it('train() then rejects DISPOSED and keeps nothing: no block leaks over repeated runs (onProgress and onWarning)', () => {
+    const x = floatVectors(3000, 16, 81);
+    const before = memoryStatsNow();
+    for (let i = 0; i < 10; i++) {
+      for (const hook of ['onProgress', 'onWarning'] as const) {
+        let km: KMeans | null = null;
+        // (onWarning fires for 3000 points and k = 32 at 200 points a centroid)
+        km = new KMeans({ d: 16, k: 32, iterations: 3, seed: i, minPointsPerCentroid: 200, [hook]: () => km!.dispose() });
+        let e: unknown;
+        try {
+          km.train(x);
+        } catch (err) {
+          e = err;
+        }
+        expect(e, hook).toBeInstanceOf(VQError);
+        expect((e as VQError).code).toBe('DISPOSED');
+        expect(km.disposed).toBe(true);
+      }
+    }
+    expect(memoryStatsNow()).toEqual(before);
   });
 });
 

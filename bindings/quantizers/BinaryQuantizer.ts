@@ -6,7 +6,7 @@ import { randomOrthogonal } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
 import { Owned } from '../wasm/owned.js';
 import { SEED_LIMIT } from './ProductQuantizer.js';
-import type { Quantizer } from './Quantizer.js';
+import { refuseIfHeld, type Quantizer } from './Quantizer.js';
 
 export interface BinaryQuantizerOptions {
   /** Vector dimension. */
@@ -101,6 +101,7 @@ export class BinaryQuantizer extends Owned implements Quantizer {
   /** Learns the mean (center), draws the rotation (rotate) and learns the decode scales from x. Retraining replaces them. */
   train(x: Float32Array): BinaryQuantizerTrainResult {
     const where = 'BinaryQuantizer.train';
+    refuseIfHeld(where, this);
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     const d = this.d;

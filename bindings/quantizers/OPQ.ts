@@ -10,7 +10,7 @@ import { gatherRows } from '../util/rows.js';
 import type { Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { ProductQuantizer, SEED_LIMIT, type ProductQuantizerTrainResult } from './ProductQuantizer.js';
-import type { Quantizer } from './Quantizer.js';
+import { refuseIfHeld, type Quantizer } from './Quantizer.js';
 
 export interface OPQOptions {
   d: number;
@@ -128,6 +128,7 @@ export class OPQ extends Owned implements Quantizer {
   }
 
   train(x: Float32Array): OPQTrainResult {
+    refuseIfHeld('OPQ.train', this);
     return runSteps(this.trainSteps(x));
   }
 

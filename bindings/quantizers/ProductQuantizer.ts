@@ -10,7 +10,7 @@ import { Rng } from '../util/rng.js';
 import type { Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { anisotropicLoss, anisotropicUpdate, ahWeights, AH_MAX_DSUB, AH_ROUNDS, etaOf, normWeights } from './anisotropic.js';
-import type { Quantizer } from './Quantizer.js';
+import { refuseIfHeld, type Quantizer } from './Quantizer.js';
 
 export interface ProductQuantizerOptions {
   /** Vector dimension; a multiple of m. */
@@ -214,6 +214,7 @@ export class ProductQuantizer extends Owned implements Quantizer {
    * when x holds residuals of them (IVF-PQ passes the vectors whose residuals it codes); default x itself.
    */
   train(x: Float32Array, options: PQTrainOptions = {}): ProductQuantizerTrainResult {
+    refuseIfHeld('ProductQuantizer.train', this);
     const plan = this.trainPlan(x, options);
     return this.trainFinish(plan, Array.from({ length: this.m }, (_, j) => runSubspaceJob(plan.job(j))));
   }

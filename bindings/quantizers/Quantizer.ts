@@ -1,3 +1,4 @@
+import { fail, raw } from '../errors.js';
 import type { Metric } from '../types.js';
 
 /**
@@ -25,3 +26,37 @@ export interface Quantizer {
 }
 
 export type QuantizerMetric = Exclude<Metric, 'cosine'>;
+
+/** An index whose quantizer was handed out (its `quantizer` getter): what it holds, for the quantizer's train(). */
+interface QuantizerOwner {
+  readonly constructor: { name: string };
+  readonly disposed: boolean;
+  readonly size: number;
+}
+const OWNERS = new WeakMap<object, QuantizerOwner>();
+
+/** @internal The index `owner` handed out its quantizer q: q.train() refuses while the index holds vectors. */
+export function handOut<Q extends object>(q: Q, owner: QuantizerOwner): Q {
+  OWNERS.set(q, owner);
+  return q;
+}
+
+/**
+ * @internal train()'s check: a quantizer an index handed out must not be retrained while the index holds vectors
+ * encoded with it (the codes would be read against another codebook: wrong results, and save() would write them so).
+ */
+export function refuseIfHeld(where: string, q: object): void {
+  const owner = OWNERS.get(q);
+  // (a disposed index disposed its quantizer too: train() says so itself)
+  if (owner && !owner.disposed && owner.size > 0) {
+    fail('INVALID_OPTION', where, 'this quantizer belongs to an index that holds vectors encoded with it', raw(`the quantizer of a ${owner.constructor.name} of size ${owner.size}`), 'index.train() before add(), or train a copy: loadQuantizer(quantizer.save())');
+  }
+}
+
+/**
+ * @internal An index's calls on its own quantizer q (the index owns it: dispose the index, never q): disposed by hand,
+ * the index refuses as if it were disposed itself, instead of reading codebooks freed and handed out again.
+ */
+export function quantizerAlive(where: string, q: { readonly disposed: boolean; readonly constructor: { name: string } } | null | undefined): void {
+  if (q?.disposed) fail('DISPOSED', where, "the index's quantizer was disposed", raw(`a disposed ${q.constructor.name}`), 'dispose() the index, not its quantizer');
+}

@@ -11,7 +11,7 @@ import { gatherRows } from '../util/rows.js';
 import { MAX_MEMORY_BYTES, type Engine } from '../wasm/engine.js';
 import { Owned } from '../wasm/owned.js';
 import { SEED_LIMIT } from './ProductQuantizer.js';
-import type { Quantizer } from './Quantizer.js';
+import { refuseIfHeld, type Quantizer } from './Quantizer.js';
 
 export interface ResidualQuantizerOptions {
   /** Vector dimension. */
@@ -160,6 +160,7 @@ export class ResidualQuantizer extends Owned implements Quantizer {
    * level. Retraining replaces the codebooks; if training throws, the previous ones stay.
    */
   train(x: Float32Array): ResidualQuantizerTrainResult {
+    refuseIfHeld('ResidualQuantizer.train', this);
     return runSteps(this.trainSteps(x));
   }
 

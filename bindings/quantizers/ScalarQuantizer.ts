@@ -4,7 +4,7 @@ import { paramInt, paramString, readContainer, sectionF32, writeContainer, type 
 import { chunkRows } from '../search/scan.js';
 import type { Metric } from '../types.js';
 import { Owned } from '../wasm/owned.js';
-import type { Quantizer } from './Quantizer.js';
+import { refuseIfHeld, type Quantizer } from './Quantizer.js';
 
 export type SQType = 'uint8' | 'int8' | 'int4' | 'fp16';
 export const SQ_TYPES: readonly SQType[] = ['uint8', 'int8', 'int4', 'fp16'];
@@ -107,6 +107,7 @@ export class ScalarQuantizer extends Owned implements Quantizer {
   /** Learns the per-dimension ranges from x (row-major Float32Array of n * d, n >= 1). Retraining replaces them. */
   train(x: Float32Array): ScalarQuantizerTrainResult {
     const where = 'ScalarQuantizer.train';
+    refuseIfHeld(where, this);
     this.alive(where);
     const n = checkVectors(where, 'x', x, this.d);
     const d = this.d;

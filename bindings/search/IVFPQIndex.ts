@@ -4,6 +4,7 @@ import {
 } from '../io/format.js';
 import { OPQ } from '../quantizers/OPQ.js';
 import { ProductQuantizer, type PQKernelView } from '../quantizers/ProductQuantizer.js';
+import { handOut, quantizerAlive } from '../quantizers/Quantizer.js';
 import { KMeans, type KMeansInit, type KMeansTrainResult } from '../training/KMeans.js';
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
@@ -177,7 +178,8 @@ export class IVFPQIndex extends IdIndex {
   get quantizer(): ProductQuantizer {
     const where = 'IVFPQIndex.quantizer';
     this.alive(where);
-    return this.trainedOr(where).pq;
+    // (its train() refuses while this index holds vectors encoded with it)
+    return handOut(this.trainedOr(where).pq, this);
   }
 
   /** A copy of the coarse centroids, f32[nlist][d] (in the rotated space with opq). */
@@ -448,6 +450,7 @@ export class IVFPQIndex extends IdIndex {
   search(q: Float32Array, k: number, options: IVFPQSearchOptions = {}): SearchResult {
     const where = 'IVFPQIndex.search';
     const eng = this.alive(where);
+    quantizerAlive(where, this.trained?.pq);
     const { d } = this;
     const nq = checkVectors(where, 'queries', q, d);
     checkK(where, k, nq);
@@ -476,6 +479,7 @@ export class IVFPQIndex extends IdIndex {
   rangeSearch(q: Float32Array, radius: number, options: IVFPQSearchOptions = {}): RangeSearchResult {
     const where = 'IVFPQIndex.rangeSearch';
     const eng = this.alive(where);
+    quantizerAlive(where, this.trained?.pq);
     const { d } = this;
     const hits = new RangeHits(where, q, d, radius, this.metric, options);
     const nprobe = checkInt(where, 'nprobe', hits.options.nprobe ?? 1, 1, this.nlist);
@@ -821,6 +825,7 @@ export class IVFPQIndex extends IdIndex {
   save(options?: SaveOptions): Uint8Array {
     const where = 'IVFPQIndex.save';
     const eng = this.alive(where);
+    quantizerAlive(where, this.trained?.pq);
     const n = saveEmpty(where, options) ? 0 : this.n;
     const c = this.common;
     const params: Record<string, number | string | boolean> = {

@@ -1,6 +1,7 @@
 import { checkInt, checkK, checkOneOf, checkOptions, checkUserIds, checkVectors, fail, raw, savedOptionsError } from '../errors.js';
 import { paramInt, paramString, readContainer, saveEmpty, sectionI32, sectionU8, writeContainer, type SaveOptions, type Section } from '../io/format.js';
 import { checkRQOptions, levelTables, ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerTrainResult } from '../quantizers/ResidualQuantizer.js';
+import { handOut, quantizerAlive } from '../quantizers/Quantizer.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import type { KMeansInit } from '../training/KMeans.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
@@ -103,7 +104,8 @@ export class RQIndex extends IdIndex {
   /** The quantizer, owned by the index: do not dispose it yourself. */
   get quantizer(): ResidualQuantizer {
     this.alive('RQIndex.quantizer');
-    return this.q;
+    // (its train() refuses while this index holds vectors encoded with it)
+    return handOut(this.q, this);
   }
 
   get isTrained(): boolean {
@@ -299,6 +301,7 @@ export class RQIndex extends IdIndex {
   search(q: Float32Array, k: number, options: FilterOptions = {}): SearchResult {
     const where = 'RQIndex.search';
     const eng = this.alive(where);
+    quantizerAlive(where, this.q);
     const nq = checkVectors(where, 'queries', q, this.d);
     checkK(where, k, nq);
     const spec = checkFilter(where, checkOptions(where, options), nq);
@@ -435,6 +438,7 @@ export class RQIndex extends IdIndex {
   rangeSearch(q: Float32Array, radius: number, options: FilterOptions = {}): RangeSearchResult {
     const where = 'RQIndex.rangeSearch';
     const eng = this.alive(where);
+    quantizerAlive(where, this.q);
     const hits = new RangeHits(where, q, this.d, radius, this.metric, options);
     this.trainedOr(where);
     const n = this.n;
@@ -509,6 +513,7 @@ export class RQIndex extends IdIndex {
   save(options?: SaveOptions): Uint8Array {
     const where = 'RQIndex.save';
     const eng = this.alive(where);
+    quantizerAlive(where, this.q);
     const n = saveEmpty(where, options) ? 0 : this.n;
     const sections: Section[] = [...this.q.sections()];
     if (this.q.isTrained) {

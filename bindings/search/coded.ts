@@ -12,11 +12,13 @@ import { checkFilter, filtered, type FilterOptions, type PositionFilter } from '
 import { RangeHits } from './range.js';
 import { emptyResult } from './FlatIndex.js';
 import { FlatStore } from './store.js';
+import { handOut, quantizerAlive } from '../quantizers/Quantizer.js';
 
 /** What a code index needs of its quantizer. */
 export interface CodeQuantizer {
   readonly codeSize: number;
   readonly isTrained: boolean;
+  readonly disposed: boolean;
   train(x: Float32Array): unknown;
   encode(x: Float32Array): Uint8Array;
   decode(codes: Uint8Array): Float32Array;
@@ -56,7 +58,8 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   /** The quantizer, owned by the index: do not dispose it yourself. */
   get quantizer(): Q {
     this.alive(`${this.kind.kind}.quantizer`);
-    return this.q;
+    // (its train() refuses while this index holds vectors encoded with it)
+    return handOut(this.q, this);
   }
 
   get isTrained(): boolean {
@@ -217,6 +220,7 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   search(q: Float32Array, k: number, options: SearchOptions = {}): SearchResult {
     const where = `${this.kind.kind}.search`;
     const eng = this.alive(where);
+    quantizerAlive(where, this.q);
     const nq = checkVectors(where, 'queries', q, this.d);
     checkK(where, k, nq);
     const o = checkOptions(where, options);
@@ -247,6 +251,7 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   rangeSearch(q: Float32Array, radius: number, options: FilterOptions = {}): RangeSearchResult {
     const where = `${this.kind.kind}.rangeSearch`;
     this.alive(where);
+    quantizerAlive(where, this.q);
     const hits = new RangeHits(where, q, this.d, radius, this.resultMetric(false), options);
     this.trainedOr(where);
     if (this.store.n > 0) this.rangeScan(where, q, hits);
@@ -276,6 +281,7 @@ export abstract class CodedIndex<Q extends CodeQuantizer, TrainResult> extends O
   save(options?: SaveOptions): Uint8Array {
     const where = `${this.kind.kind}.save`;
     this.alive(where);
+    quantizerAlive(where, this.q);
     const empty = saveEmpty(where, options);
     const st = this.store;
     const sections: Section[] = [...this.q.sections()];

@@ -58,6 +58,9 @@ export abstract class Owned {
 
   /** Allocates a buffer owned by this object (freed by dispose()). */
   protected own(bytes: number, where: string): number {
+    // (a callback that disposed the object mid-call, KMeans's onProgress say: what the call would keep now would never
+    // be freed)
+    this.alive(where);
     const ptr = this.eng.alloc(bytes, where);
     this.ptrs.add(ptr);
     return ptr;
