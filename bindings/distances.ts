@@ -1,4 +1,4 @@
-import { checkBool, checkInt, checkOneOf, checkVectors, fail, MAX_RESULT_ENTRIES, raw } from './errors.js';
+import { checkBool, checkInt, checkOneOf, checkVectors, resultsFit } from './errors.js';
 import { chunkRows } from './search/scan.js';
 import { METRICS, type Metric } from './types.js';
 import { engine } from './wasm/engine.js';
@@ -14,7 +14,7 @@ export function pairwiseDistances(x: Float32Array, y: Float32Array, d: number, m
   checkOneOf(where, 'metric', metric, METRICS);
   const nx = checkVectors(where, 'x', x, d);
   const ny = checkVectors(where, 'y', y, d);
-  if (nx * ny > MAX_RESULT_ENTRIES) fail('OUT_OF_MEMORY', where, 'the distance matrix does not fit in a Float32Array', raw(`${nx} x ${ny} = ${nx * ny} distances`), 'at most 2^30 (nx x ny); split x into blocks');
+  resultsFit(where, nx, ny, `${nx} x ${ny}`);
   const eng = engine(where);
   const out = new Float32Array(nx * ny);
   const l2 = metric === 'l2';

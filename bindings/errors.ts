@@ -89,10 +89,13 @@ export const MAX_RESULT_ENTRIES = 2 ** 30;
  */
 export function checkK(where: string, k: unknown, nq: number): number {
   const kk = checkInt(where, 'k', k, 1, 1 << 20);
-  if (nq * kk > MAX_RESULT_ENTRIES) {
-    fail('OUT_OF_MEMORY', where, 'the results do not fit in typed arrays', raw(`${nq} queries x k = ${kk}: ${nq * kk} results`), 'at most 2^30 (nq x k); search in smaller batches');
-  }
+  resultsFit(where, nq, kk, `${nq} queries x k = ${kk}`);
   return kk;
+}
+
+/** OUT_OF_MEMORY when a result of rows x cols entries (over MAX_RESULT_ENTRIES) would not fit in typed arrays. */
+export function resultsFit(where: string, rows: number, cols: number, got: string): void {
+  if (rows * cols > MAX_RESULT_ENTRIES) fail('OUT_OF_MEMORY', where, 'the results do not fit in typed arrays', raw(got), 'at most 2^30 entries');
 }
 
 export function checkBool(where: string, name: string, v: unknown): boolean {
@@ -179,9 +182,7 @@ export function checkVectors(where: string, name: string, x: unknown, d: number,
   if (n < minRows) fail('INVALID_SIZE', where, `${name} holds too few vectors`, raw(`${n} vectors`), `at least ${minRows}`);
   const i = firstOutOfRange(x);
   if (i >= 0) {
-    const at = `at vector ${Math.floor(i / d)}, component ${i % d}`;
-    if (Number.isFinite(x[i])) fail('NON_FINITE', where, `${name} holds a value too large for float32 distances ${at}`, x[i], 'magnitudes below 2^50 (about 1.1e15)');
-    fail('NON_FINITE', where, `${name} holds a non-finite value ${at}`, x[i], 'finite numbers');
+    fail('NON_FINITE', where, `${name} holds a ${Number.isFinite(x[i]) ? 'too large' : 'non-finite'} value at vector ${Math.floor(i / d)}, component ${i % d}`, x[i], 'finite numbers below 2^50 in magnitude');
   }
   return n;
 }

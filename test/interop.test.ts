@@ -393,11 +393,11 @@ describe('Faiss index files', () => {
       refusal(() => writeFaissIndex(cos), 'UNSUPPORTED', W, 'cosine');
       refusal(() => writeFaissIndex(refine), 'UNSUPPORTED', W, 'refine');
       // trained and filled too (it wrote a file of half the codes its header promised)
-      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4');
+      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4 codes');
       const x = Float32Array.from({ length: 50 * d }, (_, i) => Math.sin(i));
       int4.train(x);
       int4.add(x);
-      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4');
+      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4 codes');
       refusal(() => writeFaissIndex({} as FlatIndex), 'UNSUPPORTED', W);
       refusal(() => writeFaissIndex(cos, { nprobe: 0 }), 'INVALID_OPTION', W);
     } finally {

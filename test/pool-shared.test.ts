@@ -189,6 +189,28 @@ describe('shared memory: arenas, views and pinning', () => {
     }
   }, 30_000);
 
+  it('an add() into the last, partly filled panel of a FlatIndex during a pooled search: the search does not see the new vectors', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      // 5 vectors fill 5 of the first panel's 8 lanes; 2 more go into lanes the pending search's view scans (they kept
+      // their +Infinity bias only until the add wrote theirs)
+      const index = new FlatIndex({ d });
+      index.add(x.subarray(0, 5 * d));
+      const qs = q.subarray(0, 64 * d);
+      const before = index.search(qs, 3);
+      const sh = await pool.share(index);
+      const pending = sh.search(qs, 3);
+      index.add(q.subarray(0, 2 * d)); // two of the queries themselves: every query would find them otherwise
+      expect(await pending).toEqual(before);
+      expect(await sh.search(qs, 3)).toEqual(index.search(qs, 3));
+      sh.release();
+      index.dispose();
+    } finally {
+      pool.terminate();
+    }
+  }, 30_000);
+
   it('an add() that gives a FlatIndex its center (far from the origin) during a pooled search: the search sees the biases as they were', async () => {
     await init({ threads: true });
     const pool = await WorkerPool.create({ threads: 2 });

@@ -884,7 +884,7 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   if (P.refine === true) fail('UNSUPPORTED', WW, 'refine indexes are not written (Faiss keeps the originals in an IndexRefineFlat)', raw('refine: true'), 'an index built with refine: false');
   // (not mapped to Faiss's QT_4bit, which readFaissIndex does not read either: written as QT_8bit, it gave a file
   // holding half the codes its header promised)
-  if (kind === 'SQIndex' && P.type === 'int4') fail('UNSUPPORTED', WW, "SQIndex type 'int4' is not written as a Faiss index", raw("type 'int4'"), "an SQIndex of type 'uint8', 'int8' or 'fp16'");
+  if (kind === 'SQIndex' && P.type === 'int4') fail('UNSUPPORTED', WW, 'int4 codes are not written', raw("type 'int4'"), "'uint8', 'int8' or 'fp16'");
   const w = new Writer();
   const trained = kind === 'FlatIndex' ? true : P.trained === true;
   const ids = kind === 'IVFPQIndex' || kind === 'IVFFlatIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' || kind === 'RQIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;

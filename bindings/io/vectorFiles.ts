@@ -39,27 +39,13 @@ async function fsp(where: string): Promise<typeof import('node:fs/promises')> {
 export async function readVectorFile(path: string | URL, options: ReadVectorFileOptions = {}): Promise<Vectors> {
   const where = 'readVectorFile';
   const format = formatOf(where, path, options?.format);
-  const fs = await fsp(where);
-  const bytes = await fs.readFile(path).catch((e: unknown) => unreadable(where, path, e));
-  const v = parse(format, bytes, options.d);
+  const bytes = await (await fsp(where)).readFile(path).catch((e: unknown) => unreadable(where, path, e));
+  const d = options.d;
+  if (format === 'f32') return parseRawF32(bytes, d as number);
+  const v = { npy: parseNpy, fvecs: parseFvecs, ivecs: parseIvecs, bvecs: parseBvecs }[format](bytes);
   // d is checked against the file, as vectorFileChunks checks it
-  if (options.d !== undefined && format !== 'f32' && v.d !== options.d) fail('INVALID_SIZE', where, 'the file holds vectors of another dimension', raw(`d = ${v.d}`), `d = ${options.d}`);
+  if (d !== undefined && v.d !== d) fail('INVALID_SIZE', where, 'the file holds vectors of another dimension', raw(`d = ${v.d}`), `d = ${d}`);
   return v;
-}
-
-function parse(format: VectorFormat, bytes: Uint8Array, d: number | undefined): Vectors {
-  switch (format) {
-    case 'npy':
-      return parseNpy(bytes);
-    case 'fvecs':
-      return parseFvecs(bytes);
-    case 'ivecs':
-      return parseIvecs(bytes);
-    case 'bvecs':
-      return parseBvecs(bytes);
-    case 'f32':
-      return parseRawF32(bytes, d as number);
-  }
 }
 
 /** A file that cannot be opened or read (missing, a directory, no permission): INVALID_OPTION naming path and reason. */

@@ -303,9 +303,9 @@ export class WorkerPool {
   ): Promise<void> {
     const aborted = () => new VQError('ABORTED', `${where}: aborted (got an AbortSignal that fired, expected the work to finish)`);
     if (signal?.aborted) throw aborted();
-    let done = 0;
     let next = 0;
-    let threw = false;
+    // (a callback that throws: no more chunks are taken)
+    const report = progressOf(onProgress, n, () => (next = n));
     const parts = Math.max(1, 2 * this.threads);
     // one loop per worker: each takes the next chunk once it holds an idle lane, so sizes follow what is left then
     const take = (lane: Lane): Promise<void> => {
@@ -313,18 +313,7 @@ export class WorkerPool {
       const r0 = next;
       const c = guidedChunk(n - r0, minChunk, parts, maxChunk);
       next += c;
-      return task(lane, r0, c).then(() => {
-        done += c;
-        if (threw) return;
-        try {
-          onProgress?.({ done, total: n });
-        } catch (e) {
-          // the call rejects with e; no more chunks are taken and the callback is not called again
-          threw = true;
-          next = n;
-          throw e;
-        }
-      });
+      return task(lane, r0, c).then(() => report(c));
     };
     const loop = async () => {
       while (next < n) {
@@ -365,23 +354,9 @@ export class WorkerPool {
     const ctrl = new Int32Array(buf, 0, 8);
     const stop = () => Atomics.store(ctrl, PULL_ABORT, 1);
     signal?.addEventListener('abort', stop);
-    let done = 0;
-    let threw = false;
-    const progress = onProgress
-      ? (c: unknown) => {
-          done += c as number;
-          if (threw) return;
-          try {
-            onProgress({ done, total: nq });
-          } catch (e) {
-            // the workers take no more chunks, the callback is not called again, and the call rejects with e
-            // (Lane.reply)
-            threw = true;
-            stop();
-            throw e;
-          }
-        }
-      : undefined;
+    // (a callback that throws: the workers take no more chunks, and the call rejects with its error: Lane.reply)
+    const report = progressOf(onProgress, nq, stop);
+    const progress = onProgress ? (c: unknown) => report(c as number) : undefined;
     const one = async () => {
       const lane = await this.acquire(where);
       try {
@@ -441,7 +416,7 @@ export class WorkerPool {
       lane.port = await spawn(this.url, (m) => lane.reply(m), (e) => lane.failAll(toAborted(e)));
       if (this.closed) {
         lane.port.terminate();
-        throw new VQError('ABORTED', `${where}: the pool was terminated (got a training that was starting its worker, expected the pool to stay open)`);
+        throw terminated();
       }
       const onAbort = () => {
         lane.port.terminate();
@@ -872,7 +847,7 @@ export class WorkerPool {
     this.lanes.forEach((l, i) => {
       const running = l.pendingCount > 0;
       const stopped = l.port.terminate();
-      l.failAll(new VQError('ABORTED', 'WorkerPool: the pool was terminated (got pending work, expected none)'));
+      l.failAll(terminated());
       const arena = this.arenas?.ptrs[i];
       if (arena === undefined) return;
       // an idle worker runs no wasm, so its arena can go at once; a busy one may still be writing its scratch until
@@ -883,7 +858,7 @@ export class WorkerPool {
     });
     for (const l of this.ownLanes) {
       l.port.terminate();
-      l.failAll(new VQError('ABORTED', 'WorkerPool: the pool was terminated (got a training running in its worker, expected none)'));
+      l.failAll(terminated());
     }
     this.ownLanes.clear();
     for (const w of this.waiters.splice(0)) w();
@@ -909,7 +884,7 @@ export class WorkerPool {
       }
       await new Promise<void>((r) => this.waiters.push(r));
       // a call that was waiting for a worker is pending work, as one already sent is: ABORTED, not DISPOSED
-      if (this.closed) throw new VQError('ABORTED', `${where}: the pool was terminated (got a call waiting for a worker, expected the pool to stay open until it ran)`);
+      if (this.closed) throw terminated();
     }
   }
 
@@ -935,6 +910,31 @@ export interface TrainIndexProgress {
   kind: 'kmeans' | 'pq';
   done: number;
   total: number;
+}
+
+/**
+ * A pooled call's progress over `total` items: counts what is done and reports it to onProgress until that throws;
+ * then `stop` (no more chunks), the error goes on to the call, and the callback is not called again.
+ */
+function progressOf(onProgress: ((p: { done: number; total: number }) => void) | undefined, total: number, stop: () => void): (c: number) => void {
+  let done = 0;
+  let threw = false;
+  return (c) => {
+    done += c;
+    if (threw || !onProgress) return;
+    try {
+      onProgress({ done, total });
+    } catch (e) {
+      threw = true;
+      stop();
+      throw e;
+    }
+  };
+}
+
+/** What terminate() rejects every accepted call with: those running, those waiting for a worker, trainings. */
+function terminated(): VQError {
+  return new VQError('ABORTED', 'WorkerPool: the pool was terminated (got pending work, expected none)');
 }
 
 function kmAborted(where: string): VQError {

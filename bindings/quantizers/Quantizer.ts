@@ -49,7 +49,7 @@ export function refuseIfHeld(where: string, q: object): void {
   const owner = OWNERS.get(q);
   // (a disposed index disposed its quantizer too: train() says so itself)
   if (owner && !owner.disposed && owner.size > 0) {
-    fail('INVALID_OPTION', where, 'this quantizer belongs to an index that holds vectors encoded with it', raw(`the quantizer of a ${owner.constructor.name} of size ${owner.size}`), 'index.train() before add(), or train a copy: loadQuantizer(quantizer.save())');
+    fail('INVALID_OPTION', where, 'this quantizer belongs to an index', raw(`a ${owner.constructor.name} of size ${owner.size}`), 'an empty index, or a copy: loadQuantizer(q.save())');
   }
 }
 
@@ -58,5 +58,5 @@ export function refuseIfHeld(where: string, q: object): void {
  * the index refuses as if it were disposed itself, instead of reading codebooks freed and handed out again.
  */
 export function quantizerAlive(where: string, q: { readonly disposed: boolean; readonly constructor: { name: string } } | null | undefined): void {
-  if (q?.disposed) fail('DISPOSED', where, "the index's quantizer was disposed", raw(`a disposed ${q.constructor.name}`), 'dispose() the index, not its quantizer');
+  if (q?.disposed) fail('DISPOSED', where, "the index's quantizer was disposed", raw(q.constructor.name), 'dispose() the index instead');
 }

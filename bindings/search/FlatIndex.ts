@@ -116,25 +116,23 @@ export class FlatIndex extends IdIndex {
     moveRows(new Uint8Array(abi.memory.buffer), this.idsPtr, 4, keep);
     this.resized(count);
     // (the first CENTER_ROWS vectors may be others now)
-    this.recenter();
+    this.recenter(where);
     return true;
-  }
-
-  /** @internal remove() / reset(): empty, and no center until vectors are stored again. */
-  override clearVectors(where: string): void {
-    super.clearVectors(where);
-    this.center = null;
   }
 
   /**
    * The center the first CENTER_ROWS stored vectors call for (class comment); when it changes, every bias (and the
    * int16 copy's margins, which read it) is computed again.
    */
-  private recenter(): void {
+  private recenter(where: string): void {
     if (this.metric !== 'l2') return;
     const m = Math.min(this.n, CENTER_ROWS);
     const want = centerFor(this.reconstructRange(0, m), m, this.d);
-    if (sameCenter(want, this.center)) return;
+    // (no center before or after: nothing to do; a center found again is taken again, to the same bits)
+    if (want === this.center) return;
+    // the stored biases change in place: new buffers first where a pooled call reads these (it answers from the index
+    // as it was)
+    this.unshare(where);
     this.center = want;
     this.rebias(0, this.n);
   }
@@ -184,24 +182,13 @@ export class FlatIndex extends IdIndex {
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     this.reserve(total, where);
+    // a pooled call's view scans the last panel whole, its lanes past the view's size kept out by their +Infinity
+    // bias: appending into that panel would let the new vectors in (they did), so it goes to fresh buffers then
+    if (this.pinned && this.n % 8 !== 0) this.unshare(where);
     // (before anything is written: it throws where the default ids would pass 2^31 - 1)
     const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
     const d = this.d;
-    if (this.metric === 'l2' && this.n < CENTER_ROWS) {
-      // positions below CENTER_ROWS get vectors: the center those call for, before any bias is written with it
-      const m = Math.min(total, CENTER_ROWS);
-      const head = new Float32Array(m * d);
-      head.set(this.reconstructRange(0, this.n));
-      head.set(x.subarray(0, (m - this.n) * d), this.n * d);
-      const want = centerFor(head, m, d);
-      if (!sameCenter(want, this.center)) {
-        // the stored biases change in place: new buffers first where a pooled call reads these (it answers from the
-        // index as it was)
-        this.unshare(where);
-        this.center = want;
-        this.rebias(0, this.n);
-      }
-    }
+    const decide = this.n < CENTER_ROWS;
     const rows = chunkRows(d * 4, n);
     for (let i0 = 0; i0 < n; i0 += rows) {
       const c = Math.min(rows, n - i0);
@@ -226,6 +213,8 @@ export class FlatIndex extends IdIndex {
     }
     this.n = total;
     this.idMap = null;
+    // positions below CENTER_ROWS got vectors: the center they call for (the biases taken again if it changed)
+    if (decide) this.recenter(where);
   }
 
   /**
@@ -380,8 +369,8 @@ export class FlatIndex extends IdIndex {
  * (an audit's case) would otherwise center the whole index on the outlier, which loses the precision of every
  * vector away from it.
  */
-export const CENTER_RATIO = 64;
-export const CENTER_ROWS = 64;
+const CENTER_RATIO = 64;
+const CENTER_ROWS = 64;
 
 /** The center the first m stored vectors (rows f32[m][d]) call for: a copy of row 0, or null. */
 function centerFor(rows: Float32Array, m: number, d: number): Float32Array | null {
@@ -394,12 +383,6 @@ function centerFor(rows: Float32Array, m: number, d: number): Float32Array | nul
     if (!(far > CENTER_RATIO * gap)) return null;
   }
   return rows.slice(0, d);
-}
-
-function sameCenter(a: Float32Array | null, b: Float32Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  for (let j = 0; j < a.length; j++) if (!Object.is(a[j], b[j])) return false;
-  return true;
 }
 
 /** ||x_i - c||^2 of n rows (float64 sums, rounded once): the bias of centered vectors. */

@@ -432,7 +432,7 @@ export class SemanticIdTokenizer {
     const cent = sectionF32(where, c, 'CENT', levels * codebookSize * d);
     // (finite already; the codebooks go through FlatIndex.add, which refuses magnitudes of 2^50 and more)
     const big = firstOutOfRange(cent);
-    if (big >= 0) fail('CORRUPT_DATA', where, `section 'CENT' holds a value too large at index ${big}`, cent[big], 'magnitudes below 2^50');
+    if (big >= 0) fail('CORRUPT_DATA', where, `section 'CENT' holds a value too large at index ${big}`, cent[big], 'below 2^50');
     const L = levels + 1;
     const ids = sectionI32(where, c, 'IDS ', n * L);
     const seen = new Set<string>();

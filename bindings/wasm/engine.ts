@@ -252,10 +252,9 @@ export class Engine {
     }
     const ptr = this.abi.alloc(bytes) >>> 0;
     if (ptr === 0) {
-      if (this.arenaBytes > 0) {
-        throw new VQError('OUT_OF_MEMORY', `${where}: could not allocate ${fmtBytes(bytes)} in this worker's arena (got ${fmtBytes(this.abi.heapLiveBytes())} already in use of its ${fmtBytes(this.arenaBytes)}, expected the call's scratch to fit: a larger WorkerPool arenaBytes, or smaller batches or k)`);
-      }
-      throw new VQError('OUT_OF_MEMORY', `${where}: could not allocate ${fmtBytes(bytes)} (got ${fmtBytes(this.abi.heapLiveBytes())} already in use, expected the total to stay under the 4 GiB wasm32 limit and what the runtime grants)`);
+      // (a shared-memory worker allocates from its arena only)
+      const limit = this.arenaBytes > 0 ? `this worker's arena of ${fmtBytes(this.arenaBytes)}: a larger arenaBytes, or smaller batches` : 'the 4 GiB wasm32 limit and what the runtime grants';
+      throw new VQError('OUT_OF_MEMORY', `${where}: could not allocate ${fmtBytes(bytes)} (got ${fmtBytes(this.abi.heapLiveBytes())} already in use, expected the total to stay under ${limit})`);
     }
     return ptr;
   }
