@@ -30,6 +30,12 @@ describe('npm pack', () => {
     expect(files).toContain('dist/vqwasm-relaxed.wasm');
     expect(files).toContain('dist/vqwasm-threads.wasm');
     expect(files).toContain('dist/vqwasm-threads-relaxed.wasm');
+    // every subpath the package exports is a file it ships (a bundler's workerUrl imports 'vqwasm/worker.js?url')
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
+    expect(pkg.exports['./worker.js']).toBe('./dist/parallel/worker.js');
+    for (const [sub, target] of Object.entries(pkg.exports as Record<string, string | Record<string, string>>)) {
+      for (const t of typeof target === 'string' ? [target] : Object.values(target)) expect(files, sub).toContain(t.replace(/^\.\//, ''));
+    }
     expect(files).toContain('bin/vqwasm.js');
     for (const f of files) {
       expect(f, f).toMatch(/^(package\.json|README\.md|LICENSE|bin\/vqwasm\.js|dist\/.+\.(js|d\.ts|wasm))$/);
