@@ -41,6 +41,12 @@ const CACHE_BUDGET = 256 * 1024;
 const RANGE_BLOCK = 8192;
 
 /**
+ * L2 far from the origin: a value of more than this many norm steps (the stored norms' base at add(), a query's bias
+ * at search) is summed in float64, where float32 would be off by whole steps (encodeStored, tables()).
+ */
+const FAR_STEPS = 2 ** 17;
+
+/**
  * Exhaustive search over residual-quantizer codes with lookup tables (Faiss IndexResidualQuantizer). Per query one
  * table f32[levels][ksub8] of -<q, c_l[k]> ('ip') or -2 <q, c_l[k]> ('l2'); a code's score is the sum of its levels'
  * entries, scanned by the ADC kernels of assembly/kernels/pq.ts with a bounded heap.
@@ -255,9 +261,9 @@ export class RQIndex extends IdIndex {
     const step = this.normStep();
     const top = 2 ** (fields * nbits) - 1;
     const mask = (1 << nbits) - 1;
-    // far from the origin (as tables() tells it), ||x^||^2 is large against a norm step and its float32 sum is off by
-    // whole steps: it is taken again in float64 from the codewords (read in place), so that only the quantization is left
-    const far = fields > 0 && this.normMin > step * 2 ** 17;
+    // far from the origin, ||x^||^2 is large against a norm step and its float32 sum is off by whole steps: it is
+    // taken again in float64 from the codewords (read in place), so that only the quantization is left
+    const far = fields > 0 && this.normMin > step * FAR_STEPS;
     const v = far ? this.q.kernelView(where) : null;
     this.q.encodeRows(x, n, where, { withNorms: fields > 0, extraPerRow: scanM + rowBytes }, (up, np, ep, i0, c) => {
       let src = up;
@@ -412,7 +418,7 @@ export class RQIndex extends IdIndex {
         for (let j = i * d; j < (i + 1) * d; j++) s += qs[j] * qs[j];
         const bias = Math.fround(s + normBase);
         const row = i * scanM * ks;
-        if (bias > step * 2 ** 17) {
+        if (bias > step * FAR_STEPS) {
           // far from the origin (an audit: vectors around 1000, spread 0.3): bias and -2 <q, c> are both about
           // ||q||^2 and cancel, so their float32 sum lost several norm steps; summed in float64 and rounded once, the
           // first row keeps the distance (the later levels' codewords are small)
