@@ -561,7 +561,7 @@ async function cmdEval(opts) {
     const q = await readVectors(opts.queries, opts);
     sameD(opts.queries, q.d, index);
     const o = searchOptions(opts, index);
-    const { gt, gtK, r } = await withPool(opts, async (pool) => {
+    const { gt, gtK, r, threads } = await withPool(opts, async (pool) => {
       let gt;
       let gtK;
       if (opts.gt) {
@@ -580,16 +580,16 @@ async function cmdEval(opts) {
           flat.dispose();
         }
       }
-      return { gt, gtK, r: await chunkedSearch(index, q.x, q.n, q.d, k, o, undefined, 'search', opts, pool) };
+      return { gt, gtK, r: await chunkedSearch(index, q.x, q.n, q.d, k, o, undefined, 'search', opts, pool), threads: pool ? pool.threads : 1 };
     });
     let hits = 0;
     for (let i = 0; i < q.n; i++) {
       const want = new Set(gt.subarray(i * gtK, i * gtK + k));
       for (let j = 0; j < k; j++) if (want.has(r.ids[i * k + j])) hits++;
     }
-    const out = { recall: hits / (q.n * k), k, queries: q.n, qps: q.n / r.seconds, seconds: r.seconds, truth: opts.gt ? 'ground-truth file' : 'exact search' };
+    const out = { recall: hits / (q.n * k), k, queries: q.n, qps: q.n / r.seconds, seconds: r.seconds, threads, truth: opts.gt ? 'ground-truth file' : 'exact search' };
     if (opts.json) console.log(JSON.stringify(out));
-    else console.log(`recall@${k} ${out.recall.toFixed(4)} over ${q.n} queries (against ${out.truth}); ${out.qps.toFixed(0)} QPS (${out.seconds.toFixed(3)} s)`);
+    else console.log(`recall@${k} ${out.recall.toFixed(4)} over ${q.n} queries (against ${out.truth}); ${out.qps.toFixed(0)} QPS on ${threads} thread${threads > 1 ? 's' : ''} (${out.seconds.toFixed(3)} s)`);
   } finally {
     index.dispose();
   }

@@ -217,7 +217,8 @@ describe('BinaryIndex', () => {
       idx.add(x);
       const plain = recall(idx.search(q, 10).ids, gt.ids, nq, 10);
       const rr = recall(idx.search(q, 10, { rerank: 200 }).ids, gt.ids, nq, 10);
-      expect(plain, `rotate ${rotate}`).toBeGreaterThan(0.1);
+      // (measured 0.22 and 0.246; a random order would get about 0.001)
+      expect(plain, `rotate ${rotate}`).toBeGreaterThan(0.18);
       expect(rr, `rotate ${rotate}`).toBeGreaterThanOrEqual(0.9);
       expect(rr).toBeGreaterThanOrEqual(plain);
       if (process.env.BINARY_RECALL) console.log(`clustered d64 rotate ${rotate}: recall@10 ${plain} (Hamming), ${rr} (rerank 200)`);

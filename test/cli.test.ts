@@ -96,6 +96,8 @@ describe('vqwasm CLI', () => {
     const et = run('eval', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--base', 'base.fvecs', '--threads', '2', '--json');
     expect(et.code, et.err).toBe(0);
     expect(JSON.parse(et.out).recall).toBeCloseTo(hits / (nq * 10), 10);
+    // (the searches ran on the pool: the same results would come from this thread alone)
+    expect(JSON.parse(et.out).threads).toBe(2);
     const bad = run('search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--threads', '-1', '--output', 'rt.ivecs');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--threads');

@@ -375,13 +375,16 @@ describe('filters: edge cases', () => {
     ivf.train(x);
     ivf.add(x);
     const q = x.subarray(0, 4 * d);
-    // allowing only ids 0..7 (which are also list numbers) must still probe the lists nearest each query
-    const allow = Int32Array.from({ length: 8 }, (_, i) => i);
+    // allowing only ids 8..15, none of them a list number (nlist 8): a filter that reached the coarse search would
+    // probe no list at all and return -1s
+    const allow = Int32Array.from({ length: 8 }, (_, i) => 8 + i);
     const full = ivf.search(q, 320, { nprobe: 2 });
     const got = ivf.search(q, 5, { nprobe: 2, allow });
     for (let i = 0; i < 4; i++) {
-      expect(Array.from(got.ids.subarray(i * 5, i * 5 + 5))).toEqual(filterRow(rowOf(full, i, 320), (id) => id < 8, 5, Infinity).ids);
+      expect(Array.from(got.ids.subarray(i * 5, i * 5 + 5))).toEqual(filterRow(rowOf(full, i, 320), (id) => id >= 8 && id < 16, 5, Infinity).ids);
     }
+    // (precondition: the probed lists hold some allowed ids)
+    expect(got.ids.some((id) => id >= 0)).toBe(true);
   });
 });
 

@@ -285,7 +285,9 @@ describe('fuzz: vector files', () => {
     it(`${MUTANTS} mutants of ${t.name} files: VQError or valid vectors`, () => {
       for (const s of t.seeds) t.read(s);
       const r = run(t, 77 + t.name.length);
-      expect(r.ok + [...r.refused.values()].reduce((a, b) => a + b, 0)).toBe(MUTANTS);
+      // (run() fails on anything but a VQError; both outcomes occur: the mutants reach past the header checks)
+      expect(r.ok).toBeGreaterThan(0);
+      expect([...r.refused.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       expect([...r.refused.keys()].every((k) => ['CORRUPT_DATA', 'UNSUPPORTED', 'OUT_OF_MEMORY'].includes(k)), [...r.refused.keys()].join()).toBe(true);
     });
   }
@@ -329,7 +331,7 @@ describe('fuzz: vqwasm saved files (every class load)', () => {
       const before = memoryStats();
       const half = MUTANTS / 2;
       const r = run({ name, seeds: fs, read: load, fixCrc: true, tokens: ['VQWF', 'CENT', 'CODE', 'IDS ', 'VECS', 'ROT ', '{"d":', '"n":'] }, 4000 + name.length);
-      expect(r.ok + [...r.refused.values()].reduce((a, b) => a + b, 0)).toBe(MUTANTS);
+      expect([...r.refused.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       // structured: params rewritten to hostile values, sections dropped or resized
       const rng = new TestRng(8000 + name.length);
       let refusedParams = 0;

@@ -336,6 +336,25 @@ describe('Faiss index files', () => {
         } finally {
           back.dispose();
         }
+        // caller ids: the blocks inside an IndexIDMap, the ids kept
+        const ids = Int32Array.from({ length: n }, (_, i) => 1000 + 3 * i);
+        pq.reset();
+        pq.add(x, ids);
+        const mapped = writeFaissIndex(pq);
+        expect(String.fromCharCode(...mapped.subarray(0, 4))).toBe('IxMp');
+        const backIds = readFaissIndex(mapped) as PQIndex;
+        try {
+          expect(backIds.fastScan).toBe(true);
+          expect(backIds.reconstruct(ids)).toEqual(pq.reconstruct(ids));
+          const got = backIds.search(x.subarray(0, 3 * d), 5);
+          expect(got).toEqual(pq.search(x.subarray(0, 3 * d), 5));
+          // (-1: fewer than 5 vectors)
+          expect(got.ids.every((id) => id === -1 || (id >= 1000 && (id - 1000) % 3 === 0))).toBe(true);
+          expect(got.ids.some((id) => id >= 1000)).toBe(true);
+          expect(writeFaissIndex(backIds)).toEqual(mapped);
+        } finally {
+          backIds.dispose();
+        }
       } finally {
         pq.dispose();
       }

@@ -137,7 +137,6 @@ describe('OnlineVQ', () => {
     vq.update(mixtureBatch(far, d, 64, rng));
     const near = floatVectors(2, d, 3);
     const batch = mixtureBatch(near, d, 64, rng);
-    const before = stateOf(vq);
     const res = vq.update(batch);
     const after = stateOf(vq);
     expect(res.replaced).toBeGreaterThan(0);
@@ -151,7 +150,6 @@ describe('OnlineVQ', () => {
       for (let t = 0; t < d; t++) expect(after.sum[c * d + t]).toBeCloseTo(row[t] * 3, 5);
     }
     expect(replaced).toBe(res.replaced);
-    expect(before.size.some((v) => v < 3) || res.replaced > 0).toBe(true);
     const off = track(new OnlineVQ({ d, k, decay: 0.5, kmeansInit: false, seed: 1 }));
     off.update(mixtureBatch(far, d, 64, new TestRng(2)));
     expect(off.update(batch).replaced).toBe(0);

@@ -361,12 +361,20 @@ describe('IVFPQIndex', () => {
     index.train(x);
     index.add(x);
     let last = 0;
+    let first = -1;
     for (const nprobe of [1, 2, 4, 8, 16]) {
       const r = recallAt(index.search(q, 10, { nprobe }).ids, gt, 40, 10, 10, 10);
       expect(r).toBeGreaterThanOrEqual(last - 1e-9);
+      if (first < 0) first = r;
       last = r;
     }
-    expect(last).toBeGreaterThan(0.5);
+    // nprobe takes effect (measured: 0.565 at nprobe 1, 0.8775 at 16), and probing every list reaches what a PQ
+    // of the same m and nbits over all vectors gets (0.8625; the residual codes may do a little better)
+    expect(last).toBeGreaterThan(first + 0.2);
+    const pq = track(new PQIndex({ d, m: 8, nbits: 8 }));
+    pq.train(x);
+    pq.add(x);
+    expect(last).toBeGreaterThanOrEqual(recallAt(pq.search(q, 10).ids, gt, 40, 10, 10, 10) - 0.03);
   });
 
   it('refine + rerank, opq, caller ids, save / load with identical results', () => {
