@@ -18,7 +18,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'relaxed-simd',
-          include: ['test/builds.test.ts', 'test/kernels.test.ts', 'test/flat.test.ts', 'test/kmeans.test.ts', 'test/memory.test.ts', 'test/pq-kernels.test.ts', 'test/fastscan-kernels.test.ts', 'test/rq-kernels.test.ts', 'test/sq-kernels.test.ts', 'test/binary-kernels.test.ts', 'test/anisotropic-kernels.test.ts'],
+          include: ['test/builds.test.ts', 'test/kernels.test.ts', 'test/flat.test.ts', 'test/kmeans.test.ts', 'test/memory.test.ts', 'test/pq-kernels.test.ts', 'test/fastscan-kernels.test.ts', 'test/rq-kernels.test.ts', 'test/sq-kernels.test.ts', 'test/binary-kernels.test.ts', 'test/anisotropic-kernels.test.ts', 'test/qpanels-kernels.test.ts'],
           execArgv: ['--experimental-wasm-relaxed-simd'],
         },
       },

@@ -1,6 +1,6 @@
 // The Hamming kernels of assembly/kernels/binary.ts against test/reference/binary.ts, through the raw ABI, on every
-// build this runtime can execute. Dimensions cover every tail of the 16-byte blocks and the 8-byte step (codeSize
-// 1 to 17 bytes); codes are random bytes with the bits beyond d cleared, as BinaryQuantizer writes them. Distances
+// build this runtime can execute. Dimensions cover every tail of the 16-byte blocks and the 8-byte step, alone (codeSize
+// 1 to 17 bytes) and after the blocks (192, 200, 320: 24, 25 and 40 bytes, 16 * b + 8 and more); codes are random bytes with the bits beyond d cleared, as BinaryQuantizer writes them. Distances
 // are integers, so results must be exact; hammingScan and hammingScan4 (four queries a pass; d = 64 is its 8-byte path)
 // keep exactly the reference top k, ties by id (many ties: d small).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { exactMismatch, loadBuilds, Mem } from './helpers/wasm.js';
 import * as R from './reference/binary.js';
 import { TestRng } from './helpers/rng.js';
 
-const DIMS = [1, 3, 5, 7, 15, 17, 33, 64, 100, 128, 129];
+const DIMS = [1, 3, 5, 7, 15, 17, 33, 64, 100, 128, 129, 192, 200, 320];
 const COUNTS = [1, 3, 13, 300];
 
 const builds = await loadBuilds('binary-kernels.test');
@@ -32,7 +32,8 @@ describe.each(builds)('$name build', ({ eng }) => {
     mem.freeAll();
   });
 
-  it.each([3968, 3976, 5120, 8200])('long codes cross the 31-block u8 accumulation (d = %i)', (d) => {
+  // (4056 bits = 507 bytes: 31 blocks, the 8-byte step, 3 bytes)
+  it.each([3968, 3976, 4056, 5120, 8200])('long codes cross the 31-block u8 accumulation (d = %i)', (d) => {
     const cs = (d + 7) >> 3;
     const n = 9;
     const codes = randomCodes(n, d, d);

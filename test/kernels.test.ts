@@ -73,6 +73,13 @@ describe.each(builds)('$name build', ({ name, eng }) => {
         RD.dotOneToMany(x, y, n, d, want);
         expect(exactMismatch(m.f32(out, n), want.map((v) => 0 - v), `dot d=${d} n=${n}`)).toBeNull();
 
+        // scoreRows's l2 (re-ranking, IVFFlat lists) over rows in another order, and -1 (no row) as +Infinity
+        const perm = Int32Array.from([...Array.from({ length: n }, (_, i) => (i * 7 + 3) % n), -1]);
+        const outP = m.alloc((n + 1) * 4);
+        abi.scoreRows(xp, yp, m.put(perm), n + 1, d, 0, outP);
+        RD.l2sqOneToMany(x, y, n, d, want);
+        expect(exactMismatch(m.f32(outP, n + 1), Float32Array.from(perm, (j) => (j < 0 ? Infinity : want[j])), `scoreRows l2 d=${d} n=${n}`)).toBeNull();
+
         abi.normsSq(yp, n, d, out);
         RD.normsSq(y, n, d, want);
         expect(exactMismatch(m.f32(out, n), want, `normsSq d=${d} n=${n}`)).toBeNull();

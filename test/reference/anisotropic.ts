@@ -90,7 +90,21 @@ export function ahEncode(
  * Mean anisotropic loss (float64) of reconstructions xh of x with parallel directions v:
  * (1 / n) sum_i ||e_i||^2 + (eta - 1) (e_i . v_i)^2 / ||v_i||^2, e_i = x_i - xh_i (= eta ||e_par||^2 + ||e_perp||^2).
  */
-export function anisotropicLoss(x: Float32Array, xh: Float32Array, v: Float32Array, n: number, d: number, eta: number): number {
+/** Row weights ||v_i||^p scaled to mean 1 (p = 0: all 1), in float64. */
+export function normWeights(v: Float32Array, n: number, d: number, p: number): Float64Array {
+  const w = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += v[i * d + t] ** 2;
+    w[i] = p === 0 ? 1 : s ** (p / 2);
+    sum += w[i];
+  }
+  for (let i = 0; i < n; i++) w[i] *= n / sum;
+  return w;
+}
+
+export function anisotropicLoss(x: Float32Array, xh: Float32Array, v: Float32Array, n: number, d: number, eta: number, omega?: ArrayLike<number>): number {
   let total = 0;
   for (let i = 0; i < n; i++) {
     let e2 = 0;
@@ -102,7 +116,7 @@ export function anisotropicLoss(x: Float32Array, xh: Float32Array, v: Float32Arr
       ev += e * v[i * d + t];
       v2 += v[i * d + t] ** 2;
     }
-    total += e2 + (v2 > 0 ? ((eta - 1) * ev * ev) / v2 : 0);
+    total += (omega ? omega[i] : 1) * (e2 + (v2 > 0 ? ((eta - 1) * ev * ev) / v2 : 0));
   }
   return total / n;
 }
