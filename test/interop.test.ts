@@ -256,6 +256,8 @@ describe('streaming chunks', () => {
       await asyncRefusal(() => readVectorFile(join(dir, 'nope.fvecs'), { format: 'fvecs' }), 'INVALID_OPTION', 'readVectorFile', 'ENOENT');
       await asyncRefusal(() => collect(vectorFileChunks(join(dir, 'nope.npy'))), 'INVALID_OPTION', 'vectorFileChunks', 'nope.npy', 'ENOENT');
       await asyncRefusal(() => readVectorFile(dir, { format: 'fvecs' }), 'INVALID_OPTION', 'readVectorFile', 'EISDIR');
+      // (a directory opens; the first read fails)
+      await asyncRefusal(() => collect(vectorFileChunks(dir, { format: 'fvecs' })), 'INVALID_OPTION', 'vectorFileChunks', 'EISDIR');
       for (const file of ['a.fvecs', 'a.npy']) {
         await asyncRefusal(() => readVectorFile(join(dir, file), { d: d + 1 }), 'INVALID_SIZE', 'readVectorFile', `d = ${d}`, `d = ${d + 1}`);
         expect((await readVectorFile(join(dir, file), { d })).d).toBe(d);

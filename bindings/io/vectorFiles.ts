@@ -72,7 +72,8 @@ export async function* vectorFileChunks(path: string | URL, options: Partial<Vec
         const buf = new Uint8Array(length);
         let got = 0;
         while (got < length) {
-          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          // (a directory opens, and fails here: EISDIR)
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got).catch((e: unknown) => unreadable(where, path, e));
           if (bytesRead === 0) break;
           got += bytesRead;
         }

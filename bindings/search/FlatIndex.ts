@@ -20,8 +20,9 @@ export interface FlatIndexOptions {
   /**
    * Keep an int16 copy of the vectors (half the float32 size again) that searches score first, with a proven error
    * bound, so that only the vectors that may still enter a top k are scored in float32. Results are
-   * the same bit for bit either way; false saves the memory. Filtered searches use the float32 scan only. Default:
-   * true from d = 48 up, where it pays (below, the float32 scan alone is as fast).
+   * the same bit for bit either way; false saves the memory. Filtered searches use it too (filtered vectors are
+   * dropped before its bounds); a k large for the index goes to the float32 scan. Default: true from d = 48 up,
+   * where it pays (below, the float32 scan alone is as fast).
    */
   prefilter?: boolean;
 }
