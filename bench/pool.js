@@ -201,7 +201,9 @@ async function main() {
         async () => {
           const mine = new ours[cls](opts);
           mine.train(x);
-          want ??= mine.save();
+          // (saved every run, as check() saves every pooled run: the same work on both sides)
+          const bytes = mine.save();
+          want ??= bytes;
           mine.dispose();
         },
         ...pools.map(([, p]) => async () => check((await pooled(p)).trained)),

@@ -425,7 +425,7 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
     const lo = Math.min(...cw);
     const hi = Math.max(...cw);
     return [
-      `Faiss ${faissMeta.faiss_version}, omp threads=${faissMeta.omp_max_threads}, cpu/wall ${lo.toFixed(2)}..${hi.toFixed(2)},` +
+      `Faiss ${faissMeta.faiss_version} (${faissMeta.compile_options ?? 'compile options unknown'}: "GENERIC" has no AVX2 kernels), omp threads=${faissMeta.omp_max_threads}, cpu/wall ${lo.toFixed(2)}..${hi.toFixed(2)},` +
         ` BLAS: ${(faissMeta.blas || []).join(', ') || 'unknown'}`,
     ];
   };
@@ -503,9 +503,11 @@ function printTables({ experiments, datasets, oursRes, faissRes, jsRes, faissMet
       'computed by the same JS code for both (Faiss writes its sa_decode output; vqwasm: quantizer.decode / IVF reconstruct).',
       'code B = code bytes per vector; B/vector = what the index stores per vector (Faiss IVF: code + int64 id; vqwasm IVF:',
       `code + int32 position + int32 id, + f32 ||r||^2 + 2 <c, r> for L2; Faiss L2 instead keeps an nlist x m x 256 table). Same m, nbits, nlist and seed ${SEED} for both (different RNGs; PQ k-means seeding:`,
-      `vqwasm k-means++ for IP and random for L2 (its defaults), Faiss random; IVF coarse k-means: vqwasm k-means++, Faiss random). OPQ: ${OPQ_ITERS} alternating steps for both (Faiss OPQMatrix niter; niter_pq 4, niter_pq_0 40,`,
+      `vqwasm k-means++ for IP and random for L2 (its defaults), Faiss random; IVF coarse k-means: random for both). OPQ: ${OPQ_ITERS} alternating steps for both (Faiss OPQMatrix niter; niter_pq 4, niter_pq_0 40,`,
       `max_train_points 65536, as vqwasm's defaults). IVF coarse k-means: ${COARSE_ITERS} iterations for both (Faiss's default);`,
-      "Faiss IP IVF uses its IndexFlatIP quantizer with spherical k-means (its factory's choice), vqwasm assigns by L2.",
+      "Faiss IP IVF uses its IndexFlatIP quantizer with spherical k-means (IndexIVF's default for inner product), vqwasm assigns by L2",
+      "to unnormalized centroids: the IP IVF rows compare the two defaults, not one configuration (range.js measures the same Faiss",
+      "index with cp.spherical off: most of the gap in recall and MSE is that choice).",
       ...dsNotes,
       ...seedNotes,
       ...faissNotes(),

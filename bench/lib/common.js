@@ -417,13 +417,16 @@ export function fromRows(rows, d) {
 // ---------------------------------------------------------------------------------------------------------------------
 // Quality measures
 
-/** Mean over queries of |A_q ∩ B_q| / k on the first k columns of two row-major id arrays (widths wa, wb). */
+/**
+ * Mean over queries of |A_q ∩ B_q| / k on the first k columns of two row-major id arrays (widths wa, wb); -1 (no
+ * result) never counts, and an id returned twice counts once.
+ */
 export function recallAtK(a, wa, b, wb, nq, k) {
   let hits = 0;
   for (let q = 0; q < nq; q++) {
     const truth = new Set();
-    for (let r = 0; r < k; r++) truth.add(b[q * wb + r]);
-    for (let r = 0; r < k; r++) if (truth.has(a[q * wa + r])) hits++;
+    for (let r = 0; r < k; r++) if (b[q * wb + r] >= 0) truth.add(b[q * wb + r]);
+    for (let r = 0; r < k; r++) if (truth.delete(a[q * wa + r])) hits++;
   }
   return hits / (nq * k);
 }
