@@ -3,7 +3,9 @@
 // top-10 should contain. For each method at about 8, 16 and 32 code bytes per item, with and without exact re-ranking:
 // held-out recall@10 and NDCG@10 (also as a fraction of the exact search's), MIPS recall@10 against the exact top-10,
 // QPS of the 500 users as one batch (exclusion included), bytes per item. Same for Faiss 1-thread where it has the
-// method (bench/faiss_recsys.py: the same data, the same over-fetch exclusion, ids scored by the same JS code).
+// method (bench/faiss_recsys.py: the same data, ids scored by the same JS code; Faiss excludes by over-fetching k + E
+// and dropping the seen ids, E the most any user of a group has seen, and with re-ranking re-ranks R + E candidates,
+// while vqwasm excludes inside its scans by default: VQ_RECSYS_EXCLUDE=overfetch gives vqwasm Faiss's way).
 //   node bench/recsys.js                                   (plain SIMD build on Node 20)
 //   node --experimental-wasm-relaxed-simd bench/recsys.js  (relaxed-SIMD build)
 // The target, printed only: held-out recall@10 >= 0.97 x exact at 16 code bytes per item (re-ranking allowed).
