@@ -11,6 +11,9 @@ import { clustered, floatVectors, intVectors } from './data.js';
 import { claimChunk, searchPullBuffer, searchPullViews } from '../../dist/parallel/pull.js';
 import { disposeAfterEach } from './live.js';
 
+/** What the tests see of a pool's lane: its calls, and its worker's port. */
+type LaneLike = { call(req: { op: string }, ...rest: unknown[]): Promise<unknown>; port: { terminate(): unknown } };
+
 export function poolSuite(shared: boolean): void {
   const track = disposeAfterEach();
   let pool2: WorkerPool;
@@ -43,6 +46,30 @@ export function poolSuite(shared: boolean): void {
     for (let i = 0; i < n; i++) for (let j = 0; j < 64; j++) out[i * 64 + j] = a[i * d + (j % d)] * (1 + (j >> 4) * 0.25);
     return out;
   };
+
+  /**
+   * The pool's lanes (its workers), each call shown to `seen` once sent; restore() gives the lanes their own call back.
+   */
+  function watchCalls(pool: WorkerPool, seen: (lane: LaneLike, req: { op: string }) => void): { lanes: LaneLike[]; restore(): void } {
+    const lanes = (pool as unknown as { lanes: LaneLike[] }).lanes;
+    for (const lane of lanes) {
+      const call = lane.call.bind(lane);
+      lane.call = (req, ...rest) => {
+        const p = call(req, ...rest);
+        seen(lane, req);
+        return p;
+      };
+    }
+    return { lanes, restore: () => lanes.forEach((l) => delete (l as { call?: unknown }).call) };
+  }
+
+  /** The CPU (ms) this process spends in the next second: all its threads, workers included. */
+  async function cpuMsNextSecond(): Promise<number> {
+    const cpu0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 1000));
+    const cpu = process.cpuUsage(cpu0);
+    return (cpu.user + cpu.system) / 1000;
+  }
 
   /** After refused or aborted work: the pool still answers a search as this thread does. */
   async function stillServes(pool: WorkerPool): Promise<void> {
@@ -367,10 +394,7 @@ export function poolSuite(shared: boolean): void {
       expect(await Promise.all(searches)).toEqual(['ABORTED', 'ABORTED', 'ABORTED', 'ABORTED']);
       expect(await training).toBe('ABORTED');
       // stopped at once: a training or search left to run would report more progress and spend CPU meanwhile
-      const cpu0 = process.cpuUsage();
-      await new Promise((r) => setTimeout(r, 1000));
-      const cpu = process.cpuUsage(cpu0);
-      expect((cpu.user + cpu.system) / 1000).toBeLessThan(150);
+      expect(await cpuMsNextSecond()).toBeLessThan(150);
       expect(progress).toBe(seen);
       await expect(s.search(big.subarray(0, 32), 1)).rejects.toMatchObject({ code: 'DISPOSED' });
     }, 30_000);
@@ -456,10 +480,7 @@ export function poolSuite(shared: boolean): void {
       await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
       // and the worker stopped: a training left running would spend about half a second more of CPU (measured:
       // 489 ms in the next second against 6 ms once terminated)
-      const cpu0 = process.cpuUsage();
-      await new Promise((r) => setTimeout(r, 1000));
-      const cpu = process.cpuUsage(cpu0);
-      expect((cpu.user + cpu.system) / 1000).toBeLessThan(150);
+      expect(await cpuMsNextSecond()).toBeLessThan(150);
       expect(after).toBe(0);
       await expect(pool2.train('Nope' as 'KMeans', { d }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION' });
       await expect(pool2.train('PQIndex', { d, m: 5 }, x)).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringContaining('new PQIndex') });
@@ -474,18 +495,8 @@ export function poolSuite(shared: boolean): void {
   describe('WorkerPool.trainPQ: the sub-space k-means runs on all workers', () => {
     it('the same codebook bytes and result as ProductQuantizer.train (sampling, anisotropic), with progress', async () => {
       // every worker takes part: count the sub-space jobs each lane is sent
-      type LaneLike = { call(req: { op: string }, ...rest: unknown[]): Promise<unknown> };
       const jobs = new Map<LaneLike, number>();
-      for (const pool of [pool2, pool3]) {
-        for (const lane of (pool as unknown as { lanes: LaneLike[] }).lanes) {
-          const call = lane.call.bind(lane);
-          jobs.set(lane, 0);
-          lane.call = (req, ...rest) => {
-            if (req.op === 'pqJob') jobs.set(lane, jobs.get(lane)! + 1);
-            return call(req, ...rest);
-          };
-        }
-      }
+      const watched = [pool2, pool3].map((pool) => watchCalls(pool, (lane, req) => req.op === 'pqJob' && jobs.set(lane, (jobs.get(lane) ?? 0) + 1)));
       for (const [opts, trainOptions] of [
         [{ d, m: 4, nbits: 6, seed: 21 }, {}],
         [{ d, m: 8, nbits: 4, seed: 22, maxPointsPerCentroid: 40 }, {}], // 640 of 1200 sampled
@@ -502,8 +513,8 @@ export function poolSuite(shared: boolean): void {
           expect(seen[seen.length - 1]).toBe(opts.m);
         }
       }
-      for (const lane of jobs.keys()) delete (lane as { call?: unknown }).call;
-      expect([...jobs.values()].every((c) => c > 0), [...jobs.values()].join()).toBe(true);
+      const counts = watched.flatMap((w) => (w.restore(), w.lanes.map((l) => jobs.get(l) ?? 0)));
+      expect(counts.every((c) => c > 0), counts.join()).toBe(true);
       // trainPQ builds a fresh quantizer: a warm start has nothing to start from
       await expect(pool2.trainPQ({ d, m: 4, nbits: 5 }, x, { trainOptions: { warmStart: true } as object })).rejects.toMatchObject({ code: 'NOT_TRAINED' });
     }, 60_000);
@@ -853,15 +864,10 @@ export function poolSuite(shared: boolean): void {
       for (const [byMessage, stop] of [[false, 0], [false, 1], ...(shared ? [] : [[true, 0]])] as const) {
         const pool = await WorkerPool.create({ threads: 2, build, ...(byMessage ? { byMessage } : {}) });
         try {
-          type LaneLike = { call(req: { op: string }, ...rest: unknown[]): Promise<unknown>; port: { terminate(): unknown } };
-          const lanes = (pool as unknown as { lanes: LaneLike[] }).lanes;
+          const { lanes } = watchCalls(pool, (lane, req) => {
+            if (lane === victim && (req.op === 'kmSeedAll' || req.op === 'kmSeed' || req.op === 'kmSeedOne')) setTimeout(() => victim.port.terminate(), 30);
+          });
           const victim = lanes[stop];
-          const call = victim.call.bind(victim);
-          victim.call = (req, ...rest) => {
-            const p = call(req, ...rest);
-            if (req.op === 'kmSeedAll' || req.op === 'kmSeed' || req.op === 'kmSeedOne') setTimeout(() => victim.port.terminate(), 30);
-            return p;
-          };
           // 1500 k-means++ rounds over 24000 points (initPointsPerCentroid 16): well over 30 ms
           const data = floatVectors(60000, 16, 95);
           await expect(pool.kmeans({ d: 16, k: 1500, iterations: 1, seed: 3 }, data)).rejects.toMatchObject({ code: 'ABORTED' });
