@@ -23,7 +23,7 @@ const B8 = { m: 16, nbits: 8 }; // the same 16 bytes per vector with 8-bit codes
 const RERANKS = [100, 200]; // exhaustive fast-scan re-ranked with the original vectors (refine)
 const IVF_RERANK = 100;
 const NPROBES = [1, 2, 4, 8, 16, 32, 64];
-const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations
+const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations, with coarseInit 'random' (Faiss's)
 const RECALL_TARGET = 0.9;
 const ML_NLIST = 64;
 const SYN_NLIST = 1024;
@@ -110,7 +110,7 @@ function oursIvf(mod, ds, metric, cfg, nlist) {
   const gt = ds.gt[metric];
   const index = new mod.IVFPQIndex({
     d: ds.d, nlist, m: cfg.m, nbits: cfg.nbits, metric, seed: SEED, refine: !!cfg.refine, fastScan: cfg.fastScan,
-    coarseIterations: COARSE_ITERS,
+    coarseIterations: COARSE_ITERS, coarseInit: 'random',
   });
   try {
     let t0 = C.now();
@@ -549,7 +549,7 @@ function printTables({ cells, datasets, oursRes, faissRes, jsRes, faissMeta, big
       `residual codebook and codes; identical: ${sameCodes.join('; ') || '-'}).`,
       `rr${IVF_RERANK} = the best ${IVF_RERANK} candidates re-ranked exactly (vqwasm refine; Faiss IndexRefineFlat). Faiss fs =`,
       `IndexIVFPQFastScan (bbs 32, by_residual switched on); Faiss 16x8 = IndexIVFPQ with 8-bit codes at the same bytes. Coarse`,
-      `k-means: ${COARSE_ITERS} iterations for every index (vqwasm k-means++ seeding, Faiss random); Faiss IP uses an IndexFlatIP coarse`,
+      `k-means: ${COARSE_ITERS} iterations from random centroids for every index (both sides); Faiss IP uses an IndexFlatIP coarse`,
       'quantizer, vqwasm assigns by L2. QPS and R@10 as in the exhaustive table; fs/Faiss fs = QPS ratio (higher is better).',
       'fADC unpacks the 4-bit codes of every visited list once per query (the exhaustive scan unpacks a block once for a group',
       'of queries), which is most of its time at large nprobe.',

@@ -26,7 +26,7 @@ const RERANK = C.envInt('VQ_BENCH_RECSYS_RERANK', 100);
 const NLIST = 64;
 const NPROBES = [8, 16];
 const OPQ_ITERS = 20;
-const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter
+const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations, with coarseInit 'random' (Faiss's)
 const TARGET_BYTES = 16;
 const TARGET_RATIO = 0.97;
 /** Users searched one per call (serving: one user per request) for the "QPS 1/call" column. */
@@ -132,7 +132,7 @@ function oursMethods(mod, d) {
     if (d % b === 0) {
       ms.push({
         label: 'IVFPQIndex', config: `IVF${NLIST},${b}x8`, code: b, variants: ivfVariants,
-        build: (x) => trained(new mod.IVFPQIndex({ d, nlist: NLIST, m: b, nbits: 8, metric: 'ip', seed: SEED, refine: true, coarseIterations: COARSE_ITERS }), x),
+        build: (x) => trained(new mod.IVFPQIndex({ d, nlist: NLIST, m: b, nbits: 8, metric: 'ip', seed: SEED, refine: true, coarseIterations: COARSE_ITERS, coarseInit: 'random' }), x),
       });
     }
   }
@@ -333,7 +333,7 @@ async function main() {
       'x exact: the value / the exact search\'s (the FlatIndex row of the same d). MIPS R@10: plain top-10 (no exclusion) vs gt_mips_top100, tie-aware.',
       `QPS: the 500 users as one call of searchExcluding (exclusion included), median of runs. ${EXCLUDE_MODE_NOTE}.`,
       'QPS no excl.: the plain top-10 search of the 500 users (the one MIPS R@10 is measured on): what the search itself costs without the over-fetch.',
-      `QPS 1/call: the first ${ONE_USERS} users, each its own search call with its seen items excluded (serving one user per request); "ids differ!" would mark ids other than the batch's.`,
+      `QPS 1/call: the first ${ONE_USERS} users, each its own search call with its seen items excluded (serving one user per request); "ids differ!" would mark ids other than the batch's${EXCLUDE_MODE === 'overfetch' ? ' (over-fetch: expected in re-ranked rows, where each call re-ranks R + its own user\'s |seen| candidates and the batch R + its group\'s largest)' : ''}.`,
       'Faiss: the same grouping and over-fetch in numpy (bench/faiss_recsys.py), 1 thread; its ids are scored by the same JS code.',
       'code B: bytes of the code per item (no ids, no IVF list overhead). B incl. refine: + 4 d bytes of float vectors kept for the exact re-ranking.',
       `rerank R: the best R candidates by the codes are re-scored exactly with the float vectors (refine: true; Faiss IndexRefineFlat, k_factor = R / k).`,

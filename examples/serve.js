@@ -8,7 +8,9 @@
  * - answers with the MIME types browsers insist on: `application/wasm` for .wasm (or `WebAssembly.compileStreaming`
  *   rejects the response) and `text/javascript` for .js (or module scripts are refused);
  * - `?mime=octet-stream` on any file serves it as `application/octet-stream`, so that a page can exercise the
- *   loader's fallback from `compileStreaming` to `arrayBuffer()` + `compile` against a real server.
+ *   loader's fallback from `compileStreaming` to `arrayBuffer()` + `compile` against a real server;
+ * - every response makes its document cross-origin isolated (COOP + COEP: SharedArrayBuffer, the threads build);
+ *   `?isolated=0` on a page leaves the two headers out, for a page as most sites serve it (no SharedArrayBuffer).
  */
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -116,8 +118,10 @@ async function handle(rootReal, req, res) {
       'X-Content-Type-Options': 'nosniff',
       // cross-origin isolation: what lets a page (and its workers) have SharedArrayBuffer, i.e. init({ threads: true })
       // and a shared-memory WorkerPool; everything here is same-origin, so nothing else is affected
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
+      ...(url.searchParams.get('isolated') === '0' ? {} : {
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+      }),
     });
     if (req.method === 'HEAD') {
       res.end();

@@ -82,6 +82,16 @@ describe('test static server', () => {
     expect((await rawGet('/test/browser/')).type).toMatch(/^text\/html/);
   });
 
+  it('makes its pages cross-origin isolated unless a page asks ?isolated=0', async () => {
+    const on = await fetch(`${server.url}/test/browser/pool.html`);
+    expect(on.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(on.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    const off = await fetch(`${server.url}/test/browser/pool.html?isolated=0`);
+    expect(off.status).toBe(200);
+    expect(off.headers.get('cross-origin-opener-policy')).toBeNull();
+    expect(off.headers.get('cross-origin-embedder-policy')).toBeNull();
+  });
+
   it('refuses paths outside the root, writes, and missing files', async () => {
     for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2f..%2fetc/passwd', '/dist/..%5c..%5cetc/passwd', '/%00']) {
       const r = await rawGet(p);
@@ -256,24 +266,26 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
   }, TIMEOUT);
 
   it.each([
-    ['private memories', false],
-    ['the shared memory of the threads build (cross-origin isolated page)', true],
-  ])('WorkerPool in module Web Workers, %s: search and k-means training give the main thread\'s results while the page timer keeps firing', async (_, sharedMemory) => {
+    ['private memories', false, true],
+    ['the shared memory of the threads build (cross-origin isolated page)', true, true],
+    ['private memories in a page that is not cross-origin isolated (no SharedArrayBuffer: every exchange by message)', false, false],
+  ])('WorkerPool in module Web Workers, %s: search and k-means training give the main thread\'s results while the page timer keeps firing', async (_, sharedMemory, isolated) => {
     if (!context || !server) throw new Error('browser not started');
     const page = await context.newPage();
     page.on('pageerror', (e) => pageLogs.push(`[pool] pageerror: ${e.message}`));
     page.on('console', (m) => pageLogs.push(`[pool] console.${m.type()}: ${m.text()}`));
-    await page.goto(`${server.url}/test/browser/pool.html${sharedMemory ? '?shared=1' : ''}`, { timeout: TIMEOUT });
+    await page.goto(`${server.url}/test/browser/pool.html${sharedMemory ? '?shared=1' : isolated ? '' : '?isolated=0'}`, { timeout: TIMEOUT });
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 45_000 });
     const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
       error?: string; build: string; workerBuild: string; threads: number; same: boolean; ticks: number; mainMs: number; poolMs: number;
-      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; samePooledKmeans: boolean; sameTrainIndex: boolean; samePooledAdd: boolean; sameTrainRQ: boolean; isolated: boolean; shared: boolean;
+      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; samePooledKmeans: boolean; sameTrainIndex: boolean; samePooledAdd: boolean; sameTrainRQ: boolean; isolated: boolean; sab: boolean; shared: boolean;
     };
     if (r.error) throw new Error(`pool page failed: ${r.error}\n${pageLogs.join('\n')}`);
-    expect(r.isolated).toBe(true);
+    expect(r.isolated).toBe(isolated);
+    expect(r.sab).toBe(isolated);
     expect(r.shared).toBe(sharedMemory);
     if (sharedMemory) expect(server.requests.some((p) => p.startsWith('/dist/vqwasm-threads'))).toBe(true);
-    console.log(`browser WorkerPool (${sharedMemory ? 'shared memory' : 'private memories'}): ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);
+    console.log(`browser WorkerPool (${sharedMemory ? 'shared memory' : isolated ? 'private memories' : 'by message, page not isolated'}): ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);
     expect(r.threads).toBe(2);
     expect(r.workerBuild).toBe(r.build);
     expect(r.same).toBe(true);

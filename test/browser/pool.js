@@ -1,6 +1,8 @@
 // WorkerPool in a page: module Web Workers, each with its own engine, answer a batch of queries; the result must equal
 // the main thread's, and a 5 ms timer on the main thread must keep firing while the workers search. With ?shared=1 the
-// page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory. Also
+// page loads the threads build (the server makes it cross-origin isolated) and the workers run on its memory; with
+// ?isolated=0 the server leaves the isolation headers out, so the page has no SharedArrayBuffer (as most sites serve
+// pages) and the pool falls back to messages for everything (its byMessage kind, here chosen by the browser). Also
 // k-means in a worker and across the workers, an IVF-PQ index trained and filled across them (pool.trainIndex,
 // pool.add) and an RQ index trained across them, each against the same work on the page's thread.
 import * as api from '/dist/index.js';
@@ -80,7 +82,7 @@ async function run() {
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, isolated: globalThis.crossOriginIsolated === true, shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd, sameTrainRQ };
+  return { build, isolated: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer === 'function', shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd, sameTrainRQ };
 }
 
 run().then(
