@@ -2,7 +2,8 @@
 // pool.kmeans against KMeans.train on its own thread, and pooled batch search (2000 queries) against index.search,
 // on the synthetic 100k x 64 set of bench/pool.js (served to the page from memory), in three kinds of page:
 //   shared   cross-origin isolated, init({ threads: true }): the workers on the page's shared memory
-//   private  cross-origin isolated, the plain build: a memory per worker, words shared through SharedArrayBuffer
+//   private  cross-origin isolated, the single-thread build init() picks (relaxed in Chromium): a memory per worker,
+//            words shared through SharedArrayBuffer
 //   message  served without the isolation headers (as most sites serve pages): no SharedArrayBuffer, every exchange
 //            by message (bench/pool.js can only imitate this kind in Node, with byMessage: true)
 // k-means rows beside two copy workers each training alone at the same moment (the ceiling: what the cores give this
@@ -102,7 +103,7 @@ async function main() {
     `k-means in the page (median of ${KM_ROUNDS}, interleaved: the page's KMeans.train, pool.kmeans, two copy workers at once)`,
     [{ title: 'training' }, ...cols(['page thread', '2 threads', 'speed-up', 'same bytes', 'ceiling: 2 copies'])],
     kmRows,
-    ['ceiling: 2 x the page thread\'s time / the wall time of two copy workers (own engines) each running the same KMeans.train at once'],
+    ['ceiling: 2 x the page thread\'s time / the slower of two copy workers (own engines, single-thread build) each timing the same KMeans.train, run at once'],
   );
   C.printTable(
     'k-means phases (medians, page thread / 2 threads): until the first iteration\'s progress, then the iterations after it',
@@ -117,8 +118,10 @@ async function main() {
     results.map((r) => `${r.mode}: build ${r.build}, crossOriginIsolated ${r.isolated}, SharedArrayBuffer ${r.sab ? 'yes' : 'no'}, pool.shared ${r.shared}, ${r.threads} workers, navigator.hardwareConcurrency ${r.cores}`),
   );
   console.log(`load average (1, 5, 15 min) after: ${load()}`);
+  const differ = results.flatMap((r) => [...r.kmeans, ...r.search].filter((m) => !m.same).map((m) => `${r.mode} ${m.label}`));
   console.log('per-round times (s):');
   for (const r of results) for (const m of [...r.kmeans, ...r.search]) console.log(`  ${r.mode} ${m.label}: ${Object.entries(m.all).map(([k, v]) => `${k} ${v.map((t) => t.toFixed(3)).join(' ')}`).join('; ')}`);
+  if (differ.length) throw new Error(`pooled results differ from the page's: ${differ.join(', ')}`);
 }
 
 C.runMain(main);

@@ -9,7 +9,7 @@
  *   rejects the response) and `text/javascript` for .js (or module scripts are refused);
  * - `?mime=octet-stream` on any file serves it as `application/octet-stream`, so that a page can exercise the
  *   loader's fallback from `compileStreaming` to `arrayBuffer()` + `compile` against a real server;
- * - every response makes its document cross-origin isolated (COOP + COEP: SharedArrayBuffer, the threads build);
+ * - every file it serves makes its document cross-origin isolated (COOP + COEP: SharedArrayBuffer, the threads build);
  *   `?isolated=0` on a page leaves the two headers out, for a page as most sites serve it (no SharedArrayBuffer).
  */
 import { createServer } from 'node:http';

@@ -278,11 +278,13 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, null, { timeout: 45_000 });
     const r = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
       error?: string; build: string; workerBuild: string; threads: number; same: boolean; ticks: number; mainMs: number; poolMs: number;
-      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; samePooledKmeans: boolean; sameTrainIndex: boolean; samePooledAdd: boolean; sameTrainRQ: boolean; isolated: boolean; sab: boolean; shared: boolean;
+      trainTicks: number; trainMs: number; progress: number; sameCentroids: boolean; samePooledKmeans: boolean; sameTrainIndex: boolean; samePooledAdd: boolean; sameTrainRQ: boolean; isolated: boolean; sab: boolean; shared: boolean; sharedWords: boolean;
     };
     if (r.error) throw new Error(`pool page failed: ${r.error}\n${pageLogs.join('\n')}`);
     expect(r.isolated).toBe(isolated);
     expect(r.sab).toBe(isolated);
+    // (no SharedArrayBuffer: the pool must not try to share words either; every exchange by message)
+    expect(r.sharedWords).toBe(isolated);
     expect(r.shared).toBe(sharedMemory);
     if (sharedMemory) expect(server.requests.some((p) => p.startsWith('/dist/vqwasm-threads'))).toBe(true);
     console.log(`browser WorkerPool (${sharedMemory ? 'shared memory' : isolated ? 'private memories' : 'by message, page not isolated'}): ${r.threads} workers (${r.workerBuild}), main thread ${r.mainMs.toFixed(0)} ms, pool ${r.poolMs.toFixed(0)} ms, ${r.ticks} timer ticks during the pooled search`);

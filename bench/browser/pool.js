@@ -1,6 +1,6 @@
 // bench/pool-browser.js's page: WorkerPool's speed-ups over the page's own thread, measured in the browser, on the
 // data the driver serves at /bench-data/ (the synthetic 100k x 64 set of bench/pool.js). ?mode=shared: the threads
-// build, the workers on the page's shared memory; ?mode=private: the plain build, a memory per worker (the page is
+// build, the workers on the page's shared memory; ?mode=private: the single-thread build, a memory per worker (the page is
 // cross-origin isolated, so they still share words); ?mode=message with ?isolated=0: a page served without the
 // isolation headers, so no SharedArrayBuffer: the pool exchanges everything by message (what most sites get).
 // k-means rows: KMeans.train on this thread, pool.kmeans, and two copy workers (copy.js) each training alone at once

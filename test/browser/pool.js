@@ -82,7 +82,7 @@ async function run() {
   pool.terminate();
   index.dispose();
   const same = want.ids.every((v, i) => v === got.ids[i]) && want.distances.every((v, i) => Object.is(v, got.distances[i]));
-  return { build, isolated: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer === 'function', shared: pool.shared, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd, sameTrainRQ };
+  return { build, isolated: globalThis.crossOriginIsolated === true, sab: typeof SharedArrayBuffer === 'function', shared: pool.shared, sharedWords: pool.sharedWords, workerBuild: pool.build, threads: pool.threads, same, ticks, mainMs, poolMs, trainTicks, trainMs, progress, sameCentroids, samePooledKmeans, sameTrainIndex, samePooledAdd, sameTrainRQ };
 }
 
 run().then(
