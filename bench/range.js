@@ -29,6 +29,18 @@ const LABELS = {
 
 const log = (msg) => process.stderr.write(`[range ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
+/** RUNS calls of fn, timed: the last result and the median seconds. */
+function timed(fn) {
+  const times = [];
+  let out;
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = C.now();
+    out = fn();
+    times.push(C.now() - t0);
+  }
+  return { out, seconds: C.median(times) };
+}
+
 function hitSets(lims, ids, nq) {
   return Array.from({ length: nq }, (_, i) => new Set(ids.subarray(lims[i], lims[i + 1])));
 }
@@ -51,13 +63,8 @@ async function main() {
       const rth = Array.from({ length: nq }, (_, i) => top.distances[i * RANK + RANK - 1]).sort((a, b) => a - b);
       const radius = rth[nq >> 1];
       index.rangeSearch(ds.q.subarray(0, 8 * d), radius);
-      const times = [];
-      let res;
-      for (let r = 0; r < RUNS; r++) {
-        const t0 = C.now();
-        res = index.rangeSearch(ds.q, radius);
-        times.push(C.now() - t0);
-      }
+      const flat = timed(() => index.rangeSearch(ds.q, radius));
+      const res = flat.out;
       // plain JS: the same test on every (query, vector) pair, float64 distances, over the first JS_NQ queries; one
       // untimed pass over 2 queries (V8 optimizes the loop), then the median of 3
       const jsScan = (nq1) => {
@@ -102,7 +109,7 @@ async function main() {
       } finally {
         pool.terminate();
       }
-      mine[metric] = { seconds: C.median(times), res, radius, jsSeconds, jsHits, pool: poolSeconds };
+      mine[metric] = { seconds: flat.seconds, res, radius, jsSeconds, jsHits, pool: poolSeconds };
       specTasks.push({
         name: metric, metric, radius,
         out_lims: join(C.DATA_DIR, `range_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_${metric}_ids.ivecs`),
@@ -112,14 +119,9 @@ async function main() {
       try {
         ivf.train(ds.train);
         ivf.add(ds.base);
-        const itimes = [];
-        let ires;
-        for (let r = 0; r < RUNS; r++) {
-          const t1 = C.now();
-          ires = ivf.rangeSearch(ds.q, radius, { nprobe: NPROBE });
-          itimes.push(C.now() - t1);
-        }
-        mine[`ivf-${metric}`] = { seconds: C.median(itimes), res: ires, radius, exact: res };
+        const it = timed(() => ivf.rangeSearch(ds.q, radius, { nprobe: NPROBE }));
+        const ires = it.out;
+        mine[`ivf-${metric}`] = { seconds: it.seconds, res: ires, radius, exact: res };
         // the same trained index with the vectors added grouped by list, so that each list's rows lie together in
         // memory as in Faiss's inverted lists (same lists, same ids): what scoring rows gathered by position costs
         log(`vqwasm IVF ${metric}, vectors grouped by list`);
@@ -133,18 +135,13 @@ async function main() {
           const xs = new Float32Array(nb * d);
           order.forEach((o, i) => xs.set(ds.base.subarray(o * d, (o + 1) * d), i * d));
           grouped.add(xs, order);
-          const gtimes = [];
-          let gres;
-          for (let r = 0; r < RUNS; r++) {
-            const t1 = C.now();
-            gres = grouped.rangeSearch(ds.q, radius, { nprobe: NPROBE });
-            gtimes.push(C.now() - t1);
-          }
+          const gt = timed(() => grouped.rangeSearch(ds.q, radius, { nprobe: NPROBE }));
+          const gres = gt.out;
           // the same hits (by id, whatever the order of ties)
           const a = hitSets(ires.lims, ires.ids, nq);
           const b = hitSets(gres.lims, gres.ids, nq);
           if (a.some((h, i) => h.size !== b[i].size || [...h].some((id) => !b[i].has(id)))) throw new Error('grouped IVFFlat hits differ');
-          mine[`ivfg-${metric}`] = { seconds: C.median(gtimes), res: gres, radius, exact: res };
+          mine[`ivfg-${metric}`] = { seconds: gt.seconds, res: gres, radius, exact: res };
         } finally {
           grouped.dispose();
         }
@@ -169,14 +166,8 @@ async function main() {
           cx.train(ds.train);
           cx.add(ds.base);
           cx.rangeSearch(ds.q.subarray(0, 8 * d), radius, opts);
-          const ctimes = [];
-          let cres;
-          for (let r = 0; r < RUNS; r++) {
-            const t1 = C.now();
-            cres = cx.rangeSearch(ds.q, radius, opts);
-            ctimes.push(C.now() - t1);
-          }
-          mine[`${key}-${metric}`] = { seconds: C.median(ctimes), res: cres, radius, exact: res };
+          const ct = timed(() => cx.rangeSearch(ds.q, radius, opts));
+          mine[`${key}-${metric}`] = { seconds: ct.seconds, res: ct.out, radius, exact: res };
         } finally {
           cx.dispose();
         }
