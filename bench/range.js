@@ -20,6 +20,7 @@ const JS_NQ = 20;
 const NLIST = 1024;
 const NPROBE = 16;
 const PQ_M = 16;
+const KNN = 10; // IVFFlat's k-nearest search (search(q, KNN, { nprobe })), timed beside its range search
 const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations, with coarseInit 'random' (Faiss's)
 const COARSE = { coarseIterations: COARSE_ITERS, coarseInit: 'random' };
 const LABELS = {
@@ -53,6 +54,7 @@ async function main() {
   const rows = [];
   const specTasks = [];
   const mine = {};
+  const knn = {}; // IVFFlat k-NN search per metric: { exact ids, seconds, recall, grouped: { seconds, recall } }
   for (const metric of ['l2', 'ip']) {
     if (!ours) break;
     log(`vqwasm ${metric}`);
@@ -122,6 +124,11 @@ async function main() {
         const it = timed(() => ivf.rangeSearch(ds.q, radius, { nprobe: NPROBE }));
         const ires = it.out;
         mine[`ivf-${metric}`] = { seconds: it.seconds, res: ires, radius, exact: res };
+        // and the k-nearest search of the same index (IVFFlat's main use), beside Faiss's below
+        const exactKnn = index.search(ds.q, KNN).ids;
+        ivf.search(ds.q.subarray(0, 8 * d), KNN, { nprobe: NPROBE });
+        const ik = timed(() => ivf.search(ds.q, KNN, { nprobe: NPROBE }));
+        knn[metric] = { exact: exactKnn, seconds: ik.seconds, recall: C.recallAtK(ik.out.ids, KNN, exactKnn, KNN, nq, KNN) };
         // the same trained index with the vectors added grouped by list, so that each list's rows lie together in
         // memory as in Faiss's inverted lists (same lists, same ids): what scoring rows gathered by position costs
         log(`vqwasm IVF ${metric}, vectors grouped by list`);
@@ -142,6 +149,8 @@ async function main() {
           const b = hitSets(gres.lims, gres.ids, nq);
           if (a.some((h, i) => h.size !== b[i].size || [...h].some((id) => !b[i].has(id)))) throw new Error('grouped IVFFlat hits differ');
           mine[`ivfg-${metric}`] = { seconds: gt.seconds, res: gres, radius, exact: res };
+          const gk = timed(() => grouped.search(ds.q, KNN, { nprobe: NPROBE }));
+          knn[metric].grouped = { seconds: gk.seconds, recall: C.recallAtK(gk.out.ids, KNN, exactKnn, KNN, nq, KNN) };
         } finally {
           grouped.dispose();
         }
@@ -149,7 +158,7 @@ async function main() {
         ivf.dispose();
       }
       specTasks.push({
-        name: `ivf-${metric}`, metric, radius, nlist: NLIST, nprobe: NPROBE,
+        name: `ivf-${metric}`, metric, radius, nlist: NLIST, nprobe: NPROBE, knn: KNN, out_knn: join(C.DATA_DIR, `range_ivf_${metric}_knn.ivecs`),
         out_lims: join(C.DATA_DIR, `range_ivf_${metric}_lims.ivecs`), out_ids: join(C.DATA_DIR, `range_ivf_${metric}_ids.ivecs`),
       });
       // the code indexes: their code distances against the same radius
@@ -278,6 +287,29 @@ async function main() {
       `WorkerPool: pool.share(index).rangeSearch on ${availableParallelism()} logical cores (a private copy per worker), its speed-up over this thread; load average before: ${loadavg().map((v) => v.toFixed(2)).join(' ')}.`,
       fres ? `Faiss ${fres.faiss_version}, omp threads=${fres.omp_max_threads}, BLAS: ${(fres.blas || []).join(', ')}` : C.faissSkippedLine(faiss.ok ? { reason: 'failed' } : faiss),
     ],
+  );
+  const knnRows = [];
+  for (const metric of ['l2', 'ip']) {
+    const m = knn[metric];
+    if (!m) continue;
+    const f = fres?.results.find((t) => t.name === `ivf-${metric}`);
+    const task = specTasks.find((t) => t.name === `ivf-${metric}`);
+    const fs = f?.knn_times ? C.median(f.knn_times) : null;
+    const fRecall = fs === null ? null : C.recallAtK(C.readIvecs(task.out_knn).data, KNN, m.exact, KNN, nq, KNN);
+    knnRows.push([
+      metric === 'l2' ? 'L2' : 'IP (MIPS)', C.fmtSeconds(m.seconds), m.recall.toFixed(4), m.grouped ? C.fmtSeconds(m.grouped.seconds) : '-',
+      m.grouped ? m.grouped.recall.toFixed(4) : '-', fs === null ? '-' : C.fmtSeconds(fs), fRecall === null ? '-' : fRecall.toFixed(4),
+      fs === null ? '' : `${(fs / m.seconds).toFixed(2)}x / ${m.grouped ? (fs / m.grouped.seconds).toFixed(2) + 'x' : '-'}`,
+    ]);
+  }
+  C.printTable(
+    `IVFFlat ${NLIST} k-nearest search, k = ${KNN}, nprobe ${NPROBE}, ${nq} queries (median of ${RUNS})`,
+    [
+      { title: 'metric', align: 'l' }, { title: 'vqwasm' }, { title: 'R@10' }, { title: 'vqwasm, added grouped by list' }, { title: 'R@10' },
+      { title: 'Faiss IndexIVFFlat 1-thread' }, { title: 'R@10' }, { title: 'vqwasm QPS / Faiss (insertion order / grouped)' },
+    ],
+    knnRows,
+    ['R@10: against the exact top-10 (vqwasm FlatIndex); each side its own coarse k-means (10 iterations from random centroids).'],
   );
   C.printMemoryStats(ours);
 }
