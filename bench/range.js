@@ -12,7 +12,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as C from './lib/common.js';
-import { makePqSynthetic } from './lib/pq-common.js';
+import { makePqSynthetic, timedRuns } from './lib/pq-common.js';
 
 const RUNS = 5;
 const RANK = 50;
@@ -31,16 +31,7 @@ const LABELS = {
 const log = (msg) => process.stderr.write(`[range ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 /** RUNS calls of fn, timed: the last result and the median seconds. */
-function timed(fn) {
-  const times = [];
-  let out;
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = C.now();
-    out = fn();
-    times.push(C.now() - t0);
-  }
-  return { out, seconds: C.median(times) };
-}
+const timed = (fn) => timedRuns(fn, { minRuns: RUNS, minSeconds: 0 });
 
 function hitSets(lims, ids, nq) {
   return Array.from({ length: nq }, (_, i) => new Set(ids.subarray(lims[i], lims[i + 1])));
@@ -85,14 +76,9 @@ async function main() {
         return hits;
       };
       jsScan(2);
-      const jsTimes = [];
-      let jsHits = 0;
-      for (let r = 0; r < 3; r++) {
-        const t0 = C.now();
-        jsHits = jsScan(JS_NQ);
-        jsTimes.push(C.now() - t0);
-      }
-      const jsSeconds = (C.median(jsTimes) * nq) / JS_NQ;
+      const js = timedRuns(() => jsScan(JS_NQ), { minSeconds: 0 });
+      const jsHits = js.out;
+      const jsSeconds = (js.seconds * nq) / JS_NQ;
       // the same on a WorkerPool of every core (private memories: each worker a copy), the queries split across them
       let poolSeconds = null;
       const pool = await ours.WorkerPool.create({ build });

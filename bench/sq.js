@@ -54,14 +54,8 @@ function jsSq(train, base, nb, d, q, nq, k, metric) {
     codes[i] = step[j] > 0 ? Math.min(255, Math.max(0, Math.round((base[i] - vmin[j]) / step[j]))) : 0;
   }
   scanSq(vmin, step, codes, nb, d, q, 2, k, metric);
-  const times = [];
-  let ids;
-  for (let r = 0; r < 3; r++) {
-    const t0 = C.now();
-    ids = scanSq(vmin, step, codes, nb, d, q, nq, k, metric);
-    times.push(C.now() - t0);
-  }
-  return { ids, seconds: C.median(times) };
+  const s = timedRuns(() => scanSq(vmin, step, codes, nb, d, q, nq, k, metric), { minSeconds: 0 });
+  return { ids: s.out, seconds: s.seconds };
 }
 
 function scanSq(vmin, step, codes, nb, d, q, nq, k, metric) {

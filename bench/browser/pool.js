@@ -58,7 +58,9 @@ async function run() {
       // where the time goes: until the first iteration's progress (sampling, seeding, starting the workers, the
       // first full step), and the iterations after it
       const phases = { single: [[], []], pool: [[], []] };
-      const stamped = (kind, t0) => {
+      // stamped(kind): a run's clock; done() records its phases and gives its seconds
+      const stamped = (kind) => {
+        const t0 = performance.now();
         let first = -1;
         let last = 0;
         return {
@@ -69,22 +71,19 @@ async function run() {
           done: () => {
             phases[kind][0].push((first - t0) / 1000);
             phases[kind][1].push((last - first) / 1000);
+            return (performance.now() - t0) / 1000;
           },
         };
       };
       let same = true;
       for (let r = 0; r < KM_ROUNDS; r++) {
-        let t0 = performance.now();
-        let st = stamped('single', t0);
+        let st = stamped('single');
         const km = new api.KMeans({ ...opts, onProgress: st.onProgress });
         km.train(base);
-        t.single.push((performance.now() - t0) / 1000);
-        st.done();
-        t0 = performance.now();
-        st = stamped('pool', t0);
+        t.single.push(st.done());
+        st = stamped('pool');
         const { trained } = await pool.kmeans({ ...opts, onProgress: st.onProgress }, base);
-        t.pool.push((performance.now() - t0) / 1000);
-        st.done();
+        t.pool.push(st.done());
         same &&= km.centroids.every((v, i) => Object.is(v, trained.centroids[i]));
         km.dispose();
         trained.dispose();
