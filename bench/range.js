@@ -24,7 +24,7 @@ const KNN = 10; // IVFFlat's k-nearest search (search(q, KNN, { nprobe })), time
 const COARSE_ITERS = 10; // Faiss IndexIVF's default cp.niter; passed to vqwasm as coarseIterations, with coarseInit 'random' (Faiss's)
 const COARSE = { coarseIterations: COARSE_ITERS, coarseInit: 'random' };
 const LABELS = {
-  l2: 'Flat', ip: 'Flat', ivf: `IVFFlat ${NLIST}, nprobe ${NPROBE}`, ivfg: `IVFFlat ${NLIST}, nprobe ${NPROBE}, added grouped by list`, ivfpq: `IVFPQ ${NLIST} ${PQ_M}x8, nprobe ${NPROBE}`,
+  l2: 'Flat', ip: 'Flat', ivf: `IVFFlat ${NLIST}, nprobe ${NPROBE}`, ivfpq: `IVFPQ ${NLIST} ${PQ_M}x8, nprobe ${NPROBE}`,
   pq: `PQ ${PQ_M}x8`, fs: `PQ ${2 * PQ_M}x4 fast-scan`, sq: 'SQ int8', rq: 'RQ 8x8',
 };
 
@@ -45,7 +45,7 @@ async function main() {
   const rows = [];
   const specTasks = [];
   const mine = {};
-  const knn = {}; // IVFFlat k-NN search per metric: { exact ids, seconds, recall, grouped: { seconds, recall } }
+  const knn = {}; // IVFFlat k-NN search per metric: { exact ids, seconds, recall }
   for (const metric of ['l2', 'ip']) {
     if (!ours) break;
     log(`vqwasm ${metric}`);
@@ -115,31 +115,6 @@ async function main() {
         ivf.search(ds.q.subarray(0, 8 * d), KNN, { nprobe: NPROBE });
         const ik = timed(() => ivf.search(ds.q, KNN, { nprobe: NPROBE }));
         knn[metric] = { exact: exactKnn, seconds: ik.seconds, recall: C.recallAtK(ik.out.ids, KNN, exactKnn, KNN, nq, KNN) };
-        // the same trained index with the vectors added grouped by list, so that each list's rows lie together in
-        // memory as in Faiss's inverted lists (same lists, same ids): what scoring rows gathered by position costs
-        log(`vqwasm IVF ${metric}, vectors grouped by list`);
-        const grouped = ours.loadIndex(ivf.save({ empty: true }));
-        try {
-          const coarse = new ours.FlatIndex({ d, metric: 'l2' });
-          coarse.add(ivf.centroids);
-          const list = coarse.search(ds.base, 1).ids;
-          coarse.dispose();
-          const order = Int32Array.from({ length: nb }, (_, i) => i).sort((a, b) => list[a] - list[b] || a - b);
-          const xs = new Float32Array(nb * d);
-          order.forEach((o, i) => xs.set(ds.base.subarray(o * d, (o + 1) * d), i * d));
-          grouped.add(xs, order);
-          const gt = timed(() => grouped.rangeSearch(ds.q, radius, { nprobe: NPROBE }));
-          const gres = gt.out;
-          // the same hits (by id, whatever the order of ties)
-          const a = hitSets(ires.lims, ires.ids, nq);
-          const b = hitSets(gres.lims, gres.ids, nq);
-          if (a.some((h, i) => h.size !== b[i].size || [...h].some((id) => !b[i].has(id)))) throw new Error('grouped IVFFlat hits differ');
-          mine[`ivfg-${metric}`] = { seconds: gt.seconds, res: gres, radius, exact: res };
-          const gk = timed(() => grouped.search(ds.q, KNN, { nprobe: NPROBE }));
-          knn[metric].grouped = { seconds: gk.seconds, recall: C.recallAtK(gk.out.ids, KNN, exactKnn, KNN, nq, KNN) };
-        } finally {
-          grouped.dispose();
-        }
       } finally {
         ivf.dispose();
       }
@@ -193,7 +168,7 @@ async function main() {
       log(`Faiss failed: ${e.message}`);
     }
   }
-  const names = ['l2', 'ip', ...['ivf', 'ivfg', 'ivfpq', 'pq', 'fs', 'sq', 'rq'].flatMap((k) => [`${k}-l2`, `${k}-ip`])];
+  const names = ['l2', 'ip', ...['ivf', 'ivfpq', 'pq', 'fs', 'sq', 'rq'].flatMap((k) => [`${k}-l2`, `${k}-ip`])];
   for (const name of names) {
     const m = mine[name];
     if (!m) continue;
@@ -265,7 +240,6 @@ async function main() {
     [
       `times: one rangeSearch of all ${nq} queries, median of ${RUNS}; plain JS: a float64 double loop over the first ${JS_NQ} queries (median of 3 after a warm-up), scaled to ${nq}.`,
       `IVF rows: the coarse k-means of both sides ${COARSE_ITERS} iterations from random centroids (Faiss IndexIVF's defaults; vqwasm coarseIterations / coarseInit 'random').`,
-      '  "added grouped by list": the same trained IVFFlat with the base added sorted by list (each list\'s rows together in memory, as in Faiss\'s lists; the same hits, checked).',
       'vs Faiss hits: ids Faiss returns that vqwasm does not (missing) and the reverse (extra), over all queries (the IVF rows: each its own',
       `  k-means, so its own lists); exact hits found: the share of the Flat row's hits the row returns (code rows: by their code`,
       `  distances, which also let in vectors outside the radius). Faiss 1.7.3 has no range_search for IndexPQ, IndexPQFastScan, IndexScalarQuantizer, IndexResidualQuantizer.`,
@@ -283,16 +257,15 @@ async function main() {
     const fs = f?.knn_times ? C.median(f.knn_times) : null;
     const fRecall = fs === null ? null : C.recallAtK(C.readIvecs(task.out_knn).data, KNN, m.exact, KNN, nq, KNN);
     knnRows.push([
-      metric === 'l2' ? 'L2' : 'IP (MIPS)', C.fmtSeconds(m.seconds), m.recall.toFixed(4), m.grouped ? C.fmtSeconds(m.grouped.seconds) : '-',
-      m.grouped ? m.grouped.recall.toFixed(4) : '-', fs === null ? '-' : C.fmtSeconds(fs), fRecall === null ? '-' : fRecall.toFixed(4),
-      fs === null ? '' : `${(fs / m.seconds).toFixed(2)}x / ${m.grouped ? (fs / m.grouped.seconds).toFixed(2) + 'x' : '-'}`,
+      metric === 'l2' ? 'L2' : 'IP (MIPS)', C.fmtSeconds(m.seconds), m.recall.toFixed(4),
+      fs === null ? '-' : C.fmtSeconds(fs), fRecall === null ? '-' : fRecall.toFixed(4), fs === null ? '' : `${(fs / m.seconds).toFixed(2)}x`,
     ]);
   }
   C.printTable(
     `IVFFlat ${NLIST} k-nearest search, k = ${KNN}, nprobe ${NPROBE}, ${nq} queries (median of ${RUNS})`,
     [
-      { title: 'metric', align: 'l' }, { title: 'vqwasm' }, { title: 'R@10' }, { title: 'vqwasm, added grouped by list' }, { title: 'R@10' },
-      { title: 'Faiss IndexIVFFlat 1-thread' }, { title: 'R@10' }, { title: 'vqwasm QPS / Faiss (insertion order / grouped)' },
+      { title: 'metric', align: 'l' }, { title: 'vqwasm' }, { title: 'R@10' },
+      { title: 'Faiss IndexIVFFlat 1-thread' }, { title: 'R@10' }, { title: 'vqwasm QPS / Faiss' },
     ],
     knnRows,
     ['R@10: against the exact top-10 (vqwasm FlatIndex); each side its own coarse k-means (10 iterations from random centroids).'],

@@ -107,6 +107,41 @@ describe('IVFFlatIndex', () => {
     expect(untrained.isTrained).toBe(false);
   });
 
+  it('each list keeps its own vectors: many small adds (every list regrown), reconstruct, remove and merge find each row', () => {
+    const d = 5;
+    const n = 700;
+    const x = intVectors(n, d, 77);
+    const ids = Int32Array.from({ length: n }, (_, i) => 3 * i + 1);
+    const index = track(new IVFFlatIndex({ d, nlist: 9, seed: 2 }));
+    index.train(x);
+    for (let at = 0; at < n; at += 37) index.add(x.subarray(at * d, Math.min(n, at + 37) * d), ids.subarray(at, Math.min(n, at + 37)));
+    // reconstruct in a scrambled order: each id's own row, wherever its list put it
+    const order = Int32Array.from({ length: n }, (_, i) => (i * 263) % n);
+    const want = new Float32Array(n * d);
+    order.forEach((p, i) => want.set(x.subarray(p * d, (p + 1) * d), i * d));
+    expect(index.reconstruct(order.map((p) => ids[p]))).toEqual(want);
+    // remove every third vector: the others keep their rows and ids, and the full probe is exact search over them
+    const gone = ids.filter((_, i) => i % 3 === 0);
+    expect(index.remove(gone)).toBe(gone.length);
+    const keptPos = Int32Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 !== 0);
+    const keptX = new Float32Array(keptPos.length * d);
+    keptPos.forEach((p, i) => keptX.set(x.subarray(p * d, (p + 1) * d), i * d));
+    const keptIds = keptPos.map((p) => ids[p]);
+    expect(index.reconstruct(keptIds)).toEqual(keptX);
+    const flat = track(new FlatIndex({ d }));
+    flat.add(keptX, keptIds);
+    const q = intVectors(11, d, 78);
+    expect(index.search(q, 8, { nprobe: 9 })).toEqual(flat.search(q, 8));
+    // the same as the kept vectors added alone, and merged into an empty copy
+    const alone = track(IVFFlatIndex.load(index.save({ empty: true })));
+    alone.add(keptX, keptIds);
+    expect(index.save()).toEqual(alone.save());
+    const merged = track(IVFFlatIndex.load(index.save({ empty: true })));
+    merged.mergeFrom(index);
+    expect(merged.save()).toEqual(index.save());
+    expect(merged.search(q, 8, { nprobe: 3 })).toEqual(index.search(q, 8, { nprobe: 3 }));
+  });
+
   it('refuses bad input with VQError and stays usable; memory does not grow across create / dispose', () => {
     const d = 4;
     const x = intVectors(40, d, 1);

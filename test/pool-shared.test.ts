@@ -2,7 +2,7 @@
 // shared memory has: arenas that confine a worker's allocations, views that see the index as it is at each search, and
 // pinning, so that an add() or dispose() on this thread during a pooled search frees nothing the workers read.
 import { describe, expect, it } from 'vitest';
-import { FlatIndex, init, IVFPQIndex, KMeans, memoryStats, PQIndex, SQIndex, WorkerPool } from '../dist/index.js';
+import { FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, memoryStats, PQIndex, SQIndex, WorkerPool } from '../dist/index.js';
 import { engine, loadEngine } from '../dist/wasm/engine.js';
 import { floatVectors } from './helpers/data.js';
 import { poolSuite } from './helpers/poolSuite.js';
@@ -143,7 +143,7 @@ describe('shared memory: arenas, views and pinning', () => {
 
   // remove() and reset() change the buffers in place when nothing reads them: during a pooled call they move to fresh
   // ones first, and the call answers from the index as it was
-  const MOVES: [string, (index: FlatIndex | PQIndex | IVFPQIndex, before: { ids: Int32Array }) => Int32Array][] = [
+  const MOVES: [string, (index: FlatIndex | PQIndex | IVFPQIndex | IVFFlatIndex, before: { ids: Int32Array }) => Int32Array][] = [
     ['remove()', (index, before) => {
       // the ids the searches found and many others: the data after them moves down
       const gone = Int32Array.from(new Set([...before.ids, ...Array.from({ length: 600 }, (_, i) => 7 * (3 * i))]));
@@ -165,12 +165,13 @@ describe('shared memory: arenas, views and pinning', () => {
         () => new PQIndex({ d, m: 6, seed: 1 }), // row-major codes
         () => new PQIndex({ d, m: 6, nbits: 4, seed: 3 }), // fast-scan blocks: rebuilt
         () => new IVFPQIndex({ d, nlist: 16, m: 6, seed: 2 }), // lists
+        () => new IVFFlatIndex({ d, nlist: 16, seed: 2 }), // lists of vectors
       ];
       for (const make of kinds) {
         const index = make();
         if (!(index instanceof FlatIndex)) index.train(x);
         index.add(x.subarray(0, 2000 * d), Int32Array.from({ length: 2000 }, (_, i) => 7 * i));
-        const opts = index instanceof IVFPQIndex ? { nprobe: 4 } : {};
+        const opts = index instanceof IVFPQIndex || index instanceof IVFFlatIndex ? { nprobe: 4 } : {};
         const before = index.search(q, 5, opts);
         const sh = await pool.share(index);
         const pending = sh.search(q, 5, opts);

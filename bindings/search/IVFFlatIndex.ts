@@ -4,9 +4,10 @@ import { KMeans, KMEANS_SEED_LIMIT, type KMeansInit, type KMeansTrainResult } fr
 import { runSteps, type TrainSteps } from '../training/steps.js';
 import type { RangeSearchResult, SearchResult } from '../types.js';
 import { MAX_MEMORY_BYTES } from '../wasm/engine.js';
-import { finishChunk, idPositions, largestList, positionsOf, PQ_METRICS, storedRows, toUserIds, type PQMetric } from './adc.js';
+import { finishChunk, idPositions, largestList, positionsOf, PQ_METRICS, toUserIds, type PQMetric } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { IdIndex } from './idIndex.js';
+import { compactLists, identityRows, listSlots } from './lists.js';
 import { RangeHits } from './range.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
@@ -37,15 +38,14 @@ export interface IVFFlatSearchOptions extends FilterOptions {
  * the vectors of the nprobe lists nearest to the query (nearest centroid for 'l2', largest <q, c> for 'ip').
  * nprobe = nlist is exact search.
  *
- * Storage (wasm memory, owned): the vectors f32[cap][d] and user ids i32[cap] by position (the order of addition);
- * per list, its positions i32[cap_l] in ascending order. A visited list is scored by scoreRows (exact squared L2 or
- * negated inner product of the rows it names) and offered to the query's heap by heapPushMany, so filters apply as in
- * every other scan. The coarse centroids live in FlatIndex objects owned by the index.
- *
- * Speed: a list's rows are scored where they were added, so a list whose vectors were added far apart is gathered
- * from all over the vectors. Adding the vectors sorted by their list (the nearest of `centroids` by L2) makes each
- * list's rows contiguous: 2.5-4.6x faster searches and range searches on 100k x 64, nlist 1024, nprobe 16 (bench/range.js,
- * 2026-11-30). Keeping each list's vectors together inside the index is the change that would do it for any order.
+ * Storage (wasm memory, owned): user ids i32[cap] by position (the order of addition); per list (lists.ts), its
+ * positions i32[cap_l] in ascending order and its vectors f32[cap_l][d] in the same slots, as Faiss keeps them: a
+ * visited list is read in one sweep, whatever order the vectors were added in (scoring rows gathered by position from
+ * one array by insertion order was 2.5-4.6x slower on 100k x 64, nlist 1024, nprobe 16: bench/range.js). A list is
+ * scored by scoreRows (exact squared L2 or negated inner product) and offered to the query's heap by heapPushMany with
+ * its positions as ids, so ties go by insertion order and filters apply as in every other scan. A position's vector
+ * is found through its list (save, reconstruct, mergeFrom). The coarse centroids live in FlatIndex objects owned by
+ * the index.
  */
 export class IVFFlatIndex extends IdIndex {
   readonly d: number;
@@ -58,8 +58,8 @@ export class IVFFlatIndex extends IdIndex {
   private assign: FlatIndex | null = null;
   private probe: FlatIndex | null = null;
   private cap = 0;
-  private vecPtr = 0;
   private readonly listPos: number[];
+  private readonly listVec: number[];
   private readonly listSize: Int32Array;
   private readonly listCap: Int32Array;
 
@@ -81,6 +81,7 @@ export class IVFFlatIndex extends IdIndex {
     this.coarseIterations = coarseIterations;
     this.coarseInit = coarseInit;
     this.listPos = new Array<number>(nlist).fill(0);
+    this.listVec = new Array<number>(nlist).fill(0);
     this.listSize = new Int32Array(nlist);
     this.listCap = new Int32Array(nlist);
   }
@@ -217,26 +218,15 @@ export class IVFFlatIndex extends IdIndex {
   }
 
   /**
-   * @internal remove(): the kept vectors and ids move down in place, and each list keeps the new positions of its
-   * kept vectors, still ascending (as adding the kept vectors alone would list them).
+   * @internal remove(): the kept ids move down in place, and each list keeps its kept vectors in order with their
+   * new positions, still ascending (as adding the kept vectors alone would list them).
    */
   compact(where: string, keep: Int32Array): boolean {
     const eng = this.alive(where);
     this.unshare(where);
     const newPos = this.newPositions(keep);
-    const mem = new Uint8Array(eng.abi.memory.buffer);
-    moveRows(mem, this.vecPtr, this.d * 4, keep);
-    moveRows(mem, this.idsPtr, 4, keep);
-    const i32 = new Int32Array(eng.abi.memory.buffer);
-    for (let l = 0; l < this.nlist; l++) {
-      const base = this.listPos[l] >>> 2;
-      let w = 0;
-      for (let s = 0; s < this.listSize[l]; s++) {
-        const p = newPos[i32[base + s]];
-        if (p >= 0) i32[base + w++] = p;
-      }
-      this.listSize[l] = w;
-    }
+    moveRows(new Uint8Array(eng.abi.memory.buffer), this.idsPtr, 4, keep);
+    compactLists(eng, newPos, this.listPos, this.listSize, [[this.listVec, this.d * 4]]);
     this.resized(keep.length);
     return true;
   }
@@ -247,29 +237,33 @@ export class IVFFlatIndex extends IdIndex {
 
   /** @internal mergeFrom's snapshot of this index: each position's list, the vectors, the ids. */
   contents(_where: string): Contents {
-    const eng = this.eng;
-    return { batch: { labels: this.listOfPositions(), codes: null }, x: eng.f32(this.vecPtr, this.n * this.d).slice(), ids: eng.i32(this.idsPtr, this.n).slice() };
+    const { listOf, x } = this.rowsAt(Int32Array.from({ length: this.n }, (_, i) => i));
+    return { batch: { labels: listOf, codes: null }, x, ids: this.storedIds() };
   }
 
-  /** The list of each position, i32[n]. */
-  private listOfPositions(): Int32Array {
-    const list = new Int32Array(this.n);
-    for (let l = 0; l < this.nlist; l++) for (const p of this.eng.i32(this.listPos[l], this.listSize[l])) list[p] = l;
-    return list;
+  /** The list of every position (by position), and copies of the vectors at positions pos (in range), f32[pos.length][d]. */
+  private rowsAt(pos: Int32Array): { listOf: Int32Array; x: Float32Array } {
+    const { d } = this;
+    const { listOf, slot } = listSlots(this.eng, this.n, this.listPos, this.listSize);
+    const x = new Float32Array(pos.length * d);
+    const f32 = new Float32Array(this.eng.abi.memory.buffer);
+    for (let i = 0; i < pos.length; i++) {
+      const at = (this.listVec[listOf[pos[i]]] >>> 2) + slot[pos[i]] * d;
+      x.set(f32.subarray(at, at + d), i * d);
+    }
+    return { listOf, x };
   }
 
   /** @internal add()'s second half: appends the vectors x of batch b (from encodeForAdd with this addVersion()). */
   appendBatch(where: string, b: AddBatch, x: Float32Array, ids: Int32Array | undefined): void {
     const eng = this.alive(where);
-    const { d } = this;
     const labels = b.labels!;
     const n = labels.length;
     const total = this.n + n;
     if (total > 0x7fffffff) fail('OUT_OF_MEMORY', where, 'too many vectors', raw(`${total}`), 'at most 2^31 - 1');
     // (before place() writes positions into the lists: it throws where the default ids would pass 2^31 - 1)
     const first = ids ? 0 : this.nextId.take(where, n, () => eng.i32(this.idsPtr, this.n));
-    this.place(labels, n, where);
-    eng.f32(this.vecPtr + this.n * d * 4, n * d).set(x);
+    this.place(labels, x, where);
     if (ids) this.nextId.given(ids);
     const idView = eng.i32(this.idsPtr, total);
     if (ids) idView.set(ids, this.n);
@@ -278,35 +272,48 @@ export class IVFFlatIndex extends IdIndex {
     this.idMap = null;
   }
 
-  /** Makes room for n more vectors and appends positions size.. to the lists `labels` names (reserving first). */
-  private place(labels: Int32Array, n: number, where: string): void {
+  /**
+   * Makes room for the vectors x and appends them, positions size.., to the lists `labels` names (reserving
+   * everything first: a failure leaves the lists as they were).
+   */
+  private place(labels: Int32Array, x: Float32Array, where: string): void {
+    const { d } = this;
+    const n = labels.length;
     const count = new Int32Array(this.nlist);
     for (let i = 0; i < n; i++) count[labels[i]]++;
     this.reserveGlobal(this.n + n, where);
     for (let l = 0; l < this.nlist; l++) if (count[l] > 0) this.reserveList(l, this.listSize[l] + count[l], where);
     const i32 = new Int32Array(this.eng.abi.memory.buffer);
+    const f32 = new Float32Array(this.eng.abi.memory.buffer);
     for (let i = 0; i < n; i++) {
       const l = labels[i];
-      i32[(this.listPos[l] >>> 2) + this.listSize[l]++] = this.n + i;
+      const at = this.listSize[l]++;
+      i32[(this.listPos[l] >>> 2) + at] = this.n + i;
+      const o = (this.listVec[l] >>> 2) + at * d;
+      for (let j = 0; j < d; j++) f32[o + j] = x[i * d + j];
     }
   }
 
   private reserveGlobal(total: number, where: string, fresh = false): void {
     if (total <= this.cap && !fresh) return;
     const cap = total <= this.cap ? this.cap : Math.ceil(Math.max(total, this.cap * 1.5, 16));
-    const need = cap * (4 * this.d + 4) + total * 4;
+    // (a lower bound: the lists' vectors and positions at their count, not their capacity; a list that cannot grow
+    // fails in its own allocation, with the same error and nothing changed)
+    const need = cap * 4 + total * (4 * this.d + 4);
     if (need > MAX_MEMORY_BYTES) fail('OUT_OF_MEMORY', where, `${total} vectors do not fit in WebAssembly memory`, raw(`${(need / 1024 ** 3).toFixed(2)} GiB`), 'at most 4 GiB per index; shard across indexes');
-    [this.vecPtr, this.idsPtr] = this.regrow(where, [
-      { ptr: this.vecPtr, bytes: cap * this.d * 4, keep: this.n * this.d * 4 },
-      { ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 },
-    ]);
+    [this.idsPtr] = this.regrow(where, [{ ptr: this.idsPtr, bytes: cap * 4, keep: this.n * 4 }]);
     this.cap = cap;
   }
 
   private reserveList(l: number, size: number, where: string, fresh = false): void {
     if (size <= this.listCap[l] && !(fresh && this.listCap[l] > 0)) return;
-    const cap = size <= this.listCap[l] ? this.listCap[l] : Math.ceil(Math.max(size, this.listCap[l] * 1.5, 8));
-    [this.listPos[l]] = this.regrow(where, [{ ptr: this.listPos[l], bytes: cap * 4, keep: this.listSize[l] * 4 }]);
+    // (at least 1 KB of vectors: with many lists of few vectors each, a minimum in rows would multiply large ones)
+    const cap = size <= this.listCap[l] ? this.listCap[l] : Math.ceil(Math.max(size, this.listCap[l] * 1.5, 256 / this.d));
+    const used = this.listSize[l];
+    [this.listPos[l], this.listVec[l]] = this.regrow(where, [
+      { ptr: this.listPos[l], bytes: cap * 4, keep: used * 4 },
+      { ptr: this.listVec[l], bytes: cap * this.d * 4, keep: used * this.d * 4 },
+    ]);
     this.listCap[l] = cap;
   }
 
@@ -346,14 +353,15 @@ export class IVFFlatIndex extends IdIndex {
     if (this.n > 0) {
       const coarse = this.probe!.search(q, nprobe);
       const maxList = largestList(this.listSize);
-      const [qp, sp, hitIdx, hitDist] = eng.scratch([d * 4, maxList * 4, maxList * 4, maxList * 4], where);
+      const [qp, sp, hitIdx, hitDist, rowIdx] = eng.scratch([d * 4, maxList * 4, maxList * 4, maxList * 4, maxList * 4], where);
+      identityRows(eng, rowIdx, maxList);
       for (let qi = 0; qi < hits.nq; qi++) {
         eng.f32(qp, d).set(q.subarray(qi * d, (qi + 1) * d));
         for (let p = 0; p < nprobe; p++) {
           const l = coarse.ids[qi * nprobe + p];
           if (l < 0 || this.listSize[l] === 0) continue;
           // exact scores of the list's rows (squared L2, or -<q, x>): rangeHits with nothing to add
-          eng.abi.scoreRows(qp, this.vecPtr, this.listPos[l], this.listSize[l], d, this.metric === 'l2' ? 0 : 1, sp);
+          eng.abi.scoreRows(qp, this.listVec[l], rowIdx, this.listSize[l], d, this.metric === 'l2' ? 0 : 1, sp);
           const pos = eng.i32(this.listPos[l], this.listSize[l]).slice();
           hits.collect(eng, qi, sp, this.listSize[l], 0, hitIdx, hitDist, (j) => pos[j]);
         }
@@ -373,7 +381,8 @@ export class IVFFlatIndex extends IdIndex {
     const rows = chunkRows(d * 4 + k * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, hd, hi, sp] = eng.scratch([c * d * 4, c * k * 4, c * k * 4, maxList * 4], where);
+      const [qp, hd, hi, sp, rowIdx] = eng.scratch([c * d * 4, c * k * 4, c * k * 4, maxList * 4, maxList * 4], where);
+      identityRows(eng, rowIdx, maxList);
       eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * k);
       flt?.armChunk(eng, hd, k, q0);
@@ -382,7 +391,7 @@ export class IVFFlatIndex extends IdIndex {
           const l = coarse.ids[(q0 + qi) * nprobe + p];
           if (l < 0 || this.listSize[l] === 0) continue;
           // exact scores of the list's rows, then offered to this query's heap (positions as ids)
-          eng.abi.scoreRows(qp + qi * d * 4, this.vecPtr, this.listPos[l], this.listSize[l], d, metric, sp);
+          eng.abi.scoreRows(qp + qi * d * 4, this.listVec[l], rowIdx, this.listSize[l], d, metric, sp);
           eng.abi.heapPushMany(hd + qi * k * 4, hi + qi * k * 4, k, sp, this.listPos[l], this.listSize[l]);
         }
       }
@@ -396,7 +405,7 @@ export class IVFFlatIndex extends IdIndex {
     const where = 'IVFFlatIndex.reconstruct';
     const eng = this.alive(where);
     const map = (this.idMap ??= idPositions(eng, this.idsPtr, this.n));
-    return storedRows(eng, this.vecPtr, positionsOf(where, ids, (id) => map.get(id)), this.d);
+    return this.rowsAt(positionsOf(where, ids, (id) => map.get(id))).x;
   }
 
   /**
@@ -414,12 +423,12 @@ export class IVFFlatIndex extends IdIndex {
     };
     const sections: Section[] = [];
     if (this.centroidsJs) {
-      const list = n > 0 ? this.listOfPositions() : new Int32Array(0);
+      const { listOf, x } = n > 0 ? this.rowsAt(Int32Array.from({ length: n }, (_, i) => i)) : { listOf: new Int32Array(0), x: new Float32Array(0) };
       sections.push(
         { tag: 'COAR', data: this.centroidsJs },
-        { tag: 'VECS', data: eng.f32(this.vecPtr, n * this.d) },
+        { tag: 'VECS', data: x },
         { tag: 'IDS ', data: eng.i32(this.idsPtr, n) },
-        { tag: 'LIST', data: list },
+        { tag: 'LIST', data: listOf.subarray(0, n) },
       );
     }
     return writeContainer('IVFFlatIndex', params, sections);
@@ -458,8 +467,7 @@ export class IVFFlatIndex extends IdIndex {
       }
       index.setCentroids(centroids);
       if (n > 0) {
-        index.place(list, n, where);
-        index.eng.f32(index.vecPtr, n * d).set(vecs);
+        index.place(list, vecs, where);
         index.eng.i32(index.idsPtr, n).set(ids);
         index.n = n;
         index.nextId.forget();

@@ -15,6 +15,7 @@ import {
 } from './adc.js';
 import { mergeInto, moveRows, type AddBatch, type Contents, type MergeOptions } from './addBatch.js';
 import { IdIndex } from './idIndex.js';
+import { compactLists, listSlots } from './lists.js';
 import { fsBytes, fsRead, fsReadRows, fsTables, fsWrite, FS_FAISS_IP_MAX_M } from './fastscan.js';
 import { checkFilter, filtered, PositionFilter, updateIdSort, type FilterOptions } from './filter.js';
 import { emptyResult, FlatIndex } from './FlatIndex.js';
@@ -720,16 +721,7 @@ export class IVFPQIndex extends IdIndex {
   /** The list of every position (by position) and the packed codes of positions pos (checked), in their order. */
   private codesAt(pos: Int32Array, where: string): { listOf: Int32Array; codes: Uint8Array } {
     const eng = this.eng;
-    // where each position lives: one pass over the lists
-    const listOf = new Int32Array(this.n);
-    const slot = new Int32Array(this.n);
-    for (let l = 0; l < this.nlist; l++) {
-      const p = eng.i32(this.listPos[l], this.listSize[l]);
-      for (let s = 0; s < p.length; s++) {
-        listOf[p[s]] = l;
-        slot[p[s]] = s;
-      }
-    }
+    const { listOf, slot } = listSlots(eng, this.n, this.listPos, this.listSize);
     const cs = this.codeSize;
     let codes: Uint8Array;
     if (this.fastScan) {
@@ -767,29 +759,8 @@ export class IVFPQIndex extends IdIndex {
     const mem = new Uint8Array(eng.abi.memory.buffer);
     moveRows(mem, this.idsPtr, 4, keep);
     if (this.refine) moveRows(mem, this.vecPtr, this.d * 4, keep);
-    const i32 = new Int32Array(eng.abi.memory.buffer);
-    const cs = this.codeSize;
-    for (let l = 0; l < this.nlist; l++) {
-      const base = this.listPos[l] >>> 2;
-      const codes = this.listCodes[l];
-      let w = 0;
-      // runs of kept entries: one code copy each
-      for (let s = 0; s < this.listSize[l]; ) {
-        if (newPos[i32[base + s]] < 0) {
-          s++;
-          continue;
-        }
-        let e = s;
-        for (; e < this.listSize[l] && newPos[i32[base + e]] >= 0; e++) i32[base + w + e - s] = newPos[i32[base + e]];
-        if (w !== s) {
-          mem.copyWithin(codes + w * cs, codes + s * cs, codes + e * cs);
-          if (this.usesNorms) mem.copyWithin(this.listNorms[l] + w * 4, this.listNorms[l] + s * 4, this.listNorms[l] + e * 4);
-        }
-        w += e - s;
-        s = e;
-      }
-      this.listSize[l] = w;
-    }
+    // codes and norms move with their entries, one copy per run of kept entries
+    compactLists(eng, newPos, this.listPos, this.listSize, [[this.listCodes, this.codeSize], [this.listNorms, this.usesNorms ? 4 : 0]]);
     this.resized(keep.length);
     return true;
   }
