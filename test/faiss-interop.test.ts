@@ -20,7 +20,7 @@ if (!hasFaiss) console.warn('faiss-interop.test.ts: SKIPPED, `/usr/bin/python3 -
 
 const EXPECTED_CLASS: Record<string, unknown> = {
   flat_l2: FlatIndex, flat_ip: FlatIndex, pq_l2_m8: PQIndex, pq_ip_m4: PQIndex, pq_l2_m8_nbits4: PQIndex, pq_l2_m16_nbits6: PQIndex,
-  sq8_l2: SQIndex, sq8_ip: SQIndex, sq8u_l2: SQIndex, sqfp16_l2: SQIndex, ivfpq_l2: IVFPQIndex, ivfpq_ip: IVFPQIndex,
+  sq8_l2: SQIndex, sq8_ip: SQIndex, sq8u_l2: SQIndex, sqfp16_l2: SQIndex, sq4_l2: SQIndex, sq4_ip: SQIndex, sq4u_l2: SQIndex, ivfpq_l2: IVFPQIndex, ivfpq_ip: IVFPQIndex,
   ivfflat_l2: IVFFlatIndex, ivfflat_ip: IVFFlatIndex, pqfs_l2: PQIndex, pqfs_ip: PQIndex,
   idmap_flat: FlatIndex, idmap_pq: PQIndex, opq_pq: PQIndex, opq_ivfpq: IVFPQIndex, rq_l2_qint8: RQIndex, rq_l2_decompress: RQIndex, rq_ip: RQIndex,
 };
@@ -174,7 +174,7 @@ describe.skipIf(!hasFaiss)('Faiss index files (python3-faiss)', () => {
     pqfs.train(xt);
     pqfs.add(xb);
     made.push(['vq_pqfs_ip', pqfs]);
-    for (const type of ['uint8', 'int8', 'fp16'] as const) {
+    for (const type of ['uint8', 'int8', 'int4', 'fp16'] as const) {
       const sq = new SQIndex({ d: 32, type });
       sq.train(xt);
       sq.add(xb);

@@ -368,9 +368,13 @@ describe('Faiss index files', () => {
     const hnsw = flatFile.slice();
     hnsw.set([0x49, 0x48, 0x4e, 0x66]); // 'IHNf'
     refusal(() => readFaissIndex(hnsw), 'UNSUPPORTED', W, "'IHNf'", 'IxPq');
+    const sq6 = sqFile.slice();
+    new DataView(sq6.buffer).setInt32(4 + 33, 6, true);
+    refusal(() => readFaissIndex(sq6), 'UNSUPPORTED', W, 'QT_6bit');
+    // an 8-bit file relabelled QT_4bit: its code size is d, not ceil(d / 2)
     const sq4 = sqFile.slice();
     new DataView(sq4.buffer).setInt32(4 + 33, 1, true);
-    refusal(() => readFaissIndex(sq4), 'UNSUPPORTED', W, 'QT_4bit');
+    refusal(() => readFaissIndex(sq4), 'CORRUPT_DATA', W, 'code_size', 'QT_4bit');
     const l1 = flatFile.slice();
     l1.set([0x49, 0x78, 0x46, 0x6c]); // 'IxFl'
     new DataView(l1.buffer).setInt32(4 + 29, 2, true);
@@ -409,22 +413,57 @@ describe('Faiss index files', () => {
     const W = 'writeFaissIndex';
     const cos = new FlatIndex({ d, metric: 'cosine' });
     const refine = new SQIndex({ d, type: 'fp16', refine: true });
-    const int4 = new SQIndex({ d, type: 'int4' });
     try {
       refusal(() => writeFaissIndex(cos), 'UNSUPPORTED', W, 'cosine');
       refusal(() => writeFaissIndex(refine), 'UNSUPPORTED', W, 'refine');
-      // trained and filled too (it wrote a file of half the codes its header promised)
-      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4 codes');
-      const x = Float32Array.from({ length: 50 * d }, (_, i) => Math.sin(i));
-      int4.train(x);
-      int4.add(x);
-      refusal(() => writeFaissIndex(int4), 'UNSUPPORTED', W, 'int4 codes');
       refusal(() => writeFaissIndex({} as FlatIndex), 'UNSUPPORTED', W);
       refusal(() => writeFaissIndex(cos, { nprobe: 0 }), 'INVALID_OPTION', W);
     } finally {
       cos.dispose();
       refine.dispose();
-      int4.dispose();
+    }
+  });
+
+  it('int4 is QT_4bit: Faiss decode vmin + (c + 0.5) / 15 vdiff of the written nibbles = our reconstructions; read back, the same searches', () => {
+    for (const dd of [8, 7]) {
+      const n = 60;
+      const x = Float32Array.from({ length: n * dd }, (_, i) => 3 * Math.sin(0.37 * i) + (i % dd));
+      const int4 = new SQIndex({ d: dd, type: 'int4' });
+      let back: SQIndex | null = null;
+      try {
+        int4.train(x);
+        int4.add(x);
+        const file = writeFaissIndex(int4);
+        const dv = new DataView(file.buffer, file.byteOffset);
+        const cs = Math.ceil(dd / 2);
+        expect(dv.getInt32(4 + 33, true)).toBe(1); // QT_4bit
+        let p = 4 + 33 + 12;
+        expect(Number(dv.getBigUint64(p, true))).toBe(dd);
+        expect(Number(dv.getBigUint64(p + 8, true))).toBe(cs);
+        expect(Number(dv.getBigUint64(p + 16, true))).toBe(2 * dd);
+        p += 24;
+        const t = new Float32Array(file.slice(p, p + 8 * dd).buffer);
+        p += 8 * dd;
+        expect(Number(dv.getBigUint64(p, true))).toBe(n * cs);
+        const codes = file.subarray(p + 8, p + 8 + n * cs);
+        const ours = int4.reconstruct(Int32Array.from({ length: n }, (_, i) => i));
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < dd; j++) {
+            const c = (codes[i * cs + (j >> 1)] >> ((j & 1) * 4)) & 15;
+            const faiss = Math.fround(t[j] + Math.fround(Math.fround((c + 0.5) / 15) * t[dd + j]));
+            expect(Math.abs(ours[i * dd + j] - faiss), `d ${dd}, vector ${i}, component ${j}`).toBeLessThanOrEqual(4 * 2 ** -23 * Math.max(1, Math.abs(faiss)));
+          }
+          // odd d: the unused high nibble stays 0, as Faiss leaves it
+          if (dd % 2 === 1) expect(codes[(i + 1) * cs - 1] >> 4).toBe(0);
+        }
+        back = readFaissIndex(file) as SQIndex;
+        expect(back.type).toBe('int4');
+        const q = x.subarray(0, 9 * dd);
+        expect(back.search(q, 6).ids).toEqual(int4.search(q, 6).ids);
+      } finally {
+        int4.dispose();
+        back?.dispose();
+      }
     }
   });
 

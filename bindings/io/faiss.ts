@@ -32,7 +32,9 @@
  * inverse on writing; the two decoders then agree to float rounding (a few ulps). Encoding new vectors differs at
  * bucket edges: Faiss takes floor(255 (x - vmin) / vdiff), vqwasm the nearest reconstruction, which is the same
  * bucket except for float rounding at the edges. int8 SQIndex codes are written as their uint8 equivalents
- * (c xor 0x80). QT_8bit_uniform and QT_8bit_direct are read (as per-dimension ranges); the 4- and 6-bit types are not.
+ * (c xor 0x80). QT_4bit is the same with 15 for 255, and int4 SQIndex codes as they are (two a byte, component j in
+ * the low nibble of byte j / 2 when j is even: Faiss's order). QT_8bit_uniform, QT_4bit_uniform and QT_8bit_direct are
+ * read (as per-dimension ranges); the 6-bit and bf16 types are not.
  *
  * Reading is hostile-input safe: every count is checked against the bytes that remain before anything is allocated
  * (so no allocation is larger than a small multiple of the file), and every failure is a VQError: CORRUPT_DATA for
@@ -75,7 +77,7 @@ interface PQPart {
 type Parsed =
   | { type: 'flat'; h: Header; xb: Float32Array }
   | { type: 'pq'; h: Header; pq: PQPart; codes: Uint8Array; fastScan?: boolean }
-  | { type: 'sq'; h: Header; sqType: 'uint8' | 'fp16'; min: Float32Array; step: Float32Array; codes: Uint8Array }
+  | { type: 'sq'; h: Header; sqType: 'uint8' | 'int4' | 'fp16'; min: Float32Array; step: Float32Array; codes: Uint8Array }
   | { type: 'ivfpq'; h: Header; nlist: number; coarse: Float32Array; pq: PQPart; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
   | { type: 'ivfflat'; h: Header; nlist: number; coarse: Float32Array; sizes: Int32Array; codes: Uint8Array; ids: Int32Array }
   | { type: 'rq'; h: Header; levels: number; nbits: number; beam: number; cent: Float32Array; searchType: number; normMin: number; normMax: number; codeSize: number; codes: Uint8Array }
@@ -395,14 +397,18 @@ function readIndex(r: Reader, depth: number): Parsed {
       const d = h.d;
       const min = new Float32Array(d);
       const step = new Float32Array(d);
-      let sqType: 'uint8' | 'fp16' = 'uint8';
+      let sqType: 'uint8' | 'int4' | 'fp16' = 'uint8';
       if (qtype === 4) {
         sqType = 'fp16';
         if (cs !== 2 * d) corrupt(`${fourcc}: code_size does not match ${name}`, cs, `${2 * d}`);
         r.f32vec(`${fourcc} trained ranges`, 0);
-      } else if (qtype === 0 || qtype === 2 || qtype === 5) {
-        if (cs !== d) corrupt(`${fourcc}: code_size does not match ${name}`, cs, `${d}`);
-        const want = qtype === 0 ? 2 * d : qtype === 2 ? 2 : 0;
+      } else if (qtype >= 0 && qtype <= 3 || qtype === 5) {
+        // QT_8bit 0, QT_4bit 1, QT_8bit_uniform 2, QT_4bit_uniform 3 (odd: 4 bits), QT_8bit_direct 5
+        const levels = qtype & 1 && qtype < 5 ? 15 : 255;
+        if (levels === 15) sqType = 'int4';
+        const size = levels === 15 ? Math.ceil(d / 2) : d;
+        if (cs !== size) corrupt(`${fourcc}: code_size does not match ${name}`, cs, `${size}`);
+        const want = qtype < 2 ? 2 * d : qtype < 5 ? 2 : 0;
         // an untrained index has no ranges yet
         const t = r.f32vec(`${fourcc} trained ranges`, h.trained || qtype === 5 ? want : 0);
         if (h.trained) {
@@ -410,19 +416,19 @@ function readIndex(r: Reader, depth: number): Parsed {
             let vmin = 0;
             let vdiff = 255;
             if (qtype !== 5) {
-              vmin = qtype === 0 ? t[j] : t[0];
-              vdiff = qtype === 0 ? t[d + j] : t[1];
+              vmin = qtype < 2 ? t[j] : t[0];
+              vdiff = qtype < 2 ? t[d + j] : t[1];
             }
             if (!(vdiff >= 0)) unsupported(`${fourcc}: a negative range (dimension ${j})`, vdiff, 'vdiff >= 0');
-            // decode vmin + (c + 0.5) / 255 vdiff = a + b c (QT_8bit_direct: c itself)
-            const b = Math.fround(vdiff / 255);
+            // decode vmin + (c + 0.5) / levels vdiff = a + b c (QT_8bit_direct: c itself)
+            const b = Math.fround(vdiff / levels);
             step[j] = b;
             min[j] = qtype === 5 ? 0 : Math.fround(vmin + Math.fround(b * 0.5));
             if (!Number.isFinite(min[j])) corrupt(`${fourcc}: a range overflows float32 (dimension ${j})`, min[j], 'finite ranges');
           }
         }
       } else {
-        unsupported(`${fourcc}: scalar quantizer type ${name} is not supported`, raw(name), 'QT_8bit, QT_8bit_uniform, QT_8bit_direct or QT_fp16');
+        unsupported(`${fourcc}: scalar quantizer type ${name} is not supported`, raw(name), 'QT_8bit, QT_4bit, QT_8bit_uniform, QT_4bit_uniform, QT_8bit_direct or QT_fp16');
       }
       const codes = r.u8vec(`${fourcc} codes`, h.n * cs);
       return { type: 'sq', h, sqType, min, step, codes };
@@ -565,7 +571,7 @@ function build(p: Parsed, ids: Int32Array | null): FaissIndex {
       }
       const params: Params = { d, type: p.sqType, trained: true, metric, refine: false, n, explicitIds: ids !== null };
       const sections: Section[] = [{ tag: 'CODE', data: p.codes }, ...idSections];
-      if (p.sqType === 'uint8') sections.push({ tag: 'MIN ', data: p.min }, { tag: 'STEP', data: p.step });
+      if (p.sqType !== 'fp16') sections.push({ tag: 'MIN ', data: p.min }, { tag: 'STEP', data: p.step });
       return loadBuilt(SQIndex.load, 'SQIndex', params, sections);
     }
     case 'ivfpq':
@@ -702,7 +708,7 @@ function buildIVFFlat(p: Extract<Parsed, { type: 'ivfflat' }>): IVFFlatIndex {
 /**
  * The index in a file written by `faiss.write_index` (bytes of the whole file), as the matching vqwasm index, ready to
  * search: IndexFlatL2 / IndexFlatIP -> FlatIndex; IndexPQ -> PQIndex (fastScan off, so that distances are Faiss's
- * float ADC ones); IndexScalarQuantizer (QT_8bit, QT_8bit_uniform, QT_8bit_direct, QT_fp16) -> SQIndex;
+ * float ADC ones); IndexScalarQuantizer (QT_8bit, QT_4bit, QT_8bit_uniform, QT_4bit_uniform, QT_8bit_direct, QT_fp16) -> SQIndex;
  * IndexIVFPQ (by residual, flat coarse quantizer, in-memory lists) -> IVFPQIndex (nprobe is a search option in
  * vqwasm: pass the one you used with Faiss); IndexIDMap around flat / PQ / SQ -> the same index with those ids;
  * IndexPreTransform(OPQMatrix, IndexPQ or IndexIVFPQ) -> the index with opq; IndexResidualQuantizer -> RQIndex (see
@@ -859,10 +865,10 @@ function isIdentity(ids: Int32Array): boolean {
 /**
  * The index as a Faiss index file (bytes that `faiss.read_index` / `faiss.deserialize_index` read): FlatIndex 'l2' /
  * 'ip' -> IndexFlatL2 / IndexFlatIP; PQIndex -> IndexPQ; SQIndex uint8 / int8 -> IndexScalarQuantizer QT_8bit (same
- * reconstructions), fp16 -> QT_fp16; IVFPQIndex -> IndexIVFPQ (by residual, flat coarse quantizer); with opq, an
+ * reconstructions), int4 -> QT_4bit, fp16 -> QT_fp16; IVFPQIndex -> IndexIVFPQ (by residual, flat coarse quantizer); with opq, an
  * IndexPreTransform whose OPQMatrix is the rotation; user ids other than 0..n-1 on a flat / PQ / SQ index -> an
  * IndexIDMap around it. Refused with UNSUPPORTED: 'cosine' FlatIndex (store normalized vectors in an 'ip' index),
- * refine indexes (Faiss keeps the originals in a separate IndexRefineFlat), int4 SQIndex, and other classes.
+ * refine indexes (Faiss keeps the originals in a separate IndexRefineFlat), and other classes.
  */
 export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = {}): Uint8Array {
   const nprobe = options?.nprobe ?? 1;
@@ -882,9 +888,6 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
   const metric = P.metric as Metric | 'cosine';
   if (metric === 'cosine') fail('UNSUPPORTED', WW, "a 'cosine' FlatIndex has no Faiss metric", raw("metric 'cosine'"), "an 'ip' index over normalized vectors (what Faiss users do for cosine)");
   if (P.refine === true) fail('UNSUPPORTED', WW, 'refine indexes are not written (Faiss keeps the originals in an IndexRefineFlat)', raw('refine: true'), 'an index built with refine: false');
-  // (not mapped to Faiss's QT_4bit, which readFaissIndex does not read either: written as QT_8bit, it gave a file
-  // holding half the codes its header promised)
-  if (kind === 'SQIndex' && P.type === 'int4') fail('UNSUPPORTED', WW, 'int4 codes are not written', raw("type 'int4'"), "'uint8', 'int8' or 'fp16'");
   const w = new Writer();
   const trained = kind === 'FlatIndex' ? true : P.trained === true;
   const ids = kind === 'IVFPQIndex' || kind === 'IVFFlatIndex' ? null : P.explicitIds === true || kind === 'FlatIndex' || kind === 'RQIndex' ? (c.sections.has('IDS ') ? i32s(c, 'IDS ') : null) : null;
@@ -939,13 +942,15 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
     }
     case 'SQIndex': {
       const type = P.type as string;
+      // int4 is QT_4bit (the same nibble order: component j in byte j / 2, the odd one high)
+      const levels = type === 'int4' ? 15 : 255;
       w.fourcc('IxSQ');
       w.header(d, n, trained, metric);
-      w.i32(type === 'fp16' ? 4 : 0);
+      w.i32(type === 'fp16' ? 4 : levels === 15 ? 1 : 0);
       w.i32(0); // rangestat RS_minmax
       w.f32(0);
       w.u64(d);
-      w.u64(type === 'fp16' ? 2 * d : d);
+      w.u64(type === 'fp16' ? 2 * d : levels === 15 ? Math.ceil(d / 2) : d);
       if (type === 'fp16' || !trained) w.f32vec(new Float32Array(0));
       else {
         const min = f32s(c, 'MIN ');
@@ -953,7 +958,7 @@ export function writeFaissIndex(index: FaissIndex, options: WriteFaissOptions = 
         const t = new Float32Array(2 * d);
         for (let j = 0; j < d; j++) {
           t[j] = Math.fround(min[j] - Math.fround(step[j] * 0.5));
-          t[d + j] = Math.fround(step[j] * 255);
+          t[d + j] = Math.fround(step[j] * levels);
         }
         w.f32vec(t);
       }
