@@ -142,6 +142,29 @@ describe('IVFFlatIndex', () => {
     expect(merged.search(q, 8, { nprobe: 3 })).toEqual(index.search(q, 8, { nprobe: 3 }));
   });
 
+  it('lists longer than a scoring block (4096 rows): search and range search over them are exact', () => {
+    const d = 3;
+    const n = 9000;
+    const x = intVectors(n, d, 91);
+    const q = intVectors(7, d, 92);
+    for (const metric of ['l2', 'ip'] as const) {
+      const index = track(new IVFFlatIndex({ d, nlist: 1, metric, seed: 4 }));
+      index.train(x);
+      index.add(x);
+      expect(Math.max(...index.listSizes)).toBeGreaterThan(2 * 4096);
+      const flat = track(new FlatIndex({ d, metric }));
+      flat.add(x);
+      expect(index.search(q, 20)).toEqual(flat.search(q, 20));
+      const radius = metric === 'l2' ? 30 : 120;
+      const got = index.rangeSearch(q, radius);
+      const want = flat.rangeSearch(q, radius);
+      expect(got.lims).toEqual(want.lims);
+      expect(want.lims[7]).toBeGreaterThan(50);
+      expect(got.ids).toEqual(want.ids);
+      expect(got.distances).toEqual(want.distances);
+    }
+  });
+
   it('refuses bad input with VQError and stays usable; memory does not grow across create / dispose', () => {
     const d = 4;
     const x = intVectors(40, d, 1);

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlatIndex, init, IVFFlatIndex, IVFPQIndex, KMeans, memoryStats, PQIndex, SQIndex, WorkerPool } from '../dist/index.js';
 import { engine, loadEngine } from '../dist/wasm/engine.js';
+import { snapshot } from '../dist/parallel/borrow.js';
 import { floatVectors } from './helpers/data.js';
 import { poolSuite } from './helpers/poolSuite.js';
 
@@ -79,6 +80,28 @@ describe('shared memory: arenas, views and pinning', () => {
     expect(after >= arena + arenaBytes || after + 4096 <= arena).toBe(true);
     // an instance that already allocated cannot take an arena
     expect(abi.threadInit(arena, arenaBytes)).toBe(1);
+  });
+
+  it('a view never carries the id map reconstruct() builds (a cache it never reads), and still searches as this thread does', async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      for (const index of [new FlatIndex({ d }), new IVFFlatIndex({ d, nlist: 8, seed: 1 })]) {
+        if (index instanceof IVFFlatIndex) index.train(x);
+        index.add(x.subarray(0, 3000 * d), Int32Array.from({ length: 3000 }, (_, i) => 5 * i + 1));
+        expect(index.reconstruct([5 * 17 + 1])).toEqual(x.slice(17 * d, 18 * d));
+        expect((index as unknown as { idMap: unknown }).idMap).not.toBeNull();
+        const { snap } = snapshot(index);
+        expect((snap as { v: { idMap: unknown } }).v.idMap).toBeNull();
+        const sh = await pool.share(index);
+        const opts = index instanceof IVFFlatIndex ? { nprobe: 3 } : {};
+        expect(await sh.search(q, 5, opts)).toEqual(index.search(q, 5, opts));
+        sh.release();
+        index.dispose();
+      }
+    } finally {
+      pool.terminate();
+    }
   });
 
   it("SQIndex 'l2' never searched on this thread: the pool completes its kept code norms here once, and the views use them", async () => {

@@ -47,6 +47,12 @@ export interface IVFFlatSearchOptions extends FilterOptions {
  * is found through its list (save, reconstruct, mergeFrom). The coarse centroids live in FlatIndex objects owned by
  * the index.
  */
+/**
+ * reconstruct()'s list and slot of every position, kept beside the id map it was built with: every change that moves
+ * a position (add, remove, reset) drops that map. Outside the index, so that a shared pool's view does not carry it.
+ */
+const SLOTS = new WeakMap<object, { listOf: Int32Array; slot: Int32Array }>();
+
 export class IVFFlatIndex extends IdIndex {
   readonly d: number;
   readonly nlist: number;
@@ -242,9 +248,9 @@ export class IVFFlatIndex extends IdIndex {
   }
 
   /** The list of every position (by position), and copies of the vectors at positions pos (in range), f32[pos.length][d]. */
-  private rowsAt(pos: Int32Array): { listOf: Int32Array; x: Float32Array } {
+  private rowsAt(pos: Int32Array, slots = listSlots(this.eng, this.n, this.listPos, this.listSize)): { listOf: Int32Array; x: Float32Array } {
     const { d } = this;
-    const { listOf, slot } = listSlots(this.eng, this.n, this.listPos, this.listSize);
+    const { listOf, slot } = slots;
     const x = new Float32Array(pos.length * d);
     const f32 = new Float32Array(this.eng.abi.memory.buffer);
     for (let i = 0; i < pos.length; i++) {
@@ -352,18 +358,17 @@ export class IVFFlatIndex extends IdIndex {
     this.trainedOr(where);
     if (this.n > 0) {
       const coarse = this.probe!.search(q, nprobe);
-      const maxList = largestList(this.listSize);
-      const [qp, sp, hitIdx, hitDist, rowIdx] = eng.scratch([d * 4, maxList * 4, maxList * 4, maxList * 4, maxList * 4], where);
-      identityRows(eng, rowIdx, maxList);
+      const block = this.blockRows();
+      const [qp, sp, hitIdx, hitDist, rowIdx] = eng.scratch([d * 4, block * 4, block * 4, block * 4, block * 4], where);
+      identityRows(eng, rowIdx, block);
       for (let qi = 0; qi < hits.nq; qi++) {
         eng.f32(qp, d).set(q.subarray(qi * d, (qi + 1) * d));
         for (let p = 0; p < nprobe; p++) {
           const l = coarse.ids[qi * nprobe + p];
-          if (l < 0 || this.listSize[l] === 0) continue;
-          // exact scores of the list's rows (squared L2, or -<q, x>): rangeHits with nothing to add
-          eng.abi.scoreRows(qp, this.listVec[l], rowIdx, this.listSize[l], d, this.metric === 'l2' ? 0 : 1, sp);
+          if (l < 0) continue;
           const pos = eng.i32(this.listPos[l], this.listSize[l]).slice();
-          hits.collect(eng, qi, sp, this.listSize[l], 0, hitIdx, hitDist, (j) => pos[j]);
+          // exact scores (squared L2, or -<q, x>): rangeHits with nothing to add
+          this.scoreList(qp, l, sp, rowIdx, block, (b0, cnt) => hits.collect(eng, qi, sp, cnt, 0, hitIdx, hitDist, (j) => pos[b0 + j]));
         }
       }
     }
@@ -374,25 +379,23 @@ export class IVFFlatIndex extends IdIndex {
     const where = 'IVFFlatIndex.search';
     const eng = this.eng;
     const { d } = this;
-    const metric = this.metric === 'l2' ? 0 : 1;
-    const maxList = largestList(this.listSize);
+    const block = this.blockRows();
     const ids = new Int32Array(nq * k);
     const distances = new Float32Array(nq * k);
     const rows = chunkRows(d * 4 + k * 8, nq);
     for (let q0 = 0; q0 < nq; q0 += rows) {
       const c = Math.min(rows, nq - q0);
-      const [qp, hd, hi, sp, rowIdx] = eng.scratch([c * d * 4, c * k * 4, c * k * 4, maxList * 4, maxList * 4], where);
-      identityRows(eng, rowIdx, maxList);
+      const [qp, hd, hi, sp, rowIdx] = eng.scratch([c * d * 4, c * k * 4, c * k * 4, block * 4, block * 4], where);
+      identityRows(eng, rowIdx, block);
       eng.f32(qp, c * d).set(q.subarray(q0 * d, (q0 + c) * d));
       eng.abi.heapInit(hd, hi, c * k);
       flt?.armChunk(eng, hd, k, q0);
       for (let qi = 0; qi < c; qi++) {
         for (let p = 0; p < nprobe; p++) {
           const l = coarse.ids[(q0 + qi) * nprobe + p];
-          if (l < 0 || this.listSize[l] === 0) continue;
+          if (l < 0) continue;
           // exact scores of the list's rows, then offered to this query's heap (positions as ids)
-          eng.abi.scoreRows(qp + qi * d * 4, this.listVec[l], rowIdx, this.listSize[l], d, metric, sp);
-          eng.abi.heapPushMany(hd + qi * k * 4, hi + qi * k * 4, k, sp, this.listPos[l], this.listSize[l]);
+          this.scoreList(qp + qi * d * 4, l, sp, rowIdx, block, (b0, cnt) => eng.abi.heapPushMany(hd + qi * k * 4, hi + qi * k * 4, k, sp, this.listPos[l] + b0 * 4, cnt));
         }
       }
       finishChunk(eng, hd, hi, c, k, k, d, this.metric, null, ids, distances, q0, flt);
@@ -400,12 +403,32 @@ export class IVFFlatIndex extends IdIndex {
     return { ids: toUserIds(eng, this.idsPtr, this.n, ids), distances };
   }
 
+  /** Rows a list is scored in at a time: its scores and row indices take 8 bytes a row of scratch, not of the list. */
+  private blockRows(): number {
+    return Math.min(largestList(this.listSize), 4096);
+  }
+
+  /**
+   * Scores list l's rows against the query at qPtr (squared L2, or -<q, x> for 'ip') into sp, `block` rows at a
+   * time (rowIdx: identityRows of block), calling done(first row, rows) after each block.
+   */
+  private scoreList(qPtr: number, l: number, sp: number, rowIdx: number, block: number, done: (b0: number, count: number) => void): void {
+    const size = this.listSize[l];
+    for (let b0 = 0; b0 < size; b0 += block) {
+      const count = Math.min(block, size - b0);
+      this.eng.abi.scoreRows(qPtr, this.listVec[l] + b0 * this.d * 4, rowIdx, count, this.d, this.metric === 'l2' ? 0 : 1, sp);
+      done(b0, count);
+    }
+  }
+
   /** Copies of the stored vectors by user id (an id added twice gives its first vector). */
   reconstruct(ids: Int32Array | readonly number[]): Float32Array {
     const where = 'IVFFlatIndex.reconstruct';
     const eng = this.alive(where);
     const map = (this.idMap ??= idPositions(eng, this.idsPtr, this.n));
-    return this.rowsAt(positionsOf(where, ids, (id) => map.get(id))).x;
+    let slots = SLOTS.get(map);
+    if (!slots) SLOTS.set(map, (slots = listSlots(eng, this.n, this.listPos, this.listSize)));
+    return this.rowsAt(positionsOf(where, ids, (id) => map.get(id)), slots).x;
   }
 
   /**
