@@ -431,6 +431,8 @@ function readIndex(r: Reader, depth: number): Parsed {
         unsupported(`${fourcc}: scalar quantizer type ${name} is not supported`, raw(name), 'QT_8bit, QT_4bit, QT_8bit_uniform, QT_4bit_uniform, QT_8bit_direct or QT_fp16');
       }
       const codes = r.u8vec(`${fourcc} codes`, h.n * cs);
+      // (odd d at 4 bits: Faiss ignores the last byte's high nibble, which SQIndex keeps 0; a copy of the file's bytes)
+      if (sqType === 'int4' && d % 2) for (let i = cs - 1; i < codes.length; i += cs) codes[i] &= 15;
       return { type: 'sq', h, sqType, min, step, codes };
     }
     case 'IwPQ': {
