@@ -27,7 +27,7 @@ export { BinaryIndex, type BinaryIndexOptions } from './search/BinaryIndex.js';
 export { FORMAT_VERSION, type SaveOptions } from './io/format.js';
 export type { MergeOptions } from './search/addBatch.js';
 export { loadIndex, loadQuantizer, type AnyIndex, type AnyQuantizer } from './io/loadIndex.js';
-export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions, type TrainIndexProgress } from './parallel/WorkerPool.js';
+export { WorkerPool, SharedIndex, SharedQuantizer, type WorkerPoolOptions, type PoolSearchOptions, type PoolRangeSearchOptions, type PoolRunOptions, type TrainIndexProgress } from './parallel/WorkerPool.js';
 export {
   parseNpy, writeNpy, parseFvecs, parseIvecs, parseBvecs, writeFvecs, writeIvecs, writeBvecs, parseRawF32, toFloat32, vectorChunks, bytesSource,
   blobSource, type Vectors, type VectorArray, type VectorDtype, type VectorFormat, type ByteSource, type VectorChunk, type VectorChunkOptions,

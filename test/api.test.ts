@@ -30,7 +30,7 @@ const TYPE_EXPORTS = [
   'SemanticIdTokenizerOptions', 'SemanticIdResult', 'SemanticIdFitResult', 'SemanticIdTrie',
   'ResidualQuantizerOptions', 'ResidualQuantizerTrainResult', 'RQIndexOptions', 'RangeSearchResult',
   'ScalarQuantizerOptions', 'ScalarQuantizerTrainResult', 'SQType', 'SQIndexOptions', 'BinaryQuantizerOptions', 'BinaryQuantizerTrainResult', 'BinaryIndexOptions',
-  'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'TrainIndexProgress', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
+  'FilterOptions', 'AnyIndex', 'AnyQuantizer', 'WorkerPoolOptions', 'PoolSearchOptions', 'PoolRangeSearchOptions', 'PoolRunOptions', 'TrainIndexProgress', 'IVFFlatIndexOptions', 'IVFFlatSearchOptions',
   'Vectors', 'VectorArray', 'VectorDtype', 'VectorFormat', 'ByteSource', 'VectorChunk', 'VectorChunkOptions', 'ReadVectorFileOptions',
   'FaissIndex', 'WriteFaissOptions', 'SaveOptions', 'MergeOptions',
 ];

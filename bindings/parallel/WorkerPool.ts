@@ -53,12 +53,22 @@ export interface WorkerPoolOptions {
   byMessage?: boolean;
 }
 
-export interface PoolSearchOptions extends Record<string, unknown> {
+/** What a pooled search takes besides the index's own options (they run on the calling thread). */
+export interface PoolRunOptions {
   /** Rejects with VQError ABORTED once fired: chunks not yet started are not run (a running chunk finishes). */
   signal?: AbortSignal;
   /** Called after each chunk with the queries answered so far. */
   onProgress?: (p: { done: number; total: number }) => void;
 }
+
+/** SharedIndex.search's options for an index of type I: I's search options plus signal and onProgress. */
+export type PoolSearchOptions<I extends AnyIndex = AnyIndex> = (I extends { search(q: Float32Array, k: number, options?: infer O): unknown } ? O : never) & PoolRunOptions;
+
+/** SharedIndex.rangeSearch's options for an index of type I: I's rangeSearch options plus signal and onProgress. */
+export type PoolRangeSearchOptions<I extends AnyIndex = AnyIndex> = (I extends { rangeSearch(q: Float32Array, radius: number, options?: infer O): unknown } ? O : never) & PoolRunOptions;
+
+/** The options, as checked at run time (any index kind). */
+type LooseRunOptions = PoolRunOptions & Record<string, unknown>;
 
 /** A worker, whatever the runtime. */
 interface Port {
@@ -187,7 +197,7 @@ class Lane {
 export class WorkerPool {
   readonly threads: number;
   /** The engine build the workers run. */
-  readonly build: string;
+  readonly build: Build;
   private readonly lanes: Lane[];
   private nextSlot = 1;
   private closed = false;
@@ -202,7 +212,7 @@ export class WorkerPool {
   readonly shared: boolean;
 
   private constructor(
-    lanes: Lane[], build: string, private readonly url: URL | null, private readonly arenas: { eng: Engine; ptrs: number[] } | null,
+    lanes: Lane[], build: Build, private readonly url: URL | null, private readonly arenas: { eng: Engine; ptrs: number[] } | null,
     /** @internal SharedArrayBuffer and Atomics work here (k-means++ rounds and search chunks go through shared words). */
     readonly sharedWords: boolean,
   ) {
@@ -244,7 +254,7 @@ export class WorkerPool {
       // private memories can still share words (Node, isolated pages): k-means++ rounds and the taking of search
       // chunks then need no messages
       const sharedWords = arenas !== null || (o.byMessage !== true && threadsUnavailable() === null);
-      return new WorkerPool(lanes, String(builds[0]), url, arenas, sharedWords);
+      return new WorkerPool(lanes, String(builds[0]) as Build, url, arenas, sharedWords);
     } catch (e) {
       for (const l of lanes) l.port.terminate();
       for (const p of arenas?.ptrs ?? []) arenas!.eng.free(p);
@@ -256,10 +266,10 @@ export class WorkerPool {
    * Copies an index into every worker (a snapshot of its current contents, through save()): later add() calls on the
    * original do not reach the copies; share it again for that.
    */
-  async share(index: AnyIndex): Promise<SharedIndex> {
+  async share<I extends AnyIndex>(index: I): Promise<SharedIndex<I>> {
     const where = 'WorkerPool.share';
     const slot = await this.load(where, index, 'index');
-    return new SharedIndex(this, slot, index.d, this.shared ? index : null);
+    return new SharedIndex<I>(this, slot, index.d, this.shared ? index : null);
   }
 
   /**
@@ -390,9 +400,9 @@ export class WorkerPool {
    * own, which aborting terminates at once (rejects ABORTED).
    */
   async train<K extends TrainableKind>(
-    kind: K, options: Record<string, unknown>, x: Float32Array,
+    kind: K, options: ConstructorParameters<(typeof TRAINABLE)[K]>[0], x: Float32Array,
     run: { signal?: AbortSignal; onProgress?: (p: unknown) => void; add?: boolean } = {},
-  ): Promise<{ trained: InstanceType<(typeof TRAINABLE)[K]>; result: unknown }> {
+  ): Promise<{ trained: InstanceType<(typeof TRAINABLE)[K]>; result: ReturnType<InstanceType<(typeof TRAINABLE)[K]>['train']> }> {
     const where = 'WorkerPool.train';
     this.open(where);
     if (typeof kind !== 'string' || !Object.hasOwn(TRAINABLE, kind)) fail('INVALID_OPTION', where, 'unknown kind', kind, `one of ${Object.keys(TRAINABLE).join(', ')}`);
@@ -440,7 +450,7 @@ export class WorkerPool {
       }
     }
     const Cls = TRAINABLE[kind] as unknown as { load(b: Uint8Array): InstanceType<(typeof TRAINABLE)[K]> };
-    return { trained: Cls.load(value.bytes), result: value.result };
+    return { trained: Cls.load(value.bytes), result: value.result as ReturnType<InstanceType<(typeof TRAINABLE)[K]>['train']> };
   }
 
   /**
@@ -709,7 +719,7 @@ export class WorkerPool {
    * the index was disposed or given vectors meanwhile, or a step fails or is aborted (signal), it rejects and the
    * index keeps what it had.
    */
-  async trainIndex(index: PQIndex | IVFFlatIndex | IVFPQIndex | RQIndex, x: Float32Array, run: { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void } = {}): Promise<unknown> {
+  async trainIndex<I extends PQIndex | IVFFlatIndex | IVFPQIndex | RQIndex>(index: I, x: Float32Array, run: { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void } = {}): Promise<ReturnType<I['train']>> {
     const where = 'WorkerPool.trainIndex';
     this.open(where);
     const r = checkOptions(where, run) as { signal?: AbortSignal; onProgress?: (p: TrainIndexProgress) => void };
@@ -722,7 +732,7 @@ export class WorkerPool {
       try {
         const result = await this.runSteps(where, fresh.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
         (index.adoptTrained as (q: typeof fresh) => void)(fresh);
-        return result;
+        return result as ReturnType<I['train']>;
       } catch (e) {
         fresh.dispose();
         throw e;
@@ -731,7 +741,7 @@ export class WorkerPool {
     if (!(index instanceof IVFFlatIndex || index instanceof IVFPQIndex)) {
       fail('INVALID_TYPE', where, 'index must be a PQIndex, IVFFlatIndex, IVFPQIndex or RQIndex', index, "one of those (pool.train(kind, options, x) trains any kind in a worker of its own)");
     }
-    return this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress);
+    return (await this.runSteps(where, index.trainSteps(x) as TrainSteps<unknown>, r.signal, r.onProgress)) as ReturnType<I['train']>;
   }
 
   /**
@@ -1062,7 +1072,7 @@ abstract class Shared {
 }
 
 /** An index copied into every worker of a pool (or viewed by them, shared memory): search() splits the queries across them. */
-export class SharedIndex extends Shared {
+export class SharedIndex<I extends AnyIndex = AnyIndex> extends Shared {
   constructor(pool: WorkerPool, slot: number, d: number, private readonly origin: AnyIndex | null) {
     super(pool, slot, d);
   }
@@ -1071,7 +1081,7 @@ export class SharedIndex extends Shared {
    * The same result as index.search(q, k, options) on the main thread, computed by the pool's workers. options take
    * the index's search options (nprobe, rerank, exclude, allow) plus signal and onProgress.
    */
-  async search(q: Float32Array, k: number, options: PoolSearchOptions = {}): Promise<SearchResult> {
+  async search(q: Float32Array, k: number, options?: PoolSearchOptions<I>): Promise<SearchResult> {
     const where = 'SharedIndex.search';
     this.live(where, 'index', 'pool.share(index)');
     const nq = checkVectors(where, 'queries', q, this.d);
@@ -1114,7 +1124,7 @@ export class SharedIndex extends Shared {
    * split across the pool's workers in chunks by message; options: the index's (nprobe, exclude, allow) plus signal
    * and onProgress.
    */
-  async rangeSearch(q: Float32Array, radius: number, options: PoolSearchOptions = {}): Promise<RangeSearchResult> {
+  async rangeSearch(q: Float32Array, radius: number, options?: PoolRangeSearchOptions<I>): Promise<RangeSearchResult> {
     const where = 'SharedIndex.rangeSearch';
     this.live(where, 'index', 'pool.share(index)');
     const nq = checkVectors(where, 'queries', q, this.d);
@@ -1154,8 +1164,8 @@ export class SharedIndex extends Shared {
  * A pooled search's options: signal and onProgress (run here) apart from the index's own (sent to the workers), and
  * exclude, one list per query, checked enough to be split by query (the worker's own check gives the full message).
  */
-function splitOptions(where: string, options: PoolSearchOptions, nq: number) {
-  const { signal, onProgress, ...rest } = checkOptions(where, options) as PoolSearchOptions;
+function splitOptions(where: string, options: unknown, nq: number) {
+  const { signal, onProgress, ...rest } = checkOptions(where, options ?? {}) as LooseRunOptions;
   checkCallbacks(where, signal, onProgress);
   const exclude = rest.exclude;
   if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {

@@ -116,6 +116,11 @@ export class OPQ extends Owned implements Quantizer {
     return eng.f32(op, this.d * this.d).slice();
   }
 
+  /** A copy of the codebook, f32[m][ksub][dsub], of the rotated vectors r x (as ProductQuantizer.centroids). */
+  get centroids(): Float32Array {
+    return this.pqFor('OPQ.centroids').centroids;
+  }
+
   /** @internal The product quantizer behind the rotation (owned by this object). */
   pqFor(where: string): ProductQuantizer {
     this.alive(where);

@@ -1,7 +1,7 @@
 import { checkOptions, fail, raw, savedOptionsError } from '../errors.js';
 import { paramBool, paramInt, paramString, readContainer } from '../io/format.js';
-import type { OPQ } from '../quantizers/OPQ.js';
-import type { ProductQuantizer } from '../quantizers/ProductQuantizer.js';
+import type { OPQ, OPQTrainResult } from '../quantizers/OPQ.js';
+import type { ProductQuantizer, ProductQuantizerTrainResult } from '../quantizers/ProductQuantizer.js';
 import type { SearchResult } from '../types.js';
 import {
   checkPQCommon, loadQuantizer, makeQuantizer, PQ_METRICS, pqOf, finishChunk, savedAnisotropicThreshold, scanKsub, scanTables, toCodeSpace,
@@ -37,7 +37,7 @@ const RANGE_BLOCK = 8192;
  * once add() is given ids (before that, ids are positions and cost nothing), and with refine the original vectors
  * f32[cap][d]. Capacity grows by 1.5x; the quantizer is owned by the index.
  */
-export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, unknown> {
+export class PQIndex extends CodedIndex<ProductQuantizer | OPQ, ProductQuantizerTrainResult | OPQTrainResult> {
   readonly m: number;
   readonly nbits: number;
   readonly opq: boolean;
