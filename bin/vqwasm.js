@@ -3,12 +3,19 @@
 // and saved indexes (vqwasm's own files, or Faiss index files for search / eval / info). Exit codes: 0 done, 1 the
 // work failed (a VQError or an I/O error: the message says what was got and what was expected), 2 a usage error.
 // A progress bar goes to stderr when it is a TTY; otherwise nothing but errors is written there.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile as fsReadFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as vq from '../dist/index.js';
 
-const TYPES = ['flat', 'pq', 'ivfpq', 'sq', 'binary', 'rq'];
+// (a directory read gives EISDIR without a path: the error message names the path it was given)
+const readFile = (path, ...rest) =>
+  fsReadFile(path, ...rest).catch((e) => {
+    if (e && typeof e === 'object' && e.path === undefined) e.path = String(path);
+    throw e;
+  });
+
+const TYPES = ['flat', 'pq', 'ivfpq', 'ivfflat', 'sq', 'binary', 'rq'];
 
 const COMMON = {
   help: { type: 'boolean', short: 'h' },
@@ -20,7 +27,7 @@ const COMMON = {
 const COMMANDS = {
   train: {
     summary: 'train an index on vectors and (unless --no-add) add them; save it',
-    usage: 'vqwasm train --type <flat|pq|ivfpq|sq|binary|rq> --input <vectors> --output <index.vqw> [options]',
+    usage: 'vqwasm train --type <flat|pq|ivfpq|ivfflat|sq|binary|rq> --input <vectors> --output <index.vqw> [options]',
     options: {
       type: { type: 'string' },
       input: { type: 'string', short: 'i' },
@@ -44,7 +51,7 @@ const COMMANDS = {
       threads: { type: 'string' },
     },
     help: `Options:
-  --type T          flat | pq | ivfpq | sq | binary | rq (required)
+  --type T          flat | pq | ivfpq | ivfflat | sq | binary | rq (required)
   --input FILE      vectors to add (and to train on, unless --train is given): .fvecs .npy .bvecs .f32 (with --d)
   --train FILE      a separate training set
   --output FILE     where to save the index (required)
@@ -52,15 +59,15 @@ const COMMANDS = {
   --ids FILE        user ids of the added vectors (.ivecs with d = 1, or a 1-D int32 .npy)
   --metric M        l2 (default) | ip | cosine (cosine: flat only)
   --m N             sub-quantizers (pq, ivfpq)            --nbits N   bits per code (pq, ivfpq, rq; default 8)
-  --nlist N         inverted lists (ivfpq)                --levels N  residual levels (rq)
+  --nlist N         inverted lists (ivfpq, ivfflat)       --levels N  residual levels (rq)
   --beam N          beam width (rq; default 1)            --sq-type T uint8 | int8 | int4 | fp16 (sq; default int8)
   --opq             learn an OPQ rotation (pq, ivfpq)     --refine    keep the float vectors for --rerank
   --no-fast-scan    float ADC scan for 4-bit codes        --anisotropic T  score-aware PQ threshold (ip; pq, ivfpq)
   --rotate          random rotation before sign bits (binary)
   --seed N          training seed (default 1234)
   --threads N       train and add on N threads (default 1; 0 = every core), with the same index bytes: a
-                    WorkerPool takes the k-means and PQ runs of ivfpq, pq and rq (OPQ's included; other
-                    types train here) and the encoding of the added vectors (every type but flat)`,
+                    WorkerPool takes the k-means and PQ runs of ivfpq, ivfflat, pq and rq (OPQ's included;
+                    other types train here) and the encoding of the added vectors (every type but flat)`,
   },
   add: {
     summary: 'add vectors to a saved index and save it',
@@ -210,8 +217,16 @@ function progress(opts, label) {
 // ---------------------------------------------------------------------------------------------------------------------
 // Files
 
+/** --d: raw float32 files (.f32) have no header to read it from, so they need it. */
+function dFor(path, opts) {
+  const d = int(opts, 'd');
+  const fmt = opts.format ?? extname(path).slice(1).toLowerCase();
+  if (d === undefined && ['f32', 'bin', 'raw'].includes(fmt)) throw new UsageError(`--d is needed for the raw float32 file ${path} (it has no header giving d)`);
+  return d;
+}
+
 async function readVectors(path, opts) {
-  const r = await vq.readVectorFile(path, { format: opts.format, d: int(opts, 'd') });
+  const r = await vq.readVectorFile(path, { format: opts.format, d: dFor(path, opts) });
   return { n: r.n, d: r.d, x: vq.toFloat32(r.data) };
 }
 
@@ -267,6 +282,8 @@ function makeIndex(opts, d) {
       return new vq.PQIndex(pqCommon());
     case 'ivfpq':
       return new vq.IVFPQIndex({ ...pqCommon(), nlist: int(opts, 'nlist') ?? fail('--nlist is required for --type ivfpq') });
+    case 'ivfflat':
+      return new vq.IVFFlatIndex({ d, nlist: int(opts, 'nlist') ?? fail('--nlist is required for --type ivfflat'), metric, seed });
     case 'sq':
       return new vq.SQIndex({ d, type: opts['sq-type'] ?? 'int8', metric, refine: !!opts.refine });
     case 'binary':
@@ -296,7 +313,7 @@ async function addFile(index, path, opts, idsPath, label, pool = null) {
     // in chunks: the file never has to fit in memory, only the index does; the total (a pass over the file) only
     // for the bar
     const total = bar.active ? await countRows(path, opts) : 0;
-    for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 16384 })) {
+    for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: dFor(path, opts), rows: 16384 })) {
       sameD(path, c.d, index);
       if (ids && c.start + c.n > ids.length) throw new vq.VQError('INVALID_SIZE', `vqwasm: ${idsPath} holds ${ids.length} ids (got more vectors than that in ${path}, expected one id per vector)`);
       await add(c.data, ids ? ids.subarray(c.start, c.start + c.n) : undefined);
@@ -323,7 +340,7 @@ function sameD(path, d, index) {
 
 async function countRows(path, opts) {
   let n = 0;
-  for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: int(opts, 'd'), rows: 65536 })) n += c.n;
+  for await (const c of vq.vectorFileChunks(path, { format: opts.format, d: dFor(path, opts), rows: 65536 })) n += c.n;
   return n;
 }
 
@@ -339,7 +356,7 @@ async function cmdTrain(opts) {
       if (typeof index.train === 'function') {
         const bar = progress(opts, 'train');
         bar.note(`${tr.n} x ${tr.d} ...`);
-        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.PQIndex || index instanceof vq.RQIndex)) {
+        if (pool && (index instanceof vq.IVFPQIndex || index instanceof vq.IVFFlatIndex || index instanceof vq.PQIndex || index instanceof vq.RQIndex)) {
           const onProgress = bar.active ? (p) => bar.note(`step ${p.step + 1} (${p.kind === 'pq' ? 'PQ sub-space' : 'k-means iteration'} ${p.done}/${p.total})    `) : undefined;
           await pool.trainIndex(index, tr.x, { onProgress });
         } else {

@@ -3,7 +3,7 @@
 // results; errors exit non-zero with a message naming what was wrong; --help works for every command; nothing is
 // written to stderr on success when it is not a TTY.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,7 +113,7 @@ describe('vqwasm CLI', () => {
     expect(run('train', '--type', 'ivfpq', '--nlist', '8', '--m', '4', '--input', 'base.fvecs', '--ids', 'ids.ivecs', '--output', 'once.vqw').code).toBe(0);
     expect(Buffer.from(readFileSync(f('full.vqw')))).toEqual(Buffer.from(readFileSync(f('once.vqw'))));
     // --threads: the k-means and PQ runs (rq's levels too) and the encoding of the added vectors on a pool, the same bytes
-    for (const extra of [['--type', 'ivfpq', '--nlist', '8', '--m', '4'], ['--type', 'pq', '--m', '4'], ['--type', 'pq', '--opq', '--m', '4'], ['--type', 'sq'], ['--type', 'rq', '--levels', '2', '--nbits', '5', '--beam', '3']]) {
+    for (const extra of [['--type', 'ivfpq', '--nlist', '8', '--m', '4'], ['--type', 'ivfflat', '--nlist', '8'], ['--type', 'pq', '--m', '4'], ['--type', 'pq', '--opq', '--m', '4'], ['--type', 'sq'], ['--type', 'rq', '--levels', '2', '--nbits', '5', '--beam', '3']]) {
       expect(run('train', ...extra, '--input', 'base.fvecs', '--output', 'one.vqw').code).toBe(0);
       const t2 = run('train', ...extra, '--input', 'base.fvecs', '--threads', '2', '--output', 'two.vqw');
       expect(t2.code, t2.err).toBe(0);
@@ -229,6 +229,13 @@ describe('vqwasm CLI', () => {
     const missing = run('search', '--index', 'nope.vqw', '--queries', 'q.fvecs', '--output', 'x.ivecs');
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/nope\.vqw.*ENOENT/);
+    // a directory: named too (Node's EISDIR carries no path)
+    mkdirSync(f('adir'), { recursive: true });
+    for (const args of [['info', '--index', 'adir'], ['search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--exclude', 'adir', '--output', 'x.ivecs']]) {
+      const dir1 = run(...args);
+      expect(dir1.code, args.join(' ')).toBe(1);
+      expect(dir1.err, args.join(' ')).toMatch(/cannot read adir: EISDIR/);
+    }
     writeFileSync(f('junk.vqw'), 'not an index at all');
     const junk = run('info', '--index', 'junk.vqw');
     expect(junk.code).toBe(1);
@@ -241,8 +248,11 @@ describe('vqwasm CLI', () => {
     const cut = run('train', '--type', 'flat', '--input', 'cut.fvecs', '--output', 'z.vqw');
     expect(cut.code).toBe(1);
     expect(cut.err).toMatch(/CORRUPT_DATA/);
+    writeFileSync(f('raw.f32'), new Uint8Array(x.buffer, x.byteOffset, 10 * d * 4));
     for (const args of [
       ['train', '--type', 'pq', '--input', 'base.fvecs', '--output', 'z.vqw'], // no --m
+      ['train', '--type', 'ivfflat', '--input', 'base.fvecs', '--output', 'z.vqw'], // no --nlist
+      ['train', '--type', 'flat', '--input', 'raw.f32', '--output', 'z.vqw'], // a raw float32 file without --d
       ['train', '--type', 'hnsw', '--input', 'base.fvecs', '--output', 'z.vqw'],
       ['search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.txt'],
       ['search', '--index', 'pq.vqw', '--queries', 'q.fvecs', '--output', 'r.ivecs', '--k', '0'],
