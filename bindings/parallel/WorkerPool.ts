@@ -245,7 +245,7 @@ export class WorkerPool {
       }
       const builds = await Promise.all(
         lanes.map((l) => {
-          if (!arenas) return l.call({ op: 'init', build: (o.build as Build | 'auto' | undefined) ?? 'auto' });
+          if (!arenas) return l.call(privateInit((o.build as Build | 'auto' | undefined) ?? 'auto'));
           const base = arenas.eng.alloc(arenaBytes, where);
           arenas.ptrs.push(base);
           return l.call({ op: 'init', shared: arenas.eng.shared, base, arenaBytes });
@@ -441,7 +441,7 @@ export class WorkerPool {
       // terminate() stops it as it stops the pool's own workers
       this.ownLanes.add(lane);
       try {
-        await lane.call({ op: 'init', build: this.build as Build });
+        await lane.call(privateInit(this.build));
         value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
       } finally {
         this.ownLanes.delete(lane);
@@ -1158,6 +1158,16 @@ export class SharedIndex<I extends AnyIndex = AnyIndex> extends Shared {
     return { lims, ids, distances };
   }
 
+}
+
+/**
+ * A private worker's init: this thread's compiled module when it is the build asked for (not the threads build), so
+ * that a module init() got from elsewhere (options.wasm) reaches the workers too; else they load their own.
+ */
+function privateInit(build: Build | 'auto'): Omit<WorkerRequest, 'id'> {
+  const eng = loadedEngine();
+  const module = eng && !eng.shared && (build === 'auto' || build === eng.info.build) ? eng.module : undefined;
+  return { op: 'init', build, ...(module ? { module } : {}) };
 }
 
 /**

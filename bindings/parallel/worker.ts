@@ -2,7 +2,7 @@
 // full copies of the indexes shared with it, answering query chunks. Runs as a Node worker_threads worker or a module
 // Web Worker; the only difference is how messages arrive and leave.
 //
-// Requests  { id, op: 'init', build }                       -> { id, ok, value: build name }
+// Requests  { id, op: 'init', build, module? }              -> { id, ok, value: build name }  (module: the caller's)
 //           { id, op: 'init', shared, base, arenaBytes }    -> { id, ok, value: build name }
 //             (shared-memory pool: the threads build's module and memory, and this worker's arena in it)
 //           { id, op: 'attach', slot, snap }                -> { id, ok }   (a view of the main thread's object: borrow.ts)
@@ -81,6 +81,7 @@ export interface WorkerRequest {
   radius?: number;
   options?: Record<string, unknown>;
   shared?: SharedEngine;
+  module?: WebAssembly.Module;
   base?: number;
   arenaBytes?: number;
   snap?: Snapshot;
@@ -311,7 +312,7 @@ async function handle(req: WorkerRequest, post: Post): Promise<void> {
   try {
     switch (req.op) {
       case 'init': {
-        const info = req.shared ? await attachEngine(req.shared, req.base!, req.arenaBytes!) : await init({ build: req.build ?? 'auto' });
+        const info = req.shared ? await attachEngine(req.shared, req.base!, req.arenaBytes!) : await init({ build: req.build ?? 'auto', ...(req.module ? { wasm: req.module } : {}) });
         post({ id: req.id, ok: true, value: info.build });
         return;
       }

@@ -139,7 +139,7 @@ async function compileSource(src: WasmSource): Promise<WebAssembly.Module> {
 }
 
 /** Compiles and instantiates a module without caching: `init()` is the cached front door. */
-export async function loadEngine(options: InitOptions = {}): Promise<{ exports: WebAssembly.Exports; info: EngineInfo; shared?: SharedEngine }> {
+export async function loadEngine(options: InitOptions = {}): Promise<{ exports: WebAssembly.Exports; info: EngineInfo; shared?: SharedEngine; module: WebAssembly.Module }> {
   if (options === null || typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new VQError('INVALID_TYPE', `init: options must be an object (got ${describe(options)}, expected { wasm?, build?, threads? })`);
   }
@@ -192,7 +192,7 @@ export async function loadEngine(options: InitOptions = {}): Promise<{ exports: 
   }
   // a caller-supplied module says what it is
   build = (instance.exports as unknown as Abi).buildFlavor() === 1 ? 'relaxed' : 'simd';
-  return { exports: instance.exports, info: { build, relaxedSimdSupported, shared: threads }, shared: memory ? { module, memory } : undefined };
+  return { exports: instance.exports, info: { build, relaxedSimdSupported, shared: threads }, shared: memory ? { module, memory } : undefined, module };
 }
 
 function importsMemory(module: WebAssembly.Module): boolean {
@@ -239,7 +239,11 @@ export class Engine {
   /** A shared-memory worker's engine: the bytes of its arena, which bound its allocations (0 elsewhere). */
   arenaBytes = 0;
 
-  constructor(exports: WebAssembly.Exports, info: EngineInfo, shared?: SharedEngine) {
+  /**
+   * shared: see above; module: the compiled module, which a pool hands its private workers (init({ wasm }) from a
+   * CDN or from bytes reaches them, and they fetch and compile nothing).
+   */
+  constructor(exports: WebAssembly.Exports, info: EngineInfo, shared?: SharedEngine, readonly module?: WebAssembly.Module) {
     this.abi = exports as unknown as Abi;
     this.info = info;
     this.shared = shared;
@@ -509,8 +513,8 @@ export function init(options?: InitOptions): Promise<EngineInfo> {
   if (!pending) {
     pendingThreads = want === true;
     pending = loadEngine(options ?? {}).then(
-      ({ exports, info, shared }) => {
-        const eng = new Engine(exports, info, shared);
+      ({ exports, info, shared, module }) => {
+        const eng = new Engine(exports, info, shared, module);
         eng.warmUp();
         current = eng;
         return info;
