@@ -810,6 +810,8 @@ export function poolSuite(shared: boolean): void {
         [ints, 9, { k: 33, iterations: 6, seed: 4, nredo: 2, init: 'random' as const }],
         [big, 12, { k: 20, iterations: 5, seed: 5, maxPointsPerCentroid: 600 }], // sampled to 12000
         [dups, 3, { k: 9, iterations: 3, seed: 6 }],
+        // far from the origin: trained around the points' mean (KMeans farCenter), the same in the workers
+        [big.map((v) => v + 1000), 12, { k: 30, iterations: 5, seed: 7 }],
       ] as const) {
         const local = track(new KMeans({ d: dd, ...opts, onWarning: () => {} }));
         const want = local.train(data);
