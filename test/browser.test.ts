@@ -308,6 +308,14 @@ describe.skipIf(SKIP)('in headless Chromium', () => {
     await page.close();
   }, TIMEOUT);
 
+  it('a workerUrl that answers 404: WorkerPool.create rejects with VQError ABORTED naming it', async () => {
+    const { page, result } = await openPage('badworker');
+    expect(result.isVQError, JSON.stringify(result)).toBe(true);
+    expect(result.code).toBe('ABORTED');
+    expect(result.error).toContain('/dist/parallel/no-such-worker.js');
+    await page.close();
+  }, TIMEOUT);
+
   it('a missing .wasm rejects init() with VQError WASM_LOAD', async () => {
     const { page, result } = await openPage('missing');
     expect(result.error, JSON.stringify(result)).toBeTruthy();

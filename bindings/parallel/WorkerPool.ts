@@ -137,7 +137,8 @@ async function spawn(url: URL | null, onReply: (r: WorkerReply) => void, onFail:
   // webpack 5) recognize and compile into a worker chunk with its imports; a given workerUrl is used as it is
   const w = url ? new Worker(url, { type: 'module' }) : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   w.onmessage = (e: MessageEvent<WorkerReply>) => onReply(e.data);
-  w.onerror = (e: ErrorEvent) => onFail(new Error(e.message || 'worker failed to start'));
+  // (a module worker that fails to load reports no message: name the URL when it was given)
+  w.onerror = (e: ErrorEvent) => onFail(new Error(e.message || `worker ${url ?? ''} failed to start`));
   return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: () => {} };
 }
 

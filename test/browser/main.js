@@ -9,6 +9,7 @@
 //   octet     a Response served as application/octet-stream: compileStreaming refuses it, the buffered path is used
 //   bytes     an ArrayBuffer of the plain SIMD build
 //   missing   a URL that answers 404: init() must reject with VQError code 'WASM_LOAD'
+//   badworker init() as default, then a WorkerPool whose workerUrl answers 404: it must reject naming that URL
 import { runFastScan, runSearch, runKMeans, SEARCH_CASE } from './scenario.js';
 
 const source = new URLSearchParams(location.search).get('source') || 'default';
@@ -29,6 +30,8 @@ async function wasmOption(name) {
       return await (await fetch('/dist/vqwasm-simd.wasm')).arrayBuffer();
     case 'missing':
       return '/dist/does-not-exist.wasm';
+    case 'badworker':
+      return undefined;
     default:
       throw new Error(`unknown source ${JSON.stringify(name)}`);
   }
@@ -78,6 +81,7 @@ async function main() {
     const info = await api.init(wasm === undefined ? undefined : { wasm });
     const again = await api.init();
     if (again !== info && JSON.stringify(again) !== JSON.stringify(info)) throw new Error('a second init() returned another engine');
+    if (source === 'badworker') await api.WorkerPool.create({ threads: 1, workerUrl: '/dist/parallel/no-such-worker.js' });
     const search = runSearch(api);
     const kmeans = runKMeans(api);
     const fastScan = runFastScan(api);
