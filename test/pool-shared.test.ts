@@ -82,6 +82,31 @@ describe('shared memory: arenas, views and pinning', () => {
     expect(abi.threadInit(arena, arenaBytes)).toBe(1);
   });
 
+  it("an index whose quantizer was disposed by hand: pooled searches and adds refuse DISPOSED, as this thread's do", async () => {
+    await init({ threads: true });
+    const pool = await WorkerPool.create({ threads: 2 });
+    try {
+      for (const index of [new PQIndex({ d, m: 6, seed: 1 }), new SQIndex({ d, type: 'int8' })]) {
+        index.train(x);
+        index.add(x.subarray(0, 1000 * d));
+        const sh = await pool.share(index);
+        index.quantizer.dispose();
+        expect(() => index.search(q, 3)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+        // (the freed codebook handed out again, as any later allocation would)
+        const junk = new FlatIndex({ d });
+        junk.add(x.subarray(0, 2000 * d));
+        await expect(sh.search(q, 3)).rejects.toMatchObject({ code: 'DISPOSED' });
+        await expect(pool.add(index, x.subarray(0, 10 * d))).rejects.toMatchObject({ code: 'DISPOSED' });
+        expect(index.size).toBe(1000);
+        junk.dispose();
+        sh.release();
+        index.dispose();
+      }
+    } finally {
+      pool.terminate();
+    }
+  });
+
   it('a view never carries the id map reconstruct() builds (a cache it never reads), and still searches as this thread does', async () => {
     await init({ threads: true });
     const pool = await WorkerPool.create({ threads: 2 });

@@ -832,6 +832,8 @@ export class WorkerPool {
     // so that the views do not each build a copy in their worker's arena
     (obj as { prepareView?(where: string): void }).prepareView?.(where);
     const { snap, owned } = snapshot(obj);
+    // (an index's quantizer disposed by hand: this thread's calls refuse, and a view would read its freed codebooks)
+    for (const o of owned) if (o.disposed) fail('DISPOSED', where, `a part of the shared ${what} was disposed`, raw(`a disposed ${o.constructor.name}`), `dispose() the ${what} instead`);
     for (const o of owned) o.pin();
     return { snap, unpin: () => owned.forEach((o: Owned) => o.unpin()) };
   }
