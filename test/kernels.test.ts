@@ -136,6 +136,24 @@ describe.each(builds)('$name build', ({ name, eng }) => {
       }
     });
 
+    it.each(DIMS)('normalizeRows: rows of tiny norm (their float32 squares underflow) still come out unit, d = %i', (d) => {
+      const scales = [1e-17, 1e-19, 1e-21, 1e-22, 1e-23, 1e-26, 1e-30];
+      const n = scales.length;
+      const x = floatVectors(n, d, 6100 + d, 1).map((v, i) => v * scales[Math.floor(i / d)]);
+      const xp = m.put(x);
+      abi.normalizeRows(xp, n, d);
+      const want = x.slice();
+      RD.normalizeRows(want, n, d);
+      const got = m.f32(xp, n * d);
+      expect(tolMismatch(got, want, new Float64Array(n * d).fill(1), `normalizeRows tiny d=${d}`, 1e-6)).toBeNull();
+      for (let i = 0; i < n; i++) {
+        expect(Math.abs(Math.sqrt(RD.dot64(got, i, got, i, d)) - 1), `scale ${scales[i]}`).toBeLessThan(1e-5);
+        // the direction too: each component against the float64 normalization of the input
+        const nrm = Math.sqrt(RD.dot64(x, i, x, i, d));
+        for (let t = 0; t < d; t++) expect(Math.abs(got[i * d + t] - x[i * d + t] / nrm)).toBeLessThan(1e-5);
+      }
+    });
+
     it.each(DIMS)('normalizeRows gives unit rows on floats, d = %i', (d) => {
       const n = 13;
       const x = floatVectors(n, d, 6000 + d, 100);

@@ -49,7 +49,12 @@ export function normsSq(x: Float32Array, n: number, d: number, out: Float32Array
  */
 export function normalizeRows(x: Float32Array, n: number, d: number): void {
   for (let i = 0; i < n; i++) {
-    const nrm = f32(Math.sqrt(f32(dot64(x, i, x, i, d))));
+    let nrm = f32(Math.sqrt(f32(dot64(x, i, x, i, d))));
+    // a norm under 1e-18 (float32 squares underflowing): the row scaled by 2^64 first
+    if (nrm < f32(1e-18)) {
+      for (let t = 0; t < d; t++) x[i * d + t] = f32(x[i * d + t] * 2 ** 64);
+      nrm = f32(Math.sqrt(f32(dot64(x, i, x, i, d))));
+    }
     if (nrm === 0) continue;
     const inv = f32(1 / nrm);
     for (let t = 0; t < d; t++) x[i * d + t] = f32(x[i * d + t] * inv);
