@@ -137,7 +137,8 @@ describe.each(builds)('$name build', ({ name, eng }) => {
     });
 
     it.each(DIMS)('normalizeRows: rows of tiny norm (their float32 squares underflow) still come out unit, d = %i', (d) => {
-      const scales = [1e-17, 1e-19, 1e-21, 1e-22, 1e-23, 1e-26, 1e-30];
+      // (1e-40 and 1e-43: float32 subnormals, whose squares underflow even scaled once)
+      const scales = [1e-17, 1e-19, 1e-21, 1e-22, 1e-23, 1e-26, 1e-30, 1e-40, 1e-43];
       const n = scales.length;
       const x = floatVectors(n, d, 6100 + d, 1).map((v, i) => v * scales[Math.floor(i / d)]);
       const xp = m.put(x);

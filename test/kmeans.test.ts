@@ -470,7 +470,11 @@ describe('KMeans far from the origin', () => {
     const far = new KMeans({ d, k: 8, iterations: 5 });
     afterDispose.push(far);
     far.train(x.map((v) => v + 500));
-    expect(readContainer('t', far.save(), 'KMeans').sections.has('CNTR')).toBe(true);
+    const c = readContainer('t', far.save(), 'KMeans');
+    expect(c.sections.has('CNTR') && c.sections.has('CENC')).toBe(true);
+    // CENT keeps its meaning (the centroids) for a reader that knows neither
+    const cent = c.sections.get('CENT')!;
+    expect(new Float32Array(cent.buffer.slice(cent.byteOffset, cent.byteOffset + cent.byteLength))).toEqual(far.centroids);
   });
 });
 

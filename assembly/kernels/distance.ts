@@ -88,8 +88,9 @@ export function normalizeRows(xPtr: usize, n: u32, d: u32): void {
     normsSq(row, 1, d, sq);
     let nrm = <f32>Math.sqrt(<f64>load<f32>(sq));
     // below ~1e-18 the float32 squares underflow (an audit: 5 components of 1e-22 normalized to 0.4515, not 0.4472;
-    // of 1e-23 left as they were): scale the row by 2^64 first, which the normalization undoes (zero stays zero)
-    if (nrm < <f32>1e-18) {
+    // of 1e-23 left as they were): scale the row by 2^64 first, twice for subnormal components, which the
+    // normalization undoes (a zero row stays zero)
+    for (let t = 0; t < 2 && nrm < <f32>1e-18; t++) {
       scaleRow(row, d, <f32>1.8446744e19);
       normsSq(row, 1, d, sq);
       nrm = <f32>Math.sqrt(<f64>load<f32>(sq));

@@ -35,7 +35,10 @@ import { concatBatches, type AddBatch, type Addable } from '../search/addBatch.j
 export interface WorkerPoolOptions {
   /** Workers to start. Default: the number of logical cores (os.availableParallelism / navigator.hardwareConcurrency). */
   threads?: number;
-  /** The engine build each worker loads: 'auto' (default), 'simd' or 'relaxed' (see init()). */
+  /**
+   * The engine build each worker loads: 'auto' (default: as init() picks, or the module init({ wasm }) was given),
+   * 'simd' or 'relaxed' (see init()).
+   */
   build?: Build | 'auto';
   /** Where the worker module is (default: worker.js beside this file). Bundlers may need to pass it explicitly. */
   workerUrl?: URL | string;
@@ -138,7 +141,7 @@ async function spawn(url: URL | null, onReply: (r: WorkerReply) => void, onFail:
   const w = url ? new Worker(url, { type: 'module' }) : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   w.onmessage = (e: MessageEvent<WorkerReply>) => onReply(e.data);
   // (a module worker that fails to load reports no message: name the URL when it was given)
-  w.onerror = (e: ErrorEvent) => onFail(new Error(e.message || `worker ${url ?? ''} failed to start`));
+  w.onerror = (e: ErrorEvent) => onFail(new Error(e.message || `${url ? `worker ${url}` : 'the worker'} failed to start`));
   return { post: (m, t) => w.postMessage(m, t), terminate: () => w.terminate(), hold: () => {} };
 }
 
@@ -190,7 +193,14 @@ class Lane {
       if (this.dead !== null) return reject(this.dead);
       if (this.pending.size === 0) this.port.hold(true);
       this.pending.set(id, { resolve, reject, progress });
-      this.port.post({ ...req, id } as WorkerRequest, transfer);
+      try {
+        this.port.post({ ...req, id } as WorkerRequest, transfer);
+      } catch (e) {
+        // (a message the runtime cannot clone, say a WebAssembly.Module where that is refused: nothing was sent)
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.port.hold(false);
+        reject(e);
+      }
     });
   }
 }
@@ -246,7 +256,7 @@ export class WorkerPool {
       }
       const builds = await Promise.all(
         lanes.map((l) => {
-          if (!arenas) return l.call(privateInit((o.build as Build | 'auto' | undefined) ?? 'auto'));
+          if (!arenas) return initPrivate(l, (o.build as Build | 'auto' | undefined) ?? 'auto');
           const base = arenas.eng.alloc(arenaBytes, where);
           arenas.ptrs.push(base);
           return l.call({ op: 'init', shared: arenas.eng.shared, base, arenaBytes });
@@ -442,7 +452,7 @@ export class WorkerPool {
       // terminate() stops it as it stops the pool's own workers
       this.ownLanes.add(lane);
       try {
-        await lane.call(privateInit(this.build));
+        await initPrivate(lane, this.build);
         value = (await lane.call(req, [data.buffer], r.onProgress)) as typeof value;
       } finally {
         this.ownLanes.delete(lane);
@@ -1164,13 +1174,16 @@ export class SharedIndex<I extends AnyIndex = AnyIndex> extends Shared {
 }
 
 /**
- * A private worker's init: this thread's compiled module when it is the build asked for (not the threads build), so
- * that a module init() got from elsewhere (options.wasm) reaches the workers too; else they load their own.
+ * A private worker's init: the module init({ wasm }) was given (Engine.module) when it is the build asked for (not the
+ * threads build), so that a module from a CDN or from bytes reaches the workers too; else they load their own.
  */
-function privateInit(build: Build | 'auto'): Omit<WorkerRequest, 'id'> {
+function initPrivate(lane: Lane, build: Build | 'auto'): Promise<unknown> {
   const eng = loadedEngine();
   const module = eng && !eng.shared && (build === 'auto' || build === eng.info.build) ? eng.module : undefined;
-  return { op: 'init', build, ...(module ? { module } : {}) };
+  // a runtime that cannot post a Module (DataCloneError): the worker loads its own, as it did before
+  return module
+    ? lane.call({ op: 'init', build, module }).catch((e: unknown) => ((e as Error)?.name === 'DataCloneError' ? lane.call({ op: 'init', build }) : Promise.reject(e)))
+    : lane.call({ op: 'init', build });
 }
 
 /**
@@ -1178,7 +1191,7 @@ function privateInit(build: Build | 'auto'): Omit<WorkerRequest, 'id'> {
  * exclude, one list per query, checked enough to be split by query (the worker's own check gives the full message).
  */
 function splitOptions(where: string, options: unknown, nq: number) {
-  const { signal, onProgress, ...rest } = checkOptions(where, options ?? {}) as LooseRunOptions;
+  const { signal, onProgress, ...rest } = checkOptions(where, options === undefined ? {} : options) as LooseRunOptions;
   checkCallbacks(where, signal, onProgress);
   const exclude = rest.exclude;
   if (exclude !== undefined && (!Array.isArray(exclude) || exclude.length !== nq)) {

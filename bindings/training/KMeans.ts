@@ -570,9 +570,10 @@ export class KMeans extends Owned {
       maxPointsPerCentroid: this.maxPointsPerCentroid, minPointsPerCentroid: this.minPointsPerCentroid, initPointsPerCentroid: this.initPointsPerCentroid,
       trained: this.trained,
     };
-    // CENT the panels' rows, and CNTR the center they are relative to when there is one (so that a load is exact)
-    const sections = this.trained ? [{ tag: 'CENT', data: this.panelRows('KMeans.save') }] : [];
-    if (this.trained && this.center) sections.push({ tag: 'CNTR', data: this.center });
+    // CENT the centroids; with a center also CENC, the panels' rows relative to it, and CNTR, the center (a load is
+    // then exact; a reader that knows neither still gets the centroids from CENT)
+    const sections = this.trained ? [{ tag: 'CENT', data: this.centroids }] : [];
+    if (this.trained && this.center) sections.push({ tag: 'CENC', data: this.panelRows('KMeans.save') }, { tag: 'CNTR', data: this.center });
     return writeContainer('KMeans', params, sections);
   }
 
@@ -603,8 +604,8 @@ export class KMeans extends Owned {
     }
     if (!paramBool(where, c, 'trained')) return km;
     try {
-      const cent = sectionF32(where, c, 'CENT', k * d);
       const center = c.sections.has('CNTR') ? sectionF32(where, c, 'CNTR', d).slice() : null;
+      const cent = sectionF32(where, c, center ? 'CENC' : 'CENT', k * d);
       if (center?.some((v) => !Number.isFinite(v))) fail('CORRUPT_DATA', where, 'the saved center is not finite', raw('NaN or Infinity'), 'finite values');
       km.adopt(where, (panels, bias) => {
         const [cp] = km.eng.scratch([k * d * 4], where);
@@ -665,7 +666,7 @@ function shiftRows(rows: Float32Array, center: Float32Array | null, sign: 1 | -1
  * distance to it.
  */
 function farCenter(x: Float32Array, d: number, nt: number, picked: Int32Array | null): Float32Array | null {
-  const step = Math.max(1, Math.floor(nt / 4096));
+  const step = Math.ceil(nt / 4096);
   const rows: number[] = [];
   for (let j = 0; j < nt; j += step) rows.push(picked ? picked[j] : j);
   const m = new Float64Array(d);

@@ -240,8 +240,8 @@ export class Engine {
   arenaBytes = 0;
 
   /**
-   * shared: see above; module: the compiled module, which a pool hands its private workers (init({ wasm }) from a
-   * CDN or from bytes reaches them, and they fetch and compile nothing).
+   * shared: see above; module: the compiled module init({ wasm }) was given, which a pool hands its private workers (a
+   * CDN URL or bytes reach them too; by default they load the file beside the package, as this thread did).
    */
   constructor(exports: WebAssembly.Exports, info: EngineInfo, shared?: SharedEngine, readonly module?: WebAssembly.Module) {
     this.abi = exports as unknown as Abi;
@@ -514,7 +514,8 @@ export function init(options?: InitOptions): Promise<EngineInfo> {
     pendingThreads = want === true;
     pending = loadEngine(options ?? {}).then(
       ({ exports, info, shared, module }) => {
-        const eng = new Engine(exports, info, shared, module);
+        // (the module is kept for a pool's workers only when it came from the caller: by default they load the same file)
+        const eng = new Engine(exports, info, shared, options?.wasm !== undefined ? module : undefined);
         eng.warmUp();
         current = eng;
         return info;

@@ -50,8 +50,8 @@ export function normsSq(x: Float32Array, n: number, d: number, out: Float32Array
 export function normalizeRows(x: Float32Array, n: number, d: number): void {
   for (let i = 0; i < n; i++) {
     let nrm = f32(Math.sqrt(f32(dot64(x, i, x, i, d))));
-    // a norm under 1e-18 (float32 squares underflowing): the row scaled by 2^64 first
-    if (nrm < f32(1e-18)) {
+    // a norm under 1e-18 (float32 squares underflowing): the row scaled by 2^64 first, twice if need be
+    for (let pass = 0; pass < 2 && nrm < f32(1e-18); pass++) {
       for (let t = 0; t < d; t++) x[i * d + t] = f32(x[i * d + t] * 2 ** 64);
       nrm = f32(Math.sqrt(f32(dot64(x, i, x, i, d))));
     }
