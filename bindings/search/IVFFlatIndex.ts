@@ -33,6 +33,12 @@ export interface IVFFlatSearchOptions extends FilterOptions {
 }
 
 /**
+ * reconstruct()'s list and slot of every position, kept beside the id map it was built with: every change that moves
+ * a position (add, remove, reset) drops that map. Outside the index, so that a shared pool's view does not carry it.
+ */
+const SLOTS = new WeakMap<object, { listOf: Int32Array; slot: Int32Array }>();
+
+/**
  * Inverted file over the vectors themselves (Faiss IndexIVFFlat): a k-means coarse quantizer splits the space into
  * nlist cells, each vector is stored in the list of its nearest centroid (L2), and a search computes exact distances to
  * the vectors of the nprobe lists nearest to the query (nearest centroid for 'l2', largest <q, c> for 'ip').
@@ -47,12 +53,6 @@ export interface IVFFlatSearchOptions extends FilterOptions {
  * is found through its list (save, reconstruct, mergeFrom). The coarse centroids live in FlatIndex objects owned by
  * the index.
  */
-/**
- * reconstruct()'s list and slot of every position, kept beside the id map it was built with: every change that moves
- * a position (add, remove, reset) drops that map. Outside the index, so that a shared pool's view does not carry it.
- */
-const SLOTS = new WeakMap<object, { listOf: Int32Array; slot: Int32Array }>();
-
 export class IVFFlatIndex extends IdIndex {
   readonly d: number;
   readonly nlist: number;
